@@ -1,0 +1,22 @@
+package cluster
+
+import "errors"
+
+// The three ways a write or a linearizable read can fail for reasons of the
+// cluster rather than of the request. The split between ErrNotApplied and
+// ErrOutcomeUnknown is part of correctness: a client must never be told that
+// a command failed when it may still commit.
+var (
+	// ErrNotLeader: this node is not the leader; the command was never
+	// appended here. Forward it to the leader, or answer 503.
+	ErrNotLeader = errors.New("not the leader")
+	// ErrNotApplied: the command was definitely not applied (no leader,
+	// enqueue timeout, leadership transfer, shutting down). Safe to retry.
+	ErrNotApplied = errors.New("not applied")
+	// ErrOutcomeUnknown: the command was appended and may or may not
+	// commit (leadership lost after append, timeout while waiting).
+	ErrOutcomeUnknown = errors.New("outcome unknown")
+	// ErrFaultsDisabled: SetBlocked was called on a node started without
+	// fault injection.
+	ErrFaultsDisabled = errors.New("fault injection is not enabled")
+)

@@ -1,0 +1,34 @@
+package cluster
+
+// Status is a node's view of the cluster, as GET /_cluster/status shows it.
+type Status struct {
+	ID           string     `json:"id"`
+	State        string     `json:"state"` // leader, follower, candidate, shutdown
+	Leader       LeaderInfo `json:"leader"`
+	Term         uint64     `json:"term"`
+	CommitIndex  uint64     `json:"commit_index"`
+	AppliedIndex uint64     `json:"applied_index"`
+	Members      []Member   `json:"members"`
+}
+
+// LeaderInfo names the leader this node knows of; empty when none.
+type LeaderInfo struct {
+	ID       string `json:"id"`
+	HTTPAddr string `json:"http_addr"`
+}
+
+// Member is one server of the Raft configuration.
+type Member struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	HTTPAddr string `json:"http_addr"`
+	Suffrage string `json:"suffrage"`
+}
+
+// Digest fingerprints this node's state machine: nodes that applied the same
+// log have the same digest at the same applied index.
+type Digest struct {
+	Digest       string `json:"digest"` // hex sha256 over every object's entries
+	AppliedIndex uint64 `json:"applied_index"`
+	Keys         int    `json:"keys"`
+}
