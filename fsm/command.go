@@ -1,0 +1,63 @@
+package fsm
+
+import (
+	"fmt"
+
+	"github.com/dobj/dobj/objects"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Version is the command envelope version this build writes and reads.
+const Version = 1
+
+// Kind says what a Command does.
+type Kind uint8
+
+const (
+	// KindNoop changes nothing; a new leader commits one before it serves
+	// linearizable reads, so that the FSM has seen every earlier entry.
+	KindNoop Kind = iota
+	// KindTxn applies Txn to Object.
+	KindTxn
+	// KindSetMember publishes a member's HTTP address.
+	KindSetMember
+	// KindRemoveMember forgets a member's HTTP address.
+	KindRemoveMember
+)
+
+// Command is one entry of the Raft log. Time and IdemExpires are set by the
+// leader that proposes it, so that every replica applies the same values.
+type Command struct {
+	V           uint8       `msgpack:"v"`
+	Kind        Kind        `msgpack:"k"`
+	Object      string      `msgpack:"o,omitempty"`
+	Txn         objects.Txn `msgpack:"t,omitempty"`
+	IdemKey     string      `msgpack:"i,omitempty"`
+	IdemExpires int64       `msgpack:"x,omitempty"` // leader's unix ns after which the key is forgotten
+	Time        int64       `msgpack:"ts"`          // leader's unix ns when proposed
+	Member      Member      `msgpack:"m,omitempty"`
+}
+
+// Member is a node's id and the HTTP address it serves on.
+type Member struct {
+	ID       string `msgpack:"id"`
+	HTTPAddr string `msgpack:"http"`
+}
+
+// Encode returns the command's log entry bytes.
+func Encode(c *Command) ([]byte, error) {
+	c.V = Version
+	return msgpack.Marshal(c)
+}
+
+// Decode parses a log entry written by Encode.
+func Decode(b []byte) (*Command, error) {
+	var c Command
+	if err := msgpack.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("decode command: %w", err)
+	}
+	if c.V != Version {
+		return nil, fmt.Errorf("decode command: unknown version %d", c.V)
+	}
+	return &c, nil
+}
