@@ -1,0 +1,304 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dobj/dobj/objects"
+)
+
+// testCluster is three in-process nodes on loopback with real stores in
+// temp dirs: n1 bootstraps alone, the others join through Node.Join.
+type testCluster struct {
+	t     *testing.T
+	nodes map[string]*Node
+	dirs  map[string]string
+}
+
+func testConfig(id, dir string) Config {
+	return Config{
+		ID:               id,
+		DataDir:          dir,
+		RaftAddr:         "127.0.0.1:0",
+		HeartbeatTimeout: 300 * time.Millisecond,
+		ElectionTimeout:  300 * time.Millisecond,
+		ApplyTimeout:     3 * time.Second,
+		Faults:           true,
+	}
+}
+
+func newTestCluster(t *testing.T) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}}
+	t.Cleanup(func() {
+		for _, n := range c.nodes {
+			n.Close()
+		}
+	})
+	c.dirs["n1"] = t.TempDir()
+	cfg := testConfig("n1", c.dirs["n1"])
+	cfg.Peers = []Peer{{ID: "n1", RaftAddr: "127.0.0.1:0"}}
+	c.open(cfg)
+	leader := c.waitLeader(nil)
+	for _, id := range []string{"n2", "n3"} {
+		c.dirs[id] = t.TempDir()
+		n := c.open(testConfig(id, c.dirs[id]))
+		if err := leader.Join(context.Background(), id, n.RaftAddr(), ""); err != nil {
+			t.Fatalf("join %s: %v", id, err)
+		}
+	}
+	return c
+}
+
+func (c *testCluster) open(cfg Config) *Node {
+	c.t.Helper()
+	n, err := Open(context.Background(), cfg)
+	if err != nil {
+		c.t.Fatalf("open %s: %v", cfg.ID, err)
+	}
+	c.nodes[cfg.ID] = n
+	return n
+}
+
+// waitLeader polls until one of the nodes not in skip is a leader that has
+// passed its read barrier.
+func (c *testCluster) waitLeader(skip map[string]bool) *Node {
+	c.t.Helper()
+	var leader *Node
+	c.eventually(10*time.Second, "a ready leader", func() bool {
+		for id, n := range c.nodes {
+			if !skip[id] && n.IsLeader() && n.Ready() {
+				leader = n
+				return true
+			}
+		}
+		return false
+	})
+	return leader
+}
+
+func (c *testCluster) eventually(d time.Duration, what string, cond func() bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func increment(by int64) objects.Txn {
+	return objects.Txn{Success: []objects.Op{{Op: objects.OpIncrement, Key: "value", By: by}}}
+}
+
+func readCounter(t *testing.T, n *Node, object string) int64 {
+	t.Helper()
+	var v int64
+	var err error
+	if _, rerr := n.Read(context.Background(), true, func(s *objects.Store) { v, err = s.Counter(object, "value") }); rerr != nil {
+		t.Fatalf("linearizable read on %s: %v", n.cfg.ID, rerr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestClusterKeepsAcknowledgedWritesAcrossLeaderChange(t *testing.T) {
+	c := newTestCluster(t)
+	leader := c.waitLeader(nil)
+
+	// Concurrent increments on several objects; count the acknowledgements.
+	var mu sync.Mutex
+	acked := map[string]int64{}
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			object := "card-" + strconv.Itoa(w%3)
+			for i := 0; i < 25; i++ {
+				if _, _, err := leader.Write(context.Background(), object, increment(1), ""); err == nil {
+					mu.Lock()
+					acked[object]++
+					mu.Unlock()
+				} else {
+					t.Errorf("write: %v", err)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+
+	// A follower refuses writes and linearizable reads: they are the
+	// leader's to serve.
+	for id, n := range c.nodes {
+		if n == leader {
+			continue
+		}
+		if _, _, err := n.Write(context.Background(), "x", increment(1), ""); !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("write on follower %s: %v, want ErrNotLeader", id, err)
+		}
+		if _, err := n.Read(context.Background(), true, func(*objects.Store) {}); !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("linearizable read on follower %s: %v, want ErrNotLeader", id, err)
+		}
+	}
+
+	// The leader leaves gracefully (hands leadership over); the new leader's
+	// linearizable reads see every acknowledged write.
+	old, oldAddr := leader.cfg.ID, leader.RaftAddr()
+	if err := leader.Close(); err != nil {
+		t.Fatal(err)
+	}
+	delete(c.nodes, old)
+	next := c.waitLeader(nil)
+	for object, want := range acked {
+		if got := readCounter(t, next, object); got != want {
+			t.Fatalf("%s = %d after leader change, want %d acknowledged", object, got, want)
+		}
+	}
+
+	// The old leader comes back from its data dir and catches up.
+	// It listens where the others know it.
+	cfg := testConfig(old, c.dirs[old])
+	cfg.RaftAddr = oldAddr
+	back := c.open(cfg)
+	if _, _, err := next.Write(context.Background(), "card-0", increment(1), ""); err != nil {
+		t.Fatal(err)
+	}
+	acked["card-0"]++
+	c.eventually(10*time.Second, "restarted node to catch up", func() bool {
+		return back.Digest().Digest == next.Digest().Digest
+	})
+	var v int64
+	back.Read(context.Background(), false, func(s *objects.Store) { v, _ = s.Counter("card-0", "value") })
+	if v != acked["card-0"] {
+		t.Fatalf("stale read on restarted node = %d, want %d", v, acked["card-0"])
+	}
+}
+
+func TestIsolatedLeaderNeitherAcknowledgesNorServesReads(t *testing.T) {
+	c := newTestCluster(t)
+	leader := c.waitLeader(nil)
+	if _, _, err := leader.Write(context.Background(), "o", increment(1), ""); err != nil {
+		t.Fatal(err)
+	}
+	var others []string
+	for id := range c.nodes {
+		if id != leader.cfg.ID {
+			others = append(others, id)
+		}
+	}
+	if err := leader.SetBlocked(others); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range others {
+		c.nodes[id].SetBlocked([]string{leader.cfg.ID})
+	}
+
+	// A write on the cut-off leader never reports success: either it was
+	// refused before being appended, or its outcome is unknown.
+	_, _, err := leader.Write(context.Background(), "o", increment(1), "")
+	if err == nil {
+		t.Fatal("isolated leader acknowledged a write")
+	}
+	if !errors.Is(err, ErrOutcomeUnknown) && !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrNotApplied) {
+		t.Fatalf("write on isolated leader: %v", err)
+	}
+	// Nor does it serve a linearizable read.
+	if _, err := leader.Read(context.Background(), true, func(*objects.Store) {}); err == nil {
+		t.Fatal("isolated leader served a linearizable read")
+	}
+
+	// The majority elects a leader and takes writes.
+	next := c.waitLeader(map[string]bool{leader.cfg.ID: true})
+	if _, _, err := next.Write(context.Background(), "o", increment(10), ""); err != nil {
+		t.Fatal(err)
+	}
+	// Heal: the old leader rejoins as a follower and converges. The write
+	// it may have appended in its old term is either committed by the new
+	// leader or discarded, on every node alike.
+	leader.SetBlocked(nil)
+	for _, id := range others {
+		c.nodes[id].SetBlocked(nil)
+	}
+	c.eventually(10*time.Second, "old leader to converge", func() bool {
+		return !leader.IsLeader() && leader.Digest().Digest == next.Digest().Digest
+	})
+	got := readCounter(t, next, "o")
+	if got != 11 && got != 12 {
+		t.Fatalf("counter = %d, want 11 (lost write) or 12 (committed later)", got)
+	}
+}
+
+func TestSetBlockedNeedsFaults(t *testing.T) {
+	cfg := testConfig("solo", t.TempDir())
+	cfg.Faults = false
+	cfg.Peers = []Peer{{ID: "solo", RaftAddr: "127.0.0.1:0"}}
+	n, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if err := n.SetBlocked([]string{"x"}); !errors.Is(err, ErrFaultsDisabled) {
+		t.Fatalf("err = %v, want ErrFaultsDisabled", err)
+	}
+}
+
+func TestRestartFromSnapshotAndLogTail(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig("solo", dir)
+	cfg.Peers = []Peer{{ID: "solo", RaftAddr: "127.0.0.1:0"}}
+	cfg.SnapshotThreshold = 16
+	cfg.TrailingLogs = 4
+	n, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &testCluster{t: t, nodes: map[string]*Node{"solo": n}}
+	c.waitLeader(nil)
+	for i := 0; i < 50; i++ {
+		v, _ := json.Marshal(fmt.Sprintf("v%d", i))
+		txn := objects.Txn{Success: []objects.Op{{Op: objects.OpPut, Key: fmt.Sprintf("k%02d", i%20), Value: v}}}
+		if _, _, err := n.Write(context.Background(), fmt.Sprintf("o%d", i%7), txn, fmt.Sprintf("idem-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Take a snapshot so the restart reads it plus the log after it.
+	if err := n.raft.Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if _, _, err := n.Write(context.Background(), "tail", increment(1), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := n.Digest()
+	n.Close()
+
+	n2, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n2.Close()
+	c.nodes["solo"] = n2
+	c.waitLeader(nil)
+	c.eventually(5*time.Second, "replay to reach the old index", func() bool { return n2.Digest().AppliedIndex >= before.AppliedIndex })
+	after := n2.Digest()
+	if after.Digest != before.Digest || after.Keys != before.Keys {
+		t.Fatalf("state after restart %+v, want %+v", after, before)
+	}
+	// The idempotency table survived too.
+	txn := objects.Txn{Success: []objects.Op{{Op: objects.OpPut, Key: "k00", Value: json.RawMessage(`"again"`)}}}
+	_, index, err := n2.Write(context.Background(), "o0", txn, "idem-0")
+	if err != nil || index > 10 {
+		t.Fatalf("retry of idem-0 after restart: index %d, err %v; want the first entry's index", index, err)
+	}
+}
