@@ -1,0 +1,17 @@
+// Package bench is dobj's closed-loop load generator (`dobj bench`): a fixed
+// number of clients each send one request, wait for its answer, and send the
+// next, for a duration, over a mix of operations (increment, linearizable
+// read, stale read, storage put, transaction) spread across many objects.
+// It reports throughput, latency percentiles per operation (HDR histograms)
+// and errors by HTTP status.
+//
+// It speaks HTTP directly rather than through the client package, with one
+// pooled keep-alive transport and requests built with few allocations: on a
+// small machine the generator shares the CPU with the servers it measures,
+// and the same lean loop drives both targets — dobj, and etcd's HTTP/JSON
+// gateway (/v3/kv/put, /v3/kv/range) for the comparison that compare.sh runs.
+//
+// Without URLs it starts its own three-node cluster: the dobj binary's
+// `serve` processes on loopback ports, data in a temporary directory, all
+// stopped by PID when the run ends (see Local).
+package bench

@@ -1,0 +1,218 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options describe one run.
+type Options struct {
+	Target   string   // TargetDobj (default) or TargetEtcd
+	URLs     []string // base URLs; client i talks to URLs[i%len(URLs)]
+	Clients  int      // closed-loop clients, each with one request in flight
+	Duration time.Duration
+	Warmup   time.Duration // load sent but not measured before Duration starts
+	Objects  int           // distinct object names, picked uniformly
+	Mix      Mix
+	Timeout  time.Duration // per request; default 10s
+	// Progress, when set, gets a line a second while the run goes on.
+	Progress io.Writer
+}
+
+// Result is what a run measured. Ops started during the warmup are not in
+// it; ops started during the measured window are, even if they finish a
+// little after it.
+type Result struct {
+	Target         string           `json:"target"`
+	URLs           []string         `json:"urls"`
+	Clients        int              `json:"clients"`
+	Objects        int              `json:"objects"`
+	Mix            string           `json:"mix"`
+	WarmupSec      float64          `json:"warmup_s"`
+	DurationSec    float64          `json:"duration_s"` // measured window (shorter if interrupted)
+	Overall        Stats            `json:"overall"`
+	ByOp           map[string]Stats `json:"by_op"`
+	ErrorsByStatus map[string]int64 `json:"errors_by_status"`
+}
+
+func (o *Options) validate() error {
+	var errs []error
+	if len(o.URLs) == 0 {
+		errs = append(errs, errors.New("no URLs"))
+	}
+	if o.Clients < 1 {
+		errs = append(errs, fmt.Errorf("clients %d: want at least 1", o.Clients))
+	}
+	if o.Duration <= 0 {
+		errs = append(errs, fmt.Errorf("duration %v: want more than 0", o.Duration))
+	}
+	if o.Warmup < 0 {
+		errs = append(errs, fmt.Errorf("warmup %v: want 0 or more", o.Warmup))
+	}
+	if o.Objects < 1 {
+		errs = append(errs, fmt.Errorf("objects %d: want at least 1", o.Objects))
+	}
+	if o.Mix.total() == 0 {
+		errs = append(errs, errors.New("mix: no op has a positive weight"))
+	}
+	return errors.Join(errs...)
+}
+
+// Run drives the load until Warmup+Duration has passed or ctx is done, and
+// returns what it measured. It fails only on bad options.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if err := o.validate(); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	tgt, err := newTarget(o.Target, o.Objects)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	urls := make([]string, len(o.URLs))
+	for i, u := range o.URLs {
+		urls[i] = strings.TrimRight(u, "/")
+	}
+	transport := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: o.Clients,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	defer transport.CloseIdleConnections()
+	hc := &http.Client{Transport: transport, Timeout: o.Timeout}
+
+	var recs [numOps]*recorder
+	for i := range recs {
+		recs[i] = newRecorder()
+	}
+	var ops, errCount atomic.Int64 // measured so far, for the progress line
+
+	start := time.Now()
+	measureStart := start.Add(o.Warmup)
+	end := measureStart.Add(o.Duration)
+	total := o.Mix.total()
+	seed := uint64(start.UnixNano())
+
+	var wg sync.WaitGroup
+	for i := range o.Clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(seed, uint64(i)))
+			base := urls[i%len(urls)]
+			for seq := uint64(1); ; seq++ {
+				t0 := time.Now()
+				if !t0.Before(end) || ctx.Err() != nil {
+					return
+				}
+				op := o.Mix.pick(rng.IntN(total))
+				err := tgt.send(ctx, hc, base, op, rng.IntN(o.Objects), seq)
+				d := time.Since(t0)
+				if ctx.Err() != nil {
+					return // interrupted: this op's outcome is not the server's
+				}
+				if t0.Before(measureStart) {
+					continue
+				}
+				ops.Add(1)
+				if err != nil {
+					errCount.Add(1)
+					recs[op].failure(errorClass(err))
+				} else {
+					recs[op].success(d)
+				}
+			}
+		}()
+	}
+
+	done := make(chan struct{})
+	var progressDone sync.WaitGroup
+	if o.Progress != nil {
+		progressDone.Add(1)
+		go func() {
+			defer progressDone.Done()
+			progress(o.Progress, done, start, measureStart, o.Warmup, &ops, &errCount)
+		}()
+	}
+	wg.Wait()
+	stopped := time.Now()
+	close(done)
+	progressDone.Wait()
+
+	if stopped.After(end) {
+		stopped = end
+	}
+	elapsed := max(stopped.Sub(measureStart), 0)
+	res := &Result{
+		Target:         o.Target,
+		URLs:           urls,
+		Clients:        o.Clients,
+		Objects:        o.Objects,
+		Mix:            o.Mix.String(),
+		WarmupSec:      o.Warmup.Seconds(),
+		DurationSec:    elapsed.Seconds(),
+		ByOp:           map[string]Stats{},
+		ErrorsByStatus: map[string]int64{},
+	}
+	if res.Target == "" {
+		res.Target = TargetDobj
+	}
+	all := newRecorder()
+	for i, r := range recs {
+		if o.Mix[i] == 0 {
+			continue
+		}
+		res.ByOp[Op(i).String()] = r.stats(elapsed)
+		all.merge(r)
+	}
+	res.Overall = all.stats(elapsed)
+	for s, n := range all.byStatus {
+		res.ErrorsByStatus[s] = n
+	}
+	return res, nil
+}
+
+// progress prints one line a second until done is closed: during the
+// warmup how far it is, then the measured ops so far, the rate over the
+// whole window and over the last second, and the errors.
+func progress(w io.Writer, done <-chan struct{}, start, measureStart time.Time, warmup time.Duration, ops, errs *atomic.Int64) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var lastOps int64
+	lastAt := measureStart
+	for {
+		select {
+		case <-done:
+			return
+		case now := <-tick.C:
+			if now.Before(measureStart) {
+				fmt.Fprintf(w, "warmup %4.1fs/%v\n", now.Sub(start).Seconds(), warmup)
+				continue
+			}
+			n, e := ops.Load(), errs.Load()
+			sec := now.Sub(measureStart).Seconds()
+			rate := 0.0
+			if sec > 0 {
+				rate = float64(n) / sec
+			}
+			recent := 0.0
+			if d := now.Sub(lastAt).Seconds(); d > 0 {
+				recent = float64(n-lastOps) / d
+			}
+			fmt.Fprintf(w, "%5.1fs  %9d ops  %9.0f ops/s  (last 1s: %6.0f/s)  errors %d\n", sec, n, rate, recent, e)
+			lastOps, lastAt = n, now
+		}
+	}
+}

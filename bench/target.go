@@ -1,0 +1,181 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// Target names, for Options.Target and --target.
+const (
+	TargetDobj = "dobj"
+	TargetEtcd = "etcd"
+)
+
+// target sends one op of a kind to one object of the service under test.
+// It returns nil on a 2xx answer, a *StatusError for any other answer, or
+// the transport error.
+type target interface {
+	send(ctx context.Context, hc *http.Client, base string, op Op, object int, seq uint64) error
+}
+
+func newTarget(name string, objects int) (target, error) {
+	switch name {
+	case TargetDobj, "":
+		return newDobjTarget(objects), nil
+	case TargetEtcd:
+		return newEtcdTarget(objects), nil
+	}
+	return nil, fmt.Errorf("unknown target %q (want %s or %s)", name, TargetDobj, TargetEtcd)
+}
+
+// StatusError is a non-2xx answer.
+type StatusError struct{ Status int }
+
+func (e *StatusError) Error() string { return "HTTP " + strconv.Itoa(e.Status) }
+
+// errorClass names an op's failure for the errors-by-status count: the
+// HTTP status, "timeout", or "transport".
+func errorClass(err error) string {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return strconv.Itoa(se.Status)
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	return "transport"
+}
+
+// do sends req and reads the whole answer, so that the connection goes back
+// to the pool.
+func do(hc *http.Client, req *http.Request) error {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return &StatusError{Status: resp.StatusCode}
+	}
+	return err
+}
+
+func newRequest(ctx context.Context, method, url string, body []byte) (*http.Request, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, r)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// dobjTarget speaks dobj's HTTP contract (DESIGN.md).
+type dobjTarget struct {
+	paths []string // "/<escaped object name>"
+}
+
+// txnBody is a compare-then-ops transaction on a counter: increment it
+// when it exists (and read it back), create it otherwise.
+const txnBody = `{"compare":[{"key":"value","op":"exists"}],` +
+	`"success":[{"op":"increment","key":"value","by":1},{"op":"get","key":"value"}],` +
+	`"failure":[{"op":"put","key":"value","value":1}]}`
+
+func newDobjTarget(objects int) *dobjTarget {
+	t := &dobjTarget{paths: make([]string, objects)}
+	for i := range t.paths {
+		t.paths[i] = "/" + url.PathEscape(objectName(i))
+	}
+	return t
+}
+
+func (t *dobjTarget) send(ctx context.Context, hc *http.Client, base string, op Op, object int, seq uint64) error {
+	p := base + t.paths[object]
+	var req *http.Request
+	var err error
+	switch op {
+	case OpIncrement:
+		req, err = newRequest(ctx, http.MethodPost, p+"/increment", nil)
+	case OpRead:
+		req, err = newRequest(ctx, http.MethodGet, p, nil)
+	case OpStaleRead:
+		req, err = newRequest(ctx, http.MethodGet, p+"?consistency=stale", nil)
+	case OpPut:
+		req, err = newRequest(ctx, http.MethodPut, p+"/storage/"+storageKey(seq), valueBody(seq))
+	case OpTxn:
+		req, err = newRequest(ctx, http.MethodPost, p+"/transaction", []byte(txnBody))
+	default:
+		return fmt.Errorf("dobj target: unknown op %v", op)
+	}
+	if err != nil {
+		return err
+	}
+	return do(hc, req)
+}
+
+// etcdTarget speaks etcd v3's HTTP/JSON gateway: keys and values are
+// base64 in the JSON bodies. Increment and put are both plain puts (etcd
+// has no counter), read is a range (linearizable by default), stale read a
+// serializable range, txn a compare-on-version txn of puts.
+type etcdTarget struct {
+	keys []string // base64 of "bench/<object name>"
+}
+
+func newEtcdTarget(objects int) *etcdTarget {
+	t := &etcdTarget{keys: make([]string, objects)}
+	for i := range t.keys {
+		t.keys[i] = b64("bench/" + objectName(i))
+	}
+	return t
+}
+
+func (t *etcdTarget) send(ctx context.Context, hc *http.Client, base string, op Op, object int, seq uint64) error {
+	k := t.keys[object]
+	v := base64.StdEncoding.EncodeToString(valueBody(seq))
+	var path, body string
+	switch op {
+	case OpIncrement:
+		path, body = "/v3/kv/put", `{"key":"`+k+`","value":"`+v+`"}`
+	case OpRead:
+		path, body = "/v3/kv/range", `{"key":"`+k+`"}`
+	case OpStaleRead:
+		path, body = "/v3/kv/range", `{"key":"`+k+`","serializable":true}`
+	case OpPut:
+		path, body = "/v3/kv/put", `{"key":"`+b64("bench/"+objectName(object)+"/"+storageKey(seq))+`","value":"`+v+`"}`
+	case OpTxn:
+		put := `{"request_put":{"key":"` + k + `","value":"` + v + `"}}`
+		path, body = "/v3/kv/txn", `{"compare":[{"key":"`+k+`","target":"VERSION","result":"GREATER","version":"0"}],`+
+			`"success":[`+put+`],"failure":[`+put+`]}`
+	default:
+		return fmt.Errorf("etcd target: unknown op %v", op)
+	}
+	req, err := newRequest(ctx, http.MethodPost, base+path, []byte(body))
+	if err != nil {
+		return err
+	}
+	return do(hc, req)
+}
+
+func objectName(i int) string { return "bench-" + strconv.Itoa(i) }
+
+// storageKey spreads puts over 16 keys per object.
+func storageKey(seq uint64) string { return "k" + strconv.FormatUint(seq%16, 10) }
+
+func valueBody(seq uint64) []byte { return []byte(`{"seq":` + strconv.FormatUint(seq, 10) + `}`) }
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
