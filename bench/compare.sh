@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# Runs the same closed-loop load against dobj and etcd on this machine and
+# prints, per load shape, ops/s, p50 and p99 for both and the ratio dobj/etcd.
+#
+#   bash bench/compare.sh [--duration 10s] [--warmup 2s] [--only dobj|etcd] [--keep]
+#
+# Load shapes (both services through their HTTP APIs, clients spread over
+# all three members, 1000 distinct objects/keys):
+#   write c=1    dobj POST /<name>/increment      etcd POST /v3/kv/put
+#   write c=64   same, 64 clients
+#   read  c=64   dobj GET /<name> (linearizable)  etcd POST /v3/kv/range (linearizable)
+#
+# It installs Debian's etcd-server (and etcd-client, jq, curl) when missing,
+# starts a three-member etcd and a three-node dobj on loopback, data in a
+# temporary directory, and stops every process it started by PID on exit.
+# Environment: DURATION, WARMUP, DOBJ (a dobj binary to use instead of
+# building ./cmd/dobj), DOBJ_BASE_PORT (dobj node i: HTTP base+i, Raft
+# base+1000+i; default 8080), ETCD_PORTS (client ports; peer = client+1;
+# default "12379 22379 32379").
+set -euo pipefail
+
+duration=${DURATION:-10s}
+warmup=${WARMUP:-2s}
+only=""
+keep=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--duration) duration=$2; shift 2 ;;
+	--warmup) warmup=$2; shift 2 ;;
+	--only) only=$2; shift 2 ;;
+	--keep) keep=1; shift ;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+case "$only" in "" | dobj | etcd) ;; *) echo "compare.sh: --only dobj or etcd" >&2; exit 2 ;; esac
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+base_port=${DOBJ_BASE_PORT:-8080}
+read -r -a etcd_ports <<<"${ETCD_PORTS:-12379 22379 32379}"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/dobj-compare.XXXXXX")
+pids=()
+
+log() { printf '%s compare: %s\n' "$(date +%T)" "$*" >&2; }
+
+cleanup() {
+	local pid deadline
+	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	deadline=$((SECONDS + 10))
+	for pid in "${pids[@]}"; do
+		while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	if [ -n "$keep" ]; then log "kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- tools -------------------------------------------------------------
+
+apt_install() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "compare.sh: $* missing and not root: install them (apt-get install $*)" >&2
+		exit 1
+	fi
+	log "installing $*"
+	apt-get update -qq
+	# Keep the package's own etcd service from starting where no policy
+	# says so already: we start our own members.
+	local policy=/usr/sbin/policy-rc.d added=""
+	if [ ! -e $policy ]; then
+		printf '#!/bin/sh\nexit 101\n' >$policy && chmod +x $policy && added=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2 || {
+		[ -n "$added" ] && rm -f $policy
+		exit 1
+	}
+	[ -n "$added" ] && rm -f $policy
+	return 0
+}
+
+missing=()
+command -v jq >/dev/null || missing+=(jq)
+command -v curl >/dev/null || missing+=(curl)
+command -v column >/dev/null || missing+=(bsdextrautils)
+if [ "$only" != dobj ]; then
+	command -v etcd >/dev/null || missing+=(etcd-server)
+	command -v etcdctl >/dev/null || missing+=(etcd-client)
+fi
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+
+if [ -n "${DOBJ:-}" ]; then
+	dobj=$DOBJ
+else
+	log "building dobj"
+	(cd "$repo" && go build -o "$tmp/dobj" ./cmd/dobj)
+	dobj=$tmp/dobj
+fi
+
+# wait_for URL PID NAME LOG: polls URL until it answers 2xx, for 30s, while
+# the process lives.
+wait_for() {
+	local url=$1 pid=$2 name=$3 logfile=$4 deadline=$((SECONDS + 30))
+	until curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "compare.sh: $name exited; its log:" >&2
+			tail -20 "$logfile" >&2
+			exit 1
+		fi
+		if [ $SECONDS -ge $deadline ]; then
+			echo "compare.sh: $name not ready at $url after 30s; its log:" >&2
+			tail -20 "$logfile" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
+
+port_free() {
+	if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+		echo "compare.sh: port $1 is in use (set DOBJ_BASE_PORT or ETCD_PORTS)" >&2
+		exit 1
+	fi
+}
+
+# ---- etcd --------------------------------------------------------------
+
+etcd_urls=""
+start_etcd() {
+	local i cluster="" members=()
+	for i in 0 1 2; do
+		port_free "${etcd_ports[$i]}"
+		port_free $((etcd_ports[i] + 1))
+		cluster+="${cluster:+,}e$((i + 1))=http://127.0.0.1:$((etcd_ports[i] + 1))"
+		etcd_urls+="${etcd_urls:+,}http://127.0.0.1:${etcd_ports[$i]}"
+	done
+	log "starting etcd $(etcd --version | head -1 | awk '{print $3}') on ${etcd_urls}"
+	for i in 0 1 2; do
+		local c=${etcd_ports[$i]} p=$((etcd_ports[i] + 1)) name=e$((i + 1))
+		# v3.4 serves the /v3/kv/* JSON gateway on the client port by default.
+		etcd --name "$name" --data-dir "$tmp/etcd/$name" \
+			--listen-client-urls "http://127.0.0.1:$c" --advertise-client-urls "http://127.0.0.1:$c" \
+			--listen-peer-urls "http://127.0.0.1:$p" --initial-advertise-peer-urls "http://127.0.0.1:$p" \
+			--initial-cluster "$cluster" --initial-cluster-token dobj-compare --initial-cluster-state new \
+			--logger zap --log-outputs stderr >"$tmp/$name.log" 2>&1 &
+		pids+=($!)
+		members+=("$!:$c:$name")
+	done
+	local m
+	for m in "${members[@]}"; do
+		IFS=: read -r pid c name <<<"$m"
+		wait_for "http://127.0.0.1:$c/health" "$pid" "etcd $name" "$tmp/$name.log"
+	done
+	ETCDCTL_API=3 etcdctl --endpoints "$etcd_urls" endpoint health >&2
+}
+
+# ---- dobj --------------------------------------------------------------
+
+dobj_urls=""
+start_dobj() {
+	local i peers="" members=()
+	for i in 1 2 3; do
+		port_free $((base_port + i))
+		port_free $((base_port + 1000 + i))
+		peers+="${peers:+,}n$i=127.0.0.1:$((base_port + 1000 + i))"
+		dobj_urls+="${dobj_urls:+,}http://127.0.0.1:$((base_port + i))"
+	done
+	log "starting dobj on ${dobj_urls}"
+	for i in 1 2 3; do
+		mkdir -p "$tmp/dobj/n$i"
+		"$dobj" serve --id "n$i" --data-dir "$tmp/dobj/n$i" \
+			--http-addr "127.0.0.1:$((base_port + i))" --raft-addr "127.0.0.1:$((base_port + 1000 + i))" \
+			--peers "$peers" >"$tmp/n$i.log" 2>&1 &
+		pids+=($!)
+		members+=("$!:$i")
+	done
+	local m
+	for m in "${members[@]}"; do
+		IFS=: read -r pid i <<<"$m"
+		wait_for "http://127.0.0.1:$((base_port + i))/_ready" "$pid" "dobj n$i" "$tmp/n$i.log"
+	done
+}
+
+# ---- load --------------------------------------------------------------
+
+# run TARGET URLS SHAPE CLIENTS MIX: one `dobj bench` run, JSON kept in
+# $tmp/results/TARGET-SHAPE.json.
+run() {
+	local target=$1 urls=$2 shape=$3 clients=$4 mix=$5 out="$tmp/results/$1-$3.json"
+	mkdir -p "$tmp/results"
+	log "$target $shape: -c $clients --mix $mix for $duration"
+	"$dobj" bench --target "$target" --urls "$urls" -c "$clients" --mix "$mix" \
+		--objects 1000 --duration "$duration" --warmup "$warmup" --json --quiet >"$out"
+}
+
+[ "$only" = dobj ] || start_etcd
+[ "$only" = etcd ] || start_dobj
+
+# Write rows first: the read row then reads keys that exist on both.
+shapes=("write-c1 1 increment=1" "write-c64 64 increment=1" "read-c64 64 read=1")
+for s in "${shapes[@]}"; do
+	read -r shape clients mix <<<"$s"
+	[ "$only" = etcd ] || run dobj "$dobj_urls" "$shape" "$clients" "$mix"
+	[ "$only" = dobj ] || run etcd "$etcd_urls" "$shape" "$clients" "$mix"
+done
+
+# ---- table -------------------------------------------------------------
+
+# field TARGET SHAPE JQ-PATH: a number from a result, "-" when not run.
+field() {
+	local f="$tmp/results/$1-$2.json"
+	if [ -s "$f" ]; then jq -r "$3" "$f"; else echo -; fi
+}
+ratio() {
+	if [ "$1" = - ] || [ "$2" = - ]; then echo -; else awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; fi
+}
+
+echo
+echo "dobj vs etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'): $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), ${duration} per row after ${warmup} warmup"
+{
+	printf 'shape\tdobj ops/s\tetcd ops/s\tratio\tdobj p50 ms\tetcd p50 ms\tratio\tdobj p99 ms\tetcd p99 ms\tratio\tdobj errors\tetcd errors\n'
+	for s in "${shapes[@]}"; do
+		read -r shape _ _ <<<"$s"
+		dops=$(field dobj "$shape" '.overall.ops_per_sec | floor')
+		eops=$(field etcd "$shape" '.overall.ops_per_sec | floor')
+		d50=$(field dobj "$shape" '.overall.latency_ms.p50')
+		e50=$(field etcd "$shape" '.overall.latency_ms.p50')
+		d99=$(field dobj "$shape" '.overall.latency_ms.p99')
+		e99=$(field etcd "$shape" '.overall.latency_ms.p99')
+		derr=$(field dobj "$shape" '.overall.errors')
+		eerr=$(field etcd "$shape" '.overall.errors')
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$shape" \
+			"$dops" "$eops" "$(ratio "$dops" "$eops")" \
+			"$d50" "$e50" "$(ratio "$d50" "$e50")" \
+			"$d99" "$e99" "$(ratio "$d99" "$e99")" "$derr" "$eerr"
+	done
+} | column -t -s $'\t'
+echo "ratio = dobj/etcd: above 1 is better for dobj in ops/s, worse in latency."
