@@ -1,0 +1,95 @@
+// Package config holds every setting of `dobj serve`, their defaults, how
+// they are loaded (flags, then DOBJ_* environment variables, then an
+// optional JSON file) and their validation. cmd/dobj turns a Config into
+// cluster.Config and api.Config; this package imports nothing of the project.
+package config
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Peer is one member of the initial cluster given with --peers.
+type Peer struct {
+	ID       string
+	RaftAddr string
+}
+
+// Known bugs that --unsafe-bug can switch on (the names cluster.Config.Bugs
+// understands). They exist only so that `dobj check` can show it catches
+// them; Load refuses them unless --unsafe-allow-bugs is given too.
+const (
+	BugStaleReads      = "stale-reads"
+	BugAckBeforeCommit = "ack-before-commit"
+	BugNoIdempotency   = "no-idempotency"
+)
+
+// Config is every setting of one `dobj serve` process.
+type Config struct {
+	ID       string // this node's Raft server id
+	DataDir  string // Raft log, stable store and snapshots; default data/<id>
+	HTTPAddr string // API listen address, also published to the other nodes
+	RaftAddr string // Raft transport listen and advertise address
+
+	// Peers is the initial cluster (bootstrapped once by a node without
+	// state). Join is the URL of any running node to join instead. At most
+	// one of them is set; with neither, the node waits to be joined.
+	Peers []Peer
+	Join  string
+
+	SnapshotThreshold uint64        // log entries between snapshots
+	TrailingLogs      uint64        // log entries kept after a snapshot
+	SnapshotInterval  time.Duration // how often Raft checks whether to snapshot
+	ApplyTimeout      time.Duration // how long a write waits before answering 504
+	IdempotencyWindow time.Duration // how long an Idempotency-Key is remembered
+
+	MaxBodyBytes  int64
+	MaxNameBytes  int
+	MaxKeyBytes   int
+	MaxValueBytes int
+	MaxListLimit  int
+
+	LogLevel  string // debug, info, warn, error
+	LogFormat string // json or text
+
+	// TestFaults enables POST /_test/partition (fault injection for tests
+	// and `dobj check`). Never on in production.
+	TestFaults bool
+	// UnsafeBugs switches on known bugs by name (the Bug* constants);
+	// UnsafeAllowBugs must be set as well.
+	UnsafeBugs      []string
+	UnsafeAllowBugs bool
+
+	// File is the --config file the settings were read from, if any.
+	File string
+}
+
+// Default returns a Config with every default filled in; ID and DataDir
+// are left empty (DataDir defaults to data/<id> once the id is known).
+func Default() Config {
+	return Config{
+		HTTPAddr:          "127.0.0.1:8081",
+		RaftAddr:          "127.0.0.1:9081",
+		SnapshotThreshold: 8192,
+		TrailingLogs:      10240,
+		SnapshotInterval:  30 * time.Second,
+		ApplyTimeout:      5 * time.Second,
+		IdempotencyWindow: 10 * time.Minute,
+		MaxBodyBytes:      1 << 20,
+		MaxNameBytes:      256,
+		MaxKeyBytes:       2048,
+		MaxValueBytes:     128 << 10,
+		MaxListLimit:      1000,
+		LogLevel:          "info",
+		LogFormat:         "json",
+	}
+}
+
+// SlogLevel is LogLevel as a slog.Level (Validate has checked it).
+func (c Config) SlogLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}

@@ -1,0 +1,287 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// freeAddr returns a loopback address nothing listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoad(t *testing.T) {
+	httpAddr, raftAddr := freeAddr(t), freeAddr(t)
+	other := freeAddr(t)
+	peers := "n1=" + raftAddr + ",n2=" + other
+	base := func(dir string) []string {
+		return []string{"--id", "n1", "--data-dir", dir, "--http-addr", httpAddr, "--raft-addr", raftAddr}
+	}
+
+	tests := []struct {
+		name    string
+		args    func(dir string) []string
+		env     map[string]string
+		file    string // JSON written to dir/dobj.json and passed with --config
+		wantErr string // substring; "" means success
+		check   func(t *testing.T, c Config, dir string)
+	}{
+		{
+			name: "defaults",
+			args: base,
+			check: func(t *testing.T, c Config, dir string) {
+				want := Default()
+				want.ID, want.DataDir, want.HTTPAddr, want.RaftAddr = "n1", dir, httpAddr, raftAddr
+				if !reflect.DeepEqual(c, want) {
+					t.Errorf("got %+v\nwant %+v", c, want)
+				}
+				if c.SnapshotThreshold != 8192 || c.TrailingLogs != 10240 || c.ApplyTimeout != 5*time.Second ||
+					c.IdempotencyWindow != 10*time.Minute || c.MaxBodyBytes != 1<<20 || c.MaxNameBytes != 256 ||
+					c.MaxKeyBytes != 2048 || c.MaxValueBytes != 128<<10 || c.MaxListLimit != 1000 {
+					t.Errorf("defaults differ from the contract: %+v", c)
+				}
+			},
+		},
+		{
+			name: "every flag",
+			args: func(dir string) []string {
+				return append(base(dir), "--peers", peers, "--snapshot-threshold", "16", "--trailing-logs", "8",
+					"--snapshot-interval", "2s", "--apply-timeout", "3s", "--idempotency-window", "1m",
+					"--max-body-bytes", "4096", "--max-name-bytes", "10", "--max-key-bytes", "20", "--max-value-bytes", "30",
+					"--max-list-limit", "5", "--log-level", "debug", "--log-format", "text", "--test-faults",
+					"--unsafe-bug", "stale-reads", "--unsafe-bug=no-idempotency", "--unsafe-allow-bugs")
+			},
+			check: func(t *testing.T, c Config, dir string) {
+				want := Config{ID: "n1", DataDir: dir, HTTPAddr: httpAddr, RaftAddr: raftAddr,
+					Peers:             []Peer{{"n1", raftAddr}, {"n2", other}},
+					SnapshotThreshold: 16, TrailingLogs: 8, SnapshotInterval: 2 * time.Second, ApplyTimeout: 3 * time.Second,
+					IdempotencyWindow: time.Minute, MaxBodyBytes: 4096, MaxNameBytes: 10, MaxKeyBytes: 20, MaxValueBytes: 30,
+					MaxListLimit: 5, LogLevel: "debug", LogFormat: "text", TestFaults: true,
+					UnsafeBugs: []string{"stale-reads", "no-idempotency"}, UnsafeAllowBugs: true}
+				if !reflect.DeepEqual(c, want) {
+					t.Errorf("got %+v\nwant %+v", c, want)
+				}
+			},
+		},
+		{
+			name: "env fills what flags leave out",
+			args: func(dir string) []string { return []string{"--id", "n1"} },
+			env: map[string]string{"DOBJ_ID": "ignored", "DOBJ_HTTP_ADDR": httpAddr, "DOBJ_RAFT_ADDR": raftAddr,
+				"DOBJ_APPLY_TIMEOUT": "7s", "DOBJ_TEST_FAULTS": "true", "DOBJ_PEERS": peers,
+				"DOBJ_UNSAFE_BUG": "stale-reads,ack-before-commit", "DOBJ_UNSAFE_ALLOW_BUGS": "1"},
+			check: func(t *testing.T, c Config, dir string) {
+				if c.ID != "n1" || c.HTTPAddr != httpAddr || c.RaftAddr != raftAddr || c.ApplyTimeout != 7*time.Second ||
+					!c.TestFaults || len(c.Peers) != 2 || !reflect.DeepEqual(c.UnsafeBugs, []string{"stale-reads", "ack-before-commit"}) {
+					t.Errorf("got %+v", c)
+				}
+				if c.DataDir != "data/n1" {
+					t.Errorf("DataDir = %q, want the default data/n1", c.DataDir)
+				}
+			},
+		},
+		{
+			name: "file fills what flags and env leave out",
+			args: func(dir string) []string { return []string{"--id", "n1", "--data-dir", dir} },
+			env:  map[string]string{"DOBJ_HTTP_ADDR": httpAddr, "DOBJ_MAX_KEY_BYTES": "99"},
+			file: `{"id":"n9","http_addr":"127.0.0.1:1","raft_addr":"` + raftAddr + `","max_key_bytes":5,"max_list_limit":7,
+				"test_faults":true,"snapshot_interval":"1s","unsafe_bug":["stale-reads"],"unsafe_allow_bugs":true,"join":"` + other + `"}`,
+			check: func(t *testing.T, c Config, dir string) {
+				if c.ID != "n1" || c.HTTPAddr != httpAddr || c.RaftAddr != raftAddr || c.MaxKeyBytes != 99 ||
+					c.MaxListLimit != 7 || !c.TestFaults || c.SnapshotInterval != time.Second ||
+					!reflect.DeepEqual(c.UnsafeBugs, []string{"stale-reads"}) || c.Join != "http://"+other {
+					t.Errorf("got %+v", c)
+				}
+			},
+		},
+		{
+			name: "own peers entry is the default raft address",
+			args: func(dir string) []string {
+				return []string{"--id", "n2", "--data-dir", dir, "--http-addr", httpAddr, "--peers", peers}
+			},
+			check: func(t *testing.T, c Config, dir string) {
+				if c.RaftAddr != other {
+					t.Errorf("RaftAddr = %q, want %q", c.RaftAddr, other)
+				}
+			},
+		},
+		{name: "missing id", args: func(dir string) []string { return base(dir)[2:] }, wantErr: "--id: required"},
+		{name: "bad id", args: func(dir string) []string { return append(base(dir), "--id", "n 1") }, wantErr: "--id:"},
+		{name: "peers without =", args: func(dir string) []string { return append(base(dir), "--peers", "n1") }, wantErr: "-peers"},
+		{name: "peers bad address", args: func(dir string) []string { return append(base(dir), "--peers", "n1=localhost") }, wantErr: "-peers"},
+		{name: "peers duplicate id", args: func(dir string) []string {
+			return append(base(dir), "--peers", "n1="+raftAddr+",n1="+other)
+		}, wantErr: "appears twice"},
+		{name: "peers without own id", args: func(dir string) []string {
+			return append(base(dir), "--peers", "n2="+other)
+		}, wantErr: `--peers: this node's id "n1" is not in the list`},
+		{name: "peers disagree with raft-addr", args: func(dir string) []string {
+			return append(base(dir), "--peers", "n1="+other)
+		}, wantErr: "--peers: this node's entry says"},
+		{name: "peers and join", args: func(dir string) []string {
+			return append(base(dir), "--peers", peers, "--join", "http://"+other)
+		}, wantErr: "--join: give either"},
+		{name: "join not a URL", args: func(dir string) []string { return append(base(dir), "--join", "ftp://x") }, wantErr: "--join:"},
+		{name: "bug without allow", args: func(dir string) []string { return append(base(dir), "--unsafe-bug", "stale-reads") }, wantErr: "--unsafe-bug: refused"},
+		{name: "unknown bug", args: func(dir string) []string {
+			return append(base(dir), "--unsafe-bug", "nope", "--unsafe-allow-bugs")
+		}, wantErr: `--unsafe-bug: unknown bug "nope"`},
+		{name: "zero limit", args: func(dir string) []string { return append(base(dir), "--max-key-bytes", "0") }, wantErr: "--max-key-bytes: must be positive"},
+		{name: "bad duration", args: func(dir string) []string { return append(base(dir), "--apply-timeout", "soon") }, wantErr: "-apply-timeout"},
+		{name: "bad log level", args: func(dir string) []string { return append(base(dir), "--log-level", "loud") }, wantErr: "--log-level"},
+		{name: "same address twice", args: func(dir string) []string { return append(base(dir), "--raft-addr", httpAddr) }, wantErr: "is also --http-addr"},
+		{name: "address without host", args: func(dir string) []string { return append(base(dir), "--http-addr", ":8081") }, wantErr: "--http-addr:"},
+		{name: "stray argument", args: func(dir string) []string { return append(base(dir), "extra") }, wantErr: `unexpected argument "extra"`},
+		{name: "unknown flag", args: func(dir string) []string { return append(base(dir), "--nope") }, wantErr: "-nope"},
+		{name: "bad env value", args: base, env: map[string]string{"DOBJ_SNAPSHOT_THRESHOLD": "many"}, wantErr: "DOBJ_SNAPSHOT_THRESHOLD"},
+		{name: "unknown file key", args: base, file: `{"data-dirr":"x"}`, wantErr: `unknown setting "data-dirr"`},
+		{name: "file not an object", args: base, file: `[1]`, wantErr: "want a JSON object"},
+		{name: "file bad value", args: base, file: `{"max_list_limit":"lots"}`, wantErr: "max_list_limit: invalid value"},
+		{name: "missing file", args: func(dir string) []string {
+			return append(base(dir), "--config", filepath.Join(dir, "absent.json"))
+		}, wantErr: "config:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(t.TempDir()) // a default data/<id> lands in a temporary directory
+			dir := t.TempDir()
+			args := tt.args(dir)
+			if tt.file != "" {
+				path := filepath.Join(t.TempDir(), "dobj.json")
+				if err := os.WriteFile(path, []byte(tt.file), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				args = append(args, "--config", path)
+			}
+			c, err := Load(args, envOf(tt.env))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Load error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			c.File = ""
+			tt.check(t, c, dir)
+		})
+	}
+}
+
+func TestLoadHelp(t *testing.T) {
+	if _, err := Load([]string{"--help"}, envOf(nil)); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("Load(--help) = %v, want flag.ErrHelp", err)
+	}
+	var b strings.Builder
+	Usage(&b)
+	for _, want := range []string{"-peers", "-unsafe-allow-bugs", "DOBJ_"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("Usage lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestLoadChecksTheMachine(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"http address in use", []string{"--http-addr", busy.Addr().String()}, "--http-addr: cannot listen on " + busy.Addr().String()},
+		{"raft address in use", []string{"--raft-addr", busy.Addr().String()}, "--raft-addr: cannot listen on " + busy.Addr().String()},
+		{"data dir is a file", []string{"--data-dir", file}, "--data-dir: " + file + " is not usable"},
+		{"data dir under a file", []string{"--data-dir", filepath.Join(file, "sub")}, "--data-dir:"},
+	}
+	if runtime.GOOS != "windows" && os.Geteuid() != 0 {
+		ro := filepath.Join(t.TempDir(), "ro")
+		if err := os.Mkdir(ro, 0o500); err != nil {
+			t.Fatal(err)
+		}
+		tests = append(tests, struct {
+			name    string
+			args    []string
+			wantErr string
+		}{"read-only data dir", []string{"--data-dir", ro}, "--data-dir: " + ro + " is not usable"})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"--id", "n1", "--data-dir", t.TempDir(), "--http-addr", freeAddr(t), "--raft-addr", freeAddr(t)}, tt.args...)
+			_, err := Load(args, envOf(nil))
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Load error = %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+
+	t.Run("data dir is created and left clean", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "new", "n1")
+		if _, err := Load([]string{"--id", "n1", "--data-dir", dir, "--http-addr", freeAddr(t), "--raft-addr", freeAddr(t)}, envOf(nil)); err != nil {
+			t.Fatal(err)
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != 0 {
+			t.Errorf("probe left files behind: %v", entries)
+		}
+	})
+}
+
+func TestParsePeers(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []Peer
+		wantErr bool
+	}{
+		{"n1=127.0.0.1:9081", []Peer{{"n1", "127.0.0.1:9081"}}, false},
+		{"n1=127.0.0.1:9081, n2=h2:9082,", []Peer{{"n1", "127.0.0.1:9081"}, {"n2", "h2:9082"}}, false},
+		{"", nil, true},
+		{"n1", nil, true},
+		{"=127.0.0.1:9081", nil, true},
+		{"n1=", nil, true},
+		{"n1=127.0.0.1", nil, true},
+		{"n1=127.0.0.1:9081,n2=127.0.0.1:9081", nil, true},
+		{"n/1=127.0.0.1:9081", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParsePeers(tt.in)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("ParsePeers(%q) error = %v, wantErr %v", tt.in, err, tt.wantErr)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("ParsePeers(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,277 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// EnvPrefix starts the name of every environment variable Load reads:
+// --data-dir is DOBJ_DATA_DIR, --unsafe-bug is DOBJ_UNSAFE_BUG, and so on.
+const EnvPrefix = "DOBJ_"
+
+// EnvName is the environment variable that carries the flag called name.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// fileKey is the key of the flag called name in a --config JSON file.
+func fileKey(flagName string) string { return strings.ReplaceAll(flagName, "-", "_") }
+
+// Load reads the serve settings from args (flags, without the verb), then
+// from getenv (DOBJ_* variables) for settings no flag gave, then from the
+// JSON file named by --config (or DOBJ_CONFIG) for settings neither gave,
+// and validates the result. The file's keys are the flag names with "_"
+// for "-" ({"id":"n1","data_dir":"data/n1","peers":"n1=…"}). It returns
+// flag.ErrHelp for -h/--help; print Usage then.
+func Load(args []string, getenv func(string) string) (Config, error) {
+	c := Default()
+	fs := flagSet(&c)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q (settings are flags: --name value)", fs.Arg(0))
+	}
+	given := map[string]bool{} // settings given by a flag or the environment
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		name := EnvName(f.Name)
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		if err := fs.Set(f.Name, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: invalid value %q: %w", name, v, err))
+			return
+		}
+		given[f.Name] = true
+	})
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	if c.File != "" {
+		if err := loadFile(fs, c.File, given); err != nil {
+			return Config{}, err
+		}
+	}
+
+	// Defaults that depend on other settings.
+	if c.DataDir == "" && c.ID != "" {
+		c.DataDir = "data/" + c.ID
+	}
+	if !given["raft-addr"] {
+		// The node's own --peers entry says where it listens.
+		for _, p := range c.Peers {
+			if p.ID == c.ID {
+				c.RaftAddr = p.RaftAddr
+			}
+		}
+	}
+	if c.Join != "" && !strings.Contains(c.Join, "://") {
+		c.Join = "http://" + c.Join
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// loadFile sets, from the JSON object in path, every setting that is not
+// in given yet.
+func loadFile(fs *flag.FlagSet, path string, given map[string]bool) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("config: %s: want a JSON object of settings: %w", path, err)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		name := strings.ReplaceAll(k, "_", "-")
+		if fs.Lookup(name) == nil || name == "config" {
+			return fmt.Errorf("config: %s: unknown setting %q", path, k)
+		}
+		if given[name] {
+			continue
+		}
+		vals, err := fileValues(m[k])
+		if err != nil {
+			return fmt.Errorf("config: %s: %s: %w", path, k, err)
+		}
+		for _, v := range vals {
+			if err := fs.Set(name, v); err != nil {
+				return fmt.Errorf("config: %s: %s: invalid value %q: %w", path, k, v, err)
+			}
+		}
+	}
+	return nil
+}
+
+// fileValues turns a JSON value into the flag values it stands for: a
+// string as is, a number or boolean as its text, an array element by
+// element (for settings that may repeat, like unsafe_bug).
+func fileValues(raw json.RawMessage) ([]string, error) {
+	var v any
+	d := json.NewDecoder(strings.NewReader(string(raw)))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return []string{v}, nil
+	case json.Number:
+		return []string{v.String()}, nil
+	case bool:
+		return []string{fmt.Sprint(v)}, nil
+	case []any:
+		var out []string
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("want an array of strings")
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("want a string, number, boolean or array of strings")
+	}
+}
+
+// Usage writes the serve settings, their defaults and where else they can
+// come from.
+func Usage(w io.Writer) {
+	c := Default()
+	fs := flagSet(&c)
+	fs.SetOutput(w)
+	fmt.Fprintf(w, "Usage: dobj serve --id ID [settings]\n\nSettings (flag, or env %sNAME, or key name in the --config JSON file; flags win, then env, then file):\n", EnvPrefix)
+	fs.PrintDefaults()
+}
+
+// flagSet binds every setting of c to a flag. The flag names are the
+// source of the environment and file names too.
+func flagSet(c *Config) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&c.ID, "id", c.ID, "this node's id (required), e.g. n1")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the Raft log and snapshots (default data/<id>)")
+	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP API listen address, published to the other nodes")
+	fs.StringVar(&c.RaftAddr, "raft-addr", c.RaftAddr, "Raft listen and advertise address (default: this node's --peers entry, else 127.0.0.1:9081)")
+	fs.Var((*peersValue)(&c.Peers), "peers", "initial cluster `id=raftaddr,...`, the same on every node; bootstrapped once")
+	fs.StringVar(&c.Join, "join", c.Join, "`URL` of any running node to join instead of --peers")
+	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", c.SnapshotThreshold, "log entries between snapshots")
+	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", c.TrailingLogs, "log entries kept after a snapshot")
+	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", c.SnapshotInterval, "how often to check whether to snapshot")
+	fs.DurationVar(&c.ApplyTimeout, "apply-timeout", c.ApplyTimeout, "how long a write waits for commit before answering 504")
+	fs.DurationVar(&c.IdempotencyWindow, "idempotency-window", c.IdempotencyWindow, "how long an Idempotency-Key is remembered")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body")
+	fs.IntVar(&c.MaxNameBytes, "max-name-bytes", c.MaxNameBytes, "longest object name")
+	fs.IntVar(&c.MaxKeyBytes, "max-key-bytes", c.MaxKeyBytes, "longest storage key")
+	fs.IntVar(&c.MaxValueBytes, "max-value-bytes", c.MaxValueBytes, "largest storage value")
+	fs.IntVar(&c.MaxListLimit, "max-list-limit", c.MaxListLimit, "most entries one list returns")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
+	fs.BoolVar(&c.TestFaults, "test-faults", c.TestFaults, "enable fault injection (POST /_test/partition); tests only")
+	fs.Var((*bugsValue)(&c.UnsafeBugs), "unsafe-bug", "switch on a known `bug` (stale-reads, ack-before-commit, no-idempotency); repeatable; needs --unsafe-allow-bugs")
+	fs.BoolVar(&c.UnsafeAllowBugs, "unsafe-allow-bugs", c.UnsafeAllowBugs, "allow --unsafe-bug; the node then LOSES correctness on purpose")
+	fs.StringVar(&c.File, "config", c.File, "JSON `file` of settings, read after flags and env")
+	return fs
+}
+
+// peersValue is --peers: "n1=127.0.0.1:9081,n2=127.0.0.1:9082".
+type peersValue []Peer
+
+func (p *peersValue) String() string {
+	if p == nil {
+		return ""
+	}
+	parts := make([]string, len(*p))
+	for i, peer := range *p {
+		parts[i] = peer.ID + "=" + peer.RaftAddr
+	}
+	return strings.Join(parts, ",")
+}
+
+func (p *peersValue) Set(s string) error {
+	peers, err := ParsePeers(s)
+	if err != nil {
+		return err
+	}
+	*p = peers
+	return nil
+}
+
+// ParsePeers parses "n1=127.0.0.1:9081,n2=127.0.0.1:9082". Every entry
+// needs an id and a host:port; ids and addresses may not repeat.
+func ParsePeers(s string) ([]Peer, error) {
+	var peers []Peer
+	ids, addrs := map[string]bool{}, map[string]bool{}
+	for _, entry := range strings.Split(s, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		id, addr, ok := strings.Cut(entry, "=")
+		if !ok || id == "" || addr == "" {
+			return nil, fmt.Errorf("entry %q: want id=host:port", entry)
+		}
+		if err := checkID(id); err != nil {
+			return nil, fmt.Errorf("entry %q: %w", entry, err)
+		}
+		if err := checkHostPort(addr); err != nil {
+			return nil, fmt.Errorf("entry %q: %w", entry, err)
+		}
+		if ids[id] {
+			return nil, fmt.Errorf("id %q appears twice", id)
+		}
+		if addrs[addr] {
+			return nil, fmt.Errorf("address %q appears twice", addr)
+		}
+		ids[id], addrs[addr] = true, true
+		peers = append(peers, Peer{ID: id, RaftAddr: addr})
+	}
+	if len(peers) == 0 {
+		return nil, errors.New("no entries; want id=host:port,...")
+	}
+	return peers, nil
+}
+
+// bugsValue is --unsafe-bug, repeatable, and comma-separated for the
+// environment variable.
+type bugsValue []string
+
+func (b *bugsValue) String() string {
+	if b == nil {
+		return ""
+	}
+	return strings.Join(*b, ",")
+}
+
+func (b *bugsValue) Set(s string) error {
+	for _, name := range strings.Split(s, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			*b = append(*b, name)
+		}
+	}
+	return nil
+}
