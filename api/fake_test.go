@@ -1,0 +1,196 @@
+package api
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/objects"
+)
+
+var _ Node = (*fakeNode)(nil)
+
+// writeCall is one Write the fake received.
+type writeCall struct {
+	Object  string
+	Txn     objects.Txn
+	IdemKey string
+}
+
+// fakeNode is an in-memory Node: a real objects.Store, a counter for the
+// index, and switches for leadership and failures.
+type fakeNode struct {
+	mu         sync.Mutex
+	store      *objects.Store
+	index      uint64
+	follower   bool   // not the leader: linearizable reads and writes get ErrNotLeader
+	leaderID   string // what Leader reports
+	leaderAddr string
+	writeErr   error // returned by Write instead of applying
+	readErr    error // returned by Read instead of reading
+	blockWrite bool  // Write waits for its context to end
+	notReady   bool
+	blockedErr error
+
+	writes  []writeCall
+	reads   int
+	joins   []joinRequest
+	removes []string
+	blocked [][]string
+}
+
+func newFakeNode() *fakeNode { return &fakeNode{store: objects.NewStore(), leaderID: "n1"} }
+
+func (f *fakeNode) Write(ctx context.Context, object string, txn objects.Txn, idemKey string) (objects.TxnResult, uint64, error) {
+	f.mu.Lock()
+	f.writes = append(f.writes, writeCall{object, txn, idemKey})
+	follower, werr, block := f.follower, f.writeErr, f.blockWrite
+	f.mu.Unlock()
+	switch {
+	case follower:
+		return objects.TxnResult{}, 0, cluster.ErrNotLeader
+	case werr != nil:
+		return objects.TxnResult{}, 0, werr
+	case block:
+		<-ctx.Done()
+		return objects.TxnResult{}, 0, ctx.Err()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.index++
+	res, err := f.store.Apply(object, txn)
+	return res, f.index, err
+}
+
+func (f *fakeNode) Read(ctx context.Context, linearizable bool, fn func(*objects.Store)) (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if linearizable && f.follower {
+		return 0, cluster.ErrNotLeader
+	}
+	if f.readErr != nil {
+		return 0, f.readErr
+	}
+	f.reads++
+	fn(f.store)
+	return f.index, nil
+}
+
+func (f *fakeNode) IsLeader() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.follower
+}
+
+func (f *fakeNode) Leader() (string, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.leaderID, f.leaderAddr
+}
+
+func (f *fakeNode) Status() cluster.Status {
+	return cluster.Status{ID: "n1", State: "leader", Leader: cluster.LeaderInfo{ID: "n1", HTTPAddr: "127.0.0.1:8081"},
+		Term: 3, CommitIndex: 7, AppliedIndex: 7,
+		Members: []cluster.Member{{ID: "n1", RaftAddr: "127.0.0.1:9081", HTTPAddr: "127.0.0.1:8081", Suffrage: "voter"}}}
+}
+
+func (f *fakeNode) Ready() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.notReady
+}
+
+func (f *fakeNode) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.follower {
+		return cluster.ErrNotLeader
+	}
+	f.joins = append(f.joins, joinRequest{id, raftAddr, httpAddr})
+	return nil
+}
+
+func (f *fakeNode) Remove(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.follower {
+		return cluster.ErrNotLeader
+	}
+	f.removes = append(f.removes, id)
+	return nil
+}
+
+func (f *fakeNode) Digest() cluster.Digest {
+	return cluster.Digest{Digest: "ab12", AppliedIndex: 7, Keys: 2}
+}
+
+func (f *fakeNode) SetBlocked(ids []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.blockedErr != nil {
+		return f.blockedErr
+	}
+	f.blocked = append(f.blocked, ids)
+	return nil
+}
+
+func (f *fakeNode) writeCalls() []writeCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]writeCall(nil), f.writes...)
+}
+
+func (f *fakeNode) readCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reads
+}
+
+// serve starts an httptest server of New(cfg, node).
+func serve(t *testing.T, cfg Config, node Node) *httptest.Server {
+	t.Helper()
+	s := New(cfg, node)
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(func() {
+		ts.Close()
+		s.Close()
+	})
+	return ts
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// call sends one request; path is sent as written (escapes kept).
+func call(t *testing.T, base, method, path, body string, header ...string) response {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		t.Fatalf("new request %s %s: %v", method, path, err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read body of %s %s: %v", method, path, err)
+	}
+	return response{resp.StatusCode, resp.Header, string(b)}
+}

@@ -1,0 +1,72 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/objects"
+	"github.com/labstack/echo/v4"
+)
+
+const (
+	headerIndex       = "X-Dobj-Index"
+	headerForwarded   = "X-Dobj-Forwarded"
+	headerIdempotency = "Idempotency-Key"
+)
+
+func setIndex(c echo.Context, index uint64) {
+	c.Response().Header().Set(headerIndex, strconv.FormatUint(index, 10))
+}
+
+// propose writes txn to object through the node. On a follower the request
+// is forwarded to the leader with body (the request body already read), and
+// errHandled is returned. Errors other than the known ones become
+// ErrOutcomeUnknown: a write that failed for an unforeseen reason may still
+// have been applied.
+func (s *Server) propose(c echo.Context, object string, txn objects.Txn, body []byte) (objects.TxnResult, error) {
+	idem := c.Request().Header.Get(headerIdempotency)
+	if len(idem) > s.cfg.MaxKeyBytes {
+		return objects.TxnResult{}, badRequest("Idempotency-Key is longer than %d bytes", s.cfg.MaxKeyBytes)
+	}
+	res, index, err := s.node.Write(c.Request().Context(), object, txn, idem)
+	if err != nil {
+		if index > 0 { // a domain failure: the command was applied, as a no-op
+			setIndex(c, index)
+		}
+		return res, s.writeFailed(c, err, body)
+	}
+	setIndex(c, index)
+	return res, nil
+}
+
+// writeFailed forwards a write refused with ErrNotLeader, and sorts every
+// other failure of a write (or a membership change).
+func (s *Server) writeFailed(c echo.Context, err error, body []byte) error {
+	switch {
+	case errors.Is(err, cluster.ErrNotLeader):
+		return s.forward(c, body)
+	case errors.Is(err, objects.ErrConflict), errors.Is(err, objects.ErrInvalid),
+		errors.Is(err, cluster.ErrNotApplied), errors.Is(err, cluster.ErrOutcomeUnknown),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return err
+	default:
+		return fmt.Errorf("%w: %w", cluster.ErrOutcomeUnknown, err)
+	}
+}
+
+// read runs fn on the state, forwarding a linearizable read that this
+// node cannot serve. It sets X-Dobj-Index.
+func (s *Server) read(c echo.Context, linearizable bool, fn func(*objects.Store)) error {
+	index, err := s.node.Read(c.Request().Context(), linearizable, fn)
+	if err != nil {
+		if linearizable && errors.Is(err, cluster.ErrNotLeader) {
+			return s.forward(c, nil)
+		}
+		return err
+	}
+	setIndex(c, index)
+	return nil
+}

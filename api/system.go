@@ -1,0 +1,118 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// health serves GET /_health: 200 while the process serves.
+func (s *Server) health(c echo.Context) error {
+	return writeJSON(c, 200, map[string]bool{"ok": true})
+}
+
+// ready serves GET /_ready: 200 once a leader is known and this node has
+// applied up to it, else 503.
+func (s *Server) ready(c echo.Context) error {
+	if !s.node.Ready() {
+		return &apiError{http.StatusServiceUnavailable, "not ready: no leader known, or not caught up with it"}
+	}
+	return writeJSON(c, 200, map[string]bool{"ready": true})
+}
+
+// status serves GET /_cluster/status: this node's view, never forwarded.
+func (s *Server) status(c echo.Context) error {
+	return writeJSON(c, 200, s.node.Status())
+}
+
+// digest serves GET /_cluster/digest: this node's state fingerprint.
+func (s *Server) digest(c echo.Context) error {
+	return writeJSON(c, 200, s.node.Digest())
+}
+
+type joinRequest struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	HTTPAddr string `json:"http_addr"`
+}
+
+// join serves POST /_cluster/join: add a voter, done by the leader (the
+// cluster logs membership changes).
+func (s *Server) join(c echo.Context) error {
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	var req joinRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	if req.ID == "" || req.RaftAddr == "" {
+		return badRequest("join needs id and raft_addr")
+	}
+	if err := s.node.Join(c.Request().Context(), req.ID, req.RaftAddr, req.HTTPAddr); err != nil {
+		return s.writeFailed(c, err, body)
+	}
+	return writeJSON(c, 200, map[string]bool{"ok": true})
+}
+
+// removeMember serves DELETE /_cluster/members/<id>, done by the leader.
+func (s *Server) removeMember(c echo.Context) error {
+	_, rest := pathSegments(c)
+	raw := strings.TrimPrefix(rest, "members/")
+	id, err := url.PathUnescape(raw)
+	if err != nil || id == "" {
+		return badRequest("member id is missing or not validly percent-encoded")
+	}
+	if err := s.node.Remove(c.Request().Context(), id); err != nil {
+		return s.writeFailed(c, err, nil)
+	}
+	return writeJSON(c, 200, map[string]bool{"ok": true})
+}
+
+type partitionRequest struct {
+	Blocked []string `json:"blocked"`
+}
+
+// partition serves POST /_test/partition {"blocked":["n2"]} (Config.Faults
+// only): cut this node off from those members; an empty list heals.
+func (s *Server) partition(c echo.Context) error {
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	var req partitionRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	if req.Blocked == nil {
+		req.Blocked = []string{}
+	}
+	if err := s.node.SetBlocked(req.Blocked); err != nil {
+		return err
+	}
+	return writeJSON(c, 200, req)
+}
+
+// decodeStrict decodes body as exactly one JSON object of v's shape, with
+// no unknown fields and nothing after it.
+func decodeStrict(body []byte, v any) error {
+	if t := bytes.TrimSpace(body); len(t) == 0 || t[0] != '{' {
+		return badRequest("body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("body is not valid JSON of the expected shape")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return badRequest("body has data after the JSON value")
+	}
+	return nil
+}
