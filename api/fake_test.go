@@ -34,6 +34,7 @@ type fakeNode struct {
 	writeErr   error // returned by Write instead of applying
 	readErr    error // returned by Read instead of reading
 	blockWrite bool  // Write waits for its context to end
+	panicWrite bool
 	notReady   bool
 	blockedErr error
 
@@ -49,9 +50,11 @@ func newFakeNode() *fakeNode { return &fakeNode{store: objects.NewStore(), leade
 func (f *fakeNode) Write(ctx context.Context, object string, txn objects.Txn, idemKey string) (objects.TxnResult, uint64, error) {
 	f.mu.Lock()
 	f.writes = append(f.writes, writeCall{object, txn, idemKey})
-	follower, werr, block := f.follower, f.writeErr, f.blockWrite
+	follower, werr, block, panics := f.follower, f.writeErr, f.blockWrite, f.panicWrite
 	f.mu.Unlock()
 	switch {
+	case panics:
+		panic("fake write panics")
 	case follower:
 		return objects.TxnResult{}, 0, cluster.ErrNotLeader
 	case werr != nil:

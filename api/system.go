@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 )
@@ -103,6 +104,9 @@ func (s *Server) partition(c echo.Context) error {
 // decodeStrict decodes body as exactly one JSON object of v's shape, with
 // no unknown fields and nothing after it.
 func decodeStrict(body []byte, v any) error {
+	if !utf8.Valid(body) {
+		return badRequest("body is not valid UTF-8")
+	}
 	if t := bytes.TrimSpace(body); len(t) == 0 || t[0] != '{' {
 		return badRequest("body must be a JSON object")
 	}

@@ -1,0 +1,82 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/dobj/dobj/cluster"
+)
+
+func TestSystemRoutes(t *testing.T) {
+	node := newFakeNode()
+	ts := serve(t, Config{NodeID: "n1", Faults: true}, node)
+
+	r := call(t, ts.URL, "GET", "/_health", "")
+	if r.status != 200 || r.body != `{"ok":true}`+"\n" {
+		t.Fatalf("health = %d %s", r.status, r.body)
+	}
+	r = call(t, ts.URL, "GET", "/_ready", "")
+	if r.status != 200 || r.body != `{"ready":true}`+"\n" {
+		t.Fatalf("ready = %d %s", r.status, r.body)
+	}
+	node.mu.Lock()
+	node.notReady = true
+	node.mu.Unlock()
+	expectProblem(t, call(t, ts.URL, "GET", "/_ready", ""), http.StatusServiceUnavailable, "unavailable")
+
+	r = call(t, ts.URL, "GET", "/_cluster/status", "")
+	var st cluster.Status
+	if err := json.Unmarshal([]byte(r.body), &st); err != nil || r.status != 200 {
+		t.Fatalf("status = %d %s: %v", r.status, r.body, err)
+	}
+	if st.ID != "n1" || st.State != "leader" || st.Leader.HTTPAddr != "127.0.0.1:8081" || len(st.Members) != 1 || st.Members[0].Suffrage != "voter" {
+		t.Fatalf("status = %+v", st)
+	}
+	var raw map[string]any
+	json.Unmarshal([]byte(r.body), &raw)
+	for _, k := range []string{"id", "state", "leader", "term", "commit_index", "applied_index", "members"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("status has no %q", k)
+		}
+	}
+
+	r = call(t, ts.URL, "GET", "/_cluster/digest", "")
+	if r.status != 200 || r.body != `{"digest":"ab12","applied_index":7,"keys":2}`+"\n" {
+		t.Fatalf("digest = %d %s", r.status, r.body)
+	}
+
+	expectOK200(t, call(t, ts.URL, "POST", "/_cluster/join", `{"id":"n4","raft_addr":"127.0.0.1:9084","http_addr":"127.0.0.1:8084"}`))
+	expectOK200(t, call(t, ts.URL, "DELETE", "/_cluster/members/n%2F4", ""))
+	if len(node.joins) != 1 || node.joins[0].ID != "n4" || len(node.removes) != 1 || node.removes[0] != "n/4" {
+		t.Fatalf("joins %+v removes %+v", node.joins, node.removes)
+	}
+
+	r = call(t, ts.URL, "POST", "/_test/partition", `{"blocked":["n2","n3"]}`)
+	if r.status != 200 || r.body != `{"blocked":["n2","n3"]}`+"\n" {
+		t.Fatalf("partition = %d %s", r.status, r.body)
+	}
+	r = call(t, ts.URL, "POST", "/_test/partition", `{"blocked":[]}`)
+	if r.status != 200 {
+		t.Fatalf("heal = %d %s", r.status, r.body)
+	}
+	if len(node.blocked) != 2 || len(node.blocked[0]) != 2 || len(node.blocked[1]) != 0 {
+		t.Fatalf("SetBlocked calls = %v", node.blocked)
+	}
+	expectProblem(t, call(t, ts.URL, "POST", "/_test/partition", `{"blocked":"n2"}`), 400, "bad-request")
+
+	node.mu.Lock()
+	node.blockedErr = cluster.ErrFaultsDisabled
+	node.mu.Unlock()
+	expectProblem(t, call(t, ts.URL, "POST", "/_test/partition", `{"blocked":["n2"]}`), 400, "bad-request")
+}
+
+func TestCloseIsIdempotent(t *testing.T) {
+	s := New(Config{}, newFakeNode())
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
