@@ -202,6 +202,13 @@ func (n *Node) watchLeadership(ctx context.Context) {
 			if err := n.readBarrier(bctx); err != nil {
 				n.log.Warn("read barrier after election failed", "err", err)
 			}
+			// Followers forward to the address in the FSM: publish ours
+			// now rather than at publishSelf's next tick.
+			if n.cfg.HTTPAddr != "" && n.fsm.Members()[n.cfg.ID] != n.cfg.HTTPAddr {
+				if _, _, err := n.propose(bctx, &fsm.Command{Kind: fsm.KindSetMember, Member: fsm.Member{ID: n.cfg.ID, HTTPAddr: n.cfg.HTTPAddr}}); err != nil {
+					n.log.Warn("publishing http address after election failed", "err", err)
+				}
+			}
 			cancel()
 		}
 	}
@@ -408,9 +415,13 @@ func readError(err error) error {
 	}
 }
 
-// Ready reports whether a leader is known and this node has applied
-// everything it knows to be committed (for a leader: its read barrier).
+// Ready reports whether a leader is known, with the HTTP address requests
+// are forwarded to, and this node has applied everything it knows to be
+// committed (for a leader: its read barrier).
 func (n *Node) Ready() bool {
+	if _, addr := n.Leader(); addr == "" && n.cfg.HTTPAddr != "" {
+		return false
+	}
 	if n.raft.State() == raft.Leader {
 		return n.barrierTerm.Load() == n.raft.CurrentTerm()
 	}
