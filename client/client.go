@@ -1,0 +1,363 @@
+// Package client is a Go client for dobj's HTTP API (see DESIGN.md): the
+// counters, storage, transactions and system routes of any node. The CLI,
+// the checker and the benchmarks use it. It imports objects for its types
+// only.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dobj/dobj/objects"
+)
+
+// Client talks to one dobj node; the node forwards to the leader.
+type Client struct {
+	base string
+	hc   *http.Client
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient uses hc for every request.
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// WithTimeout bounds every request.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) {
+		hc := *c.hc
+		hc.Timeout = d
+		c.hc = &hc
+	}
+}
+
+// New returns a client for the node at baseURL ("http://127.0.0.1:8081";
+// a bare host:port gets http://). It keeps connections alive.
+func New(baseURL string, opts ...Option) *Client {
+	if !strings.Contains(baseURL, "://") {
+		baseURL = "http://" + baseURL
+	}
+	c := &Client{
+		base: strings.TrimRight(baseURL, "/"),
+		hc: &http.Client{Transport: &http.Transport{
+			Proxy:               nil,
+			MaxIdleConns:        256,
+			MaxIdleConnsPerHost: 256,
+			IdleConnTimeout:     90 * time.Second,
+		}},
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// URL is the node's base URL.
+func (c *Client) URL() string { return c.base }
+
+// Error is an HTTP error answer, decoded from application/problem+json.
+type Error struct {
+	Status int    `json:"status"`
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Detail string `json:"detail"`
+}
+
+func (e *Error) Error() string {
+	if e.Detail != "" {
+		return fmt.Sprintf("%d %s: %s", e.Status, e.Title, e.Detail)
+	}
+	return fmt.Sprintf("%d %s", e.Status, e.Title)
+}
+
+// Unknown reports whether the command may or may not have been applied
+// (504 outcome-unknown).
+func (e *Error) Unknown() bool { return e.Status == http.StatusGatewayTimeout }
+
+// Unknown reports whether err leaves a write's outcome unknown: a 504, or
+// a transport error after the request may have been sent. A 503 or a 4xx
+// is a definite failure.
+func Unknown(err error) bool {
+	if err == nil {
+		return false
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Unknown()
+	}
+	return true
+}
+
+// WriteOptions modify a write. Key selects the counter's key (default
+// "value"); IdempotencyKey makes a retry return the first outcome.
+type WriteOptions struct {
+	Key            string
+	IdempotencyKey string
+}
+
+// ReadOptions modify a read. Stale reads the node's local state.
+type ReadOptions struct {
+	Key   string
+	Stale bool
+}
+
+// Status is a node's view of the cluster (GET /_cluster/status).
+type Status struct {
+	ID     string `json:"id"`
+	State  string `json:"state"`
+	Leader struct {
+		ID       string `json:"id"`
+		HTTPAddr string `json:"http_addr"`
+	} `json:"leader"`
+	Term         uint64   `json:"term"`
+	CommitIndex  uint64   `json:"commit_index"`
+	AppliedIndex uint64   `json:"applied_index"`
+	Members      []Member `json:"members"`
+}
+
+// Member is one server of the cluster.
+type Member struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	HTTPAddr string `json:"http_addr"`
+	Suffrage string `json:"suffrage"`
+}
+
+// Digest fingerprints one node's state (GET /_cluster/digest).
+type Digest struct {
+	Digest       string `json:"digest"`
+	AppliedIndex uint64 `json:"applied_index"`
+	Keys         int    `json:"keys"`
+}
+
+type counterBody struct {
+	Value int64 `json:"value"`
+}
+
+// do sends one request and decodes a 2xx JSON answer into out (unless nil).
+// It returns the answer's X-Dobj-Index.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body any, header http.Header, out any) (uint64, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return 0, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return 0, err
+	}
+	index, _ := strconv.ParseUint(resp.Header.Get("X-Dobj-Index"), 10, 64)
+	if resp.StatusCode/100 != 2 {
+		e := &Error{Status: resp.StatusCode}
+		if json.Unmarshal(data, e) != nil || e.Title == "" {
+			e.Title = http.StatusText(resp.StatusCode)
+		}
+		e.Status = resp.StatusCode
+		return index, e
+	}
+	if out != nil {
+		if raw, ok := out.(*json.RawMessage); ok {
+			*raw = append((*raw)[:0], data...)
+			return index, nil
+		}
+		if err := json.Unmarshal(data, out); err != nil {
+			return index, fmt.Errorf("decode %s %s answer: %w", method, path, err)
+		}
+	}
+	return index, nil
+}
+
+func objectPath(name string, rest ...string) string {
+	p := "/" + url.PathEscape(name)
+	for _, r := range rest {
+		p += "/" + url.PathEscape(r)
+	}
+	return p
+}
+
+func writeHeader(o WriteOptions) http.Header {
+	h := http.Header{}
+	if o.IdempotencyKey != "" {
+		h.Set("Idempotency-Key", o.IdempotencyKey)
+	}
+	return h
+}
+
+func readQuery(o ReadOptions) url.Values {
+	q := url.Values{}
+	if o.Key != "" {
+		q.Set("key", o.Key)
+	}
+	if o.Stale {
+		q.Set("consistency", "stale")
+	}
+	return q
+}
+
+// Increment adds by (negative subtracts) to the counter and returns its new
+// value.
+func (c *Client) Increment(ctx context.Context, name string, by int64, o WriteOptions) (int64, error) {
+	q := url.Values{"by": {strconv.FormatInt(by, 10)}}
+	if o.Key != "" {
+		q.Set("key", o.Key)
+	}
+	var out counterBody
+	_, err := c.do(ctx, http.MethodPost, objectPath(name, "increment"), q, nil, writeHeader(o), &out)
+	return out.Value, err
+}
+
+// Counter reads the counter (0 when absent).
+func (c *Client) Counter(ctx context.Context, name string, o ReadOptions) (int64, error) {
+	var out counterBody
+	_, err := c.do(ctx, http.MethodGet, objectPath(name), readQuery(o), nil, nil, &out)
+	return out.Value, err
+}
+
+// Get reads a storage key; found is false when it is absent.
+func (c *Client) Get(ctx context.Context, name, key string, o ReadOptions) (json.RawMessage, bool, error) {
+	var out json.RawMessage
+	_, err := c.do(ctx, http.MethodGet, objectPath(name, "storage", key), readQuery(ReadOptions{Stale: o.Stale}), nil, nil, &out)
+	var e *Error
+	if errors.As(err, &e) && e.Status == http.StatusNotFound {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return out, true, nil
+}
+
+// Put stores a JSON value at key.
+func (c *Client) Put(ctx context.Context, name, key string, value json.RawMessage, o WriteOptions) error {
+	_, err := c.do(ctx, http.MethodPut, objectPath(name, "storage", key), nil, value, writeHeader(o), nil)
+	return err
+}
+
+// Delete removes key and reports whether it was there.
+func (c *Client) Delete(ctx context.Context, name, key string, o WriteOptions) (bool, error) {
+	var out struct {
+		Deleted bool `json:"deleted"`
+	}
+	_, err := c.do(ctx, http.MethodDelete, objectPath(name, "storage", key), nil, nil, writeHeader(o), &out)
+	return out.Deleted, err
+}
+
+// List returns the object's entries in key order, and whether more follow.
+func (c *Client) List(ctx context.Context, name string, lo objects.ListOptions, o ReadOptions) ([]objects.Entry, bool, error) {
+	q := readQuery(ReadOptions{Stale: o.Stale})
+	for k, v := range map[string]string{"prefix": lo.Prefix, "start": lo.Start, "startAfter": lo.StartAfter, "end": lo.End} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if lo.Limit > 0 {
+		q.Set("limit", strconv.Itoa(lo.Limit))
+	}
+	if lo.Reverse {
+		q.Set("reverse", "true")
+	}
+	var out struct {
+		Entries []objects.Entry `json:"entries"`
+		More    bool            `json:"more"`
+	}
+	_, err := c.do(ctx, http.MethodGet, objectPath(name, "storage"), q, nil, nil, &out)
+	return out.Entries, out.More, err
+}
+
+// DeleteAll removes every key of the object and returns how many.
+func (c *Client) DeleteAll(ctx context.Context, name string, o WriteOptions) (int64, error) {
+	var out struct {
+		Deleted int64 `json:"deleted"`
+	}
+	_, err := c.do(ctx, http.MethodDelete, objectPath(name, "storage"), nil, nil, writeHeader(o), &out)
+	return out.Deleted, err
+}
+
+// Txn runs an atomic compare-then-ops transaction on the object.
+func (c *Client) Txn(ctx context.Context, name string, t objects.Txn, o WriteOptions) (objects.TxnResult, error) {
+	var out objects.TxnResult
+	_, err := c.do(ctx, http.MethodPost, objectPath(name, "transaction"), nil, t, writeHeader(o), &out)
+	return out, err
+}
+
+// Status returns the node's view of the cluster.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var out Status
+	_, err := c.do(ctx, http.MethodGet, "/_cluster/status", nil, nil, nil, &out)
+	return out, err
+}
+
+// Digest returns the node's state digest.
+func (c *Client) Digest(ctx context.Context) (Digest, error) {
+	var out Digest
+	_, err := c.do(ctx, http.MethodGet, "/_cluster/digest", nil, nil, nil, &out)
+	return out, err
+}
+
+// Ready reports whether the node answers 200 on /_ready.
+func (c *Client) Ready(ctx context.Context) (bool, error) {
+	_, err := c.do(ctx, http.MethodGet, "/_ready", nil, nil, nil, nil)
+	var e *Error
+	if errors.As(err, &e) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Join asks the cluster to add a voter.
+func (c *Client) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
+	body := map[string]string{"id": id, "raft_addr": raftAddr, "http_addr": httpAddr}
+	_, err := c.do(ctx, http.MethodPost, "/_cluster/join", nil, body, nil, nil)
+	return err
+}
+
+// Remove takes a member out of the cluster.
+func (c *Client) Remove(ctx context.Context, id string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/_cluster/members/"+url.PathEscape(id), nil, nil, nil, nil)
+	return err
+}
+
+// Partition cuts the node off from the given members (a node started with
+// --test-faults only); an empty list heals.
+func (c *Client) Partition(ctx context.Context, blocked []string) error {
+	if blocked == nil {
+		blocked = []string{}
+	}
+	_, err := c.do(ctx, http.MethodPost, "/_test/partition", nil, map[string][]string{"blocked": blocked}, nil, nil)
+	return err
+}
+
+// CloseIdleConnections closes pooled connections.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
