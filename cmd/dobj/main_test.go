@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"net"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func getenvOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestRunDispatch(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantErr    string
+		wantStdout string
+		wantStderr string
+	}{
+		{"no verb", nil, "usage: dobj VERB", "", "dobj serve"},
+		{"unknown verb", []string{"nope"}, `unknown verb "nope"`, "", "dobj incr"},
+		{"help", []string{"help"}, "", "dobj dev", ""},
+		{"serve help", []string{"serve", "--help"}, "", "-peers", ""},
+		{"serve bad settings", []string{"serve", "--peers", "x"}, "serve: invalid value", "", ""},
+		{"verb usage", []string{"put", "card-1"}, "usage: dobj put NAME KEY JSON", "", ""},
+		{"bad url", []string{"get", "card-1", "--url", "127.0.0.1:8081"}, `--url "127.0.0.1:8081"`, "", ""},
+		{"bad JSON", []string{"put", "c", "k", "{x"}, "not valid JSON", "", ""},
+		{"unknown flag", []string{"incr", "c", "--nope"}, "usage: dobj incr", "", "-nope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), tt.args, getenvOf(nil), &out, &errOut)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("run(%q) = %v, want error containing %q", tt.args, err, tt.wantErr)
+			}
+			if !strings.Contains(out.String(), tt.wantStdout) || !strings.Contains(errOut.String(), tt.wantStderr) {
+				t.Fatalf("stdout %q, stderr %q; want %q and %q", out.String(), errOut.String(), tt.wantStdout, tt.wantStderr)
+			}
+		})
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantPos []string
+		wantBy  int64
+	}{
+		{[]string{"card-1"}, []string{"card-1"}, 1},
+		{[]string{"card-1", "--by", "5"}, []string{"card-1"}, 5},
+		{[]string{"--by=5", "card-1", "k"}, []string{"card-1", "k"}, 5},
+		{[]string{"a", "--by", "2", "b", "c"}, []string{"a", "b", "c"}, 2},
+		{[]string{"a", "--", "-5", "--by"}, []string{"a", "-5", "--by"}, 1},
+		{nil, nil, 1},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			by := fs.Int64("by", 1, "")
+			pos, err := parseArgs(fs, tt.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(pos, tt.wantPos) || *by != tt.wantBy {
+				t.Fatalf("got %q by=%d, want %q by=%d", pos, *by, tt.wantPos, tt.wantBy)
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the goroutines of serve.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startServe runs `serve` of a one-node cluster in this process, the way
+// main does, and returns its URL and a stop function that cancels its
+// context and returns run's error.
+func startServe(t *testing.T, logs io.Writer) (url string, stop func() error) {
+	t.Helper()
+	httpAddr, raftAddr := freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--id", "n1", "--data-dir", t.TempDir(), "--http-addr", httpAddr,
+			"--raft-addr", raftAddr, "--peers", "n1=" + raftAddr}, getenvOf(nil), io.Discard, logs)
+	}()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(20 * time.Second):
+				err = errors.New("serve did not return within 20s of its context's end")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { stop() })
+
+	url = "http://" + httpAddr
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		select {
+		case err := <-done:
+			t.Fatalf("serve returned early: %v", err)
+		default:
+		}
+		if resp, err := http.Get(url + "/_ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return url, stop
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve not ready within 20s")
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+}
+
+// TestServeInProcess runs serve through run, serves a write, stops on the
+// context's end without error, and logs JSON lines that all name the node.
+func TestServeInProcess(t *testing.T) {
+	var logs syncBuffer
+	url, stop := startServe(t, &logs)
+
+	resp, err := http.Post(url+"/card-1/increment?by=3", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Name  string `json:"name"`
+		Value int64  `json:"value"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&got)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || got.Name != "card-1" || got.Value != 3 {
+		t.Fatalf("increment: %d %+v %v", resp.StatusCode, got, err)
+	}
+
+	if err := stop(); err != nil {
+		t.Fatalf("serve after its context ended: %v", err)
+	}
+	if _, err := http.Get(url + "/_health"); err == nil {
+		t.Fatal("still serving after stop")
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	for _, want := range []string{`"msg":"serving"`, `"msg":"stopping: signal received"`, `"msg":"stopped"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("logs lack %s", want)
+		}
+	}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Errorf("log line is not JSON: %q", l)
+			continue
+		}
+		if _, raft := m["@module"]; raft {
+			// Raft's own lines: hashicorp/raft logs a few state changes
+			// with a "node" field of its own ({}), which shadows ours.
+			if _, ok := m["node"]; !ok {
+				t.Errorf("raft log line without a node field: %q", l)
+			}
+			continue
+		}
+		if m["node"] != "n1" {
+			t.Errorf("log line without the node id: %q", l)
+		}
+	}
+}
+
+// TestClientVerbsInProcess runs client verbs through run against an
+// in-process node: readable JSON out, problems as "<status> <title>: <detail>".
+func TestClientVerbsInProcess(t *testing.T) {
+	url, _ := startServe(t, io.Discard)
+	env := getenvOf(map[string]string{"DOBJ_URL": url})
+	tests := []struct {
+		args    []string
+		want    string
+		wantErr string
+	}{
+		{[]string{"incr", "card-1", "--by", "4"}, "{\n  \"name\": \"card-1\",\n  \"value\": 4\n}\n", ""},
+		{[]string{"decr", "card-1"}, "{\n  \"name\": \"card-1\",\n  \"value\": 3\n}\n", ""},
+		{[]string{"put", "card-2", "k", `{"a":[1,2]}`}, "{\n  \"ok\": true\n}\n", ""},
+		{[]string{"get", "card-2", "k", "--stale"}, "{\n  \"a\": [\n    1,\n    2\n  ]\n}\n", ""},
+		{[]string{"put", "card-2", "s", `"x"`}, "{\n  \"ok\": true\n}\n", ""},
+		{[]string{"incr", "card-2", "--key", "s"}, "", "409 "},
+		{[]string{"get", "_card"}, "", "400 "},
+		{[]string{"get", "card-2", "absent"}, "", "404 not found"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(context.Background(), tt.args, env, &out, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one starting %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || out.String() != tt.want {
+				t.Fatalf("got %q, %v; want %q", out.String(), err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/dobj/dobj/api"
+	"github.com/dobj/dobj/client"
+	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/config"
+)
+
+// shutdownGrace bounds how long serve waits for requests in flight once
+// it has been told to stop.
+const shutdownGrace = 10 * time.Second
+
+// serve runs one node until ctx is done: the Raft node, the HTTP API on
+// its listener and, with --join, the request to join a running cluster.
+// On ctx done it stops taking requests, lets those in flight finish, then
+// closes the node (a leader hands leadership over first).
+func serve(ctx context.Context, e env, args []string) error {
+	cfg, err := config.Load(args, e.getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		config.Usage(e.stdout)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	out := &lockedWriter{w: e.stderr}
+	base := newLogger(out, cfg)
+	log := base.With("node", cfg.ID)
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("serve: --http-addr: %w", err)
+	}
+	httpAddr := ln.Addr().String()
+
+	peers := make([]cluster.Peer, len(cfg.Peers))
+	for i, p := range cfg.Peers {
+		peers[i] = cluster.Peer{ID: p.ID, RaftAddr: p.RaftAddr}
+	}
+	node, err := cluster.Open(ctx, cluster.Config{
+		ID:                cfg.ID,
+		DataDir:           cfg.DataDir,
+		RaftAddr:          cfg.RaftAddr,
+		HTTPAddr:          httpAddr,
+		Peers:             peers,
+		SnapshotThreshold: cfg.SnapshotThreshold,
+		TrailingLogs:      cfg.TrailingLogs,
+		SnapshotInterval:  cfg.SnapshotInterval,
+		ApplyTimeout:      cfg.ApplyTimeout,
+		IdempotencyWindow: cfg.IdempotencyWindow,
+		Logger:            log,
+		LogOutput:         out,
+		LogLevel:          cfg.LogLevel,
+		Faults:            cfg.TestFaults,
+		Bugs:              cfg.UnsafeBugs,
+	})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("serve: %w", err)
+	}
+	srv := api.New(api.Config{
+		NodeID:         cfg.ID,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		MaxNameBytes:   cfg.MaxNameBytes,
+		MaxKeyBytes:    cfg.MaxKeyBytes,
+		MaxValueBytes:  cfg.MaxValueBytes,
+		MaxListLimit:   cfg.MaxListLimit,
+		RequestTimeout: max(10*time.Second, 2*cfg.ApplyTimeout),
+		Faults:         cfg.TestFaults,
+		Logger:         base, // api adds the node id itself
+	}, node)
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	log.Info("serving", "http_addr", httpAddr, "raft_addr", cfg.RaftAddr, "data_dir", cfg.DataDir,
+		"peers", len(cfg.Peers), "join", cfg.Join, "test_faults", cfg.TestFaults)
+	if len(cfg.UnsafeBugs) > 0 {
+		log.Warn("UNSAFE: known bugs switched on; this node is not correct", "bugs", cfg.UnsafeBugs)
+	}
+
+	joinCtx, stopJoin := context.WithCancel(ctx)
+	var joining sync.WaitGroup
+	if cfg.Join != "" {
+		joining.Add(1)
+		go func() {
+			defer joining.Done()
+			join(joinCtx, log, cfg.Join, cfg.ID, cfg.RaftAddr, httpAddr)
+		}()
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("stopping: signal received")
+	case serveErr = <-served:
+		log.Error("http server stopped", "err", serveErr)
+	}
+	stopJoin()
+	joining.Wait()
+
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	var errs []error
+	if err := hs.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		hs.Close()
+	}
+	log.Info("http server stopped")
+	errs = append(errs, srv.Close())
+	if err := node.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close node: %w", err))
+	}
+	log.Info("stopped")
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		errs = append(errs, fmt.Errorf("http server: %w", serveErr))
+	}
+	return errors.Join(errs...)
+}
+
+// join asks the node at url to add this one to its cluster, with backoff,
+// until it succeeds, the answer says the request itself is wrong, or ctx
+// is done.
+func join(ctx context.Context, log *slog.Logger, url, id, raftAddr, httpAddr string) {
+	c := client.New(url, client.WithTimeout(10*time.Second))
+	wait := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := c.Join(ctx, id, raftAddr, httpAddr)
+		if err == nil {
+			log.Info("joined the cluster", "via", url, "attempts", attempt)
+			return
+		}
+		var ce *client.Error
+		if errors.As(err, &ce) && ce.Status >= 400 && ce.Status < 500 && ce.Status != http.StatusRequestTimeout && ce.Status != http.StatusTooManyRequests {
+			log.Error("join refused; not retrying", "via", url, "err", err)
+			return
+		}
+		log.Warn("join failed; retrying", "via", url, "attempt", attempt, "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// lockedWriter serializes writes: slog's handler and Raft's hclog logger
+// write lines to the same stream from many goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
