@@ -40,9 +40,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of the report")
 	fs.BoolVar(&quiet, "quiet", false, "no progress lines")
 	fs.IntVar(&local.BasePort, "base-port", 8080, "local cluster: node i serves HTTP on base+i and Raft on base+1000+i")
-	fs.StringVar(&local.Binary, "binary", "", "local cluster: the dobj binary to run `serve` with (default: this one)")
+	fs.StringVar(&local.Binary, "binary", "", "local cluster: the dobj binary whose serve runs the nodes (default: this one)")
 	fs.BoolVar(&keepDir, "keep", false, "local cluster: keep its data directory and logs")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // the usage is printed
+		}
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -52,6 +52,16 @@ func TestMainReport(t *testing.T) {
 	}
 }
 
+func TestMainHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if err := Main(context.Background(), []string{"--help"}, &stdout, &stderr); err != nil {
+		t.Fatalf("--help: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "-mix") {
+		t.Fatalf("--help printed %q", stderr.String())
+	}
+}
+
 func TestMainRejectsBadArgs(t *testing.T) {
 	for _, args := range [][]string{
 		{"--mix", "bogus=1", "--urls", "http://127.0.0.1:1"},

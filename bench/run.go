@@ -201,8 +201,11 @@ func progress(w io.Writer, done <-chan struct{}, start, measureStart time.Time, 
 				fmt.Fprintf(w, "warmup %4.1fs/%v\n", now.Sub(start).Seconds(), warmup)
 				continue
 			}
-			n, e := ops.Load(), errs.Load()
 			sec := now.Sub(measureStart).Seconds()
+			if sec < 0.1 {
+				continue // the warmup just ended: nothing measured yet
+			}
+			n, e := ops.Load(), errs.Load()
 			rate := 0.0
 			if sec > 0 {
 				rate = float64(n) / sec

@@ -56,6 +56,8 @@ func verbs() map[string]verb {
 		"list":   {"NAME [--prefix P] [--start K] [--start-after K] [--end K] [--limit N] [--reverse]", "list an object's keys and values", list},
 		"txn":    {"NAME JSON", "run a transaction (the body of POST /NAME/transaction)", txn},
 		"status": {"", "show the cluster as a node sees it", status},
+
+		"bench": {"[-c N] [--duration 10s] [--mix increment=1] [--objects N] [--urls U,...] [--target dobj|etcd] [--json]", "closed-loop load: ops/s, p50/p95/p99/max latency, errors; starts its own local cluster unless --urls", benchVerb},
 	}
 }
 
