@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 
 	"github.com/dobj/dobj/cluster"
@@ -131,9 +132,17 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	p := problemFor(err)
+	// A 500 is a bug worth an error line. 503 and 504 follow cluster
+	// state changes (an election, a lost leader) that the cluster logs
+	// once; logging each request they touch, or each /_ready poll, would
+	// bury those lines.
+	level := slog.LevelDebug
+	if p.Status == http.StatusInternalServerError {
+		level = slog.LevelError
+	}
 	if p.Status >= 500 {
-		s.log.Warn("request failed", "method", c.Request().Method, "path", c.Request().URL.EscapedPath(),
-			"status", p.Status, "err", err)
+		s.log.Log(c.Request().Context(), level, "request failed", "method", c.Request().Method,
+			"path", c.Request().URL.EscapedPath(), "status", p.Status, "err", err)
 	}
 	writeProblem(c.Response(), p)
 }

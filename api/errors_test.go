@@ -134,12 +134,13 @@ func TestProblemForTable(t *testing.T) {
 }
 
 // Failures are logged with the node id and the internal error, which the
-// client never sees; a panic becomes a 500.
+// client never sees (a 503 at debug level only); a panic becomes a 500.
 func TestFailuresAreLogged(t *testing.T) {
 	var buf syncBuffer
 	node := newFakeNode()
 	node.writeErr = fmt.Errorf("%w: raft said secret-cause", cluster.ErrNotApplied)
-	ts := serve(t, Config{NodeID: "n7", Logger: slog.New(slog.NewJSONHandler(&buf, nil))}, node)
+	debug := &slog.HandlerOptions{Level: slog.LevelDebug}
+	ts := serve(t, Config{NodeID: "n7", Logger: slog.New(slog.NewJSONHandler(&buf, debug))}, node)
 	r := call(t, ts.URL, "POST", "/o/increment", "")
 	expectProblem(t, r, 503, "unavailable")
 	if strings.Contains(r.body, "secret-cause") {

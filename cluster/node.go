@@ -67,7 +67,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		Output:          cfg.LogOutput,
 		JSONFormat:      true,
 		IncludeLocation: false,
-	}).With("node", cfg.ID)
+	}).With("node_id", cfg.ID) // Raft puts a "node" of its own on some lines
 
 	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
 	if err != nil {
@@ -415,12 +415,15 @@ func readError(err error) error {
 	}
 }
 
-// Ready reports whether a leader is known, with the HTTP address requests
-// are forwarded to, and this node has applied everything it knows to be
-// committed (for a leader: its read barrier).
+// Ready reports whether a leader is known with the HTTP address requests
+// are forwarded to, this node's own HTTP address is published, and it has
+// applied everything it knows to be committed (for a leader: its read
+// barrier).
 func (n *Node) Ready() bool {
-	if _, addr := n.Leader(); addr == "" && n.cfg.HTTPAddr != "" {
-		return false
+	if n.cfg.HTTPAddr != "" {
+		if _, addr := n.Leader(); addr == "" || n.fsm.Members()[n.cfg.ID] != n.cfg.HTTPAddr {
+			return false
+		}
 	}
 	if n.raft.State() == raft.Leader {
 		return n.barrierTerm.Load() == n.raft.CurrentTerm()
