@@ -139,7 +139,7 @@ start_etcd() {
 	for i in 0 1 2; do
 		local c=${etcd_ports[$i]} p=$((etcd_ports[i] + 1)) name=e$((i + 1))
 		# v3.4 serves the /v3/kv/* JSON gateway on the client port by default.
-		etcd --name "$name" --data-dir "$tmp/etcd/$name" \
+		etcd --name "$name" --data-dir "$tmp/etcd-data/$name" \
 			--listen-client-urls "http://127.0.0.1:$c" --advertise-client-urls "http://127.0.0.1:$c" \
 			--listen-peer-urls "http://127.0.0.1:$p" --initial-advertise-peer-urls "http://127.0.0.1:$p" \
 			--initial-cluster "$cluster" --initial-cluster-token dobj-compare --initial-cluster-state new \
@@ -168,8 +168,8 @@ start_dobj() {
 	done
 	log "starting dobj on ${dobj_urls}"
 	for i in 1 2 3; do
-		mkdir -p "$tmp/dobj/n$i"
-		"$dobj" serve --id "n$i" --data-dir "$tmp/dobj/n$i" \
+		mkdir -p "$tmp/dobj-data/n$i"
+		"$dobj" serve --id "n$i" --data-dir "$tmp/dobj-data/n$i" \
 			--http-addr "127.0.0.1:$((base_port + i))" --raft-addr "127.0.0.1:$((base_port + 1000 + i))" \
 			--peers "$peers" >"$tmp/n$i.log" 2>&1 &
 		pids+=($!)
