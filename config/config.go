@@ -52,6 +52,8 @@ type Config struct {
 	LogLevel  string // debug, info, warn, error
 	LogFormat string // json or text
 
+	// PprofAddr, when set, serves net/http/pprof there, apart from the API.
+	PprofAddr string
 	// TestFaults enables POST /_test/partition (fault injection for tests
 	// and `dobj check`). Never on in production.
 	TestFaults bool

@@ -191,6 +191,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.IntVar(&c.MaxListLimit, "max-list-limit", c.MaxListLimit, "most entries one list returns")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve Go's /debug/pprof on this `address` (off when empty); for profiling")
 	fs.BoolVar(&c.TestFaults, "test-faults", c.TestFaults, "enable fault injection (POST /_test/partition); tests only")
 	fs.Var((*bugsValue)(&c.UnsafeBugs), "unsafe-bug", "switch on a known `bug` (stale-reads, ack-before-commit, no-idempotency); repeatable; needs --unsafe-allow-bugs")
 	fs.BoolVar(&c.UnsafeAllowBugs, "unsafe-allow-bugs", c.UnsafeAllowBugs, "allow --unsafe-bug; the node then LOSES correctness on purpose")
