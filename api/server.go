@@ -139,8 +139,19 @@ func New(cfg Config, node Node) *Server {
 	e.GET("/:name/storage/*", s.getValue)
 	e.PUT("/:name/storage/*", s.putValue)
 	e.DELETE("/:name/storage/*", s.deleteValue)
+	if in, ok := node.(internalRoutes); ok {
+		// Node-to-node calls (a follower's batched writes and read
+		// indexes): the node serves them itself.
+		e.Any("/_internal/*", echo.WrapHandler(in.InternalHandler()))
+	}
 	s.echo = e
 	return s
+}
+
+// internalRoutes is implemented by a node that serves node-to-node calls
+// under /_internal/ (cluster.Node does).
+type internalRoutes interface {
+	InternalHandler() http.Handler
 }
 
 // Handler returns the HTTP handler of every route.

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
 )
 
 // Node is one dobj server's Raft member: it owns the Raft instance, its
@@ -33,6 +34,7 @@ type Node struct {
 	layer *streamLayer
 
 	verifier *verifier
+	fwd      *forwarder
 
 	// barrierMu serializes the read barrier; barrierTerm is the term in
 	// which this node, as leader, last committed and applied its no-op.
@@ -42,6 +44,11 @@ type Node struct {
 	// blockedMu guards blocked (ids cut off by fault injection).
 	blockedMu sync.Mutex
 	blocked   map[string]bool
+
+	// proposals feeds runProposer; unbuffered, so a proposal is either
+	// taken by it or never was. proposerDone is closed when it stops.
+	proposals    chan *proposal
+	proposerDone chan struct{}
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -60,7 +67,8 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, blocked: map[string]bool{}}
+	n := &Node{cfg: cfg, log: cfg.Logger, blocked: map[string]bool{},
+		proposals: make(chan *proposal), proposerDone: make(chan struct{})}
 	hl := hclog.New(&hclog.LoggerOptions{
 		Name:            "raft",
 		Level:           hclog.LevelFromString(cfg.LogLevel),
@@ -69,7 +77,17 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		IncludeLocation: false,
 	}).With("node_id", cfg.ID) // Raft puts a "node" of its own on some lines
 
-	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
+	bolt, err := raftboltdb.New(raftboltdb.Options{
+		Path: filepath.Join(cfg.DataDir, "raft.db"),
+		BoltOptions: &bbolt.Options{
+			Timeout: time.Second, // another process holds the file: fail, don't hang
+			// Skip writing the free-page list on every commit (it grows as
+			// the log is compacted); bbolt rebuilds it on open. Every
+			// commit is still fsynced.
+			NoFreelistSync: true,
+			FreelistType:   bbolt.FreelistMapType,
+		},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open raft log %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
 	}
@@ -147,10 +165,12 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.raft = r
 	n.verifier = &verifier{verify: func() error { return r.VerifyLeader().Error() }}
+	n.fwd = newForwarder(n)
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
-	n.wg.Add(2)
+	n.wg.Add(3)
+	go n.runProposer(bg)
 	go n.watchLeadership(bg)
 	go n.publishSelf(bg)
 	return n, nil
@@ -177,6 +197,7 @@ func (n *Node) Close() error {
 			n.closeErr = fmt.Errorf("shut raft down: %w", err)
 		}
 		n.wg.Wait()
+		n.fwd.hc.CloseIdleConnections()
 		n.closeStores()
 		n.log.Info("raft node stopped")
 	})
@@ -268,7 +289,26 @@ func (n *Node) Leader() (id, httpAddr string) {
 // applied. Domain failures come back as objects errors (ErrConflict,
 // ErrInvalid) with nothing changed; the cluster's as ErrNotLeader,
 // ErrNotApplied or ErrOutcomeUnknown. The index is the log entry's.
+//
+// On a follower the write goes to the leader in a batch with the others
+// waiting at that moment (see forwarder); ErrNotLeader only when no
+// leader is known.
 func (n *Node) Write(ctx context.Context, object string, txn objects.Txn, idemKey string) (objects.TxnResult, uint64, error) {
+	if n.raft.State() == raft.Leader {
+		return n.writeLocal(ctx, object, txn, idemKey)
+	}
+	if err := txn.Validate(); err != nil {
+		return objects.TxnResult{}, 0, err
+	}
+	_, addr := n.Leader()
+	if addr == "" {
+		return objects.TxnResult{}, 0, ErrNotLeader
+	}
+	return n.fwd.write(ctx, addr, forwardedWrite{Object: object, Txn: txn, IdemKey: idemKey})
+}
+
+// writeLocal is Write on the leader.
+func (n *Node) writeLocal(ctx context.Context, object string, txn objects.Txn, idemKey string) (objects.TxnResult, uint64, error) {
 	if n.raft.State() != raft.Leader {
 		return objects.TxnResult{}, 0, ErrNotLeader
 	}
@@ -307,8 +347,10 @@ func (n *Node) ackBeforeCommit(cmd *fsm.Command) (objects.TxnResult, uint64, err
 	return res, n.fsm.LastApplied(), err
 }
 
-// propose appends cmd and waits for the FSM's response, mapping Raft's
-// errors to ErrNotLeader, ErrNotApplied and ErrOutcomeUnknown.
+// propose hands cmd to the proposer and waits for the FSM's response,
+// mapping Raft's errors to ErrNotLeader, ErrNotApplied and
+// ErrOutcomeUnknown. Once the proposer has taken the command, giving up
+// (ctx done, ApplyTimeout) is ErrOutcomeUnknown: it may still commit.
 func (n *Node) propose(ctx context.Context, cmd *fsm.Command) (interface{}, uint64, error) {
 	if cmd.Time == 0 {
 		cmd.Time = time.Now().UnixNano()
@@ -317,25 +359,119 @@ func (n *Node) propose(ctx context.Context, cmd *fsm.Command) (interface{}, uint
 	if err != nil {
 		return nil, 0, fmt.Errorf("encode command: %w", err)
 	}
-	if ctx.Err() != nil {
-		return nil, 0, ErrNotApplied
+	p := &proposal{data: data, done: make(chan proposed, 1)}
+	select {
+	case n.proposals <- p:
+	case <-ctx.Done():
+		return nil, 0, fmt.Errorf("%w: %v", ErrNotApplied, ctx.Err())
+	case <-n.proposerDone:
+		return nil, 0, fmt.Errorf("%w: node is shutting down", ErrNotApplied)
 	}
-	f := n.raft.Apply(data, time.Second)
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
 	timer := time.NewTimer(n.cfg.ApplyTimeout)
 	defer timer.Stop()
 	select {
-	case err = <-done:
+	case r := <-p.done:
+		return r.resp, r.index, r.err
 	case <-ctx.Done():
 		return nil, 0, fmt.Errorf("%w: %v", ErrOutcomeUnknown, ctx.Err())
 	case <-timer.C:
 		return nil, 0, fmt.Errorf("%w: not applied within %s", ErrOutcomeUnknown, n.cfg.ApplyTimeout)
 	}
-	if err != nil {
-		return nil, 0, mapRaftError(err)
+}
+
+// proposal is one encoded command on its way to the log.
+type proposal struct {
+	data []byte
+	done chan proposed // buffered: the proposer never waits on it
+}
+
+type proposed struct {
+	resp  interface{}
+	index uint64
+	err   error
+}
+
+// Group commit: the proposer keeps at most maxInflight Raft entries in
+// flight; commands that arrive meanwhile go into the next entry together,
+// up to maxBatchCount commands or maxBatchBytes.
+const (
+	maxInflight   = 2
+	maxBatchCount = 512
+	maxBatchBytes = 1 << 20
+)
+
+// runProposer turns proposals into Raft entries. With one writer it adds
+// nothing but a hop; under load, one entry, one disk write per node and one
+// replication carry many commands.
+func (n *Node) runProposer(ctx context.Context) {
+	defer n.wg.Done()
+	defer close(n.proposerDone)
+	slots := make(chan struct{}, maxInflight)
+	var carried *proposal // did not fit the previous entry
+	for {
+		first := carried
+		carried = nil
+		if first == nil {
+			select {
+			case first = <-n.proposals:
+			case <-ctx.Done():
+				return
+			}
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			first.done <- proposed{err: fmt.Errorf("%w: node is shutting down", ErrNotApplied)}
+			return
+		}
+		batch := []*proposal{first}
+		size := len(first.data)
+	fill:
+		for len(batch) < maxBatchCount {
+			select {
+			case p := <-n.proposals:
+				if size+len(p.data) > maxBatchBytes {
+					carried = p
+					break fill
+				}
+				batch = append(batch, p)
+				size += len(p.data)
+			default:
+				break fill
+			}
+		}
+		data := first.data
+		if len(batch) > 1 {
+			subs := make([][]byte, len(batch))
+			for i, p := range batch {
+				subs[i] = p.data
+			}
+			var err error
+			if data, err = fsm.Encode(&fsm.Command{Kind: fsm.KindBatch, Batch: subs}); err != nil {
+				panic(fmt.Sprintf("cluster: encode batch: %v", err)) // byte slices always encode
+			}
+		}
+		f := n.raft.Apply(data, time.Second)
+		go func() {
+			err := f.Error()
+			<-slots
+			if err != nil {
+				err = mapRaftError(err)
+				for _, p := range batch {
+					p.done <- proposed{err: err}
+				}
+				return
+			}
+			resp, index := f.Response(), f.Index()
+			if len(batch) == 1 {
+				batch[0].done <- proposed{resp: resp, index: index}
+				return
+			}
+			for i, p := range batch {
+				p.done <- proposed{resp: resp.(*fsm.BatchResponse).Responses[i], index: index}
+			}
+		}()
 	}
-	return f.Response(), f.Index(), nil
 }
 
 // mapRaftError sorts Raft's errors by whether the entry may still commit.
@@ -372,32 +508,52 @@ func (n *Node) readBarrier(ctx context.Context) error {
 	return nil
 }
 
-// Read calls fn with the state. Linearizable reads are served only by the
-// leader, in the order of the Raft dissertation §6.4: the barrier after an
+// Read calls fn with the state. Linearizable reads follow the ReadIndex
+// order of the Raft dissertation §6.4: the leader's barrier after an
 // election, then capture the commit index, confirm leadership with a round
 // of heartbeats started after the capture, wait for the FSM to apply up to
-// the captured index, and read. Stale reads use the local FSM on any node.
-// It returns the index the read saw.
+// the captured index, and read. A follower gets that index from the leader
+// (one call shared by the reads waiting at that moment), waits for its own
+// FSM, and reads locally. Stale reads use the local FSM with no wait. It
+// returns the index the read saw.
 func (n *Node) Read(ctx context.Context, linearizable bool, fn func(*objects.Store)) (uint64, error) {
 	if !linearizable || n.cfg.bug(BugStaleReads) {
 		index := n.fsm.LastApplied()
 		n.fsm.Read(fn)
 		return index, nil
 	}
-	if n.raft.State() != raft.Leader {
+	var index uint64
+	var err error
+	if n.raft.State() == raft.Leader {
+		index, err = n.readIndex(ctx)
+	} else if _, addr := n.Leader(); addr != "" {
+		index, err = n.fwd.readIndex(ctx, addr)
+	} else {
 		return 0, ErrNotLeader
 	}
-	if err := n.readBarrier(ctx); err != nil {
-		return 0, readError(err)
-	}
-	index := n.raft.CommitIndex()
-	if err := n.verifier.confirm(ctx); err != nil {
+	if err != nil {
 		return 0, readError(err)
 	}
 	if err := n.fsm.WaitApplied(ctx, index); err != nil {
 		return 0, readError(err)
 	}
 	n.fsm.Read(fn)
+	return index, nil
+}
+
+// readIndex is the leader's part of a linearizable read: the index that a
+// read starting now must see.
+func (n *Node) readIndex(ctx context.Context) (uint64, error) {
+	if n.raft.State() != raft.Leader {
+		return 0, ErrNotLeader
+	}
+	if err := n.readBarrier(ctx); err != nil {
+		return 0, err
+	}
+	index := n.raft.CommitIndex()
+	if err := n.verifier.confirm(ctx); err != nil {
+		return 0, err
+	}
 	return index, nil
 }
 

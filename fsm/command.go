@@ -23,6 +23,10 @@ const (
 	KindSetMember
 	// KindRemoveMember forgets a member's HTTP address.
 	KindRemoveMember
+	// KindBatch carries several encoded commands in one log entry, applied
+	// in order; the leader groups concurrent writes this way so that one
+	// Raft entry, one disk write and one replication carry many of them.
+	KindBatch
 )
 
 // Command is one entry of the Raft log. Time and IdemExpires are set by the
@@ -36,6 +40,13 @@ type Command struct {
 	IdemExpires int64       `msgpack:"x,omitempty"` // leader's unix ns after which the key is forgotten
 	Time        int64       `msgpack:"ts"`          // leader's unix ns when proposed
 	Member      Member      `msgpack:"m,omitempty"`
+	Batch       [][]byte    `msgpack:"b,omitempty"` // KindBatch: commands as Encode wrote them
+}
+
+// BatchResponse is what applying a KindBatch command returns: one
+// response per command, in order (nil for commands without one).
+type BatchResponse struct {
+	Responses []interface{}
 }
 
 // Member is a node's id and the HTTP address it serves on.

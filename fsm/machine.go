@@ -99,11 +99,22 @@ func (m *Machine) ApplyBatch(logs []*raft.Log) []interface{} {
 }
 
 func (m *Machine) applyCommand(l *raft.Log) interface{} {
-	c, err := Decode(l.Data)
+	return m.applyEncoded(l.Data, l.Index)
+}
+
+func (m *Machine) applyEncoded(data []byte, index uint64) interface{} {
+	c, err := Decode(data)
 	if err != nil {
 		// A committed entry this build cannot read: going on would make
 		// this replica diverge from the others.
-		panic(fmt.Sprintf("fsm: log entry %d: %v", l.Index, err))
+		panic(fmt.Sprintf("fsm: log entry %d: %v", index, err))
+	}
+	if c.Kind == KindBatch {
+		out := &BatchResponse{Responses: make([]interface{}, len(c.Batch))}
+		for i, sub := range c.Batch {
+			out.Responses[i] = m.applyEncoded(sub, index)
+		}
+		return out
 	}
 	m.idem.expire(c.Time)
 	switch c.Kind {
@@ -116,9 +127,9 @@ func (m *Machine) applyCommand(l *raft.Log) interface{} {
 		delete(m.members, c.Member.ID)
 		return nil
 	case KindTxn:
-		return m.applyTxn(c, l.Index)
+		return m.applyTxn(c, index)
 	default:
-		panic(fmt.Sprintf("fsm: log entry %d: unknown command kind %d", l.Index, c.Kind))
+		panic(fmt.Sprintf("fsm: log entry %d: unknown command kind %d", index, c.Kind))
 	}
 }
 

@@ -276,3 +276,41 @@ func TestDeterministicAcrossReplicas(t *testing.T) {
 		t.Fatalf("replicas diverged: %v", digests)
 	}
 }
+
+func TestBatchAppliesInOrderWithOneResponseEach(t *testing.T) {
+	m := New(Options{})
+	var subs [][]byte
+	for i, c := range []*Command{
+		{Kind: KindTxn, Object: "c", Txn: incr("c", "value", 1), Time: 1},
+		{Kind: KindSetMember, Member: Member{ID: "n1", HTTPAddr: "h"}, Time: 1},
+		{Kind: KindTxn, Object: "c", Txn: incr("c", "value", 2), IdemKey: "k", Time: 2, IdemExpires: 100},
+		{Kind: KindTxn, Object: "c", Txn: incr("c", "value", 2), IdemKey: "k", Time: 3, IdemExpires: 100},
+	} {
+		b, err := Encode(c)
+		if err != nil {
+			t.Fatal(i, err)
+		}
+		subs = append(subs, b)
+	}
+	data, err := Encode(&Command{Kind: KindBatch, Batch: subs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := m.Apply(&raft.Log{Index: 7, Type: raft.LogCommand, Data: data}).(*BatchResponse)
+	if len(out.Responses) != 4 || out.Responses[1] != nil {
+		t.Fatalf("responses = %#v", out.Responses)
+	}
+	want := []string{"1", "", "3", "3"}
+	for i, w := range want {
+		if w == "" {
+			continue
+		}
+		r := out.Responses[i].(*Response)
+		if string(r.Result.Results[0].Value) != w || r.Index != 7 {
+			t.Fatalf("response %d = %+v, want value %s at index 7", i, r, w)
+		}
+	}
+	if !out.Responses[3].(*Response).Replayed || m.Members()["n1"] != "h" || m.LastApplied() != 7 {
+		t.Fatal("batch did not apply every command")
+	}
+}
