@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -85,8 +86,10 @@ func (e *Error) Error() string {
 func (e *Error) Unknown() bool { return e.Status == http.StatusGatewayTimeout }
 
 // Unknown reports whether err leaves a write's outcome unknown: a 504, or
-// a transport error after the request may have been sent. A 503 or a 4xx
-// is a definite failure.
+// a transport error after the request may have been sent (a timeout, a
+// connection broken while waiting for the answer). A 503 or a 4xx is a
+// definite failure, and so is an error while connecting (refused, DNS,
+// dial timeout): the request never left.
 func Unknown(err error) bool {
 	if err == nil {
 		return false
@@ -95,7 +98,12 @@ func Unknown(err error) bool {
 	if errors.As(err, &e) {
 		return e.Unknown()
 	}
-	return true
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	var dns *net.DNSError
+	return !errors.As(err, &dns)
 }
 
 // WriteOptions modify a write. Key selects the counter's key (default
