@@ -1,0 +1,170 @@
+package check
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dobj/dobj/client"
+)
+
+const (
+	requestTimeout = 3 * time.Second // one client request; longer than the nodes' --apply-timeout
+	adminTimeout   = 2 * time.Second // status, digest, partition
+	pollPeriod     = 100 * time.Millisecond
+)
+
+// node is one member of the cluster under test: its HTTP clients and, when
+// check started it, its process.
+type node struct {
+	id    string
+	url   string
+	c     *client.Client // workload requests
+	admin *client.Client // status, digest, partition, ready
+	proc  *process       // nil when attached with --urls
+}
+
+func newNode(id, url string, proc *process) *node {
+	return &node{
+		id:    id,
+		url:   url,
+		c:     client.New(url, client.WithTimeout(requestTimeout)),
+		admin: client.New(url, client.WithTimeout(adminTimeout)),
+		proc:  proc,
+	}
+}
+
+// up reports whether the node may answer: attached nodes always are;
+// started ones when running and not paused.
+func (n *node) up() bool {
+	return n.proc == nil || (n.proc.running() && !n.proc.isPaused())
+}
+
+func (n *node) close() {
+	n.c.CloseIdleConnections()
+	n.admin.CloseIdleConnections()
+}
+
+// classify maps a request's error to its outcome: nil is OK; a 504 is
+// unknown and any other HTTP error (503, 4xx) a definite failure, as the
+// server says; a transport error is unknown, except a failure to connect
+// for a request Go never re-sends.
+//
+// replayable marks a request net/http may re-send by itself on a new
+// connection when a kept-alive one breaks before the answer: a GET, or a
+// POST with an Idempotency-Key header. For those a refused connection may
+// be the re-send's, after the first send reached a node that applied the
+// write and died: unknown, never a failure.
+func classify(err error, replayable bool) Outcome {
+	if err == nil {
+		return OK
+	}
+	var e *client.Error
+	if errors.As(err, &e) {
+		if e.Unknown() {
+			return Unknown
+		}
+		return Fail
+	}
+	var op *net.OpError
+	if !replayable && (errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &op) && op.Op == "dial") {
+		return Fail
+	}
+	return Unknown
+}
+
+// leader asks every node that is up for its status and returns the node
+// that says it leads in the highest term, or nil.
+func leader(ctx context.Context, nodes []*node) *node {
+	var best *node
+	var term uint64
+	for _, n := range nodes {
+		if !n.up() {
+			continue
+		}
+		st, err := n.admin.Status(ctx)
+		if err != nil || st.State != "leader" {
+			continue
+		}
+		if best == nil || st.Term > term {
+			best, term = n, st.Term
+		}
+	}
+	return best
+}
+
+// waitReady polls /_ready on every node until all answer 200 or timeout.
+func waitReady(ctx context.Context, nodes []*node, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(pollPeriod)
+	defer tick.Stop()
+	for {
+		var notReady []string
+		for _, n := range nodes {
+			if ok, _ := n.admin.Ready(ctx); !ok {
+				notReady = append(notReady, n.id)
+			}
+		}
+		if len(notReady) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not ready after %v: %s", timeout, strings.Join(notReady, ", "))
+		case <-tick.C:
+		}
+	}
+}
+
+// waitConverged polls every node's state digest until all are equal, or
+// timeout; it returns the last digests seen (node id -> digest).
+func waitConverged(ctx context.Context, nodes []*node, timeout time.Duration) (map[string]client.Digest, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(pollPeriod)
+	defer tick.Stop()
+	for {
+		digests := map[string]client.Digest{}
+		same := true
+		var first string
+		for i, n := range nodes {
+			d, err := n.admin.Digest(ctx)
+			if err != nil {
+				same = false
+				continue
+			}
+			digests[n.id] = d
+			if i == 0 {
+				first = d.Digest
+			} else if d.Digest != first {
+				same = false
+			}
+		}
+		if same && len(digests) == len(nodes) {
+			return digests, nil
+		}
+		select {
+		case <-ctx.Done():
+			return digests, fmt.Errorf("state digests still differ after %v", timeout)
+		case <-tick.C:
+		}
+	}
+}
+
+// sleep waits d or until ctx is done; false if ctx ended it. It paces
+// schedules and backoffs, never stands in for a condition.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
