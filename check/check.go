@@ -128,7 +128,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep := &Report{
 		Dir: cfg.Dir, Workloads: cfg.Workloads, Clients: cfg.Clients, Bug: cfg.Bug, Seed: cfg.Seed,
-		Duration: cfg.Duration, Nemeses: []string{},
+		Duration: cfg.Duration, Nemeses: []string{}, Attached: len(cfg.URLs) > 0,
 	}
 
 	nodes, procs, err := startNodes(ctx, &cfg, rep)
@@ -224,6 +224,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	for _, p := range procs {
+		for _, c := range p.unexpectedExits() {
+			rep.problem(verdictInconclusive, c+"; see "+p.logPath)
+		}
 		rep.SnapshotsTaken += p.countLogLines("snapshot complete up to")
 		rep.SnapshotsInstalled += p.countLogLines("Installed remote snapshot")
 	}

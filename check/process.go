@@ -26,10 +26,12 @@ type process struct {
 	args    []string
 	logPath string
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once cmd has been waited for
-	paused bool
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	exited   chan struct{} // closed once cmd has been waited for
+	paused   bool
+	stopping bool     // check is killing or stopping it: its exit is expected
+	crashes  []string // exits check did not cause
 }
 
 // Ports of node i (1-based) of a cluster started at base.
@@ -103,12 +105,24 @@ func (p *process) start() error {
 	}
 	exited := make(chan struct{})
 	go func() {
-		cmd.Wait()
+		err := cmd.Wait()
 		log.Close()
+		p.mu.Lock()
+		if !p.stopping {
+			p.crashes = append(p.crashes, fmt.Sprintf("%s (pid %d) exited on its own: %v", p.id, cmd.Process.Pid, err))
+		}
+		p.mu.Unlock()
 		close(exited)
 	}()
-	p.cmd, p.exited, p.paused = cmd, exited, false
+	p.cmd, p.exited, p.paused, p.stopping = cmd, exited, false, false
 	return nil
+}
+
+// unexpectedExits lists the exits of the process that check did not cause.
+func (p *process) unexpectedExits() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.crashes...)
 }
 
 // running reports whether the process is alive (paused counts as alive).
@@ -123,6 +137,7 @@ func (p *process) kill() error {
 	p.mu.Lock()
 	cmd, exited := p.cmd, p.exited
 	p.paused = false
+	p.stopping = true
 	p.mu.Unlock()
 	if cmd == nil || isClosed(exited) {
 		return fmt.Errorf("%s is not running", p.id)
@@ -172,6 +187,7 @@ func (p *process) stop() {
 	p.mu.Lock()
 	cmd, exited, paused := p.cmd, p.exited, p.paused
 	p.paused = false
+	p.stopping = true
 	p.mu.Unlock()
 	if cmd == nil || isClosed(exited) {
 		return

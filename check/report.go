@@ -35,6 +35,7 @@ type Report struct {
 
 	Dir       string        `json:"dir"`
 	Nodes     []string      `json:"nodes,omitempty"`
+	Attached  bool          `json:"attached"` // --urls: check did not start the nodes
 	Workloads []string      `json:"workloads"`
 	Nemeses   []string      `json:"nemeses"`
 	Clients   int           `json:"clients"`
@@ -122,7 +123,11 @@ func (r *Report) WriteText(w io.Writer) {
 	if r.SetAdds > 0 {
 		fmt.Fprintf(w, "  set: %d adds, %d elements in the final read\n", r.SetAdds, r.SetFinal)
 	}
-	fmt.Fprintf(w, "  converged: %v; snapshots taken %d, installed on a lagging node %d\n", r.Converged, r.SnapshotsTaken, r.SnapshotsInstalled)
+	if r.Attached {
+		fmt.Fprintf(w, "  converged: %v\n", r.Converged)
+	} else {
+		fmt.Fprintf(w, "  converged: %v; snapshots taken %d, installed on a lagging node %d\n", r.Converged, r.SnapshotsTaken, r.SnapshotsInstalled)
+	}
 
 	names := make([]string, 0, len(r.Counts))
 	for n := range r.Counts {
