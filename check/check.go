@@ -325,7 +325,7 @@ func finalReads(ctx context.Context, w *workload, clients int, rep *Report) {
 					call := w.h.now()
 					v, found, err := n.c.Get(ctx, w.regObj, key, client.ReadOptions{})
 					ret := w.h.now()
-					if classify(err, false) != OK {
+					if classify(err) != OK {
 						return false
 					}
 					out := Output{Found: found}
@@ -345,7 +345,7 @@ func finalReads(ctx context.Context, w *workload, clients int, rep *Report) {
 					call := w.h.now()
 					v, err := n.c.Counter(ctx, w.cntObj, client.ReadOptions{Key: key})
 					ret := w.h.now()
-					if classify(err, false) != OK {
+					if classify(err) != OK {
 						return false
 					}
 					w.h.add(cid, Input{Kind: KindCount, Object: w.cntObj, Key: key}, Output{N: v}, call, ret, final)

@@ -252,30 +252,23 @@ func TestReportVerdict(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
-	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
 	tests := []struct {
-		name       string
-		err        error
-		replayable bool
-		want       Outcome
+		name string
+		err  error
+		want Outcome
 	}{
-		{"answer", nil, false, OK},
-		{"503", &client.Error{Status: 503}, true, Fail},
-		{"409", &client.Error{Status: 409}, false, Fail},
-		{"504", &client.Error{Status: 504}, false, Unknown},
-		{"refused, never re-sent", fmt.Errorf("post: %w", refused), false, Fail},
-		// net/http re-sends a POST with an Idempotency-Key on a new
-		// connection when a kept-alive one breaks: the refusal may be
-		// the re-send's, after the first send was applied.
-		{"refused, maybe a re-send", fmt.Errorf("post: %w", refused), true, Unknown},
-		{"reset after sending", fmt.Errorf("post: %w", reset), false, Unknown},
-		{"timeout", context.DeadlineExceeded, false, Unknown},
+		{"answer", nil, OK},
+		{"503", &client.Error{Status: 503}, Fail},
+		{"409", &client.Error{Status: 409}, Fail},
+		{"504", &client.Error{Status: 504}, Unknown},
+		{"reset after sending", fmt.Errorf("post: %w", reset), Unknown},
+		{"timeout", context.DeadlineExceeded, Unknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := classify(tt.err, tt.replayable); got != tt.want {
-				t.Errorf("classify(%v, %v) = %s, want %s", tt.err, tt.replayable, got, tt.want)
+			if got := classify(tt.err); got != tt.want {
+				t.Errorf("classify(%v) = %s, want %s", tt.err, got, tt.want)
 			}
 		})
 	}

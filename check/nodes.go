@@ -2,11 +2,8 @@ package check
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/dobj/dobj/client"
@@ -49,32 +46,18 @@ func (n *node) close() {
 	n.admin.CloseIdleConnections()
 }
 
-// classify maps a request's error to its outcome: nil is OK; a 504 is
-// unknown and any other HTTP error (503, 4xx) a definite failure, as the
-// server says; a transport error is unknown, except a failure to connect
-// for a request Go never re-sends.
-//
-// replayable marks a request net/http may re-send by itself on a new
-// connection when a kept-alive one breaks before the answer: a GET, or a
-// POST with an Idempotency-Key header. For those a refused connection may
-// be the re-send's, after the first send reached a node that applied the
-// write and died: unknown, never a failure.
-func classify(err error, replayable bool) Outcome {
-	if err == nil {
+// classify maps a request's error to its outcome: nil is OK; otherwise the
+// client says whether the request may have been applied (a 504, or a
+// transport error once any attempt was written) or definitely was not.
+func classify(err error) Outcome {
+	switch {
+	case err == nil:
 		return OK
-	}
-	var e *client.Error
-	if errors.As(err, &e) {
-		if e.Unknown() {
-			return Unknown
-		}
+	case client.Unknown(err):
+		return Unknown
+	default:
 		return Fail
 	}
-	var op *net.OpError
-	if !replayable && (errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &op) && op.Op == "dial") {
-		return Fail
-	}
-	return Unknown
 }
 
 // leader asks every node that is up for its status and returns the node

@@ -188,7 +188,7 @@ func (c *worker) regRead(key string) Outcome {
 	call := c.w.h.now()
 	v, found, err := n.c.Get(c.w.parent, c.w.regObj, key, client.ReadOptions{})
 	ret := c.w.h.now()
-	o := classify(err, false)
+	o := classify(err)
 	c.w.h.count("register.read", o)
 	if o == OK {
 		out := Output{Found: found}
@@ -207,7 +207,7 @@ func (c *worker) regWrite(key string) Outcome {
 	call := c.w.h.now()
 	err := n.c.Put(c.w.parent, c.w.regObj, key, json.RawMessage(val), client.WriteOptions{})
 	ret := c.w.h.now()
-	o := classify(err, false)
+	o := classify(err)
 	c.w.h.count("register.write", o)
 	c.recordWrite(WorkloadRegister, key, o, func(out Output) {
 		c.w.h.add(c.id, Input{Kind: KindWrite, Object: c.w.regObj, Key: key, Value: val}, out, call, ret, Meta{Node: n.id})
@@ -233,7 +233,7 @@ func (c *worker) regCAS(key string) Outcome {
 	call := c.w.h.now()
 	res, err := n.c.Txn(c.w.parent, c.w.regObj, txn, client.WriteOptions{})
 	ret := c.w.h.now()
-	o := classify(err, false)
+	o := classify(err)
 	c.w.h.count("register.cas", o)
 	c.recordWrite(WorkloadRegister, key, o, func(out Output) {
 		out.OK = res.Succeeded
@@ -271,7 +271,7 @@ func (c *worker) cntRead(key string) Outcome {
 	call := c.w.h.now()
 	v, err := n.c.Counter(c.w.parent, c.w.cntObj, client.ReadOptions{Key: key})
 	ret := c.w.h.now()
-	o := classify(err, false)
+	o := classify(err)
 	c.w.h.count("counter.read", o)
 	if o == OK {
 		c.w.h.add(c.id, Input{Kind: KindCount, Object: c.w.cntObj, Key: key}, Output{N: v}, call, ret, Meta{Node: n.id})
@@ -297,7 +297,7 @@ func (c *worker) incr(key string) Outcome {
 		n := c.at()
 		v, err := n.c.Increment(c.w.parent, c.w.cntObj, 1, opts)
 		ret := c.w.h.now()
-		a := classify(err, true)
+		a := classify(err)
 		if attempts > 1 {
 			c.w.h.count("counter.incr-retry", a)
 		}
@@ -333,7 +333,7 @@ func (c *worker) incr(key string) Outcome {
 func (c *worker) resend(key, idem string, first int64) {
 	n := c.w.nodes[(c.node+1)%len(c.w.nodes)]
 	v, err := n.c.Increment(c.w.parent, c.w.cntObj, 1, client.WriteOptions{Key: key, IdempotencyKey: idem})
-	o := classify(err, true)
+	o := classify(err)
 	c.w.h.count("counter.resend", o)
 	c.w.h.resend(IdemResend{Object: c.w.cntObj, Key: key, IdemKey: idem, First: first, Retry: v, Outcome: o, At: time.Duration(c.w.h.now())})
 }
@@ -343,7 +343,7 @@ func (c *worker) setAdd() Outcome {
 	c.seq++
 	elem := fmt.Sprintf("w%d-%d", c.id, c.seq)
 	err := n.c.Put(c.w.parent, c.w.setObj, elem, json.RawMessage("true"), client.WriteOptions{})
-	o := classify(err, false)
+	o := classify(err)
 	c.w.h.count("set.add", o)
 	c.w.h.setAdd(SetAdd{Element: elem, Outcome: o})
 	return o

@@ -11,11 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dobj/dobj/objects"
@@ -88,8 +89,11 @@ func (e *Error) Unknown() bool { return e.Status == http.StatusGatewayTimeout }
 // Unknown reports whether err leaves a write's outcome unknown: a 504, or
 // a transport error after the request may have been sent (a timeout, a
 // connection broken while waiting for the answer). A 503 or a 4xx is a
-// definite failure, and so is an error while connecting (refused, DNS,
-// dial timeout): the request never left.
+// definite failure, and so is a transport error when no attempt wrote the
+// request (refused, DNS, dial timeout). Go's HTTP client re-sends some
+// requests on a new connection when a kept-alive one breaks, so a refused
+// dial after an attempt that was written is still unknown: the client
+// records whether any attempt wrote the request.
 func Unknown(err error) bool {
 	if err == nil {
 		return false
@@ -98,13 +102,15 @@ func Unknown(err error) bool {
 	if errors.As(err, &e) {
 		return e.Unknown()
 	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return false
-	}
-	var dns *net.DNSError
-	return !errors.As(err, &dns)
+	var ns *notSentError
+	return !errors.As(err, &ns)
 }
+
+// notSentError is a transport error of a request that no attempt wrote.
+type notSentError struct{ err error }
+
+func (e *notSentError) Error() string { return e.err.Error() }
+func (e *notSentError) Unwrap() error { return e.err }
 
 // WriteOptions modify a write. Key selects the counter's key (default
 // "value"); IdempotencyKey makes a retry return the first outcome.
@@ -177,8 +183,15 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	var wrote atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteHeaders: func() { wrote.Store(true) },
+	}))
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		if !wrote.Load() {
+			return 0, &notSentError{err}
+		}
 		return 0, err
 	}
 	defer resp.Body.Close()
