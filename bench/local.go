@@ -37,6 +37,13 @@ type Local struct {
 	cfg     LocalConfig
 	ownsDir bool
 	procs   []*localProc
+	exits   chan error
+}
+
+// LocalNode describes one process of a Local cluster.
+type LocalNode struct {
+	ID, URL, LogPath string
+	PID              int
 }
 
 type localProc struct {
@@ -67,7 +74,7 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
 		}
 		cfg.Binary = exe
 	}
-	l := &Local{cfg: cfg}
+	l := &Local{cfg: cfg, exits: make(chan error, cfg.Nodes)}
 	if cfg.Dir == "" {
 		dir, err := os.MkdirTemp("", "dobj-bench-")
 		if err != nil {
@@ -122,13 +129,17 @@ func (l *Local) start(i int, peers string) error {
 		"--peers", peers,
 	}, l.cfg.Args...)
 	logPath := filepath.Join(l.cfg.Dir, id+".log")
-	logFile, err := os.Create(logPath)
+	// Appended to: a kept directory keeps the logs of earlier runs.
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("local cluster: %w", err)
 	}
 	// Not CommandContext: the processes are stopped by Close, gracefully.
 	cmd := exec.Command(l.cfg.Binary, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Its own process group: Ctrl-C at the terminal reaches the caller
+	// alone, which then stops the nodes one by one.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return fmt.Errorf("local cluster: start %s: %w", id, err)
@@ -138,6 +149,7 @@ func (l *Local) start(i int, peers string) error {
 		p.waitErr = cmd.Wait()
 		logFile.Close()
 		close(p.exited)
+		l.exits <- fmt.Errorf("%s (pid %d) exited: %v; its log ends with:\n%s", id, cmd.Process.Pid, p.waitErr, tail(logPath, 5))
 	}()
 	l.procs = append(l.procs, p)
 	return nil
@@ -200,6 +212,19 @@ func (l *Local) URLs() []string {
 	}
 	return urls
 }
+
+// Nodes describes the processes, in order n1, n2, ...
+func (l *Local) Nodes() []LocalNode {
+	nodes := make([]LocalNode, len(l.procs))
+	for i, p := range l.procs {
+		nodes[i] = LocalNode{ID: p.id, URL: p.url, LogPath: p.logPath, PID: p.cmd.Process.Pid}
+	}
+	return nodes
+}
+
+// Exits receives one error for each node process that exits, saying which
+// and how (also those that Close stops: read it only before Close).
+func (l *Local) Exits() <-chan error { return l.exits }
 
 // Dir is where the nodes keep their data and logs.
 func (l *Local) Dir() string { return l.cfg.Dir }
