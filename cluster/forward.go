@@ -39,6 +39,21 @@ type forwardedWrite struct {
 	IdemKey string      `msgpack:"i,omitempty"`
 }
 
+// size is about how many bytes w takes in a batch: batches stop growing
+// past maxBatchBytes, so one request stays small however large the values.
+func (w forwardedWrite) size() int {
+	n := len(w.Object) + len(w.IdemKey)
+	for _, c := range w.Txn.Compare {
+		n += len(c.Key) + len(c.Value)
+	}
+	for _, ops := range [][]objects.Op{w.Txn.Success, w.Txn.Failure} {
+		for _, op := range ops {
+			n += len(op.Key) + len(op.Value) + 16
+		}
+	}
+	return n
+}
+
 // Outcome codes of a forwarded write.
 const (
 	fwdOK uint8 = iota
@@ -208,11 +223,13 @@ func (f *forwarder) write(ctx context.Context, leaderHTTP string, w forwardedWri
 func (f *forwarder) send(leaderHTTP string, first *pendingWrite) {
 	defer func() { <-f.slots }()
 	batch := []*pendingWrite{first}
+	size := first.w.size()
 fill:
-	for len(batch) < maxBatchCount {
+	for len(batch) < maxBatchCount && size < maxBatchBytes {
 		select {
 		case p := <-f.writes:
 			batch = append(batch, p)
+			size += p.w.size()
 		default:
 			break fill
 		}
