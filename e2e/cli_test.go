@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dobj/dobj/client"
 )
 
 // dobj runs the binary with args and DOBJ_URL=url and returns its stdout,
@@ -114,7 +116,7 @@ func TestCLIVerbs(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status: exit %d: %s", code, errOut)
 	}
-	var st status
+	var st client.Status
 	if err := json.Unmarshal([]byte(out), &st); err != nil || st.ID != "n2" || len(st.Members) != 3 || st.Leader.ID == "" {
 		t.Fatalf("status output %s (%v)", out, err)
 	}
@@ -183,7 +185,7 @@ func TestJoinAndRemove(t *testing.T) {
 	c.waitReady(n2)
 
 	eventually(t, 30*time.Second, "n2 a voter with its http address", func() error {
-		var st status
+		var st client.Status
 		if err := c.getJSON(n1.url()+"/_cluster/status", &st); err != nil {
 			return err
 		}
@@ -203,7 +205,7 @@ func TestJoinAndRemove(t *testing.T) {
 	if r := c.do("DELETE", n1.url()+"/_cluster/members/n2", nil, nil); r.status != 200 {
 		t.Fatalf("remove n2: %s", r)
 	}
-	var st status
+	var st client.Status
 	if err := c.getJSON(n1.url()+"/_cluster/status", &st); err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dobj/dobj/client"
 )
 
 // bin is the dobj binary TestMain builds.
@@ -162,7 +164,7 @@ func (c *testCluster) waitPublished() {
 			if !nd.running() {
 				continue
 			}
-			var st status
+			var st client.Status
 			if err := c.getJSON(nd.url()+"/_cluster/status", &st); err != nil {
 				return err
 			}
@@ -341,30 +343,6 @@ func (c *testCluster) do(method, url string, body []byte, header map[string]stri
 	return response{status: resp.StatusCode, header: resp.Header, body: b, err: err}
 }
 
-type status struct {
-	ID     string `json:"id"`
-	State  string `json:"state"`
-	Leader struct {
-		ID       string `json:"id"`
-		HTTPAddr string `json:"http_addr"`
-	} `json:"leader"`
-	Term         uint64 `json:"term"`
-	CommitIndex  uint64 `json:"commit_index"`
-	AppliedIndex uint64 `json:"applied_index"`
-	Members      []struct {
-		ID       string `json:"id"`
-		RaftAddr string `json:"raft_addr"`
-		HTTPAddr string `json:"http_addr"`
-		Suffrage string `json:"suffrage"`
-	} `json:"members"`
-}
-
-type digest struct {
-	Digest       string `json:"digest"`
-	AppliedIndex uint64 `json:"applied_index"`
-	Keys         int    `json:"keys"`
-}
-
 // getJSON GETs url and decodes a 200 answer into v.
 func (c *testCluster) getJSON(url string, v any) error {
 	r := c.do(http.MethodGet, url, nil, nil)
@@ -389,7 +367,7 @@ func (c *testCluster) leader() *node {
 			if !nd.running() {
 				continue
 			}
-			var st status
+			var st client.Status
 			if err := c.getJSON(nd.url()+"/_cluster/status", &st); err != nil {
 				return err
 			}
@@ -414,16 +392,16 @@ func (c *testCluster) leader() *node {
 
 // sameDigest waits until every running node has the same digest and
 // applied index and returns it.
-func (c *testCluster) sameDigest() digest {
+func (c *testCluster) sameDigest() client.Digest {
 	c.t.Helper()
-	var d digest
+	var d client.Digest
 	eventually(c.t, 30*time.Second, "every running node at the same digest", func() error {
-		var first *digest
+		var first *client.Digest
 		for _, nd := range c.nodes {
 			if !nd.running() {
 				continue
 			}
-			var got digest
+			var got client.Digest
 			if err := c.getJSON(nd.url()+"/_cluster/digest", &got); err != nil {
 				return err
 			}
