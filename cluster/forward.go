@@ -1,16 +1,13 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/dobj/dobj/objects"
@@ -18,18 +15,21 @@ import (
 )
 
 // A follower serves writes and linearizable reads without proxying each
-// HTTP request: it sends the leader batches of writes (POST
-// /_internal/propose) and asks it for read indexes (POST
-// /_internal/readindex), one call for every request waiting at that
-// moment, then reads from its own FSM once it has applied up to the index
-// (the ReadIndex protocol of the Raft dissertation §6.4, as etcd serves
-// follower reads). These are the routes of InternalHandler.
+// HTTP request. Writes go to the leader on one long-lived connection per
+// follower (an HTTP/1.1 upgrade of GET /_internal/stream to dobj-forward/1,
+// then msgpack frames both ways): a write is a frame as soon as it arrives,
+// the leader answers each as its entry commits, and each side writes
+// whatever has queued up meanwhile in one syscall. Read indexes come from
+// POST /_internal/readindex, one call for every read waiting at that
+// moment; the follower then reads from its own FSM once it has applied up
+// to the index (the ReadIndex protocol of the Raft dissertation §6.4, as
+// etcd serves follower reads). These are the routes of InternalHandler.
 
 const (
-	pathPropose   = "/_internal/propose"
+	pathStream    = "/_internal/stream"
 	pathReadIndex = "/_internal/readindex"
-	// forwardInflight bounds the batches of writes in flight to the leader.
-	forwardInflight = 4
+	streamProto   = "dobj-forward/1"
+	headerFrom    = "X-Dobj-From" // the follower's node id, in the upgrade request
 )
 
 // forwardedWrite is one write a follower sends the leader.
@@ -37,21 +37,6 @@ type forwardedWrite struct {
 	Object  string      `msgpack:"o"`
 	Txn     objects.Txn `msgpack:"t"`
 	IdemKey string      `msgpack:"i,omitempty"`
-}
-
-// size is about how many bytes w takes in a batch: batches stop growing
-// past maxBatchBytes, so one request stays small however large the values.
-func (w forwardedWrite) size() int {
-	n := len(w.Object) + len(w.IdemKey)
-	for _, c := range w.Txn.Compare {
-		n += len(c.Key) + len(c.Value)
-	}
-	for _, ops := range [][]objects.Op{w.Txn.Success, w.Txn.Failure} {
-		for _, op := range ops {
-			n += len(op.Key) + len(op.Value) + 16
-		}
-	}
-	return n
 }
 
 // Outcome codes of a forwarded write.
@@ -108,43 +93,9 @@ func (r forwardedResult) err() error {
 // api mounts it.
 func (n *Node) InternalHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+pathPropose, n.servePropose)
+	mux.HandleFunc("GET "+pathStream, n.serveStream)
 	mux.HandleFunc("POST "+pathReadIndex, n.serveReadIndex)
 	return mux
-}
-
-// servePropose applies a follower's batch of writes; they go to the
-// proposer together, so they usually share one log entry.
-func (n *Node) servePropose(w http.ResponseWriter, r *http.Request) {
-	var batch []forwardedWrite
-	if err := msgpack.NewDecoder(io.LimitReader(r.Body, 64<<20)).Decode(&batch); err != nil {
-		http.Error(w, "bad batch", http.StatusBadRequest)
-		return
-	}
-	out := make([]forwardedResult, len(batch))
-	if !n.IsLeader() {
-		for i := range out {
-			out[i] = resultOf(objects.TxnResult{}, 0, ErrNotLeader)
-		}
-	} else {
-		var wg sync.WaitGroup
-		for i, fw := range batch {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				res, index, err := n.writeLocal(r.Context(), fw.Object, fw.Txn, fw.IdemKey)
-				out[i] = resultOf(res, index, err)
-			}()
-		}
-		wg.Wait()
-	}
-	body, err := msgpack.Marshal(out)
-	if err != nil {
-		http.Error(w, "encode", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/msgpack")
-	w.Write(body)
 }
 
 // serveReadIndex answers a follower's read-index request: the commit
@@ -163,21 +114,15 @@ func (n *Node) serveReadIndex(w http.ResponseWriter, r *http.Request) {
 // forwarder is a follower's side of those routes.
 type forwarder struct {
 	n  *Node
-	hc *http.Client
-
-	writes chan *pendingWrite
-	slots  chan struct{}
+	hc *http.Client // read indexes
 
 	// mu guards readers and reading: reads waiting for the next read
 	// index round (see verifier, the same pattern).
 	mu      sync.Mutex
 	readers []chan readIndexResult
 	reading bool
-}
 
-type pendingWrite struct {
-	w    forwardedWrite
-	done chan forwardedResult // buffered
+	streams streams
 }
 
 type readIndexResult struct {
@@ -190,100 +135,23 @@ func newForwarder(n *Node) *forwarder {
 		n: n,
 		hc: &http.Client{Transport: &http.Transport{
 			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        64,
-			MaxIdleConnsPerHost: 64,
+			MaxIdleConnsPerHost: 4,
 			IdleConnTimeout:     90 * time.Second,
 		}},
-		writes: make(chan *pendingWrite),
-		slots:  make(chan struct{}, forwardInflight),
+		streams: streams{n: n},
 	}
 }
 
-// write sends one write to the leader with whatever others are waiting.
-func (f *forwarder) write(ctx context.Context, leaderHTTP string, w forwardedWrite) (objects.TxnResult, uint64, error) {
-	p := &pendingWrite{w: w, done: make(chan forwardedResult, 1)}
-	select {
-	case f.writes <- p:
-	case f.slots <- struct{}{}:
-		// No batch is being formed: this call forms one.
-		go f.send(leaderHTTP, p)
-	case <-ctx.Done():
-		return objects.TxnResult{}, 0, fmt.Errorf("%w: %v", ErrNotApplied, ctx.Err())
-	}
-	select {
-	case r := <-p.done:
-		return r.Result, r.Index, r.err()
-	case <-ctx.Done():
-		return objects.TxnResult{}, 0, fmt.Errorf("%w: %v", ErrOutcomeUnknown, ctx.Err())
-	}
+// write sends one write to the leader and waits for its outcome.
+func (f *forwarder) write(ctx context.Context, leaderID, leaderHTTP string, w forwardedWrite) (objects.TxnResult, uint64, error) {
+	r := f.streams.write(ctx, leaderID, leaderHTTP, w)
+	return r.Result, r.Index, r.err()
 }
 
-// send collects the writes waiting now behind first and posts them to the
-// leader in one request; it holds one of the in-flight slots.
-func (f *forwarder) send(leaderHTTP string, first *pendingWrite) {
-	defer func() { <-f.slots }()
-	batch := []*pendingWrite{first}
-	size := first.w.size()
-fill:
-	for len(batch) < maxBatchCount && size < maxBatchBytes {
-		select {
-		case p := <-f.writes:
-			batch = append(batch, p)
-			size += p.w.size()
-		default:
-			break fill
-		}
-	}
-	ws := make([]forwardedWrite, len(batch))
-	for i, p := range batch {
-		ws[i] = p.w
-	}
-	results, err := f.post(leaderHTTP, ws)
-	for i, p := range batch {
-		if err != nil {
-			p.done <- resultOf(objects.TxnResult{}, 0, err)
-			continue
-		}
-		p.done <- results[i]
-	}
-}
-
-// post sends a batch; a failure before the request could reach the leader
-// is ErrNotApplied, after it ErrOutcomeUnknown.
-func (f *forwarder) post(leaderHTTP string, ws []forwardedWrite) ([]forwardedResult, error) {
-	body, err := msgpack.Marshal(ws)
-	if err != nil {
-		return nil, fmt.Errorf("%w: encode: %v", ErrNotApplied, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), f.n.cfg.ApplyTimeout+time.Second)
-	defer cancel()
-	var sent atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteHeaders: func() { sent.Store(true) },
-	})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+leaderHTTP+pathPropose, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotApplied, err)
-	}
-	req.Header.Set("Content-Type", "application/msgpack")
-	resp, err := f.hc.Do(req)
-	if err != nil {
-		if sent.Load() {
-			return nil, fmt.Errorf("%w: forwarding to the leader: %v", ErrOutcomeUnknown, err)
-		}
-		return nil, fmt.Errorf("%w: forwarding to the leader: %v", ErrNotApplied, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		io.Copy(io.Discard, resp.Body)
-		// The leader refused the batch as a whole before applying any.
-		return nil, fmt.Errorf("%w: leader answered %d", ErrNotApplied, resp.StatusCode)
-	}
-	var out []forwardedResult
-	if err := msgpack.NewDecoder(resp.Body).Decode(&out); err != nil || len(out) != len(ws) {
-		return nil, fmt.Errorf("%w: reading the leader's answer: %v", ErrOutcomeUnknown, err)
-	}
-	return out, nil
+// close ends the streams and the idle read-index connections.
+func (f *forwarder) close() {
+	f.streams.closeAll(errShuttingDown)
+	f.hc.CloseIdleConnections()
 }
 
 // readIndex gets a read index from the leader in a round shared by every

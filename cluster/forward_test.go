@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"bufio"
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -14,58 +16,203 @@ import (
 )
 
 func testForwarder() *forwarder {
-	return newForwarder(&Node{cfg: Config{ApplyTimeout: 2 * time.Second}})
+	return newForwarder(&Node{cfg: Config{ID: "f", ApplyTimeout: 2 * time.Second}})
 }
 
-// A forwarded batch must say "not applied" only when the leader cannot
-// have seen it, and "outcome unknown" once it may have.
-func TestForwardedBatchOutcomes(t *testing.T) {
-	batch := []forwardedWrite{{Object: "o", Txn: increment(1)}}
-
-	// Nobody listens: the request never left.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := ln.Addr().String()
-	ln.Close()
-	if _, err := testForwarder().post(closed, batch); !errors.Is(err, ErrNotApplied) {
-		t.Fatalf("unreachable leader: %v, want ErrNotApplied", err)
-	}
-
-	// The leader took the request and the connection broke: unknown.
-	cut := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, _, _ := w.(http.Hijacker).Hijack()
-		conn.Close()
-	}))
-	defer cut.Close()
-	if _, err := testForwarder().post(strings.TrimPrefix(cut.URL, "http://"), batch); !errors.Is(err, ErrOutcomeUnknown) {
-		t.Fatalf("connection cut after sending: %v, want ErrOutcomeUnknown", err)
-	}
-
-	// The leader answers per write; each outcome keeps its meaning.
-	answers := []forwardedResult{
-		resultOf(objects.TxnResult{Succeeded: true}, 7, nil),
-		resultOf(objects.TxnResult{}, 0, &objects.ConflictError{Key: "k", Reason: objects.ReasonNotInteger}),
-		resultOf(objects.TxnResult{}, 0, ErrNotLeader),
-		resultOf(objects.TxnResult{}, 0, ErrOutcomeUnknown),
-	}
-	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := msgpack.Marshal(answers)
-		w.Write(b)
-	}))
-	defer ok.Close()
-	four := append(batch, batch[0], batch[0], batch[0])
-	got, err := testForwarder().post(strings.TrimPrefix(ok.URL, "http://"), four)
-	if err != nil || len(got) != 4 {
-		t.Fatalf("post = %v, %v", got, err)
-	}
-	if got[0].err() != nil || got[0].Index != 7 || !got[0].Result.Succeeded {
-		t.Fatalf("ok result = %+v", got[0])
-	}
-	for i, want := range []error{objects.ErrConflict, ErrNotApplied, ErrOutcomeUnknown} {
-		if err := got[i+1].err(); !errors.Is(err, want) {
-			t.Fatalf("result %d: %v, want %v", i+1, err, want)
+// fakeLeader accepts forwarding streams and hands each to speak.
+func fakeLeader(t *testing.T, speak func(dec *msgpack.Decoder, enc *msgpack.Encoder, bw *bufio.Writer, conn net.Conn)) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != pathStream || r.Header.Get("Upgrade") != streamProto || r.Header.Get(headerFrom) != "f" {
+			http.Error(w, "unexpected request", http.StatusBadRequest)
+			return
 		}
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + streamProto + "\r\n\r\n")
+		rw.Flush()
+		bw := bufio.NewWriter(conn)
+		speak(msgpack.NewDecoder(rw.Reader), msgpack.NewEncoder(bw), bw, conn)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// A forwarded write must say "not applied" only when the leader cannot
+// have seen it, and "outcome unknown" once it may have.
+func TestForwardedWriteOutcomes(t *testing.T) {
+	ctx := context.Background()
+	w := forwardedWrite{Object: "o", Txn: increment(1)}
+
+	t.Run("unreachable leader", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		closed := ln.Addr().String()
+		ln.Close()
+		f := testForwarder()
+		defer f.close()
+		if err := f.streams.write(ctx, "l", closed, w).err(); !errors.Is(err, ErrNotApplied) {
+			t.Fatalf("unreachable leader: %v, want ErrNotApplied", err)
+		}
+	})
+
+	t.Run("upgrade refused", func(t *testing.T) {
+		srv := httptest.NewServer(http.NotFoundHandler())
+		defer srv.Close()
+		f := testForwarder()
+		defer f.close()
+		if err := f.streams.write(ctx, "l", strings.TrimPrefix(srv.URL, "http://"), w).err(); !errors.Is(err, ErrNotApplied) {
+			t.Fatalf("upgrade refused: %v, want ErrNotApplied", err)
+		}
+	})
+
+	t.Run("cut after sending", func(t *testing.T) {
+		addr := fakeLeader(t, func(dec *msgpack.Decoder, _ *msgpack.Encoder, _ *bufio.Writer, conn net.Conn) {
+			var req streamRequest
+			dec.Decode(&req) // the leader has the write, then the connection breaks
+		})
+		f := testForwarder()
+		defer f.close()
+		if err := f.streams.write(ctx, "l", addr, w).err(); !errors.Is(err, ErrOutcomeUnknown) {
+			t.Fatalf("connection cut after sending: %v, want ErrOutcomeUnknown", err)
+		}
+	})
+
+	t.Run("caller gives up after sending", func(t *testing.T) {
+		got := make(chan struct{})
+		addr := fakeLeader(t, func(dec *msgpack.Decoder, _ *msgpack.Encoder, _ *bufio.Writer, _ net.Conn) {
+			var req streamRequest
+			dec.Decode(&req)
+			close(got)
+			dec.Decode(&req) // never answers; returns when the follower closes
+		})
+		f := testForwarder()
+		defer f.close()
+		cctx, cancel := context.WithCancel(ctx)
+		go func() { <-got; cancel() }()
+		if err := f.streams.write(cctx, "l", addr, w).err(); !errors.Is(err, ErrOutcomeUnknown) {
+			t.Fatalf("gave up after sending: %v, want ErrOutcomeUnknown", err)
+		}
+	})
+
+	t.Run("answers matched by id", func(t *testing.T) {
+		// The leader answers in commit order; here, the reverse of the
+		// request order. Each outcome keeps its meaning.
+		answers := map[string]forwardedResult{
+			"ok":       resultOf(objects.TxnResult{Succeeded: true}, 7, nil),
+			"conflict": resultOf(objects.TxnResult{}, 0, &objects.ConflictError{Key: "k", Reason: objects.ReasonNotInteger}),
+			"moved":    resultOf(objects.TxnResult{}, 0, ErrNotLeader),
+			"unknown":  resultOf(objects.TxnResult{}, 0, ErrOutcomeUnknown),
+		}
+		addr := fakeLeader(t, func(dec *msgpack.Decoder, enc *msgpack.Encoder, bw *bufio.Writer, _ net.Conn) {
+			var reqs []streamRequest
+			for len(reqs) < len(answers) {
+				var req streamRequest
+				if err := dec.Decode(&req); err != nil {
+					return
+				}
+				reqs = append(reqs, req)
+			}
+			for i := len(reqs) - 1; i >= 0; i-- {
+				enc.Encode(&streamResult{ID: reqs[i].ID, R: answers[reqs[i].W.Object]})
+			}
+			bw.Flush()
+			var req streamRequest
+			dec.Decode(&req)
+		})
+		f := testForwarder()
+		defer f.close()
+		want := map[string]error{"conflict": objects.ErrConflict, "moved": ErrNotApplied, "unknown": ErrOutcomeUnknown}
+		errs := make(chan error, len(answers))
+		for name := range answers {
+			go func() {
+				r := f.streams.write(ctx, "l", addr, forwardedWrite{Object: name, Txn: increment(1)})
+				switch {
+				case name == "ok" && (r.err() != nil || r.Index != 7 || !r.Result.Succeeded):
+					errs <- errors.New("ok: got " + r.Msg)
+				case name != "ok" && !errors.Is(r.err(), want[name]):
+					errs <- errors.New(name + ": got " + r.err().Error())
+				default:
+					errs <- nil
+				}
+			}()
+		}
+		for range answers {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+	})
+}
+
+// Cutting the stream (fault injection) fails what it carries and the next
+// write opens a new one.
+func TestForwardStreamCutAndReopen(t *testing.T) {
+	addr := fakeLeader(t, func(dec *msgpack.Decoder, enc *msgpack.Encoder, bw *bufio.Writer, _ net.Conn) {
+		for {
+			var req streamRequest
+			if err := dec.Decode(&req); err != nil {
+				return
+			}
+			enc.Encode(&streamResult{ID: req.ID, R: resultOf(objects.TxnResult{Succeeded: true}, req.ID, nil)})
+			bw.Flush()
+		}
+	})
+	f := testForwarder()
+	defer f.close()
+	ctx := context.Background()
+	w := forwardedWrite{Object: "o", Txn: increment(1)}
+	if r := f.streams.write(ctx, "l", addr, w); r.err() != nil || r.Index != 1 {
+		t.Fatalf("first write: %+v", r)
+	}
+	first := f.streams.current(addr)
+	f.streams.cut(map[string]bool{"l": true})
+	if f.streams.current(addr) != nil {
+		t.Fatal("the cut stream is still current")
+	}
+	if r := f.streams.write(ctx, "l", addr, w); r.err() != nil || r.Index != 1 {
+		t.Fatalf("write on a new stream: %+v (ids start again at 1)", r)
+	}
+	if s := f.streams.current(addr); s == nil || s == first {
+		t.Fatal("no new stream after the cut")
+	}
+}
+
+// A new leader gets a new stream; the one to the former leader closes once
+// it owes no answer.
+func TestForwardStreamLeaderChange(t *testing.T) {
+	echo := func(dec *msgpack.Decoder, enc *msgpack.Encoder, bw *bufio.Writer, _ net.Conn) {
+		for {
+			var req streamRequest
+			if err := dec.Decode(&req); err != nil {
+				return
+			}
+			enc.Encode(&streamResult{ID: req.ID, R: resultOf(objects.TxnResult{Succeeded: true}, req.ID, nil)})
+			bw.Flush()
+		}
+	}
+	a, b := fakeLeader(t, echo), fakeLeader(t, echo)
+	f := testForwarder()
+	defer f.close()
+	ctx := context.Background()
+	w := forwardedWrite{Object: "o", Txn: increment(1)}
+	if r := f.streams.write(ctx, "a", a, w); r.err() != nil {
+		t.Fatalf("write to a: %+v", r)
+	}
+	old := f.streams.current(a)
+	if r := f.streams.write(ctx, "b", b, w); r.err() != nil {
+		t.Fatalf("write to b: %+v", r)
+	}
+	if !old.broken() || f.streams.current(a) != nil {
+		t.Fatal("the stream to the former leader is still in use")
+	}
+	if n := len(f.streams.all()); n != 1 {
+		t.Fatalf("%d streams open, want only the one to b", n)
 	}
 }

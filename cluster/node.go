@@ -35,6 +35,9 @@ type Node struct {
 
 	verifier *verifier
 	fwd      *forwarder
+	// leaderStreams are the forwarding streams followers opened to this
+	// node (see serveStream).
+	leaderStreams connSet
 
 	// barrierMu serializes the read barrier; barrierTerm is the term in
 	// which this node, as leader, last committed and applied its no-op.
@@ -186,6 +189,8 @@ func (n *Node) closeStores() {
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.cancel()
+		n.leaderStreams.closeAll()
+		n.fwd.close()
 		if n.raft.State() == raft.Leader && len(n.servers()) > 1 {
 			if err := n.raft.LeadershipTransfer().Error(); err != nil {
 				n.log.Warn("leadership transfer before shutdown failed", "err", err)
@@ -197,7 +202,6 @@ func (n *Node) Close() error {
 			n.closeErr = fmt.Errorf("shut raft down: %w", err)
 		}
 		n.wg.Wait()
-		n.fwd.hc.CloseIdleConnections()
 		n.closeStores()
 		n.log.Info("raft node stopped")
 	})
@@ -290,8 +294,8 @@ func (n *Node) Leader() (id, httpAddr string) {
 // ErrInvalid) with nothing changed; the cluster's as ErrNotLeader,
 // ErrNotApplied or ErrOutcomeUnknown. The index is the log entry's.
 //
-// On a follower the write goes to the leader in a batch with the others
-// waiting at that moment (see forwarder); ErrNotLeader only when no
+// On a follower the write goes to the leader on the forwarding stream
+// (see serveStream); ErrNotLeader only when no
 // leader is known.
 func (n *Node) Write(ctx context.Context, object string, txn objects.Txn, idemKey string) (objects.TxnResult, uint64, error) {
 	if n.raft.State() == raft.Leader {
@@ -300,11 +304,11 @@ func (n *Node) Write(ctx context.Context, object string, txn objects.Txn, idemKe
 	if err := txn.Validate(); err != nil {
 		return objects.TxnResult{}, 0, err
 	}
-	_, addr := n.Leader()
+	id, addr := n.Leader()
 	if addr == "" {
 		return objects.TxnResult{}, 0, ErrNotLeader
 	}
-	return n.fwd.write(ctx, addr, forwardedWrite{Object: object, Txn: txn, IdemKey: idemKey})
+	return n.fwd.write(ctx, id, addr, forwardedWrite{Object: object, Txn: txn, IdemKey: idemKey})
 }
 
 // writeLocal is Write on the leader.
@@ -708,6 +712,7 @@ func (n *Node) SetBlocked(ids []string) error {
 	n.blocked = blocked
 	n.blockedMu.Unlock()
 	n.layer.setBlocked(block)
+	n.fwd.streams.cut(blocked)
 	n.log.Info("fault injection: blocked peers", "blocked", ids)
 	return nil
 }

@@ -1,0 +1,475 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dobj/dobj/objects"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// The forwarding stream: after the upgrade, the follower sends
+// streamRequests and the leader answers each with a streamResult carrying
+// the same id, in commit order rather than request order.
+
+type streamRequest struct {
+	ID uint64         `msgpack:"id"`
+	W  forwardedWrite `msgpack:"w"`
+}
+
+type streamResult struct {
+	ID uint64          `msgpack:"id"`
+	R  forwardedResult `msgpack:"r"`
+}
+
+// serveStream is the leader's side: it takes the connection over, reads
+// writes and proposes each as it arrives (the proposer puts those that
+// arrive together in one entry), and writes back each outcome.
+func (n *Node) serveStream(w http.ResponseWriter, r *http.Request) {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), streamProto) {
+		w.Header().Set("Upgrade", streamProto)
+		http.Error(w, "this route speaks only "+streamProto, http.StatusUpgradeRequired)
+		return
+	}
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "cannot take the connection over", http.StatusInternalServerError)
+		return
+	}
+	if !n.leaderStreams.add(conn) {
+		conn.Close() // shutting down
+		return
+	}
+	defer n.leaderStreams.remove(conn)
+	defer conn.Close()
+	conn.SetDeadline(time.Time{}) // the server's read and write timeouts do not apply
+	rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + streamProto + "\r\n\r\n")
+	if err := rw.Flush(); err != nil {
+		return
+	}
+	n.log.Debug("forwarding stream opened", "from", r.Header.Get(headerFrom), "remote", conn.RemoteAddr().String())
+
+	// Proposals do not outlive the stream: once it ends, their outcome
+	// cannot reach the follower, which has already called it unknown.
+	// Node.Close closes the connection.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	results := make(chan streamResult, 256)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		defer cancel()
+		bw := bufio.NewWriterSize(conn, 32<<10)
+		enc := msgpack.NewEncoder(bw)
+		for {
+			var res streamResult
+			select {
+			case res = <-results:
+			case <-ctx.Done():
+				return
+			}
+			for more := true; more; {
+				if err := enc.Encode(&res); err != nil {
+					conn.Close()
+					return
+				}
+				select {
+				case res = <-results:
+				default:
+					more = false
+				}
+			}
+			if err := bw.Flush(); err != nil {
+				conn.Close()
+				return
+			}
+		}
+	}()
+
+	var inflight sync.WaitGroup
+	dec := msgpack.NewDecoder(rw.Reader)
+	for {
+		var req streamRequest
+		if err := dec.Decode(&req); err != nil {
+			break
+		}
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			res, index, err := n.writeLocal(ctx, req.W.Object, req.W.Txn, req.W.IdemKey)
+			select {
+			case results <- streamResult{ID: req.ID, R: resultOf(res, index, err)}:
+			case <-ctx.Done():
+			}
+		}()
+	}
+	cancel()
+	inflight.Wait()
+	<-writerDone
+}
+
+// connSet is the leader's open forwarding streams, closed when the node
+// shuts down: the HTTP server forgets a connection once it is taken over.
+type connSet struct {
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+func (s *connSet) add(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if s.conns == nil {
+		s.conns = map[net.Conn]struct{}{}
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *connSet) remove(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+}
+
+func (s *connSet) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for c := range s.conns {
+		c.Close()
+	}
+}
+
+var errShuttingDown = errors.New("node is shutting down")
+
+// streams is the follower's side: the stream to the current leader, and
+// those to former leaders that still owe answers.
+type streams struct {
+	n *Node
+
+	dialMu sync.Mutex // one dial at a time; the others wait for its stream
+	mu     sync.Mutex // guards cur, old and closed
+	cur    *stream
+	old    map[*stream]struct{}
+	closed bool
+}
+
+// write queues w on the stream to the leader, opening one if needed, and
+// waits for its outcome. Failures are results too: fwdNotApplied when the
+// leader cannot have seen the write, fwdUnknown once it may have.
+func (ss *streams) write(ctx context.Context, leaderID, leaderHTTP string, w forwardedWrite) forwardedResult {
+	s, err := ss.get(ctx, leaderID, leaderHTTP)
+	if err != nil {
+		return resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: forwarding to the leader: %v", ErrNotApplied, err))
+	}
+	p := &pendingWrite{w: w, done: make(chan forwardedResult, 1)}
+	if err := s.enqueue(p); err != nil {
+		return resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: forwarding to the leader: %v", ErrNotApplied, err))
+	}
+	select {
+	case r := <-p.done:
+		return r
+	case <-ctx.Done():
+		if s.forget(p) {
+			return resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: %v", ErrNotApplied, ctx.Err()))
+		}
+		return resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: %v", ErrOutcomeUnknown, ctx.Err()))
+	}
+}
+
+// get returns the open stream to leaderHTTP, dialing one if there is
+// none; the stream to a former leader is retired: it closes once it owes
+// no answer.
+func (ss *streams) get(ctx context.Context, leaderID, leaderHTTP string) (*stream, error) {
+	if s := ss.current(leaderHTTP); s != nil {
+		return s, nil
+	}
+	ss.dialMu.Lock()
+	defer ss.dialMu.Unlock()
+	if s := ss.current(leaderHTTP); s != nil {
+		return s, nil
+	}
+	s, err := dialStream(ctx, ss, ss.n.cfg.ID, leaderID, leaderHTTP)
+	if err != nil {
+		return nil, err
+	}
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		s.fail(errShuttingDown)
+		return nil, errShuttingDown
+	}
+	prev := ss.cur
+	if prev != nil {
+		if ss.old == nil {
+			ss.old = map[*stream]struct{}{}
+		}
+		ss.old[prev] = struct{}{}
+	}
+	ss.cur = s
+	ss.mu.Unlock()
+	// Outside mu: a stream that fails calls ended, which takes it.
+	if prev != nil {
+		prev.retire(ss.n.cfg.ApplyTimeout + time.Second)
+	}
+	return s, nil
+}
+
+// current is the open stream to leaderHTTP, or nil.
+func (ss *streams) current(leaderHTTP string) *stream {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if s := ss.cur; s != nil && s.addr == leaderHTTP && !s.broken() {
+		return s
+	}
+	return nil
+}
+
+// ended forgets s once it has failed or closed.
+func (ss *streams) ended(s *stream) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.cur == s {
+		ss.cur = nil
+	}
+	delete(ss.old, s)
+}
+
+// cut fails the streams to the given node ids (fault injection: the
+// dialer cuts its connections, as the Raft stream layer does).
+func (ss *streams) cut(ids map[string]bool) {
+	for _, s := range ss.all() {
+		if ids[s.leaderID] {
+			s.fail(errPartitioned)
+		}
+	}
+}
+
+func (ss *streams) closeAll(err error) {
+	ss.mu.Lock()
+	ss.closed = true
+	ss.mu.Unlock()
+	for _, s := range ss.all() {
+		s.fail(err)
+	}
+}
+
+func (ss *streams) all() []*stream {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	var out []*stream
+	if ss.cur != nil {
+		out = append(out, ss.cur)
+	}
+	for s := range ss.old {
+		out = append(out, s)
+	}
+	return out
+}
+
+// pendingWrite is a forwarded write waiting for its outcome.
+type pendingWrite struct {
+	w    forwardedWrite
+	id   uint64
+	done chan forwardedResult // buffered: it gets exactly one result
+}
+
+// stream is one forwarding connection to a leader.
+type stream struct {
+	ss       *streams
+	leaderID string
+	addr     string
+	conn     net.Conn
+
+	wake chan struct{} // buffered 1: the queue has writes
+
+	mu      sync.Mutex // guards the fields below
+	queue   []*pendingWrite
+	pending map[uint64]*pendingWrite // sent, not answered
+	nextID  uint64
+	err     error // set once the stream has failed or closed
+	retired bool
+}
+
+// dialStream connects to the leader's HTTP address and upgrades the
+// connection. Nothing is sent on it yet, so any failure here means no
+// write reached the leader.
+func dialStream(ctx context.Context, ss *streams, from, leaderID, leaderHTTP string) (*stream, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	d := net.Dialer{KeepAlive: 15 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", leaderHTTP)
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+leaderHTTP+pathStream, nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", streamProto)
+	req.Header.Set(headerFrom, from)
+	br := bufio.NewReaderSize(conn, 32<<10)
+	if err := req.Write(conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	resp, err := http.ReadResponse(br, req)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		resp.Body.Close()
+		conn.Close()
+		return nil, fmt.Errorf("leader answered the upgrade with %s", resp.Status)
+	}
+	conn.SetDeadline(time.Time{})
+	s := &stream{ss: ss, leaderID: leaderID, addr: leaderHTTP, conn: conn,
+		wake: make(chan struct{}, 1), pending: map[uint64]*pendingWrite{}}
+	go s.send()
+	go s.receive(br)
+	return s, nil
+}
+
+func (s *stream) broken() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err != nil || s.retired
+}
+
+// enqueue hands p to the sender; an error means p was not queued.
+func (s *stream) enqueue(p *pendingWrite) error {
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return s.err
+	}
+	s.queue = append(s.queue, p)
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// forget drops p, whose caller gave up. It reports whether p was still
+// queued, so never sent.
+func (s *stream) forget(p *pendingWrite) (unsent bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, q := range s.queue {
+		if q == p {
+			s.queue = append(s.queue[:i], s.queue[i+1:]...)
+			return true
+		}
+	}
+	delete(s.pending, p.id)
+	return false
+}
+
+// send writes the queued writes as frames, all that queued up while the
+// previous ones were being written in one flush.
+func (s *stream) send() {
+	bw := bufio.NewWriterSize(s.conn, 32<<10)
+	enc := msgpack.NewEncoder(bw)
+	for range s.wake {
+		s.mu.Lock()
+		if s.err != nil {
+			s.mu.Unlock()
+			return
+		}
+		batch := s.queue
+		s.queue = nil
+		for _, p := range batch {
+			s.nextID++
+			p.id = s.nextID
+			s.pending[p.id] = p
+		}
+		s.mu.Unlock()
+		for _, p := range batch {
+			if err := enc.Encode(&streamRequest{ID: p.id, W: p.w}); err != nil {
+				s.fail(err)
+				return
+			}
+		}
+		if err := bw.Flush(); err != nil {
+			s.fail(err)
+			return
+		}
+	}
+}
+
+// receive delivers the leader's answers.
+func (s *stream) receive(br *bufio.Reader) {
+	dec := msgpack.NewDecoder(br)
+	for {
+		var res streamResult
+		if err := dec.Decode(&res); err != nil {
+			s.fail(err)
+			return
+		}
+		s.mu.Lock()
+		p := s.pending[res.ID]
+		delete(s.pending, res.ID)
+		drained := s.retired && len(s.pending) == 0 && len(s.queue) == 0
+		s.mu.Unlock()
+		if p != nil {
+			p.done <- res.R
+		}
+		if drained {
+			s.fail(errors.New("stream to a former leader closed"))
+			return
+		}
+	}
+}
+
+// retire stops new writes from using s; it closes once answered, or after
+// wait in any case.
+func (s *stream) retire(wait time.Duration) {
+	s.mu.Lock()
+	s.retired = true
+	drained := len(s.pending) == 0 && len(s.queue) == 0
+	s.mu.Unlock()
+	if drained {
+		s.fail(errors.New("stream to a former leader closed"))
+		return
+	}
+	time.AfterFunc(wait, func() { s.fail(errors.New("former leader did not answer in time")) })
+}
+
+// fail closes s once: the writes sent on it may have reached the leader
+// (outcome unknown), those still queued did not (not applied).
+func (s *stream) fail(cause error) {
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.err = cause
+	sent, queued := s.pending, s.queue
+	s.pending, s.queue = nil, nil
+	close(s.wake) // under mu: enqueue sends on it only while err is nil
+	s.mu.Unlock()
+	s.conn.Close()
+	s.ss.ended(s)
+	for _, p := range sent {
+		p.done <- resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: forwarding stream to the leader: %v", ErrOutcomeUnknown, cause))
+	}
+	for _, p := range queued {
+		p.done <- resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: forwarding stream to the leader: %v", ErrNotApplied, cause))
+	}
+}
