@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,14 +82,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for i, u := range o.URLs {
 		urls[i] = strings.TrimRight(u, "/")
 	}
-	transport := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: o.Clients,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
-	defer transport.CloseIdleConnections()
-	hc := &http.Client{Transport: transport, Timeout: o.Timeout}
+	hc := newHTTPClient(o.Clients, o.Timeout)
+	defer hc.close()
 
 	var recs [numOps]*recorder
 	for i := range recs {
@@ -118,7 +110,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 					return
 				}
 				op := o.Mix.pick(rng.IntN(total))
-				err := tgt.send(ctx, hc, base, op, rng.IntN(o.Objects), seq)
+				err := tgt.send(hc, base, op, rng.IntN(o.Objects), seq)
 				d := time.Since(t0)
 				if ctx.Err() != nil {
 					return // interrupted: this op's outcome is not the server's

@@ -377,3 +377,23 @@ func TestRunAgainstFakeEtcd(t *testing.T) {
 		}
 	}
 }
+
+func TestRunCountsTimeouts(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release // answers only once the test is over
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	res, err := Run(context.Background(), Options{
+		URLs: []string{srv.URL}, Clients: 2, Duration: 100 * time.Millisecond, Objects: 1,
+		Mix: Mix{OpIncrement: 1}, Timeout: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConsistent(t, res)
+	if res.Overall.Errors == 0 || res.ErrorsByStatus["timeout"] != res.Overall.Errors {
+		t.Fatalf("overall %+v, by status %v: want only timeouts", res.Overall, res.ErrorsByStatus)
+	}
+}

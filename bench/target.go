@@ -1,16 +1,16 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // Target names, for Options.Target and --target.
@@ -23,7 +23,7 @@ const (
 // It returns nil on a 2xx answer, a *StatusError for any other answer, or
 // the transport error.
 type target interface {
-	send(ctx context.Context, hc *http.Client, base string, op Op, object int, seq uint64) error
+	send(hc *httpClient, base string, op Op, object int, seq uint64) error
 }
 
 func newTarget(name string, objects int) (target, error) {
@@ -48,42 +48,57 @@ func errorClass(err error) string {
 	if errors.As(err, &se) {
 		return strconv.Itoa(se.Status)
 	}
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+	var te interface{ Timeout() bool } // net.Error's, and fasthttp.ErrTimeout's
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) && te.Timeout() {
 		return "timeout"
 	}
 	return "transport"
 }
 
-// do sends req and reads the whole answer, so that the connection goes back
-// to the pool.
-func do(hc *http.Client, req *http.Request) error {
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return &StatusError{Status: resp.StatusCode}
-	}
-	return err
+// httpClient sends one request and reads the whole answer. It is
+// fasthttp's client rather than net/http's: the load generator shares the
+// machine's cores with the servers under test, and net/http's client
+// spends about twice the CPU a request (a reader and a writer goroutine
+// per connection), which it takes from them.
+type httpClient struct {
+	c       *fasthttp.Client
+	timeout time.Duration
 }
 
-func newRequest(ctx context.Context, method, url string, body []byte) (*http.Request, error) {
-	var r io.Reader
-	if body != nil {
-		r = bytes.NewReader(body)
+func newHTTPClient(clients int, timeout time.Duration) *httpClient {
+	return &httpClient{
+		c: &fasthttp.Client{
+			MaxConnsPerHost:           clients,
+			MaxIdleConnDuration:       90 * time.Second,
+			MaxIdemponentCallAttempts: 1, // a failure is counted, never retried behind our back
+			ReadTimeout:               timeout,
+			WriteTimeout:              timeout,
+		},
+		timeout: timeout,
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, r)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	return req, nil
 }
+
+// do sends method url with body (JSON, when not nil); nil on a 2xx answer.
+func (h *httpClient) do(method, url string, body []byte) error {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(method)
+	req.SetRequestURI(url)
+	if body != nil {
+		req.Header.SetContentType("application/json")
+		req.SetBodyRaw(body)
+	}
+	if err := h.c.DoTimeout(req, resp, h.timeout); err != nil {
+		return err
+	}
+	if code := resp.StatusCode(); code/100 != 2 {
+		return &StatusError{Status: code}
+	}
+	return nil
+}
+
+func (h *httpClient) close() { h.c.CloseIdleConnections() }
 
 // dobjTarget speaks dobj's HTTP contract (DESIGN.md).
 type dobjTarget struct {
@@ -104,28 +119,21 @@ func newDobjTarget(objects int) *dobjTarget {
 	return t
 }
 
-func (t *dobjTarget) send(ctx context.Context, hc *http.Client, base string, op Op, object int, seq uint64) error {
+func (t *dobjTarget) send(hc *httpClient, base string, op Op, object int, seq uint64) error {
 	p := base + t.paths[object]
-	var req *http.Request
-	var err error
 	switch op {
 	case OpIncrement:
-		req, err = newRequest(ctx, http.MethodPost, p+"/increment", nil)
+		return hc.do(http.MethodPost, p+"/increment", nil)
 	case OpRead:
-		req, err = newRequest(ctx, http.MethodGet, p, nil)
+		return hc.do(http.MethodGet, p, nil)
 	case OpStaleRead:
-		req, err = newRequest(ctx, http.MethodGet, p+"?consistency=stale", nil)
+		return hc.do(http.MethodGet, p+"?consistency=stale", nil)
 	case OpPut:
-		req, err = newRequest(ctx, http.MethodPut, p+"/storage/"+storageKey(seq), valueBody(seq))
+		return hc.do(http.MethodPut, p+"/storage/"+storageKey(seq), valueBody(seq))
 	case OpTxn:
-		req, err = newRequest(ctx, http.MethodPost, p+"/transaction", []byte(txnBody))
-	default:
-		return fmt.Errorf("dobj target: unknown op %v", op)
+		return hc.do(http.MethodPost, p+"/transaction", []byte(txnBody))
 	}
-	if err != nil {
-		return err
-	}
-	return do(hc, req)
+	return fmt.Errorf("dobj target: unknown op %v", op)
 }
 
 // etcdTarget speaks etcd v3's HTTP/JSON gateway: keys and values are
@@ -144,7 +152,7 @@ func newEtcdTarget(objects int) *etcdTarget {
 	return t
 }
 
-func (t *etcdTarget) send(ctx context.Context, hc *http.Client, base string, op Op, object int, seq uint64) error {
+func (t *etcdTarget) send(hc *httpClient, base string, op Op, object int, seq uint64) error {
 	k := t.keys[object]
 	v := base64.StdEncoding.EncodeToString(valueBody(seq))
 	var path, body string
@@ -164,11 +172,7 @@ func (t *etcdTarget) send(ctx context.Context, hc *http.Client, base string, op 
 	default:
 		return fmt.Errorf("etcd target: unknown op %v", op)
 	}
-	req, err := newRequest(ctx, http.MethodPost, base+path, []byte(body))
-	if err != nil {
-		return err
-	}
-	return do(hc, req)
+	return hc.do(http.MethodPost, base+path, []byte(body))
 }
 
 func objectName(i int) string { return "bench-" + strconv.Itoa(i) }
