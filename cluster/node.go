@@ -48,10 +48,7 @@ type Node struct {
 	blockedMu sync.Mutex
 	blocked   map[string]bool
 
-	// proposals feeds runProposer; unbuffered, so a proposal is either
-	// taken by it or never was. proposerDone is closed when it stops.
-	proposals    chan *proposal
-	proposerDone chan struct{}
+	prop proposer
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -70,8 +67,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, blocked: map[string]bool{},
-		proposals: make(chan *proposal), proposerDone: make(chan struct{})}
+	n := &Node{cfg: cfg, log: cfg.Logger, blocked: map[string]bool{}}
 	hl := hclog.New(&hclog.LoggerOptions{
 		Name:            "raft",
 		Level:           hclog.LevelFromString(cfg.LogLevel),
@@ -167,13 +163,13 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	n.raft = r
+	n.prop.apply = func(data []byte) raft.ApplyFuture { return r.Apply(data, time.Second) }
 	n.verifier = &verifier{verify: func() error { return r.VerifyLeader().Error() }}
 	n.fwd = newForwarder(n)
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
-	n.wg.Add(3)
-	go n.runProposer(bg)
+	n.wg.Add(2)
 	go n.watchLeadership(bg)
 	go n.publishSelf(bg)
 	return n, nil
@@ -189,6 +185,7 @@ func (n *Node) closeStores() {
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.cancel()
+		n.prop.close()
 		n.leaderStreams.closeAll()
 		n.fwd.close()
 		if n.raft.State() == raft.Leader && len(n.servers()) > 1 {
@@ -202,6 +199,7 @@ func (n *Node) Close() error {
 			n.closeErr = fmt.Errorf("shut raft down: %w", err)
 		}
 		n.wg.Wait()
+		n.prop.wait()
 		n.closeStores()
 		n.log.Info("raft node stopped")
 	})
@@ -313,30 +311,44 @@ func (n *Node) Write(ctx context.Context, object string, txn objects.Txn, idemKe
 
 // writeLocal is Write on the leader.
 func (n *Node) writeLocal(ctx context.Context, object string, txn objects.Txn, idemKey string) (objects.TxnResult, uint64, error) {
-	if n.raft.State() != raft.Leader {
-		return objects.TxnResult{}, 0, ErrNotLeader
-	}
-	if err := txn.Validate(); err != nil {
+	cmd, err := n.txnCommand(object, txn, idemKey)
+	if err != nil {
 		return objects.TxnResult{}, 0, err
 	}
+	if n.cfg.bug(BugAckBeforeCommit) {
+		return n.ackBeforeCommit(cmd)
+	}
+	resp, _, err := n.propose(ctx, cmd)
+	return txnOutcome(proposed{resp: resp, err: err})
+}
+
+// txnCommand is the command of a write on the leader, stamped with its
+// clock: ErrNotLeader on another node, ErrInvalid for a bad txn.
+func (n *Node) txnCommand(object string, txn objects.Txn, idemKey string) (*fsm.Command, error) {
+	if n.raft.State() != raft.Leader {
+		return nil, ErrNotLeader
+	}
+	if err := txn.Validate(); err != nil {
+		return nil, err
+	}
 	now := time.Now().UnixNano()
-	cmd := &fsm.Command{
+	return &fsm.Command{
 		Kind:        fsm.KindTxn,
 		Object:      object,
 		Txn:         txn,
 		IdemKey:     idemKey,
 		Time:        now,
 		IdemExpires: now + int64(n.cfg.IdempotencyWindow),
+	}, nil
+}
+
+// txnOutcome unpacks a write's proposal outcome.
+func txnOutcome(r proposed) (objects.TxnResult, uint64, error) {
+	if r.err != nil {
+		return objects.TxnResult{}, 0, r.err
 	}
-	if n.cfg.bug(BugAckBeforeCommit) {
-		return n.ackBeforeCommit(cmd)
-	}
-	resp, _, err := n.propose(ctx, cmd)
-	if err != nil {
-		return objects.TxnResult{}, 0, err
-	}
-	r := resp.(*fsm.Response)
-	return r.Result, r.Index, r.Err
+	resp := r.resp.(*fsm.Response)
+	return resp.Result, resp.Index, resp.Err
 }
 
 // ackBeforeCommit is BugAckBeforeCommit: the result is computed on a copy
@@ -353,8 +365,9 @@ func (n *Node) ackBeforeCommit(cmd *fsm.Command) (objects.TxnResult, uint64, err
 
 // propose hands cmd to the proposer and waits for the FSM's response,
 // mapping Raft's errors to ErrNotLeader, ErrNotApplied and
-// ErrOutcomeUnknown. Once the proposer has taken the command, giving up
-// (ctx done, ApplyTimeout) is ErrOutcomeUnknown: it may still commit.
+// ErrOutcomeUnknown. Giving up (ctx done, ApplyTimeout) before the command
+// went into an entry is ErrNotApplied; after, ErrOutcomeUnknown: it may
+// still commit.
 func (n *Node) propose(ctx context.Context, cmd *fsm.Command) (interface{}, uint64, error) {
 	if cmd.Time == 0 {
 		cmd.Time = time.Now().UnixNano()
@@ -363,122 +376,26 @@ func (n *Node) propose(ctx context.Context, cmd *fsm.Command) (interface{}, uint
 	if err != nil {
 		return nil, 0, fmt.Errorf("encode command: %w", err)
 	}
-	p := &proposal{data: data, done: make(chan proposed, 1)}
-	select {
-	case n.proposals <- p:
-	case <-ctx.Done():
-		return nil, 0, fmt.Errorf("%w: %v", ErrNotApplied, ctx.Err())
-	case <-n.proposerDone:
-		return nil, 0, fmt.Errorf("%w: node is shutting down", ErrNotApplied)
+	done := make(chan proposed, 1)
+	p := &proposal{data: data, deliver: func(r proposed) { done <- r }}
+	if err := n.prop.submit(p); err != nil {
+		return nil, 0, err
 	}
 	timer := time.NewTimer(n.cfg.ApplyTimeout)
 	defer timer.Stop()
+	var cause string
 	select {
-	case r := <-p.done:
+	case r := <-done:
 		return r.resp, r.index, r.err
 	case <-ctx.Done():
-		return nil, 0, fmt.Errorf("%w: %v", ErrOutcomeUnknown, ctx.Err())
+		cause = ctx.Err().Error()
 	case <-timer.C:
-		return nil, 0, fmt.Errorf("%w: not applied within %s", ErrOutcomeUnknown, n.cfg.ApplyTimeout)
+		cause = fmt.Sprintf("not applied within %s", n.cfg.ApplyTimeout)
 	}
-}
-
-// proposal is one encoded command on its way to the log.
-type proposal struct {
-	data []byte
-	done chan proposed // buffered: the proposer never waits on it
-}
-
-type proposed struct {
-	resp  interface{}
-	index uint64
-	err   error
-}
-
-// Group commit: the proposer keeps at most maxInflight Raft entries in
-// flight; commands that arrive meanwhile go into the next entry together,
-// up to maxBatchCount commands or maxBatchBytes. One entry in flight gave
-// the most writes per second here (64 clients: 11.5k/s against 10.8k/s
-// with two and 8.3k/s with four): fewer, fuller entries cost Raft and
-// bolt less, and one writer alone waits no longer either way.
-const (
-	maxInflight   = 1
-	maxBatchCount = 512
-	maxBatchBytes = 1 << 20
-)
-
-// runProposer turns proposals into Raft entries. With one writer it adds
-// nothing but a hop; under load, one entry, one disk write per node and one
-// replication carry many commands.
-func (n *Node) runProposer(ctx context.Context) {
-	defer n.wg.Done()
-	defer close(n.proposerDone)
-	slots := make(chan struct{}, maxInflight)
-	var carried *proposal // did not fit the previous entry
-	for {
-		first := carried
-		carried = nil
-		if first == nil {
-			select {
-			case first = <-n.proposals:
-			case <-ctx.Done():
-				return
-			}
-		}
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			first.done <- proposed{err: fmt.Errorf("%w: node is shutting down", ErrNotApplied)}
-			return
-		}
-		batch := []*proposal{first}
-		size := len(first.data)
-	fill:
-		for len(batch) < maxBatchCount {
-			select {
-			case p := <-n.proposals:
-				if size+len(p.data) > maxBatchBytes {
-					carried = p
-					break fill
-				}
-				batch = append(batch, p)
-				size += len(p.data)
-			default:
-				break fill
-			}
-		}
-		data := first.data
-		if len(batch) > 1 {
-			subs := make([][]byte, len(batch))
-			for i, p := range batch {
-				subs[i] = p.data
-			}
-			var err error
-			if data, err = fsm.Encode(&fsm.Command{Kind: fsm.KindBatch, Batch: subs}); err != nil {
-				panic(fmt.Sprintf("cluster: encode batch: %v", err)) // byte slices always encode
-			}
-		}
-		f := n.raft.Apply(data, time.Second)
-		go func() {
-			err := f.Error()
-			<-slots
-			if err != nil {
-				err = mapRaftError(err)
-				for _, p := range batch {
-					p.done <- proposed{err: err}
-				}
-				return
-			}
-			resp, index := f.Response(), f.Index()
-			if len(batch) == 1 {
-				batch[0].done <- proposed{resp: resp, index: index}
-				return
-			}
-			for i, p := range batch {
-				p.done <- proposed{resp: resp.(*fsm.BatchResponse).Responses[i], index: index}
-			}
-		}()
+	if n.prop.withdraw(p) {
+		return nil, 0, fmt.Errorf("%w: %s", ErrNotApplied, cause)
 	}
+	return nil, 0, fmt.Errorf("%w: %s", ErrOutcomeUnknown, cause)
 }
 
 // mapRaftError sorts Raft's errors by whether the entry may still commit.

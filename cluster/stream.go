@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -31,7 +32,8 @@ type streamResult struct {
 
 // serveStream is the leader's side: it takes the connection over, reads
 // writes and proposes each as it arrives (the proposer puts those that
-// arrive together in one entry), and writes back each outcome.
+// arrive together in one entry), and writes back the outcomes as entries
+// commit, all those of one entry in one flush.
 func (n *Node) serveStream(w http.ResponseWriter, r *http.Request) {
 	if !strings.EqualFold(r.Header.Get("Upgrade"), streamProto) {
 		w.Header().Set("Upgrade", streamProto)
@@ -56,64 +58,97 @@ func (n *Node) serveStream(w http.ResponseWriter, r *http.Request) {
 	}
 	n.log.Debug("forwarding stream opened", "from", r.Header.Get(headerFrom), "remote", conn.RemoteAddr().String())
 
-	// Proposals do not outlive the stream: once it ends, their outcome
-	// cannot reach the follower, which has already called it unknown.
+	// Writes in flight when the stream ends still commit or fail; their
+	// outcome cannot reach the follower, which has called it unknown.
 	// Node.Close closes the connection.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-
-	results := make(chan streamResult, 256)
+	done := make(chan struct{})
+	out := &resultQueue{wake: make(chan struct{}, 1)}
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		defer cancel()
+		defer conn.Close() // ends the reader too
 		bw := bufio.NewWriterSize(conn, 32<<10)
 		enc := msgpack.NewEncoder(bw)
 		for {
-			var res streamResult
 			select {
-			case res = <-results:
-			case <-ctx.Done():
+			case <-out.wake:
+			case <-done:
 				return
 			}
-			for more := true; more; {
+			for _, res := range out.takeAll() {
 				if err := enc.Encode(&res); err != nil {
-					conn.Close()
 					return
-				}
-				select {
-				case res = <-results:
-				default:
-					more = false
 				}
 			}
 			if err := bw.Flush(); err != nil {
-				conn.Close()
 				return
 			}
 		}
 	}()
 
-	var inflight sync.WaitGroup
 	dec := msgpack.NewDecoder(rw.Reader)
 	for {
 		var req streamRequest
 		if err := dec.Decode(&req); err != nil {
 			break
 		}
-		inflight.Add(1)
-		go func() {
-			defer inflight.Done()
-			res, index, err := n.writeLocal(ctx, req.W.Object, req.W.Txn, req.W.IdemKey)
-			select {
-			case results <- streamResult{ID: req.ID, R: resultOf(res, index, err)}:
-			case <-ctx.Done():
-			}
-		}()
+		n.proposeForwarded(req, out)
 	}
-	cancel()
-	inflight.Wait()
+	close(done)
 	<-writerDone
+}
+
+// proposeForwarded proposes one forwarded write; its outcome goes to out
+// when its entry commits. There is no goroutine per write: the proposer
+// delivers from the goroutine that waited for the entry.
+func (n *Node) proposeForwarded(req streamRequest, out *resultQueue) {
+	answer := func(res objects.TxnResult, index uint64, err error) {
+		out.push(streamResult{ID: req.ID, R: resultOf(res, index, err)})
+	}
+	w := req.W
+	if n.cfg.bug(BugAckBeforeCommit) {
+		answer(n.writeLocal(context.Background(), w.Object, w.Txn, w.IdemKey))
+		return
+	}
+	cmd, err := n.txnCommand(w.Object, w.Txn, w.IdemKey)
+	if err != nil {
+		answer(objects.TxnResult{}, 0, err)
+		return
+	}
+	data, err := fsm.Encode(cmd)
+	if err != nil {
+		answer(objects.TxnResult{}, 0, fmt.Errorf("%w: encode command: %v", ErrNotApplied, err))
+		return
+	}
+	p := &proposal{data: data, deliver: func(r proposed) { answer(txnOutcome(r)) }}
+	if err := n.prop.submit(p); err != nil {
+		answer(objects.TxnResult{}, 0, err)
+	}
+}
+
+// resultQueue is what a stream owes its follower; push never blocks.
+type resultQueue struct {
+	mu   sync.Mutex
+	res  []streamResult
+	wake chan struct{} // buffered 1
+}
+
+func (q *resultQueue) push(r streamResult) {
+	q.mu.Lock()
+	q.res = append(q.res, r)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *resultQueue) takeAll() []streamResult {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	r := q.res
+	q.res = nil
+	return r
 }
 
 // connSet is the leader's open forwarding streams, closed when the node
