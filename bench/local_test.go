@@ -67,12 +67,14 @@ func fakeServe(args []string) int {
 }
 
 // freeBasePort finds a base port whose three HTTP and three Raft ports are
-// free right now, in this package's own range (41000-49999): e2e takes
-// 27100-29799 and check 31000-33999, so parallel packages never collide.
+// free right now, in this package's own range (20000-26999): e2e takes
+// 27100-29799 and check 31000-31999, so parallel packages never collide,
+// and all stay below 32768, where Linux starts picking the local ports of
+// outgoing connections (a listener cannot take a port one of those holds).
 func freeBasePort(t *testing.T) int {
 	t.Helper()
 	for range 50 {
-		base := 41000 + rand.IntN(8000)
+		base := 20000 + rand.IntN(5900) // Raft ports up to 26902
 		ok := true
 		for i := 1; i <= 3 && ok; i++ {
 			ok = portFree(base+i) == nil && portFree(base+1000+i) == nil

@@ -41,7 +41,7 @@ type Config struct {
 const (
 	DefaultDuration          = 60 * time.Second
 	DefaultClients           = 8
-	DefaultBasePort          = 31000 // check's range is 31000-33999: e2e tests take 27100-29799, bench's 41000-49999
+	DefaultBasePort          = 31000 // check's tests take 31000-31999, e2e's 27100-29799, bench's 20000-26999
 	DefaultSnapshotThreshold = 64
 	DefaultCheckTimeout      = 5 * time.Minute
 )

@@ -51,9 +51,9 @@ func needBinary(t *testing.T) {
 	}
 }
 
-// Base ports, one per test, in check's range 31000-33999 (e2e takes
-// 27100-29799, bench 41000-49999): node i of a cluster at base uses base+i
-// and base+10+i.
+// Base ports, one per test, in check's range 31000-31999 (e2e takes
+// 27100-29799, bench 20000-26999; all below Linux's ephemeral ports from
+// 32768): node i of a cluster at base uses base+i and base+10+i.
 const (
 	portsPass            = 31100
 	portsStaleReads      = 31200
