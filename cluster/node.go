@@ -293,8 +293,7 @@ func (n *Node) Leader() (id, httpAddr string) {
 // ErrNotApplied or ErrOutcomeUnknown. The index is the log entry's.
 //
 // On a follower the write goes to the leader on the forwarding stream
-// (see serveStream); ErrNotLeader only when no
-// leader is known.
+// (see serveStream); ErrNotLeader only when no leader is known.
 func (n *Node) Write(ctx context.Context, object string, txn objects.Txn, idemKey string) (objects.TxnResult, uint64, error) {
 	if n.raft.State() == raft.Leader {
 		return n.writeLocal(ctx, object, txn, idemKey)
