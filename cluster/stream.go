@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -422,6 +423,10 @@ func (s *stream) send() {
 	bw := bufio.NewWriterSize(s.conn, 32<<10)
 	enc := msgpack.NewEncoder(bw)
 	for range s.wake {
+		// Let the handlers that are about to queue a write do so first:
+		// under load this puts several writes in one syscall, for nothing
+		// when idle (no other goroutine is runnable).
+		runtime.Gosched()
 		s.mu.Lock()
 		if s.err != nil {
 			s.mu.Unlock()
