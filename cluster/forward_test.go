@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -214,5 +215,29 @@ func TestForwardStreamLeaderChange(t *testing.T) {
 	}
 	if n := len(f.streams.all()); n != 1 {
 		t.Fatalf("%d streams open, want only the one to b", n)
+	}
+}
+
+// A frame may not read past its limit; the next frame starts afresh.
+func TestFrameReaderLimit(t *testing.T) {
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	small := streamRequest{ID: 1, W: forwardedWrite{Object: "o", Txn: increment(1)}}
+	big := streamRequest{ID: 2, W: forwardedWrite{Object: strings.Repeat("x", 4096), Txn: increment(1)}}
+	for _, r := range []streamRequest{small, big, small} {
+		if err := enc.Encode(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frames := &frameReader{r: bufio.NewReader(&buf)}
+	dec := msgpack.NewDecoder(frames)
+	frames.left = 1024
+	var got streamRequest
+	if err := dec.Decode(&got); err != nil || got.ID != 1 {
+		t.Fatalf("small frame: %+v, %v", got, err)
+	}
+	frames.left = 1024
+	if err := dec.Decode(&got); !errors.Is(err, errFrameTooLarge) {
+		t.Fatalf("4 KiB frame under a 1 KiB limit: %v, want errFrameTooLarge", err)
 	}
 }

@@ -87,10 +87,15 @@ func (n *Node) serveStream(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	dec := msgpack.NewDecoder(rw.Reader)
+	frames := &frameReader{r: rw.Reader}
+	dec := msgpack.NewDecoder(frames)
 	for {
+		frames.left = maxFrameBytes
 		var req streamRequest
 		if err := dec.Decode(&req); err != nil {
+			if errors.Is(err, errFrameTooLarge) {
+				n.log.Warn("forwarding stream closed: frame too large", "from", r.Header.Get(headerFrom), "limit", maxFrameBytes)
+			}
 			break
 		}
 		n.proposeForwarded(req, out)
@@ -125,6 +130,51 @@ func (n *Node) proposeForwarded(req streamRequest, out *resultQueue) {
 	if err := n.prop.submit(p); err != nil {
 		answer(objects.TxnResult{}, 0, err)
 	}
+}
+
+// maxFrameBytes bounds one forwarded write on the wire: a write is at most
+// the API's body limit (1 MiB by default) and its names and keys.
+const maxFrameBytes = 64 << 20
+
+var errFrameTooLarge = errors.New("forwarded write larger than the frame limit")
+
+// frameReader lets a frame read at most left more bytes, so that a peer
+// cannot make the leader buffer without bound. It passes ReadByte through
+// so that msgpack reads the buffered reader beneath without another copy.
+type frameReader struct {
+	r    *bufio.Reader
+	left int64
+}
+
+func (f *frameReader) Read(p []byte) (int, error) {
+	if f.left <= 0 {
+		return 0, errFrameTooLarge
+	}
+	if int64(len(p)) > f.left {
+		p = p[:f.left]
+	}
+	n, err := f.r.Read(p)
+	f.left -= int64(n)
+	return n, err
+}
+
+func (f *frameReader) ReadByte() (byte, error) {
+	if f.left <= 0 {
+		return 0, errFrameTooLarge
+	}
+	b, err := f.r.ReadByte()
+	if err == nil {
+		f.left--
+	}
+	return b, err
+}
+
+func (f *frameReader) UnreadByte() error {
+	if err := f.r.UnreadByte(); err != nil {
+		return err
+	}
+	f.left++
+	return nil
 }
 
 // resultQueue is what a stream owes its follower; push never blocks.
