@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/dobj/dobj/objects"
@@ -116,22 +115,15 @@ type forwarder struct {
 	n  *Node
 	hc *http.Client // read indexes
 
-	// mu guards readers and reading: reads waiting for the next read
-	// index round (see verifier, the same pattern).
-	mu      sync.Mutex
-	readers []chan readIndexResult
-	reading bool
+	// reads shares one read-index request among the reads waiting at
+	// the same moment.
+	reads rounds[uint64]
 
 	streams streams
 }
 
-type readIndexResult struct {
-	index uint64
-	err   error
-}
-
 func newForwarder(n *Node) *forwarder {
-	return &forwarder{
+	f := &forwarder{
 		n: n,
 		hc: &http.Client{Transport: &http.Transport{
 			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -140,6 +132,8 @@ func newForwarder(n *Node) *forwarder {
 		}},
 		streams: streams{n: n},
 	}
+	f.reads.call = f.fetchReadIndex
+	return f
 }
 
 // write sends one write to the leader and waits for its outcome.
@@ -154,44 +148,12 @@ func (f *forwarder) close() {
 	f.hc.CloseIdleConnections()
 }
 
-// readIndex gets a read index from the leader in a round shared by every
-// read waiting at this moment; the round starts after the caller joined.
-func (f *forwarder) readIndex(ctx context.Context, leaderHTTP string) (uint64, error) {
-	ch := make(chan readIndexResult, 1)
-	f.mu.Lock()
-	f.readers = append(f.readers, ch)
-	if !f.reading {
-		f.reading = true
-		go f.readRounds(leaderHTTP)
+// fetchReadIndex asks the leader known now for a read index.
+func (f *forwarder) fetchReadIndex() (uint64, error) {
+	_, leaderHTTP := f.n.Leader()
+	if leaderHTTP == "" {
+		return 0, ErrNotLeader
 	}
-	f.mu.Unlock()
-	select {
-	case r := <-ch:
-		return r.index, r.err
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-}
-
-func (f *forwarder) readRounds(leaderHTTP string) {
-	for {
-		f.mu.Lock()
-		batch := f.readers
-		f.readers = nil
-		if len(batch) == 0 {
-			f.reading = false
-			f.mu.Unlock()
-			return
-		}
-		f.mu.Unlock()
-		index, err := f.fetchReadIndex(leaderHTTP)
-		for _, ch := range batch {
-			ch <- readIndexResult{index, err}
-		}
-	}
-}
-
-func (f *forwarder) fetchReadIndex(leaderHTTP string) (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), f.n.cfg.ApplyTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+leaderHTTP+pathReadIndex, nil)

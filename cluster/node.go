@@ -33,7 +33,7 @@ type Node struct {
 	trans *raft.NetworkTransport
 	layer *streamLayer
 
-	verifier *verifier
+	verifier *rounds[struct{}] // leadership confirmations
 	fwd      *forwarder
 	// leaderStreams are the forwarding streams followers opened to this
 	// node (see serveStream).
@@ -164,7 +164,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.raft = r
 	n.prop.apply = func(data []byte) raft.ApplyFuture { return r.Apply(data, time.Second) }
-	n.verifier = &verifier{verify: func() error { return r.VerifyLeader().Error() }}
+	n.verifier = &rounds[struct{}]{call: func() (struct{}, error) { return struct{}{}, r.VerifyLeader().Error() }}
 	n.fwd = newForwarder(n)
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -450,7 +450,7 @@ func (n *Node) Read(ctx context.Context, linearizable bool, fn func(*objects.Sto
 	if n.raft.State() == raft.Leader {
 		index, err = n.readIndex(ctx)
 	} else if _, addr := n.Leader(); addr != "" {
-		index, err = n.fwd.readIndex(ctx, addr)
+		index, err = n.fwd.reads.join(ctx) // asks the leader known when its round starts
 	} else {
 		return 0, ErrNotLeader
 	}
@@ -474,7 +474,7 @@ func (n *Node) readIndex(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	index := n.raft.CommitIndex()
-	if err := n.verifier.confirm(ctx); err != nil {
+	if _, err := n.verifier.join(ctx); err != nil {
 		return 0, err
 	}
 	return index, nil
