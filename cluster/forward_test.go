@@ -43,6 +43,18 @@ func fakeLeader(t *testing.T, speak func(dec *msgpack.Decoder, enc *msgpack.Enco
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
+// echoLeader answers every write at once, as applied at the index of its id.
+func echoLeader(dec *msgpack.Decoder, enc *msgpack.Encoder, bw *bufio.Writer, _ net.Conn) {
+	for {
+		var req streamRequest
+		if err := dec.Decode(&req); err != nil {
+			return
+		}
+		enc.Encode(&streamResult{ID: req.ID, R: resultOf(objects.TxnResult{Succeeded: true}, req.ID, nil)})
+		bw.Flush()
+	}
+}
+
 // A forwarded write must say "not applied" only when the leader cannot
 // have seen it, and "outcome unknown" once it may have.
 func TestForwardedWriteOutcomes(t *testing.T) {
@@ -155,16 +167,7 @@ func TestForwardedWriteOutcomes(t *testing.T) {
 // Cutting the stream (fault injection) fails what it carries and the next
 // write opens a new one.
 func TestForwardStreamCutAndReopen(t *testing.T) {
-	addr := fakeLeader(t, func(dec *msgpack.Decoder, enc *msgpack.Encoder, bw *bufio.Writer, _ net.Conn) {
-		for {
-			var req streamRequest
-			if err := dec.Decode(&req); err != nil {
-				return
-			}
-			enc.Encode(&streamResult{ID: req.ID, R: resultOf(objects.TxnResult{Succeeded: true}, req.ID, nil)})
-			bw.Flush()
-		}
-	})
+	addr := fakeLeader(t, echoLeader)
 	f := testForwarder()
 	defer f.close()
 	ctx := context.Background()
@@ -188,17 +191,7 @@ func TestForwardStreamCutAndReopen(t *testing.T) {
 // A new leader gets a new stream; the one to the former leader closes once
 // it owes no answer.
 func TestForwardStreamLeaderChange(t *testing.T) {
-	echo := func(dec *msgpack.Decoder, enc *msgpack.Encoder, bw *bufio.Writer, _ net.Conn) {
-		for {
-			var req streamRequest
-			if err := dec.Decode(&req); err != nil {
-				return
-			}
-			enc.Encode(&streamResult{ID: req.ID, R: resultOf(objects.TxnResult{Succeeded: true}, req.ID, nil)})
-			bw.Flush()
-		}
-	}
-	a, b := fakeLeader(t, echo), fakeLeader(t, echo)
+	a, b := fakeLeader(t, echoLeader), fakeLeader(t, echoLeader)
 	f := testForwarder()
 	defer f.close()
 	ctx := context.Background()

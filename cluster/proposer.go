@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/dobj/dobj/fsm"
@@ -39,13 +40,13 @@ type proposed struct {
 // caller's goroutine, and the goroutine that waits for an entry submits
 // the next one with whatever queued up meanwhile.
 type proposer struct {
-	apply func(data []byte) raft.ApplyFuture
+	apply   func(data []byte) raft.ApplyFuture
+	waiters sync.WaitGroup // the goroutines waiting for entries
 
 	mu       sync.Mutex // guards the fields below
 	queue    []*proposal
 	inflight bool
 	closed   bool
-	waiters  sync.WaitGroup
 }
 
 // submit queues p for the next entry; an error means it was not queued.
@@ -73,13 +74,11 @@ func (pr *proposer) submit(p *proposal) error {
 func (pr *proposer) withdraw(p *proposal) bool {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	for i, q := range pr.queue {
-		if q == p {
-			pr.queue = append(pr.queue[:i], pr.queue[i+1:]...)
-			return true
-		}
+	i := slices.Index(pr.queue, p)
+	if i >= 0 {
+		pr.queue = slices.Delete(pr.queue, i, i+1)
 	}
-	return false
+	return i >= 0
 }
 
 // take removes the next entry's proposals from the queue; mu is held.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -457,11 +458,9 @@ func (s *stream) enqueue(p *pendingWrite) error {
 func (s *stream) forget(p *pendingWrite) (unsent bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i, q := range s.queue {
-		if q == p {
-			s.queue = append(s.queue[:i], s.queue[i+1:]...)
-			return true
-		}
+	if i := slices.Index(s.queue, p); i >= 0 {
+		s.queue = slices.Delete(s.queue, i, i+1)
+		return true
 	}
 	delete(s.pending, p.id)
 	return false
