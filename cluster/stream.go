@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"runtime"
@@ -70,7 +71,7 @@ func (n *Node) serveStream(w http.ResponseWriter, r *http.Request) {
 		defer close(writerDone)
 		defer conn.Close() // ends the reader too
 		bw := bufio.NewWriterSize(conn, 32<<10)
-		enc := msgpack.NewEncoder(bw)
+		enc := newFrameEncoder(bw)
 		for {
 			select {
 			case <-out.wake:
@@ -131,6 +132,15 @@ func (n *Node) proposeForwarded(req streamRequest, out *resultQueue) {
 	if err := n.prop.submit(p); err != nil {
 		answer(objects.TxnResult{}, 0, err)
 	}
+}
+
+// newFrameEncoder writes frames as msgpack arrays of the fields in order,
+// like log entries (fsm.Encode): a third of the encoding time of maps.
+// Decoders read either form.
+func newFrameEncoder(w io.Writer) *msgpack.Encoder {
+	enc := msgpack.NewEncoder(w)
+	enc.UseArrayEncodedStructs(true)
+	return enc
 }
 
 // maxFrameBytes bounds one forwarded write on the wire: a write is at most
@@ -470,7 +480,7 @@ func (s *stream) forget(p *pendingWrite) (unsent bool) {
 // previous ones were being written in one flush.
 func (s *stream) send() {
 	bw := bufio.NewWriterSize(s.conn, 32<<10)
-	enc := msgpack.NewEncoder(bw)
+	enc := newFrameEncoder(bw)
 	for range s.wake {
 		// Let the handlers that are about to queue a write do so first:
 		// under load this puts several writes in one syscall, for nothing
