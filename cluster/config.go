@@ -24,8 +24,14 @@ const (
 type Config struct {
 	ID       string
 	DataDir  string
-	RaftAddr string // listen and advertise address of the Raft transport
-	HTTPAddr string // the API address this node publishes to the others
+	RaftAddr string // listen address of the Raft transport
+	// AdvertiseRaft is where the other nodes reach the Raft transport: the
+	// transport's LocalAddr, this node's own entry when bootstrapping and
+	// what it sends when asking to join. Empty: the address bound, which
+	// must then have a specific host (not 0.0.0.0 or ::). Port 0: the
+	// port bound.
+	AdvertiseRaft string
+	HTTPAddr      string // the API address this node publishes to the others
 
 	// Peers is the initial cluster, bootstrapped once by a node without
 	// Raft state; a node with state ignores it. Empty: wait to be joined.

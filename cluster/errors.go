@@ -19,4 +19,8 @@ var (
 	// ErrFaultsDisabled: SetBlocked was called on a node started without
 	// fault injection.
 	ErrFaultsDisabled = errors.New("fault injection is not enabled")
+	// ErrUnspecifiedHost: an address to publish has host 0.0.0.0, :: or
+	// none; those mean every interface, and a node dialling one reaches
+	// itself. Give the host the other nodes reach this one at.
+	ErrUnspecifiedHost = errors.New("host is not one other nodes can dial")
 )

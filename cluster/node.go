@@ -57,8 +57,9 @@ type Node struct {
 }
 
 // Open starts a node: it opens the stores under cfg.DataDir, listens on
-// cfg.RaftAddr, bootstraps cfg.Peers if the node has no Raft state, and
-// starts the loop that publishes the node's HTTP address to the cluster.
+// cfg.RaftAddr, advertises cfg.AdvertiseRaft, bootstraps cfg.Peers if the
+// node has no Raft state, and starts the loop that publishes the node's
+// HTTP address to the cluster.
 func Open(ctx context.Context, cfg Config) (*Node, error) {
 	cfg.setDefaults()
 	if cfg.ID == "" {
@@ -107,14 +108,20 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		bolt.Close()
 		return nil, fmt.Errorf("listen on raft address %s: %w", cfg.RaftAddr, err)
 	}
-	n.layer = newStreamLayer(ln)
+	advertise, err := AdvertisedAddr(cfg.AdvertiseRaft, ln.Addr())
+	if err != nil {
+		ln.Close()
+		bolt.Close()
+		return nil, fmt.Errorf("raft address %s (set AdvertiseRaft to where peers reach it): %w", cfg.RaftAddr, err)
+	}
+	n.layer = newStreamLayer(ln, advertise)
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  n.layer,
 		MaxPool: 5,
 		Timeout: 10 * time.Second,
 		Logger:  hl.Named("net"),
 	})
-	n.cfg.RaftAddr = string(n.trans.LocalAddr())
+	n.cfg.AdvertiseRaft = string(n.trans.LocalAddr())
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
@@ -144,7 +151,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		for _, p := range cfg.Peers {
 			addr := p.RaftAddr
 			if p.ID == cfg.ID {
-				addr = n.cfg.RaftAddr
+				addr = n.cfg.AdvertiseRaft // the entry may say port 0
 			}
 			servers = append(servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(addr), Suffrage: raft.Voter})
 		}
@@ -259,7 +266,7 @@ func (n *Node) publishSelf(ctx context.Context) {
 		if n.raft.State() == raft.Leader {
 			_, _, err = n.propose(ctx, &fsm.Command{Kind: fsm.KindSetMember, Member: fsm.Member{ID: n.cfg.ID, HTTPAddr: n.cfg.HTTPAddr}})
 		} else if _, addr := n.Leader(); addr != "" {
-			err = askToJoin(ctx, hc, addr, n.cfg.ID, n.cfg.RaftAddr, n.cfg.HTTPAddr)
+			err = askToJoin(ctx, hc, addr, n.cfg.ID, n.cfg.AdvertiseRaft, n.cfg.HTTPAddr)
 		}
 		if err != nil {
 			n.log.Debug("publishing http address", "err", err)
@@ -640,5 +647,7 @@ func (n *Node) Blocked(id string) bool {
 	return n.blocked[id]
 }
 
-// RaftAddr is the address the Raft transport listens on and advertises.
-func (n *Node) RaftAddr() string { return n.cfg.RaftAddr }
+// RaftAddr is the address the other nodes reach this node's Raft
+// transport at (Config.AdvertiseRaft, with the port bound for port 0):
+// the one to give Join.
+func (n *Node) RaftAddr() string { return n.cfg.AdvertiseRaft }

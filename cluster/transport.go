@@ -18,6 +18,7 @@ var errPartitioned = errors.New("partitioned by fault injection")
 // on both nodes, so every connection between them is cut by its dialer.
 type streamLayer struct {
 	net.Listener
+	advertise net.Addr // what Addr returns, and so the transport's LocalAddr
 
 	// mu guards blocked and conns.
 	mu      sync.Mutex
@@ -27,9 +28,22 @@ type streamLayer struct {
 
 var _ raft.StreamLayer = (*streamLayer)(nil)
 
-func newStreamLayer(ln net.Listener) *streamLayer {
-	return &streamLayer{Listener: ln, blocked: map[raft.ServerAddress]bool{}, conns: map[*trackedConn]struct{}{}}
+func newStreamLayer(ln net.Listener, advertise string) *streamLayer {
+	return &streamLayer{Listener: ln, advertise: advertisedAddr(advertise),
+		blocked: map[raft.ServerAddress]bool{}, conns: map[*trackedConn]struct{}{}}
 }
+
+// Addr is the address the other nodes reach this one at, not the
+// listener's: raft.NetworkTransport takes its LocalAddr from here, and a
+// listener on 0.0.0.0 would tell the others to dial themselves.
+func (s *streamLayer) Addr() net.Addr { return s.advertise }
+
+// advertisedAddr is a host:port as a net.Addr; the host may be a name,
+// which net.TCPAddr cannot hold.
+type advertisedAddr string
+
+func (a advertisedAddr) Network() string { return "tcp" }
+func (a advertisedAddr) String() string  { return string(a) }
 
 // Dial opens a connection to a peer, unless it is blocked.
 func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {

@@ -1,0 +1,112 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAdvertisedAddr(t *testing.T) {
+	any4 := &net.TCPAddr{IP: net.IPv4zero, Port: 5000}
+	any6 := &net.TCPAddr{IP: net.IPv6unspecified, Port: 5000}
+	loop := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}
+	tests := []struct {
+		advertise string
+		bound     net.Addr
+		want      string
+		wantErr   error // nil: success; errAny: any error
+	}{
+		{"", loop, "127.0.0.1:5000", nil},
+		{"10.0.0.1:9081", any4, "10.0.0.1:9081", nil},
+		{"node.example:0", any4, "node.example:5000", nil},
+		{"[::1]:0", any6, "[::1]:5000", nil},
+		{"", any4, "", ErrUnspecifiedHost},
+		{"", any6, "", ErrUnspecifiedHost},
+		{"[::]:9081", loop, "", ErrUnspecifiedHost},
+		{":9081", loop, "", ErrUnspecifiedHost},
+		{"node.example", loop, "", errAny},
+	}
+	for _, tt := range tests {
+		t.Run(tt.advertise+"@"+tt.bound.String(), func(t *testing.T) {
+			got, err := AdvertisedAddr(tt.advertise, tt.bound)
+			switch {
+			case tt.wantErr == nil && err != nil:
+				t.Fatalf("error %v", err)
+			case tt.wantErr == errAny && err == nil, tt.wantErr != nil && tt.wantErr != errAny && !errors.Is(err, tt.wantErr):
+				t.Fatalf("error %v, want %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// errAny stands for "some error" in tables.
+var errAny = errors.New("any error")
+
+// TestNodesListeningEverywhereAdvertiseLoopback starts two nodes that
+// listen on 0.0.0.0 and advertise 127.0.0.1: the Raft configuration (what
+// peers dial) holds the advertised addresses with the ports bound, and
+// the second node, added at its advertised address, replicates.
+func TestNodesListeningEverywhereAdvertiseLoopback(t *testing.T) {
+	c := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}}
+	t.Cleanup(func() {
+		for _, n := range c.nodes {
+			n.Close()
+		}
+	})
+	everywhere := func(id string) Config {
+		cfg := testConfig(id, t.TempDir())
+		cfg.RaftAddr, cfg.AdvertiseRaft = "0.0.0.0:0", "127.0.0.1:0"
+		return cfg
+	}
+	cfg := everywhere("n1")
+	cfg.Peers = []Peer{{ID: "n1", RaftAddr: "127.0.0.1:0"}}
+	n1 := c.open(cfg)
+	leader := c.waitLeader(nil)
+	n2 := c.open(everywhere("n2"))
+	if err := leader.Join(context.Background(), "n2", n2.RaftAddr(), ""); err != nil {
+		t.Fatalf("join n2: %v", err)
+	}
+
+	for _, n := range []*Node{n1, n2} {
+		_, boundPort, _ := net.SplitHostPort(n.layer.Listener.Addr().String())
+		if want := "127.0.0.1:" + boundPort; n.RaftAddr() != want || string(n.trans.LocalAddr()) != want {
+			t.Errorf("%s: RaftAddr %q, transport LocalAddr %q; want %q", n.cfg.ID, n.RaftAddr(), n.trans.LocalAddr(), want)
+		}
+	}
+	for _, m := range leader.Status().Members {
+		if m.RaftAddr != c.nodes[m.ID].RaftAddr() {
+			t.Errorf("member %s at %q, want its advertised %q", m.ID, m.RaftAddr, c.nodes[m.ID].RaftAddr())
+		}
+	}
+	if _, _, err := leader.Write(context.Background(), "card", increment(1), ""); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually(10*time.Second, "n2 to replicate", func() bool { return n2.Digest().Digest == leader.Digest().Digest })
+}
+
+// TestOpenRefusesUnspecifiedRaftAddr: without AdvertiseRaft, a node
+// listening on every interface has no address to give its peers.
+func TestOpenRefusesUnspecifiedRaftAddr(t *testing.T) {
+	cfg := testConfig("solo", t.TempDir())
+	cfg.RaftAddr = "0.0.0.0:0"
+	cfg.Peers = []Peer{{ID: "solo", RaftAddr: "127.0.0.1:0"}}
+	if n, err := Open(context.Background(), cfg); !errors.Is(err, ErrUnspecifiedHost) || !strings.Contains(err.Error(), "0.0.0.0") {
+		if err == nil {
+			n.Close()
+		}
+		t.Fatalf("Open = %v, want ErrUnspecifiedHost naming the address", err)
+	}
+	// The refusal released the stores: the same directory opens.
+	cfg.AdvertiseRaft = "127.0.0.1:0"
+	n, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+}
