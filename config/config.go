@@ -28,8 +28,16 @@ const (
 type Config struct {
 	ID       string // this node's Raft server id
 	DataDir  string // Raft log, stable store and snapshots; default data/<id>
-	HTTPAddr string // API listen address, also published to the other nodes
-	RaftAddr string // Raft transport listen and advertise address
+	HTTPAddr string // API listen address; host 0.0.0.0, :: or "" is every interface
+	RaftAddr string // Raft transport listen address, likewise
+
+	// AdvertiseHTTP and AdvertiseRaft are the host:port the other nodes
+	// reach this node's API and Raft transport at: a listen address such
+	// as 0.0.0.0:8081 cannot be dialled from another host. Load defaults
+	// them (see defaultAdvertise); port 0, allowed only when the listen
+	// port is 0 too, stands for the port actually bound.
+	AdvertiseHTTP string
+	AdvertiseRaft string
 
 	// Peers is the initial cluster (bootstrapped once by a node without
 	// state). Join is the URL of any running node to join instead. At most

@@ -51,6 +51,7 @@ func TestLoad(t *testing.T) {
 			check: func(t *testing.T, c Config, dir string) {
 				want := Default()
 				want.ID, want.DataDir, want.HTTPAddr, want.RaftAddr = "n1", dir, httpAddr, raftAddr
+				want.AdvertiseHTTP, want.AdvertiseRaft = httpAddr, raftAddr
 				if !reflect.DeepEqual(c, want) {
 					t.Errorf("got %+v\nwant %+v", c, want)
 				}
@@ -64,7 +65,9 @@ func TestLoad(t *testing.T) {
 		{
 			name: "every flag",
 			args: func(dir string) []string {
-				return append(base(dir), "--peers", peers, "--snapshot-threshold", "16", "--trailing-logs", "8",
+				return append(base(dir), "--peers", "n1=node1.example:9081,n2="+other,
+					"--advertise-http", "node1.example:8081", "--advertise-raft", "node1.example:9081",
+					"--snapshot-threshold", "16", "--trailing-logs", "8",
 					"--snapshot-interval", "2s", "--apply-timeout", "3s", "--idempotency-window", "1m",
 					"--max-body-bytes", "4096", "--max-name-bytes", "10", "--max-key-bytes", "20", "--max-value-bytes", "30",
 					"--max-list-limit", "5", "--log-level", "debug", "--log-format", "text", "--test-faults",
@@ -72,7 +75,8 @@ func TestLoad(t *testing.T) {
 			},
 			check: func(t *testing.T, c Config, dir string) {
 				want := Config{ID: "n1", DataDir: dir, HTTPAddr: httpAddr, RaftAddr: raftAddr,
-					Peers:             []Peer{{"n1", raftAddr}, {"n2", other}},
+					AdvertiseHTTP: "node1.example:8081", AdvertiseRaft: "node1.example:9081",
+					Peers:             []Peer{{"n1", "node1.example:9081"}, {"n2", other}},
 					SnapshotThreshold: 16, TrailingLogs: 8, SnapshotInterval: 2 * time.Second, ApplyTimeout: 3 * time.Second,
 					IdempotencyWindow: time.Minute, MaxBodyBytes: 4096, MaxNameBytes: 10, MaxKeyBytes: 20, MaxValueBytes: 30,
 					MaxListLimit: 5, LogLevel: "debug", LogFormat: "text", TestFaults: true,
@@ -86,10 +90,12 @@ func TestLoad(t *testing.T) {
 			name: "env fills what flags leave out",
 			args: func(dir string) []string { return []string{"--id", "n1"} },
 			env: map[string]string{"DOBJ_ID": "ignored", "DOBJ_HTTP_ADDR": httpAddr, "DOBJ_RAFT_ADDR": raftAddr,
-				"DOBJ_APPLY_TIMEOUT": "7s", "DOBJ_TEST_FAULTS": "true", "DOBJ_PEERS": peers,
+				"DOBJ_ADVERTISE_HTTP": "node1.example:8081",
+				"DOBJ_APPLY_TIMEOUT":  "7s", "DOBJ_TEST_FAULTS": "true", "DOBJ_PEERS": peers,
 				"DOBJ_UNSAFE_BUG": "stale-reads,ack-before-commit", "DOBJ_UNSAFE_ALLOW_BUGS": "1"},
 			check: func(t *testing.T, c Config, dir string) {
 				if c.ID != "n1" || c.HTTPAddr != httpAddr || c.RaftAddr != raftAddr || c.ApplyTimeout != 7*time.Second ||
+					c.AdvertiseHTTP != "node1.example:8081" || c.AdvertiseRaft != raftAddr ||
 					!c.TestFaults || len(c.Peers) != 2 || !reflect.DeepEqual(c.UnsafeBugs, []string{"stale-reads", "ack-before-commit"}) {
 					t.Errorf("got %+v", c)
 				}
@@ -102,10 +108,12 @@ func TestLoad(t *testing.T) {
 			name: "file fills what flags and env leave out",
 			args: func(dir string) []string { return []string{"--id", "n1", "--data-dir", dir} },
 			env:  map[string]string{"DOBJ_HTTP_ADDR": httpAddr, "DOBJ_MAX_KEY_BYTES": "99"},
-			file: `{"id":"n9","http_addr":"127.0.0.1:1","raft_addr":"` + raftAddr + `","max_key_bytes":5,"max_list_limit":7,
+			file: `{"id":"n9","http_addr":"127.0.0.1:1","raft_addr":"` + raftAddr + `","advertise_raft":"node1.example:9081",
+				"max_key_bytes":5,"max_list_limit":7,
 				"test_faults":true,"snapshot_interval":"1s","unsafe_bug":["stale-reads"],"unsafe_allow_bugs":true,"join":"` + other + `"}`,
 			check: func(t *testing.T, c Config, dir string) {
 				if c.ID != "n1" || c.HTTPAddr != httpAddr || c.RaftAddr != raftAddr || c.MaxKeyBytes != 99 ||
+					c.AdvertiseRaft != "node1.example:9081" || c.AdvertiseHTTP != httpAddr ||
 					c.MaxListLimit != 7 || !c.TestFaults || c.SnapshotInterval != time.Second ||
 					!reflect.DeepEqual(c.UnsafeBugs, []string{"stale-reads"}) || c.Join != "http://"+other {
 					t.Errorf("got %+v", c)
@@ -118,8 +126,8 @@ func TestLoad(t *testing.T) {
 				return []string{"--id", "n2", "--data-dir", dir, "--http-addr", httpAddr, "--peers", peers}
 			},
 			check: func(t *testing.T, c Config, dir string) {
-				if c.RaftAddr != other {
-					t.Errorf("RaftAddr = %q, want %q", c.RaftAddr, other)
+				if c.RaftAddr != other || c.AdvertiseRaft != other {
+					t.Errorf("RaftAddr, AdvertiseRaft = %q, %q, want %q for both", c.RaftAddr, c.AdvertiseRaft, other)
 				}
 			},
 		},
@@ -148,7 +156,7 @@ func TestLoad(t *testing.T) {
 		{name: "bad duration", args: func(dir string) []string { return append(base(dir), "--apply-timeout", "soon") }, wantErr: "-apply-timeout"},
 		{name: "bad log level", args: func(dir string) []string { return append(base(dir), "--log-level", "loud") }, wantErr: "--log-level"},
 		{name: "same address twice", args: func(dir string) []string { return append(base(dir), "--raft-addr", httpAddr) }, wantErr: "is also --http-addr"},
-		{name: "address without host", args: func(dir string) []string { return append(base(dir), "--http-addr", ":8081") }, wantErr: "--http-addr:"},
+		{name: "address without port", args: func(dir string) []string { return append(base(dir), "--http-addr", "127.0.0.1") }, wantErr: "--http-addr:"},
 		{name: "stray argument", args: func(dir string) []string { return append(base(dir), "extra") }, wantErr: `unexpected argument "extra"`},
 		{name: "unknown flag", args: func(dir string) []string { return append(base(dir), "--nope") }, wantErr: "-nope"},
 		{name: "bad env value", args: base, env: map[string]string{"DOBJ_SNAPSHOT_THRESHOLD": "many"}, wantErr: "DOBJ_SNAPSHOT_THRESHOLD"},
@@ -187,13 +195,101 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+// TestLoadAdvertise covers the addresses published to the other nodes:
+// how they default from the listen addresses, and the settings refused
+// because another host could not dial what would be published.
+func TestLoadAdvertise(t *testing.T) {
+	_, hp, _ := net.SplitHostPort(freeAddr(t))
+	_, rp, _ := net.SplitHostPort(freeAddr(t))
+	tests := []struct {
+		name     string
+		args     []string // after --id n1 --data-dir DIR --http-addr 127.0.0.1:hp --raft-addr 127.0.0.1:rp
+		wantHTTP string
+		wantRaft string
+		wantErrs []string // substrings; none means success
+	}{
+		{name: "specific listen addresses are advertised as they are",
+			wantHTTP: "127.0.0.1:" + hp, wantRaft: "127.0.0.1:" + rp},
+		{name: "flags win", args: []string{"--http-addr", "0.0.0.0:" + hp, "--raft-addr", "0.0.0.0:" + rp,
+			"--advertise-http", "api.example:443", "--advertise-raft", "raft.example:9081"},
+			wantHTTP: "api.example:443", wantRaft: "raft.example:9081"},
+		{name: "http on 0.0.0.0 takes the raft host", args: []string{"--http-addr", "0.0.0.0:" + hp},
+			wantHTTP: "127.0.0.1:" + hp, wantRaft: "127.0.0.1:" + rp},
+		{name: "http on :port takes the raft host", args: []string{"--http-addr", ":" + hp},
+			wantHTTP: "127.0.0.1:" + hp, wantRaft: "127.0.0.1:" + rp},
+		{name: "http on 0.0.0.0 takes the advertised raft host", args: []string{"--http-addr", "0.0.0.0:" + hp,
+			"--raft-addr", "0.0.0.0:" + rp, "--advertise-raft", "10.0.0.1:9081", "--peers", "n1=10.0.0.1:9081,n2=10.0.0.2:9081"},
+			wantHTTP: "10.0.0.1:" + hp, wantRaft: "10.0.0.1:9081"},
+		{name: "listen port 0 advertises port 0, the port bound", args: []string{"--http-addr", "0.0.0.0:0", "--raft-addr", "127.0.0.1:0"},
+			wantHTTP: "127.0.0.1:0", wantRaft: "127.0.0.1:0"},
+		{name: "advertise port 0 with listen port 0", args: []string{"--http-addr", "0.0.0.0:0", "--advertise-http", "localhost:0"},
+			wantHTTP: "localhost:0", wantRaft: "127.0.0.1:" + rp},
+
+		{name: "everything on every interface", args: []string{"--http-addr", "0.0.0.0:8081", "--raft-addr", ":9081"},
+			wantErrs: []string{
+				"--advertise-http: --http-addr 0.0.0.0:8081 listens on every interface; say how peers reach this node with --advertise-http HOST:PORT",
+				"--advertise-raft: --raft-addr :9081 listens on every interface; say how peers reach this node with --advertise-raft HOST:PORT"}},
+		{name: "raft on every interface", args: []string{"--raft-addr", "0.0.0.0:9081"},
+			wantErrs: []string{"--advertise-raft: --raft-addr 0.0.0.0:9081 listens on every interface; say how peers reach this node with --advertise-raft HOST:PORT"}},
+		{name: "advertise 0.0.0.0", args: []string{"--advertise-http", "0.0.0.0:8081"},
+			wantErrs: []string{`--advertise-http: "0.0.0.0:8081" is not an address other nodes can dial: give this node's IP or DNS name`}},
+		{name: "advertise ::", args: []string{"--advertise-raft", "[::]:9081"},
+			wantErrs: []string{`--advertise-raft: "[::]:9081" is not an address other nodes can dial`}},
+		{name: "advertise without host", args: []string{"--advertise-http", ":8081"},
+			wantErrs: []string{`--advertise-http: ":8081": want an explicit host`}},
+		{name: "advertise without port", args: []string{"--advertise-raft", "raft.example"},
+			wantErrs: []string{`--advertise-raft: "raft.example": want host:port`}},
+		{name: "advertise port 0 with a fixed listen port", args: []string{"--advertise-http", "127.0.0.1:0"},
+			wantErrs: []string{`--advertise-http: "127.0.0.1:0": port 0 cannot be dialled; give the port peers reach --http-addr 127.0.0.1:` + hp + " on"}},
+		{name: "own peers entry is not the advertised raft address", args: []string{"--advertise-raft", "10.0.0.1:9081",
+			"--peers", "n1=10.0.0.9:9081"},
+			wantErrs: []string{"--peers: this node's entry says 10.0.0.9:9081 but --advertise-raft (default --raft-addr) is 10.0.0.1:9081"}},
+		{name: "peers entry on every interface", args: []string{"--peers", "n1=0.0.0.0:" + rp},
+			wantErrs: []string{`"0.0.0.0:` + rp + `" is not an address other nodes can dial`}},
+		{name: "http defaults onto the raft address", args: []string{"--http-addr", ":" + rp},
+			wantErrs: []string{"--advertise-raft: 127.0.0.1:" + rp + " is also --advertise-http"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"--id", "n1", "--data-dir", t.TempDir(),
+				"--http-addr", "127.0.0.1:" + hp, "--raft-addr", "127.0.0.1:" + rp}, tt.args...)
+			c, err := Load(args, envOf(nil))
+			if len(tt.wantErrs) > 0 {
+				for _, want := range tt.wantErrs {
+					if err == nil || !strings.Contains(err.Error(), want) {
+						t.Errorf("Load error = %v, want one containing %q", err, want)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if c.AdvertiseHTTP != tt.wantHTTP || c.AdvertiseRaft != tt.wantRaft {
+				t.Errorf("advertised %q, %q; want %q, %q", c.AdvertiseHTTP, c.AdvertiseRaft, tt.wantHTTP, tt.wantRaft)
+			}
+		})
+	}
+}
+
+func TestSpecificHost(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:1": true, "10.0.0.1:1": true, "[::1]:1": true, "node.example:1": true, "localhost:0": true,
+		"0.0.0.0:1": false, "[::]:1": false, "[0:0::0]:1": false, ":1": false, "no-port": false,
+	} {
+		if got := specificHost(addr); got != want {
+			t.Errorf("specificHost(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
 func TestLoadHelp(t *testing.T) {
 	if _, err := Load([]string{"--help"}, envOf(nil)); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("Load(--help) = %v, want flag.ErrHelp", err)
 	}
 	var b strings.Builder
 	Usage(&b)
-	for _, want := range []string{"-peers", "-unsafe-allow-bugs", "DOBJ_"} {
+	for _, want := range []string{"-peers", "-unsafe-allow-bugs", "DOBJ_", "-advertise-http host:port", "-advertise-raft host:port"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("Usage lacks %q:\n%s", want, b.String())
 		}
@@ -272,6 +368,8 @@ func TestParsePeers(t *testing.T) {
 		{"n1=127.0.0.1", nil, true},
 		{"n1=127.0.0.1:9081,n2=127.0.0.1:9081", nil, true},
 		{"n/1=127.0.0.1:9081", nil, true},
+		{"n1=0.0.0.0:9081", nil, true},
+		{"n1=[::]:9081", nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

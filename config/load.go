@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sort"
 	"strings"
@@ -78,6 +79,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 			}
 		}
 	}
+	c.defaultAdvertise()
 	if c.Join != "" && !strings.Contains(c.Join, "://") {
 		c.Join = "http://" + c.Join
 	}
@@ -85,6 +87,29 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// defaultAdvertise fills the advertise addresses not given: the listen
+// address when its host is specific; for HTTP on every interface, the
+// host peers reach the Raft transport at, with --http-addr's port (one
+// host, two ports is the common case). What it cannot fill stays empty
+// and Validate says which flag to set.
+func (c *Config) defaultAdvertise() {
+	if c.AdvertiseRaft == "" && specificHost(c.RaftAddr) {
+		c.AdvertiseRaft = c.RaftAddr
+	}
+	if c.AdvertiseHTTP != "" {
+		return
+	}
+	if specificHost(c.HTTPAddr) {
+		c.AdvertiseHTTP = c.HTTPAddr
+		return
+	}
+	_, port, err := net.SplitHostPort(c.HTTPAddr)
+	if err == nil && specificHost(c.AdvertiseRaft) {
+		host, _, _ := net.SplitHostPort(c.AdvertiseRaft)
+		c.AdvertiseHTTP = net.JoinHostPort(host, port)
+	}
 }
 
 // loadFile sets, from the JSON object in path, every setting that is not
@@ -175,8 +200,10 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.ID, "id", c.ID, "this node's id (required), e.g. n1")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the Raft log and snapshots (default data/<id>)")
-	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP API listen address, published to the other nodes")
-	fs.StringVar(&c.RaftAddr, "raft-addr", c.RaftAddr, "Raft listen and advertise address (default: this node's --peers entry, else 127.0.0.1:9081)")
+	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP API listen `address`; 0.0.0.0:PORT or :PORT listens on every interface")
+	fs.StringVar(&c.RaftAddr, "raft-addr", c.RaftAddr, "Raft listen `address` (default: this node's --peers entry, else 127.0.0.1:9081)")
+	fs.StringVar(&c.AdvertiseHTTP, "advertise-http", c.AdvertiseHTTP, "`host:port` the other nodes reach the HTTP API at, published to them (default: --http-addr; if that is every interface, the host of --advertise-raft with --http-addr's port)")
+	fs.StringVar(&c.AdvertiseRaft, "advertise-raft", c.AdvertiseRaft, "`host:port` the other nodes reach Raft at, sent when joining; must match this node's --peers entry (default: --raft-addr, unless that is every interface)")
 	fs.Var((*peersValue)(&c.Peers), "peers", "initial cluster `id=raftaddr,...`, the same on every node; bootstrapped once")
 	fs.StringVar(&c.Join, "join", c.Join, "`URL` of any running node to join instead of --peers")
 	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", c.SnapshotThreshold, "log entries between snapshots")

@@ -35,14 +35,23 @@ func (c Config) checkValues() []error {
 	if c.DataDir == "" {
 		bad("data-dir", "required")
 	}
-	if err := checkHostPort(c.HTTPAddr); err != nil {
+	if err := checkListenAddr(c.HTTPAddr); err != nil {
 		bad("http-addr", "%v", err)
 	}
-	if err := checkHostPort(c.RaftAddr); err != nil {
+	if err := checkListenAddr(c.RaftAddr); err != nil {
 		bad("raft-addr", "%v", err)
 	}
 	if c.HTTPAddr == c.RaftAddr && !strings.HasSuffix(c.HTTPAddr, ":0") {
 		bad("raft-addr", "%s is also --http-addr", c.RaftAddr)
+	}
+	if err := checkAdvertise("advertise-http", "http-addr", c.AdvertiseHTTP, c.HTTPAddr); err != nil {
+		bad("advertise-http", "%v", err)
+	}
+	if err := checkAdvertise("advertise-raft", "raft-addr", c.AdvertiseRaft, c.RaftAddr); err != nil {
+		bad("advertise-raft", "%v", err)
+	}
+	if c.AdvertiseHTTP != "" && c.AdvertiseHTTP == c.AdvertiseRaft && !strings.HasSuffix(c.AdvertiseHTTP, ":0") {
+		bad("advertise-raft", "%s is also --advertise-http", c.AdvertiseRaft)
 	}
 	if len(c.Peers) > 0 && c.Join != "" {
 		bad("join", "give either --peers (a new cluster) or --join (an existing one), not both")
@@ -57,8 +66,10 @@ func (c Config) checkValues() []error {
 		switch {
 		case own < 0:
 			bad("peers", "this node's id %q is not in the list", c.ID)
-		case c.Peers[own].RaftAddr != c.RaftAddr:
-			bad("peers", "this node's entry says %s but --raft-addr is %s", c.Peers[own].RaftAddr, c.RaftAddr)
+		case c.AdvertiseRaft != "" && c.Peers[own].RaftAddr != c.AdvertiseRaft:
+			// The others dial the entry, so it must be where this node
+			// says it is reached (an empty AdvertiseRaft has its own error).
+			bad("peers", "this node's entry says %s but --advertise-raft (default --raft-addr) is %s", c.Peers[own].RaftAddr, c.AdvertiseRaft)
 		}
 	}
 	if c.Join != "" {
@@ -159,16 +170,80 @@ func checkID(id string) error {
 	return nil
 }
 
-func checkHostPort(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
+// checkListenAddr accepts host:port and :port (every interface).
+func checkListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("%q: want host:port", addr)
 	}
-	if host == "" {
-		return fmt.Errorf("%q: want an explicit host (e.g. 127.0.0.1), since it is published to other nodes", addr)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("%q: bad port", addr)
+	if _, err := parsePort(port); err != nil {
+		return fmt.Errorf("%q: %v", addr, err)
 	}
 	return nil
+}
+
+// checkHostPort accepts an address another node can dial: a --peers
+// entry or an advertise address. 0.0.0.0 and :: are refused: a node
+// dialling them reaches itself, not this one.
+func checkHostPort(addr string) error {
+	if err := checkListenAddr(addr); err != nil {
+		return err
+	}
+	if host, _, _ := net.SplitHostPort(addr); host == "" {
+		return fmt.Errorf("%q: want an explicit host (e.g. 127.0.0.1), since it is published to other nodes", addr)
+	}
+	if !specificHost(addr) {
+		return fmt.Errorf("%q is not an address other nodes can dial: give this node's IP or DNS name", addr)
+	}
+	return nil
+}
+
+// checkAdvertise checks the address published for the listen address
+// given by listenFlag. An empty one is what defaultAdvertise could not
+// fill: the listen address is on every interface.
+func checkAdvertise(flagName, listenFlag, advertise, listen string) error {
+	if advertise == "" {
+		if checkListenAddr(listen) != nil {
+			return nil // the listen address's own error says what is wrong
+		}
+		return fmt.Errorf("--%s %s listens on every interface; say how peers reach this node with --%s HOST:PORT", listenFlag, listen, flagName)
+	}
+	if err := checkHostPort(advertise); err != nil {
+		return err
+	}
+	// Port 0 stands for the port bound, which is only right when the
+	// listen address asks for any free port too (as tests do).
+	if isPort0(advertise) && !isPort0(listen) {
+		return fmt.Errorf("%q: port 0 cannot be dialled; give the port peers reach --%s %s on", advertise, listenFlag, listen)
+	}
+	return nil
+}
+
+// specificHost reports whether addr is host:port with a host other nodes
+// can dial: not empty, 0.0.0.0 or :: (all of which mean every interface).
+func specificHost(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsUnspecified()
+}
+
+func parsePort(port string) (int, error) {
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return 0, errors.New("bad port")
+	}
+	return n, nil
+}
+
+// isPort0 reports whether addr is host:port with port 0 (any free port).
+func isPort0(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	n, err := parsePort(port)
+	return err == nil && n == 0
 }

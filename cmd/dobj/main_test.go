@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dobj/dobj/client"
 )
 
 func getenvOf(m map[string]string) func(string) string {
@@ -114,11 +116,20 @@ func freeAddr(t *testing.T) string {
 func startServe(t *testing.T, logs io.Writer) (url string, stop func() error) {
 	t.Helper()
 	httpAddr, raftAddr := freeAddr(t), freeAddr(t)
+	url = "http://" + httpAddr
+	return url, runServe(t, logs, url, "--id", "n1", "--data-dir", t.TempDir(), "--http-addr", httpAddr,
+		"--raft-addr", raftAddr, "--peers", "n1="+raftAddr)
+}
+
+// runServe runs `serve` with args in this process, the way main does,
+// waits until url answers /_ready, and returns a stop function that
+// cancels its context and returns run's error.
+func runServe(t *testing.T, logs io.Writer, url string, args ...string) (stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--id", "n1", "--data-dir", t.TempDir(), "--http-addr", httpAddr,
-			"--raft-addr", raftAddr, "--peers", "n1=" + raftAddr}, getenvOf(nil), io.Discard, logs)
+		done <- run(ctx, append([]string{"serve"}, args...), getenvOf(nil), io.Discard, logs)
 	}()
 	var once sync.Once
 	var err error
@@ -135,7 +146,6 @@ func startServe(t *testing.T, logs io.Writer) (url string, stop func() error) {
 	}
 	t.Cleanup(func() { stop() })
 
-	url = "http://" + httpAddr
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		select {
@@ -146,7 +156,7 @@ func startServe(t *testing.T, logs io.Writer) (url string, stop func() error) {
 		if resp, err := http.Get(url + "/_ready"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return url, stop
+				return stop
 			}
 		}
 		if time.Now().After(deadline) {
@@ -154,6 +164,69 @@ func startServe(t *testing.T, logs io.Writer) (url string, stop func() error) {
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}
+}
+
+// TestServeAdvertisesReachableAddresses runs two nodes that listen on
+// 0.0.0.0 and checks that what they publish is loopback, where the other
+// node reaches them: n1 by default (its HTTP host taken from --raft-addr),
+// n2 by --advertise-http and --advertise-raft, sent when it joins. A write
+// through n2 then reaches the leader at its published address.
+func TestServeAdvertisesReachableAddresses(t *testing.T) {
+	_, p1, _ := net.SplitHostPort(freeAddr(t))
+	_, p2, _ := net.SplitHostPort(freeAddr(t))
+	r1, r2 := freeAddr(t), freeAddr(t)
+	_, r2port, _ := net.SplitHostPort(r2)
+	url1, url2 := "http://127.0.0.1:"+p1, "http://127.0.0.1:"+p2
+	stop1 := runServe(t, io.Discard, url1, "--id", "n1", "--data-dir", t.TempDir(),
+		"--http-addr", "0.0.0.0:"+p1, "--raft-addr", r1, "--peers", "n1="+r1)
+	stop2 := runServe(t, io.Discard, url2, "--id", "n2", "--data-dir", t.TempDir(),
+		"--http-addr", "0.0.0.0:"+p2, "--raft-addr", "0.0.0.0:"+r2port,
+		"--advertise-http", "127.0.0.1:"+p2, "--advertise-raft", r2, "--join", url1)
+
+	want := map[string][2]string{"n1": {r1, "127.0.0.1:" + p1}, "n2": {r2, "127.0.0.1:" + p2}}
+	c := client.New(url1)
+	defer c.CloseIdleConnections()
+	var st client.Status
+	deadline := time.Now().Add(20 * time.Second)
+	for !sameMembers(st.Members, want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("members %+v, want raft and http addresses %v", st.Members, want)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+		var err error
+		if st, err = c.Status(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	resp, err := http.Post(url2+"/card-1/increment", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("increment through n2: status %d", resp.StatusCode)
+	}
+	if err := stop2(); err != nil {
+		t.Errorf("stop n2: %v", err)
+	}
+	if err := stop1(); err != nil {
+		t.Errorf("stop n1: %v", err)
+	}
+}
+
+// sameMembers reports whether members are exactly want's ids, each with
+// its raft and http address.
+func sameMembers(members []client.Member, want map[string][2]string) bool {
+	if len(members) != len(want) {
+		return false
+	}
+	for _, m := range members {
+		if want[m.ID] != [2]string{m.RaftAddr, m.HTTPAddr} {
+			return false
+		}
+	}
+	return true
 }
 
 // TestServeInProcess runs serve through run, serves a write, stops on the

@@ -44,7 +44,13 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("serve: --http-addr: %w", err)
 	}
-	httpAddr := ln.Addr().String()
+	// Publish where the others reach us, not the bind address: from
+	// another host, 0.0.0.0 dials the dialler itself.
+	httpAddr, err := cluster.AdvertisedAddr(cfg.AdvertiseHTTP, ln.Addr())
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("serve: --advertise-http: %w", err)
+	}
 
 	peers := make([]cluster.Peer, len(cfg.Peers))
 	for i, p := range cfg.Peers {
@@ -54,6 +60,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		ID:                cfg.ID,
 		DataDir:           cfg.DataDir,
 		RaftAddr:          cfg.RaftAddr,
+		AdvertiseRaft:     cfg.AdvertiseRaft,
 		HTTPAddr:          httpAddr,
 		Peers:             peers,
 		SnapshotThreshold: cfg.SnapshotThreshold,
@@ -100,7 +107,8 @@ func serve(ctx context.Context, e env, args []string) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	log.Info("serving", "http_addr", httpAddr, "raft_addr", cfg.RaftAddr, "data_dir", cfg.DataDir,
+	log.Info("serving", "http_addr", ln.Addr().String(), "advertise_http", httpAddr,
+		"raft_addr", cfg.RaftAddr, "advertise_raft", node.RaftAddr(), "data_dir", cfg.DataDir,
 		"peers", len(cfg.Peers), "join", cfg.Join, "test_faults", cfg.TestFaults)
 	if len(cfg.UnsafeBugs) > 0 {
 		log.Warn("UNSAFE: known bugs switched on; this node is not correct", "bugs", cfg.UnsafeBugs)
@@ -112,7 +120,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		joining.Add(1)
 		go func() {
 			defer joining.Done()
-			join(joinCtx, log, cfg.Join, cfg.ID, cfg.RaftAddr, httpAddr)
+			join(joinCtx, log, cfg.Join, cfg.ID, node.RaftAddr(), httpAddr)
 		}()
 	}
 
