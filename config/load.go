@@ -90,13 +90,23 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 }
 
 // defaultAdvertise fills the advertise addresses not given: the listen
-// address when its host is specific; for HTTP on every interface, the
+// address when its host is specific; for Raft on every interface, this
+// node's --peers entry; for HTTP on every interface, the
 // host peers reach the Raft transport at, with --http-addr's port (one
 // host, two ports is the common case). What it cannot fill stays empty
 // and Validate says which flag to set.
 func (c *Config) defaultAdvertise() {
 	if c.AdvertiseRaft == "" && specificHost(c.RaftAddr) {
 		c.AdvertiseRaft = c.RaftAddr
+	}
+	if c.AdvertiseRaft == "" {
+		// Raft on every interface: the others dial this node's --peers
+		// entry, so that is where it is reached.
+		for _, p := range c.Peers {
+			if p.ID == c.ID && specificHost(p.RaftAddr) {
+				c.AdvertiseRaft = p.RaftAddr
+			}
+		}
 	}
 	if c.AdvertiseHTTP != "" {
 		return
@@ -203,7 +213,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP API listen `address`; 0.0.0.0:PORT or :PORT listens on every interface")
 	fs.StringVar(&c.RaftAddr, "raft-addr", c.RaftAddr, "Raft listen `address` (default: this node's --peers entry, else 127.0.0.1:9081)")
 	fs.StringVar(&c.AdvertiseHTTP, "advertise-http", c.AdvertiseHTTP, "`host:port` the other nodes reach the HTTP API at, published to them (default: --http-addr; if that is every interface, the host of --advertise-raft with --http-addr's port)")
-	fs.StringVar(&c.AdvertiseRaft, "advertise-raft", c.AdvertiseRaft, "`host:port` the other nodes reach Raft at, sent when joining; must match this node's --peers entry (default: --raft-addr, unless that is every interface)")
+	fs.StringVar(&c.AdvertiseRaft, "advertise-raft", c.AdvertiseRaft, "`host:port` the other nodes reach Raft at, sent when joining; must match this node's --peers entry (default: --raft-addr; if that is every interface, the --peers entry)")
 	fs.Var((*peersValue)(&c.Peers), "peers", "initial cluster `id=raftaddr,...`, the same on every node; bootstrapped once")
 	fs.StringVar(&c.Join, "join", c.Join, "`URL` of any running node to join instead of --peers")
 	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", c.SnapshotThreshold, "log entries between snapshots")
