@@ -19,7 +19,7 @@ func AdvertisedAddr(advertise string, bound net.Addr) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("advertise address %q: %w", advertise, err)
 	}
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+	if unspecified(host) {
 		return "", fmt.Errorf("advertise address %q: %w", advertise, ErrUnspecifiedHost)
 	}
 	if port == "0" {
@@ -29,4 +29,11 @@ func AdvertisedAddr(advertise string, bound net.Addr) (string, error) {
 		}
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+// unspecified reports whether host means every interface: empty, 0.0.0.0
+// or ::.
+func unspecified(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "" || ip != nil && ip.IsUnspecified()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -48,34 +49,35 @@ func TestAdvertisedAddr(t *testing.T) {
 // errAny stands for "some error" in tables.
 var errAny = errors.New("any error")
 
-// TestNodesListeningEverywhereAdvertiseLoopback starts two nodes that
-// listen on 0.0.0.0 and advertise 127.0.0.1: the Raft configuration (what
-// peers dial) holds the advertised addresses with the ports bound, and
+// TestNodesAdvertiseOtherThanBound starts two nodes that listen on
+// 127.0.0.1 and advertise localhost (tests keep to loopback; 0.0.0.0 is
+// the case this serves): the Raft configuration (what peers dial) holds
+// the advertised addresses with the ports bound, not the listeners', and
 // the second node, added at its advertised address, replicates.
-func TestNodesListeningEverywhereAdvertiseLoopback(t *testing.T) {
+func TestNodesAdvertiseOtherThanBound(t *testing.T) {
 	c := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}}
 	t.Cleanup(func() {
 		for _, n := range c.nodes {
 			n.Close()
 		}
 	})
-	everywhere := func(id string) Config {
+	advertising := func(id string) Config {
 		cfg := testConfig(id, t.TempDir())
-		cfg.RaftAddr, cfg.AdvertiseRaft = "0.0.0.0:0", "127.0.0.1:0"
+		cfg.RaftAddr, cfg.AdvertiseRaft = "127.0.0.1:0", "localhost:0"
 		return cfg
 	}
-	cfg := everywhere("n1")
-	cfg.Peers = []Peer{{ID: "n1", RaftAddr: "127.0.0.1:0"}}
+	cfg := advertising("n1")
+	cfg.Peers = []Peer{{ID: "n1", RaftAddr: "localhost:0"}}
 	n1 := c.open(cfg)
 	leader := c.waitLeader(nil)
-	n2 := c.open(everywhere("n2"))
+	n2 := c.open(advertising("n2"))
 	if err := leader.Join(context.Background(), "n2", n2.RaftAddr(), ""); err != nil {
 		t.Fatalf("join n2: %v", err)
 	}
 
 	for _, n := range []*Node{n1, n2} {
 		_, boundPort, _ := net.SplitHostPort(n.layer.Listener.Addr().String())
-		if want := "127.0.0.1:" + boundPort; n.RaftAddr() != want || string(n.trans.LocalAddr()) != want {
+		if want := "localhost:" + boundPort; n.RaftAddr() != want || string(n.trans.LocalAddr()) != want {
 			t.Errorf("%s: RaftAddr %q, transport LocalAddr %q; want %q", n.cfg.ID, n.RaftAddr(), n.trans.LocalAddr(), want)
 		}
 	}
@@ -90,23 +92,23 @@ func TestNodesListeningEverywhereAdvertiseLoopback(t *testing.T) {
 	c.eventually(10*time.Second, "n2 to replicate", func() bool { return n2.Digest().Digest == leader.Digest().Digest })
 }
 
-// TestOpenRefusesUnspecifiedRaftAddr: without AdvertiseRaft, a node
-// listening on every interface has no address to give its peers.
+// TestOpenRefusesUnspecifiedRaftAddr: without AdvertiseRaft, a node told
+// to listen on every interface has no address to give its peers; Open
+// says so before it listens or touches the data directory.
 func TestOpenRefusesUnspecifiedRaftAddr(t *testing.T) {
-	cfg := testConfig("solo", t.TempDir())
-	cfg.RaftAddr = "0.0.0.0:0"
-	cfg.Peers = []Peer{{ID: "solo", RaftAddr: "127.0.0.1:0"}}
-	if n, err := Open(context.Background(), cfg); !errors.Is(err, ErrUnspecifiedHost) || !strings.Contains(err.Error(), "0.0.0.0") {
+	for _, addr := range []string{"0.0.0.0:0", "[::]:0", ":0"} {
+		cfg := testConfig("solo", t.TempDir())
+		cfg.RaftAddr = addr
+		cfg.Peers = []Peer{{ID: "solo", RaftAddr: "127.0.0.1:0"}}
+		n, err := Open(context.Background(), cfg)
 		if err == nil {
 			n.Close()
 		}
-		t.Fatalf("Open = %v, want ErrUnspecifiedHost naming the address", err)
+		if !errors.Is(err, ErrUnspecifiedHost) || !strings.Contains(err.Error(), addr) {
+			t.Fatalf("Open(%s) = %v, want ErrUnspecifiedHost naming the address", addr, err)
+		}
+		if entries, _ := os.ReadDir(cfg.DataDir); len(entries) > 0 {
+			t.Fatalf("Open(%s) refused but left %d files in the data directory", addr, len(entries))
+		}
 	}
-	// The refusal released the stores: the same directory opens.
-	cfg.AdvertiseRaft = "127.0.0.1:0"
-	n, err := Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.Close()
 }

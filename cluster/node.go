@@ -65,6 +65,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.ID == "" {
 		return nil, errors.New("cluster: node id is required")
 	}
+	if host, _, err := net.SplitHostPort(cfg.RaftAddr); err == nil && cfg.AdvertiseRaft == "" && unspecified(host) {
+		return nil, fmt.Errorf("raft address %s (set AdvertiseRaft to where peers reach it): %w", cfg.RaftAddr, ErrUnspecifiedHost)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
 	}

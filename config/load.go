@@ -31,6 +31,19 @@ func fileKey(flagName string) string { return strings.ReplaceAll(flagName, "-", 
 // for "-" ({"id":"n1","data_dir":"data/n1","peers":"n1=…"}). It returns
 // flag.ErrHelp for -h/--help; print Usage then.
 func Load(args []string, getenv func(string) string) (Config, error) {
+	c, err := parse(args, getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// parse is Load without Validate: the settings from every source, with
+// the defaults that depend on other settings filled in.
+func parse(args []string, getenv func(string) string) (Config, error) {
 	c := Default()
 	fs := flagSet(&c)
 	if err := fs.Parse(args); err != nil {
@@ -82,9 +95,6 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	c.defaultAdvertise()
 	if c.Join != "" && !strings.Contains(c.Join, "://") {
 		c.Join = "http://" + c.Join
-	}
-	if err := c.Validate(); err != nil {
-		return Config{}, err
 	}
 	return c, nil
 }

@@ -167,10 +167,12 @@ func runServe(t *testing.T, logs io.Writer, url string, args ...string) (stop fu
 }
 
 // TestServeAdvertisesReachableAddresses runs two nodes that listen on
-// 0.0.0.0 and checks that what they publish is loopback, where the other
-// node reaches them: n1 by default (its HTTP host taken from --raft-addr),
-// n2 by --advertise-http and --advertise-raft, sent when it joins. A write
-// through n2 then reaches the leader at its published address.
+// 127.0.0.1 and advertise localhost (tests keep to loopback; on several
+// hosts the listen address is 0.0.0.0, whose defaults config's tests
+// cover), and checks that each publishes the advertised addresses, not the
+// bound ones: n1 its HTTP address, n2 both, its Raft one sent when it
+// joins. A write through n2 then reaches the leader at its published
+// address.
 func TestServeAdvertisesReachableAddresses(t *testing.T) {
 	_, p1, _ := net.SplitHostPort(freeAddr(t))
 	_, p2, _ := net.SplitHostPort(freeAddr(t))
@@ -178,12 +180,13 @@ func TestServeAdvertisesReachableAddresses(t *testing.T) {
 	_, r2port, _ := net.SplitHostPort(r2)
 	url1, url2 := "http://127.0.0.1:"+p1, "http://127.0.0.1:"+p2
 	stop1 := runServe(t, io.Discard, url1, "--id", "n1", "--data-dir", t.TempDir(),
-		"--http-addr", "0.0.0.0:"+p1, "--raft-addr", r1, "--peers", "n1="+r1)
+		"--http-addr", "127.0.0.1:"+p1, "--advertise-http", "localhost:"+p1,
+		"--raft-addr", r1, "--peers", "n1="+r1)
 	stop2 := runServe(t, io.Discard, url2, "--id", "n2", "--data-dir", t.TempDir(),
-		"--http-addr", "0.0.0.0:"+p2, "--raft-addr", "0.0.0.0:"+r2port,
-		"--advertise-http", "127.0.0.1:"+p2, "--advertise-raft", r2, "--join", url1)
+		"--http-addr", "127.0.0.1:"+p2, "--raft-addr", r2,
+		"--advertise-http", "localhost:"+p2, "--advertise-raft", "localhost:"+r2port, "--join", url1)
 
-	want := map[string][2]string{"n1": {r1, "127.0.0.1:" + p1}, "n2": {r2, "127.0.0.1:" + p2}}
+	want := map[string][2]string{"n1": {r1, "localhost:" + p1}, "n2": {"localhost:" + r2port, "localhost:" + p2}}
 	c := client.New(url1)
 	defer c.CloseIdleConnections()
 	var st client.Status
