@@ -2,13 +2,18 @@
 # Runs the same closed-loop load against dobj and etcd on this machine and
 # prints, per load shape, ops/s, p50 and p99 for both and the ratio dobj/etcd.
 #
-#   bash bench/compare.sh [--duration 10s] [--warmup 2s] [--only dobj|etcd] [--keep]
+#   bash bench/compare.sh [--duration 10s] [--warmup 2s] [--rounds 1] [--only dobj|etcd] [--keep]
 #
 # Load shapes (both services through their HTTP APIs, clients spread over
 # all three members, 1000 distinct objects/keys):
 #   write c=1    dobj POST /<name>/increment      etcd POST /v3/kv/put
 #   write c=64   same, 64 clients
 #   read  c=64   dobj GET /<name> (linearizable)  etcd POST /v3/kv/range (linearizable)
+#
+# With --rounds N every shape runs N times, dobj then etcd each time; the
+# table then shows each column's median over the rounds, and a line per
+# shape gives every round's ops/s ratio (a shared machine drifts: one
+# round's ratio moves by 10-20%).
 #
 # It installs Debian's etcd-server (and etcd-client, jq, curl) when missing,
 # starts a three-member etcd and a three-node dobj on loopback, data in a
@@ -23,17 +28,20 @@ duration=${DURATION:-10s}
 warmup=${WARMUP:-2s}
 only=""
 keep=""
+rounds=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--duration) duration=$2; shift 2 ;;
 	--warmup) warmup=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
+	--rounds) rounds=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
 case "$only" in "" | dobj | etcd) ;; *) echo "compare.sh: --only dobj or etcd" >&2; exit 2 ;; esac
+case "$rounds" in "" | *[!0-9]* | 0*) echo "compare.sh: --rounds wants a positive integer" >&2; exit 2 ;; esac
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 base_port=${DOBJ_BASE_PORT:-8080}
@@ -184,12 +192,12 @@ start_dobj() {
 
 # ---- load --------------------------------------------------------------
 
-# run TARGET URLS SHAPE CLIENTS MIX: one `dobj bench` run, JSON kept in
-# $tmp/results/TARGET-SHAPE.json.
+# run TARGET URLS SHAPE CLIENTS MIX ROUND: one `dobj bench` run, JSON kept
+# in $tmp/results/TARGET-SHAPE-rROUND.json.
 run() {
-	local target=$1 urls=$2 shape=$3 clients=$4 mix=$5 out="$tmp/results/$1-$3.json"
+	local target=$1 urls=$2 shape=$3 clients=$4 mix=$5 out="$tmp/results/$1-$3-r$6.json"
 	mkdir -p "$tmp/results"
-	log "$target $shape: -c $clients --mix $mix for $duration"
+	log "$target $shape (round $6 of $rounds): -c $clients --mix $mix for $duration"
 	"$dobj" bench --target "$target" --urls "$urls" -c "$clients" --mix "$mix" \
 		--objects 1000 --duration "$duration" --warmup "$warmup" --json --quiet >"$out"
 }
@@ -199,25 +207,34 @@ run() {
 
 # Write rows first: the read row then reads keys that exist on both.
 shapes=("write-c1 1 increment=1" "write-c64 64 increment=1" "read-c64 64 read=1")
-for s in "${shapes[@]}"; do
-	read -r shape clients mix <<<"$s"
-	[ "$only" = etcd ] || run dobj "$dobj_urls" "$shape" "$clients" "$mix"
-	[ "$only" = dobj ] || run etcd "$etcd_urls" "$shape" "$clients" "$mix"
+for round in $(seq 1 "$rounds"); do
+	for s in "${shapes[@]}"; do
+		read -r shape clients mix <<<"$s"
+		[ "$only" = etcd ] || run dobj "$dobj_urls" "$shape" "$clients" "$mix" "$round"
+		[ "$only" = dobj ] || run etcd "$etcd_urls" "$shape" "$clients" "$mix" "$round"
+	done
 done
 
 # ---- table -------------------------------------------------------------
 
 # field TARGET SHAPE JQ-PATH: a number from a result, "-" when not run.
+# field TARGET SHAPE JQ: the median of JQ over the rounds' results (the
+# upper one of the middle two for an even count).
 field() {
-	local f="$tmp/results/$1-$2.json"
-	if [ -s "$f" ]; then jq -r "$3" "$f"; else echo -; fi
+	local files=("$tmp/results/$1-$2"-r*.json)
+	if [ -s "${files[0]}" ]; then jq -s -r "map($3) | sort | .[length / 2 | floor]" "${files[@]}"; else echo -; fi
+}
+# total TARGET SHAPE JQ: the sum of JQ over the rounds' results.
+total() {
+	local files=("$tmp/results/$1-$2"-r*.json)
+	if [ -s "${files[0]}" ]; then jq -s -r "map($3) | add" "${files[@]}"; else echo -; fi
 }
 ratio() {
 	if [ "$1" = - ] || [ "$2" = - ]; then echo -; else awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; fi
 }
 
 echo
-echo "dobj vs etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'): $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), ${duration} per row after ${warmup} warmup"
+echo "dobj vs etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'): $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), ${duration} per row after ${warmup} warmup$([ "$rounds" = 1 ] || echo ", median of $rounds rounds")"
 {
 	printf 'shape\tdobj ops/s\tetcd ops/s\tratio\tdobj p50 ms\tetcd p50 ms\tratio\tdobj p99 ms\tetcd p99 ms\tratio\tdobj errors\tetcd errors\n'
 	for s in "${shapes[@]}"; do
@@ -228,8 +245,8 @@ echo "dobj vs etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'): $
 		e50=$(field etcd "$shape" '.overall.latency_ms.p50')
 		d99=$(field dobj "$shape" '.overall.latency_ms.p99')
 		e99=$(field etcd "$shape" '.overall.latency_ms.p99')
-		derr=$(field dobj "$shape" '.overall.errors')
-		eerr=$(field etcd "$shape" '.overall.errors')
+		derr=$(total dobj "$shape" '.overall.errors')
+		eerr=$(total etcd "$shape" '.overall.errors')
 		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$shape" \
 			"$dops" "$eops" "$(ratio "$dops" "$eops")" \
 			"$d50" "$e50" "$(ratio "$d50" "$e50")" \
@@ -237,3 +254,15 @@ echo "dobj vs etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'): $
 	done
 } | column -t -s $'\t'
 echo "ratio = dobj/etcd: above 1 is better for dobj in ops/s, worse in latency."
+if [ "$rounds" -gt 1 ] && [ -z "$only" ]; then
+	echo "ops/s ratio by round:"
+	for s in "${shapes[@]}"; do
+		read -r shape _ _ <<<"$s"
+		line="  $shape"
+		for round in $(seq 1 "$rounds"); do
+			line+=" $(ratio "$(jq '.overall.ops_per_sec' "$tmp/results/dobj-$shape-r$round.json")" \
+				"$(jq '.overall.ops_per_sec' "$tmp/results/etcd-$shape-r$round.json")")"
+		done
+		echo "$line"
+	done
+fi
