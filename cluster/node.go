@@ -65,8 +65,14 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.ID == "" {
 		return nil, errors.New("cluster: node id is required")
 	}
-	if host, _, err := net.SplitHostPort(cfg.RaftAddr); err == nil && cfg.AdvertiseRaft == "" && unspecified(host) {
-		return nil, fmt.Errorf("raft address %s (set AdvertiseRaft to where peers reach it): %w", cfg.RaftAddr, ErrUnspecifiedHost)
+	badAdvertise := func(err error) error {
+		return fmt.Errorf("raft address %s (set AdvertiseRaft to where peers reach it): %w", cfg.RaftAddr, err)
+	}
+	// An address the others cannot dial is refused before listening on it
+	// or creating anything in the data directory; once listening, only a
+	// port 0 is left to fill in.
+	if _, err := AdvertisedAddr(cfg.AdvertiseRaft, advertisedAddr(cfg.RaftAddr)); errors.Is(err, ErrUnspecifiedHost) {
+		return nil, badAdvertise(err)
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
@@ -115,7 +121,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		ln.Close()
 		bolt.Close()
-		return nil, fmt.Errorf("raft address %s (set AdvertiseRaft to where peers reach it): %w", cfg.RaftAddr, err)
+		return nil, badAdvertise(err)
 	}
 	n.layer = newStreamLayer(ln, advertise)
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
