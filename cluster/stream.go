@@ -524,16 +524,23 @@ func (s *stream) receive(br *bufio.Reader) {
 		s.mu.Lock()
 		p := s.pending[res.ID]
 		delete(s.pending, res.ID)
-		drained := s.retired && len(s.pending) == 0 && len(s.queue) == 0
+		drained := s.drained()
 		s.mu.Unlock()
 		if p != nil {
 			p.done <- res.R
 		}
 		if drained {
-			s.fail(errors.New("stream to a former leader closed"))
+			s.fail(errRetired)
 			return
 		}
 	}
+}
+
+var errRetired = errors.New("stream to a former leader closed")
+
+// drained reports whether s is retired and owes no answer; mu is held.
+func (s *stream) drained() bool {
+	return s.retired && len(s.pending) == 0 && len(s.queue) == 0
 }
 
 // retire stops new writes from using s; it closes once answered, or after
@@ -541,10 +548,10 @@ func (s *stream) receive(br *bufio.Reader) {
 func (s *stream) retire(wait time.Duration) {
 	s.mu.Lock()
 	s.retired = true
-	drained := len(s.pending) == 0 && len(s.queue) == 0
+	drained := s.drained()
 	s.mu.Unlock()
 	if drained {
-		s.fail(errors.New("stream to a former leader closed"))
+		s.fail(errRetired)
 		return
 	}
 	time.AfterFunc(wait, func() { s.fail(errors.New("former leader did not answer in time")) })
