@@ -180,6 +180,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.raft = r
 	n.prop.apply = func(data []byte) raft.ApplyFuture { return r.Apply(data, time.Second) }
+	n.prop.gatherFor = func(took time.Duration) time.Duration { return min(took, maxGather) }
 	n.verifier = &rounds[struct{}]{call: func() (struct{}, error) { return struct{}{}, r.VerifyLeader().Error() }}
 	n.fwd = newForwarder(n)
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/dobj/dobj/fsm"
 	"github.com/hashicorp/raft"
@@ -16,9 +17,22 @@ import (
 // with two and 9.3-11k/s with three): fewer, fuller entries cost Raft and
 // bolt less (six fsyncs an entry over the three nodes), and one writer
 // alone waits no longer either way.
+//
+// Gathering: a client answered by an entry usually writes again at once,
+// but its answer and its next request take about as long as an entry on
+// a busy machine, so with one entry in flight the clients split into two
+// halves that take turns. When an entry of several commands comes back,
+// the next one therefore waits for those writers: until as many commands
+// are queued as that entry carried plus those queued already, until none
+// has arrived for a quarter of the time that entry took, or until that
+// time (at most maxGather) has passed. An entry of one command never
+// makes the next one wait, so a lone writer pays nothing. Measured here
+// with 64 clients: 15.1-17.9k writes/s against 12.2-15.9k, and 65-72 µs
+// of server CPU a write against 82-105 µs.
 const (
 	maxBatchCount = 512
 	maxBatchBytes = 1 << 20
+	maxGather     = 2 * time.Millisecond
 )
 
 // proposal is one encoded command on its way to the log.
@@ -37,16 +51,24 @@ type proposed struct {
 
 // proposer turns proposals into Raft entries. It has no goroutine of its
 // own while idle: the first proposal submits its entry at once from the
-// caller's goroutine, and the goroutine that waits for an entry submits
-// the next one with whatever queued up meanwhile.
+// caller's goroutine, and the goroutine that waits for an entry gathers
+// and submits the next one.
 type proposer struct {
-	apply   func(data []byte) raft.ApplyFuture
-	waiters sync.WaitGroup // the goroutines waiting for entries
+	apply func(data []byte) raft.ApplyFuture
+	// gatherFor says how long the next entry may gather after an entry
+	// that took took; nil gathers nothing.
+	gatherFor func(took time.Duration) time.Duration
+	waiters   sync.WaitGroup // the goroutines waiting for entries
 
 	mu       sync.Mutex // guards the fields below
 	queue    []*proposal
 	inflight bool
 	closed   bool
+	// While the next entry gathers: full is closed once the queue holds
+	// want proposals, and last is when the latest one came.
+	full chan struct{}
+	want int
+	last time.Time
 }
 
 // submit queues p for the next entry; an error means it was not queued.
@@ -57,6 +79,12 @@ func (pr *proposer) submit(p *proposal) error {
 		return fmt.Errorf("%w: node is shutting down", ErrNotApplied)
 	}
 	pr.queue = append(pr.queue, p)
+	if pr.full != nil {
+		pr.last = time.Now()
+		if len(pr.queue) >= pr.want {
+			pr.endGathering()
+		}
+	}
 	if pr.inflight {
 		pr.mu.Unlock()
 		return nil
@@ -66,7 +94,8 @@ func (pr *proposer) submit(p *proposal) error {
 	pr.waiters.Add(1)
 	pr.mu.Unlock()
 	// Raft gets the entry from this goroutine; another waits for it.
-	go pr.run(pr.start(batch), batch)
+	started := time.Now()
+	go pr.run(pr.start(batch), batch, started)
 	return nil
 }
 
@@ -99,13 +128,17 @@ func (pr *proposer) take() []*proposal {
 	return batch
 }
 
-// run waits for the entry f of batch, delivers the outcomes and goes on
-// with the next batch until the queue is empty.
-func (pr *proposer) run(f raft.ApplyFuture, batch []*proposal) {
+// run waits for the entry f of batch, started at started, delivers the
+// outcomes and goes on with the next batch until the queue is empty.
+func (pr *proposer) run(f raft.ApplyFuture, batch []*proposal, started time.Time) {
 	defer pr.waiters.Done()
 	for {
 		finish(f, batch)
+		took := time.Since(started)
 		pr.mu.Lock()
+		if len(batch) > 1 && !pr.closed && pr.gatherFor != nil {
+			pr.gather(min(len(batch)+len(pr.queue), maxBatchCount), pr.gatherFor(took))
+		}
 		if len(pr.queue) == 0 || pr.closed {
 			pr.inflight = false
 			pr.mu.Unlock()
@@ -113,8 +146,53 @@ func (pr *proposer) run(f raft.ApplyFuture, batch []*proposal) {
 		}
 		batch = pr.take()
 		pr.mu.Unlock()
+		started = time.Now()
 		f = pr.start(batch)
 	}
+}
+
+// gather waits until want proposals are queued, none has come for a
+// quarter of limit, or limit has passed. mu is held on entry and on
+// return, and released while waiting.
+func (pr *proposer) gather(want int, limit time.Duration) {
+	if len(pr.queue) >= want || limit <= 0 {
+		return
+	}
+	full := make(chan struct{})
+	begun := time.Now()
+	pr.full, pr.want, pr.last = full, want, begun
+	pr.mu.Unlock()
+	quiet := limit / 4
+	timer := time.NewTimer(quiet)
+	defer timer.Stop()
+	for {
+		select {
+		case <-full:
+			pr.mu.Lock()
+			return
+		case <-timer.C:
+		}
+		pr.mu.Lock()
+		now := time.Now()
+		wake := pr.last.Add(quiet)
+		if end := begun.Add(limit); end.Before(wake) {
+			wake = end
+		}
+		if !now.Before(wake) {
+			if pr.full == full {
+				pr.full = nil
+			}
+			return
+		}
+		pr.mu.Unlock()
+		timer.Reset(wake.Sub(now))
+	}
+}
+
+// endGathering lets the gathering entry go; mu is held.
+func (pr *proposer) endGathering() {
+	close(pr.full)
+	pr.full = nil
 }
 
 // start hands batch to Raft as one entry.
@@ -159,6 +237,9 @@ func (pr *proposer) close() {
 	pr.closed = true
 	queued := pr.queue
 	pr.queue = nil
+	if pr.full != nil {
+		pr.endGathering()
+	}
 	pr.mu.Unlock()
 	for _, p := range queued {
 		p.deliver(proposed{err: fmt.Errorf("%w: node is shutting down", ErrNotApplied)})

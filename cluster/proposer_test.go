@@ -1,0 +1,198 @@
+package cluster
+
+import (
+	"testing"
+	"time"
+
+	"github.com/dobj/dobj/fsm"
+	"github.com/hashicorp/raft"
+)
+
+// heldEntry is an entry handed to the fake Raft; the test decides when
+// it commits by closing done.
+type heldEntry struct {
+	count int // commands in the entry
+	done  chan struct{}
+}
+
+func (e *heldEntry) Error() error  { <-e.done; return nil }
+func (e *heldEntry) Index() uint64 { return 1 }
+func (e *heldEntry) Response() interface{} {
+	if e.count == 1 {
+		return "ok"
+	}
+	resp := &fsm.BatchResponse{}
+	for range e.count {
+		resp.Responses = append(resp.Responses, "ok")
+	}
+	return resp
+}
+
+// heldProposer is a proposer over a fake Raft that reports each entry on
+// entries and holds it until the test commits it.
+// Gathering lasts limit, whatever the entries took.
+func heldProposer(t *testing.T, limit time.Duration) (*proposer, chan *heldEntry) {
+	t.Helper()
+	entries := make(chan *heldEntry, 16)
+	pr := &proposer{gatherFor: func(time.Duration) time.Duration { return limit }}
+	pr.apply = func(data []byte) raft.ApplyFuture {
+		e := &heldEntry{count: 1, done: make(chan struct{})}
+		if cmd, err := fsm.Decode(data); err == nil && cmd.Kind == fsm.KindBatch {
+			e.count = len(cmd.Batch)
+		}
+		entries <- e
+		return e
+	}
+	t.Cleanup(func() {
+		pr.close()
+		for {
+			select {
+			case e := <-entries:
+				close(e.done)
+			default:
+				idle(t, pr)
+				return
+			}
+		}
+	})
+	return pr, entries
+}
+
+func submitN(t *testing.T, pr *proposer, n int) []chan proposed {
+	t.Helper()
+	outs := make([]chan proposed, n)
+	for i := range outs {
+		out := make(chan proposed, 1)
+		data, err := fsm.Encode(&fsm.Command{Kind: fsm.KindNoop})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pr.submit(&proposal{data: data, deliver: func(r proposed) { out <- r }}); err != nil {
+			t.Fatal(err)
+		}
+		outs[i] = out
+	}
+	return outs
+}
+
+// idle waits for the proposer's waiting goroutine to end.
+func idle(t *testing.T, pr *proposer) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { pr.wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("proposer still waiting or gathering after 10s")
+	}
+}
+
+func nextEntry(t *testing.T, entries chan *heldEntry) *heldEntry {
+	t.Helper()
+	select {
+	case e := <-entries:
+		return e
+	case <-time.After(10 * time.Second):
+		t.Fatal("no entry proposed within 10s")
+		return nil
+	}
+}
+
+func answered(t *testing.T, outs []chan proposed) {
+	t.Helper()
+	for i, out := range outs {
+		select {
+		case r := <-out:
+			if r.err != nil || r.resp != "ok" {
+				t.Fatalf("proposal %d: got %v, %v", i, r.resp, r.err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("proposal %d not answered within 10s", i)
+		}
+	}
+}
+
+// The writers answered by an entry of several commands come back
+// together in the next entry, instead of the first of them going alone
+// while the others queue behind it.
+func TestProposerGathersTheAnsweredWriters(t *testing.T) {
+	pr, entries := heldProposer(t, time.Hour)
+	first := submitN(t, pr, 1)
+	a := nextEntry(t, entries)
+	rest := submitN(t, pr, 2) // queue behind a
+	close(a.done)
+	answered(t, first)
+	b := nextEntry(t, entries)
+	if b.count != 2 {
+		t.Fatalf("second entry has %d commands, want the 2 queued", b.count)
+	}
+	close(b.done)
+	answered(t, rest)
+	// b carried two commands, so the next entry waits for two. Without
+	// gathering the first submit would go alone.
+	again := submitN(t, pr, 2)
+	c := nextEntry(t, entries)
+	if c.count != 2 {
+		t.Fatalf("gathered entry has %d commands, want 2", c.count)
+	}
+	close(c.done)
+	answered(t, again)
+}
+
+// A gathering entry whose writers do not all come back goes once none
+// has come for a quarter of its limit.
+func TestProposerGatheringEndsWhenWritersStopComing(t *testing.T) {
+	const limit = 2 * time.Second
+	pr, entries := heldProposer(t, limit)
+	first := submitN(t, pr, 1)
+	a := nextEntry(t, entries)
+	rest := submitN(t, pr, 3)
+	close(a.done)
+	answered(t, first)
+	b := nextEntry(t, entries)
+	close(b.done)
+	answered(t, rest)
+	begun := time.Now()
+	lone := submitN(t, pr, 1) // one of the three writers comes back
+	c := nextEntry(t, entries)
+	if waited := time.Since(begun); waited < limit/4 {
+		t.Fatalf("entry of 1 went after %v, before the quiet time %v", waited, limit/4)
+	}
+	if c.count != 1 {
+		t.Fatalf("entry has %d commands, want 1", c.count)
+	}
+	close(c.done)
+	answered(t, lone)
+}
+
+// An entry of one command never makes the next wait: the waiting
+// goroutine ends at once when nothing is queued.
+func TestProposerLoneWriterDoesNotGather(t *testing.T) {
+	pr, entries := heldProposer(t, time.Hour)
+	for range 3 {
+		outs := submitN(t, pr, 1)
+		e := nextEntry(t, entries)
+		close(e.done)
+		answered(t, outs)
+		idle(t, pr) // ends only if nothing gathers
+	}
+}
+
+// Closing the proposer ends a gathering at once.
+func TestProposerCloseEndsGathering(t *testing.T) {
+	pr, entries := heldProposer(t, time.Hour)
+	first := submitN(t, pr, 1)
+	a := nextEntry(t, entries)
+	rest := submitN(t, pr, 2)
+	close(a.done)
+	answered(t, first)
+	b := nextEntry(t, entries)
+	close(b.done)
+	answered(t, rest)
+	// The waiting goroutine now gathers for two, for up to an hour.
+	pr.close()
+	idle(t, pr)
+	if err := pr.submit(&proposal{data: []byte{}, deliver: func(proposed) {}}); err == nil {
+		t.Fatal("submit after close succeeded")
+	}
+}
