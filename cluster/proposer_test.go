@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -9,10 +10,11 @@ import (
 )
 
 // heldEntry is an entry handed to the fake Raft; the test decides when
-// it commits by closing done.
+// it commits.
 type heldEntry struct {
-	count int // commands in the entry
-	done  chan struct{}
+	count  int // commands in the entry
+	done   chan struct{}
+	commit func() // closes done, once
 }
 
 func (e *heldEntry) Error() error  { <-e.done; return nil }
@@ -29,31 +31,36 @@ func (e *heldEntry) Response() interface{} {
 }
 
 // heldProposer is a proposer over a fake Raft that reports each entry on
-// entries and holds it until the test commits it.
-// Gathering lasts limit, whatever the entries took.
+// entries and holds it until the test commits it. Gathering lasts limit,
+// whatever the entries took.
 func heldProposer(t *testing.T, limit time.Duration) (*proposer, chan *heldEntry) {
 	t.Helper()
 	entries := make(chan *heldEntry, 16)
 	pr := &proposer{gatherFor: func(time.Duration) time.Duration { return limit }}
+	var (
+		mu   sync.Mutex
+		made []*heldEntry
+	)
 	pr.apply = func(data []byte) raft.ApplyFuture {
 		e := &heldEntry{count: 1, done: make(chan struct{})}
+		e.commit = sync.OnceFunc(func() { close(e.done) })
 		if cmd, err := fsm.Decode(data); err == nil && cmd.Kind == fsm.KindBatch {
 			e.count = len(cmd.Batch)
 		}
+		mu.Lock()
+		made = append(made, e)
+		mu.Unlock()
 		entries <- e
 		return e
 	}
 	t.Cleanup(func() {
 		pr.close()
-		for {
-			select {
-			case e := <-entries:
-				close(e.done)
-			default:
-				idle(t, pr)
-				return
-			}
+		mu.Lock()
+		for _, e := range made {
+			e.commit()
 		}
+		mu.Unlock()
+		idle(t, pr)
 	})
 	return pr, entries
 }
@@ -112,30 +119,37 @@ func answered(t *testing.T, outs []chan proposed) {
 	}
 }
 
+// gatheringFor returns a proposer that has just answered an entry of k
+// commands and now gathers for k, for up to limit.
+func gatheringFor(t *testing.T, limit time.Duration, k int) (*proposer, chan *heldEntry) {
+	t.Helper()
+	pr, entries := heldProposer(t, limit)
+	first := submitN(t, pr, 1)
+	a := nextEntry(t, entries)
+	rest := submitN(t, pr, k) // queue behind a
+	a.commit()
+	answered(t, first)
+	b := nextEntry(t, entries)
+	if b.count != k {
+		t.Fatalf("second entry has %d commands, want the %d queued", b.count, k)
+	}
+	b.commit()
+	answered(t, rest)
+	return pr, entries
+}
+
 // The writers answered by an entry of several commands come back
 // together in the next entry, instead of the first of them going alone
 // while the others queue behind it.
 func TestProposerGathersTheAnsweredWriters(t *testing.T) {
-	pr, entries := heldProposer(t, time.Hour)
-	first := submitN(t, pr, 1)
-	a := nextEntry(t, entries)
-	rest := submitN(t, pr, 2) // queue behind a
-	close(a.done)
-	answered(t, first)
-	b := nextEntry(t, entries)
-	if b.count != 2 {
-		t.Fatalf("second entry has %d commands, want the 2 queued", b.count)
-	}
-	close(b.done)
-	answered(t, rest)
-	// b carried two commands, so the next entry waits for two. Without
-	// gathering the first submit would go alone.
+	pr, entries := gatheringFor(t, time.Hour, 2)
+	// Without gathering the first submit would go alone.
 	again := submitN(t, pr, 2)
 	c := nextEntry(t, entries)
 	if c.count != 2 {
 		t.Fatalf("gathered entry has %d commands, want 2", c.count)
 	}
-	close(c.done)
+	c.commit()
 	answered(t, again)
 }
 
@@ -143,15 +157,7 @@ func TestProposerGathersTheAnsweredWriters(t *testing.T) {
 // has come for half its limit.
 func TestProposerGatheringEndsWhenWritersStopComing(t *testing.T) {
 	const limit = 2 * time.Second
-	pr, entries := heldProposer(t, limit)
-	first := submitN(t, pr, 1)
-	a := nextEntry(t, entries)
-	rest := submitN(t, pr, 3)
-	close(a.done)
-	answered(t, first)
-	b := nextEntry(t, entries)
-	close(b.done)
-	answered(t, rest)
+	pr, entries := gatheringFor(t, limit, 3)
 	begun := time.Now()
 	lone := submitN(t, pr, 1) // one of the three writers comes back
 	c := nextEntry(t, entries)
@@ -161,7 +167,7 @@ func TestProposerGatheringEndsWhenWritersStopComing(t *testing.T) {
 	if c.count != 1 {
 		t.Fatalf("entry has %d commands, want 1", c.count)
 	}
-	close(c.done)
+	c.commit()
 	answered(t, lone)
 }
 
@@ -172,7 +178,7 @@ func TestProposerLoneWriterDoesNotGather(t *testing.T) {
 	for range 3 {
 		outs := submitN(t, pr, 1)
 		e := nextEntry(t, entries)
-		close(e.done)
+		e.commit()
 		answered(t, outs)
 		idle(t, pr) // ends only if nothing gathers
 	}
@@ -180,16 +186,7 @@ func TestProposerLoneWriterDoesNotGather(t *testing.T) {
 
 // Closing the proposer ends a gathering at once.
 func TestProposerCloseEndsGathering(t *testing.T) {
-	pr, entries := heldProposer(t, time.Hour)
-	first := submitN(t, pr, 1)
-	a := nextEntry(t, entries)
-	rest := submitN(t, pr, 2)
-	close(a.done)
-	answered(t, first)
-	b := nextEntry(t, entries)
-	close(b.done)
-	answered(t, rest)
-	// The waiting goroutine now gathers for two, for up to an hour.
+	pr, _ := gatheringFor(t, time.Hour, 2)
 	pr.close()
 	idle(t, pr)
 	if err := pr.submit(&proposal{data: []byte{}, deliver: func(proposed) {}}); err == nil {
