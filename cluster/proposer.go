@@ -182,9 +182,7 @@ func (pr *proposer) gather(want int, limit time.Duration) {
 			wake = end
 		}
 		if !now.Before(wake) {
-			if pr.full == full {
-				pr.full = nil
-			}
+			pr.full = nil // only this goroutine gathers; nil if submit or close ended it
 			return
 		}
 		pr.mu.Unlock()
