@@ -4,20 +4,25 @@
 #
 #   bash bench/compare.sh [--duration 10s] [--warmup 2s] [--rounds 1] [--only dobj|etcd] [--keep]
 #
-# Load shapes (both services through their HTTP APIs, clients spread over
-# all three members, 1000 distinct objects/keys):
+# Load shapes (both services through their HTTP APIs, 1000 distinct
+# objects/keys):
 #   write c=1    dobj POST /<name>/increment      etcd POST /v3/kv/put
-#   write c=64   same, 64 clients
-#   read  c=64   dobj GET /<name> (linearizable)  etcd POST /v3/kv/range (linearizable)
+#                once sent to the leader, once to a follower (which
+#                forwards it)
+#   write c=64   same, 64 clients spread over the three members
+#   read  c=64   dobj GET /<name> (linearizable)  etcd POST /v3/kv/range
+#                (linearizable), 64 clients spread over the members
 #
-# With --rounds N every shape runs N times, dobj then etcd each time; the
-# table then shows each column's median over the rounds, and a line per
-# shape gives every round's ops/s ratio (a shared machine drifts: one
-# round's ratio moves by 10-20%).
+# A round starts a fresh three-node dobj on loopback, runs every shape
+# against it and stops it, then does the same with a three-member etcd
+# (even rounds take etcd first): only the service measured is running.
+# With --rounds N the table shows each column's median over the rounds,
+# and a line per shape gives every round's ops/s ratio (a shared machine
+# drifts: one round's ratio moves by 10-20%).
 #
 # It installs Debian's etcd-server (and etcd-client, jq, curl) when missing,
-# starts a three-member etcd and a three-node dobj on loopback, data in a
-# temporary directory, and stops every process it started by PID on exit.
+# keeps data in a temporary directory, and stops every process it started
+# by PID.
 # Environment: DURATION, WARMUP, DOBJ (a dobj binary to use instead of
 # building ./cmd/dobj), DOBJ_BASE_PORT (dobj node i: HTTP base+i, Raft
 # base+1000+i; default 8080), ETCD_PORTS (client ports; peer = client+1;
@@ -51,15 +56,21 @@ pids=()
 
 log() { printf '%s compare: %s\n' "$(date +%T)" "$*" >&2; }
 
-cleanup() {
-	local pid deadline
+# stop_members: stops the members started last (pids) and waits for them,
+# 10s before a KILL.
+stop_members() {
+	local pid deadline=$((SECONDS + 10))
 	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	deadline=$((SECONDS + 10))
 	for pid in "${pids[@]}"; do
 		while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
+	pids=()
+}
+
+cleanup() {
+	stop_members
 	if [ -n "$keep" ]; then log "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
@@ -137,6 +148,7 @@ port_free() {
 etcd_urls=""
 start_etcd() {
 	local i cluster="" members=()
+	etcd_urls=""
 	for i in 0 1 2; do
 		port_free "${etcd_ports[$i]}"
 		port_free $((etcd_ports[i] + 1))
@@ -168,6 +180,7 @@ start_etcd() {
 dobj_urls=""
 start_dobj() {
 	local i peers="" members=()
+	dobj_urls=""
 	for i in 1 2 3; do
 		port_free $((base_port + i))
 		port_free $((base_port + 1000 + i))
@@ -197,27 +210,81 @@ start_dobj() {
 run() {
 	local target=$1 urls=$2 shape=$3 clients=$4 mix=$5 out="$tmp/results/$1-$3-r$6.json"
 	mkdir -p "$tmp/results"
-	log "$target $shape (round $6 of $rounds): -c $clients --mix $mix for $duration"
+	log "$target $shape (round $6 of $rounds): -c $clients --mix $mix for $duration on $urls"
 	"$dobj" bench --target "$target" --urls "$urls" -c "$clients" --mix "$mix" \
 		--objects 1000 --duration "$duration" --warmup "$warmup" --json --quiet >"$out"
 }
 
-[ "$only" = dobj ] || start_etcd
-[ "$only" = etcd ] || start_dobj
+# Write rows first: the read row then reads keys that exist. The last
+# word says where the clients go: spread over all members, or all to the
+# leader or to a follower (one client alone would otherwise go to the
+# first member, leader or not as its election fell).
+shapes=("write-c1-leader 1 increment=1 leader" "write-c1-follower 1 increment=1 follower"
+	"write-c64 64 increment=1 all" "read-c64 64 read=1 all")
 
-# Write rows first: the read row then reads keys that exist on both.
-shapes=("write-c1 1 increment=1" "write-c64 64 increment=1" "read-c64 64 read=1")
-for round in $(seq 1 "$rounds"); do
+# is_leader TARGET URL: whether the member at URL says it leads.
+is_leader() {
+	case $1 in
+	dobj) curl -fsS --max-time 2 "$2/_cluster/status" | jq -e '.state == "leader"' >/dev/null ;;
+	etcd) curl -fsS --max-time 2 -X POST "$2/v3/maintenance/status" -d '{}' | jq -e '.header.member_id == .leader' >/dev/null ;;
+	esac
+}
+
+# find_roles TARGET URLS: sets leader_url, and follower_url to another
+# member; waits up to 10s for a leader.
+find_roles() {
+	local u deadline=$((SECONDS + 10))
+	while :; do
+		leader_url="" follower_url=""
+		for u in ${2//,/ }; do
+			if is_leader "$1" "$u"; then leader_url=$u; else follower_url=$u; fi
+		done
+		if [ -n "$leader_url" ] && [ -n "$follower_url" ]; then return; fi
+		if [ $SECONDS -ge $deadline ]; then
+			echo "compare.sh: $1 has no leader among $2 after 10s" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
+
+# measure TARGET ROUND: starts a fresh cluster of TARGET, runs every shape
+# against it and stops it. Only one service runs at a time: an idle
+# cluster's timers and heartbeats cost the other one's single client
+# 0.05-0.1 ms of p50 on two cores.
+measure() {
+	local target=$1 round=$2 s shape clients mix to urls u
+	sync # what an earlier step wrote is not written back while this one runs
+	"start_$target"
+	if [ "$target" = dobj ]; then urls=$dobj_urls; else urls=$etcd_urls; fi
 	for s in "${shapes[@]}"; do
-		read -r shape clients mix <<<"$s"
-		[ "$only" = etcd ] || run dobj "$dobj_urls" "$shape" "$clients" "$mix" "$round"
-		[ "$only" = dobj ] || run etcd "$etcd_urls" "$shape" "$clients" "$mix" "$round"
+		read -r shape clients mix to <<<"$s"
+		case $to in
+		all) run "$target" "$urls" "$shape" "$clients" "$mix" "$round" ;;
+		*)
+			find_roles "$target" "$urls"
+			if [ "$to" = leader ]; then u=$leader_url; else u=$follower_url; fi
+			run "$target" "$u" "$shape" "$clients" "$mix" "$round"
+			;;
+		esac
+	done
+	stop_members
+	rm -rf "$tmp/$target-data"
+}
+
+# Odd rounds measure dobj first, even rounds etcd first, so that a drift
+# of the machine's speed does not favour one side.
+for round in $(seq 1 "$rounds"); do
+	order=(dobj etcd)
+	[ $((round % 2)) = 1 ] || order=(etcd dobj)
+	for target in "${order[@]}"; do
+		if [ -n "$only" ] && [ "$only" != "$target" ]; then continue; fi
+		measure "$target" "$round"
 	done
 done
 
 # ---- table -------------------------------------------------------------
 
-# field TARGET SHAPE JQ-PATH: a number from a result, "-" when not run.
 # field TARGET SHAPE JQ: the median of JQ over the rounds' results (the
 # upper one of the middle two for an even count).
 field() {
@@ -262,6 +329,15 @@ if [ "$rounds" -gt 1 ] && [ -z "$only" ]; then
 		for round in $(seq 1 "$rounds"); do
 			line+=" $(ratio "$(jq '.overall.ops_per_sec' "$tmp/results/dobj-$shape-r$round.json")" \
 				"$(jq '.overall.ops_per_sec' "$tmp/results/etcd-$shape-r$round.json")")"
+		done
+		echo "$line"
+	done
+	echo "p50 ms by round, dobj/etcd:"
+	for s in "${shapes[@]}"; do
+		read -r shape _ _ <<<"$s"
+		line="  $shape"
+		for round in $(seq 1 "$rounds"); do
+			line+=" $(jq '.overall.latency_ms.p50' "$tmp/results/dobj-$shape-r$round.json")/$(jq '.overall.latency_ms.p50' "$tmp/results/etcd-$shape-r$round.json")"
 		done
 		echo "$line"
 	done
