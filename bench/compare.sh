@@ -17,8 +17,8 @@
 # against it and stops it, then does the same with a three-member etcd
 # (even rounds take etcd first): only the service measured is running.
 # With --rounds N the table shows each column's median over the rounds,
-# and a line per shape gives every round's ops/s ratio (a shared machine
-# drifts: one round's ratio moves by 10-20%).
+# and lines per shape give every round's ops/s ratio and p50 on both
+# sides (a shared machine drifts: one round's ratio moves by 10-20%).
 #
 # It installs Debian's etcd-server (and etcd-client, jq, curl) when missing,
 # keeps data in a temporary directory, and stops every process it started
