@@ -259,14 +259,12 @@ measure() {
 	if [ "$target" = dobj ]; then urls=$dobj_urls; else urls=$etcd_urls; fi
 	for s in "${shapes[@]}"; do
 		read -r shape clients mix to <<<"$s"
-		case $to in
-		all) run "$target" "$urls" "$shape" "$clients" "$mix" "$round" ;;
-		*)
+		u=$urls
+		if [ "$to" != all ]; then
 			find_roles "$target" "$urls"
 			if [ "$to" = leader ]; then u=$leader_url; else u=$follower_url; fi
-			run "$target" "$u" "$shape" "$clients" "$mix" "$round"
-			;;
-		esac
+		fi
+		run "$target" "$u" "$shape" "$clients" "$mix" "$round"
 	done
 	stop_members
 	rm -rf "$tmp/$target-data"
@@ -321,24 +319,24 @@ echo "dobj vs etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'): $
 	done
 } | column -t -s $'\t'
 echo "ratio = dobj/etcd: above 1 is better for dobj in ops/s, worse in latency."
+
+# by_round TITLE JQ COMBINE: a line per shape with every round's dobj and
+# etcd values of JQ, put together by COMBINE (ratio or pair).
+by_round() {
+	local s shape round line
+	echo "$1"
+	for s in "${shapes[@]}"; do
+		read -r shape _ <<<"$s"
+		line="  $shape"
+		for round in $(seq 1 "$rounds"); do
+			line+=" $("$3" "$(jq "$2" "$tmp/results/dobj-$shape-r$round.json")" \
+				"$(jq "$2" "$tmp/results/etcd-$shape-r$round.json")")"
+		done
+		echo "$line"
+	done
+}
+pair() { echo "$1/$2"; }
 if [ "$rounds" -gt 1 ] && [ -z "$only" ]; then
-	echo "ops/s ratio by round:"
-	for s in "${shapes[@]}"; do
-		read -r shape _ _ <<<"$s"
-		line="  $shape"
-		for round in $(seq 1 "$rounds"); do
-			line+=" $(ratio "$(jq '.overall.ops_per_sec' "$tmp/results/dobj-$shape-r$round.json")" \
-				"$(jq '.overall.ops_per_sec' "$tmp/results/etcd-$shape-r$round.json")")"
-		done
-		echo "$line"
-	done
-	echo "p50 ms by round, dobj/etcd:"
-	for s in "${shapes[@]}"; do
-		read -r shape _ _ <<<"$s"
-		line="  $shape"
-		for round in $(seq 1 "$rounds"); do
-			line+=" $(jq '.overall.latency_ms.p50' "$tmp/results/dobj-$shape-r$round.json")/$(jq '.overall.latency_ms.p50' "$tmp/results/etcd-$shape-r$round.json")"
-		done
-		echo "$line"
-	done
+	by_round "ops/s ratio by round:" '.overall.ops_per_sec' ratio
+	by_round "p50 ms by round, dobj/etcd:" '.overall.latency_ms.p50' pair
 fi
