@@ -70,6 +70,9 @@ func newProcesses(binary, dir string, base int, snapshotThreshold uint64, bug st
 			"--peers", strings.Join(peers, ","),
 			"--snapshot-threshold", threshold,
 			"--trailing-logs", threshold,
+			// Small segments, so that truncated log is deleted within
+			// seconds and a node that was down catches up by a snapshot.
+			"--wal-segment-bytes", "65536",
 			"--snapshot-interval", "500ms",
 			"--apply-timeout", "2s",
 			"--test-faults",

@@ -37,6 +37,14 @@ type Config struct {
 	// Raft state; a node with state ignores it. Empty: wait to be joined.
 	Peers []Peer
 
+	// LogStore is LogStoreWAL or LogStoreBolt, for a data directory that
+	// has no Raft log yet; one that has keeps it, and asking for the other
+	// fails with ErrLogStoreMismatch. Empty: what the directory holds, else
+	// LogStoreWAL.
+	LogStore string
+	// WALSegmentBytes sizes the wal's segment files (0: raft-wal's 64 MiB).
+	WALSegmentBytes int
+
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64

@@ -25,13 +25,14 @@ import (
 // Node is one dobj server's Raft member: it owns the Raft instance, its
 // log, stable and snapshot stores, the transport and the FSM.
 type Node struct {
-	cfg   Config
-	log   *slog.Logger
-	raft  *raft.Raft
-	fsm   *fsm.Machine
-	bolt  *raftboltdb.BoltStore
-	trans *raft.NetworkTransport
-	layer *streamLayer
+	cfg      Config
+	log      *slog.Logger
+	raft     *raft.Raft
+	fsm      *fsm.Machine
+	bolt     *raftboltdb.BoltStore // the stable store, and the log store if logStore.kind is bolt
+	logStore *logStore
+	trans    *raft.NetworkTransport
+	layer    *streamLayer
 
 	verifier *rounds[struct{}] // leadership confirmations
 	fwd      *forwarder
@@ -106,21 +107,28 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		bolt.Close()
 		return nil, fmt.Errorf("open snapshot store %s: %w", cfg.DataDir, err)
 	}
-	logs, err := raft.NewLogCache(1024, bolt)
+	store, err := openLogStore(cfg.DataDir, cfg.LogStore, cfg.WALSegmentBytes, bolt, hl.Named("wal"))
 	if err != nil {
 		bolt.Close()
+		return nil, err
+	}
+	n.logStore = store
+	n.log.Info("opened raft log", "log_store", store.kind, "data_dir", cfg.DataDir)
+	logs, err := raft.NewLogCache(1024, store.logs)
+	if err != nil {
+		n.closeLogs()
 		return nil, fmt.Errorf("log cache: %w", err)
 	}
 
 	ln, err := net.Listen("tcp", cfg.RaftAddr)
 	if err != nil {
-		bolt.Close()
+		n.closeLogs()
 		return nil, fmt.Errorf("listen on raft address %s: %w", cfg.RaftAddr, err)
 	}
 	advertise, err := AdvertisedAddr(cfg.AdvertiseRaft, ln.Addr())
 	if err != nil {
 		ln.Close()
-		bolt.Close()
+		n.closeLogs()
 		return nil, badAdvertise(err)
 	}
 	n.layer = newStreamLayer(ln, advertise)
@@ -194,6 +202,13 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 
 func (n *Node) closeStores() {
 	n.trans.Close()
+	n.closeLogs()
+}
+
+func (n *Node) closeLogs() {
+	if err := n.logStore.close(); err != nil {
+		n.log.Warn("close raft log", "err", err)
+	}
 	n.bolt.Close()
 }
 
@@ -550,6 +565,7 @@ func (n *Node) Status() Status {
 		Term:         n.raft.CurrentTerm(),
 		CommitIndex:  n.raft.CommitIndex(),
 		AppliedIndex: n.fsm.LastApplied(),
+		LogStore:     n.logStore.kind,
 		Members:      []Member{},
 	}
 	for _, s := range n.servers() {

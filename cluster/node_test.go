@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -253,14 +254,24 @@ func TestSetBlockedNeedsFaults(t *testing.T) {
 }
 
 func TestRestartFromSnapshotAndLogTail(t *testing.T) {
+	for _, store := range []string{LogStoreWAL, LogStoreBolt} {
+		t.Run(store, func(t *testing.T) { testRestartFromSnapshotAndLogTail(t, store) })
+	}
+}
+
+func testRestartFromSnapshotAndLogTail(t *testing.T, store string) {
 	dir := t.TempDir()
 	cfg := testConfig("solo", dir)
 	cfg.Peers = []Peer{{ID: "solo", RaftAddr: "127.0.0.1:0"}}
 	cfg.SnapshotThreshold = 16
 	cfg.TrailingLogs = 4
+	cfg.LogStore = store
 	n, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := n.Status().LogStore; got != store {
+		t.Fatalf("log store %q, want %q", got, store)
 	}
 	c := &testCluster{t: t, nodes: map[string]*Node{"solo": n}}
 	c.waitLeader(nil)
@@ -283,11 +294,15 @@ func TestRestartFromSnapshotAndLogTail(t *testing.T) {
 	before := n.Digest()
 	n.Close()
 
+	cfg.LogStore = "" // the data directory says which
 	n2, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n2.Close()
+	if got := n2.Status().LogStore; got != store {
+		t.Fatalf("log store after restart %q, want %q", got, store)
+	}
 	c.nodes["solo"] = n2
 	c.waitLeader(nil)
 	c.eventually(5*time.Second, "replay to reach the old index", func() bool { return n2.Digest().AppliedIndex >= before.AppliedIndex })
@@ -300,5 +315,56 @@ func TestRestartFromSnapshotAndLogTail(t *testing.T) {
 	_, index, err := n2.Write(context.Background(), "o0", txn, "idem-0")
 	if err != nil || index > 10 {
 		t.Fatalf("retry of idem-0 after restart: index %d, err %v; want the first entry's index", index, err)
+	}
+}
+
+// A data directory keeps the log it has: asking for the other one would
+// start an empty log and lose the entries, so Open refuses.
+func TestOpenRefusesTheOtherLogStore(t *testing.T) {
+	for _, c := range []struct{ has, asked string }{{LogStoreWAL, LogStoreBolt}, {LogStoreBolt, LogStoreWAL}} {
+		t.Run(c.has, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := testConfig("solo", dir)
+			cfg.Peers = []Peer{{ID: "solo", RaftAddr: "127.0.0.1:0"}}
+			cfg.LogStore = c.has
+			n, err := Open(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc := &testCluster{t: t, nodes: map[string]*Node{"solo": n}}
+			tc.waitLeader(nil)
+			if _, _, err := n.Write(context.Background(), "card-1", increment(1), ""); err != nil {
+				t.Fatal(err)
+			}
+			n.Close()
+
+			cfg.LogStore = c.asked
+			if n, err := Open(context.Background(), cfg); !errors.Is(err, ErrLogStoreMismatch) {
+				if err == nil {
+					n.Close()
+				}
+				t.Fatalf("open a %s directory as %s: err %v, want ErrLogStoreMismatch", c.has, c.asked, err)
+			}
+			if c.has == LogStoreBolt {
+				if ok, _ := exists(filepath.Join(dir, "wal")); ok {
+					t.Fatal("the refused open created a wal directory")
+				}
+			}
+
+			cfg.LogStore = ""
+			n, err = Open(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.Close()
+			tc.nodes["solo"] = n
+			tc.waitLeader(nil)
+			if got := n.Status().LogStore; got != c.has {
+				t.Fatalf("log store %q, want %q", got, c.has)
+			}
+			if v := readCounter(t, n, "card-1"); v != 1 {
+				t.Fatalf("card-1 = %d after reopening, want 1", v)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ type Status struct {
 	Term         uint64     `json:"term"`
 	CommitIndex  uint64     `json:"commit_index"`
 	AppliedIndex uint64     `json:"applied_index"`
+	LogStore     string     `json:"log_store"` // this node's Raft log: wal or bolt
 	Members      []Member   `json:"members"`
 }
 

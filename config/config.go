@@ -45,6 +45,14 @@ type Config struct {
 	Peers []Peer
 	Join  string
 
+	// LogStore is the Raft log of a new data directory: "wal" or "bolt".
+	// Empty: what the data directory holds, else wal.
+	LogStore string
+	// WALSegmentBytes is the size of each of the wal's segment files. The
+	// log is freed a whole segment at a time, so a lagging node catches up
+	// from the log, not a snapshot, while what it lacks is still in one.
+	WALSegmentBytes int
+
 	SnapshotThreshold uint64        // log entries between snapshots
 	TrailingLogs      uint64        // log entries kept after a snapshot
 	SnapshotInterval  time.Duration // how often Raft checks whether to snapshot
@@ -80,6 +88,7 @@ func Default() Config {
 	return Config{
 		HTTPAddr:          "127.0.0.1:8081",
 		RaftAddr:          "127.0.0.1:9081",
+		WALSegmentBytes:   64 << 20,
 		SnapshotThreshold: 8192,
 		TrailingLogs:      10240,
 		SnapshotInterval:  30 * time.Second,

@@ -67,7 +67,7 @@ func TestLoad(t *testing.T) {
 			args: func(dir string) []string {
 				return append(base(dir), "--peers", "n1=node1.example:9081,n2="+other,
 					"--advertise-http", "node1.example:8081", "--advertise-raft", "node1.example:9081",
-					"--snapshot-threshold", "16", "--trailing-logs", "8",
+					"--log-store", "bolt", "--wal-segment-bytes", "1048576", "--snapshot-threshold", "16", "--trailing-logs", "8",
 					"--snapshot-interval", "2s", "--apply-timeout", "3s", "--idempotency-window", "1m",
 					"--max-body-bytes", "4096", "--max-name-bytes", "10", "--max-key-bytes", "20", "--max-value-bytes", "30",
 					"--max-list-limit", "5", "--log-level", "debug", "--log-format", "text", "--test-faults",
@@ -76,8 +76,8 @@ func TestLoad(t *testing.T) {
 			check: func(t *testing.T, c Config, dir string) {
 				want := Config{ID: "n1", DataDir: dir, HTTPAddr: httpAddr, RaftAddr: raftAddr,
 					AdvertiseHTTP: "node1.example:8081", AdvertiseRaft: "node1.example:9081",
-					Peers:             []Peer{{"n1", "node1.example:9081"}, {"n2", other}},
-					SnapshotThreshold: 16, TrailingLogs: 8, SnapshotInterval: 2 * time.Second, ApplyTimeout: 3 * time.Second,
+					Peers:    []Peer{{"n1", "node1.example:9081"}, {"n2", other}},
+					LogStore: "bolt", WALSegmentBytes: 1 << 20, SnapshotThreshold: 16, TrailingLogs: 8, SnapshotInterval: 2 * time.Second, ApplyTimeout: 3 * time.Second,
 					IdempotencyWindow: time.Minute, MaxBodyBytes: 4096, MaxNameBytes: 10, MaxKeyBytes: 20, MaxValueBytes: 30,
 					MaxListLimit: 5, LogLevel: "debug", LogFormat: "text", TestFaults: true,
 					UnsafeBugs: []string{"stale-reads", "no-idempotency"}, UnsafeAllowBugs: true}
@@ -154,6 +154,8 @@ func TestLoad(t *testing.T) {
 		}, wantErr: `--unsafe-bug: unknown bug "nope"`},
 		{name: "zero limit", args: func(dir string) []string { return append(base(dir), "--max-key-bytes", "0") }, wantErr: "--max-key-bytes: must be positive"},
 		{name: "bad duration", args: func(dir string) []string { return append(base(dir), "--apply-timeout", "soon") }, wantErr: "-apply-timeout"},
+		{name: "tiny wal segments", args: func(dir string) []string { return append(base(dir), "--wal-segment-bytes", "4096") }, wantErr: "--wal-segment-bytes: 4096: want 64 KiB to 1 GiB"},
+		{name: "unknown log store", args: func(dir string) []string { return append(base(dir), "--log-store", "sqlite") }, wantErr: `--log-store: "sqlite": want wal or bolt`},
 		{name: "bad log level", args: func(dir string) []string { return append(base(dir), "--log-level", "loud") }, wantErr: "--log-level"},
 		{name: "same address twice", args: func(dir string) []string { return append(base(dir), "--raft-addr", httpAddr) }, wantErr: "is also --http-addr"},
 		{name: "address without port", args: func(dir string) []string { return append(base(dir), "--http-addr", "127.0.0.1") }, wantErr: "--http-addr:"},

@@ -226,6 +226,8 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.AdvertiseRaft, "advertise-raft", c.AdvertiseRaft, "`host:port` the other nodes reach Raft at, sent when joining; must match this node's --peers entry (default: --raft-addr; if that is every interface, the --peers entry)")
 	fs.Var((*peersValue)(&c.Peers), "peers", "initial cluster `id=raftaddr,...`, the same on every node; bootstrapped once")
 	fs.StringVar(&c.Join, "join", c.Join, "`URL` of any running node to join instead of --peers")
+	fs.StringVar(&c.LogStore, "log-store", c.LogStore, "Raft log of a new data directory: wal (one fsync an append) or bolt (raft.db); a data directory keeps the log it has (default: that, else wal)")
+	fs.IntVar(&c.WALSegmentBytes, "wal-segment-bytes", c.WALSegmentBytes, "size of each wal segment file (the log is freed a segment at a time)")
 	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", c.SnapshotThreshold, "log entries between snapshots")
 	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", c.TrailingLogs, "log entries kept after a snapshot")
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", c.SnapshotInterval, "how often to check whether to snapshot")

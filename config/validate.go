@@ -35,6 +35,9 @@ func (c Config) checkValues() []error {
 	if c.DataDir == "" {
 		bad("data-dir", "required")
 	}
+	if c.LogStore != "" && c.LogStore != "wal" && c.LogStore != "bolt" {
+		bad("log-store", "%q: want wal or bolt", c.LogStore)
+	}
 	if err := checkListenAddr(c.HTTPAddr); err != nil {
 		bad("http-addr", "%v", err)
 	}
@@ -77,6 +80,9 @@ func (c Config) checkValues() []error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("join", "%q is not an http(s) URL of a node", c.Join)
 		}
+	}
+	if c.WALSegmentBytes < 64<<10 || c.WALSegmentBytes > 1<<30 {
+		bad("wal-segment-bytes", "%d: want 64 KiB to 1 GiB", c.WALSegmentBytes)
 	}
 	if c.SnapshotThreshold == 0 {
 		bad("snapshot-threshold", "must be positive")

@@ -63,6 +63,8 @@ func serve(ctx context.Context, e env, args []string) error {
 		AdvertiseRaft:     cfg.AdvertiseRaft,
 		HTTPAddr:          httpAddr,
 		Peers:             peers,
+		LogStore:          cfg.LogStore,
+		WALSegmentBytes:   cfg.WALSegmentBytes,
 		SnapshotThreshold: cfg.SnapshotThreshold,
 		TrailingLogs:      cfg.TrailingLogs,
 		SnapshotInterval:  cfg.SnapshotInterval,
