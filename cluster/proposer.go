@@ -13,10 +13,10 @@ import (
 // Group commit: at most one Raft entry is in flight; commands that arrive
 // meanwhile queue and go into the next entry together, up to
 // maxBatchCount commands or maxBatchBytes. One entry in flight gave the
-// most writes per second here (64 clients: 13.5-14k/s against 12-12.3k/s
-// with two and 9.3-11k/s with three): fewer, fuller entries cost Raft and
-// bolt less (six fsyncs an entry over the three nodes), and one writer
-// alone waits no longer either way.
+// most writes per second here (64 clients, with the bolt log store:
+// 13.5-14k/s against 12-12.3k/s with two and 9.3-11k/s with three):
+// fewer, fuller entries cost Raft and the log less (fsyncs, and CPU a
+// write), and one writer alone waits no longer either way.
 //
 // Gathering: a client answered by an entry usually writes again at once,
 // but its answer and its next request take about as long as an entry on
