@@ -216,11 +216,33 @@ func healAll(ctx context.Context, nodes []*node, partitions bool) error {
 			errs = append(errs, nd.proc.resume())
 		}
 		if partitions && (nd.proc == nil || nd.proc.running()) {
-			errs = append(errs, nd.admin.Partition(ctx, nil))
+			errs = append(errs, healPartition(ctx, nd, healWait))
 		}
 		if nd.proc != nil && !nd.proc.running() {
 			errs = append(errs, nd.proc.start())
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// healPartition clears nd's partition, asking again every pollPeriod
+// while the node does not answer, for at most timeout: a node that the
+// last fault restarted may still be starting, and the run's heal must not
+// be reported as failed for that.
+func healPartition(ctx context.Context, nd *node, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(pollPeriod)
+	defer tick.Stop()
+	for {
+		err := nd.admin.Partition(ctx, nil)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", nd.id, err)
+		case <-tick.C:
+		}
+	}
 }
