@@ -230,19 +230,12 @@ func healAll(ctx context.Context, nodes []*node, partitions bool) error {
 // last fault restarted may still be starting, and the run's heal must not
 // be reported as failed for that.
 func healPartition(ctx context.Context, nd *node, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(pollPeriod)
-	defer tick.Stop()
-	for {
-		err := nd.admin.Partition(ctx, nil)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w", nd.id, err)
-		case <-tick.C:
-		}
+	var err error
+	if poll(ctx, timeout, func(ctx context.Context) bool {
+		err = nd.admin.Partition(ctx, nil)
+		return err == nil
+	}) {
+		return nil
 	}
+	return fmt.Errorf("%s: %w", nd.id, err)
 }

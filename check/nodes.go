@@ -82,37 +82,27 @@ func leader(ctx context.Context, nodes []*node) *node {
 
 // waitReady polls /_ready on every node until all answer 200 or timeout.
 func waitReady(ctx context.Context, nodes []*node, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(pollPeriod)
-	defer tick.Stop()
-	for {
-		var notReady []string
+	var notReady []string
+	if poll(ctx, timeout, func(ctx context.Context) bool {
+		notReady = nil
 		for _, n := range nodes {
 			if ok, _ := n.admin.Ready(ctx); !ok {
 				notReady = append(notReady, n.id)
 			}
 		}
-		if len(notReady) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("not ready after %v: %s", timeout, strings.Join(notReady, ", "))
-		case <-tick.C:
-		}
+		return len(notReady) == 0
+	}) {
+		return nil
 	}
+	return fmt.Errorf("not ready after %v: %s", timeout, strings.Join(notReady, ", "))
 }
 
 // waitConverged polls every node's state digest until all are equal, or
 // timeout; it returns the last digests seen (node id -> digest).
 func waitConverged(ctx context.Context, nodes []*node, timeout time.Duration) (map[string]client.Digest, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(pollPeriod)
-	defer tick.Stop()
-	for {
-		digests := map[string]client.Digest{}
+	var digests map[string]client.Digest
+	if poll(ctx, timeout, func(ctx context.Context) bool {
+		digests = map[string]client.Digest{}
 		same := true
 		var first string
 		for i, n := range nodes {
@@ -128,12 +118,28 @@ func waitConverged(ctx context.Context, nodes []*node, timeout time.Duration) (m
 				same = false
 			}
 		}
-		if same && len(digests) == len(nodes) {
-			return digests, nil
+		return same && len(digests) == len(nodes)
+	}) {
+		return digests, nil
+	}
+	return digests, fmt.Errorf("state digests still differ after %v", timeout)
+}
+
+// poll calls try at once and then every pollPeriod until it returns true
+// (poll then returns true) or timeout passes (false). try gets a context
+// that ends with the timeout.
+func poll(ctx context.Context, timeout time.Duration, try func(context.Context) bool) bool {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(pollPeriod)
+	defer tick.Stop()
+	for {
+		if try(ctx) {
+			return true
 		}
 		select {
 		case <-ctx.Done():
-			return digests, fmt.Errorf("state digests still differ after %v", timeout)
+			return false
 		case <-tick.C:
 		}
 	}
