@@ -8,8 +8,15 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// Version is the command envelope version this build writes and reads.
-const Version = 1
+// Version is the newest command envelope version this build writes and
+// reads. Version 2 added Body; version 1 entries (written by earlier
+// builds, and still written by this one for commands without a Body) are
+// read as they are. How version N+1 reads N: each version's array layout
+// is a struct of its own (commandV1 below), Decode picks the struct by the
+// array's length and converts it, and Encode writes the oldest version
+// that can carry the command, so that a cluster upgraded one node at a
+// time keeps reading every entry until a command needs the new layout.
+const Version = 2
 
 // Kind says what a Command does.
 type Kind uint8
@@ -42,7 +49,27 @@ type Command struct {
 	Time        int64       `msgpack:"ts"`          // leader's unix ns when proposed
 	Member      Member      `msgpack:"m,omitempty"`
 	Batch       [][]byte    `msgpack:"b,omitempty"` // KindBatch: commands as Encode wrote them
+	// Body is a kind's own payload, encoded by the package that owns the
+	// kind (version 2): new kinds carry their data here rather than as
+	// new envelope fields, so the envelope stays put.
+	Body []byte `msgpack:"body,omitempty"`
 }
+
+// commandV1 is the version 1 layout: Command without Body.
+type commandV1 struct {
+	V           uint8       `msgpack:"v"`
+	Kind        Kind        `msgpack:"k"`
+	Object      string      `msgpack:"o,omitempty"`
+	Txn         objects.Txn `msgpack:"t,omitempty"`
+	IdemKey     string      `msgpack:"i,omitempty"`
+	IdemExpires int64       `msgpack:"x,omitempty"`
+	Time        int64       `msgpack:"ts"`
+	Member      Member      `msgpack:"m,omitempty"`
+	Batch       [][]byte    `msgpack:"b,omitempty"`
+}
+
+// v1Fields is the length of a version 1 entry's array.
+const v1Fields = 9
 
 // BatchResponse is what applying a KindBatch command returns: one
 // response per command, in order (nil for commands without one).
@@ -65,13 +92,21 @@ type Member struct {
 // append-only, and a new one needs a new Version with a decoder for the
 // old length. TestCommandWireFormat pins the layout.
 func Encode(c *Command) ([]byte, error) {
-	c.V = Version
+	var v any = c
+	if c.Body == nil {
+		c.V = 1
+		v1 := commandV1{V: 1, Kind: c.Kind, Object: c.Object, Txn: c.Txn, IdemKey: c.IdemKey,
+			IdemExpires: c.IdemExpires, Time: c.Time, Member: c.Member, Batch: c.Batch}
+		v = &v1
+	} else {
+		c.V = Version
+	}
 	var buf bytes.Buffer
 	enc := msgpack.GetEncoder()
 	defer msgpack.PutEncoder(enc)
 	enc.Reset(&buf)
 	enc.UseArrayEncodedStructs(true)
-	if err := enc.Encode(c); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
@@ -81,11 +116,32 @@ func Encode(c *Command) ([]byte, error) {
 // before arrays).
 func Decode(b []byte) (*Command, error) {
 	var c Command
-	if err := msgpack.Unmarshal(b, &c); err != nil {
+	if arrayLen(b) == v1Fields {
+		var v1 commandV1
+		if err := msgpack.Unmarshal(b, &v1); err != nil {
+			return nil, fmt.Errorf("decode command: %w", err)
+		}
+		c = Command{V: v1.V, Kind: v1.Kind, Object: v1.Object, Txn: v1.Txn, IdemKey: v1.IdemKey,
+			IdemExpires: v1.IdemExpires, Time: v1.Time, Member: v1.Member, Batch: v1.Batch}
+	} else if err := msgpack.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("decode command: %w", err)
 	}
-	if c.V != Version {
+	if c.V < 1 || c.V > Version {
 		return nil, fmt.Errorf("decode command: unknown version %d", c.V)
 	}
 	return &c, nil
+}
+
+// arrayLen is the length of the msgpack array b starts with, or -1 when
+// b does not start with an array (a map, from builds before arrays).
+func arrayLen(b []byte) int {
+	switch {
+	case len(b) == 0:
+		return -1
+	case b[0]&0xf0 == 0x90: // fixarray
+		return int(b[0] & 0x0f)
+	case b[0] == 0xdc && len(b) >= 3: // array 16
+		return int(b[1])<<8 | int(b[2])
+	}
+	return -1
 }

@@ -353,3 +353,23 @@ func TestBatchAppliesInOrderWithOneResponseEach(t *testing.T) {
 		t.Fatal("batch did not apply every command")
 	}
 }
+
+// TestCommandBodyNeedsVersion2: a command with a Body is written as
+// version 2 and reads back whole; one without stays version 1 (above).
+func TestCommandBodyNeedsVersion2(t *testing.T) {
+	in := &Command{Kind: KindNoop, Time: 7, Body: []byte{1, 2, 3}}
+	b, err := Encode(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := arrayLen(b); n != v1Fields+1 {
+		t.Fatalf("array of %d fields, want %d", n, v1Fields+1)
+	}
+	out, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.V != 2 || out.Time != 7 || !bytes.Equal(out.Body, in.Body) {
+		t.Fatalf("decoded %+v", out)
+	}
+}

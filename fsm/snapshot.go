@@ -11,6 +11,12 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
+// snapshotVersion is the snapshot layout this build writes and reads; it
+// moves apart from the command Version. The header is a msgpack map, so a
+// new omitempty field (a count of new records that follow the old ones)
+// keeps older snapshots readable without a new version.
+const snapshotVersion = 1
+
 // snapshotHeader opens a snapshot stream. Counts come first so that
 // Restore knows how many records follow.
 type snapshotHeader struct {
@@ -53,7 +59,7 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 func (s *snapshot) write(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := msgpack.NewEncoder(bw)
-	h := snapshotHeader{V: Version, Applied: s.applied, Members: s.members, Idem: s.idem.len(), Keys: s.store.Len()}
+	h := snapshotHeader{V: snapshotVersion, Applied: s.applied, Members: s.members, Idem: s.idem.len(), Keys: s.store.Len()}
 	if err := enc.Encode(&h); err != nil {
 		return fmt.Errorf("write snapshot header: %w", err)
 	}
@@ -107,7 +113,7 @@ func readSnapshot(r io.Reader) (*snapshot, error) {
 	if err := dec.Decode(&h); err != nil {
 		return nil, fmt.Errorf("read snapshot header: %w", err)
 	}
-	if h.V != Version {
+	if h.V != snapshotVersion {
 		return nil, fmt.Errorf("read snapshot: unknown version %d", h.V)
 	}
 	s := &snapshot{store: objects.NewStore(), idem: newIdemTable(), members: h.Members, applied: h.Applied}
