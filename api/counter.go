@@ -64,7 +64,7 @@ func (s *Server) addToCounter(c echo.Context, negate bool) error {
 			ops[0].By = -by
 		}
 	}
-	res, err := s.propose(c, name, objects.Txn{Success: ops}, nil)
+	res, err := s.propose(c, name, objects.Txn{Success: ops})
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,6 @@ func TestWriteErrorMapping(t *testing.T) {
 			t.Run(c.name+" "+rt.method+" "+rt.path, func(t *testing.T) {
 				node := newFakeNode()
 				node.writeErr = c.err
-				node.leaderAddr = "" // no leader known
 				ts := serve(t, Config{NodeID: "n1"}, node)
 				r := call(t, ts.URL, rt.method, rt.path, rt.body)
 				p := expectProblem(t, r, c.status, c.typ)

@@ -28,9 +28,7 @@ type fakeNode struct {
 	mu         sync.Mutex
 	store      *objects.Store
 	index      uint64
-	follower   bool   // not the leader: linearizable reads and writes get ErrNotLeader
-	leaderID   string // what Leader reports
-	leaderAddr string
+	follower   bool  // knows no leader: linearizable reads and writes get ErrNotLeader
 	writeErr   error // returned by Write instead of applying
 	readErr    error // returned by Read instead of reading
 	blockWrite bool  // Write waits for its context to end
@@ -45,7 +43,7 @@ type fakeNode struct {
 	blocked [][]string
 }
 
-func newFakeNode() *fakeNode { return &fakeNode{store: objects.NewStore(), leaderID: "n1"} }
+func newFakeNode() *fakeNode { return &fakeNode{store: objects.NewStore()} }
 
 func (f *fakeNode) Write(ctx context.Context, object string, txn objects.Txn, idemKey string) (objects.TxnResult, uint64, error) {
 	f.mu.Lock()
@@ -82,18 +80,6 @@ func (f *fakeNode) Read(ctx context.Context, linearizable bool, fn func(*objects
 	f.reads++
 	fn(f.store)
 	return f.index, nil
-}
-
-func (f *fakeNode) IsLeader() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return !f.follower
-}
-
-func (f *fakeNode) Leader() (string, string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.leaderID, f.leaderAddr
 }
 
 func (f *fakeNode) Status() cluster.Status {

@@ -13,7 +13,6 @@ import (
 
 const (
 	headerIndex       = "X-Dobj-Index"
-	headerForwarded   = "X-Dobj-Forwarded"
 	headerIdempotency = "Idempotency-Key"
 )
 
@@ -21,12 +20,10 @@ func setIndex(c echo.Context, index uint64) {
 	c.Response().Header().Set(headerIndex, strconv.FormatUint(index, 10))
 }
 
-// propose writes txn to object through the node. On a follower the request
-// is forwarded to the leader with body (the request body already read), and
-// errHandled is returned. Errors other than the known ones become
-// ErrOutcomeUnknown: a write that failed for an unforeseen reason may still
-// have been applied.
-func (s *Server) propose(c echo.Context, object string, txn objects.Txn, body []byte) (objects.TxnResult, error) {
+// propose writes txn to object through the node (which takes it to the
+// leader). Errors other than the known ones become ErrOutcomeUnknown: a
+// write that failed for an unforeseen reason may still have been applied.
+func (s *Server) propose(c echo.Context, object string, txn objects.Txn) (objects.TxnResult, error) {
 	idem := c.Request().Header.Get(headerIdempotency)
 	if len(idem) > s.cfg.MaxKeyBytes {
 		return objects.TxnResult{}, badRequest("Idempotency-Key is longer than %d bytes", s.cfg.MaxKeyBytes)
@@ -36,19 +33,18 @@ func (s *Server) propose(c echo.Context, object string, txn objects.Txn, body []
 		if index > 0 { // a domain failure: the command was applied, as a no-op
 			setIndex(c, index)
 		}
-		return res, s.writeFailed(c, err, body)
+		return res, writeFailed(err)
 	}
 	setIndex(c, index)
 	return res, nil
 }
 
-// writeFailed forwards a write refused with ErrNotLeader, and sorts every
-// other failure of a write (or a membership change).
-func (s *Server) writeFailed(c echo.Context, err error, body []byte) error {
+// writeFailed sorts the failure of a write (or a membership change): an
+// error the status table does not know may have left the command applied.
+func writeFailed(err error) error {
 	switch {
-	case errors.Is(err, cluster.ErrNotLeader):
-		return s.forward(c, body)
-	case errors.Is(err, objects.ErrConflict), errors.Is(err, objects.ErrInvalid),
+	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrBadMember),
+		errors.Is(err, objects.ErrConflict), errors.Is(err, objects.ErrInvalid),
 		errors.Is(err, cluster.ErrNotApplied), errors.Is(err, cluster.ErrOutcomeUnknown),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return err
@@ -57,14 +53,11 @@ func (s *Server) writeFailed(c echo.Context, err error, body []byte) error {
 	}
 }
 
-// read runs fn on the state, forwarding a linearizable read that this
-// node cannot serve. It sets X-Dobj-Index.
+// read runs fn on the state (a follower gets the leader's read index
+// itself). It sets X-Dobj-Index.
 func (s *Server) read(c echo.Context, linearizable bool, fn func(*objects.Store)) error {
 	index, err := s.node.Read(c.Request().Context(), linearizable, fn)
 	if err != nil {
-		if linearizable && errors.Is(err, cluster.ErrNotLeader) {
-			return s.forward(c, nil)
-		}
 		return err
 	}
 	setIndex(c, index)

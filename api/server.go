@@ -3,11 +3,8 @@ package api
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httputil"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/dobj/dobj/cluster"
@@ -17,18 +14,18 @@ import (
 
 // Node is what the api needs of a Raft node; *cluster.Node satisfies it.
 //
-// Error contract: Write and Read return cluster.ErrNotLeader when this node
-// cannot serve them (the request is then forwarded), cluster.ErrNotApplied
-// when the command was definitely not applied (503), and
-// cluster.ErrOutcomeUnknown when it may still commit (504). Domain failures
-// of Write are objects errors (objects.ErrConflict, objects.ErrInvalid) and
-// change nothing. Join and Remove return cluster.ErrNotLeader on a follower.
-// SetBlocked returns cluster.ErrFaultsDisabled unless faults are enabled.
+// Error contract: a follower takes writes, reads, joins and removals to the
+// leader itself (on the cluster's peer service, never through this API).
+// Write, Read, Join and Remove return cluster.ErrNotLeader when no leader
+// is known, cluster.ErrNotApplied when the command was definitely not
+// applied (both 503), and cluster.ErrOutcomeUnknown when it may still
+// commit (504). Domain failures of Write are objects errors
+// (objects.ErrConflict, objects.ErrInvalid) and change nothing; Join
+// returns cluster.ErrBadMember without an id or Raft address. SetBlocked
+// returns cluster.ErrFaultsDisabled unless faults are enabled.
 type Node interface {
 	Write(ctx context.Context, object string, txn objects.Txn, idemKey string) (objects.TxnResult, uint64, error)
 	Read(ctx context.Context, linearizable bool, fn func(*objects.Store)) (uint64, error)
-	IsLeader() bool
-	Leader() (id, httpAddr string)
 	Status() cluster.Status
 	Ready() bool
 	Join(ctx context.Context, id, raftAddr, httpAddr string) error
@@ -86,13 +83,10 @@ func (c *Config) setDefaults() {
 
 // Server serves the HTTP API of one node.
 type Server struct {
-	cfg       Config
-	node      Node
-	log       *slog.Logger
-	echo      *echo.Echo
-	transport *http.Transport // pooled keep-alive connections to the leader
-	proxy     *httputil.ReverseProxy
-	closeOnce sync.Once
+	cfg  Config
+	node Node
+	log  *slog.Logger
+	echo *echo.Echo
 }
 
 // New builds the server for node.
@@ -102,17 +96,7 @@ func New(cfg Config, node Node) *Server {
 		cfg:  cfg,
 		node: node,
 		log:  cfg.Logger.With("node", cfg.NodeID, "component", "api"),
-		transport: &http.Transport{
-			DialContext: (&net.Dialer{
-				Timeout:   2 * time.Second,
-				KeepAlive: 30 * time.Second,
-			}).DialContext,
-			MaxIdleConns:        256,
-			MaxIdleConnsPerHost: 64,
-			IdleConnTimeout:     90 * time.Second,
-		},
 	}
-	s.proxy = s.newProxy()
 
 	e := echo.New()
 	e.HideBanner = true
@@ -139,29 +123,16 @@ func New(cfg Config, node Node) *Server {
 	e.GET("/:name/storage/*", s.getValue)
 	e.PUT("/:name/storage/*", s.putValue)
 	e.DELETE("/:name/storage/*", s.deleteValue)
-	if in, ok := node.(internalRoutes); ok {
-		// Node-to-node calls (a follower's batched writes and read
-		// indexes): the node serves them itself.
-		e.Any("/_internal/*", echo.WrapHandler(in.InternalHandler()))
-	}
 	s.echo = e
 	return s
-}
-
-// internalRoutes is implemented by a node that serves node-to-node calls
-// under /_internal/ (cluster.Node does).
-type internalRoutes interface {
-	InternalHandler() http.Handler
 }
 
 // Handler returns the HTTP handler of every route.
 func (s *Server) Handler() http.Handler { return s.echo }
 
-// Close closes the pooled forwarding connections. It is idempotent.
-func (s *Server) Close() error {
-	s.closeOnce.Do(s.transport.CloseIdleConnections)
-	return nil
-}
+// Close releases the server's resources; it holds none beyond the
+// handler today, and is idempotent.
+func (s *Server) Close() error { return nil }
 
 // withDeadline gives every request a deadline, so that a stuck write ends
 // as 504 instead of hanging.

@@ -58,7 +58,7 @@ func (s *Server) putValue(c echo.Context) error {
 		return err
 	}
 	txn := objects.Txn{Success: []objects.Op{{Op: objects.OpPut, Key: key, Value: v}}}
-	if _, err := s.propose(c, name, txn, body); err != nil {
+	if _, err := s.propose(c, name, txn); err != nil {
 		return err
 	}
 	return writeJSON(c, 200, map[string]bool{"ok": true})
@@ -75,7 +75,7 @@ func (s *Server) deleteValue(c echo.Context) error {
 		return err
 	}
 	txn := objects.Txn{Success: []objects.Op{{Op: objects.OpDelete, Key: key}}}
-	res, err := s.propose(c, name, txn, nil)
+	res, err := s.propose(c, name, txn)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func (s *Server) deleteAll(c echo.Context) error {
 		return err
 	}
 	txn := objects.Txn{Success: []objects.Op{{Op: objects.OpDeleteAll}}}
-	res, err := s.propose(c, name, txn, nil)
+	res, err := s.propose(c, name, txn)
 	if err != nil {
 		return err
 	}

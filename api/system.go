@@ -58,7 +58,7 @@ func (s *Server) join(c echo.Context) error {
 		return badRequest("join needs id and raft_addr")
 	}
 	if err := s.node.Join(c.Request().Context(), req.ID, req.RaftAddr, req.HTTPAddr); err != nil {
-		return s.writeFailed(c, err, body)
+		return writeFailed(err)
 	}
 	return writeJSON(c, 200, map[string]bool{"ok": true})
 }
@@ -72,7 +72,7 @@ func (s *Server) removeMember(c echo.Context) error {
 		return badRequest("member id is missing or not validly percent-encoded")
 	}
 	if err := s.node.Remove(c.Request().Context(), id); err != nil {
-		return s.writeFailed(c, err, nil)
+		return writeFailed(err)
 	}
 	return writeJSON(c, 200, map[string]bool{"ok": true})
 }

@@ -45,7 +45,7 @@ func (s *Server) transaction(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.propose(c, name, txn, body)
+	res, err := s.propose(c, name, txn)
 	if err != nil {
 		return err
 	}

@@ -76,9 +76,9 @@ func TestNodesAdvertiseOtherThanBound(t *testing.T) {
 	}
 
 	for _, n := range []*Node{n1, n2} {
-		_, boundPort, _ := net.SplitHostPort(n.layer.Listener.Addr().String())
-		if want := "localhost:" + boundPort; n.RaftAddr() != want || string(n.trans.LocalAddr()) != want {
-			t.Errorf("%s: RaftAddr %q, transport LocalAddr %q; want %q", n.cfg.ID, n.RaftAddr(), n.trans.LocalAddr(), want)
+		_, boundPort, _ := net.SplitHostPort(n.deps.Peers.(*tcpNet).ln.Addr().String())
+		if want := "localhost:" + boundPort; n.RaftAddr() != want || string(n.deps.Trans.LocalAddr()) != want {
+			t.Errorf("%s: RaftAddr %q, transport LocalAddr %q; want %q", n.cfg.ID, n.RaftAddr(), n.deps.Trans.LocalAddr(), want)
 		}
 	}
 	for _, m := range leader.Status().Members {

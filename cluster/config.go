@@ -12,15 +12,7 @@ type Peer struct {
 	RaftAddr string
 }
 
-// Known bugs that Config.Bugs can switch on. They exist only to show that
-// dobj check catches them; serve refuses them without an explicit flag.
-const (
-	BugStaleReads      = "stale-reads"       // linearizable reads served from the local FSM, on any node
-	BugAckBeforeCommit = "ack-before-commit" // writes answered before they commit
-	BugNoIdempotency   = "no-idempotency"    // Idempotency-Keys ignored
-)
-
-// Config is what Open needs to start a node.
+// Config is what Open and New need to start a node.
 type Config struct {
 	ID       string
 	DataDir  string
@@ -68,15 +60,6 @@ type Config struct {
 	Faults bool
 	// Bugs switches on known bugs by name (see BugStaleReads and others).
 	Bugs []string
-}
-
-func (c *Config) bug(name string) bool {
-	for _, b := range c.Bugs {
-		if b == name {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *Config) setDefaults() {

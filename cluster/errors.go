@@ -1,6 +1,11 @@
 package cluster
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/raft"
+)
 
 // The three ways a write or a linearizable read can fail for reasons of the
 // cluster rather than of the request. The split between ErrNotApplied and
@@ -24,3 +29,20 @@ var (
 	// itself. Give the host the other nodes reach this one at.
 	ErrUnspecifiedHost = errors.New("host is not one other nodes can dial")
 )
+
+// ErrBadMember: a join without a member id or a Raft address.
+var ErrBadMember = errors.New("invalid member")
+
+// mapRaftError sorts Raft's errors by whether the entry may still commit.
+func mapRaftError(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader):
+		return fmt.Errorf("%w: %w", ErrNotLeader, err)
+	case errors.Is(err, raft.ErrEnqueueTimeout), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return fmt.Errorf("%w: %w", ErrNotApplied, err)
+	default:
+		// ErrLeadershipLost, ErrRaftShutdown (an entry in flight at
+		// shutdown may be in the log) and anything unforeseen.
+		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+	}
+}

@@ -13,15 +13,24 @@ import (
 	"time"
 
 	"github.com/dobj/dobj/objects"
+	"github.com/hashicorp/raft"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-func testForwarder() *forwarder {
-	return newForwarder(&Node{cfg: Config{ID: "f", ApplyTimeout: 2 * time.Second}})
+// testStreams is a follower's streams that dial leaders on loopback TCP.
+func testStreams() *streams {
+	return &streams{
+		from: "f",
+		dial: func(ctx context.Context, addr raft.ServerAddress) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", string(addr))
+		},
+		retireAfter: 3 * time.Second,
+	}
 }
 
 // fakeLeader accepts forwarding streams and hands each to speak.
-func fakeLeader(t *testing.T, speak func(dec *msgpack.Decoder, enc *msgpack.Encoder, bw *bufio.Writer, conn net.Conn)) string {
+func fakeLeader(t *testing.T, speak func(dec *msgpack.Decoder, enc *msgpack.Encoder, bw *bufio.Writer, conn net.Conn)) raft.ServerAddress {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != pathStream || r.Header.Get("Upgrade") != streamProto || r.Header.Get(headerFrom) != "f" {
@@ -40,7 +49,7 @@ func fakeLeader(t *testing.T, speak func(dec *msgpack.Decoder, enc *msgpack.Enco
 		speak(msgpack.NewDecoder(rw.Reader), msgpack.NewEncoder(bw), bw, conn)
 	}))
 	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
+	return raft.ServerAddress(strings.TrimPrefix(srv.URL, "http://"))
 }
 
 // echoLeader answers every write at once, as applied at the index of its id.
@@ -66,11 +75,11 @@ func TestForwardedWriteOutcomes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		closed := ln.Addr().String()
+		closed := raft.ServerAddress(ln.Addr().String())
 		ln.Close()
-		f := testForwarder()
-		defer f.close()
-		if err := f.streams.write(ctx, "l", closed, w).err(); !errors.Is(err, ErrNotApplied) {
+		f := testStreams()
+		defer f.closeAll(errShuttingDown)
+		if err := f.write(ctx, "l", closed, w).err(); !errors.Is(err, ErrNotApplied) {
 			t.Fatalf("unreachable leader: %v, want ErrNotApplied", err)
 		}
 	})
@@ -78,9 +87,9 @@ func TestForwardedWriteOutcomes(t *testing.T) {
 	t.Run("upgrade refused", func(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		defer srv.Close()
-		f := testForwarder()
-		defer f.close()
-		if err := f.streams.write(ctx, "l", strings.TrimPrefix(srv.URL, "http://"), w).err(); !errors.Is(err, ErrNotApplied) {
+		f := testStreams()
+		defer f.closeAll(errShuttingDown)
+		if err := f.write(ctx, "l", raft.ServerAddress(strings.TrimPrefix(srv.URL, "http://")), w).err(); !errors.Is(err, ErrNotApplied) {
 			t.Fatalf("upgrade refused: %v, want ErrNotApplied", err)
 		}
 	})
@@ -90,9 +99,9 @@ func TestForwardedWriteOutcomes(t *testing.T) {
 			var req streamRequest
 			dec.Decode(&req) // the leader has the write, then the connection breaks
 		})
-		f := testForwarder()
-		defer f.close()
-		if err := f.streams.write(ctx, "l", addr, w).err(); !errors.Is(err, ErrOutcomeUnknown) {
+		f := testStreams()
+		defer f.closeAll(errShuttingDown)
+		if err := f.write(ctx, "l", addr, w).err(); !errors.Is(err, ErrOutcomeUnknown) {
 			t.Fatalf("connection cut after sending: %v, want ErrOutcomeUnknown", err)
 		}
 	})
@@ -105,11 +114,11 @@ func TestForwardedWriteOutcomes(t *testing.T) {
 			close(got)
 			dec.Decode(&req) // never answers; returns when the follower closes
 		})
-		f := testForwarder()
-		defer f.close()
+		f := testStreams()
+		defer f.closeAll(errShuttingDown)
 		cctx, cancel := context.WithCancel(ctx)
 		go func() { <-got; cancel() }()
-		if err := f.streams.write(cctx, "l", addr, w).err(); !errors.Is(err, ErrOutcomeUnknown) {
+		if err := f.write(cctx, "l", addr, w).err(); !errors.Is(err, ErrOutcomeUnknown) {
 			t.Fatalf("gave up after sending: %v, want ErrOutcomeUnknown", err)
 		}
 	})
@@ -139,13 +148,13 @@ func TestForwardedWriteOutcomes(t *testing.T) {
 			var req streamRequest
 			dec.Decode(&req)
 		})
-		f := testForwarder()
-		defer f.close()
+		f := testStreams()
+		defer f.closeAll(errShuttingDown)
 		want := map[string]error{"conflict": objects.ErrConflict, "moved": ErrNotApplied, "unknown": ErrOutcomeUnknown}
 		errs := make(chan error, len(answers))
 		for name := range answers {
 			go func() {
-				r := f.streams.write(ctx, "l", addr, forwardedWrite{Object: name, Txn: increment(1)})
+				r := f.write(ctx, "l", addr, forwardedWrite{Object: name, Txn: increment(1)})
 				switch {
 				case name == "ok" && (r.err() != nil || r.Index != 7 || !r.Result.Succeeded):
 					errs <- errors.New("ok: got " + r.Msg)
@@ -168,22 +177,22 @@ func TestForwardedWriteOutcomes(t *testing.T) {
 // write opens a new one.
 func TestForwardStreamCutAndReopen(t *testing.T) {
 	addr := fakeLeader(t, echoLeader)
-	f := testForwarder()
-	defer f.close()
+	f := testStreams()
+	defer f.closeAll(errShuttingDown)
 	ctx := context.Background()
 	w := forwardedWrite{Object: "o", Txn: increment(1)}
-	if r := f.streams.write(ctx, "l", addr, w); r.err() != nil || r.Index != 1 {
+	if r := f.write(ctx, "l", addr, w); r.err() != nil || r.Index != 1 {
 		t.Fatalf("first write: %+v", r)
 	}
-	first := f.streams.current(addr)
-	f.streams.cut(map[string]bool{"l": true})
-	if f.streams.current(addr) != nil {
+	first := f.current(addr)
+	f.cut(map[string]bool{"l": true})
+	if f.current(addr) != nil {
 		t.Fatal("the cut stream is still current")
 	}
-	if r := f.streams.write(ctx, "l", addr, w); r.err() != nil || r.Index != 1 {
+	if r := f.write(ctx, "l", addr, w); r.err() != nil || r.Index != 1 {
 		t.Fatalf("write on a new stream: %+v (ids start again at 1)", r)
 	}
-	if s := f.streams.current(addr); s == nil || s == first {
+	if s := f.current(addr); s == nil || s == first {
 		t.Fatal("no new stream after the cut")
 	}
 }
@@ -192,21 +201,21 @@ func TestForwardStreamCutAndReopen(t *testing.T) {
 // it owes no answer.
 func TestForwardStreamLeaderChange(t *testing.T) {
 	a, b := fakeLeader(t, echoLeader), fakeLeader(t, echoLeader)
-	f := testForwarder()
-	defer f.close()
+	f := testStreams()
+	defer f.closeAll(errShuttingDown)
 	ctx := context.Background()
 	w := forwardedWrite{Object: "o", Txn: increment(1)}
-	if r := f.streams.write(ctx, "a", a, w); r.err() != nil {
+	if r := f.write(ctx, "a", a, w); r.err() != nil {
 		t.Fatalf("write to a: %+v", r)
 	}
-	old := f.streams.current(a)
-	if r := f.streams.write(ctx, "b", b, w); r.err() != nil {
+	old := f.current(a)
+	if r := f.write(ctx, "b", b, w); r.err() != nil {
 		t.Fatalf("write to b: %+v", r)
 	}
-	if !old.broken() || f.streams.current(a) != nil {
+	if !old.broken() || f.current(a) != nil {
 		t.Fatal("the stream to the former leader is still in use")
 	}
-	if n := len(f.streams.all()); n != 1 {
+	if n := len(f.all()); n != 1 {
 		t.Fatalf("%d streams open, want only the one to b", n)
 	}
 }

@@ -14,12 +14,14 @@ import (
 	"github.com/dobj/dobj/objects"
 )
 
-// testCluster is three in-process nodes on loopback with real stores in
-// temp dirs: n1 bootstraps alone, the others join through Node.Join.
+// testCluster is in-process nodes: on an InmemNetwork (newTestCluster:
+// no ports, no disks) or on loopback with real stores in temp dirs.
 type testCluster struct {
 	t     *testing.T
 	nodes map[string]*Node
-	dirs  map[string]string
+	dirs  map[string]string // on disk: each node's data directory
+	net   *InmemNetwork     // in memory: the network, and each node's stores
+	deps  map[string]Deps
 }
 
 func testConfig(id, dir string) Config {
@@ -27,21 +29,38 @@ func testConfig(id, dir string) Config {
 		ID:               id,
 		DataDir:          dir,
 		RaftAddr:         "127.0.0.1:0",
-		HeartbeatTimeout: 300 * time.Millisecond,
-		ElectionTimeout:  300 * time.Millisecond,
+		HeartbeatTimeout: 100 * time.Millisecond,
+		ElectionTimeout:  100 * time.Millisecond,
 		ApplyTimeout:     3 * time.Second,
 		Faults:           true,
 	}
 }
 
+// newTestCluster starts three nodes n1..n3 in memory, bootstrapped
+// together.
 func newTestCluster(t *testing.T) *testCluster {
 	t.Helper()
+	c := &testCluster{t: t, nodes: map[string]*Node{}, net: NewInmemNetwork(), deps: map[string]Deps{}}
+	t.Cleanup(c.closeAll)
+	var peers []Peer
+	for _, id := range []string{"n1", "n2", "n3"} {
+		c.deps[id] = c.net.Deps()
+		peers = append(peers, Peer{ID: id, RaftAddr: string(c.deps[id].Trans.LocalAddr())})
+	}
+	for _, id := range []string{"n1", "n2", "n3"} {
+		cfg := testConfig(id, "")
+		cfg.Peers = peers
+		c.start(cfg, c.deps[id])
+	}
+	return c
+}
+
+// newDiskCluster starts three nodes on loopback with stores in temp dirs:
+// n1 bootstraps alone, the others join through Node.Join.
+func newDiskCluster(t *testing.T) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}}
-	t.Cleanup(func() {
-		for _, n := range c.nodes {
-			n.Close()
-		}
-	})
+	t.Cleanup(c.closeAll)
 	c.dirs["n1"] = t.TempDir()
 	cfg := testConfig("n1", c.dirs["n1"])
 	cfg.Peers = []Peer{{ID: "n1", RaftAddr: "127.0.0.1:0"}}
@@ -55,6 +74,30 @@ func newTestCluster(t *testing.T) *testCluster {
 		}
 	}
 	return c
+}
+
+func (c *testCluster) closeAll() {
+	for _, n := range c.nodes {
+		n.Close()
+	}
+}
+
+// start starts a node in memory on deps.
+func (c *testCluster) start(cfg Config, deps Deps) *Node {
+	c.t.Helper()
+	n, err := New(context.Background(), cfg, deps)
+	if err != nil {
+		c.t.Fatalf("start %s: %v", cfg.ID, err)
+	}
+	c.nodes[cfg.ID] = n
+	return n
+}
+
+// restart starts a closed in-memory node again on the stores it had.
+func (c *testCluster) restart(id string) *Node {
+	c.t.Helper()
+	c.deps[id] = c.net.Reopen(c.deps[id])
+	return c.start(testConfig(id, ""), c.deps[id])
 }
 
 func (c *testCluster) open(cfg Config) *Node {
@@ -138,23 +181,24 @@ func TestClusterKeepsAcknowledgedWritesAcrossLeaderChange(t *testing.T) {
 	}
 	wg.Wait()
 
-	// A follower refuses writes and linearizable reads: they are the
-	// leader's to serve.
+	// A follower serves writes and linearizable reads through the
+	// leader's peer service.
 	for id, n := range c.nodes {
 		if n == leader {
 			continue
 		}
-		if _, _, err := n.Write(context.Background(), "x", increment(1), ""); !errors.Is(err, ErrNotLeader) {
-			t.Fatalf("write on follower %s: %v, want ErrNotLeader", id, err)
+		if _, _, err := n.Write(context.Background(), "card-0", increment(1), ""); err != nil {
+			t.Fatalf("write on follower %s: %v", id, err)
 		}
-		if _, err := n.Read(context.Background(), true, func(*objects.Store) {}); !errors.Is(err, ErrNotLeader) {
-			t.Fatalf("linearizable read on follower %s: %v, want ErrNotLeader", id, err)
+		acked["card-0"]++
+		if got := readCounter(t, n, "card-0"); got != acked["card-0"] {
+			t.Fatalf("linearizable read on follower %s right after its write = %d, want %d", id, got, acked["card-0"])
 		}
 	}
 
 	// The leader leaves gracefully (hands leadership over); the new leader's
 	// linearizable reads see every acknowledged write.
-	old, oldAddr := leader.cfg.ID, leader.RaftAddr()
+	old := leader.cfg.ID
 	if err := leader.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -166,11 +210,8 @@ func TestClusterKeepsAcknowledgedWritesAcrossLeaderChange(t *testing.T) {
 		}
 	}
 
-	// The old leader comes back from its data dir and catches up.
-	// It listens where the others know it.
-	cfg := testConfig(old, c.dirs[old])
-	cfg.RaftAddr = oldAddr
-	back := c.open(cfg)
+	// The old leader comes back on its stores and catches up.
+	back := c.restart(old)
 	if _, _, err := next.Write(context.Background(), "card-0", increment(1), ""); err != nil {
 		t.Fatal(err)
 	}
@@ -240,10 +281,11 @@ func TestIsolatedLeaderNeitherAcknowledgesNorServesReads(t *testing.T) {
 }
 
 func TestSetBlockedNeedsFaults(t *testing.T) {
-	cfg := testConfig("solo", t.TempDir())
+	deps := NewInmemNetwork().Deps()
+	cfg := testConfig("solo", "")
 	cfg.Faults = false
-	cfg.Peers = []Peer{{ID: "solo", RaftAddr: "127.0.0.1:0"}}
-	n, err := Open(context.Background(), cfg)
+	cfg.Peers = []Peer{{ID: "solo", RaftAddr: string(deps.Trans.LocalAddr())}}
+	n, err := New(context.Background(), cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,7 +156,7 @@ func TestProposerGathersTheAnsweredWriters(t *testing.T) {
 // A gathering entry whose writers do not all come back goes once none
 // has come for half its limit.
 func TestProposerGatheringEndsWhenWritersStopComing(t *testing.T) {
-	const limit = 2 * time.Second
+	const limit = 200 * time.Millisecond
 	pr, entries := gatheringFor(t, limit, 3)
 	begun := time.Now()
 	lone := submitN(t, pr, 1) // one of the three writers comes back

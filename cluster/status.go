@@ -1,5 +1,7 @@
 package cluster
 
+import "strings"
+
 // Status is a node's view of the cluster, as GET /_cluster/status shows it.
 type Status struct {
 	ID           string     `json:"id"`
@@ -32,4 +34,35 @@ type Digest struct {
 	Digest       string `json:"digest"` // hex sha256 over every object's entries
 	AppliedIndex uint64 `json:"applied_index"`
 	Keys         int    `json:"keys"`
+}
+
+// Status reports this node's view of the cluster.
+func (n *Node) Status() Status {
+	lid, laddr := n.Leader()
+	http := n.fsm.Members()
+	st := Status{
+		ID:           n.cfg.ID,
+		State:        strings.ToLower(n.raft.State().String()),
+		Leader:       LeaderInfo{ID: lid, HTTPAddr: laddr},
+		Term:         n.raft.CurrentTerm(),
+		CommitIndex:  n.raft.CommitIndex(),
+		AppliedIndex: n.fsm.LastApplied(),
+		LogStore:     n.deps.LogStoreKind,
+		Members:      []Member{},
+	}
+	for _, s := range n.servers() {
+		st.Members = append(st.Members, Member{
+			ID:       string(s.ID),
+			RaftAddr: string(s.Address),
+			HTTPAddr: http[string(s.ID)],
+			Suffrage: strings.ToLower(s.Suffrage.String()),
+		})
+	}
+	return st
+}
+
+// Digest fingerprints this node's state machine.
+func (n *Node) Digest() Digest {
+	d, applied, keys := n.fsm.Digest()
+	return Digest{Digest: d, AppliedIndex: applied, Keys: keys}
 }

@@ -1,8 +1,6 @@
 package fsm
 
 import (
-	"errors"
-
 	"github.com/dobj/dobj/objects"
 	"github.com/google/btree"
 )
@@ -22,39 +20,21 @@ type outcome struct {
 	Index   uint64            `msgpack:"ix"`
 }
 
-const (
-	errNone uint8 = iota
-	errConflict
-	errInvalid
-)
-
-// invalidError is a remembered objects.ErrInvalid.
-type invalidError struct{ msg string }
-
-func (e *invalidError) Error() string        { return e.msg }
-func (e *invalidError) Is(target error) bool { return target == objects.ErrInvalid }
-
 func newOutcome(res objects.TxnResult, err error, index uint64) outcome {
 	o := outcome{Result: res, Index: index}
-	var ce *objects.ConflictError
-	switch {
-	case err == nil:
-	case errors.As(err, &ce):
-		o.ErrKind, o.ErrKey, o.ErrMsg = errConflict, ce.Key, ce.Reason
-	default:
-		o.ErrKind, o.ErrMsg = errInvalid, err.Error()
+	code, key, msg, ok := objects.EncodeError(err)
+	if !ok {
+		// Apply returns only domain errors; anything else is kept as
+		// invalid, with its message, rather than dropped.
+		code, msg = objects.CodeInvalid, err.Error()
 	}
+	o.ErrKind, o.ErrKey, o.ErrMsg = code, key, msg
 	return o
 }
 
 func (o outcome) err() error {
-	switch o.ErrKind {
-	case errConflict:
-		return &objects.ConflictError{Key: o.ErrKey, Reason: o.ErrMsg}
-	case errInvalid:
-		return &invalidError{msg: o.ErrMsg}
-	}
-	return nil
+	err, _ := objects.DecodeError(o.ErrKind, o.ErrKey, o.ErrMsg)
+	return err
 }
 
 // idemEntry is one remembered Idempotency-Key. Key is the object name and

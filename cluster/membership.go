@@ -1,0 +1,73 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dobj/dobj/fsm"
+	"github.com/hashicorp/raft"
+)
+
+// Join adds a voter (or updates its address) and publishes its HTTP
+// address. On a follower it asks the leader on the peer service;
+// ErrNotLeader when no leader is known, ErrBadMember without an id or a
+// Raft address.
+func (n *Node) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
+	if id == "" || raftAddr == "" {
+		return fmt.Errorf("%w: join needs id and raft_addr", ErrBadMember)
+	}
+	if n.raft.State() != raft.Leader {
+		_, addr := n.leaderPeer()
+		if addr == "" {
+			return ErrNotLeader
+		}
+		return n.fwd.join(ctx, addr, joinRequest{ID: id, RaftAddr: raftAddr, HTTPAddr: httpAddr})
+	}
+	member := false
+	for _, s := range n.servers() {
+		switch {
+		case string(s.ID) == id && string(s.Address) == raftAddr:
+			member = true
+		case string(s.ID) == id || string(s.Address) == raftAddr:
+			// The same id at a new address, or a new id at an old
+			// address: the old entry goes first.
+			if err := n.raft.RemoveServer(s.ID, 0, n.cfg.ApplyTimeout).Error(); err != nil {
+				return mapRaftError(err)
+			}
+		}
+	}
+	if !member {
+		if err := n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, n.cfg.ApplyTimeout).Error(); err != nil {
+			return mapRaftError(err)
+		}
+		n.log.Info("member joined", "member", id, "raft_addr", raftAddr, "http_addr", httpAddr)
+	}
+	if httpAddr != "" && n.fsm.Members()[id] != httpAddr {
+		return n.publishHTTPAddr(ctx, id, httpAddr)
+	}
+	return nil
+}
+
+// Remove takes a member out of the cluster. On a follower it asks the
+// leader on the peer service; ErrNotLeader when no leader is known.
+func (n *Node) Remove(ctx context.Context, id string) error {
+	if n.raft.State() != raft.Leader {
+		_, addr := n.leaderPeer()
+		if addr == "" {
+			return ErrNotLeader
+		}
+		return n.fwd.remove(ctx, addr, id)
+	}
+	if err := n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.ApplyTimeout).Error(); err != nil {
+		return mapRaftError(err)
+	}
+	n.log.Info("member removed", "member", id)
+	_, _, err := n.propose(ctx, &fsm.Command{Kind: fsm.KindRemoveMember, Member: fsm.Member{ID: id}})
+	if errors.Is(err, ErrNotLeader) {
+		// A leader that removed itself has stepped down; the
+		// membership change itself is committed.
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,178 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/dobj/dobj/objects"
+	"github.com/hashicorp/raft"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// PeerNet carries the peer service between nodes: forwarded writes, read
+// indexes, joins and removals. Over TCP it shares the Raft port (tcpNet);
+// in tests it is in memory (InmemNetwork). SetBlocked is fault injection:
+// it cuts this node's Raft and peer traffic to the given addresses.
+type PeerNet interface {
+	PeerListener() net.Listener
+	DialPeer(ctx context.Context, addr raft.ServerAddress) (net.Conn, error)
+	SetBlocked(addrs []raft.ServerAddress)
+	Close() error
+}
+
+// maxPeerBody bounds the body of a peer request other than the stream.
+const maxPeerBody = 1 << 20
+
+// peerServer serves the peer service on a node's share of the Raft port.
+type peerServer struct {
+	hs *http.Server
+	// streams are the forwarding streams followers opened to this
+	// node, closed on shutdown: the HTTP server forgets a connection
+	// once it is taken over.
+	streams connSet
+}
+
+// servePeers starts serving the peer service on ln.
+func (n *Node) servePeers(ln net.Listener) *peerServer {
+	ps := &peerServer{}
+	ps.hs = &http.Server{
+		Handler:           n.InternalHandler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+	}
+	go ps.hs.Serve(ln)
+	return ps
+}
+
+func (ps *peerServer) close() {
+	ps.streams.closeAll()
+	ps.hs.Close()
+}
+
+// InternalHandler serves the peer service's routes (wire.go).
+func (n *Node) InternalHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+pathStream, n.serveStream)
+	mux.HandleFunc("POST "+pathReadIndex, n.serveReadIndex)
+	mux.HandleFunc("POST "+pathJoin, n.serveJoin)
+	mux.HandleFunc("POST "+pathRemove, n.serveRemove)
+	return mux
+}
+
+// serveReadIndex answers a follower's read-index request: the commit
+// index captured now, after leadership is confirmed by a heartbeat round
+// started after the capture.
+func (n *Node) serveReadIndex(w http.ResponseWriter, r *http.Request) {
+	index, err := n.readIndex(r.Context())
+	writePeerResult(w, resultOf(objects.TxnResult{}, index, readError(err)))
+}
+
+// serveJoin adds the member a follower asked for, if this node leads.
+func (n *Node) serveJoin(w http.ResponseWriter, r *http.Request) {
+	var req joinRequest
+	if err := readPeerBody(r, &req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if n.raft.State() != raft.Leader {
+		writePeerResult(w, resultOf(objects.TxnResult{}, 0, ErrNotLeader))
+		return
+	}
+	writePeerResult(w, resultOf(objects.TxnResult{}, 0, n.Join(r.Context(), req.ID, req.RaftAddr, req.HTTPAddr)))
+}
+
+// serveRemove removes the member a follower asked for, if this node leads.
+func (n *Node) serveRemove(w http.ResponseWriter, r *http.Request) {
+	var req removeRequest
+	if err := readPeerBody(r, &req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if n.raft.State() != raft.Leader {
+		writePeerResult(w, resultOf(objects.TxnResult{}, 0, ErrNotLeader))
+		return
+	}
+	writePeerResult(w, resultOf(objects.TxnResult{}, 0, n.Remove(r.Context(), req.ID)))
+}
+
+func readPeerBody(r *http.Request, v any) error {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxPeerBody+1))
+	if err != nil {
+		return err
+	}
+	if len(b) > maxPeerBody {
+		return errors.New("peer request too large")
+	}
+	return msgpack.Unmarshal(b, v)
+}
+
+func writePeerResult(w http.ResponseWriter, res forwardedResult) {
+	b, err := msgpack.Marshal(&res)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/msgpack")
+	w.Write(b)
+}
+
+// peerClient makes the peer service's one-shot calls (read index, join,
+// remove) to another node over PeerNet, with pooled connections.
+type peerClient struct {
+	hc *http.Client
+}
+
+func newPeerClient(pn PeerNet) *peerClient {
+	return &peerClient{hc: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			return pn.DialPeer(ctx, raft.ServerAddress(addr))
+		},
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     90 * time.Second,
+	}}}
+}
+
+// call posts body to path at addr and decodes the result. An error that
+// happens before the request could have been sent is ErrNotApplied; once
+// it may have been, the caller decides (a read or a join is safe to call
+// not applied; see forwarder).
+func (pc *peerClient) call(ctx context.Context, addr raft.ServerAddress, path string, body any) (forwardedResult, error) {
+	b, err := msgpack.Marshal(body)
+	if err != nil {
+		return forwardedResult{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+string(addr)+path, bytes.NewReader(b))
+	if err != nil {
+		return forwardedResult{}, err
+	}
+	req.Header.Set("Content-Type", "application/msgpack")
+	resp, err := pc.hc.Do(req)
+	if err != nil {
+		return forwardedResult{}, err
+	}
+	defer resp.Body.Close()
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, maxPeerBody))
+	if err != nil {
+		return forwardedResult{}, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return forwardedResult{}, fmt.Errorf("peer answered %s: %s", resp.Status, bytes.TrimSpace(rb))
+	}
+	var res forwardedResult
+	if err := msgpack.Unmarshal(rb, &res); err != nil {
+		return forwardedResult{}, fmt.Errorf("peer answer: %w", err)
+	}
+	return res, nil
+}
+
+func (pc *peerClient) close() { pc.hc.CloseIdleConnections() }
