@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dobj/dobj/launch"
 )
 
 // TestMain lets the test binary stand in for `dobj serve` (the os/exec
@@ -77,7 +79,7 @@ func freeBasePort(t *testing.T) int {
 		base := 20000 + rand.IntN(5900) // Raft ports up to 26902
 		ok := true
 		for i := 1; i <= 3 && ok; i++ {
-			ok = portFree(base+i) == nil && portFree(base+1000+i) == nil
+			ok = portFree(launch.HTTPPort(base, i)) && portFree(launch.RaftPort(base, i))
 		}
 		if ok {
 			return base
@@ -97,7 +99,7 @@ func TestLocalClusterStartsRunsAndStopsByPID(t *testing.T) {
 	if len(l.URLs()) != 3 {
 		t.Fatalf("urls %v", l.URLs())
 	}
-	procs := l.procs
+	procs := l.nodes()
 	dir := l.Dir()
 	res, err := Run(context.Background(), Options{URLs: l.URLs(), Clients: 3, Duration: 100 * time.Millisecond, Objects: 3, Mix: Mix{OpIncrement: 1}})
 	if err != nil {
@@ -110,13 +112,11 @@ func TestLocalClusterStartsRunsAndStopsByPID(t *testing.T) {
 		t.Fatalf("close: %v", err)
 	}
 	for _, p := range procs {
-		select {
-		case <-p.exited:
-		default:
-			t.Fatalf("%s (pid %d) still running after Close", p.id, p.cmd.Process.Pid)
+		if p.Running() {
+			t.Fatalf("%s (pid %d) still running after Close", p.ID, p.PID())
 		}
-		if !p.cmd.ProcessState.Success() {
-			t.Errorf("%s did not stop gracefully: %v", p.id, p.cmd.ProcessState)
+		if err := p.Err(); err != nil {
+			t.Errorf("%s did not stop gracefully: %v", p.ID, err)
 		}
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
@@ -148,6 +148,14 @@ func TestLocalClusterRefusesBusyPorts(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("port %d is in use", base+2)) {
 		t.Fatalf("error %v, want port %d in use", err, base+2)
 	}
+}
+
+func portFree(port int) bool {
+	ln, err := netListen(port)
+	if err != nil {
+		return false
+	}
+	return ln.Close() == nil
 }
 
 func netListen(port int) (net.Listener, error) {

@@ -16,6 +16,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/dobj/dobj/client"
+	"github.com/dobj/dobj/launch"
 	"github.com/dobj/dobj/objects"
 )
 
@@ -24,7 +25,7 @@ type Config struct {
 	Binary            string        // the dobj executable, started as `serve` three times (unless URLs)
 	URLs              []string      // attach to these running nodes instead; process nemeses are then unavailable
 	Dir               string        // report, visualization, and the started nodes' data and logs
-	BasePort          int           // started node i serves HTTP on BasePort+i and Raft on BasePort+10+i
+	BasePort          int           // started node i serves HTTP on BasePort+i and Raft on BasePort+1000+i
 	Duration          time.Duration // how long the clients and the nemesis run
 	Workloads         []string      // nil: all of Workloads
 	Nemeses           []string      // nil: all of Nemeses; empty and non-nil: none
@@ -41,7 +42,7 @@ type Config struct {
 const (
 	DefaultDuration          = 60 * time.Second
 	DefaultClients           = 8
-	DefaultBasePort          = 31000 // check's tests take 31000-31999, e2e's 27100-29799, bench's 20000-26999
+	DefaultBasePort          = 31000 // check's tests take 31000-32999 (HTTP below 32000, Raft above), e2e's 27100-29799, bench's 20000-26999
 	DefaultSnapshotThreshold = 64
 	DefaultCheckTimeout      = 5 * time.Minute
 )
@@ -136,18 +137,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		for _, n := range nodes {
 			n.close()
 		}
-		var wg sync.WaitGroup
-		for _, p := range procs {
-			wg.Add(1)
-			go func() { defer wg.Done(); p.stop() }()
+		if procs != nil {
+			procs.Stop(stopGrace)
 		}
-		wg.Wait()
 	}()
 	if err != nil {
 		return nil, err
 	}
 	for _, k := range cfg.Nemeses {
-		if len(procs) == 0 && isProcessNemesis(k) {
+		if procs == nil && isProcessNemesis(k) {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("nemesis %s is unavailable with --urls (check did not start the processes); skipped", k))
 			continue
 		}
@@ -223,12 +221,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			rep.problem(verdictInconclusive, fmt.Sprintf("workload %s: no operation succeeded", wl))
 		}
 	}
-	for _, p := range procs {
-		for _, c := range p.unexpectedExits() {
-			rep.problem(verdictInconclusive, c+"; see "+p.logPath)
+	for _, p := range procsOf(procs) {
+		for _, c := range p.UnexpectedExits() {
+			rep.problem(verdictInconclusive, c+"; see "+p.LogPath)
 		}
-		rep.SnapshotsTaken += p.countLogLines("snapshot complete up to")
-		rep.SnapshotsInstalled += p.countLogLines("Installed remote snapshot")
+		rep.SnapshotsTaken += p.CountLogLines("snapshot complete up to")
+		rep.SnapshotsInstalled += p.CountLogLines("Installed remote snapshot")
 	}
 
 	fmt.Fprintf(cfg.Log, "check: checking %d operations for linearizability\n", len(ops))
@@ -262,7 +260,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 // startNodes starts the three processes and waits until they are ready,
 // or attaches to cfg.URLs and learns the nodes' ids.
-func startNodes(ctx context.Context, cfg *Config, rep *Report) ([]*node, []*process, error) {
+func startNodes(ctx context.Context, cfg *Config, rep *Report) ([]*node, *launch.Cluster, error) {
 	var nodes []*node
 	if len(cfg.URLs) > 0 {
 		for _, u := range cfg.URLs {
@@ -275,13 +273,13 @@ func startNodes(ctx context.Context, cfg *Config, rep *Report) ([]*node, []*proc
 			nodes = append(nodes, n)
 		}
 	} else {
-		procs, err := newProcesses(cfg.Binary, filepath.Join(cfg.Dir, "nodes"), cfg.BasePort, cfg.SnapshotThreshold, cfg.Bug)
+		procs, err := launchNodes(cfg.Binary, filepath.Join(cfg.Dir, "nodes"), cfg.BasePort, cfg.SnapshotThreshold, cfg.Bug)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("%w (choose others with --base-port)", err)
 		}
-		for i, p := range procs {
-			nodes = append(nodes, newNode(p.id, "http://127.0.0.1:"+strconv.Itoa(httpPort(cfg.BasePort, i+1)), p))
-			if err := p.start(); err != nil {
+		for _, p := range procs.Nodes {
+			nodes = append(nodes, newNode(p.ID, p.URL(), p))
+			if err := p.Start(); err != nil {
 				return nodes, procs, err
 			}
 		}
@@ -290,7 +288,7 @@ func startNodes(ctx context.Context, cfg *Config, rep *Report) ([]*node, []*proc
 			return nodes, procs, fmt.Errorf("cluster: %w (see the logs in %s)", err, filepath.Join(cfg.Dir, "nodes"))
 		}
 		for _, n := range nodes {
-			rep.Nodes = append(rep.Nodes, fmt.Sprintf("%s %s pid %d", n.id, n.url, n.proc.pid()))
+			rep.Nodes = append(rep.Nodes, fmt.Sprintf("%s %s pid %d", n.id, n.url, n.proc.PID()))
 		}
 		return nodes, procs, nil
 	}
@@ -496,4 +494,12 @@ func workloadSucceeded(counts map[string]Counts, wl string) bool {
 		}
 	}
 	return false
+}
+
+// procsOf is the nodes check started, none when attached.
+func procsOf(c *launch.Cluster) []*launch.Node {
+	if c == nil {
+		return nil
+	}
+	return c.Nodes
 }

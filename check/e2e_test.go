@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dobj/dobj/launch"
 )
 
 // binary is the dobj executable built by TestMain, without -race: the
@@ -33,11 +35,8 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		binary = filepath.Join(dir, "dobj")
-		build := exec.Command("go", "build", "-o", binary, "github.com/dobj/dobj/cmd/dobj")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "build dobj:", err)
+		if binary, err = launch.Build(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		return m.Run()
@@ -51,7 +50,8 @@ func needBinary(t *testing.T) {
 	}
 }
 
-// Base ports, one per test, in check's range 31000-31999 (e2e takes
+// Base ports, one per test, in check's range 31000-32999 (HTTP below
+// 32000, Raft above; e2e takes
 // 27100-29799, bench 20000-26999; all below Linux's ephemeral ports from
 // 32768): node i of a cluster at base uses base+i and base+10+i.
 const (

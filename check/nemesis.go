@@ -140,19 +140,19 @@ func (n *nemesis) apply(ctx context.Context, kind string) (Fault, bool) {
 	var err error
 	switch kind {
 	case NemesisKillRandom, NemesisKillLeader:
-		f.Detail = fmt.Sprintf("pid %d", target.proc.pid())
-		if err = target.proc.kill(); err == nil {
+		f.Detail = fmt.Sprintf("pid %d", target.proc.PID())
+		if err = target.proc.Kill(); err == nil {
 			sleep(ctx, n.duration(holdMin/2, holdMax/2))
-			if err = target.proc.start(); err == nil {
-				f.Detail += fmt.Sprintf(", restarted as pid %d", target.proc.pid())
+			if err = target.proc.Start(); err == nil {
+				f.Detail += fmt.Sprintf(", restarted as pid %d", target.proc.PID())
 			}
 		}
 	case NemesisPauseLeader:
-		if err = target.proc.pause(); err == nil {
+		if err = target.proc.Pause(); err == nil {
 			// Longer than an election: the others elect a new leader
 			// and the paused one wakes up deposed.
 			sleep(ctx, n.duration(holdMin+time.Second, holdMax))
-			err = target.proc.resume()
+			err = target.proc.Resume()
 		}
 	case NemesisPartitionLeader:
 		err = n.partition(ctx, heal, target, &f)
@@ -212,14 +212,14 @@ func (n *nemesis) partition(ctx, heal context.Context, leader *node, f *Fault) e
 func healAll(ctx context.Context, nodes []*node, partitions bool) error {
 	var errs []error
 	for _, nd := range nodes {
-		if nd.proc != nil && nd.proc.isPaused() {
-			errs = append(errs, nd.proc.resume())
+		if nd.proc != nil && nd.proc.Paused() {
+			errs = append(errs, nd.proc.Resume())
 		}
-		if partitions && (nd.proc == nil || nd.proc.running()) {
+		if partitions && (nd.proc == nil || nd.proc.Running()) {
 			errs = append(errs, healPartition(ctx, nd, healWait))
 		}
-		if nd.proc != nil && !nd.proc.running() {
-			errs = append(errs, nd.proc.start())
+		if nd.proc != nil && !nd.proc.Running() {
+			errs = append(errs, nd.proc.Start())
 		}
 	}
 	return errors.Join(errs...)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dobj/dobj/client"
+	"github.com/dobj/dobj/launch"
 )
 
 const (
@@ -22,10 +23,10 @@ type node struct {
 	url   string
 	c     *client.Client // workload requests
 	admin *client.Client // status, digest, partition, ready
-	proc  *process       // nil when attached with --urls
+	proc  *launch.Node   // nil when attached with --urls
 }
 
-func newNode(id, url string, proc *process) *node {
+func newNode(id, url string, proc *launch.Node) *node {
 	return &node{
 		id:    id,
 		url:   url,
@@ -38,7 +39,7 @@ func newNode(id, url string, proc *process) *node {
 // up reports whether the node may answer: attached nodes always are;
 // started ones when running and not paused.
 func (n *node) up() bool {
-	return n.proc == nil || (n.proc.running() && !n.proc.isPaused())
+	return n.proc == nil || (n.proc.Running() && !n.proc.Paused())
 }
 
 func (n *node) close() {

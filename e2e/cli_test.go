@@ -13,12 +13,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/dobj/dobj/client"
+	"github.com/dobj/dobj/launch"
 )
 
 // dobj runs the binary with args and DOBJ_URL=url and returns its stdout,
@@ -171,15 +173,11 @@ func TestJoinAndRemove(t *testing.T) {
 	c.start()
 	n1 := c.nodes[0]
 	dir := t.TempDir()
-	n2 := &node{
-		id:       "n2",
-		httpAddr: "127.0.0.1:" + strconv.Itoa(freePort(t)),
-		raftAddr: "127.0.0.1:" + strconv.Itoa(freePort(t)),
-		dataDir:  filepath.Join(dir, "n2"),
-		logPath:  filepath.Join(dir, "n2.log"),
-	}
-	n2.args = []string{"serve", "--id", "n2", "--data-dir", n2.dataDir, "--http-addr", n2.httpAddr,
-		"--raft-addr", n2.raftAddr, "--join", n1.url()}
+	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	raftAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	dataDir := filepath.Join(dir, "n2")
+	n2 := wrap(launch.NewNode(bin, "n2", httpAddr, raftAddr, dataDir, filepath.Join(dir, "n2.log"),
+		[]string{"--id", "n2", "--data-dir", dataDir, "--http-addr", httpAddr, "--raft-addr", raftAddr, "--join", n1.url()}))
 	c.nodes = append(c.nodes, n2)
 	c.startNode(n2)
 	c.waitReady(n2)
@@ -213,7 +211,7 @@ func TestJoinAndRemove(t *testing.T) {
 		t.Fatalf("members after removing n2: %+v", st.Members)
 	}
 	if !c.stop(n2) {
-		t.Errorf("n2 did not exit cleanly after removal: %v", n2.err)
+		t.Errorf("n2 did not exit cleanly after removal: %v", n2.Err())
 	}
 	if got := c.mustCounter(n1.url(), "joined"); got != 1 {
 		t.Fatalf("n1 alone reads %d", got)
@@ -231,7 +229,7 @@ func TestDev(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -262,7 +260,7 @@ func TestDev(t *testing.T) {
 		devDone.Store(true)
 		exited <- err
 	}()
-	nodeLine := regexp.MustCompile(`^\s+(n\d)\s+(http://\S+)\s+pid (\d+)(\s+\(leader\))?$`)
+	nodeLine := regexp.MustCompile(`^\s+(n\d)\s+(http://\S+)\s+pid (\d+)\s+log (\S+)(\s+\(leader\))?$`)
 	var urls []string
 	leaders := 0
 	var out strings.Builder
@@ -278,7 +276,7 @@ func TestDev(t *testing.T) {
 				pid, _ := strconv.Atoi(m[3])
 				pids = append(pids, pid)
 				urls = append(urls, m[2])
-				if m[4] != "" {
+				if m[5] != "" {
 					leaders++
 				}
 			}
@@ -301,6 +299,42 @@ func TestDev(t *testing.T) {
 		t.Fatalf("increment through dev's n3: %s", r)
 	}
 
+	// dev supervises its nodes: one that dies is reported with the end of
+	// its log, and restarted.
+	if err := syscall.Kill(pids[2], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	restarted := regexp.MustCompile(`restarted n3 as pid (\d+)`)
+	eventually(t, 30*time.Second, "dev to restart n3", func() error {
+		m := restarted.FindStringSubmatch(stderr.String())
+		if m == nil {
+			return fmt.Errorf("stderr so far:\n%s", stderr.String())
+		}
+		pid, _ := strconv.Atoi(m[1])
+		pids = append(pids, pid)
+		return nil
+	})
+	if !strings.Contains(stderr.String(), fmt.Sprintf("n3 (pid %d) exited", pids[2])) {
+		t.Fatalf("dev did not say which node exited:\n%s", stderr.String())
+	}
+	eventually(t, 30*time.Second, "an increment through the restarted n3", func() error {
+		if r := c.increment(urls[2], "card-1", nil); r.status != 200 {
+			return fmt.Errorf("%s", r)
+		}
+		return nil
+	})
+	// dev's Raft logs use small segments (raft-wal preallocates each).
+	walBytes := int64(0)
+	filepath.Walk(filepath.Join(dir, "dev", "n1", "wal"), func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			walBytes += info.Size()
+		}
+		return nil
+	})
+	if walBytes == 0 || walBytes > 8<<20 {
+		t.Errorf("n1's wal holds %d bytes, want a few small segments", walBytes)
+	}
+
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case err := <-exited:
@@ -320,6 +354,25 @@ func TestDev(t *testing.T) {
 			t.Errorf("dev's data for %s not kept: %v", id, err)
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer that a process writes while the test
+// reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // devBasePort finds a base port B in this package's range with B+1..B+3

@@ -209,7 +209,7 @@ func TestRestartFromSnapshotAndLogTail(t *testing.T) {
 
 	for _, nd := range c.nodes {
 		if !c.stop(nd) {
-			t.Errorf("%s did not exit cleanly on SIGTERM: %v\n%s", nd.id, nd.err, tail(nd.logPath, 10))
+			t.Errorf("%s did not exit cleanly on SIGTERM: %v\n%s", nd.id, nd.Err(), tail(nd.logPath, 10))
 		}
 	}
 	for _, nd := range c.nodes {

@@ -13,16 +13,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/dobj/dobj/client"
+	"github.com/dobj/dobj/launch"
 )
 
 // bin is the dobj binary TestMain builds.
@@ -34,11 +31,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	bin = filepath.Join(dir, "dobj")
-	build := exec.Command("go", "build", "-o", bin, "github.com/dobj/dobj/cmd/dobj")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build dobj:", err)
+	bin, err = launch.Build(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
@@ -47,62 +42,84 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// Ports: this package takes loopback ports from basePort up (dev's test
-// from basePort+1500), so that it does not collide with other packages'
-// tests running at the same time; ports found busy are skipped.
-const basePort = 27100
+// Ports: this package takes loopback ports 27100-29799, so that it does
+// not collide with other packages' tests running at the same time: test
+// clusters at base ports 27100-27590 (launch's scheme: HTTP base+i, Raft
+// base+1000+i), single ports from freePort in 27600-27999, dev's test at
+// 28600-28690. Ports found busy are skipped.
+const (
+	basePort      = 27100
+	clusterPorts  = 27600 // end of the cluster bases
+	singlePortEnd = 28000
+)
 
 var (
 	portMu   sync.Mutex
-	nextPort = basePort
+	nextBase = basePort
+	nextPort = clusterPorts
 )
 
 // freePort returns a loopback port nothing listens on, from this
-// package's range.
+// package's range of single ports.
 func freePort(t *testing.T) int {
 	t.Helper()
 	portMu.Lock()
 	defer portMu.Unlock()
-	for ; nextPort < basePort+1500; nextPort++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(nextPort))
-		if err != nil {
-			continue
+	for ; nextPort < singlePortEnd; nextPort++ {
+		if portFree(nextPort) {
+			nextPort++
+			return nextPort - 1
 		}
-		ln.Close()
-		nextPort++
-		return nextPort - 1
 	}
 	t.Fatal("no free port left in the e2e range")
 	return 0
 }
 
-// node is one `dobj serve` process, possibly restarted.
+// freeBase returns the next cluster base port whose ports for n nodes
+// are free.
+func freeBase(t *testing.T, n int) int {
+	t.Helper()
+	portMu.Lock()
+	defer portMu.Unlock()
+	for ; nextBase < clusterPorts; nextBase += 10 {
+		ok := true
+		for i := 1; i <= n && ok; i++ {
+			ok = portFree(launch.HTTPPort(nextBase, i)) && portFree(launch.RaftPort(nextBase, i))
+		}
+		if ok {
+			nextBase += 10
+			return nextBase - 10
+		}
+	}
+	t.Fatal("no free cluster base port left in the e2e range")
+	return 0
+}
+
+func portFree(port int) bool {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return false
+	}
+	return ln.Close() == nil
+}
+
+// node is one `dobj serve` process of a test, possibly restarted: the
+// launcher's node, with the names the tests use.
 type node struct {
+	*launch.Node
 	id       string
 	httpAddr string
 	raftAddr string
 	dataDir  string
 	logPath  string
-	args     []string // serve arguments
-
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error
 }
 
-func (n *node) url() string { return "http://" + n.httpAddr }
-
-func (n *node) running() bool {
-	if n.cmd == nil {
-		return false
-	}
-	select {
-	case <-n.exited:
-		return false
-	default:
-		return true
-	}
+func wrap(n *launch.Node) *node {
+	return &node{Node: n, id: n.ID, httpAddr: n.HTTPAddr, raftAddr: n.RaftAddr, dataDir: n.DataDir, logPath: n.LogPath}
 }
+
+func (n *node) url() string   { return n.URL() }
+func (n *node) running() bool { return n.Running() }
 
 func newHTTPClient() *http.Client { return &http.Client{Timeout: 15 * time.Second} }
 
@@ -119,22 +136,12 @@ type testCluster struct {
 func newCluster(t *testing.T, n int, extra ...string) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, dir: t.TempDir(), hc: newHTTPClient()}
-	var peers []string
-	for i := 1; i <= n; i++ {
-		id := "n" + strconv.Itoa(i)
-		nd := &node{
-			id:       id,
-			httpAddr: "127.0.0.1:" + strconv.Itoa(freePort(t)),
-			raftAddr: "127.0.0.1:" + strconv.Itoa(freePort(t)),
-			dataDir:  filepath.Join(c.dir, id),
-			logPath:  filepath.Join(c.dir, id+".log"),
-		}
-		peers = append(peers, id+"="+nd.raftAddr)
-		c.nodes = append(c.nodes, nd)
+	lc, err := launch.New(launch.Config{Binary: bin, Dir: c.dir, BasePort: freeBase(t, n), Nodes: n, Args: extra})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, nd := range c.nodes {
-		nd.args = append([]string{"serve", "--id", nd.id, "--data-dir", nd.dataDir,
-			"--http-addr", nd.httpAddr, "--raft-addr", nd.raftAddr, "--peers", strings.Join(peers, ",")}, extra...)
+	for _, ln := range lc.Nodes {
+		c.nodes = append(c.nodes, wrap(ln))
 	}
 	t.Cleanup(c.stopAll)
 	return c
@@ -186,70 +193,32 @@ func (c *testCluster) waitPublished() {
 // appended to its log file.
 func (c *testCluster) startNode(nd *node) {
 	c.t.Helper()
-	logFile, err := os.OpenFile(nd.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
+	if err := nd.Start(); err != nil {
 		c.t.Fatal(err)
 	}
-	cmd := exec.Command(bin, nd.args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		c.t.Fatalf("start %s: %v", nd.id, err)
-	}
-	nd.cmd, nd.exited, nd.err = cmd, make(chan struct{}), nil
-	exited := nd.exited
-	go func() {
-		nd.err = cmd.Wait()
-		logFile.Close()
-		close(exited)
-	}()
 }
 
 // kill SIGKILLs nd's process and waits for it.
 func (c *testCluster) kill(nd *node) {
 	c.t.Helper()
-	if err := nd.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		c.t.Fatalf("kill %s (pid %d): %v", nd.id, nd.cmd.Process.Pid, err)
+	if err := nd.Kill(); err != nil {
+		c.t.Fatal(err)
 	}
-	<-nd.exited
 }
 
 // stop SIGTERMs nd's process and waits for it to exit (SIGKILL after 20s).
 // It reports whether the process exited by itself with status 0.
-func (c *testCluster) stop(nd *node) bool {
-	if !nd.running() {
-		return false
-	}
-	nd.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-nd.exited:
-		return nd.err == nil
-	case <-time.After(20 * time.Second):
-		nd.cmd.Process.Kill()
-		<-nd.exited
-		return false
-	}
-}
+func (c *testCluster) stop(nd *node) bool { return nd.Stop(20 * time.Second) }
 
 // stopAll stops every running node by PID; if the test failed it shows
 // the end of each node's log.
 func (c *testCluster) stopAll() {
+	var wg sync.WaitGroup
 	for _, nd := range c.nodes {
-		if nd.running() {
-			nd.cmd.Process.Signal(syscall.SIGTERM)
-		}
+		wg.Add(1)
+		go func() { defer wg.Done(); nd.Stop(20 * time.Second) }()
 	}
-	for _, nd := range c.nodes {
-		if nd.cmd == nil {
-			continue
-		}
-		select {
-		case <-nd.exited:
-		case <-time.After(20 * time.Second):
-			nd.cmd.Process.Kill()
-			<-nd.exited
-		}
-	}
+	wg.Wait()
 	c.hc.CloseIdleConnections()
 	if c.t.Failed() {
 		for _, nd := range c.nodes {
@@ -258,17 +227,7 @@ func (c *testCluster) stopAll() {
 	}
 }
 
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func tail(path string, n int) string { return launch.Tail(path, n) }
 
 // eventually polls cond every 50ms until it returns nil or the deadline
 // passes; then it fails the test with cond's last error.
@@ -291,7 +250,7 @@ func (c *testCluster) waitReady(nd *node) {
 	c.t.Helper()
 	eventually(c.t, 30*time.Second, nd.id+" ready", func() error {
 		if !nd.running() {
-			c.t.Fatalf("%s exited (%v); log:\n%s", nd.id, nd.err, tail(nd.logPath, 20))
+			c.t.Fatalf("%s exited (%v); log:\n%s", nd.id, nd.Err(), tail(nd.logPath, 20))
 		}
 		resp := c.do(http.MethodGet, nd.url()+"/_ready", nil, nil)
 		if resp.status != http.StatusOK {

@@ -5,28 +5,41 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
-	"github.com/dobj/dobj/bench"
 	"github.com/dobj/dobj/client"
+	"github.com/dobj/dobj/launch"
 )
 
 const (
 	devNodes     = 3
 	devReadyWait = 60 * time.Second
+	// devSegmentBytes keeps dev's Raft logs small on disk: raft-wal
+	// preallocates each segment, 64 MiB a node by default.
+	devSegmentBytes = 1 << 20
+	// devRestartDelay paces restarts; a node that exits again sooner than
+	// devCrashLoop after a restart, devMaxRestarts times in a row, is
+	// left down.
+	devRestartDelay = time.Second
+	devCrashLoop    = 10 * time.Second
+	devMaxRestarts  = 5
 )
 
 // dev runs a local three-node cluster: three child processes of this same
 // executable running `serve`, data under --dir (kept between runs), until
-// ctx is done; then it stops them by PID. The processes are bench's local
-// cluster, which dobj bench starts the same way.
+// ctx is done; then it stops them by PID. It supervises them: a node that
+// exits is reported, with the end of its log, and restarted, unless
+// --no-restart.
 func dev(ctx context.Context, e env, args []string) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	dir := fs.String("dir", filepath.Join("data", "dev"), "data directory; node i keeps its data in DIR/ni and its log in DIR/ni.log")
 	basePort := fs.Int("base-port", 8080, "node i serves HTTP on BASE+i and Raft on BASE+1000+i")
+	noRestart := fs.Bool("no-restart", false, "leave a node that exits down instead of restarting it")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -37,35 +50,52 @@ func dev(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("dev: find this executable: %w", err)
 	}
-	if err := os.MkdirAll(*dir, 0o755); err != nil {
-		return fmt.Errorf("dev: --dir: %w", err)
-	}
-	fmt.Fprintf(e.stdout, "dobj dev: starting %d nodes (data in %s, logs in %s)...\n", devNodes, *dir, filepath.Join(*dir, "n*.log"))
-	l, err := bench.StartLocal(ctx, bench.LocalConfig{
+	c, err := launch.New(launch.Config{
 		Binary:   exe,
 		Dir:      *dir,
-		Keep:     true,
 		BasePort: *basePort,
 		Nodes:    devNodes,
-		Ready:    devReadyWait,
-		Args:     fs.Args(), // passed on to every serve, after "--"
+		// Settings after "--" come last, so they win over dev's own.
+		Args: append([]string{"--wal-segment-bytes", fmt.Sprint(devSegmentBytes)}, fs.Args()...),
 	})
 	if err != nil {
+		return fmt.Errorf("dev: %w (choose others with --base-port)", err)
+	}
+	sup := &supervisor{out: e.stderr, restart: !*noRestart}
+	c.Supervise(sup.exited)
+	defer func() {
+		sup.stop()
+		c.Stop(10 * time.Second)
+	}()
+	fmt.Fprintf(e.stdout, "dobj dev: starting %d nodes (data in %s)...\n", devNodes, *dir)
+	if err := c.Start(); err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
-	defer l.Close()
+	if err := c.WaitReady(ctx, devReadyWait); err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	printBanner(ctx, e.stdout, c)
 
-	nodes := l.Nodes()
-	leader := leaderOf(ctx, nodes)
-	for _, n := range nodes {
+	<-ctx.Done()
+	fmt.Fprintln(e.stdout, "dobj dev: stopping...")
+	sup.stop()
+	c.Stop(10 * time.Second)
+	fmt.Fprintln(e.stdout, "dobj dev: stopped; data kept in", *dir)
+	return nil
+}
+
+// printBanner shows the nodes, their PIDs and logs, and what to try.
+func printBanner(ctx context.Context, w io.Writer, c *launch.Cluster) {
+	leader := leaderOf(ctx, c.URLs())
+	for _, n := range c.Nodes {
 		role := ""
 		if n.ID == leader {
 			role = "  (leader)"
 		}
-		fmt.Fprintf(e.stdout, "  %s  %s  pid %d%s\n", n.ID, n.URL, n.PID, role)
+		fmt.Fprintf(w, "  %s  %s  pid %d  log %s%s\n", n.ID, n.URL(), n.PID(), n.LogPath, role)
 	}
-	u1, u2, u3 := nodes[0].URL, nodes[1].URL, nodes[2].URL
-	fmt.Fprintf(e.stdout, `
+	u1, u2, u3 := c.Nodes[0].URL(), c.Nodes[1].URL(), c.Nodes[2].URL()
+	fmt.Fprintf(w, `
 Try (any node accepts any request):
   curl -X POST %[1]s/card-1/increment
   curl -X POST '%[2]s/card-1/increment?by=5'
@@ -73,31 +103,16 @@ Try (any node accepts any request):
   curl -X PUT %[1]s/card-2/storage/owner -d '"ada"'
   curl '%[2]s/card-2/storage?prefix=o'
   curl %[3]s/_cluster/status
-or with this binary: dobj incr card-1 --url %[2]s
+or with the command line: go run ./cmd/dobj incr card-1 --url %[2]s
 
 Ctrl-C stops all three.
 `, u1, u2, u3)
-
-	for alive := len(nodes); alive > 0; alive-- {
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(e.stdout, "dobj dev: stopping...")
-			if err := l.Close(); err != nil {
-				fmt.Fprintln(e.stderr, "dobj dev:", err)
-			}
-			fmt.Fprintln(e.stdout, "dobj dev: stopped; data kept in", *dir)
-			return nil
-		case err := <-l.Exits():
-			fmt.Fprintln(e.stderr, "dobj dev:", err)
-		}
-	}
-	return errors.New("dev: every node has exited")
 }
 
 // leaderOf asks the nodes who leads; "" if none says.
-func leaderOf(ctx context.Context, nodes []bench.LocalNode) string {
-	for _, n := range nodes {
-		c := client.New(n.URL, client.WithTimeout(2*time.Second))
+func leaderOf(ctx context.Context, urls []string) string {
+	for _, u := range urls {
+		c := client.New(u, client.WithTimeout(2*time.Second))
 		st, err := c.Status(ctx)
 		c.CloseIdleConnections()
 		if err == nil && st.Leader.ID != "" {
@@ -105,4 +120,62 @@ func leaderOf(ctx context.Context, nodes []bench.LocalNode) string {
 		}
 	}
 	return ""
+}
+
+// supervisor restarts the dev nodes that exit on their own, as a process
+// supervisor would, and says so.
+type supervisor struct {
+	out     io.Writer
+	restart bool
+
+	mu      sync.Mutex // guards the fields below and writes to out
+	stopped bool
+	loops   map[string]int       // consecutive quick exits, by node
+	started map[string]time.Time // last restart, by node
+}
+
+// exited is launch's callback for an exit dev did not cause.
+func (s *supervisor) exited(n *launch.Node, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	fmt.Fprintf(s.out, "dobj dev: %s (pid %d) exited: %v; the end of its log (%s):\n%s\n", n.ID, n.PID(), err, n.LogPath, n.Tail(10))
+	if !s.restart {
+		fmt.Fprintf(s.out, "dobj dev: %s stays down (--no-restart)\n", n.ID)
+		return
+	}
+	if s.loops == nil {
+		s.loops, s.started = map[string]int{}, map[string]time.Time{}
+	}
+	if time.Since(s.started[n.ID]) < devCrashLoop {
+		s.loops[n.ID]++
+	} else {
+		s.loops[n.ID] = 0
+	}
+	if s.loops[n.ID] >= devMaxRestarts {
+		fmt.Fprintf(s.out, "dobj dev: %s exited %d times in a row within %v of a restart; leaving it down\n", n.ID, devMaxRestarts, devCrashLoop)
+		return
+	}
+	time.AfterFunc(devRestartDelay, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.stopped {
+			return
+		}
+		if err := n.Start(); err != nil {
+			fmt.Fprintf(s.out, "dobj dev: restarting %s: %v\n", n.ID, err)
+			return
+		}
+		s.started[n.ID] = time.Now()
+		fmt.Fprintf(s.out, "dobj dev: restarted %s as pid %d\n", n.ID, n.PID())
+	})
+}
+
+// stop ends the supervision: exits from now on are dev's own doing.
+func (s *supervisor) stop() {
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
 }

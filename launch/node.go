@@ -1,0 +1,240 @@
+package launch
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Node is one `dobj serve` process, restartable with the same arguments
+// (and so the same data directory).
+type Node struct {
+	ID       string
+	HTTPAddr string // host:port of the API
+	RaftAddr string // host:port of Raft and the peer service
+	DataDir  string
+	LogPath  string
+	binary   string
+	args     []string // serve's arguments
+
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	exited   chan struct{} // closed once cmd has been waited for
+	waitErr  error
+	paused   bool
+	stopping bool     // the launcher stops or kills it: its exit is expected
+	crashes  []string // exits the launcher did not cause
+	onExit   func(n *Node, err error)
+}
+
+// URL is the node's API base URL.
+func (n *Node) URL() string { return "http://" + n.HTTPAddr }
+
+// Args are the serve arguments the node is started with.
+func (n *Node) Args() []string { return append([]string(nil), n.args...) }
+
+// Start runs the node's process; its output is appended to its log.
+func (n *Node) Start() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd != nil && !isClosed(n.exited) {
+		return fmt.Errorf("%s is already running (pid %d)", n.ID, n.cmd.Process.Pid)
+	}
+	log, err := os.OpenFile(n.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	// Not CommandContext: the processes are stopped gracefully by Stop.
+	cmd := exec.Command(n.binary, n.args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return fmt.Errorf("start %s: %w", n.ID, err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		err := cmd.Wait()
+		log.Close()
+		n.mu.Lock()
+		n.waitErr = err
+		expected := n.stopping
+		if !expected {
+			n.crashes = append(n.crashes, fmt.Sprintf("%s (pid %d) exited on its own: %v", n.ID, cmd.Process.Pid, err))
+		}
+		onExit := n.onExit
+		n.mu.Unlock()
+		close(exited)
+		if !expected && onExit != nil {
+			onExit(n, err)
+		}
+	}()
+	n.cmd, n.exited, n.waitErr, n.paused, n.stopping = cmd, exited, nil, false, false
+	return nil
+}
+
+// Running reports whether the process is alive (paused counts as alive).
+func (n *Node) Running() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cmd != nil && !isClosed(n.exited)
+}
+
+// Paused reports whether the process is stopped by Pause.
+func (n *Node) Paused() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.paused
+}
+
+// PID is the process id of the last start, 0 before any.
+func (n *Node) PID() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}
+
+// Exited is closed once the current process has exited; nil before any
+// start.
+func (n *Node) Exited() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.exited
+}
+
+// Err is how the last process exited (nil for status 0 or still running).
+func (n *Node) Err() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.waitErr
+}
+
+// UnexpectedExits lists the exits the launcher did not cause.
+func (n *Node) UnexpectedExits() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.crashes...)
+}
+
+// Kill sends SIGKILL and waits until the process is gone.
+func (n *Node) Kill() error {
+	cmd, exited, err := n.expectExit()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("kill %s (pid %d): %w", n.ID, cmd.Process.Pid, err)
+	}
+	<-exited
+	return nil
+}
+
+// Stop ends the process: SIGCONT if paused, SIGTERM, and SIGKILL after
+// grace. It reports whether the process exited by itself with status 0.
+func (n *Node) Stop(grace time.Duration) bool {
+	n.mu.Lock()
+	paused := n.paused
+	n.mu.Unlock()
+	cmd, exited, err := n.expectExit()
+	if err != nil {
+		return false
+	}
+	if paused {
+		cmd.Process.Signal(syscall.SIGCONT)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-exited:
+		return n.Err() == nil
+	case <-t.C:
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-exited
+		return false
+	}
+}
+
+// expectExit marks the coming exit as the launcher's doing and returns
+// the running process.
+func (n *Node) expectExit() (*exec.Cmd, chan struct{}, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil || isClosed(n.exited) {
+		return nil, nil, fmt.Errorf("%s is not running", n.ID)
+	}
+	n.paused, n.stopping = false, true
+	return n.cmd, n.exited, nil
+}
+
+// Pause stops the process with SIGSTOP; Resume continues it with SIGCONT.
+func (n *Node) Pause() error  { return n.signalPause(syscall.SIGSTOP, true) }
+func (n *Node) Resume() error { return n.signalPause(syscall.SIGCONT, false) }
+
+func (n *Node) signalPause(sig syscall.Signal, paused bool) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil || isClosed(n.exited) {
+		return fmt.Errorf("%s is not running", n.ID)
+	}
+	if err := n.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("%v %s (pid %d): %w", sig, n.ID, n.cmd.Process.Pid, err)
+	}
+	n.paused = paused
+	return nil
+}
+
+// Tail returns the last lines of the node's log.
+func (n *Node) Tail(lines int) string { return Tail(n.LogPath, lines) }
+
+// CountLogLines counts the lines of the node's log that contain s.
+func (n *Node) CountLogLines(s string) int {
+	f, err := os.Open(n.LogPath)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	count := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), s) {
+			count++
+		}
+	}
+	return count
+}
+
+// Tail returns the last lines of the file at path.
+func Tail(path string, lines int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+func isClosed(c chan struct{}) bool {
+	if c == nil {
+		return true
+	}
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
