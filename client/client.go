@@ -1,7 +1,7 @@
 // Package client is a Go client for dobj's HTTP API (see DESIGN.md): the
 // counters, storage, transactions and system routes of any node. The CLI,
-// the checker and the benchmarks use it. It imports objects for its types
-// only.
+// the checker and the benchmarks use it. It imports objects and cluster
+// for their types only (the status JSON is defined once, by cluster).
 package client
 
 import (
@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/objects"
 )
 
@@ -125,34 +126,13 @@ type ReadOptions struct {
 	Stale bool
 }
 
-// Status is a node's view of the cluster (GET /_cluster/status).
-type Status struct {
-	ID     string `json:"id"`
-	State  string `json:"state"`
-	Leader struct {
-		ID       string `json:"id"`
-		HTTPAddr string `json:"http_addr"`
-	} `json:"leader"`
-	Term         uint64   `json:"term"`
-	CommitIndex  uint64   `json:"commit_index"`
-	AppliedIndex uint64   `json:"applied_index"`
-	Members      []Member `json:"members"`
-}
-
-// Member is one server of the cluster.
-type Member struct {
-	ID       string `json:"id"`
-	RaftAddr string `json:"raft_addr"`
-	HTTPAddr string `json:"http_addr"`
-	Suffrage string `json:"suffrage"`
-}
-
-// Digest fingerprints one node's state (GET /_cluster/digest).
-type Digest struct {
-	Digest       string `json:"digest"`
-	AppliedIndex uint64 `json:"applied_index"`
-	Keys         int    `json:"keys"`
-}
+// Status, Member and Digest are the JSON of GET /_cluster/status and GET
+// /_cluster/digest, defined once by the server's cluster package.
+type (
+	Status = cluster.Status
+	Member = cluster.Member
+	Digest = cluster.Digest
+)
 
 type counterBody struct {
 	Value int64 `json:"value"`
