@@ -20,10 +20,7 @@ import (
 // LogStoreWAL is hashicorp/raft-wal: append-only segment files, one write
 // and one fsync an append. It is the default for a new data directory,
 // because the Raft log is on every write's path, on the leader and then
-// on a follower, one after the other. bench/compare.sh, medians of three
-// rounds in one sitting: one client's increment p50 0.58-0.62 ms sent to
-// the leader against 1.06 ms with bolt, 0.70-0.73 ms through a follower
-// against 1.22, and 17.1-17.8k writes/s at 64 clients against 14.2k.
+// on a follower, one after the other (bench/README.md has the figures).
 //
 // LogStoreBolt keeps the log in raft.db with raft-boltdb, as dobj did
 // before: a copy-on-write B+tree, whose commit writes several pages and

@@ -13,10 +13,9 @@ import (
 // Group commit: at most one Raft entry is in flight; commands that arrive
 // meanwhile queue and go into the next entry together, up to
 // maxBatchCount commands or maxBatchBytes. One entry in flight gave the
-// most writes per second here (64 clients, with the bolt log store:
-// 13.5-14k/s against 12-12.3k/s with two and 9.3-11k/s with three):
-// fewer, fuller entries cost Raft and the log less (fsyncs, and CPU a
-// write), and one writer alone waits no longer either way.
+// most writes per second (fewer, fuller entries cost Raft and the log
+// less: fsyncs, and CPU a write), and one writer alone waits no longer
+// either way.
 //
 // Gathering: a client answered by an entry usually writes again at once,
 // but its answer and its next request take about as long as an entry on
@@ -26,12 +25,8 @@ import (
 // are queued as that entry carried plus those queued already, until none
 // has arrived for half the time that entry took, or until that time (at
 // most maxGather) has passed. An entry of one command never makes the
-// next one wait, so a lone writer pays nothing. Measured here over three
-// interleaved rounds: 64 clients 14.7-19.4k writes/s against 13.2-15.2k
-// without gathering (a quarter instead of half: 13.7-16.4k), 16 clients
-// 7.0-8.7k against 5.4-5.7k, and 8 clients mixing increments and reads
-// 4.1-4.7k ops/s either way; server CPU a write fell from 90-100 µs to
-// 64-83 at 64 clients.
+// next one wait, so a lone writer pays nothing. bench/README.md has the
+// figures that chose these.
 const (
 	maxBatchCount = 512
 	maxBatchBytes = 1 << 20

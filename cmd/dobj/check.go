@@ -27,7 +27,7 @@ func checkVerb(ctx context.Context, e env, args []string) error {
 	urls := fs.String("urls", "", "comma-separated URLs of every node of a running cluster to attach to (no process nemeses then)")
 	bug := fs.String("bug", "", "start the cluster with a known bug: "+strings.Join(check.Bugs, ", ")+" (the check must fail)")
 	out := fs.String("out", "", "directory for the report, the visualization and the nodes' data and logs (default: a new one under $TMPDIR)")
-	basePort := fs.Int("base-port", check.DefaultBasePort, "node i serves HTTP on BASE+i and Raft on BASE+10+i")
+	basePort := fs.Int("base-port", check.DefaultBasePort, "node i serves HTTP on BASE+i and Raft on BASE+1000+i")
 	seed := fs.Int64("seed", 0, "seed of the clients' and the nemesis's choices (default: from the clock)")
 	visualize := fs.Bool("visualize", false, "write the HTML visualization even when the history is linearizable")
 	checkTimeout := fs.Duration("check-timeout", check.DefaultCheckTimeout, "budget of the linearizability search; running out is inconclusive")
