@@ -410,3 +410,37 @@ func TestOpenRefusesTheOtherLogStore(t *testing.T) {
 		})
 	}
 }
+
+// A follower takes a join and a removal to the leader's peer service; a
+// join without an address is refused as a bad member, changing nothing.
+func TestMembershipThroughAFollower(t *testing.T) {
+	c := newTestCluster(t)
+	leader := c.waitLeader(nil)
+	var follower *Node
+	for _, n := range c.nodes {
+		if n != leader {
+			follower = n
+			break
+		}
+	}
+	c.deps["n4"] = c.net.Deps()
+	n4 := c.start(testConfig("n4", ""), c.deps["n4"])
+	ctx := context.Background()
+	if err := follower.Join(ctx, "n4", "", ""); !errors.Is(err, ErrBadMember) {
+		t.Fatalf("join without an address: %v, want ErrBadMember", err)
+	}
+	if err := follower.Join(ctx, "n4", n4.RaftAddr(), "127.0.0.1:8084"); err != nil {
+		t.Fatalf("join through a follower: %v", err)
+	}
+	if _, _, err := leader.Write(ctx, "o", increment(1), ""); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually(10*time.Second, "n4 to replicate", func() bool { return n4.Digest().Digest == leader.Digest().Digest })
+	if got := leader.Status().Members; len(got) != 4 {
+		t.Fatalf("members after the join: %+v", got)
+	}
+	if err := follower.Remove(ctx, "n4"); err != nil {
+		t.Fatalf("remove through a follower: %v", err)
+	}
+	c.eventually(10*time.Second, "n4 removed", func() bool { return len(leader.Status().Members) == 3 })
+}

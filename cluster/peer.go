@@ -78,21 +78,20 @@ func (n *Node) serveReadIndex(w http.ResponseWriter, r *http.Request) {
 // serveJoin adds the member a follower asked for, if this node leads.
 func (n *Node) serveJoin(w http.ResponseWriter, r *http.Request) {
 	var req joinRequest
-	if err := readPeerBody(r, &req); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if n.raft.State() != raft.Leader {
-		writePeerResult(w, resultOf(objects.TxnResult{}, 0, ErrNotLeader))
-		return
-	}
-	writePeerResult(w, resultOf(objects.TxnResult{}, 0, n.Join(r.Context(), req.ID, req.RaftAddr, req.HTTPAddr)))
+	n.serveLeaderCall(w, r, &req, func() error { return n.Join(r.Context(), req.ID, req.RaftAddr, req.HTTPAddr) })
 }
 
 // serveRemove removes the member a follower asked for, if this node leads.
 func (n *Node) serveRemove(w http.ResponseWriter, r *http.Request) {
 	var req removeRequest
-	if err := readPeerBody(r, &req); err != nil {
+	n.serveLeaderCall(w, r, &req, func() error { return n.Remove(r.Context(), req.ID) })
+}
+
+// serveLeaderCall decodes a peer request into req and, on the leader,
+// answers call's outcome; elsewhere ErrNotLeader, so that a request never
+// travels on from a node that lost its leadership.
+func (n *Node) serveLeaderCall(w http.ResponseWriter, r *http.Request, req any, call func() error) {
+	if err := readPeerBody(r, req); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -100,7 +99,7 @@ func (n *Node) serveRemove(w http.ResponseWriter, r *http.Request) {
 		writePeerResult(w, resultOf(objects.TxnResult{}, 0, ErrNotLeader))
 		return
 	}
-	writePeerResult(w, resultOf(objects.TxnResult{}, 0, n.Remove(r.Context(), req.ID)))
+	writePeerResult(w, resultOf(objects.TxnResult{}, 0, call()))
 }
 
 func readPeerBody(r *http.Request, v any) error {
