@@ -38,8 +38,10 @@ var errorStatus = []struct {
 	{objects.ErrInvalid, http.StatusBadRequest, "the request is invalid; nothing was applied"},
 	{cluster.ErrNotLeader, http.StatusServiceUnavailable, "no leader is known; not applied"},
 	{cluster.ErrBadMember, http.StatusBadRequest, "a member needs an id and a raft address"},
-	{cluster.ErrNotApplied, http.StatusServiceUnavailable, "the cluster did not accept the request; not applied"},
+	// Unknown before not applied: an error that may still commit is
+	// never reported as failed, whatever else it wraps.
 	{cluster.ErrOutcomeUnknown, http.StatusGatewayTimeout, "the command may or may not have been applied"},
+	{cluster.ErrNotApplied, http.StatusServiceUnavailable, "the cluster did not accept the request; not applied"},
 	{context.DeadlineExceeded, http.StatusGatewayTimeout, "the request timed out; the command may or may not have been applied"},
 	{context.Canceled, http.StatusGatewayTimeout, "the request was canceled; the command may or may not have been applied"},
 	{cluster.ErrFaultsDisabled, http.StatusBadRequest, "fault injection is not enabled on this node"},

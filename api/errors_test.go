@@ -26,6 +26,8 @@ func TestWriteErrorMapping(t *testing.T) {
 	}{
 		{"not applied", fmt.Errorf("%w: %s", cluster.ErrNotApplied, secret), 503, "unavailable"},
 		{"outcome unknown", fmt.Errorf("%w: %s", cluster.ErrOutcomeUnknown, secret), 504, "outcome-unknown"},
+		// May still commit, whatever else it wraps: never "failed".
+		{"unknown within not applied", fmt.Errorf("%w: %w", cluster.ErrNotApplied, cluster.ErrOutcomeUnknown), 504, "outcome-unknown"},
 		{"deadline", fmt.Errorf("%s: %w", secret, context.DeadlineExceeded), 504, "outcome-unknown"},
 		{"conflict", &objects.ConflictError{Key: "value", Reason: "overflow"}, 409, "conflict"},
 		{"wrapped conflict", fmt.Errorf("apply: %w", &objects.ConflictError{Key: "value", Reason: "not an integer"}), 409, "conflict"},

@@ -106,7 +106,9 @@ func readError(err error) error {
 	case errors.Is(err, ErrNotApplied):
 		return err
 	case errors.Is(err, ErrOutcomeUnknown):
-		return fmt.Errorf("%w: read barrier: %w", ErrNotApplied, err)
+		// The barrier's no-op may still commit, but the read changed
+		// nothing: not applied, and not wrapping "unknown".
+		return fmt.Errorf("%w: read barrier: %v", ErrNotApplied, err)
 	default:
 		return fmt.Errorf("%w: %w", ErrNotApplied, err)
 	}

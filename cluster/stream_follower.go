@@ -46,20 +46,20 @@ type streams struct {
 func (ss *streams) write(ctx context.Context, leaderID string, leader raft.ServerAddress, w forwardedWrite) forwardedResult {
 	s, err := ss.get(ctx, leaderID, leader)
 	if err != nil {
-		return resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: forwarding to the leader: %v", ErrNotApplied, err))
+		return resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: forwarding to the leader: %w", ErrNotApplied, err))
 	}
 	p := &pendingWrite{w: w, done: make(chan forwardedResult, 1)}
 	if err := s.enqueue(p); err != nil {
-		return resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: forwarding to the leader: %v", ErrNotApplied, err))
+		return resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: forwarding to the leader: %w", ErrNotApplied, err))
 	}
 	select {
 	case r := <-p.done:
 		return r
 	case <-ctx.Done():
 		if s.forget(p) {
-			return resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: %v", ErrNotApplied, ctx.Err()))
+			return resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: %w", ErrNotApplied, ctx.Err()))
 		}
-		return resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: %v", ErrOutcomeUnknown, ctx.Err()))
+		return resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: %w", ErrOutcomeUnknown, ctx.Err()))
 	}
 }
 
@@ -349,9 +349,9 @@ func (s *stream) fail(cause error) {
 	s.conn.Close()
 	s.ss.ended(s)
 	for _, p := range sent {
-		p.done <- resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: forwarding stream to the leader: %v", ErrOutcomeUnknown, cause))
+		p.done <- resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: forwarding stream to the leader: %w", ErrOutcomeUnknown, cause))
 	}
 	for _, p := range queued {
-		p.done <- resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: forwarding stream to the leader: %v", ErrNotApplied, cause))
+		p.done <- resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: forwarding stream to the leader: %w", ErrNotApplied, cause))
 	}
 }

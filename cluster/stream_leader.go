@@ -110,7 +110,7 @@ func (n *Node) proposeForwarded(req streamRequest, out *resultQueue) {
 	}
 	data, err := fsm.Encode(cmd)
 	if err != nil {
-		answer(objects.TxnResult{}, 0, fmt.Errorf("%w: encode command: %v", ErrNotApplied, err))
+		answer(objects.TxnResult{}, 0, fmt.Errorf("%w: encode command: %w", ErrNotApplied, err))
 		return
 	}
 	p := &proposal{data: data, deliver: func(r proposed) { answer(txnOutcome(r)) }}

@@ -81,6 +81,9 @@ func resultOf(res objects.TxnResult, index uint64, err error) forwardedResult {
 	switch {
 	case domain:
 		r.Code, r.Key, r.Msg = code, key, msg
+	case errors.Is(err, ErrOutcomeUnknown):
+		// Whatever else it wraps: it may still commit.
+		r.Code, r.Msg = codeUnknown, err.Error()
 	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrNotApplied):
 		r.Code, r.Msg = codeNotApplied, err.Error()
 	case errors.Is(err, ErrBadMember):
