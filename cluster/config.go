@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"time"
@@ -24,6 +25,13 @@ type Config struct {
 	// port bound.
 	AdvertiseRaft string
 	HTTPAddr      string // the API address this node publishes to the others
+
+	// PeerServerTLS and PeerClientTLS, both or neither, make every
+	// node-to-node connection (Raft and the peer service) mutual TLS:
+	// the server side requires and verifies a client certificate, the
+	// client side presents this node's and verifies the peer's.
+	PeerServerTLS *tls.Config
+	PeerClientTLS *tls.Config
 
 	// Peers is the initial cluster, bootstrapped once by a node without
 	// Raft state; a node with state ignores it. Empty: wait to be joined.

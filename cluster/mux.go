@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -37,7 +38,8 @@ var errPartitioned = errors.New("partitioned by fault injection")
 // on both nodes, so every connection between them is cut by its dialer.
 type tcpNet struct {
 	ln        net.Listener
-	advertise net.Addr // what Addr returns, and so the transport's LocalAddr
+	advertise net.Addr    // what Addr returns, and so the transport's LocalAddr
+	clientTLS *tls.Config // nil: plain TCP
 	raftConns chan net.Conn
 	peer      *chanListener
 	done      chan struct{}
@@ -54,8 +56,16 @@ var (
 	_ PeerNet          = (*tcpNet)(nil)
 )
 
-func newTCPNet(ln net.Listener, advertise string) *tcpNet {
+// newTCPNet serves Raft and the peer service on ln. With serverTLS and
+// clientTLS (both or neither) every connection is mutual TLS: the
+// listener requires a client certificate its CAs signed, and dials
+// present this node's.
+func newTCPNet(ln net.Listener, advertise string, serverTLS, clientTLS *tls.Config) *tcpNet {
+	if serverTLS != nil {
+		ln = tls.NewListener(ln, serverTLS)
+	}
 	t := &tcpNet{
+		clientTLS: clientTLS,
 		ln:        ln,
 		advertise: advertisedAddr(advertise),
 		raftConns: make(chan net.Conn),
@@ -82,6 +92,7 @@ func (t *tcpNet) acceptLoop() {
 }
 
 func (t *tcpNet) route(c net.Conn) {
+	// The deadline covers a TLS handshake, which the first Read runs.
 	c.SetReadDeadline(time.Now().Add(muxHeaderTimeout))
 	var b [1]byte
 	if _, err := c.Read(b[:]); err != nil {
@@ -153,6 +164,11 @@ func (t *tcpNet) dial(ctx context.Context, address raft.ServerAddress, kind byte
 	c, err := d.DialContext(ctx, "tcp", string(address))
 	if err != nil {
 		return nil, err
+	}
+	if t.clientTLS != nil {
+		if c, err = handshake(ctx, c, t.clientTLS, address); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := c.Write([]byte{kind}); err != nil {
 		c.Close()
@@ -252,3 +268,22 @@ func (l *chanListener) Close() error {
 }
 
 func (l *chanListener) Addr() net.Addr { return l.addr }
+
+// handshake runs the client side of mutual TLS on c to address.
+func handshake(ctx context.Context, c net.Conn, cfg *tls.Config, address raft.ServerAddress) (net.Conn, error) {
+	cfg = cfg.Clone()
+	if cfg.ServerName == "" {
+		host, _, err := net.SplitHostPort(string(address))
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("dial %s: %w", address, err)
+		}
+		cfg.ServerName = host
+	}
+	tc := tls.Client(c, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("tls handshake with %s: %w", address, err)
+	}
+	return tc, nil
+}

@@ -22,6 +22,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.ID == "" {
 		return nil, errors.New("cluster: node id is required")
 	}
+	if (cfg.PeerServerTLS == nil) != (cfg.PeerClientTLS == nil) {
+		return nil, errors.New("cluster: peer TLS needs both the server and the client configuration")
+	}
 	badAdvertise := func(err error) error {
 		return fmt.Errorf("raft address %s (set AdvertiseRaft to where peers reach it): %w", cfg.RaftAddr, err)
 	}
@@ -50,7 +53,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		ln.Close()
 		return fail(badAdvertise(err))
 	}
-	tn := newTCPNet(ln, advertise)
+	tn := newTCPNet(ln, advertise, cfg.PeerServerTLS, cfg.PeerClientTLS)
 	deps.Peers = tn
 	deps.Trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  tn,
