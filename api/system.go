@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/dobj/dobj/cluster"
 	"github.com/labstack/echo/v4"
 )
 
@@ -27,9 +30,17 @@ func (s *Server) ready(c echo.Context) error {
 	return writeJSON(c, 200, map[string]bool{"ready": true})
 }
 
+// statusResponse is the body of GET /_cluster/status: the node's view of
+// the cluster and, for a person finding the process, its PID and log file.
+type statusResponse struct {
+	cluster.Status
+	PID     int    `json:"pid"`
+	LogFile string `json:"log_file"` // "" when the log goes to stderr only
+}
+
 // status serves GET /_cluster/status: this node's view, never forwarded.
 func (s *Server) status(c echo.Context) error {
-	return writeJSON(c, 200, s.node.Status())
+	return writeJSON(c, 200, statusResponse{Status: s.node.Status(), PID: os.Getpid(), LogFile: s.cfg.LogFile})
 }
 
 // digest serves GET /_cluster/digest: this node's state fingerprint.
@@ -72,6 +83,9 @@ func (s *Server) removeMember(c echo.Context) error {
 		return badRequest("member id is missing or not validly percent-encoded")
 	}
 	if err := s.node.Remove(c.Request().Context(), id); err != nil {
+		if errors.Is(err, cluster.ErrUnknownMember) {
+			return &apiError{http.StatusNotFound, fmt.Sprintf("no member %q in the cluster; nothing was changed", id)}
+		}
 		return s.writeFailed(c, err, nil)
 	}
 	return writeJSON(c, 200, map[string]bool{"ok": true})
@@ -110,10 +124,13 @@ func decodeStrict(body []byte, v any) error {
 	if t := bytes.TrimSpace(body); len(t) == 0 || t[0] != '{' {
 		return badRequest("body must be a JSON object")
 	}
+	if err := checkDepth(body, "body"); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return badRequest("body is not valid JSON of the expected shape")
+		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return badRequest("body has data after the JSON value")

@@ -137,6 +137,8 @@ type Status struct {
 	CommitIndex  uint64   `json:"commit_index"`
 	AppliedIndex uint64   `json:"applied_index"`
 	Members      []Member `json:"members"`
+	PID          int      `json:"pid"`      // the node's process
+	LogFile      string   `json:"log_file"` // where it writes its log; "" if not told
 }
 
 // Member is one server of the cluster.

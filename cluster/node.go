@@ -625,6 +625,9 @@ func (n *Node) Remove(ctx context.Context, id string) error {
 	if n.raft.State() != raft.Leader {
 		return ErrNotLeader
 	}
+	if err := n.checkMember(id); err != nil {
+		return err
+	}
 	if err := n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.ApplyTimeout).Error(); err != nil {
 		return mapRaftError(err)
 	}
