@@ -60,7 +60,8 @@ type Config struct {
 	IdempotencyWindow time.Duration
 
 	Logger *slog.Logger
-	// LogOutput receives Raft's own log lines as JSON (default: discarded).
+	// LogOutput is no longer used: Raft's lines go through Logger (see
+	// hclog.go). Kept so that callers setting it still compile.
 	LogOutput io.Writer
 	LogLevel  string // Raft's log level: debug, info, warn, error
 

@@ -16,7 +16,6 @@ import (
 
 	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
@@ -79,13 +78,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, blocked: map[string]bool{}}
-	hl := hclog.New(&hclog.LoggerOptions{
-		Name:            "raft",
-		Level:           hclog.LevelFromString(cfg.LogLevel),
-		Output:          cfg.LogOutput,
-		JSONFormat:      true,
-		IncludeLocation: false,
-	}).With("node_id", cfg.ID) // Raft puts a "node" of its own on some lines
+	hl := newHCLogger(cfg.Logger, "raft", cfg.LogLevel) // Raft's lines in dobj's shape
 
 	bolt, err := raftboltdb.New(raftboltdb.Options{
 		Path: filepath.Join(cfg.DataDir, "raft.db"),

@@ -36,8 +36,13 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	out := &lockedWriter{w: e.stderr}
-	base := newLogger(out, cfg)
+	logTo, logFile, closeLog, err := openLog(e.stderr, cfg.LogFile)
+	if err != nil {
+		return fmt.Errorf("serve: --log-file: %w", err)
+	}
+	defer closeLog()
+	out := &lockedWriter{w: logTo}
+	base := newLogger(out, cfg.SlogLevel(), logFormat(cfg.LogFormat, logTo))
 	log := base.With("node", cfg.ID)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -89,6 +94,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		MaxListLimit:   cfg.MaxListLimit,
 		RequestTimeout: max(10*time.Second, 2*cfg.ApplyTimeout),
 		Faults:         cfg.TestFaults,
+		LogFile:        logFile,
 		Logger:         base, // api adds the node id itself
 	}, node)
 	hs := &http.Server{
@@ -108,7 +114,9 @@ func serve(ctx context.Context, e env, args []string) error {
 		defer stopPprof()
 	}
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	// net/http's own error answers (a 431 for a key too long for a URL)
+	// are problem+json too.
+	go func() { served <- hs.Serve(api.ProblemListener(ln, hs.MaxHeaderBytes)) }()
 	log.Info("serving", "http_addr", ln.Addr().String(), "advertise_http", httpAddr,
 		"raft_addr", cfg.RaftAddr, "advertise_raft", node.RaftAddr(), "data_dir", cfg.DataDir,
 		"peers", len(cfg.Peers), "join", cfg.Join, "test_faults", cfg.TestFaults)
@@ -182,13 +190,6 @@ func join(ctx context.Context, log *slog.Logger, url, id, raftAddr, httpAddr str
 	}
 }
 
-func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}
-	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
-}
 
 // lockedWriter serializes writes: slog's handler and Raft's hclog logger
 // write lines to the same stream from many goroutines.
