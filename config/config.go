@@ -65,7 +65,7 @@ type Config struct {
 	MaxValueBytes int
 	MaxListLimit  int
 
-	LogLevel  string // debug, info, warn, error
+	LogLevel string // debug, info, warn, error
 	// LogFormat is json or text; empty picks text when the log goes to
 	// a terminal, json otherwise (a file, a pipe, a collector).
 	LogFormat string

@@ -190,7 +190,6 @@ func join(ctx context.Context, log *slog.Logger, url, id, raftAddr, httpAddr str
 	}
 }
 
-
 // lockedWriter serializes writes: slog's handler and Raft's hclog logger
 // write lines to the same stream from many goroutines.
 type lockedWriter struct {
