@@ -301,6 +301,29 @@ func TestClientVerbsInProcess(t *testing.T) {
 		{[]string{"incr", "card-2", "--key", "s"}, "", "409 "},
 		{[]string{"get", "_card"}, "", "400 "},
 		{[]string{"get", "card-2", "absent"}, "", "404 not found"},
+		// An increment without "by" adds 1, in a transaction too.
+		{[]string{"txn", "card-3", `{"success":[{"op":"increment","key":"n"}]}`}, `{
+  "succeeded": true,
+  "results": [
+    {
+      "op": "increment",
+      "key": "n",
+      "value": 1
+    }
+  ]
+}
+`, ""},
+		{[]string{"txn", "card-3", `{"success":[{"op":"increment","key":"n","by":0}]}`}, `{
+  "succeeded": true,
+  "results": [
+    {
+      "op": "increment",
+      "key": "n",
+      "value": 1
+    }
+  ]
+}
+`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
