@@ -213,6 +213,13 @@ func Usage(w io.Writer) {
 	fs.PrintDefaults()
 }
 
+// Flags returns the flag set of serve's settings, with their defaults, to
+// list them (dobj serve --help).
+func Flags() *flag.FlagSet {
+	c := Default()
+	return flagSet(&c)
+}
+
 // flagSet binds every setting of c to a flag. The flag names are the
 // source of the environment and file names too.
 func flagSet(c *Config) *flag.FlagSet {

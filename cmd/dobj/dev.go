@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,15 +22,11 @@ const (
 // ctx is done; then it stops them by PID. The processes are bench's local
 // cluster, which dobj bench starts the same way.
 func dev(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet("dev")
 	dir := fs.String("dir", filepath.Join("data", "dev"), "data directory; node i keeps its data in DIR/ni and its log in DIR/ni.log")
 	basePort := fs.Int("base-port", 8080, "node i serves HTTP on BASE+i and Raft on BASE+1000+i")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError("dev")
+	if _, err := parseFlags(e, "dev", fs, args, false); err != nil {
+		return helpOK(err)
 	}
 	exe, err := os.Executable()
 	if err != nil {

@@ -40,7 +40,8 @@ func TestRunDispatch(t *testing.T) {
 		{"verb usage", []string{"put", "card-1"}, "usage: dobj put NAME KEY JSON", "", ""},
 		{"bad url", []string{"get", "card-1", "--url", "127.0.0.1:8081"}, `--url "127.0.0.1:8081"`, "", ""},
 		{"bad JSON", []string{"put", "c", "k", "{x"}, "not valid JSON", "", ""},
-		{"unknown flag", []string{"incr", "c", "--nope"}, "usage: dobj incr", "", "-nope"},
+		{"unknown flag", []string{"incr", "c", "--nope"}, "usage: dobj incr: flag provided but not defined: -nope (dobj incr --help lists its flags)", "", ""},
+		{"help of a verb", []string{"help", "bench"}, "", "-c, --clients int", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,7 +30,7 @@ const shutdownGrace = 10 * time.Second
 func serve(ctx context.Context, e env, args []string) error {
 	cfg, err := config.Load(args, e.getenv)
 	if errors.Is(err, flag.ErrHelp) {
-		config.Usage(e.stdout)
+		writeHelp(e.stdout, "serve", config.Flags())
 		return nil
 	}
 	if err != nil {
