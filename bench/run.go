@@ -23,9 +23,9 @@ type Options struct {
 	// Prefix starts every object name: objects are Prefix0 … PrefixN-1
 	// (default DefaultPrefix). A run against a cluster holding other data
 	// names its own, so that Remove finds exactly what it wrote.
-	Prefix string
-	Mix      Mix
-	Timeout  time.Duration // per request; default 10s
+	Prefix  string
+	Mix     Mix
+	Timeout time.Duration // per request; default 10s
 	// Progress, when set, gets a line a second while the run goes on.
 	Progress io.Writer
 }

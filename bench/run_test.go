@@ -27,7 +27,7 @@ type fakeDobj struct {
 	mu       sync.Mutex
 	counters map[string]int64 // object -> counter at key "value"
 	stored   map[string]json.RawMessage
-	okByOp   map[Op]int64 // answers with a 2xx, by op
+	okByOp   map[Op]int64   // answers with a 2xx, by op
 	deleted  map[string]int // DELETE /<name>/storage answered 2xx, by name
 }
 
