@@ -180,7 +180,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); nem.run(stop) }()
+	progressCtx, stopProgress := context.WithCancel(stop)
+	progressDone := make(chan struct{})
+	go func() { defer close(progressDone); progress(progressCtx, cfg.Log, progressEvery, h, nem) }()
 	wg.Wait()
+	stopProgress()
+	<-progressDone
 	cancel()
 	rep.Faults = nem.recorded()
 	if ctx.Err() != nil {
