@@ -27,9 +27,12 @@ type LocalConfig struct {
 	// Raft on 127.0.0.1:BasePort+1000+i. Default 8080, the ports of DESIGN.md
 	// (8081-8083, 9081-9083).
 	BasePort int
-	Nodes    int           // default 3
-	Ready    time.Duration // how long to wait for every node to be ready; default 30s
-	Args     []string      // extra flags for every `serve`
+	// RaftBasePort, when set, moves Raft to RaftBasePort+i (default
+	// BasePort+1000), so that a cluster fits a narrow range of ports.
+	RaftBasePort int
+	Nodes        int           // default 3
+	Ready        time.Duration // how long to wait for every node to be ready; default 30s
+	Args         []string      // extra flags for every `serve`
 }
 
 // Local is a running local cluster.
@@ -61,6 +64,9 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
 	if cfg.BasePort == 0 {
 		cfg.BasePort = 8080
 	}
+	if cfg.RaftBasePort == 0 {
+		cfg.RaftBasePort = cfg.BasePort + 1000
+	}
 	if cfg.Nodes == 0 {
 		cfg.Nodes = 3
 	}
@@ -85,13 +91,13 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
 	// A port already taken would have us measure whatever holds it.
 	var peers []string
 	for i := 1; i <= cfg.Nodes; i++ {
-		for _, p := range []int{cfg.BasePort + i, cfg.BasePort + 1000 + i} {
+		for _, p := range []int{cfg.BasePort + i, cfg.RaftBasePort + i} {
 			if err := portFree(p); err != nil {
 				l.Close()
 				return nil, fmt.Errorf("local cluster: %w (choose others with --base-port)", err)
 			}
 		}
-		peers = append(peers, fmt.Sprintf("n%d=127.0.0.1:%d", i, cfg.BasePort+1000+i))
+		peers = append(peers, fmt.Sprintf("n%d=127.0.0.1:%d", i, cfg.RaftBasePort+i))
 	}
 	for i := 1; i <= cfg.Nodes; i++ {
 		if err := l.start(i, strings.Join(peers, ",")); err != nil {
@@ -125,7 +131,7 @@ func (l *Local) start(i int, peers string) error {
 		"--id", id,
 		"--data-dir", dataDir,
 		"--http-addr", httpAddr,
-		"--raft-addr", "127.0.0.1:" + strconv.Itoa(l.cfg.BasePort+1000+i),
+		"--raft-addr", "127.0.0.1:" + strconv.Itoa(l.cfg.RaftBasePort+i),
 		"--peers", peers,
 	}, l.cfg.Args...)
 	logPath := filepath.Join(l.cfg.Dir, id+".log")

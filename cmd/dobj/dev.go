@@ -25,6 +25,7 @@ func dev(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet("dev")
 	dir := fs.String("dir", filepath.Join("data", "dev"), "data directory; node i keeps its data in DIR/ni and its log in DIR/ni.log")
 	basePort := fs.Int("base-port", 8080, "node i serves HTTP on BASE+i and Raft on BASE+1000+i")
+	raftBasePort := fs.Int("raft-base-port", 0, "node i serves Raft on RAFT+i instead (default BASE+1000)")
 	if _, err := parseFlags(e, "dev", fs, args, false); err != nil {
 		return helpOK(err)
 	}
@@ -37,13 +38,14 @@ func dev(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "dobj dev: starting %d nodes (data in %s, logs in %s)...\n", devNodes, *dir, filepath.Join(*dir, "n*.log"))
 	l, err := bench.StartLocal(ctx, bench.LocalConfig{
-		Binary:   exe,
-		Dir:      *dir,
-		Keep:     true,
-		BasePort: *basePort,
-		Nodes:    devNodes,
-		Ready:    devReadyWait,
-		Args:     fs.Args(), // passed on to every serve, after "--"
+		Binary:       exe,
+		Dir:          *dir,
+		Keep:         true,
+		BasePort:     *basePort,
+		RaftBasePort: *raftBasePort,
+		Nodes:        devNodes,
+		Ready:        devReadyWait,
+		Args:         fs.Args(), // passed on to every serve, after "--"
 	})
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
@@ -68,10 +70,10 @@ Try (any node accepts any request):
   curl -X PUT %[1]s/card-2/storage/owner -d '"ada"'
   curl '%[2]s/card-2/storage?prefix=o'
   curl %[3]s/_cluster/status
-or with this binary: dobj incr card-1 --url %[2]s
+or with this binary: %[4]s incr card-1 --url %[2]s
 
 Ctrl-C stops all three.
-`, u1, u2, u3)
+`, u1, u2, u3, selfCommand())
 
 	for alive := len(nodes); alive > 0; alive-- {
 		select {
