@@ -102,7 +102,7 @@ func (c *problemConn) cannedProblem(status int, explanation string) []byte {
 	var detail string
 	switch {
 	case status == http.StatusRequestHeaderFieldsTooLarge:
-		detail = fmt.Sprintf("the request line and headers are larger than %d bytes (names and keys belong in the URL only up to their limits); nothing was applied", c.maxHeaderBytes)
+		detail = fmt.Sprintf("the request line and headers are larger than %d bytes; nothing was applied", c.maxHeaderBytes)
 	case explanation != "":
 		detail = "the request is not valid HTTP/1.1: " + explanation + "; nothing was applied"
 	default:
