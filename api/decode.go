@@ -52,7 +52,7 @@ func decodeError(err error) error {
 		return badRequest("unknown field %s", name)
 	}
 	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
+	if errors.As(err, &te) && te.Field != "" && te.Type != nil {
 		return badRequest("field %q: a JSON %s where %s is expected", te.Field, te.Value, jsonKind(te.Type.Kind().String()))
 	}
 	return badRequest("body is not valid JSON of the expected shape")

@@ -123,6 +123,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	// The nemesis and the progress line write to it at the same time.
+	cfg.Log = &lockedWriter{w: cfg.Log}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}

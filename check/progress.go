@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -63,4 +64,17 @@ func (n *nemesis) setInProgress(s string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.current = s
+}
+
+// lockedWriter serializes writes to Config.Log, which need not be safe
+// for concurrent use.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
