@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -386,5 +387,35 @@ func TestServeLogFileAndStatus(t *testing.T) {
 	}
 	if !sawRaft || !sawDobj {
 		t.Fatalf("log file lacks Raft's leader line (%v) or dobj's serving line (%v):\n%s", sawRaft, sawDobj, b)
+	}
+}
+
+// TestServeAnswersAHugeURLWithAProblem: serve's listener rewrites
+// net/http's own plain-text 431 (a 3 MiB key in the URL) as problem+json.
+func TestServeAnswersAHugeURLWithAProblem(t *testing.T) {
+	url, _ := startServe(t, io.Discard)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	go io.WriteString(conn, "PUT /card-1/storage/"+strings.Repeat("k", 3<<20)+" HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n1")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p struct {
+		Type   string `json:"type"`
+		Status int    `json:"status"`
+		Detail string `json:"detail"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+		t.Fatalf("body is not JSON: %v", err)
+	}
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || resp.Header.Get("Content-Type") != "application/problem+json" ||
+		p.Status != 431 || p.Type != "too-large" || p.Detail == "" {
+		t.Fatalf("%d %s %+v, want a 431 problem", resp.StatusCode, resp.Header.Get("Content-Type"), p)
 	}
 }

@@ -76,7 +76,6 @@ func serve(ctx context.Context, e env, args []string) error {
 		ApplyTimeout:      cfg.ApplyTimeout,
 		IdempotencyWindow: cfg.IdempotencyWindow,
 		Logger:            log,
-		LogOutput:         out,
 		LogLevel:          cfg.LogLevel,
 		Faults:            cfg.TestFaults,
 		Bugs:              cfg.UnsafeBugs,
