@@ -21,9 +21,13 @@ var problemTypes = map[int]string{
 	http.StatusMethodNotAllowed:      "method-not-allowed",
 	http.StatusConflict:              "conflict",
 	http.StatusRequestEntityTooLarge: "too-large",
-	http.StatusInternalServerError:   "internal",
-	http.StatusServiceUnavailable:    "unavailable",
-	http.StatusGatewayTimeout:        "outcome-unknown",
+	// Answers net/http makes itself (see ProblemListener).
+	http.StatusRequestHeaderFieldsTooLarge: "too-large",
+	http.StatusNotImplemented:              "not-implemented",
+	http.StatusHTTPVersionNotSupported:     "http-version-not-supported",
+	http.StatusInternalServerError:         "internal",
+	http.StatusServiceUnavailable:          "unavailable",
+	http.StatusGatewayTimeout:              "outcome-unknown",
 }
 
 // errorStatus maps sentinel errors, first match wins, to a status and the

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -36,6 +37,7 @@ type fakeNode struct {
 	notReady   bool
 	blockedErr error
 
+	members map[string]bool // Remove refuses other ids; Join adds
 	writes  []writeCall
 	reads   int
 	joins   []joinRequest
@@ -43,7 +45,9 @@ type fakeNode struct {
 	blocked [][]string
 }
 
-func newFakeNode() *fakeNode { return &fakeNode{store: objects.NewStore()} }
+func newFakeNode() *fakeNode {
+	return &fakeNode{store: objects.NewStore(), members: map[string]bool{"n1": true, "n2": true, "n3": true}}
+}
 
 func (f *fakeNode) Write(ctx context.Context, object string, txn objects.Txn, idemKey string) (objects.TxnResult, uint64, error) {
 	f.mu.Lock()
@@ -101,6 +105,7 @@ func (f *fakeNode) Join(ctx context.Context, id, raftAddr, httpAddr string) erro
 		return cluster.ErrNotLeader
 	}
 	f.joins = append(f.joins, joinRequest{id, raftAddr, httpAddr})
+	f.members[id] = true
 	return nil
 }
 
@@ -110,6 +115,10 @@ func (f *fakeNode) Remove(ctx context.Context, id string) error {
 	if f.follower {
 		return cluster.ErrNotLeader
 	}
+	if !f.members[id] {
+		return fmt.Errorf("remove %q: %w", id, cluster.ErrUnknownMember)
+	}
+	delete(f.members, id)
 	f.removes = append(f.removes, id)
 	return nil
 }

@@ -126,6 +126,9 @@ func (s *Server) value(raw []byte) (json.RawMessage, error) {
 // objects package compares values with bytes.Equal). Duplicate object keys
 // keep the last value.
 func canonical(raw []byte) (json.RawMessage, error) {
+	if err := checkDepth(raw, "value"); err != nil {
+		return nil, err
+	}
 	if !utf8.Valid(raw) || !json.Valid(raw) {
 		return nil, badRequest("value is not valid JSON")
 	}

@@ -228,11 +228,19 @@ func TestTransaction(t *testing.T) {
 		{"compare sees canonical values", `{"compare":[{"key":"k","op":"equal","value":{ "a" : 2, "b" : 1 }}],"success":[{"op":"get","key":"k"}]}`,
 			`{"succeeded":true,"results":[{"op":"get","key":"k","found":true,"value":{"a":2,"b":1}}]}` + "\n"},
 		{"failure branch", `{"compare":[{"key":"k","op":"not_equal","value":{"a":2,"b":1}}],"success":[{"op":"delete","key":"k"}],"failure":[{"op":"get","key":"zz"},{"op":"increment","key":"n"}]}`,
-			`{"succeeded":false,"results":[{"op":"get","key":"zz","found":false},{"op":"increment","key":"n","value":1}]}` + "\n"},
+			`{"succeeded":false,"results":[{"op":"get","key":"zz","found":false},{"op":"increment","key":"n","value":2}]}` + "\n"},
+		// An increment without "by" adds 1, as POST /<name>/increment
+		// does; "by":0 is kept as given.
+		{"increment without by adds 1", `{"success":[{"op":"increment","key":"m"},{"op":"increment","key":"m"}]}`,
+			`{"succeeded":true,"results":[{"op":"increment","key":"m","value":1},{"op":"increment","key":"m","value":2}]}` + "\n"},
+		{"increment by 0 adds 0", `{"success":[{"op":"increment","key":"m","by":0}]}`,
+			`{"succeeded":true,"results":[{"op":"increment","key":"m","value":2}]}` + "\n"},
+		{"increment by -2", `{"success":[{"op":"increment","key":"m","by":-2}]}`,
+			`{"succeeded":true,"results":[{"op":"increment","key":"m","value":0}]}` + "\n"},
 		{"exists and empty success", `{"compare":[{"key":"k","op":"exists"}]}`, `{"succeeded":true,"results":[]}` + "\n"},
 		{"empty", `{}`, `{"succeeded":true,"results":[]}` + "\n"},
 		{"delete_all", `{"success":[{"op":"delete_all"},{"op":"get","key":"k"}]}`,
-			`{"succeeded":true,"results":[{"op":"delete_all","count":2},{"op":"get","key":"k","found":false}]}` + "\n"},
+			`{"succeeded":true,"results":[{"op":"delete_all","count":3},{"op":"get","key":"k","found":false}]}` + "\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -52,6 +52,10 @@ type Config struct {
 	// 10s): a write still waiting then is answered 504.
 	RequestTimeout time.Duration
 
+	// LogFile is where this process writes its log, shown by GET
+	// /_cluster/status; empty when it is not told.
+	LogFile string
+
 	// Faults enables POST /_test/partition {"blocked":["n2"]}.
 	Faults bool
 	Logger *slog.Logger

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/dobj/dobj/cluster"
 	"github.com/labstack/echo/v4"
 )
 
@@ -27,9 +30,12 @@ func (s *Server) ready(c echo.Context) error {
 	return writeJSON(c, 200, map[string]bool{"ready": true})
 }
 
-// status serves GET /_cluster/status: this node's view, never forwarded.
+// status serves GET /_cluster/status: this node's view, never forwarded,
+// and, for a person finding the process, its PID and log file.
 func (s *Server) status(c echo.Context) error {
-	return writeJSON(c, 200, s.node.Status())
+	st := s.node.Status()
+	st.PID, st.LogFile = os.Getpid(), s.cfg.LogFile
+	return writeJSON(c, 200, st)
 }
 
 // digest serves GET /_cluster/digest: this node's state fingerprint.
@@ -72,6 +78,9 @@ func (s *Server) removeMember(c echo.Context) error {
 		return badRequest("member id is missing or not validly percent-encoded")
 	}
 	if err := s.node.Remove(c.Request().Context(), id); err != nil {
+		if errors.Is(err, cluster.ErrUnknownMember) {
+			return &apiError{http.StatusNotFound, fmt.Sprintf("no member %q in the cluster; nothing was changed", id)}
+		}
 		return writeFailed(err)
 	}
 	return writeJSON(c, 200, map[string]bool{"ok": true})
@@ -110,10 +119,13 @@ func decodeStrict(body []byte, v any) error {
 	if t := bytes.TrimSpace(body); len(t) == 0 || t[0] != '{' {
 		return badRequest("body must be a JSON object")
 	}
+	if err := checkDepth(body, "body"); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return badRequest("body is not valid JSON of the expected shape")
+		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return badRequest("body has data after the JSON value")

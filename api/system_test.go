@@ -3,6 +3,8 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/dobj/dobj/cluster"
@@ -10,7 +12,7 @@ import (
 
 func TestSystemRoutes(t *testing.T) {
 	node := newFakeNode()
-	ts := serve(t, Config{NodeID: "n1", Faults: true}, node)
+	ts := serve(t, Config{NodeID: "n1", Faults: true, LogFile: "/var/log/n1.log"}, node)
 
 	r := call(t, ts.URL, "GET", "/_health", "")
 	if r.status != 200 || r.body != `{"ok":true}`+"\n" {
@@ -35,10 +37,13 @@ func TestSystemRoutes(t *testing.T) {
 	}
 	var raw map[string]any
 	json.Unmarshal([]byte(r.body), &raw)
-	for _, k := range []string{"id", "state", "leader", "term", "commit_index", "applied_index", "members"} {
+	for _, k := range []string{"id", "state", "leader", "term", "commit_index", "applied_index", "members", "pid", "log_file"} {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("status has no %q", k)
 		}
+	}
+	if raw["pid"] != float64(os.Getpid()) || raw["log_file"] != "/var/log/n1.log" {
+		t.Errorf("status pid %v log_file %v, want %d and the configured file", raw["pid"], raw["log_file"], os.Getpid())
 	}
 
 	r = call(t, ts.URL, "GET", "/_cluster/digest", "")
@@ -46,10 +51,20 @@ func TestSystemRoutes(t *testing.T) {
 		t.Fatalf("digest = %d %s", r.status, r.body)
 	}
 
-	expectOK200(t, call(t, ts.URL, "POST", "/_cluster/join", `{"id":"n4","raft_addr":"127.0.0.1:9084","http_addr":"127.0.0.1:8084"}`))
+	expectOK200(t, call(t, ts.URL, "POST", "/_cluster/join", `{"id":"n/4","raft_addr":"127.0.0.1:9084","http_addr":"127.0.0.1:8084"}`))
 	expectOK200(t, call(t, ts.URL, "DELETE", "/_cluster/members/n%2F4", ""))
-	if len(node.joins) != 1 || node.joins[0].ID != "n4" || len(node.removes) != 1 || node.removes[0] != "n/4" {
+	if len(node.joins) != 1 || node.joins[0].ID != "n/4" || len(node.removes) != 1 || node.removes[0] != "n/4" {
 		t.Fatalf("joins %+v removes %+v", node.joins, node.removes)
+	}
+	// Removing an id that is not a member (any more) changes nothing: 404.
+	for _, id := range []string{"n%2F4", "n9"} {
+		p := expectProblem(t, call(t, ts.URL, "DELETE", "/_cluster/members/"+id, ""), http.StatusNotFound, "not-found")
+		if !strings.Contains(p.Detail, "no member") {
+			t.Errorf("remove %s: detail %q does not say there is no such member", id, p.Detail)
+		}
+	}
+	if len(node.removes) != 1 {
+		t.Fatalf("removes %+v after removing non-members", node.removes)
 	}
 
 	r = call(t, ts.URL, "POST", "/_test/partition", `{"blocked":["n2","n3"]}`)

@@ -211,8 +211,10 @@ run() {
 	local target=$1 urls=$2 shape=$3 clients=$4 mix=$5 out="$tmp/results/$1-$3-r$6.json"
 	mkdir -p "$tmp/results"
 	log "$target $shape (round $6 of $rounds): -c $clients --mix $mix for $duration on $urls"
+	# One prefix for every run, kept (the clusters are thrown away after
+	# a round): the read row reads the objects the write rows wrote.
 	"$dobj" bench --target "$target" --urls "$urls" -c "$clients" --mix "$mix" \
-		--objects 1000 --duration "$duration" --warmup "$warmup" --json --quiet >"$out"
+		--objects 1000 --prefix bench- --keep --duration "$duration" --warmup "$warmup" --json --quiet >"$out"
 }
 
 # Write rows first: the read row then reads keys that exist. The last

@@ -7,41 +7,53 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 )
 
-// Main is `dobj bench`: it parses args, starts a local cluster unless
-// --urls is given, runs the load and prints the report (or JSON).
+// Command is `dobj bench`: NewCommand binds its flags to a flag set, the
+// caller parses it, and Run runs what they say.
+type Command struct {
+	o      Options
+	mix    string
+	urls   string
+	asJSON bool
+	quiet  bool
+	local  LocalConfig
+	keep   bool
+	prefix string
+}
+
+// NewCommand defines bench's flags on fs.
+func NewCommand(fs *flag.FlagSet) *Command {
+	c := &Command{}
+	fs.IntVar(&c.o.Clients, "c", 16, "closed-loop clients (each keeps one request in flight)")
+	fs.IntVar(&c.o.Clients, "clients", 16, "closed-loop clients (each keeps one request in flight)")
+	fs.DurationVar(&c.o.Duration, "duration", 10*time.Second, "measured duration")
+	fs.DurationVar(&c.o.Duration, "d", 10*time.Second, "measured duration")
+	fs.DurationVar(&c.o.Warmup, "warmup", time.Second, "load sent before measuring starts")
+	fs.IntVar(&c.o.Objects, "objects", 1000, "distinct objects, named PREFIX0 … PREFIX(N-1)")
+	fs.StringVar(&c.prefix, "prefix", "", "start of the run's object names (default: bench-<time>-<random>-, new each run, so that the run can find and delete exactly what it wrote)")
+	fs.StringVar(&c.mix, "mix", "increment=1", "op weights: increment, read (linearizable), stale_read, put, txn; e.g. increment=50,read=50")
+	fs.StringVar(&c.urls, "urls", "", "comma-separated base URLs of the nodes, clients spread over them (default: start a local three-node cluster)")
+	fs.StringVar(&c.o.Target, "target", TargetDobj, "service under test: dobj, or etcd (its HTTP/JSON gateway; increment and put are puts, read is a range)")
+	fs.DurationVar(&c.o.Timeout, "timeout", 10*time.Second, "per-request timeout")
+	fs.BoolVar(&c.asJSON, "json", false, "print one JSON object instead of the report")
+	fs.BoolVar(&c.quiet, "quiet", false, "no progress lines")
+	fs.IntVar(&c.local.BasePort, "base-port", 8080, "local cluster: node i serves HTTP on base+i and Raft on base+1000+i")
+	fs.StringVar(&c.local.Binary, "binary", "", "local cluster: the dobj binary whose serve runs the nodes (default: this one)")
+	fs.BoolVar(&c.keep, "keep", false, "keep what the run wrote: with --urls its objects (deleted at the end otherwise), else the local cluster's data directory and logs")
+	return c
+}
+
+// Main is `dobj bench` with its own flag set: it parses args and runs.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var (
-		o       Options
-		mix     string
-		urls    string
-		asJSON  bool
-		quiet   bool
-		local   LocalConfig
-		keepDir bool
-	)
-	fs.IntVar(&o.Clients, "c", 16, "closed-loop clients (each keeps one request in flight)")
-	fs.IntVar(&o.Clients, "clients", 16, "same as -c")
-	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured duration")
-	fs.DurationVar(&o.Duration, "d", 10*time.Second, "same as --duration")
-	fs.DurationVar(&o.Warmup, "warmup", time.Second, "load sent before measuring starts")
-	fs.IntVar(&o.Objects, "objects", 1000, "distinct object names")
-	fs.StringVar(&mix, "mix", "increment=1", "op weights: increment, read (linearizable), stale_read, put, txn; e.g. increment=50,read=50")
-	fs.StringVar(&urls, "urls", "", "comma-separated base URLs of the nodes, clients spread over them (default: start a local three-node cluster)")
-	fs.StringVar(&o.Target, "target", TargetDobj, "service under test: dobj, or etcd (its HTTP/JSON gateway; increment and put are puts, read is a range)")
-	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "per-request timeout")
-	fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of the report")
-	fs.BoolVar(&quiet, "quiet", false, "no progress lines")
-	fs.IntVar(&local.BasePort, "base-port", 8080, "local cluster: node i serves HTTP on base+i and Raft on base+1000+i")
-	fs.StringVar(&local.Binary, "binary", "", "local cluster: the dobj binary whose serve runs the nodes (default: this one)")
-	fs.BoolVar(&keepDir, "keep", false, "local cluster: keep its data directory and logs")
+	c := NewCommand(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil // the usage is printed
@@ -51,23 +63,43 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
 	}
+	return c.Run(ctx, stdout, stderr)
+}
+
+// runPrefix names a run's objects: bench-<UTC time>-<4 hex>-, unique
+// enough that two runs, even in the same second, do not share objects.
+func runPrefix(now time.Time) string {
+	return fmt.Sprintf("%s%s-%04x-", DefaultPrefix, now.UTC().Format("20060102T150405"), rand.Uint32()&0xffff)
+}
+
+// Run starts a local cluster unless --urls is given, runs the load,
+// prints the report (or JSON) and, against --urls, deletes the objects
+// the run wrote unless --keep.
+func (c *Command) Run(ctx context.Context, stdout, stderr io.Writer) error {
+	o := c.o
 	var err error
-	if o.Mix, err = ParseMix(mix); err != nil {
+	if o.Mix, err = ParseMix(c.mix); err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	for _, u := range strings.Split(urls, ",") {
+	for _, u := range strings.Split(c.urls, ",") {
 		if u = strings.TrimSpace(u); u != "" {
 			o.URLs = append(o.URLs, u)
 		}
 	}
-	if !quiet {
+	if !c.quiet {
 		o.Progress = stderr
 	}
-	if len(o.URLs) == 0 {
+	o.Prefix = c.prefix
+	if o.Prefix == "" {
+		o.Prefix = runPrefix(time.Now())
+	}
+	attached := len(o.URLs) > 0
+	if !attached {
 		if o.Target == TargetEtcd {
 			return errors.New("bench: --target etcd needs --urls")
 		}
-		local.Keep = keepDir
+		local := c.local
+		local.Keep = c.keep
 		fmt.Fprintf(stderr, "starting a local %d-node cluster on 127.0.0.1:%d-%d\n", 3, local.BasePort+1, local.BasePort+3)
 		l, err := StartLocal(ctx, local)
 		if err != nil {
@@ -79,21 +111,40 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}()
 		o.URLs = l.URLs()
-		if keepDir {
+		if c.keep {
 			fmt.Fprintf(stderr, "local cluster data and logs: %s\n", l.Dir())
 		}
+	}
+	if attached && !c.quiet {
+		then := "deleted at the end; --keep keeps them"
+		if c.keep {
+			then = "kept (--keep)"
+		}
+		fmt.Fprintf(stderr, "objects %s0 … %s%d: %s\n", o.Prefix, o.Prefix, o.Objects-1, then)
 	}
 	res, err := Run(ctx, o)
 	if err != nil {
 		return err
 	}
-	if asJSON {
+	if c.asJSON {
 		enc := json.NewEncoder(stdout)
 		if err := enc.Encode(res); err != nil {
 			return err
 		}
 	} else {
 		WriteReport(stdout, res)
+	}
+	if attached && !c.keep {
+		// Also after Ctrl-C: what the run wrote goes with it.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		n, err := Remove(rctx, o)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%w (delete what is left with: dobj bench --urls … --prefix %s --objects %d, or DELETE /<name>/storage)", err, o.Prefix, o.Objects)
+		}
+		if !c.quiet {
+			fmt.Fprintf(stderr, "deleted the run's %d objects (%s*)\n", n, o.Prefix)
+		}
 	}
 	if res.Overall.Ops > 0 && res.Overall.Successes == 0 {
 		return fmt.Errorf("bench: all %d ops failed", res.Overall.Ops)
@@ -103,8 +154,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // WriteReport prints res as a table: one row per op kind and one overall.
 func WriteReport(w io.Writer, res *Result) {
-	fmt.Fprintf(w, "target %s, %d clients over %d url(s), %d objects, mix %s, %.1fs measured after %.1fs warmup\n",
-		res.Target, res.Clients, len(res.URLs), res.Objects, res.Mix, res.DurationSec, res.WarmupSec)
+	fmt.Fprintf(w, "target %s, %d clients over %d url(s), %d objects (%s0 … %s%d), mix %s, %.1fs measured after %.1fs warmup\n",
+		res.Target, res.Clients, len(res.URLs), res.Objects, res.Prefix, res.Prefix, res.Objects-1, res.Mix, res.DurationSec, res.WarmupSec)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "op\tops/s\tok\terrors\tp50 ms\tp95 ms\tp99 ms\tmax ms\t")
 	row := func(name string, s Stats) {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -57,7 +59,7 @@ func TestMainHelp(t *testing.T) {
 	if err := Main(context.Background(), []string{"--help"}, &stdout, &stderr); err != nil {
 		t.Fatalf("--help: %v", err)
 	}
-	if !strings.Contains(stderr.String(), "-mix") {
+	if !strings.Contains(stderr.String(), "-mix") || !strings.Contains(stderr.String(), "-keep") {
 		t.Fatalf("--help printed %q", stderr.String())
 	}
 }
@@ -73,5 +75,60 @@ func TestMainRejectsBadArgs(t *testing.T) {
 		if err := Main(context.Background(), args, &stdout, &stderr); err == nil {
 			t.Errorf("Main(%q) succeeded", args)
 		}
+	}
+}
+
+// TestMainRemovesWhatItWrote: against --urls, a run names its objects by
+// a prefix of its own (in the report) and deletes them at the end, even
+// when the cluster answers 503 now and then; --keep keeps them.
+func TestMainRemovesWhatItWrote(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keep=%v", keep), func(t *testing.T) {
+			f := newFakeDobj(7)
+			srv := httptest.NewServer(f.handler())
+			t.Cleanup(srv.Close)
+			args := []string{"--urls", srv.URL, "-c", "2", "--duration", "150ms", "--warmup", "0s", "--mix", "increment=1,put=1", "--objects", "5", "--json"}
+			if keep {
+				args = append(args, "--keep")
+			}
+			var stdout, stderr bytes.Buffer
+			if err := Main(context.Background(), args, &stdout, &stderr); err != nil {
+				t.Fatalf("Main: %v\n%s", err, stderr.String())
+			}
+			var res Result
+			if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+				t.Fatal(err)
+			}
+			if !regexp.MustCompile(`^bench-\d{8}T\d{6}-[0-9a-f]{4}-$`).MatchString(res.Prefix) {
+				t.Fatalf("prefix %q, want bench-<time>-<hex>-", res.Prefix)
+			}
+			if !strings.Contains(stderr.String(), res.Prefix+"0") {
+				t.Errorf("stderr does not name the run's objects:\n%s", stderr.String())
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			for name := range f.counters {
+				if !strings.HasPrefix(name, res.Prefix) {
+					t.Errorf("object %q outside the run's prefix %q", name, res.Prefix)
+				}
+			}
+			if keep {
+				if len(f.deleted) != 0 || len(f.counters)+len(f.stored) == 0 {
+					t.Fatalf("--keep: deleted %v, left %d counters %d stored", f.deleted, len(f.counters), len(f.stored))
+				}
+				return
+			}
+			if len(f.counters) != 0 || len(f.stored) != 0 {
+				t.Errorf("left behind: counters %v, stored %d keys", f.counters, len(f.stored))
+			}
+			for i := range 5 {
+				if f.deleted[fmt.Sprintf("%s%d", res.Prefix, i)] == 0 {
+					t.Errorf("object %d not deleted: %v", i, f.deleted)
+				}
+			}
+			if !strings.Contains(stderr.String(), "deleted the run's 5 objects") {
+				t.Errorf("stderr does not say what was deleted:\n%s", stderr.String())
+			}
+		})
 	}
 }

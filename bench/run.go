@@ -20,8 +20,12 @@ type Options struct {
 	Duration time.Duration
 	Warmup   time.Duration // load sent but not measured before Duration starts
 	Objects  int           // distinct object names, picked uniformly
-	Mix      Mix
-	Timeout  time.Duration // per request; default 10s
+	// Prefix starts every object name: objects are Prefix0 … PrefixN-1
+	// (default DefaultPrefix). A run against a cluster holding other data
+	// names its own, so that Remove finds exactly what it wrote.
+	Prefix  string
+	Mix     Mix
+	Timeout time.Duration // per request; default 10s
 	// Progress, when set, gets a line a second while the run goes on.
 	Progress io.Writer
 }
@@ -34,6 +38,7 @@ type Result struct {
 	URLs           []string         `json:"urls"`
 	Clients        int              `json:"clients"`
 	Objects        int              `json:"objects"`
+	Prefix         string           `json:"prefix"` // object names are prefix0 … prefix(objects-1)
 	Mix            string           `json:"mix"`
 	WarmupSec      float64          `json:"warmup_s"`
 	DurationSec    float64          `json:"duration_s"` // measured window (shorter if interrupted)
@@ -74,7 +79,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := o.validate(); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	tgt, err := newTarget(o.Target, o.Objects)
+	tgt, err := newTarget(o.Target, o.Objects, o.Prefix)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
@@ -152,6 +157,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		URLs:           urls,
 		Clients:        o.Clients,
 		Objects:        o.Objects,
+		Prefix:         prefixOr(o.Prefix),
 		Mix:            o.Mix.String(),
 		WarmupSec:      o.Warmup.Seconds(),
 		DurationSec:    elapsed.Seconds(),

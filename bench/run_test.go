@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,14 +23,16 @@ type fakeDobj struct {
 	failEvery int64
 
 	requests atomic.Int64
+	deletes  atomic.Int64
 	mu       sync.Mutex
 	counters map[string]int64 // object -> counter at key "value"
 	stored   map[string]json.RawMessage
-	okByOp   map[Op]int64 // answers with a 2xx, by op
+	okByOp   map[Op]int64   // answers with a 2xx, by op
+	deleted  map[string]int // DELETE /<name>/storage answered 2xx, by name
 }
 
 func newFakeDobj(failEvery int64) *fakeDobj {
-	return &fakeDobj{failEvery: failEvery, counters: map[string]int64{}, stored: map[string]json.RawMessage{}, okByOp: map[Op]int64{}}
+	return &fakeDobj{failEvery: failEvery, counters: map[string]int64{}, stored: map[string]json.RawMessage{}, okByOp: map[Op]int64{}, deleted: map[string]int{}}
 }
 
 func (f *fakeDobj) handler() http.Handler {
@@ -84,6 +87,30 @@ func (f *fakeDobj) handler() http.Handler {
 		io.WriteString(w, `{"ok":true}`)
 		return true
 	}))
+	mux.HandleFunc("DELETE /{name}/storage", func(w http.ResponseWriter, r *http.Request) {
+		// Counted apart from the load's requests, which tests compare
+		// with the ops measured.
+		if n := f.deletes.Add(1); f.failEvery > 0 && n%f.failEvery == 0 {
+			http.Error(w, `{"type":"unavailable"}`, http.StatusServiceUnavailable)
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		name := r.PathValue("name")
+		n := 0
+		if _, ok := f.counters[name]; ok {
+			delete(f.counters, name)
+			n++
+		}
+		for k := range f.stored {
+			if strings.HasPrefix(k, name+"/") {
+				delete(f.stored, k)
+				n++
+			}
+		}
+		f.deleted[name]++
+		fmt.Fprintf(w, `{"deleted":%d}`, n)
+	})
 	mux.Handle("POST /{name}/transaction", wrap(OpTxn, func(w http.ResponseWriter, r *http.Request) bool {
 		var txn struct {
 			Compare []struct{ Key, Op string }

@@ -24,14 +24,21 @@ const (
 // the transport error.
 type target interface {
 	send(hc *httpClient, base string, op Op, object int, seq uint64) error
+	// remove deletes object with everything it holds; removing one that
+	// holds nothing succeeds.
+	remove(hc *httpClient, base string, object int) error
 }
 
-func newTarget(name string, objects int) (target, error) {
+// DefaultPrefix starts object names when Options.Prefix is empty.
+const DefaultPrefix = "bench-"
+
+func newTarget(name string, objects int, prefix string) (target, error) {
+	prefix = prefixOr(prefix)
 	switch name {
 	case TargetDobj, "":
-		return newDobjTarget(objects), nil
+		return newDobjTarget(objects, prefix), nil
 	case TargetEtcd:
-		return newEtcdTarget(objects), nil
+		return newEtcdTarget(objects, prefix), nil
 	}
 	return nil, fmt.Errorf("unknown target %q (want %s or %s)", name, TargetDobj, TargetEtcd)
 }
@@ -111,12 +118,17 @@ const txnBody = `{"compare":[{"key":"value","op":"exists"}],` +
 	`"success":[{"op":"increment","key":"value","by":1},{"op":"get","key":"value"}],` +
 	`"failure":[{"op":"put","key":"value","value":1}]}`
 
-func newDobjTarget(objects int) *dobjTarget {
+func newDobjTarget(objects int, prefix string) *dobjTarget {
 	t := &dobjTarget{paths: make([]string, objects)}
 	for i := range t.paths {
-		t.paths[i] = "/" + url.PathEscape(objectName(i))
+		t.paths[i] = "/" + url.PathEscape(objectName(prefix, i))
 	}
 	return t
+}
+
+// remove deletes every key of the object (DELETE /<name>/storage).
+func (t *dobjTarget) remove(hc *httpClient, base string, object int) error {
+	return hc.do(http.MethodDelete, base+t.paths[object]+"/storage", nil)
 }
 
 func (t *dobjTarget) send(hc *httpClient, base string, op Op, object int, seq uint64) error {
@@ -141,15 +153,26 @@ func (t *dobjTarget) send(hc *httpClient, base string, op Op, object int, seq ui
 // has no counter), read is a range (linearizable by default), stale read a
 // serializable range, txn a compare-on-version txn of puts.
 type etcdTarget struct {
-	keys []string // base64 of "bench/<object name>"
+	prefix string
+	keys   []string // base64 of "bench/<object name>"
 }
 
-func newEtcdTarget(objects int) *etcdTarget {
-	t := &etcdTarget{keys: make([]string, objects)}
+func newEtcdTarget(objects int, prefix string) *etcdTarget {
+	t := &etcdTarget{prefix: prefix, keys: make([]string, objects)}
 	for i := range t.keys {
-		t.keys[i] = b64("bench/" + objectName(i))
+		t.keys[i] = b64("bench/" + objectName(prefix, i))
 	}
 	return t
+}
+
+// remove deletes the object's key and its puts' keys ("bench/<name>/k…").
+func (t *etcdTarget) remove(hc *httpClient, base string, object int) error {
+	name := "bench/" + objectName(t.prefix, object)
+	if err := hc.do(http.MethodPost, base+"/v3/kv/deleterange", []byte(`{"key":"`+t.keys[object]+`"}`)); err != nil {
+		return err
+	}
+	// [name/, name0) is every key under name/: '0' follows '/'.
+	return hc.do(http.MethodPost, base+"/v3/kv/deleterange", []byte(`{"key":"`+b64(name+"/")+`","range_end":"`+b64(name+"0")+`"}`))
 }
 
 func (t *etcdTarget) send(hc *httpClient, base string, op Op, object int, seq uint64) error {
@@ -164,7 +187,7 @@ func (t *etcdTarget) send(hc *httpClient, base string, op Op, object int, seq ui
 	case OpStaleRead:
 		path, body = "/v3/kv/range", `{"key":"`+k+`","serializable":true}`
 	case OpPut:
-		path, body = "/v3/kv/put", `{"key":"`+b64("bench/"+objectName(object)+"/"+storageKey(seq))+`","value":"`+v+`"}`
+		path, body = "/v3/kv/put", `{"key":"`+b64("bench/"+objectName(t.prefix, object)+"/"+storageKey(seq))+`","value":"`+v+`"}`
 	case OpTxn:
 		put := `{"request_put":{"key":"` + k + `","value":"` + v + `"}}`
 		path, body = "/v3/kv/txn", `{"compare":[{"key":"`+k+`","target":"VERSION","result":"GREATER","version":"0"}],`+
@@ -175,7 +198,7 @@ func (t *etcdTarget) send(hc *httpClient, base string, op Op, object int, seq ui
 	return hc.do(http.MethodPost, base+path, []byte(body))
 }
 
-func objectName(i int) string { return "bench-" + strconv.Itoa(i) }
+func objectName(prefix string, i int) string { return prefix + strconv.Itoa(i) }
 
 // storageKey spreads puts over 16 keys per object.
 func storageKey(seq uint64) string { return "k" + strconv.FormatUint(seq%16, 10) }
@@ -183,3 +206,11 @@ func storageKey(seq uint64) string { return "k" + strconv.FormatUint(seq%16, 10)
 func valueBody(seq uint64) []byte { return []byte(`{"seq":` + strconv.FormatUint(seq, 10) + `}`) }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// prefixOr is prefix, or DefaultPrefix when it is empty.
+func prefixOr(prefix string) string {
+	if prefix == "" {
+		return DefaultPrefix
+	}
+	return prefix
+}

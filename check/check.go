@@ -124,6 +124,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	// The nemesis and the progress line write to it at the same time.
+	cfg.Log = &lockedWriter{w: cfg.Log}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -178,7 +180,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); nem.run(stop) }()
+	progressCtx, stopProgress := context.WithCancel(stop)
+	progressDone := make(chan struct{})
+	go func() { defer close(progressDone); progress(progressCtx, cfg.Log, progressEvery, h, nem) }()
 	wg.Wait()
+	stopProgress()
+	<-progressDone
 	cancel()
 	rep.Faults = nem.recorded()
 	if ctx.Err() != nil {

@@ -63,8 +63,9 @@ type nemesis struct {
 	h     *history
 	log   io.Writer
 
-	mu     sync.Mutex
-	faults []Fault
+	mu      sync.Mutex
+	faults  []Fault
+	current string // the fault in progress, for the progress line; "" between faults
 }
 
 func (n *nemesis) since() time.Duration { return time.Duration(n.h.now()) }
@@ -137,6 +138,8 @@ func (n *nemesis) apply(ctx context.Context, kind string) (Fault, bool) {
 		return Fault{}, false
 	}
 	f := Fault{Kind: kind, Nodes: []string{target.id}, Start: n.since()}
+	n.setInProgress(kind + " " + target.id)
+	defer n.setInProgress("")
 	var err error
 	switch kind {
 	case NemesisKillRandom, NemesisKillLeader:

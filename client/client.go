@@ -306,7 +306,9 @@ func (c *Client) DeleteAll(ctx context.Context, name string, o WriteOptions) (in
 	return out.Deleted, err
 }
 
-// Txn runs an atomic compare-then-ops transaction on the object.
+// Txn runs an atomic compare-then-ops transaction on the object. An
+// increment adds its By exactly as set, 0 included (objects.Op always
+// sends it); only JSON that leaves "by" out, as the CLI's may, adds 1.
 func (c *Client) Txn(ctx context.Context, name string, t objects.Txn, o WriteOptions) (objects.TxnResult, error) {
 	var out objects.TxnResult
 	_, err := c.do(ctx, http.MethodPost, objectPath(name, "transaction"), nil, t, writeHeader(o), &out)

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"crypto/tls"
-	"io"
 	"log/slog"
 	"time"
 )
@@ -59,10 +58,8 @@ type Config struct {
 	// IdempotencyWindow is how long an Idempotency-Key is remembered.
 	IdempotencyWindow time.Duration
 
-	Logger *slog.Logger
-	// LogOutput receives Raft's own log lines as JSON (default: discarded).
-	LogOutput io.Writer
-	LogLevel  string // Raft's log level: debug, info, warn, error
+	Logger   *slog.Logger
+	LogLevel string // Raft's log level: debug, info, warn, error
 
 	// Faults enables SetBlocked, for partition tests.
 	Faults bool
@@ -88,9 +85,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.LogOutput == nil {
-		c.LogOutput = io.Discard
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"

@@ -28,6 +28,9 @@ var (
 	// none; those mean every interface, and a node dialling one reaches
 	// itself. Give the host the other nodes reach this one at.
 	ErrUnspecifiedHost = errors.New("host is not one other nodes can dial")
+	// ErrUnknownMember: Remove was asked for an id that is not in the
+	// Raft configuration; nothing was changed.
+	ErrUnknownMember = errors.New("no such member")
 )
 
 // ErrBadMember: a join without a member id or a Raft address.

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/dobj/dobj/fsm"
@@ -50,7 +49,8 @@ func (n *Node) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
 }
 
 // Remove takes a member out of the cluster. On a follower it asks the
-// leader on the peer service; ErrNotLeader when no leader is known.
+// leader on the peer service; ErrNotLeader when no leader is known,
+// ErrUnknownMember for an id that is not a member.
 func (n *Node) Remove(ctx context.Context, id string) error {
 	if n.raft.State() != raft.Leader {
 		_, addr := n.leaderPeer()
@@ -59,15 +59,43 @@ func (n *Node) Remove(ctx context.Context, id string) error {
 		}
 		return n.fwd.remove(ctx, addr, id)
 	}
+	if err := n.checkMember(id); err != nil {
+		return err
+	}
+	if id == n.cfg.ID {
+		// A leader that removes itself steps down and, with Raft's
+		// ShutdownOnRemove, stops: forget its address first, while it
+		// still can.
+		if _, _, err := n.propose(ctx, &fsm.Command{Kind: fsm.KindRemoveMember, Member: fsm.Member{ID: id}}); err != nil {
+			return err
+		}
+	}
 	if err := n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.ApplyTimeout).Error(); err != nil {
 		return mapRaftError(err)
 	}
 	n.log.Info("member removed", "member", id)
-	_, _, err := n.propose(ctx, &fsm.Command{Kind: fsm.KindRemoveMember, Member: fsm.Member{ID: id}})
-	if errors.Is(err, ErrNotLeader) {
-		// A leader that removed itself has stepped down; the
-		// membership change itself is committed.
+	if id == n.cfg.ID {
 		return nil
 	}
+	_, _, err := n.propose(ctx, &fsm.Command{Kind: fsm.KindRemoveMember, Member: fsm.Member{ID: id}})
 	return err
+}
+
+// checkMember returns ErrUnknownMember unless id is a server of the Raft
+// configuration this node holds. Remove asks it first, because Raft's own
+// RemoveServer commits a new configuration even for an id it does not
+// have, and a client asking to remove a typo must learn that nothing
+// happened.
+func (n *Node) checkMember(id string) error {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		// Nothing was proposed yet: whatever failed, nothing changed.
+		return fmt.Errorf("%w: read the configuration: %v", ErrNotApplied, err)
+	}
+	for _, s := range f.Configuration().Servers {
+		if s.ID == raft.ServerID(id) {
+			return nil
+		}
+	}
+	return fmt.Errorf("remove %q: %w", id, ErrUnknownMember)
 }

@@ -117,9 +117,10 @@ func (n *Node) raftConfig() *raft.Config {
 	return rc
 }
 
-// hclog is the logger hashicorp's libraries get, named name.
+// hclog is the logger hashicorp's libraries get, named name: Raft's lines
+// in dobj's shape.
 func (n *Node) hclog(name string) hclog.Logger {
-	return newHCLogger(n.cfg, name)
+	return newHCLogger(n.cfg.Logger, name, n.cfg.LogLevel)
 }
 
 // bootstrap writes the initial configuration of cfg.Peers into stores that
@@ -172,7 +173,9 @@ func (n *Node) Close() error {
 			errs = append(errs, fmt.Errorf("shut raft down: %w", err))
 		}
 		n.wg.Wait()
-		n.prop.wait()
+		if !n.prop.wait(n.cfg.ApplyTimeout + time.Second) {
+			n.log.Warn("closing with entries still in flight; their writers were told the outcome is unknown")
+		}
 		errs = append(errs, n.deps.Peers.Close())
 		if c, ok := n.deps.Trans.(interface{ Close() error }); ok {
 			errs = append(errs, c.Close())

@@ -59,7 +59,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		Stream:  tn,
 		MaxPool: 5,
 		Timeout: 10 * time.Second,
-		Logger:  newHCLogger(cfg, "raft-net"),
+		Logger:  newHCLogger(cfg.Logger, "raft.net", cfg.LogLevel),
 	})
 	n, err := New(ctx, cfg, deps)
 	if err != nil {
@@ -92,12 +92,12 @@ func openStores(cfg Config) (Deps, error) {
 	if err != nil {
 		return Deps{}, fmt.Errorf("open raft log %s: %w", boltPath, err)
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, newHCLogger(cfg, "snapshot"))
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, newHCLogger(cfg.Logger, "raft.snapshot", cfg.LogLevel))
 	if err != nil {
 		bolt.Close()
 		return Deps{}, fmt.Errorf("open snapshot store %s: %w", cfg.DataDir, err)
 	}
-	store, err := openLogStore(cfg.DataDir, cfg.LogStore, cfg.WALSegmentBytes, bolt, newHCLogger(cfg, "wal"))
+	store, err := openLogStore(cfg.DataDir, cfg.LogStore, cfg.WALSegmentBytes, bolt, newHCLogger(cfg.Logger, "raft.wal", cfg.LogLevel))
 	if err != nil {
 		bolt.Close()
 		return Deps{}, err

@@ -242,5 +242,19 @@ func (pr *proposer) close() {
 	}
 }
 
-// wait returns once no entry is in flight any more.
-func (pr *proposer) wait() { pr.waiters.Wait() }
+// wait returns once no entry is in flight any more, or after d: Raft
+// fails the futures of entries in flight when it shuts down, but not
+// always when it stopped itself (a leader removed from the cluster).
+func (pr *proposer) wait(d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		pr.waiters.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}

@@ -85,11 +85,7 @@ func submitN(t *testing.T, pr *proposer, n int) []chan proposed {
 // idle waits for the proposer's waiting goroutine to end.
 func idle(t *testing.T, pr *proposer) {
 	t.Helper()
-	done := make(chan struct{})
-	go func() { pr.wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
+	if !pr.wait(10 * time.Second) {
 		t.Fatal("proposer still waiting or gathering after 10s")
 	}
 }

@@ -12,6 +12,10 @@ type Status struct {
 	AppliedIndex uint64     `json:"applied_index"`
 	LogStore     string     `json:"log_store"` // this node's Raft log: wal or bolt
 	Members      []Member   `json:"members"`
+	// PID and LogFile are the serving process's, filled in by the API:
+	// LogFile is "" when the log goes to stderr only.
+	PID     int    `json:"pid"`
+	LogFile string `json:"log_file"`
 }
 
 // LeaderInfo names the leader this node knows of; empty when none.

@@ -49,8 +49,9 @@ type forwardedWrite struct {
 // Outcome codes of a forwarded write, after the domain's own
 // (objects.CodeOK, CodeConflict, CodeInvalid).
 const (
-	codeNotApplied = objects.CodeInvalid + 1 + iota // includes "the leader is not the leader any more"
-	codeUnknown
+	codeNotApplied    = objects.CodeInvalid + 1 + iota // includes "the leader is not the leader any more"
+	codeUnknown                                        // the outcome is unknown: it may still commit
+	codeUnknownMember                                  // a removal of an id that is not a member; nothing changed
 )
 
 // forwardedResult is the leader's answer to one forwardedWrite, and the
@@ -88,6 +89,8 @@ func resultOf(res objects.TxnResult, index uint64, err error) forwardedResult {
 		r.Code, r.Msg = codeNotApplied, err.Error()
 	case errors.Is(err, ErrBadMember):
 		r.Code, r.Msg = objects.CodeInvalid, err.Error()
+	case errors.Is(err, ErrUnknownMember):
+		r.Code, r.Msg = codeUnknownMember, err.Error()
 	default:
 		r.Code, r.Msg = codeUnknown, err.Error()
 	}
@@ -98,8 +101,11 @@ func (r forwardedResult) err() error {
 	if err, ok := objects.DecodeError(r.Code, r.Key, r.Msg); ok {
 		return err
 	}
-	if r.Code == codeNotApplied {
+	switch r.Code {
+	case codeNotApplied:
 		return fmt.Errorf("%w: at the leader: %s", ErrNotApplied, r.Msg)
+	case codeUnknownMember:
+		return fmt.Errorf("%w: at the leader: %s", ErrUnknownMember, r.Msg)
 	}
 	return fmt.Errorf("%w: at the leader: %s", ErrOutcomeUnknown, r.Msg)
 }

@@ -65,8 +65,13 @@ type Config struct {
 	MaxValueBytes int
 	MaxListLimit  int
 
-	LogLevel  string // debug, info, warn, error
-	LogFormat string // json or text
+	LogLevel string // debug, info, warn, error
+	// LogFormat is json or text; empty picks text when the log goes to
+	// a terminal, json otherwise (a file, a pipe, a collector).
+	LogFormat string
+	// LogFile, when set, is where the log goes (appended) instead of
+	// stderr; /_cluster/status names it.
+	LogFile string
 
 	// PprofAddr, when set, serves net/http/pprof there, apart from the API.
 	PprofAddr string
@@ -100,7 +105,6 @@ func Default() Config {
 		MaxValueBytes:     128 << 10,
 		MaxListLimit:      1000,
 		LogLevel:          "info",
-		LogFormat:         "json",
 	}
 }
 

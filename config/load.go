@@ -213,6 +213,13 @@ func Usage(w io.Writer) {
 	fs.PrintDefaults()
 }
 
+// Flags returns the flag set of serve's settings, with their defaults, to
+// list them (dobj serve --help).
+func Flags() *flag.FlagSet {
+	c := Default()
+	return flagSet(&c)
+}
+
 // flagSet binds every setting of c to a flag. The flag names are the
 // source of the environment and file names too.
 func flagSet(c *Config) *flag.FlagSet {
@@ -239,7 +246,8 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.IntVar(&c.MaxValueBytes, "max-value-bytes", c.MaxValueBytes, "largest storage value")
 	fs.IntVar(&c.MaxListLimit, "max-list-limit", c.MaxListLimit, "most entries one list returns")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
-	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (default: text when the log goes to a terminal, json otherwise)")
+	fs.StringVar(&c.LogFile, "log-file", c.LogFile, "append the log to this `file` instead of stderr; GET /_cluster/status names it")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve Go's /debug/pprof on this `address` (off when empty); for profiling")
 	fs.BoolVar(&c.TestFaults, "test-faults", c.TestFaults, "enable fault injection (POST /_test/partition); tests only")
 	fs.Var((*bugsValue)(&c.UnsafeBugs), "unsafe-bug", "switch on a known `bug` (stale-reads, ack-before-commit, no-idempotency); repeatable; needs --unsafe-allow-bugs")

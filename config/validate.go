@@ -113,7 +113,7 @@ func (c Config) checkValues() []error {
 		bad("log-level", "%q: want debug, info, warn or error", c.LogLevel)
 	}
 	switch c.LogFormat {
-	case "json", "text":
+	case "", "json", "text":
 	default:
 		bad("log-format", "%q: want json or text", c.LogFormat)
 	}

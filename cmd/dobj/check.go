@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,8 +16,7 @@ import (
 // under faults. It fails unless the history is linearizable, the check
 // conclusive, the nodes converged and nothing acknowledged was lost.
 func checkVerb(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet("check")
 	duration := fs.Duration("duration", check.DefaultDuration, "how long clients and nemesis run")
 	workloads := fs.String("workload", "all", "comma-separated: "+strings.Join(check.Workloads, ",")+", or all")
 	nemeses := fs.String("nemesis", "all", "comma-separated: "+strings.Join(check.Nemeses, ",")+", all or none")
@@ -32,13 +29,11 @@ func checkVerb(ctx context.Context, e env, args []string) error {
 	visualize := fs.Bool("visualize", false, "write the HTML visualization even when the history is linearizable")
 	checkTimeout := fs.Duration("check-timeout", check.DefaultCheckTimeout, "budget of the linearizability search; running out is inconclusive")
 	threshold := fs.Uint64("snapshot-threshold", check.DefaultSnapshotThreshold, "the nodes' --snapshot-threshold and --trailing-logs: low, so lagging nodes install snapshots")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError("check")
+	pos, err := parseFlags(e, "check", fs, args, false)
+	if err != nil {
+		return helpOK(err)
 	}
-	if fs.NArg() > 0 {
+	if len(pos) > 0 {
 		return usageError("check")
 	}
 	exe, err := os.Executable()

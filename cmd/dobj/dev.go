@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -35,16 +33,12 @@ const (
 // exits is reported, with the end of its log, and restarted, unless
 // --no-restart.
 func dev(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet("dev")
 	dir := fs.String("dir", filepath.Join("data", "dev"), "data directory; node i keeps its data in DIR/ni and its log in DIR/ni.log")
 	basePort := fs.Int("base-port", 8080, "node i serves HTTP on BASE+i and Raft on BASE+1000+i")
 	noRestart := fs.Bool("no-restart", false, "leave a node that exits down instead of restarting it")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError("dev")
+	if _, err := parseFlags(e, "dev", fs, args, false); err != nil {
+		return helpOK(err)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -103,10 +97,10 @@ Try (any node accepts any request):
   curl -X PUT %[1]s/card-2/storage/owner -d '"ada"'
   curl '%[2]s/card-2/storage?prefix=o'
   curl %[3]s/_cluster/status
-or with the command line: go run ./cmd/dobj incr card-1 --url %[2]s
+or with this binary: %[4]s incr card-1 --url %[2]s
 
 Ctrl-C stops all three.
-`, u1, u2, u3)
+`, u1, u2, u3, selfCommand())
 }
 
 // leaderOf asks the nodes who leads; "" if none says.

@@ -35,30 +35,38 @@ type env struct {
 	stderr io.Writer
 }
 
-// verb is one subcommand of dobj.
+// verb is one subcommand of dobj; `dobj VERB --help` prints its summary,
+// usage, notes, flags and example (writeHelp).
 type verb struct {
 	usage   string // arguments, after the verb's name
-	summary string
+	summary string // one line
 	run     func(ctx context.Context, e env, args []string) error
+	example string // one command line
+	notes   string // more, for --help only
 }
 
 // verbs is the dispatch table. A new subcommand is one more entry.
 func verbs() map[string]verb {
 	return map[string]verb{
-		"serve": {"--id ID [settings]", "run one node (dobj serve --help lists the settings)", serve},
-		"dev":   {"[--dir data/dev] [--base-port 8080] [-- serve settings]", "run a local three-node cluster until Ctrl-C", dev},
+		"serve": {"--id ID [settings]", "run one node of a cluster", serve,
+			"dobj serve --id n1 --data-dir data/n1 --http-addr 127.0.0.1:8081 --raft-addr 127.0.0.1:9081 --peers n1=127.0.0.1:9081,n2=127.0.0.1:9082,n3=127.0.0.1:9083",
+			"Every setting is a flag, or the environment variable DOBJ_NAME (--data-dir: DOBJ_DATA_DIR),\nor a key of the --config JSON file (data_dir); flags win, then the environment, then the file."},
+		"dev": {"[--dir data/dev] [--base-port 8080] [-- serve settings]", "run a local three-node cluster until Ctrl-C", dev,
+			"dobj dev --dir data/dev --base-port 8080 -- --log-level debug", ""},
 
-		"incr":   {"NAME [--by N] [--key K]", "increment a counter", incr},
-		"decr":   {"NAME [--by N] [--key K]", "decrement a counter", decr},
-		"get":    {"NAME [KEY]", "read a counter, or the storage value at KEY", get},
-		"put":    {"NAME KEY JSON", "store a JSON value at KEY", put},
-		"del":    {"NAME KEY | NAME --all", "delete KEY, or every key of the object", del},
-		"list":   {"NAME [--prefix P] [--start K] [--start-after K] [--end K] [--limit N] [--reverse]", "list an object's keys and values", list},
-		"txn":    {"NAME JSON", "run a transaction (the body of POST /NAME/transaction)", txn},
-		"status": {"", "show the cluster as a node sees it", status},
+		"incr":   {"NAME [--by N] [--key K]", "increment a counter", incr, "dobj incr card-1 --by 5 --url http://127.0.0.1:8082", ""},
+		"decr":   {"NAME [--by N] [--key K]", "decrement a counter", decr, "dobj decr card-1 --key likes", ""},
+		"get":    {"NAME [KEY]", "read a counter, or the storage value at KEY", get, "dobj get card-2 owner --stale", ""},
+		"put":    {"NAME KEY JSON", "store a JSON value at KEY", put, `dobj put card-2 owner '{"name":"ada"}'`, ""},
+		"del":    {"NAME KEY | NAME --all", "delete KEY, or every key of the object", del, "dobj del card-2 owner", ""},
+		"list":   {"NAME [flags]", "list an object's keys and values, in key order", list, "dobj list card-2 --prefix o --limit 10", ""},
+		"txn":    {"NAME JSON", "run a transaction (the body of POST /NAME/transaction)", txn, `dobj txn card-2 '{"compare":[{"key":"owner","op":"missing"}],"success":[{"op":"put","key":"owner","value":"ada"},{"op":"increment","key":"claims"}]}'`, ""},
+		"status": {"", "show the cluster as a node sees it", status, "dobj status --url http://127.0.0.1:8082", ""},
 
-		"bench": {"[-c N] [--duration 10s] [--mix increment=1] [--objects N] [--urls U,...] [--target dobj|etcd] [--json]", "closed-loop load: ops/s, p50/p95/p99/max latency, errors; starts its own local cluster unless --urls", benchVerb},
-		"check": {"[--duration 60s] [--workload all] [--nemesis all] [--clients 8] [--urls U,...] [--bug NAME] [--out DIR] [--base-port 31000] [--seed N] [--visualize]", "Jepsen-style linearizability check of a three-node cluster under faults; exit 0 only if it passes", checkVerb},
+		"bench": {"[flags]", "closed-loop load: ops/s, p50/p95/p99/max latency, errors; starts its own local cluster unless --urls", benchVerb,
+			"dobj bench -c 64 --duration 10s --mix increment=50,read=50", ""},
+		"check": {"[flags]", "Jepsen-style linearizability check of a three-node cluster under faults; exit 0 only if it passes", checkVerb,
+			"dobj check --duration 60s --workload counter --nemesis kill-leader,partition-leader --out check-out", ""},
 	}
 }
 
@@ -75,6 +83,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	name := args[0]
 	if name == "help" || name == "-h" || name == "--help" || name == "-help" {
+		if len(args) > 1 {
+			// dobj help VERB is dobj VERB --help.
+			if _, ok := table[args[1]]; ok {
+				return helpOK(table[args[1]].run(ctx, e, []string{"--help"}))
+			}
+		}
 		printUsage(stdout, table)
 		return nil
 	}
@@ -98,6 +112,7 @@ func printUsage(w io.Writer, table map[string]verb) {
 		fmt.Fprintf(w, "  dobj %s %s\n        %s\n", n, v.usage, v.summary)
 	}
 	fmt.Fprintln(w, "\nClient verbs take --url (default $DOBJ_URL or "+defaultURL+"); reads take --stale.")
+	fmt.Fprintln(w, "dobj VERB --help (or dobj help VERB) prints a verb's flags and an example.")
 }
 
 // usageError is the error of a verb called with the wrong arguments.

@@ -30,14 +30,19 @@ const shutdownGrace = 10 * time.Second
 func serve(ctx context.Context, e env, args []string) error {
 	cfg, err := config.Load(args, e.getenv)
 	if errors.Is(err, flag.ErrHelp) {
-		config.Usage(e.stdout)
+		writeHelp(e.stdout, "serve", config.Flags())
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	out := &lockedWriter{w: e.stderr}
-	base := newLogger(out, cfg)
+	logTo, logFile, closeLog, err := openLog(e.stderr, cfg.LogFile)
+	if err != nil {
+		return fmt.Errorf("serve: --log-file: %w", err)
+	}
+	defer closeLog()
+	out := &lockedWriter{w: logTo}
+	base := newLogger(out, cfg.SlogLevel(), logFormat(cfg.LogFormat, logTo))
 	log := base.With("node", cfg.ID)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -71,7 +76,6 @@ func serve(ctx context.Context, e env, args []string) error {
 		ApplyTimeout:      cfg.ApplyTimeout,
 		IdempotencyWindow: cfg.IdempotencyWindow,
 		Logger:            log,
-		LogOutput:         out,
 		LogLevel:          cfg.LogLevel,
 		Faults:            cfg.TestFaults,
 		Bugs:              cfg.UnsafeBugs,
@@ -89,6 +93,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		MaxListLimit:   cfg.MaxListLimit,
 		RequestTimeout: max(10*time.Second, 2*cfg.ApplyTimeout),
 		Faults:         cfg.TestFaults,
+		LogFile:        logFile,
 		Logger:         base, // api adds the node id itself
 	}, node)
 	hs := &http.Server{
@@ -108,7 +113,9 @@ func serve(ctx context.Context, e env, args []string) error {
 		defer stopPprof()
 	}
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	// net/http's own error answers (a 431 for a key too long for a URL)
+	// are problem+json too.
+	go func() { served <- hs.Serve(api.ProblemListener(ln, hs.MaxHeaderBytes)) }()
 	log.Info("serving", "http_addr", ln.Addr().String(), "advertise_http", httpAddr,
 		"raft_addr", cfg.RaftAddr, "advertise_raft", node.RaftAddr(), "data_dir", cfg.DataDir,
 		"peers", len(cfg.Peers), "join", cfg.Join, "test_faults", cfg.TestFaults)
@@ -180,14 +187,6 @@ func join(ctx context.Context, log *slog.Logger, url, id, raftAddr, httpAddr str
 		}
 		wait = min(2*wait, 5*time.Second)
 	}
-}
-
-func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}
-	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
 // lockedWriter serializes writes: slog's handler and Raft's hclog logger

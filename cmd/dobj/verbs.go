@@ -32,8 +32,7 @@ type clientFlags struct {
 // flags; reads says whether --stale applies, writes whether
 // --idempotency-key does.
 func newClientFlagSet(e env, name string, reads, writes bool) (*flag.FlagSet, *clientFlags) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(name)
 	cf := &clientFlags{write: writes}
 	def := e.getenv("DOBJ_URL")
 	if def == "" {
@@ -86,12 +85,9 @@ func clientVerb(e env, name string, args []string, minArgs, maxArgs int, reads, 
 	if extra != nil {
 		extra(fs)
 	}
-	pos, err := parseArgs(fs, args)
+	pos, err := parseFlags(e, name, fs, args, true)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, nil, nil, err
-		}
-		return nil, nil, nil, usageError(name)
+		return nil, nil, nil, err
 	}
 	if len(pos) < minArgs || len(pos) > maxArgs {
 		return nil, nil, nil, usageError(name)
@@ -154,7 +150,7 @@ func counterWrite(ctx context.Context, e env, name string, args []string, sign i
 	var by int64
 	var key string
 	pos, c, cf, err := clientVerb(e, name, args, 1, 1, false, true, func(fs *flag.FlagSet) {
-		fs.Int64Var(&by, "by", 1, "amount")
+		fs.Int64Var(&by, "by", 1, "amount to add (decr: to subtract)")
 		fs.StringVar(&key, "key", "", "the counter's key in the object (default: value)")
 	})
 	if err != nil {
