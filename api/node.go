@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
 	"github.com/labstack/echo/v4"
 )
@@ -31,6 +32,9 @@ func (s *Server) propose(c echo.Context, object string, txn objects.Txn, body []
 	if len(idem) > s.cfg.MaxKeyBytes {
 		return objects.TxnResult{}, badRequest("Idempotency-Key is longer than %d bytes", s.cfg.MaxKeyBytes)
 	}
+	if err := s.limits.Validate(object, txn); err != nil {
+		return objects.TxnResult{}, err
+	}
 	res, index, err := s.node.Write(c.Request().Context(), object, txn, idem)
 	if err != nil {
 		if index > 0 { // a domain failure: the command was applied, as a no-op
@@ -48,7 +52,8 @@ func (s *Server) writeFailed(c echo.Context, err error, body []byte) error {
 	switch {
 	case errors.Is(err, cluster.ErrNotLeader):
 		return s.forward(c, body)
-	case errors.Is(err, objects.ErrConflict), errors.Is(err, objects.ErrInvalid),
+	case errors.Is(err, objects.ErrConflict), errors.Is(err, objects.ErrInvalid), errors.Is(err, objects.ErrTooLarge),
+		errors.Is(err, fsm.ErrIdempotencyFull), errors.Is(err, fsm.ErrIdempotencyMismatch),
 		errors.Is(err, cluster.ErrNotApplied), errors.Is(err, cluster.ErrOutcomeUnknown),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return err

@@ -50,6 +50,12 @@ type Config struct {
 	// MaxListLimit caps one list page (default 1000): a list without a
 	// limit, or with a larger one, returns at most this, with more=true.
 	MaxListLimit int
+	// MaxOps caps the ops of one transaction (default objects.DefaultMaxOps).
+	MaxOps int
+	// MaxAnswerBytes caps an answer: a transaction that could answer more
+	// is refused (413, nothing applied), a list page stops before it
+	// (more=true). Default: objects.Limits' default.
+	MaxAnswerBytes int
 
 	// RequestTimeout is the deadline of every request's context (default
 	// 10s): a write still waiting then is answered 504.
@@ -84,9 +90,22 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// Limits are the bounds of a write that c sets: the api checks them on
+// every write it takes, and the leader on every write a peer forwards.
+func (c Config) Limits() objects.Limits {
+	return objects.Limits{
+		MaxNameBytes:   c.MaxNameBytes,
+		MaxKeyBytes:    c.MaxKeyBytes,
+		MaxValueBytes:  c.MaxValueBytes,
+		MaxOps:         c.MaxOps,
+		MaxAnswerBytes: c.MaxAnswerBytes,
+	}.WithDefaults()
+}
+
 // Server serves the HTTP API of one node.
 type Server struct {
 	cfg       Config
+	limits    objects.Limits
 	node      Node
 	log       *slog.Logger
 	echo      *echo.Echo
@@ -99,9 +118,10 @@ type Server struct {
 func New(cfg Config, node Node) *Server {
 	cfg.setDefaults()
 	s := &Server{
-		cfg:  cfg,
-		node: node,
-		log:  cfg.Logger.With("node", cfg.NodeID, "component", "api"),
+		cfg:    cfg,
+		limits: cfg.Limits(),
+		node:   node,
+		log:    cfg.Logger.With("node", cfg.NodeID, "component", "api"),
 		transport: &http.Transport{
 			DialContext: (&net.Dialer{
 				Timeout:   2 * time.Second,

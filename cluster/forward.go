@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -45,6 +46,8 @@ const (
 	fwdInvalid
 	fwdNotApplied // includes "the leader is not the leader any more"
 	fwdUnknown
+	fwdIdemMismatch // fsm.ErrIdempotencyMismatch: nothing applied
+	fwdIdemFull     // fsm.ErrIdempotencyFull: not applied, retry later
 )
 
 // forwardedResult is the leader's answer to one forwardedWrite.
@@ -63,6 +66,10 @@ func resultOf(res objects.TxnResult, index uint64, err error) forwardedResult {
 	case err == nil:
 	case errors.As(err, &ce):
 		r.Code, r.Key, r.Msg = fwdConflict, ce.Key, ce.Reason
+	case errors.Is(err, fsm.ErrIdempotencyMismatch):
+		r.Code, r.Msg = fwdIdemMismatch, err.Error()
+	case errors.Is(err, fsm.ErrIdempotencyFull):
+		r.Code, r.Msg = fwdIdemFull, err.Error()
 	case errors.Is(err, objects.ErrInvalid):
 		r.Code, r.Msg = fwdInvalid, err.Error()
 	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrNotApplied):
@@ -81,6 +88,10 @@ func (r forwardedResult) err() error {
 		return &objects.ConflictError{Key: r.Key, Reason: r.Msg}
 	case fwdInvalid:
 		return fmt.Errorf("%w: %s", objects.ErrInvalid, r.Msg)
+	case fwdIdemMismatch:
+		return fsm.ErrIdempotencyMismatch
+	case fwdIdemFull:
+		return fsm.ErrIdempotencyFull
 	case fwdNotApplied:
 		return fmt.Errorf("%w: at the leader: %s", ErrNotApplied, r.Msg)
 	default:

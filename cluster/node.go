@@ -502,12 +502,19 @@ func (n *Node) readIndex(ctx context.Context) (uint64, error) {
 	if n.raft.State() != raft.Leader {
 		return 0, ErrNotLeader
 	}
+	term := n.raft.CurrentTerm()
 	if err := n.readBarrier(ctx); err != nil {
 		return 0, err
 	}
 	index := n.raft.CommitIndex()
 	if _, err := n.verifier.join(ctx); err != nil {
 		return 0, err
+	}
+	// A new term between the barrier and the confirmation means this
+	// node lost and maybe won leadership again: the index captured may
+	// precede entries the barrier of the new term has not covered.
+	if n.raft.CurrentTerm() != term || n.barrierTerm.Load() != term {
+		return 0, fmt.Errorf("%w: term changed during the read index", ErrNotLeader)
 	}
 	return index, nil
 }

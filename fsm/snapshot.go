@@ -41,9 +41,30 @@ var _ raft.FSMSnapshot = (*snapshot)(nil)
 
 // Snapshot captures the state for Raft to persist.
 func (m *Machine) Snapshot() (raft.FSMSnapshot, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	m.mu.Lock() // see snapshot: cloning writes to the trees
+	defer m.mu.Unlock()
 	return m.snapshot(), nil
+}
+
+// WriteSnapshot writes the current state in the snapshot format (what
+// Persist writes and Restore reads) to w and returns the applied index it
+// was taken at. The state is captured at once; Apply goes on while it is
+// written.
+func (m *Machine) WriteSnapshot(w io.Writer) (uint64, error) {
+	m.mu.Lock()
+	s := m.snapshot()
+	m.mu.Unlock()
+	return s.applied, s.write(w)
+}
+
+// SnapshotApplied reads the header of a snapshot stream and returns the
+// applied index it was taken at, checking the rest decodes.
+func SnapshotApplied(r io.Reader) (uint64, error) {
+	s, err := readSnapshot(r)
+	if err != nil {
+		return 0, err
+	}
+	return s.applied, nil
 }
 
 // Persist streams the snapshot as msgpack: a header, the idempotency

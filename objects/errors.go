@@ -24,3 +24,8 @@ func (e *ConflictError) Error() string { return fmt.Sprintf("key %q: %s", e.Key,
 
 // Is makes errors.Is(err, ErrConflict) true.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// ErrTooLarge: the request is over one of the Limits (too many ops, a
+// name, key or value too long, an answer that could be too large).
+// Nothing was changed.
+var ErrTooLarge = errors.New("too large")
