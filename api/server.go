@@ -61,6 +61,13 @@ type Config struct {
 	// 10s): a write still waiting then is answered 504.
 	RequestTimeout time.Duration
 
+	// Auth, when set, requires a bearer token of the route's role on
+	// every route but /_health and /_ready (see requiredRole).
+	Auth Authorizer
+	// MaxInFlight caps the requests served at once (default 1024); past
+	// it a request is answered 429 with Retry-After.
+	MaxInFlight int
+
 	// Faults enables POST /_test/partition {"blocked":["n2"]}.
 	Faults bool
 	Logger *slog.Logger
@@ -81,6 +88,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxListLimit <= 0 {
 		c.MaxListLimit = 1000
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 1024
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 10 * time.Second
@@ -111,6 +121,7 @@ type Server struct {
 	echo      *echo.Echo
 	transport *http.Transport // pooled keep-alive connections to the leader
 	proxy     *httputil.ReverseProxy
+	inFlight  chan struct{} // one slot a request being served
 	closeOnce sync.Once
 }
 
@@ -133,12 +144,17 @@ func New(cfg Config, node Node) *Server {
 		},
 	}
 	s.proxy = s.newProxy()
+	s.inFlight = make(chan struct{}, cfg.MaxInFlight)
 
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.recoverPanics, s.withDeadline)
+	e.Use(s.recoverPanics, s.limitInFlight)
+	if cfg.Auth != nil {
+		e.Use(s.authenticate)
+	}
+	e.Use(s.withDeadline)
 
 	e.GET("/_health", s.health)
 	e.GET("/_ready", s.ready)
@@ -146,6 +162,7 @@ func New(cfg Config, node Node) *Server {
 	e.GET("/_cluster/digest", s.digest)
 	e.POST("/_cluster/join", s.join)
 	e.DELETE("/_cluster/members/:id", s.removeMember)
+	e.GET("/_cluster/backup", s.backup)
 	if cfg.Faults {
 		e.POST("/_test/partition", s.partition)
 	}

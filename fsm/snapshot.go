@@ -46,16 +46,26 @@ func (m *Machine) Snapshot() (raft.FSMSnapshot, error) {
 	return m.snapshot(), nil
 }
 
-// WriteSnapshot writes the current state in the snapshot format (what
-// Persist writes and Restore reads) to w and returns the applied index it
-// was taken at. The state is captured at once; Apply goes on while it is
-// written.
-func (m *Machine) WriteSnapshot(w io.Writer) (uint64, error) {
-	m.mu.Lock()
-	s := m.snapshot()
-	m.mu.Unlock()
-	return s.applied, s.write(w)
+// Capture is the state at one applied index, captured in constant time
+// (copy-on-write clones), for a backup: Write streams it in the snapshot
+// format that Restore reads, while Apply goes on.
+type Capture struct{ s *snapshot }
+
+// Capture captures the current state.
+func (m *Machine) Capture() *Capture {
+	m.mu.Lock() // see snapshot: cloning writes to the trees
+	defer m.mu.Unlock()
+	return &Capture{s: m.snapshot()}
 }
+
+// Applied is the index of the last entry the captured state holds.
+func (c *Capture) Applied() uint64 { return c.s.applied }
+
+// Keys is the number of keys the captured state holds.
+func (c *Capture) Keys() int { return c.s.store.Len() }
+
+// Write streams the captured state in the snapshot format.
+func (c *Capture) Write(w io.Writer) error { return c.s.write(w) }
 
 // SnapshotApplied reads the header of a snapshot stream and returns the
 // applied index it was taken at, checking the rest decodes.
