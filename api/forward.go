@@ -62,7 +62,11 @@ func (s *Server) forward(c echo.Context, body []byte) error {
 	if addr == "" || id == s.cfg.NodeID {
 		return &apiError{http.StatusServiceUnavailable, "no leader is known; not applied"}
 	}
-	target, err := leaderURL(addr)
+	scheme := "http"
+	if s.cfg.ProxyTLS != nil {
+		scheme = "https"
+	}
+	target, err := leaderURL(addr, scheme)
 	if err != nil {
 		s.log.Error("leader has an unusable http address", "leader", id, "addr", addr, "err", err)
 		return &apiError{http.StatusServiceUnavailable, "the leader's address is unusable; not applied"}
@@ -102,10 +106,10 @@ func (s *Server) proxyFailed(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 // leaderURL turns a published HTTP address ("host:port" or a URL) into the
-// proxy's target.
-func leaderURL(addr string) (*url.URL, error) {
+// proxy's target; a bare host:port gets scheme.
+func leaderURL(addr, scheme string) (*url.URL, error) {
 	if !strings.Contains(addr, "://") {
-		addr = "http://" + addr
+		addr = scheme + "://" + addr
 	}
 	u, err := url.Parse(addr)
 	if err != nil {

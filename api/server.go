@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
@@ -67,6 +68,10 @@ type Config struct {
 	// MaxInFlight caps the requests served at once (default 1024); past
 	// it a request is answered 429 with Retry-After.
 	MaxInFlight int
+
+	// ProxyTLS, when set, is the TLS configuration of requests proxied to
+	// the leader: the nodes serve their API over HTTPS.
+	ProxyTLS *tls.Config
 
 	// Faults enables POST /_test/partition {"blocked":["n2"]}.
 	Faults bool
@@ -141,6 +146,7 @@ func New(cfg Config, node Node) *Server {
 			MaxIdleConns:        256,
 			MaxIdleConnsPerHost: 64,
 			IdleConnTimeout:     90 * time.Second,
+			TLSClientConfig:     cfg.ProxyTLS,
 		},
 	}
 	s.proxy = s.newProxy()
