@@ -57,6 +57,13 @@ func verbs() map[string]verb {
 		"txn":    {"NAME JSON", "run a transaction (the body of POST /NAME/transaction)", txn},
 		"status": {"", "show the cluster as a node sees it", status},
 
+		"members": {"", "list the cluster's members", members},
+		"join":    {"ID RAFT_ADDR [HTTP_ADDR]", "add a voter (admin)", joinVerb},
+		"remove":  {"ID", "remove a member (admin)", remove},
+		"backup":  {"[> FILE]", "stream a consistent snapshot of the cluster to stdout (admin)", backupVerb},
+		"restore": {"FILE --data-dir D --id ID [--raft-addr A]", "seed a new node's data directory from a backup; then dobj serve --data-dir D", restoreVerb},
+		"certs":   {"--dir D --nodes n1,n2,n3 [--hosts h1,h2]", "write a CA and a certificate per node for TLS and peer mutual TLS", certsVerb},
+
 		"bench": {"[-c N] [--duration 10s] [--mix increment=1] [--objects N] [--urls U,...] [--target dobj|etcd] [--json]", "closed-loop load: ops/s, p50/p95/p99/max latency, errors; starts its own local cluster unless --urls", benchVerb},
 		"check": {"[--duration 60s] [--workload all] [--nemesis all] [--clients 8] [--urls U,...] [--bug NAME] [--out DIR] [--base-port 31000] [--seed N] [--visualize]", "Jepsen-style linearizability check of a three-node cluster under faults; exit 0 only if it passes", checkVerb},
 	}
@@ -97,7 +104,7 @@ func printUsage(w io.Writer, table map[string]verb) {
 		v := table[n]
 		fmt.Fprintf(w, "  dobj %s %s\n        %s\n", n, v.usage, v.summary)
 	}
-	fmt.Fprintln(w, "\nClient verbs take --url (default $DOBJ_URL or "+defaultURL+"); reads take --stale.")
+	fmt.Fprintln(w, "\nClient verbs take --url (default $DOBJ_URL or "+defaultURL+"), --token (default $DOBJ_TOKEN)\nand --ca (default $DOBJ_CA) for https; reads take --stale.")
 }
 
 // usageError is the error of a verb called with the wrong arguments.
