@@ -140,7 +140,7 @@ func (s *Server) list(c echo.Context) error {
 	if resp.Entries == nil {
 		resp.Entries = []objects.Entry{}
 	}
-	return writeJSON(c, 200, resp)
+	return writeList(c, resp)
 }
 
 // listOptions parses the list parameters. A missing, zero or too large
