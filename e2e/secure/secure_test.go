@@ -139,10 +139,11 @@ func TestExposedAddressRefused(t *testing.T) {
 	p := start(t, dir, append(args, "--insecure")...)
 	c := client.New("127.0.0.1:" + port)
 	eventually(t, 30*time.Second, "the --insecure node ready", func() error {
-		if _, err := c.Ready(context.Background()); err != nil {
-			return err
+		ok, err := c.Ready(context.Background())
+		if err == nil && !ok {
+			err = errors.New("not ready")
 		}
-		return nil
+		return err
 	})
 	p.stop(t)
 }
