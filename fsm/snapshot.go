@@ -58,6 +58,15 @@ func (m *Machine) Capture() *Capture {
 	return &Capture{s: m.snapshot()}
 }
 
+// CloneStore returns a copy-on-write copy of the objects' storage, which
+// the caller may read and modify on its own. Clone writes to the tree it
+// clones, so it takes the write lock (Read's read lock would race).
+func (m *Machine) CloneStore() *objects.Store {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.store.Clone()
+}
+
 // Applied is the index of the last entry the captured state holds.
 func (c *Capture) Applied() uint64 { return c.s.applied }
 
