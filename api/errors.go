@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
 	"github.com/labstack/echo/v4"
 )
@@ -21,6 +22,10 @@ var problemTypes = map[int]string{
 	http.StatusMethodNotAllowed:      "method-not-allowed",
 	http.StatusConflict:              "conflict",
 	http.StatusRequestEntityTooLarge: "too-large",
+	http.StatusUnauthorized:          "unauthorized",
+	http.StatusForbidden:             "forbidden",
+	http.StatusUnprocessableEntity:   "idempotency-key-reused",
+	http.StatusTooManyRequests:       "too-many-requests",
 	// Answers net/http makes itself (see ProblemListener).
 	http.StatusRequestHeaderFieldsTooLarge: "too-large",
 	http.StatusNotImplemented:              "not-implemented",
@@ -40,6 +45,9 @@ var errorStatus = []struct {
 	{errNotFound, http.StatusNotFound, "the key is absent"},
 	{objects.ErrConflict, http.StatusConflict, "the operation conflicts with the stored value; nothing was applied"},
 	{objects.ErrInvalid, http.StatusBadRequest, "the request is invalid; nothing was applied"},
+	{objects.ErrTooLarge, http.StatusRequestEntityTooLarge, "the request is over a limit (ops per transaction, name, key or value size, or answer size); nothing was applied"},
+	{fsm.ErrIdempotencyMismatch, http.StatusUnprocessableEntity, "this Idempotency-Key was used for a different request; nothing was applied"},
+	{fsm.ErrIdempotencyFull, http.StatusServiceUnavailable, "the idempotency table is full; retry later; not applied"},
 	{cluster.ErrNotLeader, http.StatusServiceUnavailable, "no leader is known; not applied"},
 	{cluster.ErrBadMember, http.StatusBadRequest, "a member needs an id and a raft address"},
 	// Unknown before not applied: an error that may still commit is
@@ -108,6 +116,11 @@ func problemFor(err error) problem {
 	if errors.As(err, &he) {
 		return newProblem(he.Code, http.StatusText(he.Code))
 	}
+	if errors.Is(err, objects.ErrTooLarge) {
+		// objects words its limit errors for the client: which bound,
+		// and how far over it the request went.
+		return newProblem(http.StatusRequestEntityTooLarge, err.Error()+"; nothing was applied")
+	}
 	for _, e := range errorStatus {
 		if errors.Is(err, e.err) {
 			return newProblem(e.status, e.detail)
@@ -116,7 +129,7 @@ func problemFor(err error) problem {
 	return newProblem(http.StatusInternalServerError, "internal error")
 }
 
-// writeProblem writes p; every 503 carries Retry-After.
+// writeProblem writes p; every 503 and 429 carries Retry-After.
 func writeProblem(w http.ResponseWriter, p problem) {
 	b, err := json.Marshal(p)
 	if err != nil {
@@ -125,7 +138,7 @@ func writeProblem(w http.ResponseWriter, p problem) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")
-	if p.Status == http.StatusServiceUnavailable {
+	if p.Status == http.StatusServiceUnavailable || p.Status == http.StatusTooManyRequests {
 		h.Set("Retry-After", "1")
 	}
 	w.WriteHeader(p.Status)

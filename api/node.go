@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
 	"github.com/labstack/echo/v4"
 )
@@ -28,6 +29,9 @@ func (s *Server) propose(c echo.Context, object string, txn objects.Txn) (object
 	if len(idem) > s.cfg.MaxKeyBytes {
 		return objects.TxnResult{}, badRequest("Idempotency-Key is longer than %d bytes", s.cfg.MaxKeyBytes)
 	}
+	if err := s.limits.Validate(object, txn); err != nil {
+		return objects.TxnResult{}, err
+	}
 	res, index, err := s.node.Write(c.Request().Context(), object, txn, idem)
 	if err != nil {
 		if index > 0 { // a domain failure: the command was applied, as a no-op
@@ -44,7 +48,8 @@ func (s *Server) propose(c echo.Context, object string, txn objects.Txn) (object
 func writeFailed(err error) error {
 	switch {
 	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrBadMember),
-		errors.Is(err, objects.ErrConflict), errors.Is(err, objects.ErrInvalid),
+		errors.Is(err, objects.ErrConflict), errors.Is(err, objects.ErrInvalid), errors.Is(err, objects.ErrTooLarge),
+		errors.Is(err, fsm.ErrIdempotencyFull), errors.Is(err, fsm.ErrIdempotencyMismatch),
 		errors.Is(err, cluster.ErrNotApplied), errors.Is(err, cluster.ErrOutcomeUnknown),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return err

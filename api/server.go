@@ -47,6 +47,12 @@ type Config struct {
 	// MaxListLimit caps one list page (default 1000): a list without a
 	// limit, or with a larger one, returns at most this, with more=true.
 	MaxListLimit int
+	// MaxOps caps the ops of one transaction (default objects.DefaultMaxOps).
+	MaxOps int
+	// MaxAnswerBytes caps an answer: a transaction that could answer more
+	// is refused (413, nothing applied), a list page stops before it
+	// (more=true). Default: objects.Limits' default.
+	MaxAnswerBytes int
 
 	// RequestTimeout is the deadline of every request's context (default
 	// 10s): a write still waiting then is answered 504.
@@ -55,6 +61,12 @@ type Config struct {
 	// LogFile is where this process writes its log, shown by GET
 	// /_cluster/status; empty when it is not told.
 	LogFile string
+	// Auth, when set, requires a bearer token of the route's role on
+	// every route but /_health and /_ready (see requiredRole).
+	Auth Authorizer
+	// MaxInFlight caps the requests served at once (default 1024); past
+	// it a request is answered 429 with Retry-After.
+	MaxInFlight int
 
 	// Faults enables POST /_test/partition {"blocked":["n2"]}.
 	Faults bool
@@ -77,6 +89,9 @@ func (c *Config) setDefaults() {
 	if c.MaxListLimit <= 0 {
 		c.MaxListLimit = 1000
 	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 1024
+	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 10 * time.Second
 	}
@@ -85,28 +100,48 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// Limits are the bounds of a write that c sets: the api checks them on
+// every write it takes, and the leader on every write a peer forwards.
+func (c Config) Limits() objects.Limits {
+	return objects.Limits{
+		MaxNameBytes:   c.MaxNameBytes,
+		MaxKeyBytes:    c.MaxKeyBytes,
+		MaxValueBytes:  c.MaxValueBytes,
+		MaxOps:         c.MaxOps,
+		MaxAnswerBytes: c.MaxAnswerBytes,
+	}.WithDefaults()
+}
+
 // Server serves the HTTP API of one node.
 type Server struct {
-	cfg  Config
-	node Node
-	log  *slog.Logger
-	echo *echo.Echo
+	cfg      Config
+	limits   objects.Limits
+	node     Node
+	log      *slog.Logger
+	echo     *echo.Echo
+	inFlight chan struct{} // one slot a request being served
 }
 
 // New builds the server for node.
 func New(cfg Config, node Node) *Server {
 	cfg.setDefaults()
 	s := &Server{
-		cfg:  cfg,
-		node: node,
-		log:  cfg.Logger.With("node", cfg.NodeID, "component", "api"),
+		cfg:      cfg,
+		limits:   cfg.Limits(),
+		node:     node,
+		log:      cfg.Logger.With("node", cfg.NodeID, "component", "api"),
+		inFlight: make(chan struct{}, cfg.MaxInFlight),
 	}
 
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.recoverPanics, s.withDeadline)
+	e.Use(s.recoverPanics, s.limitInFlight)
+	if cfg.Auth != nil {
+		e.Use(s.authenticate)
+	}
+	e.Use(s.withDeadline)
 
 	e.GET("/_health", s.health)
 	e.GET("/_ready", s.ready)
@@ -114,6 +149,7 @@ func New(cfg Config, node Node) *Server {
 	e.GET("/_cluster/digest", s.digest)
 	e.POST("/_cluster/join", s.join)
 	e.DELETE("/_cluster/members/:id", s.removeMember)
+	e.GET("/_cluster/backup", s.backup)
 	if cfg.Faults {
 		e.POST("/_test/partition", s.partition)
 	}

@@ -134,10 +134,13 @@ func (s *Server) list(c echo.Context) error {
 	if listErr != nil {
 		return listErr
 	}
+	if n := s.fitAnswer(resp.Entries); n < len(resp.Entries) {
+		resp.Entries, resp.More = resp.Entries[:n], true
+	}
 	if resp.Entries == nil {
 		resp.Entries = []objects.Entry{}
 	}
-	return writeJSON(c, 200, resp)
+	return writeList(c, resp)
 }
 
 // listOptions parses the list parameters. A missing, zero or too large
@@ -180,4 +183,18 @@ func (s *Server) listOptions(q url.Values) (objects.ListOptions, error) {
 		o.Reverse = true // a bare ?reverse
 	}
 	return o, nil
+}
+
+// fitAnswer is how many of entries fit in one answer of MaxAnswerBytes
+// (at least one, which the value and key limits bound): the page stops
+// there and the client pages on with more=true.
+func (s *Server) fitAnswer(entries []objects.Entry) int {
+	size := 0
+	for i, e := range entries {
+		size += len(e.Key) + len(e.Value) + 32 // 32: the JSON around them, escapes aside
+		if size > s.limits.MaxAnswerBytes && i > 0 {
+			return i
+		}
+	}
+	return len(entries)
 }

@@ -52,7 +52,7 @@ func (s *Server) transaction(c echo.Context) error {
 	if res.Results == nil {
 		res.Results = []objects.Result{}
 	}
-	return writeJSON(c, 200, res)
+	return writeTxnResult(c, res)
 }
 
 // parseTxn decodes and validates a transaction body strictly (unknown

@@ -7,6 +7,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,8 +26,9 @@ import (
 
 // Client talks to one dobj node; the node forwards to the leader.
 type Client struct {
-	base string
-	hc   *http.Client
+	base  string
+	hc    *http.Client
+	token string // bearer token; empty: none sent
 }
 
 // Option configures a Client.
@@ -41,6 +43,24 @@ func WithTimeout(d time.Duration) Option {
 		hc := *c.hc
 		hc.Timeout = d
 		c.hc = &hc
+	}
+}
+
+// WithToken sends token as "Authorization: Bearer TOKEN" on every
+// request (a node started with --auth-file requires one).
+func WithToken(token string) Option { return func(c *Client) { c.token = token } }
+
+// WithTLSConfig uses cfg for https URLs (for instance pki.ClientConfig of
+// the cluster's CA). Give it before WithTimeout, which copies the client.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return func(c *Client) {
+		if t, ok := c.hc.Transport.(*http.Transport); ok {
+			t = t.Clone()
+			t.TLSClientConfig = cfg
+			hc := *c.hc
+			hc.Transport = t
+			c.hc = &hc
+		}
 	}
 }
 
@@ -159,6 +179,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	}
 	for k, v := range header {
 		req.Header[k] = v
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -350,6 +373,46 @@ func (c *Client) Join(ctx context.Context, id, raftAddr, httpAddr string) error 
 func (c *Client) Remove(ctx context.Context, id string) error {
 	_, err := c.do(ctx, http.MethodDelete, "/_cluster/members/"+url.PathEscape(id), nil, nil, nil, nil)
 	return err
+}
+
+// Members lists the cluster's members as the node sees them.
+func (c *Client) Members(ctx context.Context) ([]Member, error) {
+	st, err := c.Status(ctx)
+	return st.Members, err
+}
+
+// Backup streams the cluster's state at a linearizable point (GET
+// /_cluster/backup, admin) into w and returns the applied index it holds.
+// An answer cut short is an error: the stream is then incomplete.
+func (c *Client) Backup(ctx context.Context, w io.Writer) (uint64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/_cluster/backup", nil)
+	if err != nil {
+		return 0, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	hc := *c.hc
+	hc.Timeout = 0 // a large state takes as long as it takes; ctx bounds it
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		e := &Error{Status: resp.StatusCode}
+		if json.Unmarshal(data, e) != nil || e.Title == "" {
+			e.Title = http.StatusText(resp.StatusCode)
+		}
+		e.Status = resp.StatusCode
+		return 0, e
+	}
+	index, _ := strconv.ParseUint(resp.Header.Get("X-Dobj-Index"), 10, 64)
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return 0, fmt.Errorf("backup stream: %w", err)
+	}
+	return index, nil
 }
 
 // Partition cuts the node off from the given members (a node started with

@@ -27,8 +27,7 @@ func (c *Config) bug(name string) bool {
 // ackBeforeCommit is BugAckBeforeCommit: the result is computed on a copy
 // of the local state and returned before the entry is even appended.
 func (n *Node) ackBeforeCommit(cmd *fsm.Command) (objects.TxnResult, uint64, error) {
-	var s *objects.Store
-	n.fsm.Read(func(st *objects.Store) { s = st.Clone() })
+	s := n.fsm.CloneStore()
 	res, err := s.Apply(cmd.Object, cmd.Txn)
 	if data, encErr := fsm.Encode(cmd); encErr == nil {
 		n.raft.Apply(data, time.Second)

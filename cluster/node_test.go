@@ -352,8 +352,9 @@ func testRestartFromSnapshotAndLogTail(t *testing.T, store string) {
 	if after.Digest != before.Digest || after.Keys != before.Keys {
 		t.Fatalf("state after restart %+v, want %+v", after, before)
 	}
-	// The idempotency table survived too.
-	txn := objects.Txn{Success: []objects.Op{{Op: objects.OpPut, Key: "k00", Value: json.RawMessage(`"again"`)}}}
+	// The idempotency table survived too: a retry of the first write
+	// (the same request: a key is tied to its request) replays it.
+	txn := objects.Txn{Success: []objects.Op{{Op: objects.OpPut, Key: "k00", Value: json.RawMessage(`"v0"`)}}}
 	_, index, err := n2.Write(context.Background(), "o0", txn, "idem-0")
 	if err != nil || index > 10 {
 		t.Fatalf("retry of idem-0 after restart: index %d, err %v; want the first entry's index", index, err)

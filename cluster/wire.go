@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -51,6 +52,8 @@ type forwardedWrite struct {
 const (
 	codeNotApplied    = objects.CodeInvalid + 1 + iota // includes "the leader is not the leader any more"
 	codeUnknown                                        // the outcome is unknown: it may still commit
+	codeIdemMismatch                                   // fsm.ErrIdempotencyMismatch: nothing applied
+	codeIdemFull                                       // fsm.ErrIdempotencyFull: not applied, retry later
 	codeUnknownMember                                  // a removal of an id that is not a member; nothing changed
 )
 
@@ -85,6 +88,10 @@ func resultOf(res objects.TxnResult, index uint64, err error) forwardedResult {
 	case errors.Is(err, ErrOutcomeUnknown):
 		// Whatever else it wraps: it may still commit.
 		r.Code, r.Msg = codeUnknown, err.Error()
+	case errors.Is(err, fsm.ErrIdempotencyMismatch):
+		r.Code, r.Msg = codeIdemMismatch, err.Error()
+	case errors.Is(err, fsm.ErrIdempotencyFull):
+		r.Code, r.Msg = codeIdemFull, err.Error()
 	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrNotApplied):
 		r.Code, r.Msg = codeNotApplied, err.Error()
 	case errors.Is(err, ErrBadMember):
@@ -106,6 +113,10 @@ func (r forwardedResult) err() error {
 		return fmt.Errorf("%w: at the leader: %s", ErrNotApplied, r.Msg)
 	case codeUnknownMember:
 		return fmt.Errorf("%w: at the leader: %s", ErrUnknownMember, r.Msg)
+	case codeIdemMismatch:
+		return fsm.ErrIdempotencyMismatch
+	case codeIdemFull:
+		return fsm.ErrIdempotencyFull
 	}
 	return fmt.Errorf("%w: at the leader: %s", ErrOutcomeUnknown, r.Msg)
 }

@@ -65,6 +65,36 @@ type Config struct {
 	MaxValueBytes int
 	MaxListLimit  int
 
+	MaxTxnOps      int // ops (compares + success + failure) of one transaction
+	MaxAnswerBytes int // largest answer; 0: max-txn-ops × (max-value-bytes + max-key-bytes + 64)
+	MaxInFlight    int // requests served at once; past it, 429
+
+	// HTTP server timeouts: reading a whole request, writing a response
+	// (from the end of the request's headers), and keeping an idle
+	// connection. Node-to-node streams and backups lift them.
+	HTTPReadTimeout  time.Duration
+	HTTPWriteTimeout time.Duration
+	HTTPIdleTimeout  time.Duration
+
+	// AuthFile holds the bearer tokens ("ROLE TOKEN" a line); empty: no
+	// authentication. SIGHUP reloads it.
+	AuthFile string
+	// TLSCert and TLSKey serve the API over HTTPS (both or neither).
+	TLSCert string
+	TLSKey  string
+	// TLSCA is the CA this node trusts for another node's API
+	// certificate when serve --join asks it to add this node (default:
+	// PeerTLSCA when set, else the system's roots).
+	TLSCA string
+	// PeerTLSCert, PeerTLSKey and PeerTLSCA make node-to-node traffic
+	// mutual TLS (all three or none); pki.MutualTLS builds both sides.
+	PeerTLSCert string
+	PeerTLSKey  string
+	PeerTLSCA   string
+	// Insecure allows serving on an address other hosts can reach
+	// without authentication and TLS.
+	Insecure bool
+
 	LogLevel string // debug, info, warn, error
 	// LogFormat is json or text; empty picks text when the log goes to
 	// a terminal, json otherwise (a file, a pipe, a collector).
@@ -104,6 +134,11 @@ func Default() Config {
 		MaxKeyBytes:       2048,
 		MaxValueBytes:     128 << 10,
 		MaxListLimit:      1000,
+		MaxTxnOps:         128,
+		MaxInFlight:       1024,
+		HTTPReadTimeout:   30 * time.Second,
+		HTTPWriteTimeout:  30 * time.Second,
+		HTTPIdleTimeout:   2 * time.Minute,
 		LogLevel:          "info",
 	}
 }
@@ -116,3 +151,9 @@ func (c Config) SlogLevel() slog.Level {
 	}
 	return l
 }
+
+// PeerTLS reports whether node-to-node traffic is mutual TLS.
+func (c Config) PeerTLS() bool { return c.PeerTLSCert != "" }
+
+// TLS reports whether the API is served over HTTPS.
+func (c Config) TLS() bool { return c.TLSCert != "" }

@@ -71,7 +71,12 @@ func TestLoad(t *testing.T) {
 					"--snapshot-interval", "2s", "--apply-timeout", "3s", "--idempotency-window", "1m",
 					"--max-body-bytes", "4096", "--max-name-bytes", "10", "--max-key-bytes", "20", "--max-value-bytes", "30",
 					"--max-list-limit", "5", "--log-level", "debug", "--log-format", "text", "--test-faults",
-					"--unsafe-bug", "stale-reads", "--unsafe-bug=no-idempotency", "--unsafe-allow-bugs")
+					"--unsafe-bug", "stale-reads", "--unsafe-bug=no-idempotency", "--unsafe-allow-bugs",
+					"--max-txn-ops", "8", "--max-answer-bytes", "999", "--max-in-flight", "3",
+					"--http-read-timeout", "4s", "--http-write-timeout", "7s", "--http-idle-timeout", "9s",
+					"--auth-file", touch(t, dir, "tokens"), "--tls-cert", touch(t, dir, "api.crt"), "--tls-key", touch(t, dir, "api.key"),
+					"--tls-ca", touch(t, dir, "api-ca.crt"), "--peer-tls-cert", touch(t, dir, "n1.crt"), "--peer-tls-key", touch(t, dir, "n1.key"),
+					"--peer-tls-ca", touch(t, dir, "ca.crt"), "--insecure")
 			},
 			check: func(t *testing.T, c Config, dir string) {
 				want := Config{ID: "n1", DataDir: dir, HTTPAddr: httpAddr, RaftAddr: raftAddr,
@@ -80,7 +85,11 @@ func TestLoad(t *testing.T) {
 					LogStore: "bolt", WALSegmentBytes: 1 << 20, SnapshotThreshold: 16, TrailingLogs: 8, SnapshotInterval: 2 * time.Second, ApplyTimeout: 3 * time.Second,
 					IdempotencyWindow: time.Minute, MaxBodyBytes: 4096, MaxNameBytes: 10, MaxKeyBytes: 20, MaxValueBytes: 30,
 					MaxListLimit: 5, LogLevel: "debug", LogFormat: "text", TestFaults: true,
-					UnsafeBugs: []string{"stale-reads", "no-idempotency"}, UnsafeAllowBugs: true}
+					UnsafeBugs: []string{"stale-reads", "no-idempotency"}, UnsafeAllowBugs: true,
+					MaxTxnOps: 8, MaxAnswerBytes: 999, MaxInFlight: 3,
+					HTTPReadTimeout: 4 * time.Second, HTTPWriteTimeout: 7 * time.Second, HTTPIdleTimeout: 9 * time.Second,
+					AuthFile: dir + "/tokens", TLSCert: dir + "/api.crt", TLSKey: dir + "/api.key", TLSCA: dir + "/api-ca.crt",
+					PeerTLSCert: dir + "/n1.crt", PeerTLSKey: dir + "/n1.key", PeerTLSCA: dir + "/ca.crt", Insecure: true}
 				if !reflect.DeepEqual(c, want) {
 					t.Errorf("got %+v\nwant %+v", c, want)
 				}
@@ -389,6 +398,59 @@ func TestParsePeers(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("ParsePeers(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// touch creates an empty file name in dir and returns its path.
+func touch(t *testing.T, dir, name string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestSecureByDefault: an API other hosts can reach needs auth and TLS,
+// or --insecure; TLS and peer TLS files come in whole sets.
+func TestSecureByDefault(t *testing.T) {
+	dir := t.TempDir()
+	tokens, cert, key, ca := touch(t, dir, "tokens"), touch(t, dir, "c.crt"), touch(t, dir, "c.key"), touch(t, dir, "ca.crt")
+	tests := []struct {
+		name    string
+		cfg     func(c *Config)
+		wantErr string
+	}{
+		{"loopback needs nothing", func(c *Config) { c.HTTPAddr = "127.0.0.1:8081" }, ""},
+		{"localhost needs nothing", func(c *Config) { c.HTTPAddr = "localhost:8081" }, ""},
+		{"ipv6 loopback needs nothing", func(c *Config) { c.HTTPAddr = "[::1]:8081" }, ""},
+		{"every interface is refused", func(c *Config) { c.HTTPAddr = "0.0.0.0:8081" }, "--http-addr: 0.0.0.0:8081 is reachable from other hosts, so serve refuses to start without --auth-file"},
+		{"empty host is refused", func(c *Config) { c.HTTPAddr = ":8081" }, "without --auth-file"},
+		{"auth alone is not enough", func(c *Config) { c.HTTPAddr, c.AuthFile = "10.0.0.1:8081", tokens }, "without --tls-cert/--tls-key"},
+		{"tls alone is not enough", func(c *Config) { c.HTTPAddr, c.TLSCert, c.TLSKey = "10.0.0.1:8081", cert, key }, "without --auth-file"},
+		{"auth and tls", func(c *Config) { c.HTTPAddr, c.AuthFile, c.TLSCert, c.TLSKey = "0.0.0.0:8081", tokens, cert, key }, ""},
+		{"insecure", func(c *Config) { c.HTTPAddr, c.Insecure = "0.0.0.0:8081", true }, ""},
+		{"cert without key", func(c *Config) { c.TLSCert = cert }, "--tls-cert: give --tls-cert and --tls-key together"},
+		{"two of three peer files", func(c *Config) { c.PeerTLSCert, c.PeerTLSKey = cert, key }, "all three of --peer-tls-cert"},
+		{"all three peer files", func(c *Config) { c.PeerTLSCert, c.PeerTLSKey, c.PeerTLSCA = cert, key, ca }, ""},
+		{"missing auth file", func(c *Config) { c.AuthFile = filepath.Join(dir, "nope") }, "--auth-file: cannot read"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			c.HTTPAddr = "127.0.0.1:8081"
+			tt.cfg(&c)
+			err := errors.Join(c.checkSecurity()...)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
 			}
 		})
 	}

@@ -15,7 +15,7 @@ import (
 // checks the machine: that both addresses can be listened on now and that
 // DataDir can be created and written (it creates DataDir).
 func (c Config) Validate() error {
-	errs := c.checkValues()
+	errs := append(c.checkValues(), c.checkSecurity()...)
 	if len(errs) == 0 {
 		errs = append(errs, c.checkResources()...)
 	}
@@ -99,6 +99,11 @@ func (c Config) checkValues() []error {
 		{"max-key-bytes", c.MaxKeyBytes > 0},
 		{"max-value-bytes", c.MaxValueBytes > 0},
 		{"max-list-limit", c.MaxListLimit > 0},
+		{"max-txn-ops", c.MaxTxnOps > 0},
+		{"max-in-flight", c.MaxInFlight > 0},
+		{"http-read-timeout", c.HTTPReadTimeout > 0},
+		{"http-write-timeout", c.HTTPWriteTimeout > 0},
+		{"http-idle-timeout", c.HTTPIdleTimeout > 0},
 	} {
 		if !d.ok {
 			bad(d.name, "must be positive")
@@ -106,6 +111,12 @@ func (c Config) checkValues() []error {
 	}
 	if c.MaxValueBytes > 0 && c.MaxBodyBytes > 0 && int64(c.MaxValueBytes) > c.MaxBodyBytes {
 		bad("max-value-bytes", "%d is larger than --max-body-bytes %d", c.MaxValueBytes, c.MaxBodyBytes)
+	}
+	if c.MaxAnswerBytes < 0 {
+		bad("max-answer-bytes", "must not be negative")
+	}
+	if c.HTTPWriteTimeout > 0 && c.HTTPWriteTimeout <= 2*c.ApplyTimeout {
+		bad("http-write-timeout", "%s must be more than 2 × --apply-timeout (%s): a write waits that long for its answer", c.HTTPWriteTimeout, 2*c.ApplyTimeout)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -252,4 +263,69 @@ func isPort0(addr string) bool {
 	}
 	n, err := parsePort(port)
 	return err == nil && n == 0
+}
+
+// checkSecurity checks the TLS and auth files, and refuses an API other
+// hosts can reach without authentication and TLS unless --insecure says
+// so: a node open to the network lets anyone write and change membership.
+func (c Config) checkSecurity() []error {
+	var errs []error
+	bad := func(setting, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("--%s: %s", setting, fmt.Sprintf(format, args...)))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls-cert", "give --tls-cert and --tls-key together")
+	}
+	if n := countSet(c.PeerTLSCert, c.PeerTLSKey, c.PeerTLSCA); n != 0 && n != 3 {
+		bad("peer-tls-cert", "give all three of --peer-tls-cert, --peer-tls-key and --peer-tls-ca, or none")
+	}
+	for _, f := range []struct{ name, path string }{
+		{"auth-file", c.AuthFile}, {"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}, {"tls-ca", c.TLSCA},
+		{"peer-tls-cert", c.PeerTLSCert}, {"peer-tls-key", c.PeerTLSKey}, {"peer-tls-ca", c.PeerTLSCA},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if fh, err := os.Open(f.path); err != nil {
+			bad(f.name, "cannot read %s: %v", f.path, err)
+		} else {
+			fh.Close()
+		}
+	}
+	if !c.Insecure && !loopbackOnly(c.HTTPAddr) && (c.AuthFile == "" || c.TLSCert == "") {
+		var missing []string
+		if c.AuthFile == "" {
+			missing = append(missing, "--auth-file (anyone who reaches the port could read, write and change membership)")
+		}
+		if c.TLSCert == "" {
+			missing = append(missing, "--tls-cert/--tls-key (tokens and data would cross the network in the clear)")
+		}
+		bad("http-addr", "%s is reachable from other hosts, so serve refuses to start without %s; give them, or --insecure if the network itself is trusted",
+			c.HTTPAddr, strings.Join(missing, " and "))
+	}
+	return errs
+}
+
+func countSet(vals ...string) int {
+	n := 0
+	for _, v := range vals {
+		if v != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// loopbackOnly reports whether addr listens on loopback only (127.0.0.0/8,
+// ::1 or localhost): only processes of this host can reach it.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -136,16 +136,24 @@ func (m *Machine) applyEncoded(data []byte, index uint64) interface{} {
 func (m *Machine) applyTxn(c *Command, index uint64) *Response {
 	useIdem := c.IdemKey != "" && !m.opts.IgnoreIdempotency
 	var key string
+	var hash []byte
 	if useIdem {
 		key = idemKey(c.Object, c.IdemKey)
+		hash = requestHash(c.Object, c.Txn)
 		if e, ok := m.idem.get(key, c.Time); ok {
+			if !e.matches(hash) {
+				return &Response{Err: ErrIdempotencyMismatch, Index: index}
+			}
 			o := e.Outcome
 			return &Response{Result: o.Result, Err: o.err(), Index: o.Index, Replayed: true}
+		}
+		if m.idem.full() {
+			return &Response{Err: ErrIdempotencyFull, Index: index}
 		}
 	}
 	res, err := m.store.Apply(c.Object, c.Txn)
 	if useIdem {
-		m.idem.put(&idemEntry{Key: key, Expires: c.IdemExpires, Outcome: newOutcome(res, err, index)})
+		m.idem.put(&idemEntry{Key: key, Expires: c.IdemExpires, Outcome: newOutcome(res, err, index), Hash: hash})
 	}
 	return &Response{Result: res, Err: err, Index: index}
 }
@@ -203,9 +211,9 @@ func (m *Machine) Members() map[string]string {
 // members) as a hex sha256, with the index it was taken at and the number
 // of keys stored.
 func (m *Machine) Digest() (digest string, applied uint64, keys int) {
-	m.mu.RLock()
+	m.mu.Lock() // snapshot clones the B-trees, which writes to them
 	s := m.snapshot()
-	m.mu.RUnlock()
+	m.mu.Unlock()
 	h := sha256.New()
 	d := s.store.Digest()
 	h.Write(d[:])
@@ -231,12 +239,17 @@ func (s *snapshot) writeMeta(w io.Writer) {
 		w.Write(n[:])
 		binary.BigEndian.PutUint64(n[:], e.Outcome.Index)
 		w.Write(n[:])
+		if len(e.Hash) > 0 { // absent from entries of earlier builds
+			str(string(e.Hash))
+		}
 		return true
 	})
 }
 
 // snapshot captures the state in constant time (plus the small members
-// list); the caller holds mu.
+// list); the caller holds mu for writing: google/btree's Clone marks the
+// shared nodes copy-on-write in the tree it clones, so two clones under a
+// read lock race (go test -race shows it).
 func (m *Machine) snapshot() *snapshot {
 	members := make([]Member, 0, len(m.members))
 	for id, addr := range m.members {

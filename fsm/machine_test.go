@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -175,20 +174,6 @@ func TestIgnoreIdempotencyBug(t *testing.T) {
 	r := f.apply(&Command{Kind: KindTxn, Object: "c", Txn: incr("c", "value", 1), IdemKey: "k", Time: 2, IdemExpires: 100})
 	if string(r.Result.Results[0].Value) != "2" {
 		t.Fatalf("with the bug on, the retry should apply twice; got %s", r.Result.Results[0].Value)
-	}
-}
-
-func TestIdempotencyTableIsBounded(t *testing.T) {
-	tb := newIdemTable()
-	tb.max = 100
-	for i := 0; i < 110; i++ {
-		tb.put(&idemEntry{Key: fmt.Sprintf("k%d", (i*37)%110), Expires: int64(i)})
-	}
-	if tb.len() != 100 || tb.byExpiry.Len() != 100 {
-		t.Fatalf("len = %d/%d, want 100", tb.len(), tb.byExpiry.Len())
-	}
-	if e, _ := tb.byExpiry.Min(); e.Expires != 10 {
-		t.Fatalf("oldest kept expires at %d, want 10", e.Expires)
 	}
 }
 

@@ -41,9 +41,49 @@ var _ raft.FSMSnapshot = (*snapshot)(nil)
 
 // Snapshot captures the state for Raft to persist.
 func (m *Machine) Snapshot() (raft.FSMSnapshot, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	m.mu.Lock() // see snapshot: cloning writes to the trees
+	defer m.mu.Unlock()
 	return m.snapshot(), nil
+}
+
+// Capture is the state at one applied index, captured in constant time
+// (copy-on-write clones), for a backup: Write streams it in the snapshot
+// format that Restore reads, while Apply goes on.
+type Capture struct{ s *snapshot }
+
+// Capture captures the current state.
+func (m *Machine) Capture() *Capture {
+	m.mu.Lock() // see snapshot: cloning writes to the trees
+	defer m.mu.Unlock()
+	return &Capture{s: m.snapshot()}
+}
+
+// CloneStore returns a copy-on-write copy of the objects' storage, which
+// the caller may read and modify on its own. Clone writes to the tree it
+// clones, so it takes the write lock (Read's read lock would race).
+func (m *Machine) CloneStore() *objects.Store {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.store.Clone()
+}
+
+// Applied is the index of the last entry the captured state holds.
+func (c *Capture) Applied() uint64 { return c.s.applied }
+
+// Keys is the number of keys the captured state holds.
+func (c *Capture) Keys() int { return c.s.store.Len() }
+
+// Write streams the captured state in the snapshot format.
+func (c *Capture) Write(w io.Writer) error { return c.s.write(w) }
+
+// SnapshotApplied reads the header of a snapshot stream and returns the
+// applied index it was taken at, checking the rest decodes.
+func SnapshotApplied(r io.Reader) (uint64, error) {
+	s, err := readSnapshot(r)
+	if err != nil {
+		return 0, err
+	}
+	return s.applied, nil
 }
 
 // Persist streams the snapshot as msgpack: a header, the idempotency

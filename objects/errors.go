@@ -71,3 +71,8 @@ type invalidError struct{ msg string }
 
 func (e *invalidError) Error() string        { return e.msg }
 func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
+// ErrTooLarge: the request is over one of the Limits (too many ops, a
+// name, key or value too long, an answer that could be too large).
+// Nothing was changed.
+var ErrTooLarge = errors.New("too large")

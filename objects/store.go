@@ -48,7 +48,8 @@ func NewStore() *Store {
 // Clone returns a copy of s in O(1): both share the tree's nodes and each
 // copies a node on its first write to it. The clone and s may then be used
 // concurrently (FSM snapshots read the clone while s keeps applying). Clone
-// itself must not run concurrently with a write to s.
+// itself writes to s (google/btree marks the shared nodes copy-on-write):
+// it must not run concurrently with a write to s, or with another Clone.
 func (s *Store) Clone() *Store {
 	return &Store{tree: s.tree.Clone()}
 }

@@ -63,6 +63,13 @@ func verbs() map[string]verb {
 		"txn":    {"NAME JSON", "run a transaction (the body of POST /NAME/transaction)", txn, `dobj txn card-2 '{"compare":[{"key":"owner","op":"missing"}],"success":[{"op":"put","key":"owner","value":"ada"},{"op":"increment","key":"claims"}]}'`, ""},
 		"status": {"", "show the cluster as a node sees it", status, "dobj status --url http://127.0.0.1:8082", ""},
 
+		"members": {"", "list the cluster's members", members, "dobj members --url http://127.0.0.1:8082", ""},
+		"join":    {"ID RAFT_ADDR [HTTP_ADDR]", "add a voter (admin)", joinVerb, "dobj join n4 127.0.0.1:9084 127.0.0.1:8084 --token $ADMIN", ""},
+		"remove":  {"ID", "remove a member (admin)", remove, "dobj remove n4 --token $ADMIN", ""},
+		"backup":  {"[> FILE]", "stream a consistent snapshot of the cluster to stdout (admin)", backupVerb, "dobj backup --url http://127.0.0.1:8081 > backup.dobj", ""},
+		"restore": {"FILE --data-dir D --id ID [--raft-addr A]", "seed a new node's data directory from a backup; then dobj serve --data-dir D", restoreVerb, "dobj restore backup.dobj --data-dir data/r1 --id r1 --raft-addr 127.0.0.1:9091", ""},
+		"certs":   {"--dir D --nodes n1,n2,n3 [--hosts h1,h2]", "write a CA and a certificate per node for TLS and peer mutual TLS", certsVerb, "dobj certs --dir certs --nodes n1,n2,n3 --hosts localhost", ""},
+
 		"bench": {"[flags]", "closed-loop load: ops/s, p50/p95/p99/max latency, errors; starts its own local cluster unless --urls", benchVerb,
 			"dobj bench -c 64 --duration 10s --mix increment=50,read=50", ""},
 		"check": {"[flags]", "Jepsen-style linearizability check of a three-node cluster under faults; exit 0 only if it passes", checkVerb,
@@ -111,7 +118,7 @@ func printUsage(w io.Writer, table map[string]verb) {
 		v := table[n]
 		fmt.Fprintf(w, "  dobj %s %s\n        %s\n", n, v.usage, v.summary)
 	}
-	fmt.Fprintln(w, "\nClient verbs take --url (default $DOBJ_URL or "+defaultURL+"); reads take --stale.")
+	fmt.Fprintln(w, "\nClient verbs take --url (default $DOBJ_URL or "+defaultURL+"), --token (default $DOBJ_TOKEN)\nand --ca (default $DOBJ_CA) for https; reads take --stale.")
 	fmt.Fprintln(w, "dobj VERB --help (or dobj help VERB) prints a verb's flags and an example.")
 }
 

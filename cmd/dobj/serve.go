@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -45,6 +46,10 @@ func serve(ctx context.Context, e env, args []string) error {
 	base := newLogger(out, cfg.SlogLevel(), logFormat(cfg.LogFormat, logTo))
 	log := base.With("node", cfg.ID)
 
+	sec, err := loadSecurity(cfg, log)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("serve: --http-addr: %w", err)
@@ -79,28 +84,44 @@ func serve(ctx context.Context, e env, args []string) error {
 		LogLevel:          cfg.LogLevel,
 		Faults:            cfg.TestFaults,
 		Bugs:              cfg.UnsafeBugs,
+		PeerServerTLS:     sec.peerServer,
+		PeerClientTLS:     sec.peerClient,
 	})
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("serve: %w", err)
 	}
-	srv := api.New(api.Config{
+	apiCfg := api.Config{
 		NodeID:         cfg.ID,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		MaxNameBytes:   cfg.MaxNameBytes,
 		MaxKeyBytes:    cfg.MaxKeyBytes,
 		MaxValueBytes:  cfg.MaxValueBytes,
 		MaxListLimit:   cfg.MaxListLimit,
+		MaxOps:         cfg.MaxTxnOps,
+		MaxAnswerBytes: cfg.MaxAnswerBytes,
+		MaxInFlight:    cfg.MaxInFlight,
 		RequestTimeout: max(10*time.Second, 2*cfg.ApplyTimeout),
 		Faults:         cfg.TestFaults,
 		LogFile:        logFile,
 		Logger:         base, // api adds the node id itself
-	}, node)
+	}
+	if sec.tokens != nil {
+		apiCfg.Auth = sec.tokens
+	}
+	srv := api.New(apiCfg, node)
 	hs := &http.Server{
 		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: min(10*time.Second, cfg.HTTPReadTimeout),
+		ReadTimeout:       cfg.HTTPReadTimeout,
+		WriteTimeout:      cfg.HTTPWriteTimeout,
+		IdleTimeout:       cfg.HTTPIdleTimeout,
+		TLSConfig:         sec.serverTLS,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if sec.tokens != nil {
+		stopReload := reloadOnHangup(sec.tokens, log)
+		defer stopReload()
 	}
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, log)
@@ -114,11 +135,17 @@ func serve(ctx context.Context, e env, args []string) error {
 	}
 	served := make(chan error, 1)
 	// net/http's own error answers (a 431 for a key too long for a URL)
-	// are problem+json too.
-	go func() { served <- hs.Serve(api.ProblemListener(ln, hs.MaxHeaderBytes)) }()
+	// are problem+json too: the listener that rewrites them sits above
+	// TLS, where they are still plain.
+	var hln net.Listener = ln
+	if sec.serverTLS != nil {
+		hln = tls.NewListener(ln, sec.serverTLS)
+	}
+	go func() { served <- hs.Serve(api.ProblemListener(hln, hs.MaxHeaderBytes)) }()
 	log.Info("serving", "http_addr", ln.Addr().String(), "advertise_http", httpAddr,
 		"raft_addr", cfg.RaftAddr, "advertise_raft", node.RaftAddr(), "data_dir", cfg.DataDir,
-		"peers", len(cfg.Peers), "join", cfg.Join, "test_faults", cfg.TestFaults)
+		"peers", len(cfg.Peers), "join", cfg.Join, "test_faults", cfg.TestFaults,
+		"tls", cfg.TLS(), "auth", sec.tokens != nil, "peer_tls", cfg.PeerTLS())
 	if len(cfg.UnsafeBugs) > 0 {
 		log.Warn("UNSAFE: known bugs switched on; this node is not correct", "bugs", cfg.UnsafeBugs)
 	}
@@ -129,7 +156,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		joining.Add(1)
 		go func() {
 			defer joining.Done()
-			join(joinCtx, log, cfg.Join, cfg.ID, node.RaftAddr(), httpAddr)
+			join(joinCtx, log, sec.joinClient(cfg.Join, e.getenv), cfg.ID, node.RaftAddr(), httpAddr)
 		}()
 	}
 
@@ -165,8 +192,8 @@ func serve(ctx context.Context, e env, args []string) error {
 // join asks the node at url to add this one to its cluster, with backoff,
 // until it succeeds, the answer says the request itself is wrong, or ctx
 // is done.
-func join(ctx context.Context, log *slog.Logger, url, id, raftAddr, httpAddr string) {
-	c := client.New(url, client.WithTimeout(10*time.Second))
+func join(ctx context.Context, log *slog.Logger, c *client.Client, id, raftAddr, httpAddr string) {
+	url := c.URL()
 	wait := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := c.Join(ctx, id, raftAddr, httpAddr)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dobj/dobj/client"
 	"github.com/dobj/dobj/objects"
+	"github.com/dobj/dobj/pki"
 )
 
 const defaultURL = "http://127.0.0.1:8081"
@@ -22,6 +23,8 @@ const defaultURL = "http://127.0.0.1:8081"
 // clientFlags are the flags every client verb takes.
 type clientFlags struct {
 	url     string
+	token   string // bearer token
+	ca      string // CA file for https URLs
 	stale   bool
 	idemKey string
 	timeout time.Duration
@@ -40,6 +43,8 @@ func newClientFlagSet(e env, name string, reads, writes bool) (*flag.FlagSet, *c
 	}
 	fs.StringVar(&cf.url, "url", def, "any node's base URL (env DOBJ_URL)")
 	fs.DurationVar(&cf.timeout, "timeout", 15*time.Second, "give up after this long")
+	fs.StringVar(&cf.token, "token", e.getenv("DOBJ_TOKEN"), "bearer token for a node started with --auth-file (env DOBJ_TOKEN)")
+	fs.StringVar(&cf.ca, "ca", e.getenv("DOBJ_CA"), "CA certificate `file` to trust for an https --url (env DOBJ_CA; default: the system's roots)")
 	if reads {
 		fs.BoolVar(&cf.stale, "stale", false, "read this node's local state, without asking the leader")
 	}
@@ -74,7 +79,16 @@ func (cf *clientFlags) client() (*client.Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--url %q: want a node's URL like %s", cf.url, defaultURL)
 	}
-	return client.New(strings.TrimRight(cf.url, "/"), client.WithTimeout(cf.timeout)), nil
+	opts := []client.Option{client.WithToken(cf.token)}
+	if cf.ca != "" {
+		tc, err := pki.ClientConfig(cf.ca)
+		if err != nil {
+			return nil, fmt.Errorf("--ca: %w", err)
+		}
+		opts = append(opts, client.WithTLSConfig(tc))
+	}
+	opts = append(opts, client.WithTimeout(cf.timeout))
+	return client.New(strings.TrimRight(cf.url, "/"), opts...), nil
 }
 
 // clientVerb parses args for a client verb wanting exactly nargs

@@ -1,0 +1,68 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/dobj/dobj/auth"
+	"github.com/labstack/echo/v4"
+)
+
+// Authorizer says which role a bearer token has; *auth.Store is one.
+type Authorizer interface {
+	Role(token string) auth.Role
+}
+
+// requiredRole is the role a request needs: none for the probes, admin
+// for membership, classes, backups and fault injection, read for other
+// GETs, write for the rest.
+func requiredRole(method, path string) auth.Role {
+	switch {
+	case path == "/_health" || path == "/_ready":
+		return auth.RoleNone
+	case path == "/_cluster/join", strings.HasPrefix(path, "/_cluster/members"),
+		strings.HasPrefix(path, "/_cluster/backup"), strings.HasPrefix(path, "/_classes"),
+		strings.HasPrefix(path, "/_test/"):
+		return auth.RoleAdmin
+	case method == http.MethodGet || method == http.MethodHead:
+		return auth.RoleRead
+	default:
+		return auth.RoleWrite
+	}
+}
+
+// authenticate checks the request's bearer token against cfg.Auth: 401
+// without a known token, 403 with too weak a role. The token is never
+// logged or echoed.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		need := requiredRole(r.Method, r.URL.Path)
+		if need == auth.RoleNone {
+			return next(c)
+		}
+		token, ok := bearer(r.Header.Get("Authorization"))
+		role := auth.RoleNone
+		if ok {
+			role = s.cfg.Auth.Role(token)
+		}
+		switch {
+		case role == auth.RoleNone:
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="dobj"`)
+			return &apiError{http.StatusUnauthorized, "a valid bearer token is required (Authorization: Bearer TOKEN)"}
+		case role < need:
+			return &apiError{http.StatusForbidden, "this token's role is " + role.String() + "; this request needs " + need.String()}
+		}
+		return next(c)
+	}
+}
+
+// bearer extracts the token of an "Authorization: Bearer TOKEN" header.
+func bearer(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}

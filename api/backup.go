@@ -1,0 +1,55 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/fsm"
+	"github.com/labstack/echo/v4"
+)
+
+// backupNode is implemented by a node that can capture its state at a
+// linearizable point (cluster.Node does).
+type backupNode interface {
+	Backup(ctx context.Context) (*fsm.Capture, error)
+}
+
+var _ backupNode = (*cluster.Node)(nil)
+
+// backup serves GET /_cluster/backup (admin): the state at a linearizable
+// point, in the FSM's snapshot format, streamed while writes go on. `dobj
+// restore` seeds a new node's data directory from it.
+func (s *Server) backup(c echo.Context) error {
+	bn, ok := s.node.(backupNode)
+	if !ok {
+		return &apiError{http.StatusNotFound, "this node cannot take backups"}
+	}
+	capture, err := bn.Backup(c.Request().Context())
+	if err != nil {
+		if errors.Is(err, cluster.ErrNotLeader) {
+			return &apiError{http.StatusServiceUnavailable, "no leader is known; no backup taken"}
+		}
+		return err
+	}
+	// The stream may outlast the server's write timeout: a large state
+	// takes as long as it takes.
+	if err := http.NewResponseController(c.Response()).SetWriteDeadline(time.Time{}); err != nil {
+		s.log.Debug("backup: cannot lift the write deadline", "err", err)
+	}
+	h := c.Response().Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set(headerIndex, strconv.FormatUint(capture.Applied(), 10))
+	h.Set("X-Dobj-Keys", strconv.Itoa(capture.Keys()))
+	c.Response().WriteHeader(http.StatusOK)
+	if err := capture.Write(c.Response()); err != nil {
+		// The status is sent: cutting the connection is the only way
+		// left to tell the client the stream is incomplete.
+		s.log.Warn("backup stream failed", "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
