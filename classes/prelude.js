@@ -89,7 +89,7 @@
       this._m = new Map();
       if (init === undefined || init === null) return;
       if (init instanceof Headers) {
-        for (const [k, v] of init) this.append(k, v);
+        for (const [k, v] of init._m) this._m.set(k, v);
       } else if (typeof init[Symbol.iterator] === "function") {
         for (const pair of init) {
           const p = Array.from(pair);

@@ -44,7 +44,9 @@ type hooks struct {
 	mapCtor, setCtor, dateCtor               *goja.Object
 	errorCtor, typeErrorCtor, rangeErrorCtor *goja.Object
 
-	objectProto, mapProto, setProto, promiseProto, weakMapProto, weakSetProto *goja.Object
+	objectProto, mapProto, setProto *goja.Object
+	// refused are prototypes of objects that are not stored (see kind).
+	refused []*goja.Object
 }
 
 // newVM installs the globals (prelude.js and its Go natives) on rt.
@@ -60,7 +62,10 @@ func newVM(rt *goja.Runtime, cfg *Config, log *slog.Logger) (*vm, error) {
 	h.mapCtor, h.setCtor, h.dateCtor = global("Map"), global("Set"), global("Date")
 	h.errorCtor, h.typeErrorCtor, h.rangeErrorCtor = global("Error"), global("TypeError"), global("RangeError")
 	h.objectProto, h.mapProto, h.setProto = proto("Object"), proto("Map"), proto("Set")
-	h.promiseProto, h.weakMapProto, h.weakSetProto = proto("Promise"), proto("WeakMap"), proto("WeakSet")
+	h.refused = []*goja.Object{
+		proto("Promise"), proto("WeakMap"), proto("WeakSet"), proto("ArrayBuffer"), proto("DataView"),
+		proto("Uint8Array").Prototype(), // %TypedArray%.prototype
+	}
 	var ok bool
 	if h.jsonParse, ok = goja.AssertFunction(global("JSON").Get("parse")); !ok {
 		return nil, errors.New("classes: JSON.parse is not a function")
