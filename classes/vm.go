@@ -37,9 +37,9 @@ type vm struct {
 // runtime before any class code runs, so a class that replaces a global
 // does not change what the engine does.
 type hooks struct {
-	makeContext, makeRequest, responseParts goja.Callable
-	isClass, mapEntries, setValues          goja.Callable
-	jsonParse                               goja.Callable
+	makeContext, makeRequest, responseParts   goja.Callable
+	isClass, mapEntries, setValues, construct goja.Callable
+	jsonParse                                 goja.Callable
 
 	mapCtor, setCtor, dateCtor               *goja.Object
 	errorCtor, typeErrorCtor, rangeErrorCtor *goja.Object
@@ -91,6 +91,7 @@ func newVM(rt *goja.Runtime, cfg *Config, log *slog.Logger) (*vm, error) {
 		"isClass":       &h.isClass,
 		"mapEntries":    &h.mapEntries,
 		"setValues":     &h.setValues,
+		"construct":     &h.construct,
 	} {
 		if *dst, ok = goja.AssertFunction(o.Get(name)); !ok {
 			return nil, fmt.Errorf("classes: the prelude lacks %s", name)
