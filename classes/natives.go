@@ -26,7 +26,7 @@ const maxLogBytes = 8 << 10
 func (vm *vm) natives() *goja.Object {
 	n := vm.rt.NewObject()
 	for name, f := range map[string]func(goja.FunctionCall) goja.Value{
-		"throwStringTooLarge": vm.throwStringTooLarge,
+		"throwTooLarge":       vm.throwTooLarge,
 		"encodeUTF8":          vm.encodeUTF8,
 		"decodeUTF8":          vm.decodeUTF8,
 		"atob":                vm.atob,
@@ -64,9 +64,17 @@ func (vm *vm) natives() *goja.Object {
 
 // ---- strings and bytes ----
 
-func (vm *vm) throwStringTooLarge(fc goja.FunctionCall) goja.Value {
-	vm.throw(vm.hooks.rangeErrorCtor, fmt.Errorf("%w: %s would build a string of %s UTF-16 units, over %d",
-		ErrStringTooLarge, fc.Argument(0).String(), fc.Argument(1).String(), vm.cfg.MaxStringLength))
+// throwTooLarge(kind, name, n) throws the RangeError of a guarded
+// built-in: kind "string" (n UTF-16 units) or "array" (n elements, or
+// 8-byte units of a buffer).
+func (vm *vm) throwTooLarge(fc goja.FunctionCall) goja.Value {
+	name, n := fc.Argument(1).String(), fc.Argument(2).ToFloat()
+	if fc.Argument(0).String() == "string" {
+		vm.throw(vm.hooks.rangeErrorCtor, fmt.Errorf("%w: %s would build a string of %.0f UTF-16 units, over %d",
+			ErrStringTooLarge, name, n, vm.cfg.MaxStringLength))
+	}
+	vm.throw(vm.hooks.rangeErrorCtor, fmt.Errorf("%w: %s would allocate %.0f elements, over %d",
+		ErrArrayTooLarge, name, n, vm.cfg.MaxArrayLength))
 	return nil
 }
 
@@ -89,7 +97,8 @@ func (vm *vm) decodeUTF8(fc goja.FunctionCall) goja.Value {
 	}
 	b = b[off : off+n]
 	if int(n) > vm.cfg.MaxStringLength {
-		vm.throwStringTooLarge(goja.FunctionCall{Arguments: []goja.Value{vm.rt.ToValue("decode"), vm.rt.ToValue(n)}})
+		vm.throw(vm.hooks.rangeErrorCtor, fmt.Errorf("%w: decode would build a string of %d bytes, over %d",
+			ErrStringTooLarge, n, vm.cfg.MaxStringLength))
 	}
 	s := strings.TrimPrefix(string(b), "\uFEFF")
 	if !utf8.ValidString(s) {

@@ -79,7 +79,7 @@ func newVM(rt *goja.Runtime, cfg *Config, log *slog.Logger) (*vm, error) {
 	if !ok {
 		return nil, errors.New("classes: the prelude is not a function")
 	}
-	out, err := setup(goja.Undefined(), vm.natives(), rt.ToValue(cfg.MaxStringLength))
+	out, err := setup(goja.Undefined(), vm.natives(), rt.ToValue(cfg.MaxStringLength), rt.ToValue(cfg.MaxArrayLength))
 	if err != nil {
 		return nil, fmt.Errorf("classes: set up the prelude: %w", err)
 	}
