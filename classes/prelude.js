@@ -449,11 +449,21 @@
     warn: logger("warn"), error: logger("error"), trace: logger("debug"),
   }));
 
+  // Timers run while the call awaits them; those still pending when the
+  // call settles are dropped.
   define("setTimeout", (fn, ms, ...args) => {
     if (typeof fn !== "function") throw new TypeError("setTimeout: the callback must be a function");
-    return native.setTimeout(fn, Number(ms) || 0, args);
+    return native.setTimeout(fn, Number(ms) || 0, args, false);
   });
-  define("clearTimeout", (id) => { if (id !== undefined && id !== null) native.clearTimeout(Number(id)); });
+  define("setInterval", (fn, ms, ...args) => {
+    if (typeof fn !== "function") throw new TypeError("setInterval: the callback must be a function");
+    return native.setTimeout(fn, Number(ms) || 0, args, true);
+  });
+  const clearTimer = (id) => { if (id !== undefined && id !== null) native.clearTimeout(Number(id)); };
+  define("clearTimeout", clearTimer);
+  define("clearInterval", clearTimer);
+  const timeOrigin = Date.now();
+  define("performance", Object.freeze({ timeOrigin, now: () => native.monotonicMs() }));
   define("structuredClone", (v) => native.clone(v));
   define("queueMicrotask", (fn) => { Promise.resolve().then(() => fn()); });
 
