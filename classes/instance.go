@@ -385,19 +385,26 @@ func (vm *vm) requestValue(req *Request) (goja.Value, error) {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	nv := make([]any, 0, len(names))
-	vv := make([]any, 0, len(names))
+	var hs strings.Builder
 	for _, k := range names {
 		lk := strings.ToLower(k)
-		if !validHeaderName(lk) || len(req.Header[k]) == 0 {
+		vs := req.Header[k]
+		if !validHeaderName(lk) || len(vs) == 0 {
 			continue
 		}
 		sep := ", "
 		if lk == "set-cookie" {
 			sep = "\n"
 		}
-		nv = append(nv, lk)
-		vv = append(vv, strings.Join(req.Header[k], sep))
+		hs.WriteString(lk)
+		hs.WriteByte(0)
+		for i, v := range vs {
+			if i > 0 {
+				hs.WriteString(sep)
+			}
+			hs.WriteString(strings.Map(dropNUL, v))
+		}
+		hs.WriteByte(0)
 	}
 	body := goja.Null()
 	if len(req.Body) > 0 {
@@ -407,7 +414,16 @@ func (vm *vm) requestValue(req *Request) (goja.Value, error) {
 	if method == "" {
 		method = http.MethodGet
 	}
-	return vm.hooks.makeRequest(goja.Undefined(), rt.ToValue(method), rt.ToValue(req.URL), rt.NewArray(nv...), rt.NewArray(vv...), body)
+	return vm.hooks.makeRequest(goja.Undefined(), rt.ToValue(method), rt.ToValue(req.URL), rt.ToValue(hs.String()), body)
+}
+
+// dropNUL removes NUL from header values (HTTP forbids it; the request
+// passes headers NUL-separated).
+func dropNUL(r rune) rune {
+	if r == 0 {
+		return -1
+	}
+	return r
 }
 
 // validHeaderName reports whether s is an HTTP token (RFC 9110), as
@@ -425,16 +441,21 @@ func validHeaderName(s string) bool {
 	return true
 }
 
-// response converts responseParts' [status, [[name, value]…], body].
+// response converts responseParts' [status, "name\0value\0…", body].
+// Set-Cookie values, kept newline-separated, become one header line each.
 func (vm *vm) response(parts *goja.Object) (*Response, error) {
 	max := vm.cfg.MaxResponseBytes
 	resp := &Response{Status: int(parts.Get("0").ToInteger()), Header: http.Header{}}
-	if pairs, ok := parts.Get("1").(*goja.Object); ok {
-		n := pairs.Get("length").ToInteger()
-		for i := range n {
-			p := pairs.Get(fmt.Sprint(i)).ToObject(vm.rt)
-			resp.Header.Add(p.Get("0").String(), p.Get("1").String())
+	fields := strings.Split(parts.Get("1").String(), "\x00")
+	for i := 0; i+1 < len(fields); i += 2 {
+		name := http.CanonicalHeaderKey(fields[i])
+		if name == "Set-Cookie" {
+			for _, c := range strings.Split(fields[i+1], "\n") {
+				resp.Header.Add(name, c)
+			}
+			continue
 		}
+		resp.Header[name] = append(resp.Header[name], fields[i+1])
 	}
 	switch b := parts.Get("2").(type) {
 	case goja.String:

@@ -139,7 +139,8 @@ func (vm *vm) atob(fc goja.FunctionCall) goja.Value {
 }
 
 // parseURL(url, base?) resolves url against base and returns its parts as
-// URL keeps them; default ports are left out, as WHATWG URL does.
+// URL keeps them, [protocol, username, password, hostname, port, pathname,
+// search, hash]; default ports are left out, as WHATWG URL does.
 func (vm *vm) parseURL(fc goja.FunctionCall) goja.Value {
 	raw := fc.Argument(0).String()
 	u, err := url.Parse(raw)
@@ -185,15 +186,7 @@ func (vm *vm) parseURL(fc goja.FunctionCall) goja.Value {
 		user = u.User.Username()
 		pass, _ = u.User.Password()
 	}
-	o := vm.rt.NewObject()
-	for k, v := range map[string]string{
-		"protocol": scheme + ":", "username": user, "password": pass,
-		"hostname": strings.ToLower(u.Hostname()), "port": port,
-		"pathname": path, "search": search, "hash": hash,
-	} {
-		_ = o.Set(k, v)
-	}
-	return o
+	return vm.rt.NewArray(scheme+":", user, pass, strings.ToLower(u.Hostname()), port, path, search, hash)
 }
 
 func (vm *vm) randomUUID(goja.FunctionCall) goja.Value { return vm.rt.ToValue(uuid4()) }

@@ -259,9 +259,9 @@
   class URL {
     constructor(url, base) {
       const u = native.parseURL(String(url), base === undefined ? undefined : String(base));
-      this._protocol = u.protocol; this._username = u.username; this._password = u.password;
-      this._hostname = u.hostname; this._port = u.port; this._pathname = u.pathname;
-      this._search = u.search; this._hash = u.hash;
+      this._protocol = u[0]; this._username = u[1]; this._password = u[2];
+      this._hostname = u[3]; this._port = u[4]; this._pathname = u[5];
+      this._search = u[6]; this._hash = u[7];
       this._sp = null;
     }
     static canParse(url, base) {
@@ -405,9 +405,16 @@
     static json(data, init) {
       const text = JSON.stringify(data);
       if (text === undefined) throw new TypeError("Response.json: the value cannot be serialized as JSON");
-      const headers = new Headers(init && init.headers);
+      const given = init !== undefined && init !== null && init.headers !== undefined && init.headers !== null;
+      const headers = new Headers(given ? init.headers : undefined);
       if (!headers.has("content-type")) headers.set("content-type", "application/json");
-      return new Response(text, Object.assign({}, init, { headers }));
+      const r = new Response(null, init);
+      if (r.status === 204 || r.status === 205 || r.status === 304) {
+        throw new TypeError(`Response with status ${r.status} cannot have a body`);
+      }
+      r.headers = headers;
+      r._body = text;
+      return r;
     }
     static redirect(url, status) {
       status = status === undefined ? 302 : status;
@@ -473,38 +480,54 @@
     return k;
   }
   function keys(ks) { return Array.from(ks, key); }
+  // Storage methods return promises, as Cloudflare's do, though the
+  // work is done at once: Promise.resolve costs less than new Promise.
+  const P = Promise;
   function storageOps(check) {
     return {
       get(k, opts) {
-        return new Promise((res) => { check(); res(Array.isArray(k) ? native.getMany(keys(k)) : native.get(key(k))); });
+        try {
+          check();
+          return P.resolve(Array.isArray(k) ? native.getMany(keys(k)) : native.get(key(k)));
+        } catch (e) { return P.reject(e); }
       },
       put(k, v, opts) {
-        return new Promise((res) => {
+        try {
           check();
           if (typeof k === "object" && k !== null) native.putMany(k); else native.put(key(k), v);
-          res();
-        });
+          return P.resolve();
+        } catch (e) { return P.reject(e); }
       },
       delete(k, opts) {
-        return new Promise((res) => { check(); res(Array.isArray(k) ? native.deleteMany(keys(k)) : native.delete(key(k))); });
+        try {
+          check();
+          return P.resolve(Array.isArray(k) ? native.deleteMany(keys(k)) : native.delete(key(k)));
+        } catch (e) { return P.reject(e); }
       },
       list(o) {
-        return new Promise((res) => { check(); res(native.list(o === undefined || o === null ? {} : o)); });
+        try {
+          check();
+          return P.resolve(native.list(o === undefined || o === null ? {} : o));
+        } catch (e) { return P.reject(e); }
       },
-      getAlarm(opts) { return new Promise((res) => { check(); res(native.getAlarm()); }); },
+      getAlarm(opts) {
+        try { check(); return P.resolve(native.getAlarm()); } catch (e) { return P.reject(e); }
+      },
       setAlarm(t, opts) {
-        return new Promise((res) => {
+        try {
           check();
           native.setAlarm(t instanceof Date ? t.getTime() : t);
-          res();
-        });
+          return P.resolve();
+        } catch (e) { return P.reject(e); }
       },
-      deleteAlarm(opts) { return new Promise((res) => { check(); native.deleteAlarm(); res(); }); },
+      deleteAlarm(opts) {
+        try { check(); native.deleteAlarm(); return P.resolve(); } catch (e) { return P.reject(e); }
+      },
     };
   }
   function makeStorage() {
     const s = storageOps(() => {});
-    s.deleteAll = (opts) => new Promise((res) => { native.deleteAll(); res(); });
+    s.deleteAll = (opts) => { try { native.deleteAll(); return P.resolve(); } catch (e) { return P.reject(e); } };
     s.sync = () => Promise.resolve();
     s.transaction = async (fn) => {
       const token = native.txnBegin();
@@ -559,27 +582,31 @@
   // ---- hooks for the engine ----
   // makeRequest builds the Request fetch gets without re-checking what
   // the engine checked: url is absolute, names are lower case and valid.
-  function makeRequest(method, url, names, values, body) {
+  // Headers come as one string, "name\0value\0…" (neither holds a NUL),
+  // which costs less to pass than arrays.
+  function makeRequest(method, url, headers, body) {
     const r = Object.create(Request.prototype);
     r.url = url;
     r.method = method;
     const h = Object.create(Headers.prototype);
     h._m = new Map();
-    for (let i = 0; i < names.length; i++) h._m.set(names[i], values[i]);
+    if (headers !== "") {
+      const p = headers.split("\0");
+      for (let i = 0; i + 1 < p.length; i += 2) h._m.set(p[i], p[i + 1]);
+    }
     r.headers = h;
     r._body = body;
     r._used = false;
     r.signal = null;
     return r;
   }
-  // responseParts is what the engine sends: [status, [[name, value]…], body].
+  // responseParts is what the engine sends: [status, "name\0value\0…", body],
+  // or null when r is not a Response.
   function responseParts(r) {
     if (!(r instanceof Response)) return null;
-    const pairs = [];
-    for (const [k, v] of r.headers._m) {
-      if (k === "set-cookie") { for (const c of v.split("\n")) pairs.push([k, c]); } else pairs.push([k, v]);
-    }
-    return [r.status, pairs, r._body];
+    let h = "";
+    r.headers._m.forEach((v, k) => { h += k + "\0" + v + "\0"; });
+    return [r.status, h, r._body];
   }
   function isClass(v) {
     return typeof v === "function" && /^class\b/.test(Function.prototype.toString.call(v));

@@ -80,6 +80,8 @@ func TestWebAPIs(t *testing.T) {
 			`[200,true,"text/plain;charset=UTF-8","hi"]`},
 		{"response json", `const r = Response.json({a: 1}, {status: 201, headers: {"x-b": "2"}}); return [r.status, r.headers.get("content-type"), r.headers.get("x-b"), await r.json()]`,
 			`[201,"application/json","2",{"a":1}]`},
+		{"response json 204", `Response.json({}, {status: 204})`, `!cannot have a body`},
+		{"response json keeps content-type", `return Response.json(1, {headers: {"Content-Type": "application/x"}}).headers.get("content-type")`, `"application/x"`},
 		{"response bad status", `new Response("x", {status: 99})`, `!not in the range`},
 		{"response null body", `const r = new Response(null, {status: 204}); return [r.status, await r.text(), r.body]`, `[204,"",null]`},
 		{"response 204 with body", `new Response("x", {status: 204})`, `!cannot have a body`},
