@@ -2,13 +2,13 @@ package classes
 
 import (
 	"context"
-	"syscall"
-	"time"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // cpuTimer reports the process's CPU time (user and system) per op
