@@ -293,6 +293,10 @@ func TestCPULimitSparesOtherObjects(t *testing.T) {
 			t.Fatalf("loop: %v", err)
 		}
 	}
+	s := e.Stats()
+	if s.Calls != 22 || s.Failed != 2 || s.CPULimited != 1 || s.Built != 3 || s.Instances != 1 || s.CPUTime < 300*time.Millisecond {
+		t.Fatalf("stats %+v, want 22 calls, 2 failed, 1 over the CPU limit, 3 built, 1 live, CPU time >= the limit", s)
+	}
 }
 
 // TestCommitFailure: commit's error comes back as is, the Response is not
@@ -543,5 +547,20 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestScriptErrorStackNamesSourceLines: stack traces point into the
+// deployed source (through esbuild's source map), not the bundle.
+func TestScriptErrorStackNamesSourceLines(t *testing.T) {
+	src := "interface X { a: number }\n\nexport class T {\n  async fetch() {\n    const x: X = { a: 1 };\n    throw new Error('boom ' + x.a);\n  }\n}\n"
+	p, err := Compile("T", []byte(src), TypeScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = do(t, newTestEngine(t, Config{}), ClassRef{Name: "T", Version: 1, Program: p}, "o", newFakeState("o"), "GET", "/", "")
+	var se *ScriptError
+	if !errors.As(err, &se) || se.Message != "boom 1" || !strings.Contains(se.Stack, "class.ts:6:") {
+		t.Fatalf("error %v, stack %q; want line 6 of class.ts", err, se.Stack)
 	}
 }
