@@ -213,6 +213,7 @@
     }
     _parse(s) {
       this._l = [];
+      if (s === "" || s === "?") return;
       if (s.startsWith("?")) s = s.slice(1);
       for (const part of s.split("&")) {
         if (part === "") continue;

@@ -3,6 +3,7 @@ package classes
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -309,6 +310,9 @@ func writeString(buf *bytes.Buffer, s string) {
 // values. JSON.parse does the work; only values that may hold a tag are
 // walked again.
 func (vm *vm) decode(raw json.RawMessage) (goja.Value, error) {
+	if v, ok := vm.decodeScalar(raw); ok {
+		return v, nil
+	}
 	v, err := vm.hooks.jsonParse(goja.Undefined(), vm.rt.ToValue(string(raw)))
 	if err != nil {
 		return nil, fmt.Errorf("stored value is not JSON: %w", err)
@@ -317,6 +321,39 @@ func (vm *vm) decode(raw json.RawMessage) (goja.Value, error) {
 		return v, nil
 	}
 	return vm.revive(v, 0)
+}
+
+// decodeScalar decodes the commonest stored values — numbers, booleans,
+// null, strings without escapes — without a call into JSON.parse.
+func (vm *vm) decodeScalar(raw json.RawMessage) (goja.Value, bool) {
+	if len(raw) == 0 {
+		return nil, false
+	}
+	switch c := raw[0]; {
+	case c == '-' || c >= '0' && c <= '9':
+		if bytes.HasPrefix(raw, []byte("-0")) {
+			break // -0 and -0.5: JSON.parse keeps the sign of zero
+		}
+		if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil && n >= -1<<53 && n <= 1<<53 {
+			return vm.rt.ToValue(n), true
+		}
+		// Out of range is JavaScript's Infinity or 0, as Number("1e400").
+		if f, err := strconv.ParseFloat(string(raw), 64); err == nil || errors.Is(err, strconv.ErrRange) {
+			return vm.rt.ToValue(f), true
+		}
+	case c == '"' && len(raw) >= 2 && raw[len(raw)-1] == '"':
+		body := raw[1 : len(raw)-1]
+		if bytes.IndexByte(body, '\\') < 0 && bytes.IndexByte(body, '"') < 0 && utf8.Valid(body) {
+			return vm.rt.ToValue(string(body)), true
+		}
+	case string(raw) == "true":
+		return vm.rt.ToValue(true), true
+	case string(raw) == "false":
+		return vm.rt.ToValue(false), true
+	case string(raw) == "null":
+		return goja.Null(), true
+	}
+	return nil, false
 }
 
 // revive replaces tagged objects within v (fresh from JSON.parse) by the

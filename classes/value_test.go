@@ -109,6 +109,16 @@ func TestStoredJSONFromOperators(t *testing.T) {
 		{`{"$map":[["a",{"$set":[1]}]]}`, `Map{"a"=>Set{1}}`},
 		{`{"$num":"weird"}`, `{"$num":"weird"}`},
 		{`"$map"`, `"$map"`},
+		{`-0`, `-0`},
+		{`-0.5`, `-0.5`},
+		{`1e400`, `Infinity`},
+		{`12345678901234567890`, `12345678901234567000`},
+		{`9007199254740993`, `9007199254740992`},
+		{`1.5`, `1.5`},
+		{`"é \u00e9 \n"`, `"é é \n"`},
+		{`"plain"`, `"plain"`},
+		{`true`, `true`},
+		{`null`, `null`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.stored, func(t *testing.T) {
