@@ -326,9 +326,12 @@
     if (typeof body === "object" && typeof body.getReader === "function") throw new TypeError("streams are not supported as bodies");
     return String(body);
   }
-  function defaultContentType(body, headers) {
+  // defaultContentType sets the Content-Type fetch's spec gives a body
+  // given as init (a string or URLSearchParams), unless one is set.
+  function defaultContentType(init, headers) {
     if (headers.has("content-type")) return;
-    if (typeof body === "string") headers.set("content-type", "text/plain;charset=UTF-8");
+    if (init instanceof URLSearchParams) headers.set("content-type", "application/x-www-form-urlencoded;charset=UTF-8");
+    else if (init !== null && init !== undefined && !(init instanceof ArrayBuffer) && !ArrayBuffer.isView(init)) headers.set("content-type", "text/plain;charset=UTF-8");
   }
   class Body {
     _consume() {
@@ -363,7 +366,7 @@
       if (this._body !== null && (this.method === "GET" || this.method === "HEAD")) {
         throw new TypeError("Request with GET/HEAD method cannot have a body");
       }
-      if (init.body !== undefined) defaultContentType(this._body, this.headers);
+      if (init.body !== undefined) defaultContentType(init.body, this.headers);
       this._used = false;
       this.signal = init.signal !== undefined ? init.signal : src ? src.signal : null;
     }
@@ -390,7 +393,7 @@
       if (this._body !== null && (status === 204 || status === 205 || status === 304)) {
         throw new TypeError(`Response with status ${status} cannot have a body`);
       }
-      defaultContentType(this._body, this.headers);
+      defaultContentType(body, this.headers);
       this._used = false;
     }
     get ok() { return this.status >= 200 && this.status <= 299; }

@@ -183,3 +183,30 @@ func TestConsoleLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestResponseBodies: every body kind reaches Go as bytes.
+func TestResponseBodies(t *testing.T) {
+	tests := []struct{ expr, want, ctype string }{
+		{`new Response("héllo")`, "héllo", "text/plain;charset=UTF-8"},
+		{`new Response(new Uint8Array([104, 105]))`, "hi", ""},
+		{`new Response(new Uint8Array([0, 104, 105, 0]).subarray(1, 3))`, "hi", ""},
+		{`new Response(new TextEncoder().encode("ab").buffer)`, "ab", ""},
+		{`new Response(new URLSearchParams({a: "1 2"}))`, "a=1+2", "application/x-www-form-urlencoded;charset=UTF-8"},
+		{`new Response(null)`, "", ""},
+		{`new Response()`, "", ""},
+		{`new Response(42)`, "42", "text/plain;charset=UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.expr, func(t *testing.T) {
+			p := mustCompile(t, "R", `export class R { async fetch() { return `+tt.expr+` } }`)
+			st := newFakeState("o")
+			resp, err := do(t, newTestEngine(t, Config{}), ClassRef{Name: "R", Version: 1, Program: p}, "o", st, "GET", "/", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(resp.Body) != tt.want || resp.Header.Get("Content-Type") != tt.ctype || resp.Status != 200 {
+				t.Fatalf("%d %q %q, want 200 %q %q", resp.Status, resp.Body, resp.Header.Get("Content-Type"), tt.want, tt.ctype)
+			}
+		})
+	}
+}
