@@ -201,6 +201,10 @@ export class L {
     case "/throw-string": throw "plain";
     case "/reject": return Promise.reject(new TypeError("rejected"));
     case "/not-response": return {status: 200};
+    case "/bad-status": { const r = new Response("x"); r.status = 1000; return r; }
+    case "/bad-header": { const r = new Response("x"); r.headers._m.set("bad name", "v"); return r; }
+    case "/bad-header-value": { const r = new Response("x"); r.headers._m.set("x", "a\r\nInjected: 1"); return r; }
+    case "/big-headers": { const r = new Response("x"); for (let i = 0; i < 1000; i++) r.headers.set("x-" + i, "v".repeat(2000)); return r; }
     }
     return Response.json({calls: this.calls});
   }
@@ -228,6 +232,10 @@ func TestLimits(t *testing.T) {
 		{"/throw-string", nil, "plain"},
 		{"/reject", nil, "TypeError: rejected"},
 		{"/not-response", nil, "did not return a Response"},
+		{"/bad-status", nil, "status 1000 is not in the range"},
+		{"/bad-header", nil, "invalid header"},
+		{"/bad-header-value", nil, "invalid header"},
+		{"/big-headers", ErrResponseTooLarge, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -2,7 +2,9 @@ package classes
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -75,13 +77,30 @@ func validHeaderName(s string) bool {
 	return true
 }
 
+// arrayBufferType is what a goja ArrayBuffer exports as.
+var arrayBufferType = reflect.TypeFor[goja.ArrayBuffer]()
+
 // response converts responseParts' [status, "name\0value\0…", body].
 // Set-Cookie values, kept newline-separated, become one header line each.
+// The status, names and values are checked again, though Response checks
+// them, because a class can reach into a Response's fields; headers count
+// against MaxResponseBytes with the body.
 func (vm *vm) response(parts *goja.Object) (*Response, error) {
 	max := vm.cfg.MaxResponseBytes
-	resp := &Response{Status: int(parts.Get("0").ToInteger()), Header: http.Header{}}
-	fields := strings.Split(parts.Get("1").String(), "\x00")
+	status := parts.Get("0").ToInteger()
+	if status < 200 || status > 599 {
+		return nil, &ScriptError{Message: fmt.Sprintf("the Response's status %d is not in the range 200 to 599", status)}
+	}
+	resp := &Response{Status: int(status), Header: http.Header{}}
+	hs := parts.Get("1").String()
+	if len(hs) > max {
+		return nil, errorf(ErrResponseTooLarge, "the headers are over %d bytes", max)
+	}
+	fields := strings.Split(hs, "\x00")
 	for i := 0; i+1 < len(fields); i += 2 {
+		if !validHeaderName(fields[i]) || strings.ContainsAny(fields[i+1], "\r\x00") {
+			return nil, &ScriptError{Message: fmt.Sprintf("the Response has an invalid header %q", fields[i])}
+		}
 		name := http.CanonicalHeaderKey(fields[i])
 		if name == "Set-Cookie" {
 			for _, c := range strings.Split(fields[i+1], "\n") {
@@ -89,8 +108,12 @@ func (vm *vm) response(parts *goja.Object) (*Response, error) {
 			}
 			continue
 		}
+		if strings.Contains(fields[i+1], "\n") {
+			return nil, &ScriptError{Message: fmt.Sprintf("the Response has an invalid header %q", fields[i])}
+		}
 		resp.Header[name] = append(resp.Header[name], fields[i+1])
 	}
+	max -= len(hs)
 	switch b := parts.Get("2").(type) {
 	case goja.String:
 		if b.Length() > max {
@@ -98,7 +121,8 @@ func (vm *vm) response(parts *goja.Object) (*Response, error) {
 		}
 		resp.Body = []byte(b.String())
 	case *goja.Object:
-		if ab, ok := b.Export().(goja.ArrayBuffer); ok {
+		if b.ExportType() == arrayBufferType {
+			ab, _ := b.Export().(goja.ArrayBuffer)
 			if len(ab.Bytes()) > max {
 				return nil, errorf(ErrResponseTooLarge, "the body is over %d bytes", max)
 			}
