@@ -572,3 +572,48 @@ func TestScriptErrorStackNamesSourceLines(t *testing.T) {
 		t.Fatalf("error %v, stack %q; want line 6 of class.ts", err, se.Stack)
 	}
 }
+
+// TestEngineUnderChurn: concurrent calls over more objects than the LRU
+// holds, with Forget and version changes in between, lose no increment.
+func TestEngineUnderChurn(t *testing.T) {
+	e := newTestEngine(t, Config{MaxInstances: 3})
+	p := mustCompile(t, "Seq", seqClass)
+	const objects, perObject = 8, 15
+	states := make([]*fakeState, objects)
+	for i := range states {
+		states[i] = newFakeState(fmt.Sprint("o", i))
+	}
+	var wg sync.WaitGroup
+	for i := range objects {
+		for j := range perObject {
+			wg.Go(func() {
+				ref := ClassRef{Name: "Seq", Version: uint64(1 + j%3), Program: p}
+				if _, err := do(t, e, ref, states[i].object, states[i], "POST", "/", ""); err != nil {
+					t.Error(err)
+				}
+				if j%5 == 0 {
+					e.Forget("Seq")
+				}
+			})
+		}
+	}
+	wg.Wait()
+	for _, st := range states {
+		if got := st.get("n"); got != fmt.Sprint(perObject) {
+			t.Errorf("%s: n = %s, want %d", st.object, got, perObject)
+		}
+	}
+	if n := e.Instances(); n > 3 {
+		t.Fatalf("%d instances live, bound 3", n)
+	}
+	e.slots.mu.Lock()
+	defer e.slots.mu.Unlock()
+	for k, s := range e.slots.byKey {
+		if s.busy || s.users != 0 || len(s.waiters) != 0 || (s.inst == nil) != (s.lru == nil) {
+			t.Errorf("slot %v left busy=%v users=%d waiters=%d inst=%v lru=%v", k, s.busy, s.users, len(s.waiters), s.inst != nil, s.lru != nil)
+		}
+	}
+	if e.slots.lru.Len() != e.slots.live {
+		t.Errorf("lru holds %d, live %d", e.slots.lru.Len(), e.slots.live)
+	}
+}
