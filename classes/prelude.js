@@ -378,19 +378,24 @@
   }
   define("Request", Request);
 
+  // responseInit checks a ResponseInit's status and statusText.
+  function responseStatus(init) {
+    const status = init === undefined || init === null || init.status === undefined ? 200 : Number(init.status);
+    if (!Number.isInteger(status) || status < 200 || status > 599) {
+      throw new RangeError(`Response status ${init.status} is not in the range 200 to 599`);
+    }
+    return status;
+  }
+  function nullBodyStatus(status) { return status === 204 || status === 205 || status === 304; }
   class Response extends Body {
     constructor(body, init) {
       super();
-      init = init || {};
-      const status = init.status === undefined ? 200 : Number(init.status);
-      if (!Number.isInteger(status) || status < 200 || status > 599) {
-        throw new RangeError(`Response status ${init.status} is not in the range 200 to 599`);
-      }
+      const status = responseStatus(init);
       this.status = status;
-      this.statusText = init.statusText === undefined ? "" : String(init.statusText);
-      this.headers = new Headers(init.headers);
+      this.statusText = init === undefined || init === null || init.statusText === undefined ? "" : String(init.statusText);
+      this.headers = new Headers(init === undefined || init === null ? undefined : init.headers);
       this._body = bodyInit(body);
-      if (this._body !== null && (status === 204 || status === 205 || status === 304)) {
+      if (this._body !== null && nullBodyStatus(status)) {
         throw new TypeError(`Response with status ${status} cannot have a body`);
       }
       defaultContentType(body, this.headers);
@@ -407,17 +412,19 @@
       return r;
     }
     static json(data, init) {
+      const status = responseStatus(init);
+      if (nullBodyStatus(status)) throw new TypeError(`Response with status ${status} cannot have a body`);
       const text = JSON.stringify(data);
       if (text === undefined) throw new TypeError("Response.json: the value cannot be serialized as JSON");
       const given = init !== undefined && init !== null && init.headers !== undefined && init.headers !== null;
       const headers = new Headers(given ? init.headers : undefined);
-      if (!headers.has("content-type")) headers.set("content-type", "application/json");
-      const r = new Response(null, init);
-      if (r.status === 204 || r.status === 205 || r.status === 304) {
-        throw new TypeError(`Response with status ${r.status} cannot have a body`);
-      }
+      if (!given || !headers.has("content-type")) headers._m.set("content-type", "application/json");
+      const r = Object.create(Response.prototype);
+      r.status = status;
+      r.statusText = given && init.statusText !== undefined ? String(init.statusText) : "";
       r.headers = headers;
       r._body = text;
+      r._used = false;
       return r;
     }
     static redirect(url, status) {

@@ -51,6 +51,11 @@ func (vm *vm) encode(v goja.Value, max int) ([]byte, error) {
 	if v == nil || goja.IsUndefined(v) {
 		return nil, fmt.Errorf("%w: undefined", ErrNotSerializable)
 	}
+	if _, ok := v.(*goja.Object); !ok && goja.IsNumber(v) {
+		if n, ok := v.Export().(int64); ok { // the commonest value: no encoder
+			return strconv.AppendInt(nil, n, 10), nil
+		}
+	}
 	e := encoder{vm: vm, max: max}
 	if err := e.value(v, 0); err != nil {
 		return nil, err
