@@ -107,10 +107,10 @@ type Config struct {
 	// MaxTimers bounds the pending timers of one call (default 10,000).
 	MaxTimers int
 	// MaxInstances bounds the live object instances (default 1,024). An
-	// instance is a goja runtime of its own, about 300 KiB with the Web
-	// APIs, and takes about 0.7 ms of CPU to build, so the bound trades
-	// memory (~300 MiB at the default) against rebuilding objects that
-	// fell out of the LRU; the least recently used idle one goes first.
+	// instance is a goja runtime of its own with the Web APIs (see
+	// BenchmarkNewInstance for its size and build time), so the bound
+	// trades memory against rebuilding objects that fell out of the LRU;
+	// the least recently used idle one goes first.
 	MaxInstances int
 }
 
