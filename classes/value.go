@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -450,6 +451,9 @@ func (vm *vm) reviveProps(o *goja.Object, depth int) error {
 	return nil
 }
 
+// proxyType is what a goja Proxy exports as.
+var proxyType = reflect.TypeFor[goja.Proxy]()
+
 // objectKind is what structured clone sees in an object.
 type objectKind int
 
@@ -476,6 +480,9 @@ func (vm *vm) kind(o *goja.Object) objectKind {
 		return kindDate
 	case "Object":
 	default:
+		return kindOther
+	}
+	if o.ExportType() == proxyType { // structured clone refuses proxies; walking one runs its traps
 		return kindOther
 	}
 	for p := o.Prototype(); p != nil; p = p.Prototype() {

@@ -85,7 +85,7 @@ func TestValueRoundTrip(t *testing.T) {
 func TestValueRefused(t *testing.T) {
 	for _, expr := range []string{
 		`undefined`, `() => 1`, `Symbol("s")`, `{f: function () {}}`, `[Symbol.iterator]`,
-		`/re/`, `new Error("e")`, `new Uint8Array(2)`, `new ArrayBuffer(2)`, `new DataView(new ArrayBuffer(1))`, `new Number(1)`, `Promise.resolve(1)`, `new WeakMap()`,
+		`/re/`, `new Error("e")`, `new Uint8Array(2)`, `new ArrayBuffer(2)`, `new DataView(new ArrayBuffer(1))`, `new Number(1)`, `new Proxy({}, {})`, `new Proxy(new Map(), {})`, `Promise.resolve(1)`, `new WeakMap()`,
 		`(() => { const a = []; a.push(a); return a })()`,
 		`(() => { const m = new Map(); m.set("self", m); return m })()`,
 	} {
