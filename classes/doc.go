@@ -74,7 +74,9 @@
 // (Config.MaxStringLength, ErrStringTooLarge: 'x'.repeat(1e8) throws
 // before allocating), Array.prototype.fill, Array.from of an array-like
 // and the ArrayBuffer and typed-array constructors (Config.MaxArrayLength,
-// ErrArrayTooLarge). What a JavaScript loop grows (s += s) is bounded by
+// ErrArrayTooLarge). JSON.stringify, whose cycle check takes time
+// quadratic in the nesting, refuses values nested deeper than 1,000
+// (ErrTooDeep). What a JavaScript loop grows (s += s) is bounded by
 // the CPU limit only; a value or response that grew too large is refused by
 // its length before it is copied out of the runtime. Other amplifying
 // built-ins (replaceAll with a long replacement, …) are not guarded.

@@ -36,6 +36,10 @@ var (
 	// Config.MaxArrayLength elements (8-byte units for buffers); stopped
 	// before it is allocated.
 	ErrArrayTooLarge = errors.New("array too large")
+	// ErrTooDeep: JSON.stringify of a value nested deeper than 1,000 arrays
+	// and objects (which goja would take quadratic, uninterruptible time
+	// over).
+	ErrTooDeep = errors.New("value nested too deeply")
 	// ErrNotSerializable: a value given to storage holds something structured
 	// clone of JSON-like data cannot keep (a function, a symbol, a cycle, a
 	// top-level undefined). Inside JavaScript it is a TypeError

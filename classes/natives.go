@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -37,6 +38,7 @@ func (vm *vm) natives() *goja.Object {
 		"clearTimeout":  vm.clearTimeout,
 		"monotonicMs":   vm.monotonicMs,
 		"clone":         vm.clone,
+		"checkDepth":    vm.checkDepth,
 		"block":         vm.block,
 		"waitUntil":     vm.waitUntil,
 		"get":           vm.storageGet,
@@ -296,4 +298,63 @@ func (vm *vm) clone(fc goja.FunctionCall) goja.Value {
 		vm.throw(vm.hooks.errorCtor, err)
 	}
 	return v
+}
+
+// maxJSONDepth bounds the nesting JSON.stringify accepts.
+const maxJSONDepth = 1000
+
+// checkDepth throws a RangeError (ErrTooDeep) when value nests arrays and
+// plain objects deeper than maxJSONDepth. It walks what JSON.stringify
+// would, so getters on the way run here too. A cycle ends the walk:
+// JSON.stringify reports it (a TypeError) without going deep.
+func (vm *vm) checkDepth(fc goja.FunctionCall) goja.Value {
+	root, ok := fc.Argument(0).(*goja.Object)
+	if !ok {
+		return goja.Undefined()
+	}
+	d := depthWalk{vm: vm, onPath: map[*goja.Object]bool{}, checked: map[*goja.Object]int{}}
+	d.walk(root, 1)
+	return goja.Undefined()
+}
+
+// depthWalk is checkDepth's walk. Recursion is bounded by maxJSONDepth.
+type depthWalk struct {
+	vm      *vm
+	onPath  map[*goja.Object]bool
+	checked map[*goja.Object]int // the least depth a finished walk started o at
+}
+
+// walk reports whether it met a cycle.
+func (d *depthWalk) walk(o *goja.Object, depth int) bool {
+	if depth > maxJSONDepth {
+		d.vm.throw(d.vm.hooks.rangeErrorCtor, fmt.Errorf("%w: JSON.stringify of a value nested deeper than %d", ErrTooDeep, maxJSONDepth))
+	}
+	if d.onPath[o] {
+		return true
+	}
+	if at, ok := d.checked[o]; ok && at >= depth {
+		return false // its subtree fit when it sat at least this deep
+	}
+	d.onPath[o] = true
+	child := func(v goja.Value) bool {
+		c, ok := v.(*goja.Object)
+		return ok && d.walk(c, depth+1)
+	}
+	switch d.vm.kind(o) {
+	case kindArray:
+		for i := range o.Get("length").ToInteger() {
+			if child(o.Get(strconv.FormatInt(i, 10))) {
+				return true
+			}
+		}
+	case kindPlain:
+		for _, k := range o.Keys() {
+			if child(o.Get(k)) {
+				return true
+			}
+		}
+	}
+	delete(d.onPath, o)
+	d.checked[o] = depth
+	return false
 }

@@ -75,6 +75,18 @@
     if (typeof g[name] === "function") guardConstructor(name, g[name].BYTES_PER_ELEMENT);
   }
 
+  // JSON.stringify checks for cycles by scanning the path it is on, so a
+  // deeply nested value costs it time quadratic in the depth, in one
+  // native step the CPU limit cannot stop (depth 100,000: half a minute).
+  // The depth is checked first, in Go, in time linear in the size.
+  const stringify = JSON.stringify;
+  Object.defineProperty(JSON, "stringify", {
+    value: function stringify_(value, replacer, space) {
+      if (typeof value === "object" && value !== null) native.checkDepth(value);
+      return stringify(value, replacer, space);
+    }, writable: true, configurable: true, enumerable: false,
+  });
+
   function define(name, value) {
     Object.defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
   }
