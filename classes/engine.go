@@ -205,17 +205,16 @@ func NewEngine(cfg Config) *Engine {
 // rebuilds it from storage.
 func (e *Engine) Call(ctx context.Context, ref ClassRef, object string, req *Request, state State, commit func(Effects, *Response) error) (*Response, error) {
 	var resp *Response
-	err := e.run(ctx, ref, object, state, func(in *instance) (Effects, error) {
-		var err error
-		resp, err = in.fetch(req)
+	err := e.run(ctx, ref, object, state, func(in *instance) error {
+		r, err := in.fetch(req)
 		if err != nil {
-			return Effects{}, err
+			return err
 		}
-		eff := in.vm.call.ov.effects()
-		if err := commit(eff, resp); err != nil {
-			return Effects{}, err
+		if err := commit(in.vm.call.ov.effects(), r); err != nil {
+			return err
 		}
-		return eff, nil
+		resp = r
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -229,16 +228,12 @@ func (e *Engine) Call(ctx context.Context, ref ClassRef, object string, req *Req
 // is cleared by its own commit. A throw is a *ScriptError; a class without
 // alarm() is a *ScriptError too.
 func (e *Engine) Alarm(ctx context.Context, ref ClassRef, object string, info AlarmInfo, state State, commit func(Effects) error) error {
-	return e.run(ctx, ref, object, state, func(in *instance) (Effects, error) {
+	return e.run(ctx, ref, object, state, func(in *instance) error {
 		in.vm.call.ov.alarm = &AlarmChange{Delete: true}
 		if err := in.alarm(info); err != nil {
-			return Effects{}, err
+			return err
 		}
-		eff := in.vm.call.ov.effects()
-		if err := commit(eff); err != nil {
-			return Effects{}, err
-		}
-		return eff, nil
+		return commit(in.vm.call.ov.effects())
 	})
 }
 
@@ -252,7 +247,7 @@ func (e *Engine) Instances() int { return e.slots.instances() }
 
 // run takes object's gate, gets or builds its instance, runs body with a
 // fresh call on it, and gives the instance back — or drops it on failure.
-func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state State, body func(*instance) (Effects, error)) (err error) {
+func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state State, body func(*instance) error) (err error) {
 	if ref.Program == nil {
 		return errors.New("classes: ClassRef without a Program")
 	}
@@ -287,7 +282,7 @@ func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state Sta
 		in.begin(c)
 	}
 	defer in.end()
-	if _, err := body(in); err != nil {
+	if err := body(in); err != nil {
 		return err
 	}
 	keep = true
