@@ -1,7 +1,7 @@
 // The Web APIs and the Durable Object context of dobj's class runtime.
 // This file evaluates to a function that the engine calls once per runtime
 // with its Go natives; it defines the globals and returns the hooks the
-// engine drives (see globals.go). Written for goja (ES2017 and more).
+// engine drives (see vm.go). Written for goja (ES2017 and more).
 (function (native, maxStringLength, maxArrayLength) {
   "use strict";
   const g = globalThis;
