@@ -62,7 +62,11 @@
 // # Limits
 //
 // Each limit is a clear error and harms no other object: CPU time per call
-// (goja's Interrupt; the instance is dropped: ErrCPULimit), call depth
+// (goja's Interrupt; the instance is dropped: ErrCPULimit), memory (goja
+// has no limit of its own: a call whose JavaScript runs while the node's
+// live heap grows past Config.MaxHeapGrowth is interrupted the same way,
+// ErrMemoryLimit — the heap is the process's, so the bound is generous),
+// call depth
 // (ErrStackOverflow; goja's is not catchable in JavaScript), source size
 // (ErrSourceTooLarge), response size (ErrResponseTooLarge), value, key and
 // per-call write sizes (RangeErrors a class may catch, carrying

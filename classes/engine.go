@@ -85,6 +85,10 @@ type Config struct {
 	// CPULimit bounds the JavaScript execution of one call (default 30s):
 	// the time the runtime runs, not the time it waits on timers.
 	CPULimit time.Duration
+	// MaxHeapGrowth bounds how much the node's live Go heap may grow while
+	// one segment of a call's JavaScript runs (default 256 MiB; negative:
+	// no bound): past it the call stops with ErrMemoryLimit. See watchdog.
+	MaxHeapGrowth int64
 	// MaxStackDepth bounds nested JavaScript calls (default 10,000).
 	MaxStackDepth int
 	// MaxResponseBytes bounds fetch's response body (default 1 MiB).
@@ -120,6 +124,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.CPULimit <= 0 {
 		c.CPULimit = 30 * time.Second
+	}
+	if c.MaxHeapGrowth == 0 {
+		c.MaxHeapGrowth = 256 << 20
 	}
 	if c.MaxStackDepth <= 0 {
 		c.MaxStackDepth = 10_000

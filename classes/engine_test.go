@@ -195,6 +195,7 @@ export class L {
     case "/big-value": await this.ctx.storage.put("v", "x".repeat(1e6)); break;
     case "/grown-value": { let s = "x".repeat(1 << 20); while (s.length < 16 << 20) s += s; await this.ctx.storage.put("v", s); break; }
     case "/grown-response": { let s = "x".repeat(1 << 20); while (s.length < 16 << 20) s += s; return new Response(s); }
+    case "/hoard": { const a = []; for (;;) a.push({i: a.length}); }
     case "/never": await new Promise(() => {}); break;
     case "/sleep": await new Promise((r) => setTimeout(r, 60000)); break;
     case "/throw": await this.ctx.storage.put("t", 1); throw new Error("boom");
@@ -264,6 +265,26 @@ func TestLimits(t *testing.T) {
 				t.Fatalf("after the error: %s, want a fresh instance", got)
 			}
 		})
+	}
+}
+
+// TestMemoryLimit: a loop that keeps what it allocates is stopped by the
+// heap's growth long before the CPU limit, and the other objects go on.
+func TestMemoryLimit(t *testing.T) {
+	e := newTestEngine(t, Config{CPULimit: time.Minute, MaxHeapGrowth: 32 << 20})
+	ref := ClassRef{Name: "L", Version: 1, Program: mustCompile(t, "L", limitsClass)}
+	done := make(chan error, 1)
+	go func() {
+		_, err := do(t, e, ref, "hoarder", newFakeState("hoarder"), "GET", "/hoard", "")
+		done <- err
+	}()
+	other := newFakeState("other")
+	mustDo(t, e, ref, "other", other, "GET", "/", "")
+	if err := <-done; !errors.Is(err, ErrMemoryLimit) {
+		t.Fatalf("error %v, want ErrMemoryLimit", err)
+	}
+	if got := mustDo(t, e, ref, "other", other, "GET", "/", ""); got != `{"calls":2}` {
+		t.Fatalf("the other object after: %s", got)
 	}
 }
 

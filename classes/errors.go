@@ -14,6 +14,10 @@ var (
 	// ErrCPULimit: a call ran JavaScript for longer than Config.CPULimit. The
 	// object's instance is discarded; nothing is committed.
 	ErrCPULimit = errors.New("cpu time limit exceeded")
+	// ErrMemoryLimit: while a call's JavaScript ran, the node's live heap
+	// grew by more than Config.MaxHeapGrowth. The instance is discarded
+	// (freeing what it held); nothing is committed.
+	ErrMemoryLimit = errors.New("memory limit exceeded")
 	// ErrStackOverflow: a call nested JavaScript calls deeper than
 	// Config.MaxStackDepth. The instance is discarded; nothing is committed.
 	ErrStackOverflow = errors.New("javascript call stack exceeded")

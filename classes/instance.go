@@ -95,13 +95,9 @@ func (in *instance) run(f func() (goja.Value, error)) (v goja.Value, err error) 
 	if err := c.enter(in.vm.rt); err != nil {
 		return nil, err
 	}
-	limit := time.AfterFunc(left, func() {
-		c.interrupt(errorf(ErrCPULimit, "ran JavaScript for %s", c.cfg.CPULimit))
-	})
-	start := time.Now()
+	w := watch(c, left)
 	defer func() {
-		limit.Stop()
-		c.cpuUsed += time.Since(start)
+		c.cpuUsed += w.stop()
 		c.leave()
 		if r := recover(); r != nil { // a bug of ours in a native: fail the call, not the node
 			v, err = nil, fmt.Errorf("classes: panic in the runtime: %v", r)
