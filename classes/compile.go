@@ -1,6 +1,7 @@
 package classes
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -32,9 +33,12 @@ const (
 // moduleGlobal is the global variable the bundled module's exports land in.
 const moduleGlobal = "__dobj_module"
 
-// compileCPULimit bounds the module's top-level code when Compile and
-// ExportedClasses evaluate it to find its exports.
-const compileCPULimit = 5 * time.Second
+// compileCPULimit and compileHeapGrowth bound the module's top-level code
+// when Compile and ExportedClasses evaluate it to find its exports.
+const (
+	compileCPULimit   = 5 * time.Second
+	compileHeapGrowth = 64 << 20
+)
 
 // Program is a compiled module and the class it exports; one Program is
 // shared by the runtimes of every object of the class.
@@ -184,44 +188,54 @@ export class WorkerEntrypoint { constructor(ctx, env) { this.ctx = ctx; this.env
 // exportedClasses evaluates the bundled module in a scratch runtime and
 // returns the names of its exports that are classes.
 func exportedClasses(prog *goja.Program) ([]string, error) {
-	rt := goja.New()
-	cfg := Config{}
+	cfg := Config{CPULimit: compileCPULimit, MaxHeapGrowth: compileHeapGrowth}
 	cfg.setDefaults()
+	rt := goja.New()
+	rt.SetMaxCallStackSize(cfg.MaxStackDepth)
 	vm, err := newVM(rt, &cfg, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
-	timer := time.AfterFunc(compileCPULimit, func() { rt.Interrupt(ErrCPULimit) })
-	defer timer.Stop()
-	if _, err := rt.RunProgram(prog); err != nil {
-		var ie *goja.InterruptedError
-		if errors.As(err, &ie) {
-			return nil, &CompileError{Message: fmt.Sprintf("the module's top-level code ran longer than %s", compileCPULimit)}
-		}
-		var ex *goja.Exception
-		if errors.As(err, &ex) {
-			return nil, &CompileError{Message: "the module's top-level code threw: " + ex.Value().String()}
-		}
-		return nil, &CompileError{Message: "the module's top-level code failed: " + err.Error()}
-	}
-	exports := rt.Get(moduleGlobal)
-	if exports == nil || goja.IsUndefined(exports) || goja.IsNull(exports) {
-		return nil, nil // a module without exports
-	}
-	obj := exports.ToObject(rt)
-	isClass := vm.hooks.isClass
+	// The top level runs under the same watchdog as a call (CPU and heap),
+	// with no storage.
+	in := &instance{vm: vm}
+	c := newCall(context.Background(), nil, &cfg)
+	defer c.stop()
+	in.begin(c)
+	defer in.end()
 	var names []string
-	for _, k := range obj.Keys() {
-		if k == "default" { // not a name a class can be deployed under
-			continue
+	_, err = in.run(func() (goja.Value, error) {
+		if _, err := rt.RunProgram(prog); err != nil {
+			return nil, err
 		}
-		v, err := isClass(goja.Undefined(), obj.Get(k))
-		if err != nil {
-			return nil, &CompileError{Message: fmt.Sprintf("reading export %s: %v", k, err)}
+		exports := rt.Get(moduleGlobal)
+		if exports == nil || goja.IsUndefined(exports) || goja.IsNull(exports) {
+			return nil, nil // a module without exports
 		}
-		if v.ToBoolean() {
-			names = append(names, k)
+		obj := exports.ToObject(rt)
+		for _, k := range obj.Keys() {
+			if k == "default" { // not a name a class can be deployed under
+				continue
+			}
+			v, err := vm.hooks.isClass(goja.Undefined(), obj.Get(k))
+			if err != nil {
+				return nil, err
+			}
+			if v.ToBoolean() {
+				names = append(names, k)
+			}
 		}
+		return nil, nil
+	})
+	var se *ScriptError
+	switch {
+	case err == nil:
+	case errors.As(err, &se):
+		return nil, &CompileError{Message: "the module's top-level code threw: " + se.Message}
+	case errors.Is(err, ErrCPULimit):
+		return nil, &CompileError{Message: fmt.Sprintf("the module's top-level code ran longer than %s", compileCPULimit)}
+	default:
+		return nil, &CompileError{Message: "the module's top-level code failed: " + err.Error()}
 	}
 	slices.Sort(names)
 	return names, nil

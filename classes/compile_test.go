@@ -25,6 +25,7 @@ func TestCompileErrors(t *testing.T) {
 		{"TypeScript in a .js module", "C", "export class C {\n  n: number = 1;\n}\n", JavaScript, 2, "", nil},
 		{"TypeScript type error is not checked", "C", "export class C {\n  n: number = \"x\";\n}\n", TypeScript, -2, "", nil},
 		{"top level throws", "C", "throw new Error(\"at load\");\nexport class C {}\n", JavaScript, 0, "at load", nil},
+		{"top level hoards memory", "C", "const a = [];\nfor (;;) a.push({n: a.length});\nexport class C {}\n", JavaScript, 0, "memory limit exceeded", nil},
 		{"unknown language", "C", "export class C {}", "py", 0, "unknown language", nil},
 		{"bad class name", "1C", "export class C {}", JavaScript, -1, "", ErrInvalidClassName},
 		{"class name too long", strings.Repeat("C", 65), "export class C {}", JavaScript, -1, "", ErrInvalidClassName},

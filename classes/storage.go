@@ -17,7 +17,7 @@ import (
 // mustCall is the running call; storage outside a call (a module's top
 // level) is an error.
 func (vm *vm) mustCall() *call {
-	if vm.call == nil {
+	if vm.call == nil || vm.call.state == nil {
 		vm.throw(vm.hooks.errorCtor, errors.New("storage is only available while the object handles a call"))
 	}
 	return vm.call
