@@ -87,7 +87,9 @@ type Config struct {
 	CPULimit time.Duration
 	// MaxHeapGrowth bounds how much the node's live Go heap may grow while
 	// one segment of a call's JavaScript runs (default 256 MiB; negative:
-	// no bound): past it the call stops with ErrMemoryLimit. See watchdog.
+	// no bound): past it the call stops with ErrMemoryLimit. The heap is
+	// the process's, so a call running while the node grows for other
+	// reasons may be blamed: keep the bound generous.
 	MaxHeapGrowth int64
 	// MaxStackDepth bounds nested JavaScript calls (default 10,000).
 	MaxStackDepth int
