@@ -1,0 +1,266 @@
+package classes
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/dop251/goja"
+)
+
+// instance is one live object: its runtime, holding the class instance that
+// constructor(ctx, env) built, and the class version it was built from.
+type instance struct {
+	vm      *vm
+	object  *goja.Object
+	version uint64
+	program *Program
+	epoch   uint64 // the slot epoch it belongs to (see slots.release)
+}
+
+// newInstance builds object's instance of ref's class on a fresh runtime:
+// it loads the module and runs constructor(ctx, env), then lets the
+// constructor's blockConcurrencyWhile promises settle, all within c.
+func newInstance(cfg *Config, ref ClassRef, object string, c *call) (*instance, error) {
+	rt := goja.New()
+	rt.SetMaxCallStackSize(cfg.MaxStackDepth)
+	log := cfg.Logger.With("class", ref.Name, "object", object)
+	vm, err := newVM(rt, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	in := &instance{vm: vm, version: ref.Version, program: ref.Program}
+	in.begin(c)
+	fail := func(err error) (*instance, error) {
+		in.end()
+		return nil, err
+	}
+	var class *goja.Object
+	if _, err := in.run(func() (goja.Value, error) {
+		if _, err := rt.RunProgram(ref.Program.program); err != nil {
+			return nil, err
+		}
+		exports := rt.Get(moduleGlobal)
+		if exports == nil || goja.IsUndefined(exports) {
+			return nil, errors.New("classes: the module left no exports")
+		}
+		cv := exports.ToObject(rt).Get(ref.Program.class)
+		if _, ok := goja.AssertFunction(cv); !ok {
+			return nil, fmt.Errorf("classes: the module does not export class %s", ref.Program.class)
+		}
+		class = cv.ToObject(rt)
+		if proto, ok := class.Get("prototype").(*goja.Object); ok {
+			_, vm.hasAlarm = goja.AssertFunction(proto.Get("alarm"))
+		}
+		return nil, nil
+	}); err != nil {
+		return fail(err)
+	}
+	v, err := in.run(func() (goja.Value, error) {
+		ctx, err := vm.hooks.makeContext(goja.Undefined(), rt.ToValue(object))
+		if err != nil {
+			return nil, err
+		}
+		return vm.hooks.construct(goja.Undefined(), class, ctx, rt.NewObject())
+	})
+	if err != nil {
+		return fail(err)
+	}
+	in.object = v.ToObject(rt)
+	if _, err := in.settle(nil, "constructor"); err != nil {
+		return fail(err)
+	}
+	return in, nil
+}
+
+// begin attaches c to the instance for one call.
+func (in *instance) begin(c *call) {
+	in.vm.call = c
+	c.rt = in.vm.rt
+}
+
+// end detaches the call; timers it left pending are dropped.
+func (in *instance) end() { in.vm.call = nil }
+
+// run runs JavaScript within the call's CPU budget, turning what goja
+// returns into this package's errors.
+func (in *instance) run(f func() (goja.Value, error)) (v goja.Value, err error) {
+	c := in.vm.call
+	left := c.cfg.CPULimit - c.cpuUsed
+	if left <= 0 {
+		return nil, errorf(ErrCPULimit, "ran JavaScript for %s", c.cfg.CPULimit)
+	}
+	if err := c.enter(in.vm.rt); err != nil {
+		return nil, err
+	}
+	w := watch(c, left)
+	defer func() {
+		c.cpuUsed += w.stop()
+		c.leave()
+		if r := recover(); r != nil { // a bug of ours in a native: fail the call, not the node
+			v, err = nil, fmt.Errorf("classes: panic in the runtime: %v", r)
+		}
+	}()
+	v, err = f()
+	if err == nil {
+		return v, nil
+	}
+	var ie *goja.InterruptedError
+	var so *goja.StackOverflowError
+	var ex *goja.Exception
+	switch {
+	case errors.As(err, &ie):
+		if reason, ok := ie.Value().(error); ok {
+			return nil, reason
+		}
+		return nil, fmt.Errorf("classes: interrupted: %v", ie.Value())
+	case errors.As(err, &so):
+		return nil, errorf(ErrStackOverflow, "deeper than %d calls", c.cfg.MaxStackDepth)
+	case errors.As(err, &ex):
+		return nil, in.vm.scriptError(ex.Value())
+	}
+	return nil, err
+}
+
+// settle drives the call's event loop until v (when it is a promise) and
+// every blockConcurrencyWhile and waitUntil promise have settled, running
+// timers as they come due; it returns v's value.
+func (in *instance) settle(v goja.Value, what string) (goja.Value, error) {
+	c := in.vm.call
+	p := promiseOf(v)
+	for {
+		for _, b := range c.blocking {
+			if b.State() == goja.PromiseStateRejected {
+				return nil, in.rejection(b.Result())
+			}
+		}
+		c.blocking = slices.DeleteFunc(c.blocking, settled)
+		c.waiting = slices.DeleteFunc(c.waiting, func(w *goja.Promise) bool {
+			if w.State() == goja.PromiseStateRejected {
+				in.vm.log.Warn("a waitUntil promise was rejected", "reason", w.Result().String())
+			}
+			return settled(w)
+		})
+		if p != nil && p.State() == goja.PromiseStateRejected {
+			return nil, in.rejection(p.Result())
+		}
+		if (p == nil || settled(p)) && len(c.blocking) == 0 && len(c.waiting) == 0 {
+			break
+		}
+		t := c.popTimer()
+		if t == nil {
+			return nil, errorf(ErrNeverSettled, "%s awaits something that can never happen (no timer is pending)", what)
+		}
+		if d := time.Until(t.when); d > 0 {
+			wait := time.NewTimer(d)
+			select {
+			case <-wait.C:
+			case <-c.ctx.Done():
+				wait.Stop()
+				return nil, c.ctx.Err()
+			}
+		}
+		if t.every > 0 { // an interval fires again unless its callback clears it
+			next := *t
+			next.when = t.when.Add(t.every)
+			c.timers = append(c.timers, &next)
+		}
+		if _, err := in.run(func() (goja.Value, error) { return t.fn(goja.Undefined(), t.args...) }); err != nil {
+			return nil, err
+		}
+	}
+	if p == nil {
+		return v, nil
+	}
+	return p.Result(), nil
+}
+
+// rejection is a rejected promise's reason as a *ScriptError; reading it
+// may run the class's code (a getter), so it runs within the budget.
+func (in *instance) rejection(reason goja.Value) error {
+	var se error
+	if _, err := in.run(func() (goja.Value, error) {
+		se = in.vm.scriptError(reason)
+		return nil, nil
+	}); err != nil {
+		return err
+	}
+	return se
+}
+
+func settled(p *goja.Promise) bool { return p.State() != goja.PromiseStatePending }
+
+// promiseType is what a goja Promise exports as. ExportType is checked
+// before Export because exporting any other object copies it deeply.
+var promiseType = reflect.TypeFor[*goja.Promise]()
+
+func promiseOf(v goja.Value) *goja.Promise {
+	if o, ok := v.(*goja.Object); ok && o.ExportType() == promiseType {
+		if p, ok := o.Export().(*goja.Promise); ok {
+			return p
+		}
+	}
+	return nil
+}
+
+// fetch runs fetch(request) and returns its Response.
+func (in *instance) fetch(req *Request) (*Response, error) {
+	vm, rt := in.vm, in.vm.rt
+	v, err := in.run(func() (goja.Value, error) {
+		fetch, ok := goja.AssertFunction(in.object.Get("fetch"))
+		if !ok {
+			return nil, &ScriptError{Message: "the class has no fetch() method"}
+		}
+		r, err := vm.requestValue(req)
+		if err != nil {
+			return nil, err
+		}
+		return fetch(in.object, r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	res, err := in.settle(v, "fetch")
+	if err != nil {
+		return nil, err
+	}
+	var parts *goja.Object
+	if _, err := in.run(func() (goja.Value, error) {
+		p, err := vm.hooks.responseParts(goja.Undefined(), res)
+		if err == nil && !goja.IsNull(p) {
+			parts = p.ToObject(rt)
+		}
+		return nil, err
+	}); err != nil {
+		return nil, err
+	}
+	if parts == nil {
+		return nil, &ScriptError{Message: "fetch did not return a Response"}
+	}
+	return vm.response(parts)
+}
+
+// alarm runs alarm({retryCount, isRetry}).
+func (in *instance) alarm(info AlarmInfo) error {
+	v, err := in.run(func() (goja.Value, error) {
+		alarm, ok := goja.AssertFunction(in.object.Get("alarm"))
+		if !ok {
+			return nil, &ScriptError{Message: "the class has no alarm() method"}
+		}
+		arg := in.vm.rt.NewObject()
+		if err := arg.Set("retryCount", info.RetryCount); err != nil {
+			return nil, err
+		}
+		if err := arg.Set("isRetry", info.IsRetry); err != nil {
+			return nil, err
+		}
+		return alarm(in.object, arg)
+	})
+	if err != nil {
+		return err
+	}
+	_, err = in.settle(v, "alarm")
+	return err
+}
