@@ -55,6 +55,10 @@ type Config struct {
 	// 10s): a write still waiting then is answered 504.
 	RequestTimeout time.Duration
 
+	// CallTimeout bounds a class call end to end (default 45s: the
+	// default class CPU limit and time to commit).
+	CallTimeout time.Duration
+
 	// Faults enables POST /_test/partition {"blocked":["n2"]}.
 	Faults bool
 	Logger *slog.Logger
@@ -82,6 +86,9 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = defaultCallTimeout
+	}
 }
 
 // Server serves the HTTP API of one node.
@@ -93,6 +100,7 @@ type Server struct {
 	transport *http.Transport // pooled keep-alive connections to the leader
 	proxy     *httputil.ReverseProxy
 	closeOnce sync.Once
+	classes   classNode // nil when the node runs no classes
 }
 
 // New builds the server for node.
@@ -129,6 +137,8 @@ func New(cfg Config, node Node) *Server {
 	if cfg.Faults {
 		e.POST("/_test/partition", s.partition)
 	}
+
+	s.registerClassRoutes(e)
 
 	e.POST("/:name/increment", s.increment)
 	e.POST("/:name/decrement", s.decrement)

@@ -38,9 +38,14 @@ var (
 	ErrValueTooLarge    = errors.New("value too large")
 )
 
-type ScriptError struct{ Message string }
+type ScriptError struct {
+	Message string
+	Stack   string
+	Err     error
+}
 
-func (e *ScriptError) Error() string { return e.Message }
+func (e *ScriptError) Error() string { return "script error: " + e.Message }
+func (e *ScriptError) Unwrap() error { return e.Err }
 
 type Program struct{ class string }
 

@@ -94,6 +94,7 @@ func (n *Node) InternalHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+pathStream, n.serveStream)
 	mux.HandleFunc("POST "+pathReadIndex, n.serveReadIndex)
+	mux.HandleFunc("POST "+pathCall, n.serveCall)
 	return mux
 }
 

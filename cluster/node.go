@@ -51,6 +51,10 @@ type Node struct {
 
 	prop proposer
 
+	// cls runs object classes (classes.go), made on first use.
+	clsOnce sync.Once
+	cls     *classHost
+
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -248,6 +252,7 @@ func (n *Node) watchLeadership(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case isLeader := <-ch:
+			n.classHost().leadership(ctx, isLeader)
 			if !isLeader {
 				n.log.Info("lost leadership", "term", n.raft.CurrentTerm())
 				continue

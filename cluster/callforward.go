@@ -1,0 +1,160 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
+
+	"github.com/dobj/dobj/classes"
+	"github.com/dobj/dobj/fsm"
+	"github.com/hashicorp/raft"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// A follower sends a class call to the leader as POST /_internal/call
+// with an msgpack forwardedCall, and gets an msgpack forwardedCallResult.
+// Calls are few and long next to writes (they run code), so one request
+// per call is enough; the forwarding stream stays for writes.
+const pathCall = "/_internal/call"
+
+// maxForwardedCallBytes bounds a forwarded call's body: the api's own
+// limit on a request body (1 MiB by default) plus headers.
+const maxForwardedCallBytes = 4 << 20
+
+// forwardedCall is one call a follower sends the leader.
+type forwardedCall struct {
+	Class   string            `msgpack:"c"`
+	Name    string            `msgpack:"n"`
+	Method  string            `msgpack:"m"`
+	URL     string            `msgpack:"u"`
+	Header  []fsm.HeaderField `msgpack:"h,omitempty"`
+	Body    []byte            `msgpack:"b,omitempty"`
+	IdemKey string            `msgpack:"i,omitempty"`
+}
+
+// Outcome codes of a forwarded call, beside fwdOK, fwdNotApplied and
+// fwdUnknown of forwarded writes.
+const (
+	callNotFound uint8 = 100 + iota
+	callFailed
+)
+
+// forwardedCallResult is the leader's answer to a forwardedCall.
+type forwardedCallResult struct {
+	Code     uint8             `msgpack:"c"`
+	Msg      string            `msgpack:"m,omitempty"`
+	Status   int               `msgpack:"s,omitempty"`
+	Header   []fsm.HeaderField `msgpack:"h,omitempty"`
+	Body     []byte            `msgpack:"b,omitempty"`
+	Index    uint64            `msgpack:"x,omitempty"`
+	Replayed bool              `msgpack:"r,omitempty"`
+}
+
+func callResultOf(res *CallResult, err error) forwardedCallResult {
+	var ce *CallError
+	switch {
+	case err == nil:
+		return forwardedCallResult{Code: fwdOK, Status: res.Response.Status, Header: fsm.HeaderFields(res.Response.Header),
+			Body: res.Response.Body, Index: res.Index, Replayed: res.Replayed}
+	case errors.Is(err, ErrClassNotFound):
+		return forwardedCallResult{Code: callNotFound}
+	case errors.As(err, &ce):
+		return forwardedCallResult{Code: callFailed, Msg: ce.Message}
+	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrNotApplied):
+		return forwardedCallResult{Code: fwdNotApplied, Msg: err.Error()}
+	default:
+		return forwardedCallResult{Code: fwdUnknown, Msg: err.Error()}
+	}
+}
+
+func (r forwardedCallResult) outcome() (*CallResult, error) {
+	switch r.Code {
+	case fwdOK:
+		return &CallResult{Response: &classes.Response{Status: r.Status, Header: fsm.HTTPHeader(r.Header), Body: r.Body},
+			Index: r.Index, Replayed: r.Replayed}, nil
+	case callNotFound:
+		return nil, ErrClassNotFound
+	case callFailed:
+		return nil, &CallError{Message: r.Msg}
+	case fwdNotApplied:
+		return nil, fmt.Errorf("%w: at the leader: %s", ErrNotApplied, r.Msg)
+	default:
+		return nil, fmt.Errorf("%w: at the leader: %s", ErrOutcomeUnknown, r.Msg)
+	}
+}
+
+// serveCall runs a forwarded call on the leader. A node that is not the
+// leader runs nothing and says so (not applied).
+func (n *Node) serveCall(w http.ResponseWriter, r *http.Request) {
+	var fc forwardedCall
+	if err := msgpack.NewDecoder(http.MaxBytesReader(w, r.Body, maxForwardedCallBytes)).Decode(&fc); err != nil {
+		http.Error(w, "bad forwarded call: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	var res *CallResult
+	var err error
+	if n.raft.State() != raft.Leader {
+		err = ErrNotLeader
+	} else {
+		req := &classes.Request{Method: fc.Method, URL: fc.URL, Header: fsm.HTTPHeader(fc.Header), Body: fc.Body}
+		res, err = n.classHost().call(r.Context(), fc.Class, fc.Name, req, fc.IdemKey)
+	}
+	body, encErr := msgpack.Marshal(callResultOf(res, err))
+	if encErr != nil {
+		http.Error(w, encErr.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/msgpack")
+	w.Write(body)
+}
+
+// call sends a call to the leader and waits for its outcome. A failure
+// before a connection to the leader existed sent nothing (not applied);
+// after, the call may have run and committed (outcome unknown).
+func (f *forwarder) call(ctx context.Context, leaderID, leaderHTTP string, fc forwardedCall) (*CallResult, error) {
+	if f.n.Blocked(leaderID) {
+		return nil, fmt.Errorf("%w: the leader is cut off", ErrNotApplied)
+	}
+	data, err := msgpack.Marshal(&fc)
+	if err != nil {
+		return nil, fmt.Errorf("encode forwarded call: %w", err)
+	}
+	var connected atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { connected.Store(true) }})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+leaderHTTP+pathCall, bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotApplied, err)
+	}
+	req.Header.Set("Content-Type", "application/msgpack")
+	req.Header.Set(headerFrom, f.n.cfg.ID)
+	failed := func(cause error) error {
+		if connected.Load() {
+			return fmt.Errorf("%w: call forwarded to the leader: %v", ErrOutcomeUnknown, cause)
+		}
+		return fmt.Errorf("%w: call to the leader: %v", ErrNotApplied, cause)
+	}
+	resp, err := f.hc.Do(req)
+	if err != nil {
+		return nil, failed(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusNotFound {
+			// Refused before anything ran (an older leader without
+			// the route answers 404).
+			return nil, fmt.Errorf("%w: leader answered %d to a forwarded call", ErrNotApplied, resp.StatusCode)
+		}
+		return nil, failed(fmt.Errorf("leader answered %d", resp.StatusCode))
+	}
+	var r forwardedCallResult
+	if err := msgpack.NewDecoder(io.LimitReader(resp.Body, maxForwardedCallBytes)).Decode(&r); err != nil {
+		return nil, failed(err)
+	}
+	return r.outcome()
+}
