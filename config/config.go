@@ -65,6 +65,10 @@ type Config struct {
 	MaxValueBytes int
 	MaxListLimit  int
 
+	// ClassCPULimit bounds the JavaScript time of one class call (issue
+	// 14); a call over it answers 500 and commits nothing.
+	ClassCPULimit time.Duration
+
 	LogLevel  string // debug, info, warn, error
 	LogFormat string // json or text
 
@@ -99,6 +103,7 @@ func Default() Config {
 		MaxKeyBytes:       2048,
 		MaxValueBytes:     128 << 10,
 		MaxListLimit:      1000,
+		ClassCPULimit:     30 * time.Second,
 		LogLevel:          "info",
 		LogFormat:         "json",
 	}

@@ -99,6 +99,7 @@ func (c Config) checkValues() []error {
 		{"max-key-bytes", c.MaxKeyBytes > 0},
 		{"max-value-bytes", c.MaxValueBytes > 0},
 		{"max-list-limit", c.MaxListLimit > 0},
+		{"class-cpu-limit", c.ClassCPULimit > 0},
 	} {
 		if !d.ok {
 			bad(d.name, "must be positive")

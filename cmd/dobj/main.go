@@ -57,6 +57,10 @@ func verbs() map[string]verb {
 		"txn":    {"NAME JSON", "run a transaction (the body of POST /NAME/transaction)", txn},
 		"status": {"", "show the cluster as a node sees it", status},
 
+		"deploy":  {"FILE [--class NAME]", "deploy a JavaScript (.js) or TypeScript (.ts) Durable Object class", deploy},
+		"classes": {"", "list the deployed classes and their versions", classesVerb},
+		"call":    {"CLASS NAME [PATH] [-X METHOD] [--data BODY] [--idempotency-key K]", "run fetch of object NAME of CLASS and print its answer", call},
+
 		"bench": {"[-c N] [--duration 10s] [--mix increment=1] [--objects N] [--urls U,...] [--target dobj|etcd] [--json]", "closed-loop load: ops/s, p50/p95/p99/max latency, errors; starts its own local cluster unless --urls", benchVerb},
 		"check": {"[--duration 60s] [--workload all] [--nemesis all] [--clients 8] [--urls U,...] [--bug NAME] [--out DIR] [--base-port 31000] [--seed N] [--visualize]", "Jepsen-style linearizability check of a three-node cluster under faults; exit 0 only if it passes", checkVerb},
 	}

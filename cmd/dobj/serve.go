@@ -75,6 +75,8 @@ func serve(ctx context.Context, e env, args []string) error {
 		LogLevel:          cfg.LogLevel,
 		Faults:            cfg.TestFaults,
 		Bugs:              cfg.UnsafeBugs,
+		Classes: cluster.ClassConfig{CPULimit: cfg.ClassCPULimit, MaxKeyBytes: cfg.MaxKeyBytes,
+			MaxValueBytes: cfg.MaxValueBytes, MaxResponseBytes: int(cfg.MaxBodyBytes)},
 	})
 	if err != nil {
 		ln.Close()
@@ -88,6 +90,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		MaxValueBytes:  cfg.MaxValueBytes,
 		MaxListLimit:   cfg.MaxListLimit,
 		RequestTimeout: max(10*time.Second, 2*cfg.ApplyTimeout),
+		CallTimeout:    cfg.ClassCPULimit + 2*cfg.ApplyTimeout + 5*time.Second,
 		Faults:         cfg.TestFaults,
 		Logger:         base, // api adds the node id itself
 	}, node)
