@@ -148,6 +148,12 @@ func (h *classHost) fire(ctx context.Context, a fsm.Alarm, count int) alarmDone 
 		err = h.engine.Alarm(cctx, ref, name, classes.AlarmInfo{RetryCount: count, IsRetry: count > 0},
 			objectState{m: h.n.fsm, object: a.Object},
 			func(eff classes.Effects) error {
+				if eff.Alarm != nil && eff.Alarm.Delete {
+					// The engine deletes the alarm unless the handler
+					// set one; clear it only if it is still the one
+					// that fired (Fired), not one set since.
+					eff.Alarm = nil
+				}
 				_, commitErr = h.commit(cctx, a.Object, eff, nil, "", a.At)
 				return commitErr
 			})
