@@ -33,7 +33,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.Duration, "d", 10*time.Second, "same as --duration")
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "load sent before measuring starts")
 	fs.IntVar(&o.Objects, "objects", 1000, "distinct object names")
-	fs.StringVar(&mix, "mix", "increment=1", "op weights: increment, read (linearizable), stale_read, put, txn; e.g. increment=50,read=50")
+	fs.StringVar(&mix, "mix", "increment=1", "op weights: increment, read (linearizable), stale_read, put, txn, class_increment; e.g. increment=50,read=50")
+	var op string
+	fs.StringVar(&op, "op", "", "one op alone, short for --mix OP=1 (e.g. --op class-increment: the counter as a deployed object class)")
 	fs.StringVar(&urls, "urls", "", "comma-separated base URLs of the nodes, clients spread over them (default: start a local three-node cluster)")
 	fs.StringVar(&o.Target, "target", TargetDobj, "service under test: dobj, or etcd (its HTTP/JSON gateway; increment and put are puts, read is a range)")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "per-request timeout")
@@ -52,6 +54,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
 	}
 	var err error
+	if op != "" {
+		mix = op + "=1"
+	}
 	if o.Mix, err = ParseMix(mix); err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
