@@ -1,0 +1,62 @@
+// Package classes runs object classes: JavaScript or TypeScript modules
+// whose exported class is Cloudflare Durable Objects' own API
+// (constructor(ctx, env), fetch(request), alarm(info), ctx.storage …), one
+// instance per named object.
+//
+// It is pure of Raft and HTTP serving: Compile turns a module into a
+// Program (esbuild bundles it and strips types, goja loads it); an Engine
+// runs calls on object instances, reading the object's committed storage
+// through a State the caller implements, and hands every call's writes to
+// the caller's commit function as one Effects, before the Response is
+// returned. Its neighbours: cluster and fsm commit Effects through Raft and
+// implement State over the FSM; api maps its errors to problem+json.
+//
+// # Semantics
+//
+// Calls to one object run one at a time in arrival order (the input gate),
+// across awaits and including commit; calls to different objects run in
+// parallel. Reads see the committed State plus the call's own writes. A
+// call that throws commits nothing. Any failed call drops the object's
+// instance (its memory may be ahead of its storage); the next call builds
+// it again from storage. Timers still pending when fetch settles are
+// dropped; waitUntil and blockConcurrencyWhile promises settle before the
+// commit.
+//
+// # Stored values
+//
+// Values are stored as canonical compact JSON (object keys sorted by bytes,
+// numbers as JavaScript prints them, strings escaped as encoding/json
+// escapes them without HTML escaping) — the form the HTTP API stores — so
+// operators read and list a class object's storage as plain JSON. What
+// structured clone keeps that JSON cannot is stored as a tagged object, an
+// object with exactly one key that starts with "$":
+//
+//	Map          {"$map":[[key,value],…]}          entries in insertion order
+//	Set          {"$set":[value,…]}
+//	Date         {"$date":"2026-11-29T12:00:00.000Z"} (milliseconds past year 9999, null when invalid)
+//	NaN, ±Inf    {"$num":"NaN"} {"$num":"Infinity"} {"$num":"-Infinity"}
+//	BigInt       {"$bigint":"123"}
+//	plain object with one "$" key, e.g. {"$x":1}: {"$obj":{"$x":1}}
+//
+// Plain objects come back with their keys in sorted order; a class
+// instance is stored as the plain object of its own enumerable properties;
+// -0 reads back as 0; undefined properties are left out and undefined in
+// arrays and Maps reads back as null, as JSON.stringify does. Functions,
+// symbols, cycles, a top-level undefined and other objects (RegExp,
+// Error, typed arrays, Promise, WeakMap) are refused with a TypeError
+// (DataCloneError in browsers). An object stored twice within one value is
+// stored twice.
+//
+// # Limits
+//
+// Each limit is a clear error and harms no other object: CPU time per call
+// (goja's Interrupt; the instance is dropped: ErrCPULimit), call depth
+// (ErrStackOverflow), source size (ErrSourceTooLarge), response size
+// (ErrResponseTooLarge), value, key and per-call write sizes (RangeErrors a
+// class may catch, carrying ErrValueTooLarge, ErrKeyTooLarge,
+// ErrWriteTooLarge). goja cannot interrupt a built-in midway, so the
+// built-ins that make a long string from a short one in one step
+// (String.prototype.repeat, padStart, padEnd) check the length first
+// (ErrStringTooLarge): 'x'.repeat(1e8) throws before allocating. Strings
+// grown in a JavaScript loop are bounded by the CPU limit only.
+package classes

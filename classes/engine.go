@@ -1,0 +1,252 @@
+package classes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/dobj/dobj/objects"
+)
+
+// Request is the HTTP request a call hands to fetch. URL is absolute, with
+// its query string.
+type Request struct {
+	Method string
+	URL    string
+	Header http.Header
+	Body   []byte
+}
+
+// Response is what fetch answered.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// State reads the committed storage of one object; the caller implements it
+// over its store. Values are JSON as stored. It is read only while the
+// object's gate is held, so it needs no locking against the call's own
+// commit; the caller makes it safe against its other writers.
+type State interface {
+	// Get returns key's value, false when absent.
+	Get(key string) (json.RawMessage, bool)
+	// List returns the entries in range, in key order (reverse order with
+	// Reverse), at most Limit of them when Limit > 0. The options it gets
+	// are valid (not both Start and StartAfter, Limit >= 0).
+	List(opts objects.ListOptions) []objects.Entry
+	// Alarm returns the object's alarm time in unix milliseconds, false
+	// when none is set.
+	Alarm() (atMillis int64, ok bool)
+}
+
+// Effects is everything one call wants committed, as one command, applied
+// in order.
+type Effects struct {
+	// Ops are objects.OpPut, OpDelete and OpDeleteAll (first, when
+	// present); values are canonical compact JSON.
+	Ops []objects.Op
+	// Alarm is nil when the call left the alarm as it was.
+	Alarm *AlarmChange
+}
+
+// Empty reports whether e changes nothing, so the caller may skip Raft.
+func (e Effects) Empty() bool { return len(e.Ops) == 0 && e.Alarm == nil }
+
+// AlarmChange sets the alarm to At (unix milliseconds) or deletes it.
+type AlarmChange struct {
+	Delete bool
+	At     int64
+}
+
+// AlarmInfo is the argument of alarm(): how many times this alarm has been
+// retried after failures.
+type AlarmInfo struct {
+	RetryCount int
+	IsRetry    bool
+}
+
+// ClassRef names the class version a call runs. An object's instance is
+// rebuilt when Version (or Program) differs from the one it was built with.
+type ClassRef struct {
+	Name    string
+	Version uint64
+	Program *Program
+}
+
+// Config sets an Engine's limits. Zero values take the defaults.
+type Config struct {
+	Logger *slog.Logger
+	// CPULimit bounds the JavaScript execution of one call (default 30s):
+	// the time the runtime runs, not the time it waits on timers.
+	CPULimit time.Duration
+	// MaxStackDepth bounds nested JavaScript calls (default 10,000).
+	MaxStackDepth int
+	// MaxResponseBytes bounds fetch's response body (default 1 MiB).
+	MaxResponseBytes int
+	// MaxValueBytes bounds one stored value's JSON (default 128 KiB).
+	MaxValueBytes int
+	// MaxKeyBytes bounds one storage key (default 2048).
+	MaxKeyBytes int
+	// MaxWriteBytes bounds the keys and values one call writes, so one
+	// call's command stays small (default 8 MiB).
+	MaxWriteBytes int
+	// MaxStringLength bounds, in UTF-16 units, a string that repeat,
+	// padStart or padEnd would build (default 16 Mi): refused before it is
+	// allocated.
+	MaxStringLength int
+	// MaxTimers bounds the pending timers of one call (default 10,000).
+	MaxTimers int
+	// MaxInstances bounds the live object instances (default 1,000); the
+	// least recently used idle one is dropped first.
+	MaxInstances int
+}
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.CPULimit <= 0 {
+		c.CPULimit = 30 * time.Second
+	}
+	if c.MaxStackDepth <= 0 {
+		c.MaxStackDepth = 10_000
+	}
+	if c.MaxResponseBytes <= 0 {
+		c.MaxResponseBytes = 1 << 20
+	}
+	if c.MaxValueBytes <= 0 {
+		c.MaxValueBytes = 128 << 10
+	}
+	if c.MaxKeyBytes <= 0 {
+		c.MaxKeyBytes = 2048
+	}
+	if c.MaxWriteBytes <= 0 {
+		c.MaxWriteBytes = 8 << 20
+	}
+	if c.MaxStringLength <= 0 {
+		c.MaxStringLength = 16 << 20
+	}
+	if c.MaxTimers <= 0 {
+		c.MaxTimers = 10_000
+	}
+	if c.MaxInstances <= 0 {
+		c.MaxInstances = 1_000
+	}
+}
+
+// Engine runs the objects of deployed classes: one JavaScript runtime per
+// live object instance, one call at a time per object.
+type Engine struct {
+	cfg   Config
+	slots slots
+}
+
+// NewEngine returns an Engine with cfg's limits.
+func NewEngine(cfg Config) *Engine {
+	cfg.setDefaults()
+	e := &Engine{cfg: cfg}
+	e.slots.init(cfg.MaxInstances)
+	return e
+}
+
+// Call runs fetch(request) of object `object` of class ref. Calls to one
+// object run one at a time in arrival order (the input gate), across awaits
+// and including commit: the gate is held from before the first State read
+// until commit returns, so the next call sees this one's writes. Calls to
+// different objects run in parallel.
+//
+// commit gets the call's Effects (maybe empty: then the caller may skip
+// Raft) and the Response; Call returns the Response only after commit
+// succeeded. A fetch that throws or rejects commits nothing and returns a
+// *ScriptError. Any failure — including commit's error, returned as is —
+// discards the instance (its memory may be ahead of storage); the next call
+// rebuilds it from storage.
+func (e *Engine) Call(ctx context.Context, ref ClassRef, object string, req *Request, state State, commit func(Effects, *Response) error) (*Response, error) {
+	var resp *Response
+	err := e.run(ctx, ref, object, state, func(in *instance) (Effects, error) {
+		var err error
+		resp, err = in.fetch(req)
+		if err != nil {
+			return Effects{}, err
+		}
+		eff := in.vm.call.ov.effects()
+		if err := commit(eff, resp); err != nil {
+			return Effects{}, err
+		}
+		return eff, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// Alarm runs alarm({retryCount, isRetry}) of object `object`, through the
+// same gate as Call. While it runs the alarm reads as unset; unless the
+// handler sets or deletes it, the Effects delete it, so a successful alarm
+// is cleared by its own commit. A throw is a *ScriptError; a class without
+// alarm() is a *ScriptError too.
+func (e *Engine) Alarm(ctx context.Context, ref ClassRef, object string, info AlarmInfo, state State, commit func(Effects) error) error {
+	return e.run(ctx, ref, object, state, func(in *instance) (Effects, error) {
+		in.vm.call.ov.alarm = &AlarmChange{Delete: true}
+		if err := in.alarm(info); err != nil {
+			return Effects{}, err
+		}
+		eff := in.vm.call.ov.effects()
+		if err := commit(eff); err != nil {
+			return Effects{}, err
+		}
+		return eff, nil
+	})
+}
+
+// Forget drops every instance of class name (after a redeploy or delete):
+// later calls rebuild them from storage. A call running now finishes on its
+// instance, which is then dropped.
+func (e *Engine) Forget(class string) { e.slots.forget(class) }
+
+// Instances is the number of live object instances (for metrics and tests).
+func (e *Engine) Instances() int { return e.slots.instances() }
+
+// run takes object's gate, gets or builds its instance, runs body with a
+// fresh call on it, and gives the instance back — or drops it on failure.
+func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state State, body func(*instance) (Effects, error)) (err error) {
+	if ref.Program == nil {
+		return errors.New("classes: ClassRef without a Program")
+	}
+	s, in, epoch, err := e.slots.acquire(ctx, slotKey{class: ref.Name, object: object})
+	if err != nil {
+		return err
+	}
+	keep := false
+	defer func() { e.slots.release(s, in, keep) }()
+
+	c := newCall(ctx, state, &e.cfg)
+	defer c.stop()
+	if in == nil || in.version != ref.Version || in.program != ref.Program {
+		in, err = newInstance(&e.cfg, ref, object, c)
+		if err != nil {
+			in = nil
+			return err
+		}
+		in.epoch = epoch
+	} else {
+		in.begin(c)
+	}
+	defer in.end()
+	if _, err := body(in); err != nil {
+		return err
+	}
+	keep = true
+	return nil
+}
+
+// errorf wraps a sentinel with detail.
+func errorf(sentinel error, format string, args ...any) error {
+	return fmt.Errorf("%w: %s", sentinel, fmt.Sprintf(format, args...))
+}

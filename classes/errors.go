@@ -1,0 +1,74 @@
+package classes
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrSourceTooLarge: a module's source is over MaxSourceBytes.
+	ErrSourceTooLarge = errors.New("source too large")
+	// ErrInvalidClassName: a class name is not a JavaScript identifier of at
+	// most MaxClassNameBytes bytes.
+	ErrInvalidClassName = errors.New("invalid class name")
+	// ErrCPULimit: a call ran JavaScript for longer than Config.CPULimit. The
+	// object's instance is discarded; nothing is committed.
+	ErrCPULimit = errors.New("cpu time limit exceeded")
+	// ErrStackOverflow: a call nested JavaScript calls deeper than
+	// Config.MaxStackDepth. The instance is discarded; nothing is committed.
+	ErrStackOverflow = errors.New("javascript call stack exceeded")
+	// ErrResponseTooLarge: fetch returned a body over Config.MaxResponseBytes.
+	ErrResponseTooLarge = errors.New("response too large")
+	// ErrValueTooLarge: a stored value encodes to more than
+	// Config.MaxValueBytes of JSON. Inside JavaScript it is a RangeError the
+	// class may catch; uncaught, the call's *ScriptError wraps it.
+	ErrValueTooLarge = errors.New("value too large")
+	// ErrWriteTooLarge: one call put more than Config.MaxWriteBytes of keys
+	// and values. A RangeError inside JavaScript, like ErrValueTooLarge.
+	ErrWriteTooLarge = errors.New("call writes too much")
+	// ErrKeyTooLarge: a storage key is longer than Config.MaxKeyBytes.
+	ErrKeyTooLarge = errors.New("key too large")
+	// ErrStringTooLarge: a string built by repeat/padStart/padEnd would be
+	// longer than Config.MaxStringBytes; stopped before it is allocated.
+	ErrStringTooLarge = errors.New("string too large")
+	// ErrNotSerializable: a value given to storage holds something structured
+	// clone of JSON-like data cannot keep (a function, a symbol, a cycle, a
+	// top-level undefined). Inside JavaScript it is a TypeError
+	// (DataCloneError in browsers).
+	ErrNotSerializable = errors.New("value cannot be stored")
+	// ErrNeverSettled: fetch or alarm returned a promise that can no longer
+	// settle (it awaits something that is not a pending timer).
+	ErrNeverSettled = errors.New("promise never settled")
+)
+
+// CompileError is a module that does not compile or does not export the
+// class. Line is 1-based and Column 0-based, both in the submitted source;
+// Line is 0 when no line applies.
+type CompileError struct {
+	Line    int
+	Column  int
+	Message string
+}
+
+func (e *CompileError) Error() string {
+	if e.Line == 0 {
+		return e.Message
+	}
+	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Column, e.Message)
+}
+
+// ScriptError is a call whose fetch or alarm threw, or whose promise was
+// rejected. Message is the exception's message (for a 500's detail); Stack
+// its stack trace when known. Err is the engine's own error when the
+// exception came from the engine (a value too large for storage, …), so
+// errors.Is(err, ErrValueTooLarge) holds for an uncaught one.
+type ScriptError struct {
+	Message string
+	Stack   string
+	Err     error
+}
+
+func (e *ScriptError) Error() string { return "script error: " + e.Message }
+
+// Unwrap returns the engine error the exception carried, if any.
+func (e *ScriptError) Unwrap() error { return e.Err }

@@ -1,0 +1,554 @@
+package classes
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/dobj/dobj/objects"
+	"github.com/dop251/goja"
+)
+
+// maxLogBytes bounds one console line in the node's log.
+const maxLogBytes = 8 << 10
+
+// natives is the object of Go functions prelude.js builds the globals on.
+func (vm *vm) natives() *goja.Object {
+	n := vm.rt.NewObject()
+	for name, f := range map[string]func(goja.FunctionCall) goja.Value{
+		"throwStringTooLarge": vm.throwStringTooLarge,
+		"encodeUTF8":          vm.encodeUTF8,
+		"decodeUTF8":          vm.decodeUTF8,
+		"atob":                vm.atob,
+		"btoa":                vm.btoa,
+		"parseURL":            vm.parseURL,
+		"randomUUID":          vm.randomUUID,
+		"randomBytes":         vm.randomBytes,
+		"log":                 vm.consoleLog,
+		"setTimeout":          vm.setTimeout,
+		"clearTimeout":        vm.clearTimeout,
+		"clone":               vm.clone,
+		"block":               vm.block,
+		"waitUntil":           vm.waitUntil,
+		"get":                 vm.storageGet,
+		"getMany":             vm.storageGetMany,
+		"put":                 vm.storagePut,
+		"putMany":             vm.storagePutMany,
+		"delete":              vm.storageDelete,
+		"deleteMany":          vm.storageDeleteMany,
+		"list":                vm.storageList,
+		"deleteAll":           vm.storageDeleteAll,
+		"getAlarm":            vm.storageGetAlarm,
+		"setAlarm":            vm.storageSetAlarm,
+		"deleteAlarm":         vm.storageDeleteAlarm,
+		"txnBegin":            vm.txnBegin,
+		"txnCommit":           vm.txnCommit,
+		"txnRollback":         vm.txnRollback,
+	} {
+		if err := n.Set(name, f); err != nil {
+			panic(err) // setting a property of a fresh object cannot fail
+		}
+	}
+	return n
+}
+
+// ---- strings and bytes ----
+
+func (vm *vm) throwStringTooLarge(fc goja.FunctionCall) goja.Value {
+	vm.throw(vm.hooks.rangeErrorCtor, fmt.Errorf("%w: %s would build a string of %s UTF-16 units, over %d",
+		ErrStringTooLarge, fc.Argument(0).String(), fc.Argument(1).String(), vm.cfg.MaxStringLength))
+	return nil
+}
+
+func (vm *vm) encodeUTF8(fc goja.FunctionCall) goja.Value {
+	return vm.rt.ToValue(vm.rt.NewArrayBuffer([]byte(fc.Argument(0).String())))
+}
+
+// decodeUTF8(buffer, offset, length) decodes as TextDecoder does by
+// default: a leading byte-order mark is dropped, invalid bytes become
+// U+FFFD.
+func (vm *vm) decodeUTF8(fc goja.FunctionCall) goja.Value {
+	ab, ok := fc.Argument(0).Export().(goja.ArrayBuffer)
+	if !ok {
+		vm.typeError("expected an ArrayBuffer")
+	}
+	b := ab.Bytes()
+	off, n := fc.Argument(1).ToInteger(), fc.Argument(2).ToInteger()
+	if off < 0 || n < 0 || off+n > int64(len(b)) {
+		vm.throw(vm.hooks.rangeErrorCtor, errors.New("decode: offset and length are outside the buffer"))
+	}
+	b = b[off : off+n]
+	if int(n) > vm.cfg.MaxStringLength {
+		vm.throwStringTooLarge(goja.FunctionCall{Arguments: []goja.Value{vm.rt.ToValue("decode"), vm.rt.ToValue(n)}})
+	}
+	s := strings.TrimPrefix(string(b), "\uFEFF")
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return vm.rt.ToValue(s)
+}
+
+func (vm *vm) btoa(fc goja.FunctionCall) goja.Value {
+	s := fc.Argument(0).String()
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		if r > 0xff {
+			vm.throw(vm.hooks.errorCtor, errors.New("btoa: the string has characters outside Latin-1 (InvalidCharacterError)"))
+		}
+		b = append(b, byte(r))
+	}
+	return vm.rt.ToValue(base64.StdEncoding.EncodeToString(b))
+}
+
+func (vm *vm) atob(fc goja.FunctionCall) goja.Value {
+	s := strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\n' || r == '\f' || r == '\r' {
+			return -1
+		}
+		return r
+	}, fc.Argument(0).String())
+	b, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
+	if err != nil || len(s)%4 == 1 {
+		vm.throw(vm.hooks.errorCtor, errors.New("atob: the string is not valid base64 (InvalidCharacterError)"))
+	}
+	r := make([]rune, len(b))
+	for i, c := range b {
+		r[i] = rune(c)
+	}
+	return vm.rt.ToValue(string(r))
+}
+
+// parseURL(url, base?) resolves url against base and returns its parts as
+// URL keeps them; default ports are left out, as WHATWG URL does.
+func (vm *vm) parseURL(fc goja.FunctionCall) goja.Value {
+	raw := fc.Argument(0).String()
+	u, err := url.Parse(raw)
+	if err == nil && !goja.IsUndefined(fc.Argument(1)) {
+		var base *url.URL
+		base, err = url.Parse(fc.Argument(1).String())
+		if err == nil {
+			if !base.IsAbs() {
+				err = errors.New("the base is not absolute")
+			} else {
+				u = base.ResolveReference(u)
+			}
+		}
+	}
+	if err == nil && !u.IsAbs() {
+		err = errors.New("it is not absolute")
+	}
+	if err != nil {
+		vm.typeError("invalid URL %q: %v", raw, err)
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if (scheme == "http" || scheme == "ws") && port == "80" || (scheme == "https" || scheme == "wss") && port == "443" {
+		port = ""
+	}
+	path := u.EscapedPath()
+	if path == "" && u.Host != "" {
+		path = "/"
+	}
+	if u.Opaque != "" {
+		path = u.Opaque
+	}
+	search := ""
+	if u.RawQuery != "" || u.ForceQuery {
+		search = "?" + u.RawQuery
+	}
+	hash := ""
+	if u.Fragment != "" {
+		hash = "#" + u.EscapedFragment()
+	}
+	user, pass := "", ""
+	if u.User != nil {
+		user = u.User.Username()
+		pass, _ = u.User.Password()
+	}
+	o := vm.rt.NewObject()
+	for k, v := range map[string]string{
+		"protocol": scheme + ":", "username": user, "password": pass,
+		"hostname": strings.ToLower(u.Hostname()), "port": port,
+		"pathname": path, "search": search, "hash": hash,
+	} {
+		_ = o.Set(k, v)
+	}
+	return o
+}
+
+func (vm *vm) randomUUID(goja.FunctionCall) goja.Value { return vm.rt.ToValue(uuid4()) }
+
+// uuid4 is a random (version 4) UUID.
+func uuid4() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func (vm *vm) randomBytes(fc goja.FunctionCall) goja.Value {
+	n := fc.Argument(0).ToInteger()
+	if n < 0 || n > 65536 {
+		vm.throw(vm.hooks.rangeErrorCtor, errors.New("getRandomValues: at most 65536 bytes"))
+	}
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return vm.rt.ToValue(vm.rt.NewArrayBuffer(b))
+}
+
+func (vm *vm) consoleLog(fc goja.FunctionCall) goja.Value {
+	level := slog.LevelInfo
+	switch fc.Argument(0).String() {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	msg := fc.Argument(1).String()
+	if len(msg) > maxLogBytes {
+		msg = strings.ToValidUTF8(msg[:maxLogBytes], "") + "…"
+	}
+	vm.log.Log(context.Background(), level, msg, "source", "console")
+	return goja.Undefined()
+}
+
+// ---- timers and the call's promises ----
+
+func (vm *vm) setTimeout(fc goja.FunctionCall) goja.Value {
+	c := vm.call
+	if c == nil { // module top level while Compile looks at its exports
+		return vm.rt.ToValue(0)
+	}
+	fn, ok := goja.AssertFunction(fc.Argument(0))
+	if !ok {
+		vm.typeError("setTimeout: the callback must be a function")
+	}
+	if len(c.timers) >= vm.cfg.MaxTimers {
+		vm.throw(vm.hooks.rangeErrorCtor, fmt.Errorf("setTimeout: more than %d timers pending", vm.cfg.MaxTimers))
+	}
+	ms := fc.Argument(1).ToFloat()
+	if math.IsNaN(ms) || ms < 0 {
+		ms = 0
+	}
+	ms = min(ms, float64(24*time.Hour/time.Millisecond))
+	var args []goja.Value
+	if a, ok := fc.Argument(2).(*goja.Object); ok {
+		for i := range a.Get("length").ToInteger() {
+			args = append(args, a.Get(fmt.Sprint(i)))
+		}
+	}
+	c.nextTimer++
+	c.timers = append(c.timers, &timer{
+		id: c.nextTimer, when: time.Now().Add(time.Duration(ms * float64(time.Millisecond))), fn: fn, args: args,
+	})
+	return vm.rt.ToValue(c.nextTimer)
+}
+
+func (vm *vm) clearTimeout(fc goja.FunctionCall) goja.Value {
+	if c := vm.call; c != nil {
+		id := fc.Argument(0).ToInteger()
+		c.timers = slices.DeleteFunc(c.timers, func(t *timer) bool { return t.id == id })
+	}
+	return goja.Undefined()
+}
+
+func (vm *vm) block(fc goja.FunctionCall) goja.Value {
+	if p := promiseOf(fc.Argument(0)); p != nil && vm.call != nil {
+		vm.call.blocking = append(vm.call.blocking, p)
+	}
+	return goja.Undefined()
+}
+
+func (vm *vm) waitUntil(fc goja.FunctionCall) goja.Value {
+	if p := promiseOf(fc.Argument(0)); p != nil && vm.call != nil {
+		vm.call.waiting = append(vm.call.waiting, p)
+	}
+	return goja.Undefined()
+}
+
+// clone is structuredClone: the value through its stored encoding.
+func (vm *vm) clone(fc goja.FunctionCall) goja.Value {
+	raw := vm.encodeValue("structuredClone", fc.Argument(0), vm.cfg.MaxWriteBytes)
+	v, err := vm.decode(raw)
+	if err != nil {
+		vm.throw(vm.hooks.errorCtor, err)
+	}
+	return v
+}
+
+// ---- storage ----
+
+// mustCall is the running call; storage outside a call (a module's top
+// level) is an error.
+func (vm *vm) mustCall() *call {
+	if vm.call == nil {
+		vm.throw(vm.hooks.errorCtor, errors.New("storage is only available while the object handles a call"))
+	}
+	return vm.call
+}
+
+// key checks a storage key: a non-empty string of at most MaxKeyBytes.
+func (vm *vm) key(v goja.Value) string {
+	s, ok := v.(goja.String)
+	if !ok {
+		vm.typeError("storage keys must be strings")
+	}
+	if s.Length() > vm.cfg.MaxKeyBytes { // every UTF-16 unit is at least one byte
+		vm.throw(vm.hooks.rangeErrorCtor, fmt.Errorf("%w: over %d bytes", ErrKeyTooLarge, vm.cfg.MaxKeyBytes))
+	}
+	k := s.String()
+	if k == "" {
+		vm.typeError("storage keys must not be empty")
+	}
+	if len(k) > vm.cfg.MaxKeyBytes {
+		vm.throw(vm.hooks.rangeErrorCtor, fmt.Errorf("%w: %d bytes, over %d", ErrKeyTooLarge, len(k), vm.cfg.MaxKeyBytes))
+	}
+	return k
+}
+
+func (vm *vm) keyList(v goja.Value) []string {
+	o, ok := v.(*goja.Object)
+	if !ok {
+		vm.typeError("expected an array of keys")
+	}
+	n := o.Get("length").ToInteger()
+	keys := make([]string, 0, n)
+	for i := range n {
+		keys = append(keys, vm.key(o.Get(fmt.Sprint(i))))
+	}
+	return keys
+}
+
+// encodeValue encodes v for storage, throwing the errors a class sees.
+func (vm *vm) encodeValue(what string, v goja.Value, max int) json.RawMessage {
+	raw, err := vm.encode(v, max)
+	switch {
+	case errors.Is(err, errTooLarge):
+		vm.throw(vm.hooks.rangeErrorCtor, fmt.Errorf("%w: %s: over %d bytes of JSON", ErrValueTooLarge, what, max))
+	case errors.Is(err, ErrNotSerializable):
+		vm.throw(vm.hooks.typeErrorCtor, fmt.Errorf("%s: %w (DataCloneError)", what, err))
+	case err != nil:
+		vm.throw(vm.hooks.errorCtor, fmt.Errorf("%s: %w", what, err))
+	}
+	return raw
+}
+
+func (vm *vm) decodeStored(key string, raw json.RawMessage) goja.Value {
+	v, err := vm.decode(raw)
+	if err != nil {
+		vm.throw(vm.hooks.errorCtor, fmt.Errorf("key %q: %w", key, err))
+	}
+	return v
+}
+
+func (vm *vm) storageGet(fc goja.FunctionCall) goja.Value {
+	c := vm.mustCall()
+	k := vm.key(fc.Argument(0))
+	raw, ok := c.ov.get(c.state, k)
+	if !ok {
+		return goja.Undefined()
+	}
+	return vm.decodeStored(k, raw)
+}
+
+// storageGetMany returns a Map of the keys found, in key order.
+func (vm *vm) storageGetMany(fc goja.FunctionCall) goja.Value {
+	c := vm.mustCall()
+	keys := vm.keyList(fc.Argument(0))
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	var pairs []any
+	for _, k := range keys {
+		if raw, ok := c.ov.get(c.state, k); ok {
+			pairs = append(pairs, vm.rt.NewArray(k, vm.decodeStored(k, raw)))
+		}
+	}
+	return vm.newMap(pairs)
+}
+
+func (vm *vm) newMap(pairs []any) goja.Value {
+	m, err := vm.rt.New(vm.hooks.mapCtor, vm.rt.NewArray(pairs...))
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// put records key=raw in the overlay, counting it against MaxWriteBytes.
+func (vm *vm) put(c *call, k string, raw json.RawMessage) {
+	c.written += len(k) + len(raw)
+	if c.written > vm.cfg.MaxWriteBytes {
+		vm.throw(vm.hooks.rangeErrorCtor, fmt.Errorf("%w: over %d bytes of keys and values put in one call", ErrWriteTooLarge, vm.cfg.MaxWriteBytes))
+	}
+	c.ov.put(k, raw)
+}
+
+func (vm *vm) storagePut(fc goja.FunctionCall) goja.Value {
+	c := vm.mustCall()
+	k := vm.key(fc.Argument(0))
+	raw := vm.encodeValue(fmt.Sprintf("put(%q)", k), fc.Argument(1), vm.cfg.MaxValueBytes)
+	vm.put(c, k, raw)
+	return goja.Undefined()
+}
+
+// storagePutMany puts every own property of an object: all are encoded
+// before any is written, so a bad one writes none.
+func (vm *vm) storagePutMany(fc goja.FunctionCall) goja.Value {
+	c := vm.mustCall()
+	o := fc.Argument(0).ToObject(vm.rt)
+	keys := o.Keys()
+	slices.Sort(keys)
+	raws := make([]json.RawMessage, len(keys))
+	for i, k := range keys {
+		vm.key(vm.rt.ToValue(k))
+		raws[i] = vm.encodeValue(fmt.Sprintf("put(%q)", k), o.Get(k), vm.cfg.MaxValueBytes)
+	}
+	for i, k := range keys {
+		vm.put(c, k, raws[i])
+	}
+	return goja.Undefined()
+}
+
+func (vm *vm) storageDelete(fc goja.FunctionCall) goja.Value {
+	c := vm.mustCall()
+	return vm.rt.ToValue(c.ov.del(c.state, vm.key(fc.Argument(0))))
+}
+
+// storageDeleteMany deletes keys and returns how many were there.
+func (vm *vm) storageDeleteMany(fc goja.FunctionCall) goja.Value {
+	c := vm.mustCall()
+	keys := vm.keyList(fc.Argument(0))
+	slices.Sort(keys)
+	n := 0
+	for _, k := range slices.Compact(keys) {
+		if c.ov.del(c.state, k) {
+			n++
+		}
+	}
+	return vm.rt.ToValue(n)
+}
+
+// storageList implements list(options), returning a Map in list order.
+func (vm *vm) storageList(fc goja.FunctionCall) goja.Value {
+	c := vm.mustCall()
+	opts := vm.listOptions(fc.Argument(0))
+	entries := c.ov.list(c.state, opts)
+	pairs := make([]any, len(entries))
+	for i, e := range entries {
+		pairs[i] = vm.rt.NewArray(e.Key, vm.decodeStored(e.Key, e.Value))
+	}
+	return vm.newMap(pairs)
+}
+
+func (vm *vm) listOptions(v goja.Value) objects.ListOptions {
+	var opts objects.ListOptions
+	o, ok := v.(*goja.Object)
+	if !ok {
+		vm.typeError("list: options must be an object")
+	}
+	str := func(name string, dst *string) {
+		x := o.Get(name)
+		if x == nil || goja.IsUndefined(x) {
+			return
+		}
+		if _, ok := x.(goja.String); !ok {
+			vm.typeError("list: %s must be a string", name)
+		}
+		*dst = x.String()
+	}
+	str("prefix", &opts.Prefix)
+	str("start", &opts.Start)
+	str("startAfter", &opts.StartAfter)
+	str("end", &opts.End)
+	if opts.Start != "" && opts.StartAfter != "" {
+		vm.typeError("list: start and startAfter cannot both be set")
+	}
+	if x := o.Get("limit"); x != nil && !goja.IsUndefined(x) {
+		f := x.ToFloat()
+		if f != math.Trunc(f) || f < 1 || f > math.MaxInt32 {
+			vm.typeError("list: limit must be a positive integer")
+		}
+		opts.Limit = int(f)
+	}
+	if x := o.Get("reverse"); x != nil {
+		opts.Reverse = x.ToBoolean()
+	}
+	return opts
+}
+
+func (vm *vm) storageDeleteAll(goja.FunctionCall) goja.Value {
+	vm.mustCall().ov.deleteAll()
+	return goja.Undefined()
+}
+
+func (vm *vm) storageGetAlarm(goja.FunctionCall) goja.Value {
+	c := vm.mustCall()
+	at, ok := c.ov.alarmAt(c.state)
+	if !ok {
+		return goja.Null()
+	}
+	return vm.rt.ToValue(at)
+}
+
+func (vm *vm) storageSetAlarm(fc goja.FunctionCall) goja.Value {
+	c := vm.mustCall()
+	if !vm.hasAlarm {
+		vm.typeError("setAlarm: the class has no alarm() handler")
+	}
+	v := fc.Argument(0)
+	if !goja.IsNumber(v) {
+		vm.typeError("setAlarm: expected a Date or a number of milliseconds")
+	}
+	f := v.ToFloat()
+	if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 8.64e15 {
+		vm.typeError("setAlarm: the time is not a valid date")
+	}
+	c.ov.alarm = &AlarmChange{At: int64(f)}
+	return goja.Undefined()
+}
+
+func (vm *vm) storageDeleteAlarm(goja.FunctionCall) goja.Value {
+	vm.mustCall().ov.alarm = &AlarmChange{Delete: true}
+	return goja.Undefined()
+}
+
+// ---- transactions: savepoints of the overlay ----
+
+func (vm *vm) txnBegin(goja.FunctionCall) goja.Value {
+	c := vm.mustCall()
+	if c.saves == nil {
+		c.saves = make(map[int64]overlay)
+	}
+	c.nextSave++
+	c.saves[c.nextSave] = c.ov.clone()
+	return vm.rt.ToValue(c.nextSave)
+}
+
+func (vm *vm) txnCommit(fc goja.FunctionCall) goja.Value {
+	c := vm.mustCall()
+	delete(c.saves, fc.Argument(0).ToInteger())
+	return goja.Undefined()
+}
+
+func (vm *vm) txnRollback(fc goja.FunctionCall) goja.Value {
+	c := vm.mustCall()
+	token := fc.Argument(0).ToInteger()
+	if save, ok := c.saves[token]; ok {
+		c.ov = save
+		delete(c.saves, token)
+	}
+	return goja.Undefined()
+}

@@ -1,0 +1,517 @@
+// The Web APIs and the Durable Object context of dobj's class runtime.
+// This file evaluates to a function that the engine calls once per runtime
+// with its Go natives; it defines the globals and returns the hooks the
+// engine drives (see globals.go). Written for goja (ES2017 and more).
+(function (native, maxStringLength) {
+  "use strict";
+  const g = globalThis;
+  const TypedArray = Object.getPrototypeOf(Uint8Array);
+
+  // Strings built in one native step are bounded before they are allocated:
+  // goja's Interrupt cannot stop a built-in midway, so 'x'.repeat(1e8)
+  // would allocate its 100 MB before the CPU limit could act.
+  function guardLength(name, n) {
+    if (n > maxStringLength) {
+      native.throwStringTooLarge(name, n);
+    }
+  }
+  const repeat = String.prototype.repeat;
+  const padStart = String.prototype.padStart;
+  const padEnd = String.prototype.padEnd;
+  Object.defineProperty(String.prototype, "repeat", {
+    value: function repeat_(count) {
+      const s = String(this);
+      guardLength("repeat", s.length * Math.max(0, Math.floor(Number(count)) || 0));
+      return repeat.call(s, count);
+    }, writable: true, configurable: true,
+  });
+  Object.defineProperty(String.prototype, "padStart", {
+    value: function padStart_(n, fill) {
+      guardLength("padStart", Number(n));
+      return padStart.call(this, n, fill);
+    }, writable: true, configurable: true,
+  });
+  Object.defineProperty(String.prototype, "padEnd", {
+    value: function padEnd_(n, fill) {
+      guardLength("padEnd", Number(n));
+      return padEnd.call(this, n, fill);
+    }, writable: true, configurable: true,
+  });
+
+  function define(name, value) {
+    Object.defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
+  }
+
+  // ---- bytes ----
+  function toBytesView(b) {
+    if (b instanceof ArrayBuffer) return new Uint8Array(b);
+    if (ArrayBuffer.isView(b)) return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    return null;
+  }
+  function decodeUTF8(b) {
+    const v = toBytesView(b);
+    if (v === null) throw new TypeError("expected an ArrayBuffer or a typed array");
+    return native.decodeUTF8(v.buffer, v.byteOffset, v.byteLength);
+  }
+
+  class TextEncoder {
+    get encoding() { return "utf-8"; }
+    encode(s) { return new Uint8Array(native.encodeUTF8(s === undefined ? "" : String(s))); }
+  }
+  class TextDecoder {
+    constructor(label) {
+      const l = label === undefined ? "utf-8" : String(label).trim().toLowerCase();
+      if (l !== "utf-8" && l !== "utf8" && l !== "unicode-1-1-utf-8") {
+        throw new RangeError(`TextDecoder: unsupported encoding ${label}`);
+      }
+    }
+    get encoding() { return "utf-8"; }
+    decode(b) { return b === undefined ? "" : decodeUTF8(b); }
+  }
+  define("TextEncoder", TextEncoder);
+  define("TextDecoder", TextDecoder);
+  define("atob", (s) => native.atob(String(s)));
+  define("btoa", (s) => native.btoa(String(s)));
+
+  // ---- Headers ----
+  function headerName(n) {
+    const s = String(n).toLowerCase();
+    if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(s)) throw new TypeError(`invalid header name ${JSON.stringify(String(n))}`);
+    return s;
+  }
+  function headerValue(v) {
+    const s = String(v).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+    if (/[\0\r\n]/.test(s)) throw new TypeError("invalid header value");
+    return s;
+  }
+  class Headers {
+    constructor(init) {
+      this._m = new Map();
+      if (init === undefined || init === null) return;
+      if (init instanceof Headers) {
+        for (const [k, v] of init) this.append(k, v);
+      } else if (typeof init[Symbol.iterator] === "function") {
+        for (const pair of init) {
+          const p = Array.from(pair);
+          if (p.length !== 2) throw new TypeError("Headers: each pair must have two items");
+          this.append(p[0], p[1]);
+        }
+      } else if (typeof init === "object") {
+        for (const k of Object.keys(init)) this.append(k, init[k]);
+      } else {
+        throw new TypeError("Headers: init must be an object, an array of pairs or Headers");
+      }
+    }
+    append(k, v) {
+      k = headerName(k); v = headerValue(v);
+      const cur = this._m.get(k);
+      this._m.set(k, cur === undefined ? v : (k === "set-cookie" ? cur + "\n" + v : cur + ", " + v));
+    }
+    set(k, v) { this._m.set(headerName(k), headerValue(v)); }
+    get(k) {
+      const v = this._m.get(headerName(k));
+      if (v === undefined) return null;
+      return v.replace(/\n/g, ", ");
+    }
+    getSetCookie() {
+      const v = this._m.get("set-cookie");
+      return v === undefined ? [] : v.split("\n");
+    }
+    has(k) { return this._m.has(headerName(k)); }
+    delete(k) { this._m.delete(headerName(k)); }
+    forEach(cb, thisArg) { for (const [k, v] of this) cb.call(thisArg, v, k, this); }
+    *entries() {
+      for (const k of Array.from(this._m.keys()).sort()) yield [k, this.get(k)];
+    }
+    *keys() { for (const [k] of this.entries()) yield k; }
+    *values() { for (const [, v] of this.entries()) yield v; }
+    [Symbol.iterator]() { return this.entries(); }
+    get [Symbol.toStringTag]() { return "Headers"; }
+  }
+  define("Headers", Headers);
+
+  // ---- URLSearchParams and URL ----
+  function formEncode(s) {
+    return encodeURIComponent(s).replace(/[!'()~]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase()).replace(/%20/g, "+");
+  }
+  function formDecode(s) {
+    s = s.replace(/\+/g, " ");
+    try { return decodeURIComponent(s); } catch (e) { return unescape(s); }
+  }
+  class URLSearchParams {
+    constructor(init) {
+      this._l = [];
+      this._url = null;
+      if (init === undefined || init === null) return;
+      if (init instanceof URLSearchParams) {
+        this._l = init._l.map((p) => [p[0], p[1]]);
+      } else if (typeof init === "object" && typeof init[Symbol.iterator] === "function") {
+        for (const pair of init) {
+          const p = Array.from(pair);
+          if (p.length !== 2) throw new TypeError("URLSearchParams: each pair must have two items");
+          this._l.push([String(p[0]), String(p[1])]);
+        }
+      } else if (typeof init === "object") {
+        for (const k of Object.keys(init)) this._l.push([k, String(init[k])]);
+      } else {
+        this._parse(String(init));
+      }
+    }
+    _parse(s) {
+      this._l = [];
+      if (s.startsWith("?")) s = s.slice(1);
+      for (const part of s.split("&")) {
+        if (part === "") continue;
+        const i = part.indexOf("=");
+        const k = i < 0 ? part : part.slice(0, i);
+        const v = i < 0 ? "" : part.slice(i + 1);
+        this._l.push([formDecode(k), formDecode(v)]);
+      }
+    }
+    _update() { if (this._url !== null) this._url._search = this._l.length ? "?" + this.toString() : ""; }
+    get size() { return this._l.length; }
+    append(k, v) { this._l.push([String(k), String(v)]); this._update(); }
+    delete(k, v) {
+      k = String(k);
+      this._l = this._l.filter((p) => !(p[0] === k && (v === undefined || p[1] === String(v))));
+      this._update();
+    }
+    get(k) { k = String(k); const p = this._l.find((p) => p[0] === k); return p ? p[1] : null; }
+    getAll(k) { k = String(k); return this._l.filter((p) => p[0] === k).map((p) => p[1]); }
+    has(k, v) { k = String(k); return this._l.some((p) => p[0] === k && (v === undefined || p[1] === String(v))); }
+    set(k, v) {
+      k = String(k); v = String(v);
+      const i = this._l.findIndex((p) => p[0] === k);
+      if (i < 0) { this._l.push([k, v]); } else {
+        this._l[i][1] = v;
+        this._l = this._l.filter((p, j) => j <= i || p[0] !== k);
+      }
+      this._update();
+    }
+    sort() {
+      this._l = this._l.map((p, i) => [p, i]).sort((a, b) => (a[0][0] < b[0][0] ? -1 : a[0][0] > b[0][0] ? 1 : a[1] - b[1])).map((x) => x[0]);
+      this._update();
+    }
+    forEach(cb, thisArg) { for (const [k, v] of this._l) cb.call(thisArg, v, k, this); }
+    *entries() { for (const p of this._l) yield [p[0], p[1]]; }
+    *keys() { for (const p of this._l) yield p[0]; }
+    *values() { for (const p of this._l) yield p[1]; }
+    [Symbol.iterator]() { return this.entries(); }
+    toString() { return this._l.map((p) => formEncode(p[0]) + "=" + formEncode(p[1])).join("&"); }
+    get [Symbol.toStringTag]() { return "URLSearchParams"; }
+  }
+  define("URLSearchParams", URLSearchParams);
+
+  class URL {
+    constructor(url, base) {
+      const u = native.parseURL(String(url), base === undefined ? undefined : String(base));
+      this._protocol = u.protocol; this._username = u.username; this._password = u.password;
+      this._hostname = u.hostname; this._port = u.port; this._pathname = u.pathname;
+      this._search = u.search; this._hash = u.hash;
+      this._sp = null;
+    }
+    static canParse(url, base) {
+      try { new URL(url, base); return true; } catch (e) { return false; }
+    }
+    get protocol() { return this._protocol; }
+    set protocol(v) { v = String(v); this._protocol = v.endsWith(":") ? v : v + ":"; }
+    get username() { return this._username; }
+    set username(v) { this._username = String(v); }
+    get password() { return this._password; }
+    set password(v) { this._password = String(v); }
+    get hostname() { return this._hostname; }
+    set hostname(v) { this._hostname = String(v); }
+    get port() { return this._port; }
+    set port(v) { this._port = String(v); }
+    get host() { return this._hostname + (this._port ? ":" + this._port : ""); }
+    set host(v) {
+      v = String(v);
+      const i = v.lastIndexOf(":");
+      if (i > 0 && !v.endsWith("]")) { this._hostname = v.slice(0, i); this._port = v.slice(i + 1); } else { this._hostname = v; this._port = ""; }
+    }
+    get origin() { return this._hostname ? this._protocol + "//" + this.host : "null"; }
+    get pathname() { return this._pathname; }
+    set pathname(v) { v = String(v); this._pathname = v.startsWith("/") ? v : "/" + v; }
+    get search() { return this._search === "?" ? "" : this._search; }
+    set search(v) {
+      v = String(v);
+      this._search = v === "" || v === "?" ? "" : (v.startsWith("?") ? v : "?" + v);
+      if (this._sp !== null) this._sp._parse(this._search);
+    }
+    get searchParams() {
+      if (this._sp === null) { this._sp = new URLSearchParams(this._search); this._sp._url = this; }
+      return this._sp;
+    }
+    get hash() { return this._hash === "#" ? "" : this._hash; }
+    set hash(v) { v = String(v); this._hash = v === "" ? "" : (v.startsWith("#") ? v : "#" + v); }
+    get href() {
+      const auth = this._username || this._password ? this._username + (this._password ? ":" + this._password : "") + "@" : "";
+      const slashes = this._hostname || this._protocol === "file:" ? "//" : "";
+      return this._protocol + slashes + auth + this.host + this._pathname + this.search + this.hash;
+    }
+    set href(v) {
+      const u = new URL(v);
+      Object.assign(this, { _protocol: u._protocol, _username: u._username, _password: u._password, _hostname: u._hostname, _port: u._port, _pathname: u._pathname, _search: u._search, _hash: u._hash });
+      if (this._sp !== null) this._sp._parse(this._search);
+    }
+    toString() { return this.href; }
+    toJSON() { return this.href; }
+    get [Symbol.toStringTag]() { return "URL"; }
+  }
+  define("URL", URL);
+
+  // ---- Request and Response ----
+  // A body is kept as null, a string, or an ArrayBuffer.
+  function bodyInit(body) {
+    if (body === undefined || body === null) return null;
+    if (typeof body === "string") return body;
+    if (body instanceof ArrayBuffer) return body.slice(0);
+    if (ArrayBuffer.isView(body)) return body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength);
+    if (body instanceof URLSearchParams) return body.toString();
+    if (typeof body === "object" && typeof body.getReader === "function") throw new TypeError("streams are not supported as bodies");
+    return String(body);
+  }
+  function defaultContentType(body, headers) {
+    if (headers.has("content-type")) return;
+    if (typeof body === "string") headers.set("content-type", "text/plain;charset=UTF-8");
+  }
+  class Body {
+    _consume() {
+      if (this._used) return Promise.reject(new TypeError("Body has already been used"));
+      this._used = true;
+      return Promise.resolve(this._body);
+    }
+    get bodyUsed() { return this._used; }
+    get body() { return this._body === null ? null : {}; }
+    text() { return this._consume().then((b) => (b === null ? "" : typeof b === "string" ? b : decodeUTF8(b))); }
+    json() { return this.text().then((t) => JSON.parse(t)); }
+    arrayBuffer() {
+      return this._consume().then((b) => (b === null ? new ArrayBuffer(0) : typeof b === "string" ? native.encodeUTF8(b) : b.slice(0)));
+    }
+    bytes() { return this.arrayBuffer().then((b) => new Uint8Array(b)); }
+    formData() { return Promise.reject(new TypeError("formData() is not supported")); }
+    blob() { return Promise.reject(new TypeError("blob() is not supported")); }
+  }
+  const METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH"];
+  class Request extends Body {
+    constructor(input, init) {
+      super();
+      init = init || {};
+      let src = null;
+      if (input instanceof Request) { src = input; }
+      this.url = src ? src.url : new URL(String(input)).href;
+      let m = init.method !== undefined ? String(init.method) : src ? src.method : "GET";
+      if (METHODS.includes(m.toUpperCase())) m = m.toUpperCase();
+      this.method = m;
+      this.headers = new Headers(init.headers !== undefined ? init.headers : src ? src.headers : undefined);
+      this._body = init.body !== undefined ? bodyInit(init.body) : src ? src._body : null;
+      if (this._body !== null && (this.method === "GET" || this.method === "HEAD")) {
+        throw new TypeError("Request with GET/HEAD method cannot have a body");
+      }
+      if (init.body !== undefined) defaultContentType(this._body, this.headers);
+      this._used = false;
+      this.signal = init.signal !== undefined ? init.signal : src ? src.signal : null;
+    }
+    clone() {
+      if (this._used) throw new TypeError("Body has already been used");
+      return new Request(this);
+    }
+    get [Symbol.toStringTag]() { return "Request"; }
+  }
+  define("Request", Request);
+
+  class Response extends Body {
+    constructor(body, init) {
+      super();
+      init = init || {};
+      const status = init.status === undefined ? 200 : Number(init.status);
+      if (!Number.isInteger(status) || status < 200 || status > 599) {
+        throw new RangeError(`Response status ${init.status} is not in the range 200 to 599`);
+      }
+      this.status = status;
+      this.statusText = init.statusText === undefined ? "" : String(init.statusText);
+      this.headers = new Headers(init.headers);
+      this._body = bodyInit(body);
+      if (this._body !== null && (status === 204 || status === 205 || status === 304)) {
+        throw new TypeError(`Response with status ${status} cannot have a body`);
+      }
+      defaultContentType(this._body, this.headers);
+      this._used = false;
+    }
+    get ok() { return this.status >= 200 && this.status <= 299; }
+    get redirected() { return false; }
+    get type() { return "default"; }
+    get url() { return ""; }
+    clone() {
+      if (this._used) throw new TypeError("Body has already been used");
+      const r = new Response(null, { status: this.status, statusText: this.statusText, headers: this.headers });
+      r._body = this._body;
+      return r;
+    }
+    static json(data, init) {
+      const text = JSON.stringify(data);
+      if (text === undefined) throw new TypeError("Response.json: the value cannot be serialized as JSON");
+      const headers = new Headers(init && init.headers);
+      if (!headers.has("content-type")) headers.set("content-type", "application/json");
+      return new Response(text, Object.assign({}, init, { headers }));
+    }
+    static redirect(url, status) {
+      status = status === undefined ? 302 : status;
+      if (![301, 302, 303, 307, 308].includes(status)) throw new RangeError(`invalid redirect status ${status}`);
+      return new Response(null, { status, headers: { location: new URL(String(url)).href } });
+    }
+    static error() { throw new TypeError("Response.error() is not supported"); }
+    get [Symbol.toStringTag]() { return "Response"; }
+  }
+  define("Response", Response);
+
+  // ---- crypto, console, timers, structuredClone, queueMicrotask ----
+  define("crypto", Object.freeze({
+    randomUUID: () => native.randomUUID(),
+    getRandomValues(ta) {
+      if (!(ta instanceof TypedArray) || ta instanceof Float32Array || ta instanceof Float64Array) {
+        throw new TypeError("getRandomValues: expected an integer typed array");
+      }
+      if (ta.byteLength > 65536) throw new RangeError("getRandomValues: at most 65536 bytes");
+      new Uint8Array(ta.buffer, ta.byteOffset, ta.byteLength).set(new Uint8Array(native.randomBytes(ta.byteLength)));
+      return ta;
+    },
+  }));
+
+  function show(v) {
+    if (typeof v === "string") return v;
+    if (v instanceof Error) return v.stack || String(v);
+    if (v instanceof Map) return "Map(" + v.size + ") " + show(Object.fromEntries(v));
+    if (typeof v === "object" && v !== null) {
+      try { return JSON.stringify(v); } catch (e) { return String(v); }
+    }
+    return String(v);
+  }
+  function logger(level) {
+    return (...args) => native.log(level, args.map(show).join(" "));
+  }
+  define("console", Object.freeze({
+    log: logger("info"), info: logger("info"), debug: logger("debug"),
+    warn: logger("warn"), error: logger("error"), trace: logger("debug"),
+  }));
+
+  define("setTimeout", (fn, ms, ...args) => {
+    if (typeof fn !== "function") throw new TypeError("setTimeout: the callback must be a function");
+    return native.setTimeout(fn, Number(ms) || 0, args);
+  });
+  define("clearTimeout", (id) => { if (id !== undefined && id !== null) native.clearTimeout(Number(id)); });
+  define("structuredClone", (v) => native.clone(v));
+  define("queueMicrotask", (fn) => { Promise.resolve().then(() => fn()); });
+
+  // ---- the Durable Object context ----
+  function key(k) {
+    if (typeof k !== "string") throw new TypeError("storage keys must be strings, got " + typeof k);
+    return k;
+  }
+  function keys(ks) { return Array.from(ks, key); }
+  function storageOps(check) {
+    return {
+      get(k, opts) {
+        return new Promise((res) => { check(); res(Array.isArray(k) ? native.getMany(keys(k)) : native.get(key(k))); });
+      },
+      put(k, v, opts) {
+        return new Promise((res) => {
+          check();
+          if (typeof k === "object" && k !== null) native.putMany(k); else native.put(key(k), v);
+          res();
+        });
+      },
+      delete(k, opts) {
+        return new Promise((res) => { check(); res(Array.isArray(k) ? native.deleteMany(keys(k)) : native.delete(key(k))); });
+      },
+      list(o) {
+        return new Promise((res) => { check(); res(native.list(o === undefined || o === null ? {} : o)); });
+      },
+      getAlarm(opts) { return new Promise((res) => { check(); res(native.getAlarm()); }); },
+      setAlarm(t, opts) {
+        return new Promise((res) => {
+          check();
+          native.setAlarm(t instanceof Date ? t.getTime() : t);
+          res();
+        });
+      },
+      deleteAlarm(opts) { return new Promise((res) => { check(); native.deleteAlarm(); res(); }); },
+    };
+  }
+  function makeStorage() {
+    const s = storageOps(() => {});
+    s.deleteAll = (opts) => new Promise((res) => { native.deleteAll(); res(); });
+    s.sync = () => Promise.resolve();
+    s.transaction = async (fn) => {
+      const token = native.txnBegin();
+      let rolledBack = false;
+      const txn = storageOps(() => { if (rolledBack) throw new Error("the transaction was rolled back"); });
+      txn.rollback = () => {
+        if (rolledBack) return;
+        rolledBack = true;
+        native.txnRollback(token);
+      };
+      try {
+        const r = await fn(txn);
+        if (!rolledBack) native.txnCommit(token);
+        return r;
+      } catch (e) {
+        if (!rolledBack) native.txnRollback(token);
+        throw e;
+      }
+    };
+    s.transactionSync = (fn) => {
+      const token = native.txnBegin();
+      try {
+        const r = fn();
+        native.txnCommit(token);
+        return r;
+      } catch (e) {
+        native.txnRollback(token);
+        throw e;
+      }
+    };
+    return Object.freeze(s);
+  }
+
+  function makeContext(name) {
+    const id = Object.freeze({
+      name,
+      toString() { return name; },
+      equals(o) { return o !== null && typeof o === "object" && o.name === name; },
+    });
+    return Object.freeze({
+      id,
+      storage: makeStorage(),
+      blockConcurrencyWhile(fn) {
+        const p = (async () => fn())();
+        native.block(p);
+        return p;
+      },
+      waitUntil(p) { native.waitUntil(Promise.resolve(p)); },
+    });
+  }
+
+  // ---- hooks for the engine ----
+  function makeRequest(method, url, headerPairs, body) {
+    const r = new Request(url, { method, headers: headerPairs });
+    r._body = body;
+    return r;
+  }
+  // responseParts is what the engine sends: [status, [[name, value]…], body].
+  function responseParts(r) {
+    if (!(r instanceof Response)) return null;
+    const pairs = [];
+    for (const [k, v] of r.headers._m) {
+      if (k === "set-cookie") { for (const c of v.split("\n")) pairs.push([k, c]); } else pairs.push([k, v]);
+    }
+    return [r.status, pairs, r._body];
+  }
+  function isClass(v) {
+    return typeof v === "function" && /^class\b/.test(Function.prototype.toString.call(v));
+  }
+  const arrayFrom = Array.from;
+  function mapEntries(m) { return arrayFrom(m); }
+  function setValues(s) { return arrayFrom(s); }
+  return { makeContext, makeRequest, responseParts, isClass, mapEntries, setValues };
+})

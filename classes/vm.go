@@ -1,0 +1,146 @@
+package classes
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/dop251/goja"
+)
+
+//go:embed prelude.js
+var preludeSource string
+
+// preludeProgram is prelude.js compiled once: a goja Program is immutable
+// and may run in many runtimes, and compiling it for each instance would
+// cost more than the rest of building one.
+var preludeProgram = sync.OnceValues(func() (*goja.Program, error) {
+	return goja.Compile("prelude.js", preludeSource, true)
+})
+
+// vm is a goja runtime with dobj's globals, and the call running on it.
+type vm struct {
+	rt    *goja.Runtime
+	cfg   *Config
+	log   *slog.Logger
+	hooks hooks
+	// hasAlarm: the class defines alarm(), so setAlarm is allowed.
+	hasAlarm bool
+	// call is the call running, nil between calls (and when Compile
+	// evaluates a module).
+	call *call
+}
+
+// hooks are the functions and objects the engine uses, taken from the
+// runtime before any class code runs, so a class that replaces a global
+// does not change what the engine does.
+type hooks struct {
+	makeContext, makeRequest, responseParts goja.Callable
+	isClass, mapEntries, setValues          goja.Callable
+	jsonParse                               goja.Callable
+
+	mapCtor, setCtor, dateCtor               *goja.Object
+	errorCtor, typeErrorCtor, rangeErrorCtor *goja.Object
+
+	objectProto, mapProto, setProto, promiseProto, weakMapProto, weakSetProto *goja.Object
+}
+
+// newVM installs the globals (prelude.js and its Go natives) on rt.
+func newVM(rt *goja.Runtime, cfg *Config, log *slog.Logger) (*vm, error) {
+	vm := &vm{rt: rt, cfg: cfg, log: log}
+	prog, err := preludeProgram()
+	if err != nil {
+		return nil, fmt.Errorf("classes: compile the prelude: %w", err)
+	}
+	h := &vm.hooks
+	global := func(name string) *goja.Object { return rt.Get(name).ToObject(rt) }
+	proto := func(name string) *goja.Object { return global(name).Get("prototype").ToObject(rt) }
+	h.mapCtor, h.setCtor, h.dateCtor = global("Map"), global("Set"), global("Date")
+	h.errorCtor, h.typeErrorCtor, h.rangeErrorCtor = global("Error"), global("TypeError"), global("RangeError")
+	h.objectProto, h.mapProto, h.setProto = proto("Object"), proto("Map"), proto("Set")
+	h.promiseProto, h.weakMapProto, h.weakSetProto = proto("Promise"), proto("WeakMap"), proto("WeakSet")
+	var ok bool
+	if h.jsonParse, ok = goja.AssertFunction(global("JSON").Get("parse")); !ok {
+		return nil, errors.New("classes: JSON.parse is not a function")
+	}
+
+	fn, err := rt.RunProgram(prog)
+	if err != nil {
+		return nil, fmt.Errorf("classes: run the prelude: %w", err)
+	}
+	setup, ok := goja.AssertFunction(fn)
+	if !ok {
+		return nil, errors.New("classes: the prelude is not a function")
+	}
+	out, err := setup(goja.Undefined(), vm.natives(), rt.ToValue(cfg.MaxStringLength))
+	if err != nil {
+		return nil, fmt.Errorf("classes: set up the prelude: %w", err)
+	}
+	o := out.ToObject(rt)
+	for name, dst := range map[string]*goja.Callable{
+		"makeContext":   &h.makeContext,
+		"makeRequest":   &h.makeRequest,
+		"responseParts": &h.responseParts,
+		"isClass":       &h.isClass,
+		"mapEntries":    &h.mapEntries,
+		"setValues":     &h.setValues,
+	} {
+		if *dst, ok = goja.AssertFunction(o.Get(name)); !ok {
+			return nil, fmt.Errorf("classes: the prelude lacks %s", name)
+		}
+	}
+	return vm, nil
+}
+
+// throw throws err into JavaScript as an error made by ctor, remembering
+// the Go error behind it for the call's ScriptError.
+func (vm *vm) throw(ctor *goja.Object, err error) {
+	obj, e := vm.rt.New(ctor, vm.rt.ToValue(err.Error()))
+	if e != nil {
+		panic(vm.rt.NewGoError(err))
+	}
+	if c := vm.call; c != nil {
+		if c.thrown == nil {
+			c.thrown = make(map[*goja.Object]error)
+		}
+		c.thrown[obj] = err
+	}
+	panic(obj)
+}
+
+func (vm *vm) typeError(format string, args ...any) {
+	vm.throw(vm.hooks.typeErrorCtor, fmt.Errorf(format, args...))
+}
+
+// scriptError describes a thrown value or a rejection reason. It may run
+// the class's getters: call it within instance.run.
+func (vm *vm) scriptError(v goja.Value) *ScriptError {
+	se := &ScriptError{}
+	o, ok := v.(*goja.Object)
+	if !ok {
+		if v == nil {
+			v = goja.Undefined()
+		}
+		se.Message = v.String()
+		return se
+	}
+	if c := vm.call; c != nil {
+		se.Err = c.thrown[o]
+	}
+	if m := o.Get("message"); m != nil && !goja.IsUndefined(m) {
+		se.Message = m.String()
+		if n := o.Get("name"); n != nil && !goja.IsUndefined(n) && se.Err == nil {
+			if name := n.String(); name != "Error" && name != "" {
+				se.Message = name + ": " + se.Message
+			}
+		}
+	} else {
+		se.Message = o.String()
+	}
+	if s := o.Get("stack"); s != nil && !goja.IsUndefined(s) {
+		se.Stack = s.String()
+	}
+	return se
+}
