@@ -84,9 +84,9 @@ func sourceLang(c echo.Context) (classes.Lang, error) {
 	}
 	switch q.Get("lang") {
 	case "ts", "typescript":
-		return classes.Lang("ts"), nil
+		return classes.TypeScript, nil
 	case "js", "javascript":
-		return classes.Lang("js"), nil
+		return classes.JavaScript, nil
 	case "":
 	default:
 		return "", badRequest("lang must be js or ts")
@@ -94,9 +94,9 @@ func sourceLang(c echo.Context) (classes.Lang, error) {
 	mt, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
 	switch mt {
 	case "application/typescript", "text/typescript", "application/x-typescript":
-		return classes.Lang("ts"), nil
+		return classes.TypeScript, nil
 	}
-	return classes.Lang("js"), nil
+	return classes.JavaScript, nil
 }
 
 // deployClass serves PUT /_classes/<Class>: compile here, so a bad module

@@ -29,10 +29,10 @@ func deploy(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("deploy: %w", err)
 	}
-	lang := classes.Lang("js")
+	lang := classes.JavaScript
 	switch strings.ToLower(filepath.Ext(pos[0])) {
 	case ".ts", ".mts", ".cts":
-		lang = classes.Lang("ts")
+		lang = classes.TypeScript
 	}
 	if class == "" {
 		names, err := classes.ExportedClasses(source, lang)
