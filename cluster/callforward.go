@@ -102,7 +102,14 @@ func (n *Node) serveCall(w http.ResponseWriter, r *http.Request) {
 		err = ErrNotLeader
 	} else {
 		req := &classes.Request{Method: fc.Method, URL: fc.URL, Header: fsm.HTTPHeader(fc.Header), Body: fc.Body}
-		res, err = n.classHost().call(r.Context(), fc.Class, fc.Name, req, fc.IdemKey)
+		// The call may run up to the CPU limit, longer than the API's
+		// request deadline that this route shares; and, like a write,
+		// it goes on if the follower stops waiting (which then reports
+		// an unknown outcome).
+		h := n.classHost()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.cfg.CPULimit+2*n.cfg.ApplyTimeout)
+		res, err = h.call(ctx, fc.Class, fc.Name, req, fc.IdemKey)
+		cancel()
 	}
 	body, encErr := msgpack.Marshal(callResultOf(res, err))
 	if encErr != nil {
