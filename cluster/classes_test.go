@@ -172,3 +172,42 @@ func TestClassAlarmFiresOnceOnTheLeader(t *testing.T) {
 		return true
 	})
 }
+
+func TestForwardedCallOutcomesRoundTrip(t *testing.T) {
+	ok := &CallResult{Response: &classes.Response{Status: 202, Header: http.Header{"A": {"1", "2"}}, Body: []byte("b")}, Index: 9, Replayed: true}
+	tests := []struct {
+		name string
+		err  error
+		want error // nil: ok comes back
+	}{
+		{"ok", nil, nil},
+		{"class not found", ErrClassNotFound, ErrClassNotFound},
+		{"not leader is not applied", ErrNotLeader, ErrNotApplied},
+		{"not applied", ErrNotApplied, ErrNotApplied},
+		{"outcome unknown", ErrOutcomeUnknown, ErrOutcomeUnknown},
+		{"anything else is unknown", errors.New("surprise"), ErrOutcomeUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var res *CallResult
+			if tt.err == nil {
+				res = ok
+			}
+			got, err := callResultOf(res, tt.err).outcome()
+			if tt.want == nil {
+				if err != nil || got.Response.Status != 202 || got.Response.Header["A"][1] != "2" || string(got.Response.Body) != "b" || got.Index != 9 || !got.Replayed {
+					t.Fatalf("round trip = %+v %v", got, err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	_, err := callResultOf(nil, &CallError{Message: "boom"}).outcome()
+	var ce *CallError
+	if !errors.As(err, &ce) || ce.Message != "boom" {
+		t.Fatalf("call error = %v", err)
+	}
+}
