@@ -202,7 +202,7 @@ func exportedClasses(prog *goja.Program) ([]string, error) {
 	}
 	exports := rt.Get(moduleGlobal)
 	if exports == nil || goja.IsUndefined(exports) || goja.IsNull(exports) {
-		return nil, &CompileError{Message: "the module exports nothing"}
+		return nil, nil // a module without exports
 	}
 	obj := exports.ToObject(rt)
 	isClass := vm.hooks.isClass

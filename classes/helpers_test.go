@@ -1,6 +1,7 @@
 package classes
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -138,4 +139,75 @@ func scriptMessage(t testing.TB, err error) string {
 		t.Fatalf("error %v (%T) is not a *ScriptError", err, err)
 	}
 	return se.Message
+}
+
+// showJS prints JavaScript values unambiguously (Map, Set, Date, undefined,
+// NaN, -0, bigint), for tests to compare.
+const showJS = `
+function show(v) {
+  if (v === undefined) return "undefined";
+  if (v instanceof Map) return "Map{" + [...v].map(([k, x]) => show(k) + "=>" + show(x)).join(",") + "}";
+  if (v instanceof Set) return "Set{" + [...v].map(show).join(",") + "}";
+  if (v instanceof Date) return "Date(" + (isNaN(v) ? "invalid" : v.toISOString()) + ")";
+  if (Array.isArray(v)) return "[" + v.map(show).join(",") + "]";
+  if (typeof v === "bigint") return v + "n";
+  if (Object.is(v, -0)) return "-0";
+  if (typeof v === "number") return String(v);
+  if (v !== null && typeof v === "object") return "{" + Object.keys(v).map((k) => JSON.stringify(k) + ":" + show(v[k])).join(",") + "}";
+  return JSON.stringify(v);
+}
+`
+
+// bodyModule is a class T whose fetch runs body (an async function body
+// with ctx and storage in scope) and answers show(its result).
+func bodyModule(body string) string {
+	return showJS + `
+export class T {
+  constructor(ctx, env) { this.ctx = ctx; this.env = env; }
+  async fetch(request) {
+    const ctx = this.ctx, storage = ctx.storage;
+    const r = await (async () => {` + body + `
+    })();
+    return new Response(show(r));
+  }
+  async alarm(info) {}
+}`
+}
+
+// runBody compiles body as bodyModule and runs it once on st.
+func runBody(t *testing.T, e *Engine, st *fakeState, body string) (string, error) {
+	t.Helper()
+	p := mustCompile(t, "T", bodyModule(body))
+	resp, err := do(t, e, ClassRef{Name: "T", Version: 1, Program: p}, st.object, st, "GET", "/", "")
+	if err != nil {
+		return "", err
+	}
+	return string(resp.Body), nil
+}
+
+// dump is every key of st as key=json, in order.
+func (f *fakeState) dump() []string {
+	var out []string
+	for _, e := range f.List(objects.ListOptions{}) {
+		out = append(out, e.Key+"="+string(e.Value))
+	}
+	return out
+}
+
+// syncWriter is an io.Writer safe for concurrent use, for captured logs.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
 }

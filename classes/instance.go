@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -149,7 +150,7 @@ func newInstance(cfg *Config, ref ClassRef, object string, c *call) (*instance, 
 		if err != nil {
 			return nil, err
 		}
-		return rt.New(class, ctx, rt.NewObject())
+		return vm.hooks.construct(goja.Undefined(), class, ctx, rt.NewObject())
 	})
 	if err != nil {
 		return fail(err)
@@ -363,19 +364,29 @@ func (in *instance) alarm(info AlarmInfo) error {
 	return err
 }
 
-// requestValue is req as a JavaScript Request.
+// requestValue is req as a JavaScript Request. Header names are lower
+// case; several values of one name are joined with ", " as Headers joins
+// them (Set-Cookie's with newlines, as Headers keeps them).
 func (vm *vm) requestValue(req *Request) (goja.Value, error) {
 	rt := vm.rt
-	var pairs []any
 	names := make([]string, 0, len(req.Header))
 	for k := range req.Header {
 		names = append(names, k)
 	}
 	slices.Sort(names)
+	nv := make([]any, 0, len(names))
+	vv := make([]any, 0, len(names))
 	for _, k := range names {
-		for _, v := range req.Header[k] {
-			pairs = append(pairs, rt.NewArray(k, v))
+		lk := strings.ToLower(k)
+		if !validHeaderName(lk) || len(req.Header[k]) == 0 {
+			continue
 		}
+		sep := ", "
+		if lk == "set-cookie" {
+			sep = "\n"
+		}
+		nv = append(nv, lk)
+		vv = append(vv, strings.Join(req.Header[k], sep))
 	}
 	body := goja.Null()
 	if len(req.Body) > 0 {
@@ -385,7 +396,22 @@ func (vm *vm) requestValue(req *Request) (goja.Value, error) {
 	if method == "" {
 		method = http.MethodGet
 	}
-	return vm.hooks.makeRequest(goja.Undefined(), rt.ToValue(method), rt.ToValue(req.URL), rt.NewArray(pairs...), body)
+	return vm.hooks.makeRequest(goja.Undefined(), rt.ToValue(method), rt.ToValue(req.URL), rt.NewArray(nv...), rt.NewArray(vv...), body)
+}
+
+// validHeaderName reports whether s is an HTTP token (RFC 9110), as
+// Headers accepts names.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 || !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // response converts responseParts' [status, [[name, value]…], body].

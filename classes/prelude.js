@@ -74,22 +74,38 @@
   define("btoa", (s) => native.btoa(String(s)));
 
   // ---- Headers ----
+  // Header names are checked once each and remembered: they recur on
+  // every request and response, and a check costs a loop over the name.
+  const tokenChars = new Uint8Array(128);
+  for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") tokenChars[c.charCodeAt(0)] = 1;
+  const checkedNames = new Map(); // name as given → its lower case
   function headerName(n) {
-    const s = String(n).toLowerCase();
-    if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(s)) throw new TypeError(`invalid header name ${JSON.stringify(String(n))}`);
+    const given = typeof n === "string" ? n : String(n);
+    const known = checkedNames.get(given);
+    if (known !== undefined) return known;
+    const s = given.toLowerCase();
+    if (s.length === 0) throw new TypeError("invalid header name \"\"");
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 128 || tokenChars[c] === 0) throw new TypeError(`invalid header name ${JSON.stringify(s)}`);
+    }
+    if (checkedNames.size < 256) checkedNames.set(given, s);
     return s;
   }
+  const needsValueWork = /^[\t\n\r ]|[\t\n\r ]$|[\0\r\n]/;
   function headerValue(v) {
-    const s = String(v).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
-    if (/[\0\r\n]/.test(s)) throw new TypeError("invalid header value");
-    return s;
+    const s = typeof v === "string" ? v : String(v);
+    if (!needsValueWork.test(s)) return s;
+    const t = s.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+    if (/[\0\r\n]/.test(t)) throw new TypeError("invalid header value");
+    return t;
   }
   class Headers {
     constructor(init) {
       this._m = new Map();
       if (init === undefined || init === null) return;
       if (init instanceof Headers) {
-        for (const [k, v] of init) this.append(k, v);
+        for (const [k, v] of init._m) this._m.set(k, v);
       } else if (typeof init[Symbol.iterator] === "function") {
         for (const pair of init) {
           const p = Array.from(pair);
@@ -135,7 +151,8 @@
     return encodeURIComponent(s).replace(/[!'()~]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase()).replace(/%20/g, "+");
   }
   function formDecode(s) {
-    s = s.replace(/\+/g, " ");
+    if (s.indexOf("+") >= 0) s = s.split("+").join(" ");
+    if (s.indexOf("%") < 0) return s;
     try { return decodeURIComponent(s); } catch (e) { return unescape(s); }
   }
   class URLSearchParams {
@@ -493,9 +510,19 @@
   }
 
   // ---- hooks for the engine ----
-  function makeRequest(method, url, headerPairs, body) {
-    const r = new Request(url, { method, headers: headerPairs });
+  // makeRequest builds the Request fetch gets without re-checking what
+  // the engine checked: url is absolute, names are lower case and valid.
+  function makeRequest(method, url, names, values, body) {
+    const r = Object.create(Request.prototype);
+    r.url = url;
+    r.method = method;
+    const h = Object.create(Headers.prototype);
+    h._m = new Map();
+    for (let i = 0; i < names.length; i++) h._m.set(names[i], values[i]);
+    r.headers = h;
     r._body = body;
+    r._used = false;
+    r.signal = null;
     return r;
   }
   // responseParts is what the engine sends: [status, [[name, value]…], body].
@@ -513,5 +540,8 @@
   const arrayFrom = Array.from;
   function mapEntries(m) { return arrayFrom(m); }
   function setValues(s) { return arrayFrom(s); }
-  return { makeContext, makeRequest, responseParts, isClass, mapEntries, setValues };
+  // construct is called through goja's Callable so that the promise jobs
+  // the constructor queued run when it returns (Runtime.New does not).
+  function construct(C, ctx, env) { return new C(ctx, env); }
+  return { makeContext, makeRequest, responseParts, isClass, mapEntries, setValues, construct };
 })

@@ -444,7 +444,8 @@ func (vm *vm) kind(o *goja.Object) objectKind {
 			return kindMap
 		case vm.hooks.setProto:
 			return kindSet
-		case vm.hooks.promiseProto, vm.hooks.weakMapProto, vm.hooks.weakSetProto:
+		}
+		if slices.Contains(vm.hooks.refused, p) {
 			return kindOther
 		}
 	}

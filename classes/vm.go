@@ -37,14 +37,16 @@ type vm struct {
 // runtime before any class code runs, so a class that replaces a global
 // does not change what the engine does.
 type hooks struct {
-	makeContext, makeRequest, responseParts goja.Callable
-	isClass, mapEntries, setValues          goja.Callable
-	jsonParse                               goja.Callable
+	makeContext, makeRequest, responseParts   goja.Callable
+	isClass, mapEntries, setValues, construct goja.Callable
+	jsonParse                                 goja.Callable
 
 	mapCtor, setCtor, dateCtor               *goja.Object
 	errorCtor, typeErrorCtor, rangeErrorCtor *goja.Object
 
-	objectProto, mapProto, setProto, promiseProto, weakMapProto, weakSetProto *goja.Object
+	objectProto, mapProto, setProto *goja.Object
+	// refused are prototypes of objects that are not stored (see kind).
+	refused []*goja.Object
 }
 
 // newVM installs the globals (prelude.js and its Go natives) on rt.
@@ -60,7 +62,10 @@ func newVM(rt *goja.Runtime, cfg *Config, log *slog.Logger) (*vm, error) {
 	h.mapCtor, h.setCtor, h.dateCtor = global("Map"), global("Set"), global("Date")
 	h.errorCtor, h.typeErrorCtor, h.rangeErrorCtor = global("Error"), global("TypeError"), global("RangeError")
 	h.objectProto, h.mapProto, h.setProto = proto("Object"), proto("Map"), proto("Set")
-	h.promiseProto, h.weakMapProto, h.weakSetProto = proto("Promise"), proto("WeakMap"), proto("WeakSet")
+	h.refused = []*goja.Object{
+		proto("Promise"), proto("WeakMap"), proto("WeakSet"), proto("ArrayBuffer"), proto("DataView"),
+		proto("Uint8Array").Prototype(), // %TypedArray%.prototype
+	}
 	var ok bool
 	if h.jsonParse, ok = goja.AssertFunction(global("JSON").Get("parse")); !ok {
 		return nil, errors.New("classes: JSON.parse is not a function")
@@ -86,6 +91,7 @@ func newVM(rt *goja.Runtime, cfg *Config, log *slog.Logger) (*vm, error) {
 		"isClass":       &h.isClass,
 		"mapEntries":    &h.mapEntries,
 		"setValues":     &h.setValues,
+		"construct":     &h.construct,
 	} {
 		if *dst, ok = goja.AssertFunction(o.Get(name)); !ok {
 			return nil, fmt.Errorf("classes: the prelude lacks %s", name)

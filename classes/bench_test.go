@@ -1,0 +1,106 @@
+package classes
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// BenchmarkCallCounter is one increment of examples/counter.js through the
+// engine, on a live instance, with a commit that applies the effects to an
+// in-memory store (no Raft).
+func BenchmarkCallCounter(b *testing.B) {
+	e := newTestEngine(b, Config{})
+	ref := compileExample(b, "counter.js")
+	st := newFakeState("card-1")
+	req := &Request{Method: "POST", URL: "http://node/do/Counter/card-1/increment", Header: http.Header{}}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Call(ctx, ref, "card-1", req, st, st.commit); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if st.get("value") == "" {
+		b.Fatal("nothing counted")
+	}
+}
+
+// BenchmarkCallCounterNoopCommit is the same with a commit that does
+// nothing: the engine's own cost.
+func BenchmarkCallCounterNoopCommit(b *testing.B) {
+	e := newTestEngine(b, Config{})
+	ref := compileExample(b, "counter.js")
+	st := newFakeState("card-1")
+	req := &Request{Method: "POST", URL: "http://node/do/Counter/card-1/increment", Header: http.Header{}}
+	ctx := context.Background()
+	noop := func(Effects, *Response) error { return nil }
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Call(ctx, ref, "card-1", req, st, noop); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCallCounterParallel spreads increments over 64 objects from
+// parallel goroutines.
+func BenchmarkCallCounterParallel(b *testing.B) {
+	e := newTestEngine(b, Config{})
+	ref := compileExample(b, "counter.js")
+	states := make([]*fakeState, 64)
+	for i := range states {
+		states[i] = newFakeState(fmt.Sprint("card-", i))
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	var next int64
+	var mu = make(chan struct{}, 1)
+	b.RunParallel(func(pb *testing.PB) {
+		mu <- struct{}{}
+		st := states[next%64]
+		next++
+		<-mu
+		req := &Request{Method: "POST", URL: "http://node/do/Counter/x/increment", Header: http.Header{}}
+		for pb.Next() {
+			if _, err := e.Call(ctx, ref, st.object, req, st, st.commit); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkNewInstance is the cost of a cold object: a runtime, the
+// prelude, the module and the constructor.
+func BenchmarkNewInstance(b *testing.B) {
+	e := newTestEngine(b, Config{})
+	ref := compileExample(b, "counter.js")
+	st := newFakeState("card-1")
+	req := &Request{Method: "GET", URL: "http://node/", Header: http.Header{}}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Forget("Counter")
+		if _, err := e.Call(ctx, ref, "card-1", req, st, st.commit); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCompile is Compile of examples/ratelimiter.ts.
+func BenchmarkCompile(b *testing.B) {
+	src, err := os.ReadFile(filepath.Join("..", "examples", "ratelimiter.ts"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Compile("RateLimiter", src, TypeScript); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
