@@ -201,6 +201,16 @@ func TestClassCounterAcrossLeaderKill(t *testing.T) {
 		t.Fatalf("stored count = %s after %d acknowledged increments", got, acked.Load())
 	}
 
+	// The CLI reads it through the class, and lists the class.
+	stdout, stderr, code = dobj(t, leader.url(), "call", "Counter", "c1")
+	if code != 0 || !strings.Contains(stdout, `"value":`+got) {
+		t.Fatalf("dobj call Counter c1: exit %d, %s %s", code, stdout, stderr)
+	}
+	stdout, stderr, code = dobj(t, leader.url(), "classes")
+	if code != 0 || !strings.Contains(stdout, `"name": "Counter"`) {
+		t.Fatalf("dobj classes: exit %d, %s %s", code, stdout, stderr)
+	}
+
 	// A retry of an answered call, through each surviving node: the first
 	// response, and the count does not move.
 	first := c.call(leader.url(), http.MethodPost, "Counter", "c1", "increment", nil, map[string]string{"Idempotency-Key": "inc-0"})
