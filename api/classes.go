@@ -6,7 +6,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -44,12 +43,6 @@ type classNode interface {
 
 var _ classNode = (*cluster.Node)(nil)
 
-// maxClassNameBytes bounds a class name (a JavaScript identifier).
-const maxClassNameBytes = 64
-
-// classNamePattern is an ASCII JavaScript identifier.
-var classNamePattern = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
-
 // registerClassRoutes adds the class routes when the node runs classes.
 func (s *Server) registerClassRoutes(e *echo.Echo) {
 	cn, ok := s.node.(classNode)
@@ -67,11 +60,22 @@ func (s *Server) registerClassRoutes(e *echo.Echo) {
 	e.Any("/do/:class/:name/*", s.callClass)
 }
 
-// className validates the <Class> segment of the path.
+// className is the decoded <Class> segment of /_classes/<Class>/…, a
+// JavaScript identifier of at most 64 bytes.
 func className(c echo.Context) (string, error) {
-	name := c.Param("class")
-	if len(name) > maxClassNameBytes || !classNamePattern.MatchString(name) {
-		return "", badRequest("class name must be a JavaScript identifier of at most %d bytes", maxClassNameBytes)
+	_, rest := pathSegments(c)
+	raw, _, _ := strings.Cut(rest, "/")
+	return checkClassName(raw)
+}
+
+// checkClassName decodes and validates a class name from the path.
+func checkClassName(raw string) (string, error) {
+	name, err := url.PathUnescape(raw)
+	if err != nil {
+		return "", badRequest("class name is not validly percent-encoded")
+	}
+	if err := classes.CheckClassName(name); err != nil {
+		return "", badRequest("class name must be a JavaScript identifier of at most %d bytes", classes.MaxClassNameBytes)
 	}
 	return name, nil
 }
@@ -210,9 +214,8 @@ func (s *Server) doPath(c echo.Context) (class, name, rest string, err error) {
 	p := strings.TrimPrefix(c.Request().URL.EscapedPath(), "/do/")
 	rawClass, p, _ := strings.Cut(p, "/")
 	rawName, rest, _ := strings.Cut(p, "/")
-	class, err = url.PathUnescape(rawClass)
-	if err != nil || len(class) > maxClassNameBytes || !classNamePattern.MatchString(class) {
-		return "", "", "", badRequest("class name must be a JavaScript identifier of at most %d bytes", maxClassNameBytes)
+	if class, err = checkClassName(rawClass); err != nil {
+		return "", "", "", err
 	}
 	name, err = url.PathUnescape(rawName)
 	switch {

@@ -101,6 +101,11 @@ func TestClassRegistryRoutes(t *testing.T) {
 	if c, _ := f.Class("Limiter"); c.Lang != "ts" {
 		t.Fatalf("Content-Type application/typescript deployed as %q", c.Lang)
 	}
+	r = call(t, ts.URL, http.MethodPut, "/_classes/Z%C3%A4hler", "export class Zähler {}")
+	if _, ok := f.Class("Zähler"); r.status != http.StatusOK || !ok {
+		t.Fatalf("deploy of a Unicode identifier = %+v", r)
+	}
+	delete(f.classes, "Zähler")
 	r = call(t, ts.URL, http.MethodGet, "/_classes/Counter", "")
 	if r.status != http.StatusOK || r.body != src || r.header.Get("Content-Type") != "application/javascript" || r.header.Get("X-Dobj-Class-Version") != "10" {
 		t.Fatalf("get source = %+v", r)
