@@ -320,6 +320,16 @@ func TestClassAlarmsOrderingAndLimits(t *testing.T) {
 	c.deploy(c.nodes[0].url(), "Probe", "js", []byte(testClassSource))
 	u := func(i int) string { return c.nodes[i%3].url() }
 
+	// The TypeScript example, deployed by the CLI (language from the
+	// extension) and called through a follower.
+	stdout, stderr, code := dobj(t, u(2), "deploy", filepath.Join("..", "examples", "ratelimiter.ts"))
+	if code != 0 || !strings.Contains(stdout, `"lang": "ts"`) {
+		t.Fatalf("dobj deploy ratelimiter.ts: exit %d, %s %s", code, stdout, stderr)
+	}
+	if r := c.call(u(1), http.MethodPost, "RateLimiter", "api", "take?key=alice", nil, nil); r.status != http.StatusOK || !strings.Contains(string(r.body), `"allowed":true`) {
+		t.Fatalf("rate limiter call: %s", r)
+	}
+
 	// Fires once.
 	if r := c.call(u(1), http.MethodPost, "Probe", "once", "alarm?in=1000", nil, nil); r.status != http.StatusOK {
 		t.Fatalf("set alarm: %s", r)
