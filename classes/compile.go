@@ -208,6 +208,9 @@ func exportedClasses(prog *goja.Program) ([]string, error) {
 	isClass := vm.hooks.isClass
 	var names []string
 	for _, k := range obj.Keys() {
+		if k == "default" { // not a name a class can be deployed under
+			continue
+		}
 		v, err := isClass(goja.Undefined(), obj.Get(k))
 		if err != nil {
 			return nil, &CompileError{Message: fmt.Sprintf("reading export %s: %v", k, err)}

@@ -169,6 +169,7 @@ func TestExportedClasses(t *testing.T) {
 		{"export class B {}\nexport class A {}\nexport function f() {}\nexport const x = 1;\nclass Hidden {}", JavaScript, []string{"A", "B"}},
 		{"class A {}\nexport { A as Renamed };", JavaScript, []string{"Renamed"}},
 		{"export const x = 1;", JavaScript, nil},
+		{"export default class D {}\nexport class N {}", JavaScript, []string{"N"}},
 		{"export class T { n: number = 1 }", TypeScript, []string{"T"}},
 	}
 	for _, tt := range tests {

@@ -47,16 +47,34 @@
 // (DataCloneError in browsers). An object stored twice within one value is
 // stored twice.
 //
+// # Globals
+//
+// Request, Response (string, ArrayBuffer, typed-array or null bodies; no
+// streams), Headers, URL, URLSearchParams, TextEncoder, TextDecoder
+// (UTF-8), atob, btoa, crypto.randomUUID and getRandomValues, console
+// (to the engine's slog logger with class and object), setTimeout,
+// setInterval, clearTimeout, clearInterval, performance.now,
+// structuredClone, queueMicrotask, and goja's ECMAScript built-ins. There
+// is no outbound fetch and no Node API. `import { DurableObject } from
+// "cloudflare:workers"` resolves to a base class keeping ctx and env.
+//
 // # Limits
 //
 // Each limit is a clear error and harms no other object: CPU time per call
 // (goja's Interrupt; the instance is dropped: ErrCPULimit), call depth
-// (ErrStackOverflow), source size (ErrSourceTooLarge), response size
-// (ErrResponseTooLarge), value, key and per-call write sizes (RangeErrors a
-// class may catch, carrying ErrValueTooLarge, ErrKeyTooLarge,
-// ErrWriteTooLarge). goja cannot interrupt a built-in midway, so the
-// built-ins that make a long string from a short one in one step
-// (String.prototype.repeat, padStart, padEnd) check the length first
-// (ErrStringTooLarge): 'x'.repeat(1e8) throws before allocating. Strings
-// grown in a JavaScript loop are bounded by the CPU limit only.
+// (ErrStackOverflow; goja's is not catchable in JavaScript), source size
+// (ErrSourceTooLarge), response size (ErrResponseTooLarge), value, key and
+// per-call write sizes (RangeErrors a class may catch, carrying
+// ErrValueTooLarge, ErrKeyTooLarge, ErrWriteTooLarge).
+//
+// goja cannot interrupt a built-in midway, so the built-ins that turn a
+// small input into a large allocation in one step check the size first:
+// String.prototype.repeat, padStart, padEnd and Array.prototype.join
+// (Config.MaxStringLength, ErrStringTooLarge: 'x'.repeat(1e8) throws
+// before allocating), Array.prototype.fill, Array.from of an array-like
+// and the ArrayBuffer and typed-array constructors (Config.MaxArrayLength,
+// ErrArrayTooLarge). What a JavaScript loop grows (s += s) is bounded by
+// the CPU limit only; a value or response that grew too large is refused by
+// its length before it is copied out of the runtime. Other amplifying
+// built-ins (replaceAll with a long replacement, …) are not guarded.
 package classes

@@ -96,13 +96,18 @@ type Config struct {
 	// call's command stays small (default 8 MiB).
 	MaxWriteBytes int
 	// MaxStringLength bounds, in UTF-16 units, a string that repeat,
-	// padStart or padEnd would build (default 16 Mi): refused before it is
-	// allocated.
+	// padStart, padEnd or join would build (default 16 Mi): refused before
+	// it is allocated.
 	MaxStringLength int
+	// MaxArrayLength bounds the elements Array.prototype.fill, Array.from
+	// of an array-like, and typed-array and ArrayBuffer constructors (in
+	// 8-byte units) may allocate in one step (default 4 Mi).
+	MaxArrayLength int
 	// MaxTimers bounds the pending timers of one call (default 10,000).
 	MaxTimers int
-	// MaxInstances bounds the live object instances (default 1,000); the
-	// least recently used idle one is dropped first.
+	// MaxInstances bounds the live object instances (default 256; an
+	// instance of examples/counter.js holds about 300 KiB); the least
+	// recently used idle one is dropped first.
 	MaxInstances int
 }
 
@@ -131,11 +136,14 @@ func (c *Config) setDefaults() {
 	if c.MaxStringLength <= 0 {
 		c.MaxStringLength = 16 << 20
 	}
+	if c.MaxArrayLength <= 0 {
+		c.MaxArrayLength = 4 << 20
+	}
 	if c.MaxTimers <= 0 {
 		c.MaxTimers = 10_000
 	}
 	if c.MaxInstances <= 0 {
-		c.MaxInstances = 1_000
+		c.MaxInstances = 256
 	}
 }
 

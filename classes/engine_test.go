@@ -193,6 +193,8 @@ export class L {
     case "/repeat": "x".repeat(1e8); break;
     case "/big-response": return new Response("x".repeat(2 << 20));
     case "/big-value": await this.ctx.storage.put("v", "x".repeat(1e6)); break;
+    case "/grown-value": { let s = "x".repeat(1 << 20); while (s.length < 16 << 20) s += s; await this.ctx.storage.put("v", s); break; }
+    case "/grown-response": { let s = "x".repeat(1 << 20); while (s.length < 16 << 20) s += s; return new Response(s); }
     case "/never": await new Promise(() => {}); break;
     case "/sleep": await new Promise((r) => setTimeout(r, 60000)); break;
     case "/throw": await this.ctx.storage.put("t", 1); throw new Error("boom");
@@ -219,6 +221,8 @@ func TestLimits(t *testing.T) {
 		{"/repeat", ErrStringTooLarge, "would build a string of 100000000"},
 		{"/big-response", ErrResponseTooLarge, ""},
 		{"/big-value", ErrValueTooLarge, "value too large"},
+		{"/grown-value", ErrValueTooLarge, "value too large"},
+		{"/grown-response", ErrResponseTooLarge, ""},
 		{"/never", ErrNeverSettled, ""},
 		{"/throw", nil, "boom"},
 		{"/throw-string", nil, "plain"},

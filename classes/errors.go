@@ -31,6 +31,11 @@ var (
 	// ErrStringTooLarge: a string built by repeat/padStart/padEnd would be
 	// longer than Config.MaxStringBytes; stopped before it is allocated.
 	ErrStringTooLarge = errors.New("string too large")
+	// ErrArrayTooLarge: Array.prototype.fill, Array.from of an array-like,
+	// or an ArrayBuffer or typed-array constructor would allocate more than
+	// Config.MaxArrayLength elements (8-byte units for buffers); stopped
+	// before it is allocated.
+	ErrArrayTooLarge = errors.New("array too large")
 	// ErrNotSerializable: a value given to storage holds something structured
 	// clone of JSON-like data cannot keep (a function, a symbol, a cycle, a
 	// top-level undefined). Inside JavaScript it is a TypeError

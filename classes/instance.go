@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -56,10 +57,11 @@ type call struct {
 }
 
 type timer struct {
-	id   int64
-	when time.Time
-	fn   goja.Callable
-	args []goja.Value
+	id    int64
+	when  time.Time
+	every time.Duration // setInterval's period, 0 for setTimeout
+	fn    goja.Callable
+	args  []goja.Value
 }
 
 func newCall(ctx context.Context, state State, cfg *Config) *call {
@@ -253,6 +255,11 @@ func (in *instance) settle(v goja.Value, what string) (goja.Value, error) {
 				return nil, c.ctx.Err()
 			}
 		}
+		if t.every > 0 { // an interval fires again unless its callback clears it
+			next := *t
+			next.when = t.when.Add(t.every)
+			c.timers = append(c.timers, &next)
+		}
 		if _, err := in.run(func() (goja.Value, error) { return t.fn(goja.Undefined(), t.args...) }); err != nil {
 			return nil, err
 		}
@@ -278,8 +285,12 @@ func (in *instance) rejection(reason goja.Value) error {
 
 func settled(p *goja.Promise) bool { return p.State() != goja.PromiseStatePending }
 
+// promiseType is what a goja Promise exports as. ExportType is checked
+// before Export because exporting any other object copies it deeply.
+var promiseType = reflect.TypeFor[*goja.Promise]()
+
 func promiseOf(v goja.Value) *goja.Promise {
-	if o, ok := v.(*goja.Object); ok {
+	if o, ok := v.(*goja.Object); ok && o.ExportType() == promiseType {
 		if p, ok := o.Export().(*goja.Promise); ok {
 			return p
 		}
@@ -288,14 +299,14 @@ func promiseOf(v goja.Value) *goja.Promise {
 }
 
 // popTimer removes and returns the timer due first (by time, then by
-// creation), nil when none is pending.
+// id), nil when none is pending.
 func (c *call) popTimer() *timer {
 	if len(c.timers) == 0 {
 		return nil
 	}
 	i := 0
 	for j, t := range c.timers {
-		if t.when.Before(c.timers[i].when) {
+		if first := c.timers[i]; t.when.Before(first.when) || t.when.Equal(first.when) && t.id < first.id {
 			i = j
 		}
 	}

@@ -26,34 +26,35 @@ const maxLogBytes = 8 << 10
 func (vm *vm) natives() *goja.Object {
 	n := vm.rt.NewObject()
 	for name, f := range map[string]func(goja.FunctionCall) goja.Value{
-		"throwStringTooLarge": vm.throwStringTooLarge,
-		"encodeUTF8":          vm.encodeUTF8,
-		"decodeUTF8":          vm.decodeUTF8,
-		"atob":                vm.atob,
-		"btoa":                vm.btoa,
-		"parseURL":            vm.parseURL,
-		"randomUUID":          vm.randomUUID,
-		"randomBytes":         vm.randomBytes,
-		"log":                 vm.consoleLog,
-		"setTimeout":          vm.setTimeout,
-		"clearTimeout":        vm.clearTimeout,
-		"clone":               vm.clone,
-		"block":               vm.block,
-		"waitUntil":           vm.waitUntil,
-		"get":                 vm.storageGet,
-		"getMany":             vm.storageGetMany,
-		"put":                 vm.storagePut,
-		"putMany":             vm.storagePutMany,
-		"delete":              vm.storageDelete,
-		"deleteMany":          vm.storageDeleteMany,
-		"list":                vm.storageList,
-		"deleteAll":           vm.storageDeleteAll,
-		"getAlarm":            vm.storageGetAlarm,
-		"setAlarm":            vm.storageSetAlarm,
-		"deleteAlarm":         vm.storageDeleteAlarm,
-		"txnBegin":            vm.txnBegin,
-		"txnCommit":           vm.txnCommit,
-		"txnRollback":         vm.txnRollback,
+		"throwTooLarge": vm.throwTooLarge,
+		"encodeUTF8":    vm.encodeUTF8,
+		"decodeUTF8":    vm.decodeUTF8,
+		"atob":          vm.atob,
+		"btoa":          vm.btoa,
+		"parseURL":      vm.parseURL,
+		"randomUUID":    vm.randomUUID,
+		"randomBytes":   vm.randomBytes,
+		"log":           vm.consoleLog,
+		"setTimeout":    vm.setTimeout,
+		"clearTimeout":  vm.clearTimeout,
+		"monotonicMs":   vm.monotonicMs,
+		"clone":         vm.clone,
+		"block":         vm.block,
+		"waitUntil":     vm.waitUntil,
+		"get":           vm.storageGet,
+		"getMany":       vm.storageGetMany,
+		"put":           vm.storagePut,
+		"putMany":       vm.storagePutMany,
+		"delete":        vm.storageDelete,
+		"deleteMany":    vm.storageDeleteMany,
+		"list":          vm.storageList,
+		"deleteAll":     vm.storageDeleteAll,
+		"getAlarm":      vm.storageGetAlarm,
+		"setAlarm":      vm.storageSetAlarm,
+		"deleteAlarm":   vm.storageDeleteAlarm,
+		"txnBegin":      vm.txnBegin,
+		"txnCommit":     vm.txnCommit,
+		"txnRollback":   vm.txnRollback,
 	} {
 		if err := n.Set(name, f); err != nil {
 			panic(err) // setting a property of a fresh object cannot fail
@@ -64,9 +65,17 @@ func (vm *vm) natives() *goja.Object {
 
 // ---- strings and bytes ----
 
-func (vm *vm) throwStringTooLarge(fc goja.FunctionCall) goja.Value {
-	vm.throw(vm.hooks.rangeErrorCtor, fmt.Errorf("%w: %s would build a string of %s UTF-16 units, over %d",
-		ErrStringTooLarge, fc.Argument(0).String(), fc.Argument(1).String(), vm.cfg.MaxStringLength))
+// throwTooLarge(kind, name, n) throws the RangeError of a guarded
+// built-in: kind "string" (n UTF-16 units) or "array" (n elements, or
+// 8-byte units of a buffer).
+func (vm *vm) throwTooLarge(fc goja.FunctionCall) goja.Value {
+	name, n := fc.Argument(1).String(), fc.Argument(2).ToFloat()
+	if fc.Argument(0).String() == "string" {
+		vm.throw(vm.hooks.rangeErrorCtor, fmt.Errorf("%w: %s would build a string of %.0f UTF-16 units, over %d",
+			ErrStringTooLarge, name, n, vm.cfg.MaxStringLength))
+	}
+	vm.throw(vm.hooks.rangeErrorCtor, fmt.Errorf("%w: %s would allocate %.0f elements, over %d",
+		ErrArrayTooLarge, name, n, vm.cfg.MaxArrayLength))
 	return nil
 }
 
@@ -89,7 +98,8 @@ func (vm *vm) decodeUTF8(fc goja.FunctionCall) goja.Value {
 	}
 	b = b[off : off+n]
 	if int(n) > vm.cfg.MaxStringLength {
-		vm.throwStringTooLarge(goja.FunctionCall{Arguments: []goja.Value{vm.rt.ToValue("decode"), vm.rt.ToValue(n)}})
+		vm.throw(vm.hooks.rangeErrorCtor, fmt.Errorf("%w: decode would build a string of %d bytes, over %d",
+			ErrStringTooLarge, n, vm.cfg.MaxStringLength))
 	}
 	s := strings.TrimPrefix(string(b), "\uFEFF")
 	if !utf8.ValidString(s) {
@@ -244,6 +254,7 @@ func (vm *vm) setTimeout(fc goja.FunctionCall) goja.Value {
 		ms = 0
 	}
 	ms = min(ms, float64(24*time.Hour/time.Millisecond))
+	d := time.Duration(ms * float64(time.Millisecond))
 	var args []goja.Value
 	if a, ok := fc.Argument(2).(*goja.Object); ok {
 		for i := range a.Get("length").ToInteger() {
@@ -251,10 +262,17 @@ func (vm *vm) setTimeout(fc goja.FunctionCall) goja.Value {
 		}
 	}
 	c.nextTimer++
-	c.timers = append(c.timers, &timer{
-		id: c.nextTimer, when: time.Now().Add(time.Duration(ms * float64(time.Millisecond))), fn: fn, args: args,
-	})
+	t := &timer{id: c.nextTimer, when: time.Now().Add(d), fn: fn, args: args}
+	if fc.Argument(3).ToBoolean() { // setInterval
+		t.every = max(d, time.Millisecond)
+	}
+	c.timers = append(c.timers, t)
 	return vm.rt.ToValue(c.nextTimer)
+}
+
+// monotonicMs is performance.now(): milliseconds since the runtime began.
+func (vm *vm) monotonicMs(goja.FunctionCall) goja.Value {
+	return vm.rt.ToValue(float64(time.Since(vm.born).Microseconds()) / 1000)
 }
 
 func (vm *vm) clearTimeout(fc goja.FunctionCall) goja.Value {

@@ -2,41 +2,78 @@
 // This file evaluates to a function that the engine calls once per runtime
 // with its Go natives; it defines the globals and returns the hooks the
 // engine drives (see globals.go). Written for goja (ES2017 and more).
-(function (native, maxStringLength) {
+(function (native, maxStringLength, maxArrayLength) {
   "use strict";
   const g = globalThis;
   const TypedArray = Object.getPrototypeOf(Uint8Array);
 
-  // Strings built in one native step are bounded before they are allocated:
-  // goja's Interrupt cannot stop a built-in midway, so 'x'.repeat(1e8)
-  // would allocate its 100 MB before the CPU limit could act.
-  function guardLength(name, n) {
-    if (n > maxStringLength) {
-      native.throwStringTooLarge(name, n);
-    }
+  // Built-ins that turn a small input into a large allocation in one step
+  // are bounded before they allocate: goja's Interrupt cannot stop a
+  // built-in midway, so 'x'.repeat(1e8) would allocate its 100 MB (and
+  // new Array(1e9).fill(0) its 16 GB) before the CPU limit could act.
+  function guardString(name, n) {
+    if (n > maxStringLength) native.throwTooLarge("string", name, n);
   }
-  const repeat = String.prototype.repeat;
-  const padStart = String.prototype.padStart;
-  const padEnd = String.prototype.padEnd;
-  Object.defineProperty(String.prototype, "repeat", {
-    value: function repeat_(count) {
-      const s = String(this);
-      guardLength("repeat", s.length * Math.max(0, Math.floor(Number(count)) || 0));
-      return repeat.call(s, count);
-    }, writable: true, configurable: true,
+  function guardArray(name, n) {
+    if (n > maxArrayLength) native.throwTooLarge("array", name, n);
+  }
+  function replaceMethod(proto, name, wrap) {
+    const orig = proto[name];
+    Object.defineProperty(proto, name, { value: wrap(orig), writable: true, configurable: true, enumerable: false });
+  }
+  replaceMethod(String.prototype, "repeat", (orig) => function repeat(count) {
+    const s = String(this);
+    guardString("repeat", s.length * Math.max(0, Math.floor(Number(count)) || 0));
+    return orig.call(s, count);
   });
-  Object.defineProperty(String.prototype, "padStart", {
-    value: function padStart_(n, fill) {
-      guardLength("padStart", Number(n));
-      return padStart.call(this, n, fill);
-    }, writable: true, configurable: true,
+  replaceMethod(String.prototype, "padStart", (orig) => function padStart(n, fill) {
+    guardString("padStart", Number(n));
+    return orig.call(this, n, fill);
   });
-  Object.defineProperty(String.prototype, "padEnd", {
-    value: function padEnd_(n, fill) {
-      guardLength("padEnd", Number(n));
-      return padEnd.call(this, n, fill);
-    }, writable: true, configurable: true,
+  replaceMethod(String.prototype, "padEnd", (orig) => function padEnd(n, fill) {
+    guardString("padEnd", Number(n));
+    return orig.call(this, n, fill);
   });
+  replaceMethod(Array.prototype, "join", (orig) => function join(sep) {
+    const n = Number(this.length) || 0;
+    guardString("join", n * (sep === undefined ? 1 : String(sep).length));
+    return orig.call(this, sep);
+  });
+  replaceMethod(Array.prototype, "fill", (orig) => function fill(value, start, end) {
+    guardArray("fill", Number(this.length) || 0);
+    return orig.call(this, value, start, end);
+  });
+  const arrayFromOrig = Array.from;
+  Object.defineProperty(Array, "from", {
+    value: function from(items, mapFn, thisArg) {
+      if (items !== null && items !== undefined && typeof items[Symbol.iterator] !== "function") {
+        guardArray("Array.from", Number(items.length) || 0);
+      }
+      return arrayFromOrig.call(this, items, mapFn, thisArg);
+    }, writable: true, configurable: true, enumerable: false,
+  });
+  // Lengths given to ArrayBuffer and typed-array constructors, in bytes.
+  // The wrapper shares the original's prototype, so instanceof holds for
+  // buffers the engine makes too, and subclasses still work.
+  function guardConstructor(name, bytesPer) {
+    const C = g[name];
+    const W = function (...args) {
+      if (new.target === undefined) throw new TypeError(`Constructor ${name} requires 'new'`);
+      if (typeof args[0] === "number") guardArray(name, args[0] * bytesPer / 8);
+      return Reflect.construct(C, args, new.target === W ? C : new.target);
+    };
+    Object.defineProperty(W, "name", { value: name });
+    Object.defineProperty(W, "length", { value: C.length });
+    W.prototype = C.prototype;
+    Object.setPrototypeOf(W, C);
+    Object.defineProperty(C.prototype, "constructor", { value: W, writable: true, configurable: true, enumerable: false });
+    Object.defineProperty(g, name, { value: W, writable: true, configurable: true, enumerable: false });
+  }
+  guardConstructor("ArrayBuffer", 1);
+  for (const name of ["Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
+    "Int32Array", "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array"]) {
+    if (typeof g[name] === "function") guardConstructor(name, g[name].BYTES_PER_ELEMENT);
+  }
 
   function define(name, value) {
     Object.defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
@@ -412,11 +449,21 @@
     warn: logger("warn"), error: logger("error"), trace: logger("debug"),
   }));
 
+  // Timers run while the call awaits them; those still pending when the
+  // call settles are dropped.
   define("setTimeout", (fn, ms, ...args) => {
     if (typeof fn !== "function") throw new TypeError("setTimeout: the callback must be a function");
-    return native.setTimeout(fn, Number(ms) || 0, args);
+    return native.setTimeout(fn, Number(ms) || 0, args, false);
   });
-  define("clearTimeout", (id) => { if (id !== undefined && id !== null) native.clearTimeout(Number(id)); });
+  define("setInterval", (fn, ms, ...args) => {
+    if (typeof fn !== "function") throw new TypeError("setInterval: the callback must be a function");
+    return native.setTimeout(fn, Number(ms) || 0, args, true);
+  });
+  const clearTimer = (id) => { if (id !== undefined && id !== null) native.clearTimeout(Number(id)); };
+  define("clearTimeout", clearTimer);
+  define("clearInterval", clearTimer);
+  const timeOrigin = Date.now();
+  define("performance", Object.freeze({ timeOrigin, now: () => native.monotonicMs() }));
   define("structuredClone", (v) => native.clone(v));
   define("queueMicrotask", (fn) => { Promise.resolve().then(() => fn()); });
 

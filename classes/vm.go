@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/dop251/goja"
 )
@@ -31,6 +32,7 @@ type vm struct {
 	// call is the call running, nil between calls (and when Compile
 	// evaluates a module).
 	call *call
+	born time.Time // performance.now()'s origin
 }
 
 // hooks are the functions and objects the engine uses, taken from the
@@ -51,7 +53,7 @@ type hooks struct {
 
 // newVM installs the globals (prelude.js and its Go natives) on rt.
 func newVM(rt *goja.Runtime, cfg *Config, log *slog.Logger) (*vm, error) {
-	vm := &vm{rt: rt, cfg: cfg, log: log}
+	vm := &vm{rt: rt, cfg: cfg, log: log, born: time.Now()}
 	prog, err := preludeProgram()
 	if err != nil {
 		return nil, fmt.Errorf("classes: compile the prelude: %w", err)
@@ -79,7 +81,7 @@ func newVM(rt *goja.Runtime, cfg *Config, log *slog.Logger) (*vm, error) {
 	if !ok {
 		return nil, errors.New("classes: the prelude is not a function")
 	}
-	out, err := setup(goja.Undefined(), vm.natives(), rt.ToValue(cfg.MaxStringLength))
+	out, err := setup(goja.Undefined(), vm.natives(), rt.ToValue(cfg.MaxStringLength), rt.ToValue(cfg.MaxArrayLength))
 	if err != nil {
 		return nil, fmt.Errorf("classes: set up the prelude: %w", err)
 	}
