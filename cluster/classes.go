@@ -29,6 +29,9 @@ type ClassConfig struct {
 	// bytes a key, 128 KiB a value); MaxResponseBytes bounds a response
 	// body (default 1 MiB).
 	MaxKeyBytes, MaxValueBytes, MaxResponseBytes int
+	// MaxInstances bounds the live object instances, the least recently
+	// used idle one dropped first (0: the runtime's default).
+	MaxInstances int
 }
 
 func (c *ClassConfig) setDefaults() {
@@ -97,6 +100,7 @@ func newClassHost(n *Node, cfg ClassConfig) *classHost {
 			MaxResponseBytes: cfg.MaxResponseBytes,
 			MaxValueBytes:    cfg.MaxValueBytes,
 			MaxKeyBytes:      cfg.MaxKeyBytes,
+			MaxInstances:     cfg.MaxInstances,
 		}),
 		programs: map[string]classes.ClassRef{},
 	}

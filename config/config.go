@@ -68,6 +68,10 @@ type Config struct {
 	// ClassCPULimit bounds the JavaScript time of one class call (issue
 	// 14); a call over it answers 500 and commits nothing.
 	ClassCPULimit time.Duration
+	// ClassMaxInstances bounds the class object instances kept in memory
+	// on the leader (0: the runtime's default); calls to an object without
+	// one rebuild it from storage.
+	ClassMaxInstances int
 
 	LogLevel  string // debug, info, warn, error
 	LogFormat string // json or text

@@ -238,6 +238,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.IntVar(&c.MaxKeyBytes, "max-key-bytes", c.MaxKeyBytes, "longest storage key")
 	fs.IntVar(&c.MaxValueBytes, "max-value-bytes", c.MaxValueBytes, "largest storage value")
 	fs.IntVar(&c.MaxListLimit, "max-list-limit", c.MaxListLimit, "most entries one list returns")
+	fs.IntVar(&c.ClassMaxInstances, "class-max-instances", c.ClassMaxInstances, "class object instances kept in memory on the leader, least recently used dropped first (0: the runtime's default)")
 	fs.DurationVar(&c.ClassCPULimit, "class-cpu-limit", c.ClassCPULimit, "JavaScript time one class call may take before it is stopped (500, nothing committed)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")

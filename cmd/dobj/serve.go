@@ -76,7 +76,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		Faults:            cfg.TestFaults,
 		Bugs:              cfg.UnsafeBugs,
 		Classes: cluster.ClassConfig{CPULimit: cfg.ClassCPULimit, MaxKeyBytes: cfg.MaxKeyBytes,
-			MaxValueBytes: cfg.MaxValueBytes, MaxResponseBytes: int(cfg.MaxBodyBytes)},
+			MaxValueBytes: cfg.MaxValueBytes, MaxResponseBytes: int(cfg.MaxBodyBytes), MaxInstances: cfg.ClassMaxInstances},
 	})
 	if err != nil {
 		ln.Close()
