@@ -120,11 +120,11 @@ func (n *Node) serveCall(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-// call sends a call to the leader and waits for its outcome. A failure
+// forward sends a call to the leader and waits for its outcome. A failure
 // before a connection to the leader existed sent nothing (not applied);
 // after, the call may have run and committed (outcome unknown).
-func (f *forwarder) call(ctx context.Context, leaderID, leaderHTTP string, fc forwardedCall) (*CallResult, error) {
-	if f.n.Blocked(leaderID) {
+func (h *classHost) forward(ctx context.Context, leaderID, leaderHTTP string, fc forwardedCall) (*CallResult, error) {
+	if h.n.Blocked(leaderID) {
 		return nil, fmt.Errorf("%w: the leader is cut off", ErrNotApplied)
 	}
 	data, err := msgpack.Marshal(&fc)
@@ -138,14 +138,14 @@ func (f *forwarder) call(ctx context.Context, leaderID, leaderHTTP string, fc fo
 		return nil, fmt.Errorf("%w: %v", ErrNotApplied, err)
 	}
 	req.Header.Set("Content-Type", "application/msgpack")
-	req.Header.Set(headerFrom, f.n.cfg.ID)
+	req.Header.Set(headerFrom, h.n.cfg.ID)
 	failed := func(cause error) error {
 		if connected.Load() {
 			return fmt.Errorf("%w: call forwarded to the leader: %v", ErrOutcomeUnknown, cause)
 		}
 		return fmt.Errorf("%w: call to the leader: %v", ErrNotApplied, cause)
 	}
-	resp, err := f.hc.Do(req)
+	resp, err := h.hc.Do(req)
 	if err != nil {
 		return nil, failed(err)
 	}

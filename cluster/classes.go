@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -80,6 +82,10 @@ type classHost struct {
 	n      *Node
 	cfg    ClassConfig
 	engine *classes.Engine
+	// hc forwards a follower's calls to the leader, one request each;
+	// it keeps as many connections alive as calls may be in flight, so
+	// that a busy follower does not dial one a call.
+	hc *http.Client
 
 	// mu guards programs, the compiled version of each class this node
 	// has run, and stopAlarms, which ends the alarm scheduler of the
@@ -103,8 +109,16 @@ func newClassHost(n *Node, cfg ClassConfig) *classHost {
 			MaxInstances:     cfg.MaxInstances,
 		}),
 		programs: map[string]classes.ClassRef{},
+		hc: &http.Client{Transport: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: 256,
+			IdleConnTimeout:     90 * time.Second,
+		}},
 	}
 }
+
+// close drops the idle connections to the leader.
+func (h *classHost) close() { h.hc.CloseIdleConnections() }
 
 // classHost returns the node's class host, made on first use.
 func (n *Node) classHost() *classHost {
@@ -238,7 +252,7 @@ func (n *Node) Call(ctx context.Context, class, name string, req *classes.Reques
 	if addr == "" {
 		return nil, ErrNotLeader
 	}
-	return n.fwd.call(ctx, id, addr, forwardedCall{Class: class, Name: name, Method: req.Method, URL: req.URL,
+	return n.classHost().forward(ctx, id, addr, forwardedCall{Class: class, Name: name, Method: req.Method, URL: req.URL,
 		Header: fsm.HeaderFields(req.Header), Body: req.Body, IdemKey: idemKey})
 }
 

@@ -224,6 +224,7 @@ func (n *Node) Close() error {
 		n.prop.close()
 		n.leaderStreams.closeAll()
 		n.fwd.close()
+		n.classHost().close()
 		if n.raft.State() == raft.Leader && len(n.servers()) > 1 {
 			if err := n.raft.LeadershipTransfer().Error(); err != nil {
 				n.log.Warn("leadership transfer before shutdown failed", "err", err)
