@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/dobj/dobj/objects"
 	"github.com/hashicorp/raft"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // applyRaw feeds c to f's machine and returns Apply's raw response.
@@ -211,5 +213,44 @@ func TestSplitClassObject(t *testing.T) {
 		if c != tt.class || n != tt.name || ok != tt.ok {
 			t.Errorf("SplitClassObject(%q) = %q %q %v", tt.in, c, n, ok)
 		}
+	}
+}
+
+// TestClassBodiesWireFormat pins the bodies of the class kinds as they
+// are in the log: later builds must read them as written here.
+func TestClassBodiesWireFormat(t *testing.T) {
+	tests := []struct {
+		name string
+		hex  string
+		into any
+		want any
+	}{
+		{"call", "84a16f9283a26f70a3707574a36b6579a576616c7565a576616c7565c4013782a26f70a664656c657465a36b6579a36f6c64a16181a161d30000018bcfe56800a166d30000018bcfe56418a17283a173ccc9a1689182a16eac436f6e74656e742d54797065a176aa746578742f706c61696ea162c40137",
+			&Call{}, &Call{Ops: []objects.Op{{Op: objects.OpPut, Key: "value", Value: json.RawMessage(`7`)}, {Op: objects.OpDelete, Key: "old"}},
+				Alarm: &AlarmChange{At: 1700000000000}, Fired: 1699999999000,
+				Response: &CallResponse{Status: 201, Header: []HeaderField{{Name: "Content-Type", Value: "text/plain"}}, Body: []byte("7")}}},
+		{"class put", "83a16ea7436f756e746572a16ca27473a173c4176578706f727420636c61737320436f756e746572207b7d",
+			&ClassPut{}, &ClassPut{Name: "Counter", Lang: "ts", Source: []byte("export class Counter {}")}},
+		{"class delete", "81a16ea7436f756e746572", &ClassDelete{}, &ClassDelete{Name: "Counter"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := EncodeBody(tt.want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := hex.EncodeToString(b); got != tt.hex {
+				t.Fatalf("EncodeBody wrote\n%s\nwant\n%s\n(a changed body must still decode the old one)", got, tt.hex)
+			}
+			raw, _ := hex.DecodeString(tt.hex)
+			if err := msgpack.Unmarshal(raw, tt.into); err != nil {
+				t.Fatal(err)
+			}
+			have, _ := json.Marshal(tt.into)
+			want, _ := json.Marshal(tt.want)
+			if !bytes.Equal(have, want) {
+				t.Fatalf("decoded\n%s\nwant\n%s", have, want)
+			}
+		})
 	}
 }
