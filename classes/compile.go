@@ -125,7 +125,11 @@ func bundle(source []byte, lang Lang) (string, *goja.Program, error) {
 		Charset:  api.CharsetUTF8,
 		LogLevel: api.LogLevelSilent,
 		Plugins:  []api.Plugin{workersModule},
-		Write:    false,
+		// An inline source map lets goja name the source's own lines in
+		// stack traces, not the bundle's.
+		Sourcemap:      api.SourceMapInline,
+		SourcesContent: api.SourcesContentExclude,
+		Write:          false,
 	})
 	if len(res.Errors) > 0 {
 		return "", nil, esbuildError(res.Errors[0])

@@ -20,7 +20,8 @@
 // instance (its memory may be ahead of its storage); the next call builds
 // it again from storage. Timers still pending when fetch settles are
 // dropped; waitUntil and blockConcurrencyWhile promises settle before the
-// commit.
+// commit. Stack traces of a ScriptError name lines of the deployed source
+// (class.js or class.ts), through the bundle's inline source map.
 //
 // # Stored values
 //

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/dobj/dobj/objects"
@@ -105,9 +106,11 @@ type Config struct {
 	MaxArrayLength int
 	// MaxTimers bounds the pending timers of one call (default 10,000).
 	MaxTimers int
-	// MaxInstances bounds the live object instances (default 256; an
-	// instance of examples/counter.js holds about 300 KiB); the least
-	// recently used idle one is dropped first.
+	// MaxInstances bounds the live object instances (default 1,024). An
+	// instance is a goja runtime of its own with the Web APIs (see
+	// BenchmarkNewInstance for its size and build time), so the bound
+	// trades memory against rebuilding objects that fell out of the LRU;
+	// the least recently used idle one goes first.
 	MaxInstances int
 }
 
@@ -143,7 +146,7 @@ func (c *Config) setDefaults() {
 		c.MaxTimers = 10_000
 	}
 	if c.MaxInstances <= 0 {
-		c.MaxInstances = 256
+		c.MaxInstances = 1024
 	}
 }
 
@@ -152,6 +155,32 @@ func (c *Config) setDefaults() {
 type Engine struct {
 	cfg   Config
 	slots slots
+
+	// Counters for Stats.
+	built, calls, failed, cpuLimited atomic.Uint64
+	cpuNanos                         atomic.Int64
+}
+
+// Stats are an Engine's counters since NewEngine, for metrics.
+type Stats struct {
+	Instances  int           // live now
+	Built      uint64        // instances built (cold starts, rebuilds)
+	Calls      uint64        // fetch and alarm calls run
+	Failed     uint64        // calls that ended in an error of any kind
+	CPULimited uint64        // calls stopped by the CPU limit
+	CPUTime    time.Duration // JavaScript time of all calls
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	return Stats{
+		Instances:  e.slots.instances(),
+		Built:      e.built.Load(),
+		Calls:      e.calls.Load(),
+		Failed:     e.failed.Load(),
+		CPULimited: e.cpuLimited.Load(),
+		CPUTime:    time.Duration(e.cpuNanos.Load()),
+	}
 }
 
 // NewEngine returns an Engine with cfg's limits.
@@ -236,12 +265,23 @@ func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state Sta
 
 	c := newCall(ctx, state, &e.cfg)
 	defer c.stop()
+	e.calls.Add(1)
+	defer func() {
+		e.cpuNanos.Add(int64(c.cpuUsed))
+		if err != nil {
+			e.failed.Add(1)
+			if errors.Is(err, ErrCPULimit) {
+				e.cpuLimited.Add(1)
+			}
+		}
+	}()
 	if in == nil || in.version != ref.Version || in.program != ref.Program {
 		in, err = newInstance(&e.cfg, ref, object, c)
 		if err != nil {
 			in = nil
 			return err
 		}
+		e.built.Add(1)
 		in.epoch = epoch
 	} else {
 		in.begin(c)

@@ -201,6 +201,10 @@ export class L {
     case "/throw-string": throw "plain";
     case "/reject": return Promise.reject(new TypeError("rejected"));
     case "/not-response": return {status: 200};
+    case "/bad-status": { const r = new Response("x"); r.status = 1000; return r; }
+    case "/bad-header": { const r = new Response("x"); r.headers._m.set("bad name", "v"); return r; }
+    case "/bad-header-value": { const r = new Response("x"); r.headers._m.set("x", "a\r\nInjected: 1"); return r; }
+    case "/big-headers": { const r = new Response("x"); for (let i = 0; i < 1000; i++) r.headers.set("x-" + i, "v".repeat(2000)); return r; }
     }
     return Response.json({calls: this.calls});
   }
@@ -228,6 +232,10 @@ func TestLimits(t *testing.T) {
 		{"/throw-string", nil, "plain"},
 		{"/reject", nil, "TypeError: rejected"},
 		{"/not-response", nil, "did not return a Response"},
+		{"/bad-status", nil, "status 1000 is not in the range"},
+		{"/bad-header", nil, "invalid header"},
+		{"/bad-header-value", nil, "invalid header"},
+		{"/big-headers", ErrResponseTooLarge, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
@@ -292,6 +300,10 @@ func TestCPULimitSparesOtherObjects(t *testing.T) {
 		if err := <-loopErr; !errors.Is(err, ErrCPULimit) && !errors.Is(err, ErrStringTooLarge) {
 			t.Fatalf("loop: %v", err)
 		}
+	}
+	s := e.Stats()
+	if s.Calls != 22 || s.Failed != 2 || s.CPULimited != 1 || s.Built != 3 || s.Instances != 1 || s.CPUTime < 300*time.Millisecond {
+		t.Fatalf("stats %+v, want 22 calls, 2 failed, 1 over the CPU limit, 3 built, 1 live, CPU time >= the limit", s)
 	}
 }
 
@@ -543,5 +555,65 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestScriptErrorStackNamesSourceLines: stack traces point into the
+// deployed source (through esbuild's source map), not the bundle.
+func TestScriptErrorStackNamesSourceLines(t *testing.T) {
+	src := "interface X { a: number }\n\nexport class T {\n  async fetch() {\n    const x: X = { a: 1 };\n    throw new Error('boom ' + x.a);\n  }\n}\n"
+	p, err := Compile("T", []byte(src), TypeScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = do(t, newTestEngine(t, Config{}), ClassRef{Name: "T", Version: 1, Program: p}, "o", newFakeState("o"), "GET", "/", "")
+	var se *ScriptError
+	if !errors.As(err, &se) || se.Message != "boom 1" || !strings.Contains(se.Stack, "class.ts:6:") {
+		t.Fatalf("error %v, stack %q; want line 6 of class.ts", err, se.Stack)
+	}
+}
+
+// TestEngineUnderChurn: concurrent calls over more objects than the LRU
+// holds, with Forget and version changes in between, lose no increment.
+func TestEngineUnderChurn(t *testing.T) {
+	e := newTestEngine(t, Config{MaxInstances: 3})
+	p := mustCompile(t, "Seq", seqClass)
+	const objects, perObject = 8, 15
+	states := make([]*fakeState, objects)
+	for i := range states {
+		states[i] = newFakeState(fmt.Sprint("o", i))
+	}
+	var wg sync.WaitGroup
+	for i := range objects {
+		for j := range perObject {
+			wg.Go(func() {
+				ref := ClassRef{Name: "Seq", Version: uint64(1 + j%3), Program: p}
+				if _, err := do(t, e, ref, states[i].object, states[i], "POST", "/", ""); err != nil {
+					t.Error(err)
+				}
+				if j%5 == 0 {
+					e.Forget("Seq")
+				}
+			})
+		}
+	}
+	wg.Wait()
+	for _, st := range states {
+		if got := st.get("n"); got != fmt.Sprint(perObject) {
+			t.Errorf("%s: n = %s, want %d", st.object, got, perObject)
+		}
+	}
+	if n := e.Instances(); n > 3 {
+		t.Fatalf("%d instances live, bound 3", n)
+	}
+	e.slots.mu.Lock()
+	defer e.slots.mu.Unlock()
+	for k, s := range e.slots.byKey {
+		if s.busy || s.users != 0 || len(s.waiters) != 0 || (s.inst == nil) != (s.lru == nil) {
+			t.Errorf("slot %v left busy=%v users=%d waiters=%d inst=%v lru=%v", k, s.busy, s.users, len(s.waiters), s.inst != nil, s.lru != nil)
+		}
+	}
+	if e.slots.lru.Len() != e.slots.live {
+		t.Errorf("lru holds %d, live %d", e.slots.lru.Len(), e.slots.live)
 	}
 }

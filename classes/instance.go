@@ -1,15 +1,10 @@
 package classes
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"reflect"
 	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/dop251/goja"
@@ -23,90 +18,6 @@ type instance struct {
 	version uint64
 	program *Program
 	epoch   uint64 // the slot epoch it belongs to (see slots.release)
-}
-
-// call is the state of one fetch or alarm on an instance: the storage it
-// reads and the writes it makes, its timers and its CPU budget.
-type call struct {
-	ctx   context.Context
-	state State
-	cfg   *Config
-
-	ov       overlay
-	saves    map[int64]overlay // transaction savepoints by token
-	nextSave int64
-	written  int // bytes of keys and values put, against MaxWriteBytes
-
-	timers    []*timer
-	nextTimer int64
-	// blocking are blockConcurrencyWhile's promises, waiting are
-	// waitUntil's: both settle before the call commits.
-	blocking []*goja.Promise
-	waiting  []*goja.Promise
-	// thrown maps the error objects the engine threw to the Go errors they
-	// stand for, so a ScriptError can carry the sentinel.
-	thrown map[*goja.Object]error
-
-	cpuUsed time.Duration
-	stopCtx func() bool
-
-	mu      sync.Mutex // guards the interrupt state below (timers call interrupt)
-	rt      *goja.Runtime
-	running bool
-	fired   error // why the runtime was interrupted, nil if it was not
-}
-
-type timer struct {
-	id    int64
-	when  time.Time
-	every time.Duration // setInterval's period, 0 for setTimeout
-	fn    goja.Callable
-	args  []goja.Value
-}
-
-func newCall(ctx context.Context, state State, cfg *Config) *call {
-	c := &call{ctx: ctx, state: state, cfg: cfg}
-	c.stopCtx = context.AfterFunc(ctx, func() { c.interrupt(ctx.Err()) })
-	return c
-}
-
-func (c *call) stop() { c.stopCtx() }
-
-// interrupt stops the JavaScript running for c, if any, with reason.
-func (c *call) interrupt(reason error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.fired != nil {
-		return
-	}
-	c.fired = reason
-	if c.running {
-		c.rt.Interrupt(reason)
-	}
-}
-
-// enter marks JavaScript running on rt; it returns why not to run, if the
-// call was interrupted already.
-func (c *call) enter(rt *goja.Runtime) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.rt = rt
-	if c.fired != nil {
-		return c.fired
-	}
-	c.running = true
-	return nil
-}
-
-// leave marks JavaScript stopped. An interrupt that came too late to be seen
-// is cleared so it cannot hit the runtime's next run.
-func (c *call) leave() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.running = false
-	if c.fired != nil {
-		c.rt.ClearInterrupt()
-	}
 }
 
 // newInstance builds object's instance of ref's class on a fresh runtime:
@@ -298,23 +209,6 @@ func promiseOf(v goja.Value) *goja.Promise {
 	return nil
 }
 
-// popTimer removes and returns the timer due first (by time, then by
-// id), nil when none is pending.
-func (c *call) popTimer() *timer {
-	if len(c.timers) == 0 {
-		return nil
-	}
-	i := 0
-	for j, t := range c.timers {
-		if first := c.timers[i]; t.when.Before(first.when) || t.when.Equal(first.when) && t.id < first.id {
-			i = j
-		}
-	}
-	t := c.timers[i]
-	c.timers = slices.Delete(c.timers, i, i+1)
-	return t
-}
-
 // fetch runs fetch(request) and returns its Response.
 func (in *instance) fetch(req *Request) (*Response, error) {
 	vm, rt := in.vm, in.vm.rt
@@ -373,85 +267,4 @@ func (in *instance) alarm(info AlarmInfo) error {
 	}
 	_, err = in.settle(v, "alarm")
 	return err
-}
-
-// requestValue is req as a JavaScript Request. Header names are lower
-// case; several values of one name are joined with ", " as Headers joins
-// them (Set-Cookie's with newlines, as Headers keeps them).
-func (vm *vm) requestValue(req *Request) (goja.Value, error) {
-	rt := vm.rt
-	names := make([]string, 0, len(req.Header))
-	for k := range req.Header {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	nv := make([]any, 0, len(names))
-	vv := make([]any, 0, len(names))
-	for _, k := range names {
-		lk := strings.ToLower(k)
-		if !validHeaderName(lk) || len(req.Header[k]) == 0 {
-			continue
-		}
-		sep := ", "
-		if lk == "set-cookie" {
-			sep = "\n"
-		}
-		nv = append(nv, lk)
-		vv = append(vv, strings.Join(req.Header[k], sep))
-	}
-	body := goja.Null()
-	if len(req.Body) > 0 {
-		body = rt.ToValue(rt.NewArrayBuffer(bytes.Clone(req.Body)))
-	}
-	method := req.Method
-	if method == "" {
-		method = http.MethodGet
-	}
-	return vm.hooks.makeRequest(goja.Undefined(), rt.ToValue(method), rt.ToValue(req.URL), rt.NewArray(nv...), rt.NewArray(vv...), body)
-}
-
-// validHeaderName reports whether s is an HTTP token (RFC 9110), as
-// Headers accepts names.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x80 || !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
-
-// response converts responseParts' [status, [[name, value]…], body].
-func (vm *vm) response(parts *goja.Object) (*Response, error) {
-	max := vm.cfg.MaxResponseBytes
-	resp := &Response{Status: int(parts.Get("0").ToInteger()), Header: http.Header{}}
-	if pairs, ok := parts.Get("1").(*goja.Object); ok {
-		n := pairs.Get("length").ToInteger()
-		for i := range n {
-			p := pairs.Get(fmt.Sprint(i)).ToObject(vm.rt)
-			resp.Header.Add(p.Get("0").String(), p.Get("1").String())
-		}
-	}
-	switch b := parts.Get("2").(type) {
-	case goja.String:
-		if b.Length() > max {
-			return nil, errorf(ErrResponseTooLarge, "the body is over %d bytes", max)
-		}
-		resp.Body = []byte(b.String())
-	case *goja.Object:
-		if ab, ok := b.Export().(goja.ArrayBuffer); ok {
-			if len(ab.Bytes()) > max {
-				return nil, errorf(ErrResponseTooLarge, "the body is over %d bytes", max)
-			}
-			resp.Body = bytes.Clone(ab.Bytes())
-		}
-	}
-	if len(resp.Body) > max {
-		return nil, errorf(ErrResponseTooLarge, "the body is %d bytes, over %d", len(resp.Body), max)
-	}
-	return resp, nil
 }

@@ -213,6 +213,7 @@
     }
     _parse(s) {
       this._l = [];
+      if (s === "" || s === "?") return;
       if (s.startsWith("?")) s = s.slice(1);
       for (const part of s.split("&")) {
         if (part === "") continue;
@@ -259,9 +260,9 @@
   class URL {
     constructor(url, base) {
       const u = native.parseURL(String(url), base === undefined ? undefined : String(base));
-      this._protocol = u.protocol; this._username = u.username; this._password = u.password;
-      this._hostname = u.hostname; this._port = u.port; this._pathname = u.pathname;
-      this._search = u.search; this._hash = u.hash;
+      this._protocol = u[0]; this._username = u[1]; this._password = u[2];
+      this._hostname = u[3]; this._port = u[4]; this._pathname = u[5];
+      this._search = u[6]; this._hash = u[7];
       this._sp = null;
     }
     static canParse(url, base) {
@@ -325,9 +326,12 @@
     if (typeof body === "object" && typeof body.getReader === "function") throw new TypeError("streams are not supported as bodies");
     return String(body);
   }
-  function defaultContentType(body, headers) {
+  // defaultContentType sets the Content-Type fetch's spec gives a body
+  // given as init (a string or URLSearchParams), unless one is set.
+  function defaultContentType(init, headers) {
     if (headers.has("content-type")) return;
-    if (typeof body === "string") headers.set("content-type", "text/plain;charset=UTF-8");
+    if (init instanceof URLSearchParams) headers.set("content-type", "application/x-www-form-urlencoded;charset=UTF-8");
+    else if (init !== null && init !== undefined && !(init instanceof ArrayBuffer) && !ArrayBuffer.isView(init)) headers.set("content-type", "text/plain;charset=UTF-8");
   }
   class Body {
     _consume() {
@@ -362,7 +366,7 @@
       if (this._body !== null && (this.method === "GET" || this.method === "HEAD")) {
         throw new TypeError("Request with GET/HEAD method cannot have a body");
       }
-      if (init.body !== undefined) defaultContentType(this._body, this.headers);
+      if (init.body !== undefined) defaultContentType(init.body, this.headers);
       this._used = false;
       this.signal = init.signal !== undefined ? init.signal : src ? src.signal : null;
     }
@@ -374,22 +378,27 @@
   }
   define("Request", Request);
 
+  // responseInit checks a ResponseInit's status and statusText.
+  function responseStatus(init) {
+    const status = init === undefined || init === null || init.status === undefined ? 200 : Number(init.status);
+    if (!Number.isInteger(status) || status < 200 || status > 599) {
+      throw new RangeError(`Response status ${init.status} is not in the range 200 to 599`);
+    }
+    return status;
+  }
+  function nullBodyStatus(status) { return status === 204 || status === 205 || status === 304; }
   class Response extends Body {
     constructor(body, init) {
       super();
-      init = init || {};
-      const status = init.status === undefined ? 200 : Number(init.status);
-      if (!Number.isInteger(status) || status < 200 || status > 599) {
-        throw new RangeError(`Response status ${init.status} is not in the range 200 to 599`);
-      }
+      const status = responseStatus(init);
       this.status = status;
-      this.statusText = init.statusText === undefined ? "" : String(init.statusText);
-      this.headers = new Headers(init.headers);
+      this.statusText = init === undefined || init === null || init.statusText === undefined ? "" : String(init.statusText);
+      this.headers = new Headers(init === undefined || init === null ? undefined : init.headers);
       this._body = bodyInit(body);
-      if (this._body !== null && (status === 204 || status === 205 || status === 304)) {
+      if (this._body !== null && nullBodyStatus(status)) {
         throw new TypeError(`Response with status ${status} cannot have a body`);
       }
-      defaultContentType(this._body, this.headers);
+      defaultContentType(body, this.headers);
       this._used = false;
     }
     get ok() { return this.status >= 200 && this.status <= 299; }
@@ -403,11 +412,20 @@
       return r;
     }
     static json(data, init) {
+      const status = responseStatus(init);
+      if (nullBodyStatus(status)) throw new TypeError(`Response with status ${status} cannot have a body`);
       const text = JSON.stringify(data);
       if (text === undefined) throw new TypeError("Response.json: the value cannot be serialized as JSON");
-      const headers = new Headers(init && init.headers);
-      if (!headers.has("content-type")) headers.set("content-type", "application/json");
-      return new Response(text, Object.assign({}, init, { headers }));
+      const given = init !== undefined && init !== null && init.headers !== undefined && init.headers !== null;
+      const headers = new Headers(given ? init.headers : undefined);
+      if (!given || !headers.has("content-type")) headers._m.set("content-type", "application/json");
+      const r = Object.create(Response.prototype);
+      r.status = status;
+      r.statusText = given && init.statusText !== undefined ? String(init.statusText) : "";
+      r.headers = headers;
+      r._body = text;
+      r._used = false;
+      return r;
     }
     static redirect(url, status) {
       status = status === undefined ? 302 : status;
@@ -473,38 +491,54 @@
     return k;
   }
   function keys(ks) { return Array.from(ks, key); }
+  // Storage methods return promises, as Cloudflare's do, though the
+  // work is done at once: Promise.resolve costs less than new Promise.
+  const P = Promise;
   function storageOps(check) {
     return {
       get(k, opts) {
-        return new Promise((res) => { check(); res(Array.isArray(k) ? native.getMany(keys(k)) : native.get(key(k))); });
+        try {
+          check();
+          return P.resolve(Array.isArray(k) ? native.getMany(keys(k)) : native.get(key(k)));
+        } catch (e) { return P.reject(e); }
       },
       put(k, v, opts) {
-        return new Promise((res) => {
+        try {
           check();
           if (typeof k === "object" && k !== null) native.putMany(k); else native.put(key(k), v);
-          res();
-        });
+          return P.resolve();
+        } catch (e) { return P.reject(e); }
       },
       delete(k, opts) {
-        return new Promise((res) => { check(); res(Array.isArray(k) ? native.deleteMany(keys(k)) : native.delete(key(k))); });
+        try {
+          check();
+          return P.resolve(Array.isArray(k) ? native.deleteMany(keys(k)) : native.delete(key(k)));
+        } catch (e) { return P.reject(e); }
       },
       list(o) {
-        return new Promise((res) => { check(); res(native.list(o === undefined || o === null ? {} : o)); });
+        try {
+          check();
+          return P.resolve(native.list(o === undefined || o === null ? {} : o));
+        } catch (e) { return P.reject(e); }
       },
-      getAlarm(opts) { return new Promise((res) => { check(); res(native.getAlarm()); }); },
+      getAlarm(opts) {
+        try { check(); return P.resolve(native.getAlarm()); } catch (e) { return P.reject(e); }
+      },
       setAlarm(t, opts) {
-        return new Promise((res) => {
+        try {
           check();
           native.setAlarm(t instanceof Date ? t.getTime() : t);
-          res();
-        });
+          return P.resolve();
+        } catch (e) { return P.reject(e); }
       },
-      deleteAlarm(opts) { return new Promise((res) => { check(); native.deleteAlarm(); res(); }); },
+      deleteAlarm(opts) {
+        try { check(); native.deleteAlarm(); return P.resolve(); } catch (e) { return P.reject(e); }
+      },
     };
   }
   function makeStorage() {
     const s = storageOps(() => {});
-    s.deleteAll = (opts) => new Promise((res) => { native.deleteAll(); res(); });
+    s.deleteAll = (opts) => { try { native.deleteAll(); return P.resolve(); } catch (e) { return P.reject(e); } };
     s.sync = () => Promise.resolve();
     s.transaction = async (fn) => {
       const token = native.txnBegin();
@@ -559,27 +593,31 @@
   // ---- hooks for the engine ----
   // makeRequest builds the Request fetch gets without re-checking what
   // the engine checked: url is absolute, names are lower case and valid.
-  function makeRequest(method, url, names, values, body) {
+  // Headers come as one string, "name\0value\0…" (neither holds a NUL),
+  // which costs less to pass than arrays.
+  function makeRequest(method, url, headers, body) {
     const r = Object.create(Request.prototype);
     r.url = url;
     r.method = method;
     const h = Object.create(Headers.prototype);
     h._m = new Map();
-    for (let i = 0; i < names.length; i++) h._m.set(names[i], values[i]);
+    if (headers !== "") {
+      const p = headers.split("\0");
+      for (let i = 0; i + 1 < p.length; i += 2) h._m.set(p[i], p[i + 1]);
+    }
     r.headers = h;
     r._body = body;
     r._used = false;
     r.signal = null;
     return r;
   }
-  // responseParts is what the engine sends: [status, [[name, value]…], body].
+  // responseParts is what the engine sends: [status, "name\0value\0…", body],
+  // or null when r is not a Response.
   function responseParts(r) {
     if (!(r instanceof Response)) return null;
-    const pairs = [];
-    for (const [k, v] of r.headers._m) {
-      if (k === "set-cookie") { for (const c of v.split("\n")) pairs.push([k, c]); } else pairs.push([k, v]);
-    }
-    return [r.status, pairs, r._body];
+    let h = "";
+    r.headers._m.forEach((v, k) => { h += k + "\0" + v + "\0"; });
+    return [r.status, h, r._body];
   }
   function isClass(v) {
     return typeof v === "function" && /^class\b/.test(Function.prototype.toString.call(v));

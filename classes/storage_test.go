@@ -76,6 +76,10 @@ func TestStorage(t *testing.T) {
 		{"set alarm ms", `await storage.setAlarm(1700000000000); return await storage.getAlarm()`, `1700000000000`, nil, ""},
 		{"set alarm date", `await storage.setAlarm(new Date(1700000000123)); return await storage.getAlarm()`, `1700000000123`, nil, ""},
 		{"delete alarm", `await storage.setAlarm(5); await storage.deleteAlarm(); return await storage.getAlarm()`, `null`, nil, ""},
+		{"transaction rolls back the alarm", `await storage.setAlarm(7);
+			await storage.transaction(async (txn) => { await txn.setAlarm(9); txn.rollback(); });
+			try { await storage.transaction(async (txn) => { await txn.deleteAlarm(); throw new Error("x") }) } catch (e) {}
+			return await storage.getAlarm()`, `7`, nil, ""},
 		{"set alarm bad", `await storage.setAlarm("soon")`, ``, nil, "expected a Date or a number"},
 		{"key not a string", `await storage.get(1)`, ``, nil, "keys must be strings"},
 		{"key empty", `await storage.put("", 1)`, ``, nil, "must not be empty"},

@@ -3,9 +3,11 @@ package classes
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +51,11 @@ var errTooLarge = fmt.Errorf("encoding over its bound")
 func (vm *vm) encode(v goja.Value, max int) ([]byte, error) {
 	if v == nil || goja.IsUndefined(v) {
 		return nil, fmt.Errorf("%w: undefined", ErrNotSerializable)
+	}
+	if _, ok := v.(*goja.Object); !ok && goja.IsNumber(v) {
+		if n, ok := v.Export().(int64); ok { // the commonest value: no encoder
+			return strconv.AppendInt(nil, n, 10), nil
+		}
 	}
 	e := encoder{vm: vm, max: max}
 	if err := e.value(v, 0); err != nil {
@@ -309,6 +316,9 @@ func writeString(buf *bytes.Buffer, s string) {
 // values. JSON.parse does the work; only values that may hold a tag are
 // walked again.
 func (vm *vm) decode(raw json.RawMessage) (goja.Value, error) {
+	if v, ok := vm.decodeScalar(raw); ok {
+		return v, nil
+	}
 	v, err := vm.hooks.jsonParse(goja.Undefined(), vm.rt.ToValue(string(raw)))
 	if err != nil {
 		return nil, fmt.Errorf("stored value is not JSON: %w", err)
@@ -317,6 +327,39 @@ func (vm *vm) decode(raw json.RawMessage) (goja.Value, error) {
 		return v, nil
 	}
 	return vm.revive(v, 0)
+}
+
+// decodeScalar decodes the commonest stored values — numbers, booleans,
+// null, strings without escapes — without a call into JSON.parse.
+func (vm *vm) decodeScalar(raw json.RawMessage) (goja.Value, bool) {
+	if len(raw) == 0 {
+		return nil, false
+	}
+	switch c := raw[0]; {
+	case c == '-' || c >= '0' && c <= '9':
+		if bytes.HasPrefix(raw, []byte("-0")) {
+			break // -0 and -0.5: JSON.parse keeps the sign of zero
+		}
+		if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil && n >= -1<<53 && n <= 1<<53 {
+			return vm.rt.ToValue(n), true
+		}
+		// Out of range is JavaScript's Infinity or 0, as Number("1e400").
+		if f, err := strconv.ParseFloat(string(raw), 64); err == nil || errors.Is(err, strconv.ErrRange) {
+			return vm.rt.ToValue(f), true
+		}
+	case c == '"' && len(raw) >= 2 && raw[len(raw)-1] == '"':
+		body := raw[1 : len(raw)-1]
+		if bytes.IndexByte(body, '\\') < 0 && bytes.IndexByte(body, '"') < 0 && utf8.Valid(body) {
+			return vm.rt.ToValue(string(body)), true
+		}
+	case string(raw) == "true":
+		return vm.rt.ToValue(true), true
+	case string(raw) == "false":
+		return vm.rt.ToValue(false), true
+	case string(raw) == "null":
+		return goja.Null(), true
+	}
+	return nil, false
 }
 
 // revive replaces tagged objects within v (fresh from JSON.parse) by the
@@ -408,6 +451,9 @@ func (vm *vm) reviveProps(o *goja.Object, depth int) error {
 	return nil
 }
 
+// proxyType is what a goja Proxy exports as.
+var proxyType = reflect.TypeFor[goja.Proxy]()
+
 // objectKind is what structured clone sees in an object.
 type objectKind int
 
@@ -434,6 +480,9 @@ func (vm *vm) kind(o *goja.Object) objectKind {
 		return kindDate
 	case "Object":
 	default:
+		return kindOther
+	}
+	if o.ExportType() == proxyType { // structured clone refuses proxies; walking one runs its traps
 		return kindOther
 	}
 	for p := o.Prototype(); p != nil; p = p.Prototype() {

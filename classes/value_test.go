@@ -85,7 +85,7 @@ func TestValueRoundTrip(t *testing.T) {
 func TestValueRefused(t *testing.T) {
 	for _, expr := range []string{
 		`undefined`, `() => 1`, `Symbol("s")`, `{f: function () {}}`, `[Symbol.iterator]`,
-		`/re/`, `new Error("e")`, `new Uint8Array(2)`, `new ArrayBuffer(2)`, `new DataView(new ArrayBuffer(1))`, `new Number(1)`, `Promise.resolve(1)`, `new WeakMap()`,
+		`/re/`, `new Error("e")`, `new Uint8Array(2)`, `new ArrayBuffer(2)`, `new DataView(new ArrayBuffer(1))`, `new Number(1)`, `new Proxy({}, {})`, `new Proxy(new Map(), {})`, `Promise.resolve(1)`, `new WeakMap()`,
 		`(() => { const a = []; a.push(a); return a })()`,
 		`(() => { const m = new Map(); m.set("self", m); return m })()`,
 	} {
@@ -109,6 +109,16 @@ func TestStoredJSONFromOperators(t *testing.T) {
 		{`{"$map":[["a",{"$set":[1]}]]}`, `Map{"a"=>Set{1}}`},
 		{`{"$num":"weird"}`, `{"$num":"weird"}`},
 		{`"$map"`, `"$map"`},
+		{`-0`, `-0`},
+		{`-0.5`, `-0.5`},
+		{`1e400`, `Infinity`},
+		{`12345678901234567890`, `12345678901234567000`},
+		{`9007199254740993`, `9007199254740992`},
+		{`1.5`, `1.5`},
+		{`"é \u00e9 \n"`, `"é é \n"`},
+		{`"plain"`, `"plain"`},
+		{`true`, `true`},
+		{`null`, `null`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.stored, func(t *testing.T) {

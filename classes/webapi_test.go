@@ -80,6 +80,8 @@ func TestWebAPIs(t *testing.T) {
 			`[200,true,"text/plain;charset=UTF-8","hi"]`},
 		{"response json", `const r = Response.json({a: 1}, {status: 201, headers: {"x-b": "2"}}); return [r.status, r.headers.get("content-type"), r.headers.get("x-b"), await r.json()]`,
 			`[201,"application/json","2",{"a":1}]`},
+		{"response json 204", `Response.json({}, {status: 204})`, `!cannot have a body`},
+		{"response json keeps content-type", `return Response.json(1, {headers: {"Content-Type": "application/x"}}).headers.get("content-type")`, `"application/x"`},
 		{"response bad status", `new Response("x", {status: 99})`, `!not in the range`},
 		{"response null body", `const r = new Response(null, {status: 204}); return [r.status, await r.text(), r.body]`, `[204,"",null]`},
 		{"response 204 with body", `new Response("x", {status: 204})`, `!cannot have a body`},
@@ -179,5 +181,32 @@ func TestConsoleLogs(t *testing.T) {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("log lacks %s:\n%s", re, out)
 		}
+	}
+}
+
+// TestResponseBodies: every body kind reaches Go as bytes.
+func TestResponseBodies(t *testing.T) {
+	tests := []struct{ expr, want, ctype string }{
+		{`new Response("héllo")`, "héllo", "text/plain;charset=UTF-8"},
+		{`new Response(new Uint8Array([104, 105]))`, "hi", ""},
+		{`new Response(new Uint8Array([0, 104, 105, 0]).subarray(1, 3))`, "hi", ""},
+		{`new Response(new TextEncoder().encode("ab").buffer)`, "ab", ""},
+		{`new Response(new URLSearchParams({a: "1 2"}))`, "a=1+2", "application/x-www-form-urlencoded;charset=UTF-8"},
+		{`new Response(null)`, "", ""},
+		{`new Response()`, "", ""},
+		{`new Response(42)`, "42", "text/plain;charset=UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.expr, func(t *testing.T) {
+			p := mustCompile(t, "R", `export class R { async fetch() { return `+tt.expr+` } }`)
+			st := newFakeState("o")
+			resp, err := do(t, newTestEngine(t, Config{}), ClassRef{Name: "R", Version: 1, Program: p}, "o", st, "GET", "/", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(resp.Body) != tt.want || resp.Header.Get("Content-Type") != tt.ctype || resp.Status != 200 {
+				t.Fatalf("%d %q %q, want 200 %q %q", resp.Status, resp.Body, resp.Header.Get("Content-Type"), tt.want, tt.ctype)
+			}
+		})
 	}
 }
