@@ -94,6 +94,24 @@ func (c *testCluster) call(url, method, class, object, path string, body []byte,
 	return c.do(method, url+"/do/"+class+"/"+object+"/"+path, body, header)
 }
 
+// callDefinite POSTs a call with an Idempotency-Key, starting at node
+// i, and retries it at the next node while the answer leaves it not
+// applied or unknown (503, 504, a broken connection): an election on a
+// loaded machine is no failure of the call, and the key keeps a retry
+// from applying it twice. It returns the first definite answer.
+func (c *testCluster) callDefinite(i int, class, object, path, key string) response {
+	var r response
+	deadline := time.Now().Add(30 * time.Second)
+	for attempt := i; ; attempt++ {
+		r = c.call(c.nodes[attempt%len(c.nodes)].url(), http.MethodPost, class, object, path, nil, map[string]string{"Idempotency-Key": key})
+		definite := r.err == nil && r.status != http.StatusServiceUnavailable && r.status != http.StatusGatewayTimeout
+		if definite || time.Now().After(deadline) {
+			return r
+		}
+		time.Sleep(50 * time.Millisecond) // back off before the retry, not synchronisation
+	}
+}
+
 // classValue reads a class object's stored value through the operator
 // route, without running the class; "" when absent.
 func (c *testCluster) classValue(url, class, object, key string) (string, error) {
@@ -358,7 +376,7 @@ func TestClassAlarmsOrderingAndLimits(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if r := c.call(u(i), http.MethodPost, "Probe", "seq", "seq", nil, nil); r.status != http.StatusOK {
+			if r := c.callDefinite(i, "Probe", "seq", "seq", fmt.Sprintf("seq-%d", i)); r.status != http.StatusOK {
 				seqFail.CompareAndSwap(nil, r.String())
 			}
 		}()
@@ -385,7 +403,7 @@ func TestClassAlarmsOrderingAndLimits(t *testing.T) {
 				return
 			default:
 			}
-			if r := c.call(u(i), http.MethodPost, "Probe", "bystander", "seq", nil, nil); r.status == http.StatusOK {
+			if r := c.callDefinite(i, "Probe", "bystander", "seq", fmt.Sprintf("bystander-%d", i)); r.status == http.StatusOK {
 				others.Add(1)
 			} else {
 				otherFail.Add(1)
@@ -394,7 +412,7 @@ func TestClassAlarmsOrderingAndLimits(t *testing.T) {
 		}
 	}()
 	for _, tc := range []struct{ path, want string }{{"loop", ""}, {"big", ""}, {"throw", "boom from the class"}} {
-		r := c.call(u(1), http.MethodGet, "Probe", "victim", tc.path, nil, nil)
+		r := c.callDefinite(1, "Probe", "victim", tc.path, "victim-"+tc.path)
 		if r.status != http.StatusInternalServerError || !strings.Contains(r.header.Get("Content-Type"), "problem+json") ||
 			!strings.Contains(string(r.body), tc.want) {
 			t.Errorf("/%s = %s, want a 500 problem", tc.path, r)
