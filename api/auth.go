@@ -24,6 +24,9 @@ func requiredRole(method, path string) auth.Role {
 		strings.HasPrefix(path, "/_cluster/backup"), strings.HasPrefix(path, "/_classes"),
 		strings.HasPrefix(path, "/_test/"):
 		return auth.RoleAdmin
+	case strings.HasPrefix(path, "/do/"):
+		// A call runs code that may write, whatever its method.
+		return auth.RoleWrite
 	case method == http.MethodGet || method == http.MethodHead:
 		return auth.RoleRead
 	default:

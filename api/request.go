@@ -38,6 +38,8 @@ func (s *Server) objectName(c echo.Context) (string, error) {
 		return "", badRequest("object name is not valid UTF-8")
 	case name[0] == '_':
 		return "", badRequest("object names starting with '_' are reserved")
+	case name == "do":
+		return "", badRequest("object name \"do\" is reserved for class calls (/do/<Class>/<name>/…)")
 	}
 	return name, nil
 }

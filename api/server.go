@@ -67,6 +67,9 @@ type Config struct {
 	// MaxInFlight caps the requests served at once (default 1024); past
 	// it a request is answered 429 with Retry-After.
 	MaxInFlight int
+	// CallTimeout bounds a class call end to end (default 45s: the
+	// default class CPU limit and time to commit).
+	CallTimeout time.Duration
 
 	// Faults enables POST /_test/partition {"blocked":["n2"]}.
 	Faults bool
@@ -98,6 +101,9 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = defaultCallTimeout
+	}
 }
 
 // Limits are the bounds of a write that c sets: the api checks them on
@@ -120,6 +126,7 @@ type Server struct {
 	log      *slog.Logger
 	echo     *echo.Echo
 	inFlight chan struct{} // one slot a request being served
+	classes  classNode     // nil when the node runs no classes
 }
 
 // New builds the server for node.
@@ -153,6 +160,8 @@ func New(cfg Config, node Node) *Server {
 	if cfg.Faults {
 		e.POST("/_test/partition", s.partition)
 	}
+
+	s.registerClassRoutes(e)
 
 	e.POST("/:name/increment", s.increment)
 	e.POST("/:name/decrement", s.decrement)

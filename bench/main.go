@@ -25,6 +25,7 @@ type Command struct {
 	local  LocalConfig
 	keep   bool
 	prefix string
+	op     string
 }
 
 // NewCommand defines bench's flags on fs.
@@ -37,7 +38,8 @@ func NewCommand(fs *flag.FlagSet) *Command {
 	fs.DurationVar(&c.o.Warmup, "warmup", time.Second, "load sent before measuring starts")
 	fs.IntVar(&c.o.Objects, "objects", 1000, "distinct objects, named PREFIX0 … PREFIX(N-1)")
 	fs.StringVar(&c.prefix, "prefix", "", "start of the run's object names (default: bench-<time>-<random>-, new each run, so that the run can find and delete exactly what it wrote)")
-	fs.StringVar(&c.mix, "mix", "increment=1", "op weights: increment, read (linearizable), stale_read, put, txn; e.g. increment=50,read=50")
+	fs.StringVar(&c.mix, "mix", "increment=1", "op weights: increment, read (linearizable), stale_read, put, txn, class_increment; e.g. increment=50,read=50")
+	fs.StringVar(&c.op, "op", "", "one op alone, short for --mix OP=1 (e.g. --op class-increment: the counter as a deployed object class)")
 	fs.StringVar(&c.urls, "urls", "", "comma-separated base URLs of the nodes, clients spread over them (default: start a local three-node cluster)")
 	fs.StringVar(&c.o.Target, "target", TargetDobj, "service under test: dobj, or etcd (its HTTP/JSON gateway; increment and put are puts, read is a range)")
 	fs.DurationVar(&c.o.Timeout, "timeout", 10*time.Second, "per-request timeout")
@@ -78,6 +80,9 @@ func runPrefix(now time.Time) string {
 func (c *Command) Run(ctx context.Context, stdout, stderr io.Writer) error {
 	o := c.o
 	var err error
+	if c.op != "" {
+		c.mix = c.op + "=1"
+	}
 	if o.Mix, err = ParseMix(c.mix); err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}

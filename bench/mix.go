@@ -16,10 +16,13 @@ const (
 	OpStaleRead           // dobj: GET /<name>?consistency=stale; etcd: serializable range
 	OpPut                 // dobj: PUT /<name>/storage/<key>; etcd: put of another key
 	OpTxn                 // dobj: POST /<name>/transaction; etcd: txn
+	// OpClassIncrement is dobj only: POST /do/<bench class>/<name>/increment,
+	// the counter as a deployed object class (issue 14).
+	OpClassIncrement
 	numOps
 )
 
-var opNames = [numOps]string{"increment", "read", "stale_read", "put", "txn"}
+var opNames = [numOps]string{"increment", "read", "stale_read", "put", "txn", "class_increment"}
 
 // opAliases are the other spellings ParseMix accepts.
 var opAliases = map[string]Op{
@@ -27,7 +30,8 @@ var opAliases = map[string]Op{
 	"linearizable": OpRead, "range": OpRead,
 	"stale": OpStaleRead, "stale-read": OpStaleRead, "serializable": OpStaleRead,
 	"storage_put": OpPut, "storage-put": OpPut,
-	"transaction": OpTxn,
+	"transaction":     OpTxn,
+	"class-increment": OpClassIncrement,
 }
 
 func (o Op) String() string {

@@ -89,6 +89,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	hc := newHTTPClient(o.Clients, o.Timeout)
 	defer hc.close()
+	if o.Mix[OpClassIncrement] > 0 {
+		if o.Target == TargetEtcd {
+			return nil, errors.New("bench: class_increment is an op of dobj only")
+		}
+		if err := deployBenchClass(ctx, hc, urls[0]); err != nil {
+			return nil, err
+		}
+	}
 
 	var recs [numOps]*recorder
 	for i := range recs {

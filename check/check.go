@@ -87,7 +87,7 @@ func (c *Config) setDefaults() error {
 		return errors.New("no workload")
 	}
 	for _, w := range c.Workloads {
-		if !slices.Contains(Workloads, w) {
+		if !slices.Contains(Workloads, w) && w != WorkloadClass {
 			return fmt.Errorf("unknown workload %q (known: %v)", w, Workloads)
 		}
 	}
@@ -168,6 +168,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	runID := strconv.FormatInt(time.Now().UnixNano()%1e12, 36)
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x636865636b))
 	w := newWorkload(ctx, cfg.Workloads, nodes, h, runID)
+	if _, viaClass := expandWorkloads(cfg.Workloads); viaClass {
+		if err := deployCheckClass(ctx, nodes); err != nil {
+			return nil, err
+		}
+	}
 	nem := &nemesis{nodes: nodes, kinds: rep.Nemeses, rng: rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), h: h, log: cfg.Log}
 
 	fmt.Fprintf(cfg.Log, "check: %d clients, workloads %v, nemeses %v, %v (run %s)\n", cfg.Clients, cfg.Workloads, rep.Nemeses, cfg.Duration, runID)
@@ -223,7 +228,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.problems(verdictViolation, checkResends(resends), fmt.Sprintf("of %d re-sent increments", len(resends)))
 	rep.Resends = len(resends)
 	rep.problems(verdictViolation, checkCounterBounds(ops), "counter keys")
-	for _, wl := range cfg.Workloads {
+	for _, wl := range w.kinds {
 		if !workloadSucceeded(counts, wl) {
 			rep.problem(verdictInconclusive, fmt.Sprintf("workload %s: no operation succeeded", wl))
 		}
@@ -328,7 +333,7 @@ func finalReads(ctx context.Context, w *workload, clients int, rep *Report) {
 			for _, key := range w.regKeys.keys() {
 				ok := retry(ctx, func() bool {
 					call := w.h.now()
-					v, found, err := n.c.Get(ctx, w.regObj, key, client.ReadOptions{})
+					v, found, err := w.ops.get(ctx, n, w.regObj, key)
 					ret := w.h.now()
 					if classify(err) != OK {
 						return false
@@ -348,7 +353,7 @@ func finalReads(ctx context.Context, w *workload, clients int, rep *Report) {
 			for _, key := range w.cntKeys.keys() {
 				ok := retry(ctx, func() bool {
 					call := w.h.now()
-					v, err := n.c.Counter(ctx, w.cntObj, client.ReadOptions{Key: key})
+					v, err := w.ops.count(ctx, n, w.cntObj, key)
 					ret := w.h.now()
 					if classify(err) != OK {
 						return false

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/dobj/dobj/client"
-	"github.com/dobj/dobj/objects"
 )
 
 // The workloads.
@@ -95,10 +94,22 @@ type workload struct {
 	regKeys *keyspace
 	cntKeys *keyspace
 	parent  context.Context // requests: ends only when the whole check is interrupted
+	ops     kvOps           // built-in routes, or a class's calls (WorkloadClass)
 }
 
 func newWorkload(parent context.Context, kinds []string, nodes []*node, h *history, runID string) *workload {
+	kinds, viaClass := expandWorkloads(kinds)
+	if viaClass {
+		// Class objects live apart from built-in ones; the names keep
+		// the runs' histories apart too.
+		runID += "-class"
+	}
+	var ops kvOps = builtinOps{}
+	if viaClass {
+		ops = classOps{}
+	}
 	return &workload{
+		ops:     ops,
 		kinds:   kinds,
 		nodes:   nodes,
 		h:       h,
@@ -186,7 +197,7 @@ func (c *worker) register() Outcome {
 func (c *worker) regRead(key string) Outcome {
 	n := c.at()
 	call := c.w.h.now()
-	v, found, err := n.c.Get(c.w.parent, c.w.regObj, key, client.ReadOptions{})
+	v, found, err := c.w.ops.get(c.w.parent, n, c.w.regObj, key)
 	ret := c.w.h.now()
 	o := classify(err)
 	c.w.h.count("register.read", o)
@@ -205,7 +216,7 @@ func (c *worker) regWrite(key string) Outcome {
 	n := c.at()
 	val := c.uniqueValue()
 	call := c.w.h.now()
-	err := n.c.Put(c.w.parent, c.w.regObj, key, json.RawMessage(val), client.WriteOptions{})
+	err := c.w.ops.put(c.w.parent, n, c.w.regObj, key, json.RawMessage(val))
 	ret := c.w.h.now()
 	o := classify(err)
 	c.w.h.count("register.write", o)
@@ -222,24 +233,16 @@ func (c *worker) regCAS(key string) Outcome {
 	n := c.at()
 	old := c.lastSeen[key]
 	val := c.uniqueValue()
-	cmp := objects.Compare{Key: key, Op: objects.CmpMissing}
-	if old != "" {
-		cmp = objects.Compare{Key: key, Op: objects.CmpEqual, Value: json.RawMessage(old)}
-	}
-	txn := objects.Txn{
-		Compare: []objects.Compare{cmp},
-		Success: []objects.Op{{Op: objects.OpPut, Key: key, Value: json.RawMessage(val)}},
-	}
 	call := c.w.h.now()
-	res, err := n.c.Txn(c.w.parent, c.w.regObj, txn, client.WriteOptions{})
+	succeeded, err := c.w.ops.cas(c.w.parent, n, c.w.regObj, key, old, val)
 	ret := c.w.h.now()
 	o := classify(err)
 	c.w.h.count("register.cas", o)
 	c.recordWrite(WorkloadRegister, key, o, func(out Output) {
-		out.OK = res.Succeeded
+		out.OK = succeeded
 		c.w.h.add(c.id, Input{Kind: KindCAS, Object: c.w.regObj, Key: key, Value: val, Old: old}, out, call, ret, Meta{Node: n.id})
 	})
-	if o == OK && res.Succeeded {
+	if o == OK && succeeded {
 		c.lastSeen[key] = val
 	}
 	return o
@@ -269,7 +272,7 @@ func (c *worker) counter() Outcome {
 func (c *worker) cntRead(key string) Outcome {
 	n := c.at()
 	call := c.w.h.now()
-	v, err := n.c.Counter(c.w.parent, c.w.cntObj, client.ReadOptions{Key: key})
+	v, err := c.w.ops.count(c.w.parent, n, c.w.cntObj, key)
 	ret := c.w.h.now()
 	o := classify(err)
 	c.w.h.count("counter.read", o)
@@ -289,13 +292,12 @@ func (c *worker) incr(key string) Outcome {
 	first := c.at()
 	call := c.w.h.now()
 	deadline := time.Now().Add(incrRetryFor)
-	opts := client.WriteOptions{Key: key, IdempotencyKey: idem}
 	o := Fail
 	attempts := 0
 	for attempts < incrAttempts {
 		attempts++
 		n := c.at()
-		v, err := n.c.Increment(c.w.parent, c.w.cntObj, 1, opts)
+		v, err := c.w.ops.incr(c.w.parent, n, c.w.cntObj, key, idem)
 		ret := c.w.h.now()
 		a := classify(err)
 		if attempts > 1 {
@@ -332,7 +334,7 @@ func (c *worker) incr(key string) Outcome {
 // Idempotency-Key, at another node.
 func (c *worker) resend(key, idem string, first int64) {
 	n := c.w.nodes[(c.node+1)%len(c.w.nodes)]
-	v, err := n.c.Increment(c.w.parent, c.w.cntObj, 1, client.WriteOptions{Key: key, IdempotencyKey: idem})
+	v, err := c.w.ops.incr(c.w.parent, n, c.w.cntObj, key, idem)
 	o := classify(err)
 	c.w.h.count("counter.resend", o)
 	c.w.h.resend(IdemResend{Object: c.w.cntObj, Key: key, IdemKey: idem, First: first, Retry: v, Outcome: o, At: time.Duration(c.w.h.now())})

@@ -65,6 +65,9 @@ type Config struct {
 	Faults bool
 	// Bugs switches on known bugs by name (see BugStaleReads and others).
 	Bugs []string
+
+	// Classes configures object classes (classes.go).
+	Classes ClassConfig
 }
 
 func (c *Config) setDefaults() {

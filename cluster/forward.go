@@ -29,7 +29,7 @@ type forwarder struct {
 func newForwarder(n *Node) *forwarder {
 	f := &forwarder{
 		n:      n,
-		client: newPeerClient(n.deps.Peers),
+		client: newPeerClient(n.deps.Peers, 4),
 		streams: streams{
 			from:        n.cfg.ID,
 			dial:        n.deps.Peers.DialPeer,

@@ -18,6 +18,7 @@ func (n *Node) watchLeadership(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case isLeader := <-ch:
+			n.classHost().leadership(ctx, isLeader)
 			if !isLeader {
 				n.log.Info("lost leadership", "term", n.raft.CurrentTerm())
 				continue

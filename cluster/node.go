@@ -54,6 +54,10 @@ type Node struct {
 	blockedMu sync.Mutex
 	blocked   map[string]bool
 
+	// cls runs object classes (classes.go), made on first use.
+	clsOnce sync.Once
+	cls     *classHost
+
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -161,6 +165,7 @@ func (n *Node) Close() error {
 		n.prop.close()
 		n.peer.close()
 		n.fwd.close()
+		n.classHost().close()
 		if n.raft.State() == raft.Leader && len(n.servers()) > 1 {
 			if err := n.raft.LeadershipTransfer().Error(); err != nil {
 				n.log.Warn("leadership transfer before shutdown failed", "err", err)

@@ -64,6 +64,8 @@ func (n *Node) InternalHandler() http.Handler {
 	mux.HandleFunc("POST "+pathReadIndex, n.serveReadIndex)
 	mux.HandleFunc("POST "+pathJoin, n.serveJoin)
 	mux.HandleFunc("POST "+pathRemove, n.serveRemove)
+	mux.HandleFunc("POST "+pathCall, n.serveCall)
+	mux.HandleFunc("POST "+pathClass, n.serveClass)
 	return mux
 }
 
@@ -129,14 +131,15 @@ type peerClient struct {
 	hc *http.Client
 }
 
-func newPeerClient(pn PeerNet) *peerClient {
+// newPeerClient keeps up to idle connections to each peer alive.
+func newPeerClient(pn PeerNet, idle int) *peerClient {
 	return &peerClient{hc: &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
 			return pn.DialPeer(ctx, raft.ServerAddress(addr))
 		},
-		MaxIdleConnsPerHost: 4,
+		MaxIdleConnsPerHost: idle,
 		IdleConnTimeout:     90 * time.Second,
 	}}}
 }

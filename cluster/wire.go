@@ -26,6 +26,8 @@ const (
 	pathReadIndex = "/_internal/readindex"
 	pathJoin      = "/_internal/join"
 	pathRemove    = "/_internal/remove"
+	pathCall      = "/_internal/call"  // a class call (callforward.go)
+	pathClass     = "/_internal/class" // a class deploy or delete (callforward.go)
 	streamProto   = "dobj-forward/1"
 	headerFrom    = "X-Dobj-From" // the follower's node id, in the upgrade request
 )

@@ -65,6 +65,14 @@ type Config struct {
 	MaxValueBytes int
 	MaxListLimit  int
 
+	// ClassCPULimit bounds the JavaScript time of one class call (issue
+	// 14); a call over it answers 500 and commits nothing.
+	ClassCPULimit time.Duration
+	// ClassMaxInstances bounds the class object instances kept in memory
+	// on the leader (0: the runtime's default); calls to an object without
+	// one rebuild it from storage.
+	ClassMaxInstances int
+
 	MaxTxnOps      int // ops (compares + success + failure) of one transaction
 	MaxAnswerBytes int // largest answer; 0: max-txn-ops × (max-value-bytes + max-key-bytes + 64)
 	MaxInFlight    int // requests served at once; past it, 429
@@ -139,6 +147,7 @@ func Default() Config {
 		HTTPReadTimeout:   30 * time.Second,
 		HTTPWriteTimeout:  30 * time.Second,
 		HTTPIdleTimeout:   2 * time.Minute,
+		ClassCPULimit:     30 * time.Second,
 		LogLevel:          "info",
 	}
 }

@@ -259,6 +259,8 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.PeerTLSKey, "peer-tls-key", c.PeerTLSKey, "the peer certificate's private key `file`")
 	fs.StringVar(&c.PeerTLSCA, "peer-tls-ca", c.PeerTLSCA, "the cluster's CA `file`: peers must present a certificate it signed")
 	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "allow an --http-addr other hosts can reach without --auth-file and --tls-cert (anyone who reaches it can read, write and change membership)")
+	fs.IntVar(&c.ClassMaxInstances, "class-max-instances", c.ClassMaxInstances, "class object instances kept in memory on the leader, least recently used dropped first (0: the runtime's default)")
+	fs.DurationVar(&c.ClassCPULimit, "class-cpu-limit", c.ClassCPULimit, "JavaScript time one class call may take before it is stopped (500, nothing committed)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (default: text when the log goes to a terminal, json otherwise)")
 	fs.StringVar(&c.LogFile, "log-file", c.LogFile, "append the log to this `file` instead of stderr; GET /_cluster/status names it")

@@ -104,10 +104,14 @@ func (c Config) checkValues() []error {
 		{"http-read-timeout", c.HTTPReadTimeout > 0},
 		{"http-write-timeout", c.HTTPWriteTimeout > 0},
 		{"http-idle-timeout", c.HTTPIdleTimeout > 0},
+		{"class-cpu-limit", c.ClassCPULimit > 0},
 	} {
 		if !d.ok {
 			bad(d.name, "must be positive")
 		}
+	}
+	if c.ClassMaxInstances < 0 {
+		bad("class-max-instances", "must not be negative")
 	}
 	if c.MaxValueBytes > 0 && c.MaxBodyBytes > 0 && int64(c.MaxValueBytes) > c.MaxBodyBytes {
 		bad("max-value-bytes", "%d is larger than --max-body-bytes %d", c.MaxValueBytes, c.MaxBodyBytes)

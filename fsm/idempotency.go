@@ -41,6 +41,8 @@ type outcome struct {
 	ErrKey  string            `msgpack:"eq,omitempty"`
 	ErrMsg  string            `msgpack:"em,omitempty"`
 	Index   uint64            `msgpack:"ix"`
+	// Call is a class call's response (KindCall); Result is then empty.
+	Call *CallResponse `msgpack:"call,omitempty"`
 }
 
 func newOutcome(res objects.TxnResult, err error, index uint64) outcome {

@@ -53,6 +53,7 @@ type Machine struct {
 	store   *objects.Store
 	idem    *idemTable
 	members map[string]string // id -> HTTP address
+	cls     *classState       // object classes: registry and alarms
 
 	// waitMu guards advanced, which is closed and replaced each time the
 	// applied index moves.
@@ -71,6 +72,7 @@ func New(opts Options) *Machine {
 		store:    objects.NewStore(),
 		idem:     newIdemTable(),
 		members:  map[string]string{},
+		cls:      newClassState(),
 		advanced: make(chan struct{}),
 	}
 }
@@ -129,6 +131,9 @@ func (m *Machine) applyEncoded(data []byte, index uint64) interface{} {
 	case KindTxn:
 		return m.applyTxn(c, index)
 	default:
+		if resp, ok := m.applyClassCommand(c, index); ok {
+			return resp
+		}
 		panic(fmt.Sprintf("fsm: log entry %d: unknown command kind %d", index, c.Kind))
 	}
 }
@@ -218,6 +223,7 @@ func (m *Machine) Digest() (digest string, applied uint64, keys int) {
 	d := s.store.Digest()
 	h.Write(d[:])
 	s.writeMeta(h)
+	s.writeClasses(h)
 	return hex.EncodeToString(h.Sum(nil)), s.applied, s.store.Len()
 }
 
@@ -260,6 +266,7 @@ func (m *Machine) snapshot() *snapshot {
 		store:   m.store.Clone(),
 		idem:    m.idem.clone(),
 		members: members,
+		cls:     m.cls.clone(),
 		applied: m.applied.Load(),
 	}
 }

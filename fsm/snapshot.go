@@ -25,6 +25,10 @@ type snapshotHeader struct {
 	Members []Member `msgpack:"members"`
 	Idem    int      `msgpack:"idem"`
 	Keys    int      `msgpack:"keys"`
+	// Classes and Alarms count the class records that follow the object
+	// entries (issue 14); snapshots without them read as having none.
+	Classes int `msgpack:"classes,omitempty"`
+	Alarms  int `msgpack:"alarms,omitempty"`
 }
 
 // snapshot is a point-in-time copy of a Machine's state. The store and the
@@ -34,6 +38,7 @@ type snapshot struct {
 	store   *objects.Store
 	idem    *idemTable
 	members []Member // sorted by ID
+	cls     *classState
 	applied uint64
 }
 
@@ -99,7 +104,8 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 func (s *snapshot) write(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := msgpack.NewEncoder(bw)
-	h := snapshotHeader{V: snapshotVersion, Applied: s.applied, Members: s.members, Idem: s.idem.len(), Keys: s.store.Len()}
+	h := snapshotHeader{V: snapshotVersion, Applied: s.applied, Members: s.members, Idem: s.idem.len(), Keys: s.store.Len(),
+		Classes: s.cls.classes.Len(), Alarms: s.cls.alarmOf.Len()}
 	if err := enc.Encode(&h); err != nil {
 		return fmt.Errorf("write snapshot header: %w", err)
 	}
@@ -122,6 +128,9 @@ func (s *snapshot) write(w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("write object entry: %w", err)
 	}
+	if err := s.cls.write(enc); err != nil {
+		return err
+	}
 	return bw.Flush()
 }
 
@@ -140,7 +149,7 @@ func (m *Machine) Restore(r io.ReadCloser) error {
 		members[mb.ID] = mb.HTTPAddr
 	}
 	m.mu.Lock()
-	m.store, m.idem, m.members = s.store, s.idem, members
+	m.store, m.idem, m.members, m.cls = s.store, s.idem, members, s.cls
 	m.mu.Unlock()
 	m.setApplied(s.applied)
 	m.opts.Logger.Info("restored snapshot", "applied_index", s.applied, "keys", s.store.Len(), "idempotency_keys", s.idem.len())
@@ -156,7 +165,7 @@ func readSnapshot(r io.Reader) (*snapshot, error) {
 	if h.V != snapshotVersion {
 		return nil, fmt.Errorf("read snapshot: unknown version %d", h.V)
 	}
-	s := &snapshot{store: objects.NewStore(), idem: newIdemTable(), members: h.Members, applied: h.Applied}
+	s := &snapshot{store: objects.NewStore(), idem: newIdemTable(), members: h.Members, cls: newClassState(), applied: h.Applied}
 	for i := 0; i < h.Idem; i++ {
 		var e idemEntry
 		if err := dec.Decode(&e); err != nil {
@@ -178,6 +187,9 @@ func readSnapshot(r io.Reader) (*snapshot, error) {
 			return nil, fmt.Errorf("read object entry %d: %w", i, err)
 		}
 		s.store.Load(object, key, value)
+	}
+	if err := s.cls.read(dec, h.Classes, h.Alarms); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -63,6 +63,9 @@ func verbs() map[string]verb {
 		"txn":    {"NAME JSON", "run a transaction (the body of POST /NAME/transaction)", txn, `dobj txn card-2 '{"compare":[{"key":"owner","op":"missing"}],"success":[{"op":"put","key":"owner","value":"ada"},{"op":"increment","key":"claims"}]}'`, ""},
 		"status": {"", "show the cluster as a node sees it", status, "dobj status --url http://127.0.0.1:8082", ""},
 
+		"deploy":  {"FILE [--class NAME]", "deploy a JavaScript (.js) or TypeScript (.ts) Durable Object class", deploy, "dobj deploy examples/counter.js", ""},
+		"classes": {"", "list the deployed classes and their versions", classesVerb, "dobj classes --url http://127.0.0.1:8082", ""},
+		"call":    {"CLASS NAME [PATH] [-X METHOD] [--data BODY] [--idempotency-key K]", "run fetch of object NAME of CLASS and print its answer", call, "dobj call Counter card-1 /increment -X POST", ""},
 		"members": {"", "list the cluster's members", members, "dobj members --url http://127.0.0.1:8082", ""},
 		"join":    {"ID RAFT_ADDR [HTTP_ADDR]", "add a voter (admin)", joinVerb, "dobj join n4 127.0.0.1:9084 127.0.0.1:8084 --token $ADMIN", ""},
 		"remove":  {"ID", "remove a member (admin)", remove, "dobj remove n4 --token $ADMIN", ""},

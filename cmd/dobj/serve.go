@@ -86,6 +86,8 @@ func serve(ctx context.Context, e env, args []string) error {
 		Bugs:              cfg.UnsafeBugs,
 		PeerServerTLS:     sec.peerServer,
 		PeerClientTLS:     sec.peerClient,
+		Classes: cluster.ClassConfig{CPULimit: cfg.ClassCPULimit, MaxKeyBytes: cfg.MaxKeyBytes,
+			MaxValueBytes: cfg.MaxValueBytes, MaxResponseBytes: int(cfg.MaxBodyBytes), MaxInstances: cfg.ClassMaxInstances},
 	})
 	if err != nil {
 		ln.Close()
@@ -102,6 +104,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		MaxAnswerBytes: cfg.MaxAnswerBytes,
 		MaxInFlight:    cfg.MaxInFlight,
 		RequestTimeout: max(10*time.Second, 2*cfg.ApplyTimeout),
+		CallTimeout:    cfg.ClassCPULimit + 2*cfg.ApplyTimeout + 5*time.Second,
 		Faults:         cfg.TestFaults,
 		LogFile:        logFile,
 		Logger:         base, // api adds the node id itself

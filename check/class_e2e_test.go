@@ -1,0 +1,73 @@
+package check
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+)
+
+// Ports of the class workload's clusters, in check's range beside the
+// other tests' (see e2e_test.go).
+const (
+	portsClassPass = 31500
+	portsClassBug  = 31600
+)
+
+// TestClassWorkload runs the register and counter workloads through a
+// deployed class (--workload class) with the leader killed and restarted:
+// linearizable on a healthy cluster; and with the known bug that answers
+// a call before its command commits, caught.
+func TestClassWorkload(t *testing.T) {
+	needBinary(t)
+	tests := []struct {
+		name string
+		bug  string
+		port int
+		pass bool
+	}{
+		{"healthy", "", portsClassPass, true},
+		{"ack-before-commit", "ack-before-commit", portsClassBug, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log bytes.Buffer
+			cfg := Config{
+				Binary:       binary,
+				Dir:          t.TempDir(),
+				BasePort:     tt.port,
+				Duration:     12 * time.Second,
+				Workloads:    []string{WorkloadClass},
+				Nemeses:      []string{NemesisKillLeader},
+				Clients:      6,
+				Bug:          tt.bug,
+				Seed:         7,
+				CheckTimeout: 60 * time.Second,
+				Log:          &log,
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			rep, err := Run(ctx, cfg)
+			if err != nil {
+				t.Fatalf("check did not run: %v\n%s", err, log.String())
+			}
+			var text bytes.Buffer
+			rep.WriteText(&text)
+			t.Logf("%s%s", log.String(), firstLines(text.String(), 30))
+			for _, name := range []string{"register.read", "register.write", "register.cas", "counter.incr", "counter.read"} {
+				if rep.Counts[name].OK == 0 {
+					t.Errorf("no successful %s through the class: %+v", name, rep.Counts)
+				}
+			}
+			if tt.pass {
+				if !rep.Pass || rep.Linearizability != "Ok" || len(rep.Problems) != 0 {
+					t.Fatalf("healthy cluster: verdict %q, porcupine %q, problems %q", rep.Verdict, rep.Linearizability, rep.Problems)
+				}
+				return
+			}
+			if rep.Pass || rep.Verdict != verdictViolation {
+				t.Fatalf("bug %s not caught through the class: verdict %q", tt.bug, rep.Verdict)
+			}
+		})
+	}
+}

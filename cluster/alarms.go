@@ -1,0 +1,190 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/dobj/dobj/classes"
+	"github.com/dobj/dobj/fsm"
+	"github.com/hashicorp/raft"
+)
+
+// Alarms: the FSM keeps each class object's alarm time; the leader fires
+// the due ones as calls to the class's alarm(), at least once: a handler
+// that ran but whose command did not commit (the leader died) runs again
+// on the next leader, which fires whatever is due once its read barrier
+// is through. A handler that throws is retried, as Cloudflare does, with
+// exponential backoff from alarmFirstBackoff, at most alarmMaxRetries
+// times; then the alarm is dropped. Retry counts live on the leader only:
+// after a failover the count starts again.
+const (
+	alarmPoll         = 50 * time.Millisecond
+	alarmFirstBackoff = 2 * time.Second
+	alarmMaxRetries   = 6
+	alarmBatch        = 256 // alarms started per scan at most
+)
+
+// alarmRetry is the leader's memory of an alarm whose handler threw.
+type alarmRetry struct {
+	at    int64 // the alarm time it is for; a new alarm time starts again
+	count int   // retries done so far
+	next  time.Time
+}
+
+// alarmDone is a finished firing.
+type alarmDone struct {
+	alarm fsm.Alarm
+	count int // the retryCount it ran with
+	// ok: committed (or dropped for good); threw: the handler failed and
+	// counts as a retry. Neither: not known to be committed (leadership
+	// lost, stopped), so it is tried again soon with the same count.
+	ok, threw bool
+}
+
+// alarmAgain is how soon an alarm whose commit failed is fired again.
+const alarmAgain = 500 * time.Millisecond
+
+// leadership starts the alarm scheduler when this node becomes leader and
+// stops it when it stops being leader. watchLeadership calls it.
+func (h *classHost) leadership(ctx context.Context, isLeader bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopAlarms != nil {
+		h.stopAlarms()
+		h.stopAlarms = nil
+	}
+	if !isLeader {
+		return
+	}
+	// Instances held from an earlier term may predate another leader's
+	// calls: rebuild them from storage.
+	for name := range h.programs {
+		h.engine.Forget(name)
+	}
+	clear(h.programs)
+	actx, cancel := context.WithCancel(ctx)
+	h.stopAlarms = cancel
+	h.n.wg.Add(1)
+	go h.runAlarms(actx)
+}
+
+// runAlarms fires due alarms until ctx is done (leadership lost, node
+// closing).
+func (h *classHost) runAlarms(ctx context.Context) {
+	defer h.n.wg.Done()
+	retries := map[string]*alarmRetry{}
+	inflight := map[string]bool{}
+	done := make(chan alarmDone)
+	var running int
+	defer func() {
+		for ; running > 0; running-- {
+			<-done
+		}
+	}()
+	tick := time.NewTicker(alarmPoll)
+	defer tick.Stop()
+	for {
+		if h.n.raft.State() == raft.Leader && h.n.barrierTerm.Load() == h.n.raft.CurrentTerm() {
+			now := time.Now()
+			due, _ := h.n.fsm.DueAlarms(now.UnixMilli(), alarmBatch)
+			for _, a := range due {
+				if inflight[a.Object] {
+					continue
+				}
+				r := retries[a.Object]
+				if r != nil && r.at != a.At {
+					delete(retries, a.Object)
+					r = nil
+				}
+				count := 0
+				if r != nil {
+					if now.Before(r.next) {
+						continue
+					}
+					count = r.count
+				}
+				inflight[a.Object] = true
+				running++
+				go func() { done <- h.fire(ctx, a, count) }()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case d := <-done:
+			running--
+			delete(inflight, d.alarm.Object)
+			switch {
+			case d.ok:
+				delete(retries, d.alarm.Object)
+			case d.threw:
+				retries[d.alarm.Object] = &alarmRetry{at: d.alarm.At, count: d.count + 1,
+					next: time.Now().Add(alarmFirstBackoff << d.count)}
+			default:
+				retries[d.alarm.Object] = &alarmRetry{at: d.alarm.At, count: d.count, next: time.Now().Add(alarmAgain)}
+			}
+		}
+	}
+}
+
+// fire runs one alarm's handler and commits its effects with the alarm
+// cleared (unless the handler set a new one). After the last retry
+// fails, or when the class is gone, the alarm is dropped.
+func (h *classHost) fire(ctx context.Context, a fsm.Alarm, count int) alarmDone {
+	log := h.n.log.With("object", a.Object, "alarm_ms", a.At, "retry_count", count)
+	out := alarmDone{alarm: a, count: count}
+	class, name, ok := fsm.SplitClassObject(a.Object)
+	ref, err := h.ref(class)
+	if !ok || errors.Is(err, ErrClassNotFound) {
+		log.Warn("dropping the alarm of an object whose class is gone")
+		out.ok = h.drop(ctx, a) == nil
+		return out
+	}
+	if err == nil {
+		cctx, cancel := context.WithTimeout(ctx, h.cfg.CPULimit+h.n.cfg.ApplyTimeout)
+		var commitErr error
+		err = h.engine.Alarm(cctx, ref, name, classes.AlarmInfo{RetryCount: count, IsRetry: count > 0},
+			objectState{m: h.n.fsm, object: a.Object},
+			func(eff classes.Effects) error {
+				if eff.Alarm != nil && eff.Alarm.Delete {
+					// The engine deletes the alarm unless the handler
+					// set one; clear it only if it is still the one
+					// that fired (Fired), not one set since.
+					eff.Alarm = nil
+				}
+				_, commitErr = h.commit(cctx, a.Object, eff, nil, "", a.At)
+				return commitErr
+			})
+		cancel()
+		if commitErr != nil {
+			// Not committed, or not known to be: the alarm is still
+			// due as far as this leader knows; fire it again later
+			// (at least once), without counting a retry of the code.
+			log.Warn("alarm commit failed", "err", commitErr)
+			return out
+		}
+	}
+	if err == nil {
+		out.ok = true
+		return out
+	}
+	if ctx.Err() != nil {
+		return out
+	}
+	if count >= alarmMaxRetries {
+		log.Warn("alarm failed after the last retry; dropping it", "err", err)
+		out.ok = h.drop(ctx, a) == nil
+		return out
+	}
+	log.Info("alarm failed; will retry", "err", err, "in", alarmFirstBackoff<<count)
+	out.threw = true
+	return out
+}
+
+// drop clears an alarm that is still set to a.At.
+func (h *classHost) drop(ctx context.Context, a fsm.Alarm) error {
+	_, err := h.commit(ctx, a.Object, classes.Effects{}, nil, "", a.At)
+	return err
+}

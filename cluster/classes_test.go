@@ -1,0 +1,223 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dobj/dobj/classes"
+	"github.com/dobj/dobj/objects"
+)
+
+const testCounterV1 = `
+export class Counter {
+  constructor(ctx, env) { this.ctx = ctx; }
+  async fetch(request) {
+    const url = new URL(request.url);
+    let value = (await this.ctx.storage.get("value")) ?? 0;
+    if (url.pathname === "/increment") {
+      value++;
+      await this.ctx.storage.put("value", value);
+    }
+    if (url.pathname === "/throw") {
+      await this.ctx.storage.put("value", -1);
+      throw new Error("thrown after a write");
+    }
+    if (url.pathname === "/alarm") {
+      await this.ctx.storage.setAlarm(Date.now() + 100);
+    }
+    return new Response(String(value), {status: 201, headers: {"X-Version": "1"}});
+  }
+  async alarm(info) {
+    await this.ctx.storage.put("fired", ((await this.ctx.storage.get("fired")) ?? 0) + 1);
+  }
+}
+`
+
+// testCounterV2 answers differently, so a redeploy shows.
+const testCounterV2 = `
+export class Counter {
+  constructor(ctx, env) { this.ctx = ctx; }
+  async fetch(request) {
+    const value = (await this.ctx.storage.get("value")) ?? 0;
+    return new Response("v2:" + value);
+  }
+}
+`
+
+func deployTest(t *testing.T, n *Node, source string) uint64 {
+	t.Helper()
+	if _, err := classes.Compile("Counter", []byte(source), classes.JavaScript); err != nil {
+		t.Fatal(err)
+	}
+	v, err := n.DeployClass(context.Background(), "Counter", classes.JavaScript, []byte(source))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func callTest(t *testing.T, n *Node, path, idem string) (*CallResult, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return n.Call(ctx, "Counter", "c1", &classes.Request{Method: http.MethodPost, URL: "http://x/" + path, Header: http.Header{}}, idem)
+}
+
+func classValue(n *Node, key string) string {
+	var v string
+	n.fsm.Read(func(s *objects.Store) {
+		if raw, ok := s.Get(ClassObject("Counter", "c1"), key); ok {
+			v = string(raw)
+		}
+	})
+	return v
+}
+
+func TestClassCallsOnTheLeader(t *testing.T) {
+	c := newTestCluster(t)
+	leader := c.waitLeader(nil)
+	if _, err := callTest(t, leader, "increment", ""); !errors.Is(err, ErrClassNotFound) {
+		t.Fatalf("call before deploy: %v, want ErrClassNotFound", err)
+	}
+	v1 := deployTest(t, leader, testCounterV1)
+	if cl, ok := leader.Class("Counter"); !ok || cl.Version != v1 || cl.Lang != "js" {
+		t.Fatalf("registered class = %+v %v, version %d", cl, ok, v1)
+	}
+
+	res, err := callTest(t, leader, "increment", "once")
+	if err != nil || res.Response.Status != 201 || string(res.Response.Body) != "1" || res.Response.Header.Get("X-Version") != "1" || res.Replayed {
+		t.Fatalf("first call = %+v %v", res, err)
+	}
+	// The write is committed before the answer: every replica gets it.
+	c.eventually(5*time.Second, "the call's write on every node", func() bool {
+		for _, n := range c.nodes {
+			if classValue(n, "value") != "1" {
+				return false
+			}
+		}
+		return true
+	})
+
+	// A retry with the key answers the first response and runs nothing.
+	again, err := callTest(t, leader, "increment", "once")
+	if err != nil || !again.Replayed || string(again.Response.Body) != "1" || again.Index != res.Index || again.Response.Header.Get("X-Version") != "1" {
+		t.Fatalf("retry = %+v %v, first index %d", again, err, res.Index)
+	}
+	if v := classValue(leader, "value"); v != "1" {
+		t.Fatalf("value after the retry = %s", v)
+	}
+
+	// A call that writes nothing and has no key appends nothing to the
+	// log (measured within one term: an election appends a no-op).
+	for attempt := 0; ; attempt++ {
+		term, before := leader.raft.CurrentTerm(), leader.raft.LastIndex()
+		read, err := callTest(t, leader, "", "")
+		if err != nil || string(read.Response.Body) != "1" {
+			t.Fatalf("read-only call = %+v %v", read, err)
+		}
+		if leader.raft.CurrentTerm() != term && attempt < 3 {
+			continue
+		}
+		if after := leader.raft.LastIndex(); after != before {
+			t.Fatalf("read-only call appended to the log: last index %d -> %d", before, after)
+		}
+		break
+	}
+
+	// A throw commits nothing, not even the writes before it.
+	_, err = callTest(t, leader, "throw", "")
+	var ce *CallError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Message, "thrown after a write") {
+		t.Fatalf("throwing call: %v", err)
+	}
+	if v := classValue(leader, "value"); v != "1" {
+		t.Fatalf("value after a throw = %s", v)
+	}
+
+	// A redeploy replaces the class for the next call; storage stays.
+	if v2 := deployTest(t, leader, testCounterV2); v2 <= v1 {
+		t.Fatalf("redeploy version %d after %d", v2, v1)
+	}
+	if res, err := callTest(t, leader, "", ""); err != nil || string(res.Response.Body) != "v2:1" {
+		t.Fatalf("call after redeploy = %+v %v", res, err)
+	}
+
+	// Deleting the class keeps its storage.
+	if found, err := leader.DeleteClass(context.Background(), "Counter"); err != nil || !found {
+		t.Fatalf("delete = %v %v", found, err)
+	}
+	if _, err := callTest(t, leader, "", ""); !errors.Is(err, ErrClassNotFound) {
+		t.Fatalf("call after delete: %v", err)
+	}
+	if v := classValue(leader, "value"); v != "1" {
+		t.Fatalf("storage after delete = %q", v)
+	}
+}
+
+func TestClassAlarmFiresOnceOnTheLeader(t *testing.T) {
+	c := newTestCluster(t)
+	leader := c.waitLeader(nil)
+	deployTest(t, leader, testCounterV1)
+	if _, err := callTest(t, leader, "alarm", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := leader.fsm.AlarmOf(ClassObject("Counter", "c1")); !ok {
+		t.Fatal("setAlarm did not reach the FSM with the call's command")
+	}
+	c.eventually(10*time.Second, "the alarm fired and was cleared", func() bool {
+		_, pending := leader.fsm.AlarmOf(ClassObject("Counter", "c1"))
+		return classValue(leader, "fired") == "1" && !pending
+	})
+	// Cleared by its own command, on every replica.
+	c.eventually(5*time.Second, "the alarm cleared on every node", func() bool {
+		for _, n := range c.nodes {
+			if _, pending := n.fsm.AlarmOf(ClassObject("Counter", "c1")); pending || classValue(n, "fired") != "1" {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestForwardedCallOutcomesRoundTrip(t *testing.T) {
+	ok := &CallResult{Response: &classes.Response{Status: 202, Header: http.Header{"A": {"1", "2"}}, Body: []byte("b")}, Index: 9, Replayed: true}
+	tests := []struct {
+		name string
+		err  error
+		want error // nil: ok comes back
+	}{
+		{"ok", nil, nil},
+		{"class not found", ErrClassNotFound, ErrClassNotFound},
+		{"not leader is not applied", ErrNotLeader, ErrNotApplied},
+		{"not applied", ErrNotApplied, ErrNotApplied},
+		{"outcome unknown", ErrOutcomeUnknown, ErrOutcomeUnknown},
+		{"anything else is unknown", errors.New("surprise"), ErrOutcomeUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var res *CallResult
+			if tt.err == nil {
+				res = ok
+			}
+			got, err := callResultOf(res, tt.err).outcome()
+			if tt.want == nil {
+				if err != nil || got.Response.Status != 202 || got.Response.Header["A"][1] != "2" || string(got.Response.Body) != "b" || got.Index != 9 || !got.Replayed {
+					t.Fatalf("round trip = %+v %v", got, err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	_, err := callResultOf(nil, &CallError{Message: "boom"}).outcome()
+	var ce *CallError
+	if !errors.As(err, &ce) || ce.Message != "boom" {
+		t.Fatalf("call error = %v", err)
+	}
+}

@@ -1,0 +1,433 @@
+package fsm
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+
+	"github.com/dobj/dobj/objects"
+	"github.com/google/btree"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Object classes (issue 14): the class registry, calls' commands and the
+// alarm index. Their commands carry their data in Command.Body (encoded
+// here), so the envelope stays as it is. The kinds sit far from the
+// built-in ones so that kinds other packages add with iota never collide.
+const (
+	// KindClassPut registers or replaces a class; its version is the
+	// entry's index.
+	KindClassPut Kind = 32 + iota
+	// KindClassDelete removes a class; its objects' storage stays.
+	KindClassDelete
+	// KindCall commits one class call's (or alarm's) effects: storage ops
+	// and an alarm change, atomically, with its response for the
+	// idempotency table.
+	KindCall
+)
+
+// ClassPrefix begins the FSM object name of every class object: a class
+// object's storage lives at "_do/<Class>/<name>", which no built-in route
+// can reach (their names may not start with '_').
+const ClassPrefix = "_do/"
+
+// ClassObject is the FSM object name that holds the storage of object
+// name of class.
+func ClassObject(class, name string) string { return ClassPrefix + class + "/" + name }
+
+// SplitClassObject is ClassObject's inverse; ok is false for a name that
+// is not a class object's.
+func SplitClassObject(object string) (class, name string, ok bool) {
+	if len(object) <= len(ClassPrefix) || object[:len(ClassPrefix)] != ClassPrefix {
+		return "", "", false
+	}
+	rest := object[len(ClassPrefix):]
+	for i := 0; i < len(rest); i++ {
+		if rest[i] == '/' {
+			return rest[:i], rest[i+1:], true
+		}
+	}
+	return "", "", false
+}
+
+// Class is one registered class.
+type Class struct {
+	Name    string `msgpack:"n"`
+	Lang    string `msgpack:"l"`
+	Source  []byte `msgpack:"s"`
+	Version uint64 `msgpack:"v"` // the index of the entry that registered it
+}
+
+// ClassPut is KindClassPut's body.
+type ClassPut struct {
+	Name   string `msgpack:"n"`
+	Lang   string `msgpack:"l"`
+	Source []byte `msgpack:"s"`
+}
+
+// ClassDelete is KindClassDelete's body.
+type ClassDelete struct {
+	Name string `msgpack:"n"`
+}
+
+// ClassResponse is what applying KindClassPut or KindClassDelete returns.
+type ClassResponse struct {
+	Version uint64 // the class's version after the command (put)
+	Found   bool   // delete: the class existed
+}
+
+// AlarmChange sets (At, unix ms) or deletes an object's alarm.
+type AlarmChange struct {
+	Delete bool  `msgpack:"d,omitempty"`
+	At     int64 `msgpack:"a,omitempty"`
+}
+
+// CallResponse is a call's HTTP answer, remembered for Idempotency-Keys.
+// Header is a list sorted by name (not a map), so that every replica
+// writes the same bytes.
+type CallResponse struct {
+	Status int           `msgpack:"s"`
+	Header []HeaderField `msgpack:"h,omitempty"`
+	Body   []byte        `msgpack:"b,omitempty"`
+}
+
+// HeaderField is one response header line.
+type HeaderField struct {
+	Name  string `msgpack:"n"`
+	Value string `msgpack:"v"`
+}
+
+// HeaderFields turns h into fields sorted by name (values in order).
+func HeaderFields(h http.Header) []HeaderField {
+	var out []HeaderField
+	for _, k := range sortedHeader(h) {
+		for _, v := range h[k] {
+			out = append(out, HeaderField{Name: k, Value: v})
+		}
+	}
+	return out
+}
+
+// HTTPHeader turns fields back into an http.Header.
+func HTTPHeader(fields []HeaderField) http.Header {
+	h := make(http.Header, len(fields))
+	for _, f := range fields {
+		h.Add(f.Name, f.Value)
+	}
+	return h
+}
+
+// Call is KindCall's body: the effects of one call of object
+// Command.Object. Fired, when not 0, is the alarm time an alarm handler
+// ran for: the object's alarm is cleared first if it is still that time,
+// then Alarm applies (an alarm that set a new one keeps it).
+type Call struct {
+	Ops      []objects.Op  `msgpack:"o,omitempty"`
+	Alarm    *AlarmChange  `msgpack:"a,omitempty"`
+	Fired    int64         `msgpack:"f,omitempty"`
+	Response *CallResponse `msgpack:"r,omitempty"`
+}
+
+// CallResult is what applying KindCall returns.
+type CallResult struct {
+	// Response is the call's answer: for a replayed Idempotency-Key the
+	// first call's, and the command's own effects were not applied.
+	Response *CallResponse
+	Index    uint64
+	Replayed bool
+	// Err is a domain failure of the ops (objects.ErrInvalid,
+	// *objects.ConflictError); nothing was changed.
+	Err error
+}
+
+// EncodeBody encodes a kind's body (ClassPut, ClassDelete, Call).
+func EncodeBody(v any) ([]byte, error) {
+	b, err := msgpack.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode command body: %w", err)
+	}
+	return b, nil
+}
+
+func decodeBody(c *Command, index uint64, v any) {
+	if err := msgpack.Unmarshal(c.Body, v); err != nil {
+		panic(fmt.Sprintf("fsm: log entry %d: kind %d body: %v", index, c.Kind, err))
+	}
+}
+
+// classState is the FSM's part for classes: the registry and the alarm
+// index. Both are B-trees so that snapshots clone them in constant time.
+type classState struct {
+	classes *btree.BTreeG[*Class]
+	// alarms is ordered by time, then object; alarmOf finds an object's.
+	alarms  *btree.BTreeG[Alarm]
+	alarmOf *btree.BTreeG[Alarm]
+}
+
+// Alarm is one object's pending alarm.
+type Alarm struct {
+	Object string `msgpack:"o"` // FSM object name
+	At     int64  `msgpack:"a"` // unix ms
+}
+
+func newClassState() *classState {
+	return &classState{
+		classes: btree.NewG(8, func(a, b *Class) bool { return a.Name < b.Name }),
+		alarms: btree.NewG(32, func(a, b Alarm) bool {
+			if a.At != b.At {
+				return a.At < b.At
+			}
+			return a.Object < b.Object
+		}),
+		alarmOf: btree.NewG(32, func(a, b Alarm) bool { return a.Object < b.Object }),
+	}
+}
+
+func (cs *classState) clone() *classState {
+	return &classState{classes: cs.classes.Clone(), alarms: cs.alarms.Clone(), alarmOf: cs.alarmOf.Clone()}
+}
+
+func (cs *classState) setAlarm(object string, at int64) {
+	cs.deleteAlarm(object)
+	a := Alarm{Object: object, At: at}
+	cs.alarms.ReplaceOrInsert(a)
+	cs.alarmOf.ReplaceOrInsert(a)
+}
+
+func (cs *classState) deleteAlarm(object string) {
+	if old, ok := cs.alarmOf.Delete(Alarm{Object: object}); ok {
+		cs.alarms.Delete(old)
+	}
+}
+
+func (cs *classState) alarm(object string) (int64, bool) {
+	a, ok := cs.alarmOf.Get(Alarm{Object: object})
+	return a.At, ok
+}
+
+// applyClassCommand applies the kinds of this file; ok is false for
+// another kind.
+func (m *Machine) applyClassCommand(c *Command, index uint64) (resp interface{}, ok bool) {
+	switch c.Kind {
+	case KindClassPut:
+		var p ClassPut
+		decodeBody(c, index, &p)
+		m.cls.classes.ReplaceOrInsert(&Class{Name: p.Name, Lang: p.Lang, Source: p.Source, Version: index})
+		return &ClassResponse{Version: index}, true
+	case KindClassDelete:
+		var d ClassDelete
+		decodeBody(c, index, &d)
+		_, found := m.cls.classes.Delete(&Class{Name: d.Name})
+		return &ClassResponse{Found: found}, true
+	case KindCall:
+		var call Call
+		decodeBody(c, index, &call)
+		return m.applyCall(c, &call, index), true
+	}
+	return nil, false
+}
+
+func (m *Machine) applyCall(c *Command, call *Call, index uint64) *CallResult {
+	useIdem := c.IdemKey != "" && !m.opts.IgnoreIdempotency
+	var key string
+	if useIdem {
+		key = idemKey(c.Object, c.IdemKey)
+		if e, ok := m.idem.get(key, c.Time); ok {
+			return &CallResult{Response: e.Outcome.Call, Index: e.Outcome.Index, Replayed: true}
+		}
+	}
+	if len(call.Ops) > 0 {
+		if _, err := m.store.Apply(c.Object, objects.Txn{Success: call.Ops}); err != nil {
+			return &CallResult{Err: err, Index: index}
+		}
+	}
+	if call.Fired != 0 {
+		if at, ok := m.cls.alarm(c.Object); ok && at == call.Fired {
+			m.cls.deleteAlarm(c.Object)
+		}
+	}
+	if a := call.Alarm; a != nil {
+		if a.Delete {
+			m.cls.deleteAlarm(c.Object)
+		} else {
+			m.cls.setAlarm(c.Object, a.At)
+		}
+	}
+	if useIdem && call.Response != nil {
+		m.idem.put(&idemEntry{Key: key, Expires: c.IdemExpires, Outcome: outcome{Call: call.Response, Index: index}})
+	}
+	return &CallResult{Response: call.Response, Index: index}
+}
+
+// Class returns the registered class name.
+func (m *Machine) Class(name string) (Class, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	c, ok := m.cls.classes.Get(&Class{Name: name})
+	if !ok {
+		return Class{}, false
+	}
+	return *c, true
+}
+
+// Classes returns every registered class, by name, without sources.
+func (m *Machine) Classes() []Class {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]Class, 0, m.cls.classes.Len())
+	m.cls.classes.Ascend(func(c *Class) bool {
+		out = append(out, Class{Name: c.Name, Lang: c.Lang, Version: c.Version})
+		return true
+	})
+	return out
+}
+
+// AlarmOf returns object's pending alarm time (unix ms).
+func (m *Machine) AlarmOf(object string) (int64, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.cls.alarm(object)
+}
+
+// DueAlarms returns up to limit alarms due at or before now (unix ms),
+// earliest first, and the time of the earliest alarm not yet due (0 when
+// none).
+func (m *Machine) DueAlarms(now int64, limit int) (due []Alarm, next int64) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	m.cls.alarms.Ascend(func(a Alarm) bool {
+		if a.At > now {
+			next = a.At
+			return false
+		}
+		if len(due) == limit {
+			return false
+		}
+		due = append(due, a)
+		return true
+	})
+	return due, next
+}
+
+// CallReplay returns the remembered response of a call to object with
+// Idempotency-Key key, as of the leader's time now (unix ns).
+func (m *Machine) CallReplay(object, key string, now int64) (*CallResponse, uint64, bool) {
+	if m.opts.IgnoreIdempotency {
+		return nil, 0, false
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	e, ok := m.idem.get(idemKey(object, key), now)
+	if !ok || e.Outcome.Call == nil {
+		return nil, 0, false
+	}
+	return e.Outcome.Call, e.Outcome.Index, true
+}
+
+// classRecords is what a snapshot holds of classState, in sorted order.
+type classRecords struct {
+	classes []*Class
+	alarms  []Alarm // by object
+}
+
+func (cs *classState) records() classRecords {
+	var r classRecords
+	cs.classes.Ascend(func(c *Class) bool { r.classes = append(r.classes, c); return true })
+	cs.alarmOf.Ascend(func(a Alarm) bool { r.alarms = append(r.alarms, a); return true })
+	return r
+}
+
+func (cs *classState) load(r classRecords) {
+	for _, c := range r.classes {
+		cs.classes.ReplaceOrInsert(c)
+	}
+	for _, a := range r.alarms {
+		cs.setAlarm(a.Object, a.At)
+	}
+}
+
+// sortedHeader returns h's keys sorted, for a deterministic digest.
+func sortedHeader(h http.Header) []string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// write appends the class records to a snapshot: classes by name, then
+// alarms by object.
+func (cs *classState) write(enc *msgpack.Encoder) error {
+	r := cs.records()
+	for _, c := range r.classes {
+		if err := enc.Encode(c); err != nil {
+			return fmt.Errorf("write class %s: %w", c.Name, err)
+		}
+	}
+	for i := range r.alarms {
+		if err := enc.Encode(&r.alarms[i]); err != nil {
+			return fmt.Errorf("write alarm of %s: %w", r.alarms[i].Object, err)
+		}
+	}
+	return nil
+}
+
+// read loads classes and alarms records written by write.
+func (cs *classState) read(dec *msgpack.Decoder, classes, alarms int) error {
+	var r classRecords
+	for i := 0; i < classes; i++ {
+		var c Class
+		if err := dec.Decode(&c); err != nil {
+			return fmt.Errorf("read class %d: %w", i, err)
+		}
+		r.classes = append(r.classes, &c)
+	}
+	for i := 0; i < alarms; i++ {
+		var a Alarm
+		if err := dec.Decode(&a); err != nil {
+			return fmt.Errorf("read alarm %d: %w", i, err)
+		}
+		r.alarms = append(r.alarms, a)
+	}
+	cs.load(r)
+	return nil
+}
+
+// writeClasses hashes the class registry, the alarms and the calls'
+// remembered responses, in sorted order, for Digest.
+func (s *snapshot) writeClasses(w io.Writer) {
+	var n [8]byte
+	num := func(v uint64) {
+		binary.BigEndian.PutUint64(n[:], v)
+		w.Write(n[:])
+	}
+	bytes := func(b []byte) {
+		num(uint64(len(b)))
+		w.Write(b)
+	}
+	r := s.cls.records()
+	for _, c := range r.classes {
+		bytes([]byte(c.Name))
+		bytes([]byte(c.Lang))
+		bytes(c.Source)
+		num(c.Version)
+	}
+	for _, a := range r.alarms {
+		bytes([]byte(a.Object))
+		num(uint64(a.At))
+	}
+	s.idem.byKey.Ascend(func(e *idemEntry) bool {
+		if c := e.Outcome.Call; c != nil {
+			num(uint64(c.Status))
+			for _, f := range c.Header {
+				bytes([]byte(f.Name))
+				bytes([]byte(f.Value))
+			}
+			bytes(c.Body)
+		}
+		return true
+	})
+}
