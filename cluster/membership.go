@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/dobj/dobj/fsm"
 	"github.com/hashicorp/raft"
@@ -37,6 +38,12 @@ func (n *Node) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
 		}
 	}
 	if !member {
+		// A node the leader cannot reach over the peer port (down, or
+		// without a certificate of the cluster's CA) would only be a
+		// voter that never votes: refuse it before it counts.
+		if err := n.reachable(ctx, raft.ServerAddress(raftAddr)); err != nil {
+			return fmt.Errorf("%w: the new member's raft address %s: %w", ErrNotApplied, raftAddr, err)
+		}
 		if err := n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, n.cfg.ApplyTimeout).Error(); err != nil {
 			return mapRaftError(err)
 		}
@@ -98,4 +105,15 @@ func (n *Node) checkMember(id string) error {
 		}
 	}
 	return fmt.Errorf("remove %q: %w", id, ErrUnknownMember)
+}
+
+// reachable dials the peer service at addr once.
+func (n *Node) reachable(ctx context.Context, addr raft.ServerAddress) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c, err := n.deps.Peers.DialPeer(ctx, addr)
+	if err != nil {
+		return err
+	}
+	return c.Close()
 }

@@ -2,6 +2,8 @@ package launch
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -28,11 +30,46 @@ type Config struct {
 	BasePort int
 	Nodes    int      // default 3
 	Args     []string // extra serve flags for every node
+	// Secure, when set, runs the cluster with TLS and tokens: see Secure.
+	Secure *Secure
+}
+
+// Secure is what a cluster with TLS and tokens runs with: certificates
+// for every node (a CA and <id>.crt, <id>.key, as `dobj certs` writes
+// them) serving the API over HTTPS and mutual TLS between nodes, and a
+// token file.
+type Secure struct {
+	CertDir  string // holds ca.crt and each node's <id>.crt and <id>.key
+	AuthFile string // "ROLE TOKEN" lines
+	// Token is sent on the launcher's own requests (readiness probes
+	// need none; kept for callers that talk to the nodes).
+	Token string
+}
+
+// serveArgs are a node's TLS flags.
+func (s *Secure) serveArgs(id string) []string {
+	crt, key := filepath.Join(s.CertDir, id+".crt"), filepath.Join(s.CertDir, id+".key")
+	return []string{"--auth-file", s.AuthFile, "--tls-cert", crt, "--tls-key", key,
+		"--peer-tls-cert", crt, "--peer-tls-key", key, "--peer-tls-ca", filepath.Join(s.CertDir, "ca.crt")}
+}
+
+// ClientTLS is the TLS configuration that trusts the cluster's CA.
+func (s *Secure) ClientTLS() (*tls.Config, error) {
+	pem, err := os.ReadFile(filepath.Join(s.CertDir, "ca.crt"))
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("no certificate in %s", filepath.Join(s.CertDir, "ca.crt"))
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Cluster is a set of nodes n1..nN bootstrapped together with --peers.
 type Cluster struct {
-	Nodes []*Node
+	Nodes  []*Node
+	secure *Secure
 }
 
 // New prepares the nodes of cfg without starting them. It refuses ports
@@ -57,7 +94,7 @@ func New(cfg Config) (*Cluster, error) {
 		}
 		peers = append(peers, fmt.Sprintf("n%d=127.0.0.1:%d", i, RaftPort(cfg.BasePort, i)))
 	}
-	c := &Cluster{}
+	c := &Cluster{secure: cfg.Secure}
 	for i := 1; i <= cfg.Nodes; i++ {
 		id := "n" + strconv.Itoa(i)
 		n := &Node{
@@ -68,6 +105,9 @@ func New(cfg Config) (*Cluster, error) {
 			LogPath:  filepath.Join(cfg.Dir, id+".log"),
 			binary:   cfg.Binary,
 		}
+		if cfg.Secure != nil {
+			n.scheme = "https"
+		}
 		n.args = append([]string{"serve",
 			"--id", id,
 			"--data-dir", n.DataDir,
@@ -75,6 +115,9 @@ func New(cfg Config) (*Cluster, error) {
 			"--raft-addr", n.RaftAddr,
 			"--peers", strings.Join(peers, ","),
 		}, cfg.Args...)
+		if cfg.Secure != nil {
+			n.args = append(n.args, cfg.Secure.serveArgs(id)...)
+		}
 		c.Nodes = append(c.Nodes, n)
 	}
 	return c, nil
@@ -127,6 +170,13 @@ func (c *Cluster) WaitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	hc := &http.Client{Timeout: time.Second}
+	if c.secure != nil {
+		tc, err := c.secure.ClientTLS()
+		if err != nil {
+			return err
+		}
+		hc.Transport = &http.Transport{TLSClientConfig: tc}
+	}
 	defer hc.CloseIdleConnections()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()

@@ -22,6 +22,7 @@ type Node struct {
 	LogPath  string
 	binary   string
 	args     []string // serve's arguments
+	scheme   string   // of the API: "" (http) or https
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -34,13 +35,21 @@ type Node struct {
 }
 
 // URL is the node's API base URL.
-func (n *Node) URL() string { return "http://" + n.HTTPAddr }
+func (n *Node) URL() string {
+	if n.scheme == "" {
+		return "http://" + n.HTTPAddr
+	}
+	return n.scheme + "://" + n.HTTPAddr
+}
 
 // Args are the serve arguments the node is started with.
 func (n *Node) Args() []string { return append([]string(nil), n.args...) }
 
 // Start runs the node's process; its output is appended to its log.
-func (n *Node) Start() error {
+func (n *Node) Start() error { return n.StartEnv(nil) }
+
+// StartEnv is Start with env (KEY=value) added to the environment.
+func (n *Node) StartEnv(env []string) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.cmd != nil && !isClosed(n.exited) {
@@ -52,6 +61,9 @@ func (n *Node) Start() error {
 	}
 	// Not CommandContext: the processes are stopped gracefully by Stop.
 	cmd := exec.Command(n.binary, n.args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -37,6 +37,7 @@ func dev(ctx context.Context, e env, args []string) error {
 	dir := fs.String("dir", filepath.Join("data", "dev"), "data directory; node i keeps its data in DIR/ni and its log in DIR/ni.log")
 	basePort := fs.Int("base-port", 8080, "node i serves HTTP on BASE+i and Raft on BASE+1000+i")
 	noRestart := fs.Bool("no-restart", false, "leave a node that exits down instead of restarting it")
+	secure := fs.Bool("secure", false, "serve with TLS (API and mutual TLS between nodes) and tokens: certificates in DIR/certs, tokens in DIR/tokens, made on the first run")
 	if _, err := parseFlags(e, "dev", fs, args, false); err != nil {
 		return helpOK(err)
 	}
@@ -44,11 +45,18 @@ func dev(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("dev: find this executable: %w", err)
 	}
+	var sec *launch.Secure
+	if *secure {
+		if sec, err = devSecurity(*dir); err != nil {
+			return fmt.Errorf("dev: --secure: %w", err)
+		}
+	}
 	c, err := launch.New(launch.Config{
 		Binary:   exe,
 		Dir:      *dir,
 		BasePort: *basePort,
 		Nodes:    devNodes,
+		Secure:   sec,
 		// Settings after "--" come last, so they win over dev's own.
 		Args: append([]string{"--wal-segment-bytes", fmt.Sprint(devSegmentBytes)}, fs.Args()...),
 	})
@@ -68,7 +76,7 @@ func dev(ctx context.Context, e env, args []string) error {
 	if err := c.WaitReady(ctx, devReadyWait); err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
-	printBanner(ctx, e.stdout, c)
+	printBanner(ctx, e.stdout, c, sec)
 
 	<-ctx.Done()
 	fmt.Fprintln(e.stdout, "dobj dev: stopping...")
@@ -79,8 +87,12 @@ func dev(ctx context.Context, e env, args []string) error {
 }
 
 // printBanner shows the nodes, their PIDs and logs, and what to try.
-func printBanner(ctx context.Context, w io.Writer, c *launch.Cluster) {
-	leader := leaderOf(ctx, c.URLs())
+func printBanner(ctx context.Context, w io.Writer, c *launch.Cluster, sec *launch.Secure) {
+	if sec != nil {
+		printSecureBanner(ctx, w, c, sec)
+		return
+	}
+	leader := leaderOf(ctx, c.URLs(), nil)
 	for _, n := range c.Nodes {
 		role := ""
 		if n.ID == leader {
@@ -103,10 +115,11 @@ Ctrl-C stops all three.
 `, u1, u2, u3, selfCommand())
 }
 
-// leaderOf asks the nodes who leads; "" if none says.
-func leaderOf(ctx context.Context, urls []string) string {
+// leaderOf asks the nodes who leads; "" if none says. opts carry a
+// secure cluster's token and CA.
+func leaderOf(ctx context.Context, urls []string, opts []client.Option) string {
 	for _, u := range urls {
-		c := client.New(u, client.WithTimeout(2*time.Second))
+		c := client.New(u, append([]client.Option{client.WithTimeout(2 * time.Second)}, opts...)...)
 		st, err := c.Status(ctx)
 		c.CloseIdleConnections()
 		if err == nil && st.Leader.ID != "" {

@@ -43,13 +43,45 @@ func TestMain(m *testing.M) {
 
 const (
 	basePort = 17000
-	lastPort = 17999
+	lastPort = 17499
+	// Clusters on launch's ports take bases 17500-17990 (Raft at base+1000).
+	firstClusterBase = 17500
+	lastClusterBase  = 17990
 )
 
 var (
 	portMu   sync.Mutex
 	nextPort = basePort
+	nextBase = firstClusterBase
 )
+
+// freeBase returns a cluster base port whose HTTP and Raft ports for n
+// nodes are free.
+func freeBase(t *testing.T, n int) int {
+	t.Helper()
+	portMu.Lock()
+	defer portMu.Unlock()
+	for ; nextBase <= lastClusterBase; nextBase += 10 {
+		ok := true
+		for i := 1; i <= n && ok; i++ {
+			ok = portFree(launch.HTTPPort(nextBase, i)) && portFree(launch.RaftPort(nextBase, i))
+		}
+		if ok {
+			nextBase += 10
+			return nextBase - 10
+		}
+	}
+	t.Fatal("no free cluster base left")
+	return 0
+}
+
+func portFree(port int) bool {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return false
+	}
+	return ln.Close() == nil
+}
 
 // freeAddr returns a loopback address from this package's range that
 // nothing listens on.
@@ -67,7 +99,7 @@ func freeAddr(t *testing.T) string {
 		nextPort++
 		return addr
 	}
-	t.Fatal("no free port left in 17000-17999")
+	t.Fatal("no free port left in 17000-17499")
 	return ""
 }
 
