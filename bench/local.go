@@ -23,6 +23,9 @@ type LocalConfig struct {
 	Nodes    int           // default 3
 	Ready    time.Duration // how long to wait for every node to be ready; default 30s
 	Args     []string      // extra flags for every `serve`
+	// Secure runs the cluster with TLS (API and mutual TLS between the
+	// nodes) and tokens, made in Dir (launch.MakeSecure).
+	Secure bool
 }
 
 // Local is a running local cluster.
@@ -30,6 +33,7 @@ type Local struct {
 	cluster *launch.Cluster
 	dir     string
 	ownsDir bool
+	secure  *launch.Secure // nil: plain HTTP, no tokens
 }
 
 // StartLocal starts the cluster's processes and returns once every node
@@ -56,7 +60,15 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
 		}
 		l.dir, l.ownsDir = dir, !cfg.Keep
 	}
-	c, err := launch.New(launch.Config{Binary: cfg.Binary, Dir: l.dir, BasePort: cfg.BasePort, Nodes: cfg.Nodes, Args: cfg.Args})
+	if cfg.Secure {
+		sec, err := launch.MakeSecure(l.dir, max(cfg.Nodes, 3))
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("local cluster: %w", err)
+		}
+		l.secure = sec
+	}
+	c, err := launch.New(launch.Config{Binary: cfg.Binary, Dir: l.dir, BasePort: cfg.BasePort, Nodes: cfg.Nodes, Args: cfg.Args, Secure: l.secure})
 	if err != nil {
 		l.Close()
 		return nil, fmt.Errorf("local cluster: %w (choose others with --base-port)", err)
@@ -75,6 +87,10 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
 
 // URLs are the nodes' HTTP base URLs.
 func (l *Local) URLs() []string { return l.cluster.URLs() }
+
+// Secure is the cluster's certificates and tokens; nil when it runs
+// without.
+func (l *Local) Secure() *launch.Secure { return l.secure }
 
 // Dir is where the nodes keep their data and logs.
 func (l *Local) Dir() string { return l.dir }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/dobj/dobj/pki"
 )
 
 // Command is `dobj bench`: NewCommand binds its flags to a flag set, the
@@ -26,6 +28,8 @@ type Command struct {
 	keep   bool
 	prefix string
 	op     string
+	ca     string
+	secure bool
 }
 
 // NewCommand defines bench's flags on fs.
@@ -47,6 +51,9 @@ func NewCommand(fs *flag.FlagSet) *Command {
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress lines")
 	fs.IntVar(&c.local.BasePort, "base-port", 8080, "local cluster: node i serves HTTP on base+i and Raft on base+1000+i")
 	fs.StringVar(&c.local.Binary, "binary", "", "local cluster: the dobj binary whose serve runs the nodes (default: this one)")
+	fs.StringVar(&c.o.Token, "token", "", "bearer token sent on every request (with --urls; a --secure local cluster uses its admin token)")
+	fs.StringVar(&c.ca, "ca", "", "CA `file` that signed the nodes' HTTPS certificates (with --urls)")
+	fs.BoolVar(&c.secure, "secure", false, "local cluster: TLS on the API and between the nodes, and tokens, as in production")
 	fs.BoolVar(&c.keep, "keep", false, "keep what the run wrote: with --urls its objects (deleted at the end otherwise), else the local cluster's data directory and logs")
 	return c
 }
@@ -99,12 +106,18 @@ func (c *Command) Run(ctx context.Context, stdout, stderr io.Writer) error {
 		o.Prefix = runPrefix(time.Now())
 	}
 	attached := len(o.URLs) > 0
+	if c.ca != "" {
+		if o.TLS, err = pki.ClientConfig(c.ca); err != nil {
+			return fmt.Errorf("bench: --ca: %w", err)
+		}
+	}
 	if !attached {
 		if o.Target == TargetEtcd {
 			return errors.New("bench: --target etcd needs --urls")
 		}
 		local := c.local
 		local.Keep = c.keep
+		local.Secure = c.secure
 		fmt.Fprintf(stderr, "starting a local %d-node cluster on 127.0.0.1:%d-%d\n", 3, local.BasePort+1, local.BasePort+3)
 		l, err := StartLocal(ctx, local)
 		if err != nil {
@@ -116,6 +129,12 @@ func (c *Command) Run(ctx context.Context, stdout, stderr io.Writer) error {
 			}
 		}()
 		o.URLs = l.URLs()
+		if sec := l.Secure(); sec != nil {
+			if o.TLS, err = sec.ClientTLS(); err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			o.Token = sec.Token
+		}
 		if c.keep {
 			fmt.Fprintf(stderr, "local cluster data and logs: %s\n", l.Dir())
 		}

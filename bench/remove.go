@@ -27,7 +27,7 @@ func Remove(ctx context.Context, o Options) (int, error) {
 		return 0, fmt.Errorf("bench: remove: %w", err)
 	}
 	workers := min(max(o.Clients, 1), 16, o.Objects)
-	hc := newHTTPClient(workers, o.Timeout)
+	hc := newHTTPClient(workers, o.Timeout, o.Token, o.TLS)
 	defer hc.close()
 
 	var (

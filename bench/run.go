@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,10 @@ type Options struct {
 	Prefix  string
 	Mix     Mix
 	Timeout time.Duration // per request; default 10s
+	// Token, when set, is sent as a bearer token on every request; TLS
+	// is the client's configuration for https URLs.
+	Token string
+	TLS   *tls.Config
 	// Progress, when set, gets a line a second while the run goes on.
 	Progress io.Writer
 }
@@ -87,7 +92,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for i, u := range o.URLs {
 		urls[i] = strings.TrimRight(u, "/")
 	}
-	hc := newHTTPClient(o.Clients, o.Timeout)
+	hc := newHTTPClient(o.Clients, o.Timeout, o.Token, o.TLS)
 	defer hc.close()
 	if o.Mix[OpClassIncrement] > 0 {
 		if o.Target == TargetEtcd {

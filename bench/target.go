@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -70,19 +71,28 @@ func errorClass(err error) string {
 type httpClient struct {
 	c       *fasthttp.Client
 	timeout time.Duration
+	auth    string // the Authorization header's value, or ""
 }
 
-func newHTTPClient(clients int, timeout time.Duration) *httpClient {
-	return &httpClient{
+// newHTTPClient keeps up to clients connections a host; token, when set,
+// goes on every request as a bearer token, and tc is the TLS
+// configuration of https URLs.
+func newHTTPClient(clients int, timeout time.Duration, token string, tc *tls.Config) *httpClient {
+	h := &httpClient{
 		c: &fasthttp.Client{
 			MaxConnsPerHost:           clients,
 			MaxIdleConnDuration:       90 * time.Second,
 			MaxIdemponentCallAttempts: 1, // a failure is counted, never retried behind our back
 			ReadTimeout:               timeout,
 			WriteTimeout:              timeout,
+			TLSConfig:                 tc,
 		},
 		timeout: timeout,
 	}
+	if token != "" {
+		h.auth = "Bearer " + token
+	}
+	return h
 }
 
 // do sends method url with body (JSON, when not nil); nil on a 2xx answer.
@@ -92,6 +102,9 @@ func (h *httpClient) do(method, url string, body []byte) error {
 	defer fasthttp.ReleaseResponse(resp)
 	req.Header.SetMethod(method)
 	req.SetRequestURI(url)
+	if h.auth != "" {
+		req.Header.Set("Authorization", h.auth)
+	}
 	if body != nil {
 		req.Header.SetContentType("application/json")
 		req.SetBodyRaw(body)

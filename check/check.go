@@ -22,10 +22,13 @@ import (
 
 // Config is one check run.
 type Config struct {
-	Binary            string        // the dobj executable, started as `serve` three times (unless URLs)
-	URLs              []string      // attach to these running nodes instead; process nemeses are then unavailable
-	Dir               string        // report, visualization, and the started nodes' data and logs
-	BasePort          int           // started node i serves HTTP on BasePort+i and Raft on BasePort+1000+i
+	Binary   string   // the dobj executable, started as `serve` three times (unless URLs)
+	URLs     []string // attach to these running nodes instead; process nemeses are then unavailable
+	Dir      string   // report, visualization, and the started nodes' data and logs
+	BasePort int      // started node i serves HTTP on BasePort+i and Raft on BasePort+1000+i
+	// Secure starts the nodes with TLS on the API and between them, and
+	// tokens (made in Dir/nodes); the clients use the admin token.
+	Secure            bool
 	Duration          time.Duration // how long the clients and the nemesis run
 	Workloads         []string      // nil: all of Workloads
 	Nemeses           []string      // nil: all of Nemeses; empty and non-nil: none
@@ -285,12 +288,25 @@ func startNodes(ctx context.Context, cfg *Config, rep *Report) ([]*node, *launch
 			nodes = append(nodes, n)
 		}
 	} else {
-		procs, err := launchNodes(cfg.Binary, filepath.Join(cfg.Dir, "nodes"), cfg.BasePort, cfg.SnapshotThreshold, cfg.Bug)
+		var sec *launch.Secure
+		var opts []client.Option
+		if cfg.Secure {
+			var err error
+			if sec, err = launch.MakeSecure(filepath.Join(cfg.Dir, "nodes"), 3); err != nil {
+				return nil, nil, err
+			}
+			tc, err := sec.ClientTLS()
+			if err != nil {
+				return nil, nil, err
+			}
+			opts = []client.Option{client.WithTLSConfig(tc), client.WithToken(sec.Token)}
+		}
+		procs, err := launchNodes(cfg.Binary, filepath.Join(cfg.Dir, "nodes"), cfg.BasePort, cfg.SnapshotThreshold, cfg.Bug, sec)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w (choose others with --base-port)", err)
 		}
 		for _, p := range procs.Nodes {
-			nodes = append(nodes, newNode(p.ID, p.URL(), p))
+			nodes = append(nodes, newNode(p.ID, p.URL(), p, opts...))
 			if err := p.Start(); err != nil {
 				return nodes, procs, err
 			}

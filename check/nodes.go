@@ -26,12 +26,14 @@ type node struct {
 	proc  *launch.Node   // nil when attached with --urls
 }
 
-func newNode(id, url string, proc *launch.Node) *node {
+// newNode is the node at url; opts (a secure cluster's token and CA) go
+// to its clients.
+func newNode(id, url string, proc *launch.Node, opts ...client.Option) *node {
 	return &node{
 		id:    id,
 		url:   url,
-		c:     client.New(url, client.WithTimeout(requestTimeout)),
-		admin: client.New(url, client.WithTimeout(adminTimeout)),
+		c:     client.New(url, append([]client.Option{client.WithTimeout(requestTimeout)}, opts...)...),
+		admin: client.New(url, append([]client.Option{client.WithTimeout(adminTimeout)}, opts...)...),
 		proc:  proc,
 	}
 }

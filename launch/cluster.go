@@ -41,9 +41,10 @@ type Config struct {
 type Secure struct {
 	CertDir  string // holds ca.crt and each node's <id>.crt and <id>.key
 	AuthFile string // "ROLE TOKEN" lines
-	// Token is sent on the launcher's own requests (readiness probes
-	// need none; kept for callers that talk to the nodes).
-	Token string
+	// Token is an admin token, for callers that talk to the nodes;
+	// Tokens, when known, has one token a role (MakeSecure).
+	Token  string
+	Tokens map[string]string
 }
 
 // serveArgs are a node's TLS flags.

@@ -27,6 +27,7 @@ func checkVerb(ctx context.Context, e env, args []string) error {
 	basePort := fs.Int("base-port", check.DefaultBasePort, "node i serves HTTP on BASE+i and Raft on BASE+1000+i")
 	seed := fs.Int64("seed", 0, "seed of the clients' and the nemesis's choices (default: from the clock)")
 	visualize := fs.Bool("visualize", false, "write the HTML visualization even when the history is linearizable")
+	secure := fs.Bool("secure", false, "start the nodes with TLS on the API and between them, and tokens (the clients use the admin token)")
 	checkTimeout := fs.Duration("check-timeout", check.DefaultCheckTimeout, "budget of the linearizability search; running out is inconclusive")
 	threshold := fs.Uint64("snapshot-threshold", check.DefaultSnapshotThreshold, "the nodes' --snapshot-threshold and --trailing-logs: low, so lagging nodes install snapshots")
 	pos, err := parseFlags(e, "check", fs, args, false)
@@ -52,6 +53,7 @@ func checkVerb(ctx context.Context, e env, args []string) error {
 		BasePort:          *basePort,
 		Seed:              *seed,
 		Visualize:         *visualize,
+		Secure:            *secure,
 		CheckTimeout:      *checkTimeout,
 		SnapshotThreshold: *threshold,
 		Log:               e.stderr,

@@ -47,7 +47,7 @@ func dev(ctx context.Context, e env, args []string) error {
 	}
 	var sec *launch.Secure
 	if *secure {
-		if sec, err = devSecurity(*dir); err != nil {
+		if sec, err = launch.MakeSecure(*dir, devNodes); err != nil {
 			return fmt.Errorf("dev: --secure: %w", err)
 		}
 	}
