@@ -8,10 +8,13 @@ import (
 	"net/http/httputil"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/metrics"
 	"github.com/dobj/dobj/objects"
+	"github.com/dobj/dobj/watch"
 	"github.com/labstack/echo/v4"
 )
 
@@ -58,6 +61,15 @@ type Config struct {
 	// Faults enables POST /_test/partition {"blocked":["n2"]}.
 	Faults bool
 	Logger *slog.Logger
+
+	// Watches serves GET /<name>/watch; it must be the node's FSM
+	// Observer. Nil: no watch route.
+	Watches *watch.Hub
+	// WatchCheckInterval is how often watches check that the node has a
+	// leader and keeps up (default 1s).
+	WatchCheckInterval time.Duration
+	// Metrics, if set, counts requests and serves GET /metrics.
+	Metrics *metrics.Set
 }
 
 func (c *Config) setDefaults() {
@@ -82,6 +94,9 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.WatchCheckInterval <= 0 {
+		c.WatchCheckInterval = time.Second
+	}
 }
 
 // Server serves the HTTP API of one node.
@@ -93,6 +108,10 @@ type Server struct {
 	transport *http.Transport // pooled keep-alive connections to the leader
 	proxy     *httputil.ReverseProxy
 	closeOnce sync.Once
+
+	// watchHealth is why this node refuses watches now; nil while healthy.
+	watchHealth atomic.Pointer[error]
+	stop        chan struct{} // closed by Close: ends checkWatchHealth
 }
 
 // New builds the server for node.
@@ -113,12 +132,23 @@ func New(cfg Config, node Node) *Server {
 		},
 	}
 	s.proxy = s.newProxy()
+	s.stop = make(chan struct{})
 
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.recoverPanics, s.withDeadline)
+	if cfg.Metrics != nil {
+		e.Use(s.countRequests)
+		e.GET("/metrics", echo.WrapHandler(cfg.Metrics.Handler()))
+	}
+	s.routeConsole(e)
+	e.GET("/_objects", s.listObjects)
+	if cfg.Watches != nil {
+		e.GET(routeWatch, s.watchObject)
+		go s.checkWatchHealth(s.stop, cfg.WatchCheckInterval)
+	}
 
 	e.GET("/_health", s.health)
 	e.GET("/_ready", s.ready)
@@ -159,7 +189,10 @@ func (s *Server) Handler() http.Handler { return s.echo }
 
 // Close closes the pooled forwarding connections. It is idempotent.
 func (s *Server) Close() error {
-	s.closeOnce.Do(s.transport.CloseIdleConnections)
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		s.transport.CloseIdleConnections()
+	})
 	return nil
 }
 
@@ -167,6 +200,9 @@ func (s *Server) Close() error {
 // as 504 instead of hanging.
 func (s *Server) withDeadline(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if c.Path() == routeWatch {
+			return next(c) // a stream lasts as long as its watcher
+		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.RequestTimeout)
 		defer cancel()
 		c.SetRequest(c.Request().WithContext(ctx))

@@ -156,7 +156,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		rc.ElectionTimeout = cfg.ElectionTimeout
 	}
 
-	n.fsm = fsm.New(fsm.Options{Logger: n.log, IgnoreIdempotency: cfg.bug(BugNoIdempotency)})
+	n.fsm = fsm.New(fsm.Options{Logger: n.log, IgnoreIdempotency: cfg.bug(BugNoIdempotency), Observer: cfg.Observer})
 
 	hasState, err := raft.HasExistingState(logs, bolt, snaps)
 	if err != nil {
@@ -181,7 +181,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		n.log.Info("found existing raft state; --peers ignored")
 	}
 
-	r, err := raft.NewRaft(rc, n.fsm, logs, bolt, snaps, n.trans)
+	r, err := raft.NewRaft(rc, n.raftFSM(), logs, bolt, snaps, n.trans)
 	if err != nil {
 		n.closeStores()
 		return nil, fmt.Errorf("start raft: %w", err)
@@ -189,6 +189,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n.raft = r
 	n.prop.apply = func(data []byte) raft.ApplyFuture { return r.Apply(data, time.Second) }
 	n.prop.gatherFor = func(took time.Duration) time.Duration { return min(took, maxGather) }
+	n.prop.observe = n.observeEntry
 	n.verifier = &rounds[struct{}]{call: func() (struct{}, error) { return struct{}{}, r.VerifyLeader().Error() }}
 	n.fwd = newForwarder(n)
 
@@ -197,6 +198,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n.wg.Add(2)
 	go n.watchLeadership(bg)
 	go n.publishSelf(bg)
+	n.countLeaderChanges(bg)
 	return n, nil
 }
 

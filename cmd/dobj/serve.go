@@ -17,6 +17,8 @@ import (
 	"github.com/dobj/dobj/client"
 	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/config"
+	"github.com/dobj/dobj/metrics"
+	"github.com/dobj/dobj/watch"
 )
 
 // shutdownGrace bounds how long serve waits for requests in flight once
@@ -52,6 +54,12 @@ func serve(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("serve: --advertise-http: %w", err)
 	}
 
+	// The watch hub hears every change the FSM applies; metrics live in a
+	// registry of this node's own.
+	hub := watch.NewHub(watch.Options{})
+	met := metrics.New()
+	met.GaugeFunc("watches_open", "Watch streams open on this node.", func() float64 { return float64(hub.Open()) })
+
 	peers := make([]cluster.Peer, len(cfg.Peers))
 	for i, p := range cfg.Peers {
 		peers[i] = cluster.Peer{ID: p.ID, RaftAddr: p.RaftAddr}
@@ -75,6 +83,8 @@ func serve(ctx context.Context, e env, args []string) error {
 		LogLevel:          cfg.LogLevel,
 		Faults:            cfg.TestFaults,
 		Bugs:              cfg.UnsafeBugs,
+		Observer:          hub,
+		Metrics:           met,
 	})
 	if err != nil {
 		ln.Close()
@@ -90,6 +100,8 @@ func serve(ctx context.Context, e env, args []string) error {
 		RequestTimeout: max(10*time.Second, 2*cfg.ApplyTimeout),
 		Faults:         cfg.TestFaults,
 		Logger:         base, // api adds the node id itself
+		Watches:        hub,
+		Metrics:        met,
 	}, node)
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -97,6 +109,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	hs.RegisterOnShutdown(hub.Close) // watch streams end, so Shutdown need not wait for them
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, log)
 		if err != nil {
