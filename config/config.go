@@ -65,6 +65,13 @@ type Config struct {
 	MaxValueBytes int
 	MaxListLimit  int
 
+	// WatchHistory and WatchHistoryBytes bound the changes kept for
+	// watches to resume from; WatchBuffer is how many events one watcher
+	// may have waiting before it is cut off (and resumes).
+	WatchHistory      int
+	WatchHistoryBytes int64
+	WatchBuffer       int
+
 	LogLevel  string // debug, info, warn, error
 	LogFormat string // json or text
 
@@ -99,6 +106,9 @@ func Default() Config {
 		MaxKeyBytes:       2048,
 		MaxValueBytes:     128 << 10,
 		MaxListLimit:      1000,
+		WatchHistory:      100_000,
+		WatchHistoryBytes: 64 << 20,
+		WatchBuffer:       1024,
 		LogLevel:          "info",
 		LogFormat:         "json",
 	}

@@ -99,6 +99,9 @@ func (c Config) checkValues() []error {
 		{"max-key-bytes", c.MaxKeyBytes > 0},
 		{"max-value-bytes", c.MaxValueBytes > 0},
 		{"max-list-limit", c.MaxListLimit > 0},
+		{"watch-history", c.WatchHistory > 0},
+		{"watch-history-bytes", c.WatchHistoryBytes > 0},
+		{"watch-buffer", c.WatchBuffer > 0},
 	} {
 		if !d.ok {
 			bad(d.name, "must be positive")
