@@ -111,7 +111,10 @@ func (s *Server) watchObject(c echo.Context) error {
 		return err
 	}
 	if cause := s.watchHealth.Load(); cause != nil {
-		return &apiError{http.StatusServiceUnavailable, "this node cannot serve watches now: " + (*cause).Error()}
+		// The check runs once a second: a leader found since counts now.
+		if id, _ := s.node.Leader(); *cause != errNoLeader || id == "" {
+			return &apiError{http.StatusServiceUnavailable, "this node cannot serve watches now: " + (*cause).Error()}
+		}
 	}
 	sub, err := s.cfg.Watches.Subscribe(name, since, from, prefix)
 	var gone *watch.GoneError
