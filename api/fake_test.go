@@ -97,7 +97,14 @@ func (f *fakeNode) Leader() (string, string) {
 }
 
 func (f *fakeNode) Status() cluster.Status {
-	return cluster.Status{ID: "n1", State: "leader", Leader: cluster.LeaderInfo{ID: "n1", HTTPAddr: "127.0.0.1:8081"},
+	f.mu.Lock()
+	leader := f.leaderID
+	f.mu.Unlock()
+	addr := "127.0.0.1:8081"
+	if leader == "" {
+		addr = ""
+	}
+	return cluster.Status{ID: "n1", State: "leader", Leader: cluster.LeaderInfo{ID: leader, HTTPAddr: addr},
 		Term: 3, CommitIndex: 7, AppliedIndex: 7,
 		Members: []cluster.Member{{ID: "n1", RaftAddr: "127.0.0.1:9081", HTTPAddr: "127.0.0.1:8081", Suffrage: "voter"}}}
 }

@@ -458,8 +458,10 @@ func TestWatchGoneMetricsAndLostLeader(t *testing.T) {
 	if e := nextEvent(t, events, 5*time.Second); e.event != "ready" || e.id != strconv.FormatUint(gone.OldestIndex, 10) {
 		t.Fatalf("first event %+v, want ready with id %d", e, gone.OldestIndex)
 	}
-	if e := nextEvent(t, events, 5*time.Second); e.event != "change" || e.id <= strconv.FormatUint(gone.OldestIndex, 10) && len(e.id) <= len(strconv.FormatUint(gone.OldestIndex, 10)) {
-		t.Fatalf("second event %+v, want a change after %d", e, gone.OldestIndex)
+	if e := nextEvent(t, events, 5*time.Second); e.event != "change" {
+		t.Fatalf("second event %+v, want a change", e)
+	} else if id, err := strconv.ParseUint(e.id, 10, 64); err != nil || id <= gone.OldestIndex {
+		t.Fatalf("first change has id %q, want one after %d", e.id, gone.OldestIndex)
 	}
 	samples := c.scrape(follower)
 	if v := metricValue(samples, "dobj_watches_open"); v != 1 {
