@@ -149,8 +149,14 @@ func (s *Server) stream(c echo.Context, sub *watch.Sub, oldest uint64) error {
 	rc := http.NewResponseController(res)
 	w := bufio.NewWriterSize(res, 32<<10)
 	last := sub.Since()
+	// The write deadline moves forward at most once a second: setting it
+	// costs a timer update, and a flush per event is the common case.
+	var deadline time.Time
 	flush := func() error {
-		rc.SetWriteDeadline(time.Now().Add(watchWriteTimeout))
+		if now := time.Now(); deadline.Sub(now) < watchWriteTimeout-time.Second {
+			deadline = now.Add(watchWriteTimeout)
+			rc.SetWriteDeadline(deadline)
+		}
 		if err := w.Flush(); err != nil {
 			return err
 		}

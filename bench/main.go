@@ -26,6 +26,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		quiet   bool
 		local   LocalConfig
 		keepDir bool
+		watches int
+		watchOn string
+		idle    bool
 	)
 	fs.IntVar(&o.Clients, "c", 16, "closed-loop clients (each keeps one request in flight)")
 	fs.IntVar(&o.Clients, "clients", 16, "same as -c")
@@ -42,6 +45,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&local.BasePort, "base-port", 8080, "local cluster: node i serves HTTP on base+i and Raft on base+1000+i")
 	fs.StringVar(&local.Binary, "binary", "", "local cluster: the dobj binary whose serve runs the nodes (default: this one)")
 	fs.BoolVar(&keepDir, "keep", false, "local cluster: keep its data directory and logs")
+	fs.IntVar(&watches, "watches", 0, "hold this many watch streams open during the load (dobj only), one per object in turn, to measure what watching costs")
+	fs.StringVar(&watchOn, "watch-url", "leader", "node the --watches stream from: a base URL, or leader")
+	fs.BoolVar(&idle, "watch-idle", false, "the --watches follow objects the load never writes (what open but quiet watches cost), not the loaded ones (one event a write)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil // the usage is printed
@@ -83,7 +89,22 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "local cluster data and logs: %s\n", l.Dir())
 		}
 	}
+	var w *Watchers
+	if watches > 0 {
+		base, err := resolveWatchURL(ctx, watchOn, o.URLs)
+		if err != nil {
+			return fmt.Errorf("bench: --watches: %w", err)
+		}
+		if w, err = OpenWatchers(ctx, base, watches, o.Objects, idle); err != nil {
+			return fmt.Errorf("bench: --watches: %w", err)
+		}
+		fmt.Fprintf(stderr, "%d watch streams open on %s\n", watches, base)
+	}
 	res, err := Run(ctx, o)
+	if w != nil {
+		bytes, ended := w.Close()
+		fmt.Fprintf(stderr, "watch streams on %s: %d bytes of events received, %d ended early\n", w.URL, bytes, ended)
+	}
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package watch
 import (
 	"encoding/json"
 	"strings"
+	"sync"
 
 	"github.com/dobj/dobj/objects"
 )
@@ -14,7 +15,9 @@ type Event struct {
 	Object  string           `json:"object"`
 	Changes []objects.Change `json:"changes"`
 
-	// data is the event's JSON, encoded once for every watcher.
+	// data is the event's JSON, encoded once for every watcher by the
+	// first that needs it, off the FSM's goroutine.
+	once sync.Once
 	data []byte
 }
 
@@ -23,13 +26,21 @@ type Event struct {
 const eventOverhead = 128
 
 func newEvent(index uint64, object string, changes []objects.Change) *Event {
-	e := &Event{Index: index, Object: object, Changes: changes}
-	e.data = e.encode(changes)
-	return e
+	return &Event{Index: index, Object: object, Changes: changes}
+}
+
+// json is the whole event's JSON.
+func (e *Event) json() []byte {
+	e.once.Do(func() { e.data = e.encode(e.Changes) })
+	return e.data
 }
 
 func (e *Event) encode(changes []objects.Change) []byte {
-	b, err := json.Marshal(Event{Index: e.Index, Object: e.Object, Changes: changes})
+	b, err := json.Marshal(struct {
+		Index   uint64           `json:"index"`
+		Object  string           `json:"object"`
+		Changes []objects.Change `json:"changes"`
+	}{e.Index, e.Object, changes})
 	if err != nil {
 		// Values are JSON the api validated; keys are strings.
 		panic("watch: encode event: " + err.Error())
@@ -37,11 +48,12 @@ func (e *Event) encode(changes []objects.Change) []byte {
 	return b
 }
 
-// size is what the Event holds in memory, for the history's byte bound.
+// size is what the Event holds in memory, for the history's byte bound:
+// its changes twice over (once as JSON, once they are encoded).
 func (e *Event) size() int64 {
-	n := len(e.data) + len(e.Object) + eventOverhead
+	n := 2*len(e.Object) + eventOverhead
 	for _, c := range e.Changes {
-		n += len(c.Key) + len(c.Value) + 48
+		n += 2*(len(c.Key)+len(c.Value)) + 64
 	}
 	return int64(n)
 }
@@ -50,7 +62,7 @@ func (e *Event) size() int64 {
 // no change has the prefix.
 func (e *Event) Data(prefix string) []byte {
 	if prefix == "" {
-		return e.data
+		return e.json()
 	}
 	var kept []objects.Change
 	for _, c := range e.Changes {
@@ -62,7 +74,7 @@ func (e *Event) Data(prefix string) []byte {
 		return nil
 	}
 	if len(kept) == len(e.Changes) {
-		return e.data
+		return e.json()
 	}
 	return e.encode(kept)
 }

@@ -92,7 +92,7 @@ func NewHub(opts Options) *Hub {
 func (h *Hub) ObjectsChanged(changes []fsm.ObjectChange) {
 	events := make([]*Event, len(changes))
 	for i, c := range changes {
-		events[i] = newEvent(c.Index, c.Object, c.Changes) // encode outside the lock
+		events[i] = newEvent(c.Index, c.Object, c.Changes)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
