@@ -147,7 +147,7 @@ func (s *Server) stream(c echo.Context, sub *watch.Sub, oldest uint64) error {
 	setIndex(c, sub.Since())
 	res.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(res)
-	w := bufio.NewWriterSize(res, 32<<10)
+	w := bufio.NewWriterSize(res, 4<<10) // events are small; a thousand streams hold a thousand of these
 	last := sub.Since()
 	// The write deadline moves forward at most once a second: setting it
 	// costs a timer update, and a flush per event is the common case.
