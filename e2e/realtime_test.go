@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -414,7 +415,7 @@ func metricValue(samples map[string]*model.Sample, series string) float64 {
 // metrics parse and move with traffic; a node that loses its leader cuts
 // its watches and refuses new ones.
 func TestWatchGoneMetricsAndLostLeader(t *testing.T) {
-	c := newRealtimeCluster(t, 3, "--watch-history", "50")
+	c := newRealtimeCluster(t, 3, "--watch-history", "50", "--snapshot-threshold", "64", "--snapshot-interval", "200ms", "--trailing-logs", "16")
 	c.start()
 	leader := c.leader()
 	follower := c.others(leader)[0]
@@ -438,6 +439,45 @@ func TestWatchGoneMetricsAndLostLeader(t *testing.T) {
 	if metricValue(after, "dobj_raft_leader_changes_total") < 1 {
 		t.Errorf("leader changes = %v, want at least the first election", metricValue(after, "dobj_raft_leader_changes_total"))
 	}
+	eventually(t, 20*time.Second, "a snapshot counted after 120 writes with --snapshot-threshold 64", func() error {
+		s := c.scrape(leader)
+		if n := metricValue(s, `dobj_fsm_snapshots_total{result="ok"}`); n < 1 {
+			return fmt.Errorf("dobj_fsm_snapshots_total = %v", n)
+		}
+		if n := metricValue(s, "dobj_fsm_snapshot_duration_seconds_count"); n < 1 {
+			return fmt.Errorf("dobj_fsm_snapshot_duration_seconds_count = %v", n)
+		}
+		return nil
+	})
+
+	// The CLI follows the same stream and lists the object.
+	out, stderr, code := dobj(t, follower.url(), "objects", "--prefix", "watched-")
+	if code != 0 || !strings.Contains(out, `"name": "watched-3"`) || !strings.Contains(out, `"keys": 1`) {
+		t.Fatalf("dobj objects: exit %d, %s %s", code, out, stderr)
+	}
+	wctx, stopWatch := context.WithTimeout(context.Background(), 20*time.Second)
+	defer stopWatch()
+	from := c.localIndex(follower, name)
+	cli := exec.CommandContext(wctx, bin, "watch", name, "--url", follower.url(), "--since", strconv.FormatUint(from, 10))
+	stdout, err := cli.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	eventually(t, 10*time.Second, "dobj watch to see an increment", func() error {
+		if r := c.increment(leader.url(), name, nil); r.status != http.StatusOK {
+			return fmt.Errorf("increment: %s", r)
+		}
+		return nil
+	})
+	if !lines.Scan() || !strings.Contains(lines.Text(), `"object":"watched-3"`) || !strings.Contains(lines.Text(), `"value":121`) {
+		t.Fatalf("dobj watch printed %q, want the change to 121", lines.Text())
+	}
+	stopWatch()
+	cli.Wait()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
