@@ -457,9 +457,15 @@ func TestWatchGoneMetricsAndLostLeader(t *testing.T) {
 	}
 	wctx, stopWatch := context.WithTimeout(context.Background(), 20*time.Second)
 	defer stopWatch()
-	from := c.localIndex(follower, name)
+	// A linearizable read on the follower: it has applied every increment.
+	r := c.do(http.MethodGet, follower.url()+"/"+name, nil, nil)
+	from, err := strconv.ParseUint(r.header.Get("X-Dobj-Index"), 10, 64)
+	if r.status != http.StatusOK || err != nil {
+		t.Fatalf("read on %s: %s", follower.id, r)
+	}
 	cli := exec.CommandContext(wctx, bin, "watch", name, "--url", follower.url(), "--since", strconv.FormatUint(from, 10))
 	stdout, err := cli.StdoutPipe()
+
 	if err != nil {
 		t.Fatal(err)
 	}
