@@ -37,6 +37,9 @@ type fakeNode struct {
 	panicWrite bool
 	notReady   bool
 	blockedErr error
+	// lag, when set, is how far Status reports the applied index behind
+	// the commit index.
+	lag uint64
 
 	writes  []writeCall
 	reads   int
@@ -98,14 +101,14 @@ func (f *fakeNode) Leader() (string, string) {
 
 func (f *fakeNode) Status() cluster.Status {
 	f.mu.Lock()
-	leader := f.leaderID
+	leader, lag := f.leaderID, f.lag
 	f.mu.Unlock()
 	addr := "127.0.0.1:8081"
 	if leader == "" {
 		addr = ""
 	}
 	return cluster.Status{ID: "n1", State: "leader", Leader: cluster.LeaderInfo{ID: leader, HTTPAddr: addr},
-		Term: 3, CommitIndex: 7, AppliedIndex: 7,
+		Term: 3, CommitIndex: 7 + lag, AppliedIndex: 7,
 		Members: []cluster.Member{{ID: "n1", RaftAddr: "127.0.0.1:9081", HTTPAddr: "127.0.0.1:8081", Suffrage: "voter"}}}
 }
 

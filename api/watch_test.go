@@ -162,6 +162,32 @@ func TestWatchCutAndRefusedWithoutLeader(t *testing.T) {
 	expectProblem(t, call(t, ts.URL, "GET", "/room/watch", ""), 503, "unavailable")
 }
 
+func TestWatchCutWhenTheNodeLags(t *testing.T) {
+	hub := watch.NewHub(watch.Options{})
+	node := newFakeNode()
+	ts := serve(t, Config{NodeID: "n1", Watches: hub, WatchCheckInterval: 5 * time.Millisecond}, node)
+	_, events := stream(t, ts.URL+"/room/watch")
+	expectEvent(t, events, `ready 0 {"index":0,"oldest":0}`)
+	node.mu.Lock()
+	node.lag = 100 // commits it does not apply
+	node.mu.Unlock()
+	expectEvent(t, events, `cut {"reason":"lagging","detail":"this node is behind the leader; resume on another node","resume_after":0}`)
+	expectProblem(t, call(t, ts.URL, "GET", "/room/watch", ""), 503, "unavailable")
+	node.mu.Lock()
+	node.lag = 0
+	node.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for { // caught up: served again
+		if resp, _ := stream(t, ts.URL+"/room/watch"); resp.StatusCode == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("still refused 5s after catching up")
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval
+	}
+}
+
 func TestListObjects(t *testing.T) {
 	node := newFakeNode()
 	ts := serve(t, Config{NodeID: "n1"}, node)
