@@ -174,16 +174,17 @@ func (s *Server) stream(c echo.Context, sub *watch.Sub, oldest uint64) error {
 		}
 		last = e.Index
 	}
-	for i, e := range sub.Backlog() {
-		send(e)
-		if i%watchFlushEvery == watchFlushEvery-1 {
-			if err := flush(); err != nil {
-				return nil
-			}
+	for {
+		page, done := sub.Backlog(watchFlushEvery)
+		for _, e := range page {
+			send(e)
 		}
-	}
-	if err := flush(); err != nil {
-		return nil // the client left
+		if err := flush(); err != nil {
+			return nil // the client left
+		}
+		if done {
+			break
+		}
 	}
 	ping := time.NewTicker(watchPing)
 	defer ping.Stop()

@@ -159,14 +159,8 @@ func (h *Hub) Subscribe(object string, since uint64, from bool, prefix string) (
 	} else if since < h.floor {
 		return nil, &GoneError{Since: since, Oldest: h.floor}
 	}
-	s := &Sub{hub: h, object: object, prefix: prefix, since: since, ch: make(chan *Event, h.opts.Buffer), done: make(chan struct{})}
-	live := h.history[h.head:]
-	i := sort.Search(len(live), func(i int) bool { return live[i].Index > since })
-	for _, e := range live[i:] {
-		if e.Object == object {
-			s.backlog = append(s.backlog, e)
-		}
-	}
+	s := &Sub{hub: h, object: object, prefix: prefix, since: since, ch: make(chan *Event, h.opts.Buffer), done: make(chan struct{}),
+		cursor: since, backlogTo: h.last}
 	set := h.subs[object]
 	if set == nil {
 		set = map[*Sub]struct{}{}
@@ -235,7 +229,13 @@ type Sub struct {
 	prefix string
 	since  uint64
 
-	backlog []*Event
+	// The backlog is the history's events in (cursor, backlogTo], read a
+	// page at a time (Backlog) so that a watcher resuming far back holds
+	// a page, not a copy of the history. Events after backlogTo come on
+	// ch. Only the watcher's goroutine touches these two.
+	cursor    uint64
+	backlogTo uint64
+
 	ch      chan *Event
 	done    chan struct{}
 	err     error // set before done is closed
@@ -247,8 +247,45 @@ func (s *Sub) Since() uint64 { return s.since }
 // Prefix is the key prefix the watcher asked for.
 func (s *Sub) Prefix() string { return s.prefix }
 
-// Backlog is the history's events after Since, to deliver before C's.
-func (s *Sub) Backlog() []*Event { return s.backlog }
+// backlogScan bounds the history entries one Backlog call looks at, so
+// that the hub's lock is never held long; it may return an empty page
+// that is not the last.
+const backlogScan = 4096
+
+// Backlog returns the next page of the history's events after Since (at
+// most max), to deliver before C's; done once there are no more. If the
+// history dropped events the watcher had not read yet, the watch is cut
+// off with ErrSlow (and a resume from where it got to is ErrGone).
+func (s *Sub) Backlog(max int) (page []*Event, done bool) {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.cursor >= s.backlogTo {
+		return nil, true
+	}
+	if s.cursor < h.floor {
+		h.cut(s, ErrSlow)
+		return nil, true
+	}
+	live := h.history[h.head:]
+	i := sort.Search(len(live), func(i int) bool { return live[i].Index > s.cursor })
+	scanned := 0
+	for ; i < len(live) && live[i].Index <= s.backlogTo; i++ {
+		e := live[i]
+		// Stop only between indexes: (index, object) names one event,
+		// and the cursor must not pass one of this object's unread.
+		if (len(page) >= max || scanned >= backlogScan) && e.Index != s.cursor {
+			return page, false
+		}
+		scanned++
+		s.cursor = e.Index
+		if e.Object == s.object {
+			page = append(page, e)
+		}
+	}
+	s.cursor = s.backlogTo
+	return page, true
+}
 
 // C delivers live events in index order.
 func (s *Sub) C() <-chan *Event { return s.ch }

@@ -19,8 +19,14 @@ func publish(h *Hub, index uint64, object string) {
 // indexes drains what s has now: backlog, then buffered live events.
 func indexes(s *Sub) []uint64 {
 	var out []uint64
-	for _, e := range s.Backlog() {
-		out = append(out, e.Index)
+	for {
+		page, done := s.Backlog(2) // small pages, to page through
+		for _, e := range page {
+			out = append(out, e.Index)
+		}
+		if done {
+			break
+		}
 	}
 	for {
 		select {
@@ -178,5 +184,66 @@ func TestCloseCutsAndRefuses(t *testing.T) {
 	}
 	if _, err := h.Subscribe("a", 0, false, ""); !errors.Is(err, ErrClosed) {
 		t.Fatalf("subscribe after close = %v", err)
+	}
+}
+
+func TestBacklogPagesWithoutSkippingAnIndex(t *testing.T) {
+	h := NewHub(Options{})
+	// Several objects share each index, as a group-committed entry does.
+	for i := uint64(1); i <= 20; i++ {
+		var cs []fsm.ObjectChange
+		for _, o := range []string{"x", "a", "y"} {
+			cs = append(cs, fsm.ObjectChange{Index: i, Object: o, Changes: []objects.Change{{Key: "k", Value: json.RawMessage("1")}}})
+		}
+		h.ObjectsChanged(cs)
+	}
+	s, err := h.Subscribe("a", 3, true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	for {
+		page, done := s.Backlog(1)
+		if len(page) > 1 {
+			t.Fatalf("page of %d, asked for 1", len(page))
+		}
+		for _, e := range page {
+			got = append(got, e.Index)
+		}
+		if done {
+			break
+		}
+	}
+	var want []uint64
+	for i := uint64(4); i <= 20; i++ {
+		want = append(want, i)
+	}
+	if !equal(got, want) {
+		t.Fatalf("paged backlog = %v, want %v", got, want)
+	}
+}
+
+func TestBacklogOverrunByTheHistoryCutsTheWatcher(t *testing.T) {
+	h := NewHub(Options{MaxEvents: 4})
+	for i := uint64(1); i <= 4; i++ {
+		publish(h, i, "a")
+	}
+	s, err := h.Subscribe("a", 0, true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := s.Backlog(1)
+	if len(page) != 1 || page[0].Index != 1 {
+		t.Fatalf("first page %v", page)
+	}
+	for i := uint64(5); i <= 8; i++ {
+		publish(h, i, "b") // the history drops 2..4 before the watcher reads them
+	}
+	if page, done := s.Backlog(10); len(page) != 0 || !done {
+		t.Fatalf("after the overrun: page %v, done %v", page, done)
+	}
+	<-s.Done()
+	if !errors.Is(s.Err(), ErrSlow) {
+		t.Fatalf("err = %v, want ErrSlow", s.Err())
 	}
 }
