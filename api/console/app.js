@@ -9,6 +9,10 @@
 const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
 const SEED_CARDS = ['card-1', 'card-2'];
+// A browser opens at most six HTTP/1.1 connections to one node, and each
+// watch stream holds one: past MAX_STREAMS cards, a card polls instead, so
+// that clicks and the cluster panel always find a connection.
+const MAX_STREAMS = 4;
 
 // ---------- small helpers ----------
 
@@ -59,7 +63,8 @@ function addCard(name) {
   if (!name || cards.has(name)) return;
   const value = el('div', { class: 'value', 'data-testid': 'value' }, '…');
   const meta = el('div', { class: 'meta' }, 'connecting');
-  const card = { name, value: null, index: 0, es: null, live: false, valueEl: value, metaEl: meta, timer: null };
+  const card = { name, value: null, index: 0, es: null, live: false, valueEl: value, metaEl: meta, timer: null,
+    polled: cards.size >= MAX_STREAMS };
   card.el = el('div', { class: 'card', id: 'card-' + name, 'data-name': name },
     el('div', { class: 'name' }, name),
     value,
@@ -79,7 +84,7 @@ function show(card, value, index) {
   card.value = value;
   card.index = index;
   card.valueEl.textContent = String(value);
-  card.metaEl.textContent = 'index ' + index + (card.live ? ' · live' : '');
+  card.metaEl.textContent = 'index ' + index + (card.polled ? ' · polled' : card.live ? ' · live' : '');
   if (changed) {
     card.el.classList.add('flash');
     setTimeout(() => card.el.classList.remove('flash'), 350);
@@ -104,6 +109,13 @@ async function follow(card) {
     return;
   }
   if (!r.ok || !r.body) { retryFollow(card, 1000); return; }
+  if (card.polled) {
+    // No stream for this card: read it again in a second.
+    show(card, r.body.value, r.index);
+    setLive(card, true);
+    retryFollow(card, 1000);
+    return;
+  }
   card.index = 0;
   show(card, r.body.value, r.index);
   watchFrom(card, r.index);
@@ -143,7 +155,7 @@ function watchFrom(card, since) {
 
 function setLive(card, live) {
   card.live = live;
-  card.metaEl.textContent = 'index ' + card.index + (live ? ' · live' : ' · reconnecting');
+  card.metaEl.textContent = 'index ' + card.index + (card.polled ? ' · polled' : live ? ' · live' : ' · reconnecting');
   const all = [...cards.values()];
   const on = all.length > 0 && all.every((c) => c.live);
   $('live').classList.toggle('on', on);
