@@ -128,6 +128,8 @@ func (s *Server) watchObject(c echo.Context) error {
 		return c.Blob(http.StatusGone, "application/problem+json", b)
 	case errors.Is(err, watch.ErrClosed):
 		return &apiError{http.StatusServiceUnavailable, "the node is shutting down"}
+	case errors.Is(err, watch.ErrTooMany):
+		return &apiError{http.StatusServiceUnavailable, "this node has as many watches open as it takes (--max-watches); try another"}
 	case err != nil:
 		return err
 	}

@@ -71,6 +71,7 @@ type Config struct {
 	WatchHistory      int
 	WatchHistoryBytes int64
 	WatchBuffer       int
+	MaxWatches        int // watch streams open at once on this node
 
 	LogLevel  string // debug, info, warn, error
 	LogFormat string // json or text
@@ -109,6 +110,7 @@ func Default() Config {
 		WatchHistory:      100_000,
 		WatchHistoryBytes: 64 << 20,
 		WatchBuffer:       1024,
+		MaxWatches:        10_000,
 		LogLevel:          "info",
 		LogFormat:         "json",
 	}

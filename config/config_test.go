@@ -70,7 +70,7 @@ func TestLoad(t *testing.T) {
 					"--log-store", "bolt", "--wal-segment-bytes", "1048576", "--snapshot-threshold", "16", "--trailing-logs", "8",
 					"--snapshot-interval", "2s", "--apply-timeout", "3s", "--idempotency-window", "1m",
 					"--max-body-bytes", "4096", "--max-name-bytes", "10", "--max-key-bytes", "20", "--max-value-bytes", "30",
-					"--max-list-limit", "5", "--watch-history", "50", "--watch-history-bytes", "4096", "--watch-buffer", "8",
+					"--max-list-limit", "5", "--watch-history", "50", "--watch-history-bytes", "4096", "--watch-buffer", "8", "--max-watches", "9",
 					"--log-level", "debug", "--log-format", "text", "--test-faults",
 					"--unsafe-bug", "stale-reads", "--unsafe-bug=no-idempotency", "--unsafe-allow-bugs")
 			},
@@ -80,7 +80,7 @@ func TestLoad(t *testing.T) {
 					Peers:    []Peer{{"n1", "node1.example:9081"}, {"n2", other}},
 					LogStore: "bolt", WALSegmentBytes: 1 << 20, SnapshotThreshold: 16, TrailingLogs: 8, SnapshotInterval: 2 * time.Second, ApplyTimeout: 3 * time.Second,
 					IdempotencyWindow: time.Minute, MaxBodyBytes: 4096, MaxNameBytes: 10, MaxKeyBytes: 20, MaxValueBytes: 30,
-					MaxListLimit: 5, WatchHistory: 50, WatchHistoryBytes: 4096, WatchBuffer: 8, LogLevel: "debug", LogFormat: "text", TestFaults: true,
+					MaxListLimit: 5, WatchHistory: 50, WatchHistoryBytes: 4096, WatchBuffer: 8, MaxWatches: 9, LogLevel: "debug", LogFormat: "text", TestFaults: true,
 					UnsafeBugs: []string{"stale-reads", "no-idempotency"}, UnsafeAllowBugs: true}
 				if !reflect.DeepEqual(c, want) {
 					t.Errorf("got %+v\nwant %+v", c, want)

@@ -241,6 +241,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.IntVar(&c.WatchHistory, "watch-history", c.WatchHistory, "changes kept for watches to resume from (older resumes get 410)")
 	fs.Int64Var(&c.WatchHistoryBytes, "watch-history-bytes", c.WatchHistoryBytes, "bytes of changes kept for watches to resume from")
 	fs.IntVar(&c.WatchBuffer, "watch-buffer", c.WatchBuffer, "events one watcher may have waiting before it is cut off to resume")
+	fs.IntVar(&c.MaxWatches, "max-watches", c.MaxWatches, "watch streams open at once on this node; more are refused with 503")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve Go's /debug/pprof on this `address` (off when empty); for profiling")

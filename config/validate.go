@@ -102,6 +102,7 @@ func (c Config) checkValues() []error {
 		{"watch-history", c.WatchHistory > 0},
 		{"watch-history-bytes", c.WatchHistoryBytes > 0},
 		{"watch-buffer", c.WatchBuffer > 0},
+		{"max-watches", c.MaxWatches > 0},
 	} {
 		if !d.ok {
 			bad(d.name, "must be positive")

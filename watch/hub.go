@@ -21,6 +21,8 @@ var (
 	ErrReset = errors.New("watch: state replaced by a snapshot")
 	// ErrClosed: the hub is shutting down.
 	ErrClosed = errors.New("watch: hub closed")
+	// ErrTooMany refuses a watch past Options.MaxWatchers.
+	ErrTooMany = errors.New("watch: too many watches open")
 )
 
 // GoneError refuses a resume from an index older than the history holds:
@@ -43,6 +45,9 @@ type Options struct {
 	// Buffer is how many events a watcher may have waiting before it is
 	// cut off with ErrSlow (default 1024).
 	Buffer int
+	// MaxWatchers bounds the watches open at once (default 10,000);
+	// each holds a buffer and a stream's memory.
+	MaxWatchers int
 }
 
 func (o *Options) setDefaults() {
@@ -54,6 +59,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Buffer <= 0 {
 		o.Buffer = 1024
+	}
+	if o.MaxWatchers <= 0 {
+		o.MaxWatchers = 10_000
 	}
 }
 
@@ -154,6 +162,9 @@ func (h *Hub) Subscribe(object string, since uint64, from bool, prefix string) (
 	if h.closed {
 		return nil, ErrClosed
 	}
+	if h.open >= h.opts.MaxWatchers {
+		return nil, ErrTooMany
+	}
 	if !from {
 		since = h.last
 	} else if since < h.floor {
@@ -236,9 +247,9 @@ type Sub struct {
 	cursor    uint64
 	backlogTo uint64
 
-	ch      chan *Event
-	done    chan struct{}
-	err     error // set before done is closed
+	ch   chan *Event
+	done chan struct{}
+	err  error // set before done is closed
 }
 
 // Since is the index the watch resumes after: it delivers only later ones.

@@ -247,3 +247,18 @@ func TestBacklogOverrunByTheHistoryCutsTheWatcher(t *testing.T) {
 		t.Fatalf("err = %v, want ErrSlow", s.Err())
 	}
 }
+
+func TestWatchersAreBounded(t *testing.T) {
+	h := NewHub(Options{MaxWatchers: 2})
+	a, _ := h.Subscribe("a", 0, false, "")
+	if _, err := h.Subscribe("b", 0, false, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Subscribe("c", 0, false, ""); !errors.Is(err, ErrTooMany) {
+		t.Fatalf("third watch = %v, want ErrTooMany", err)
+	}
+	a.Close()
+	if _, err := h.Subscribe("c", 0, false, ""); err != nil {
+		t.Fatalf("a watch after one closed: %v", err)
+	}
+}

@@ -56,7 +56,7 @@ func serve(ctx context.Context, e env, args []string) error {
 
 	// The watch hub hears every change the FSM applies; metrics live in a
 	// registry of this node's own.
-	hub := watch.NewHub(watch.Options{MaxEvents: cfg.WatchHistory, MaxBytes: cfg.WatchHistoryBytes, Buffer: cfg.WatchBuffer})
+	hub := watch.NewHub(watch.Options{MaxEvents: cfg.WatchHistory, MaxBytes: cfg.WatchHistoryBytes, Buffer: cfg.WatchBuffer, MaxWatchers: cfg.MaxWatches})
 	met := metrics.New()
 	met.GaugeFunc("watches_open", "Watch streams open on this node.", func() float64 { return float64(hub.Open()) })
 
