@@ -48,14 +48,15 @@ func verbs() map[string]verb {
 		"serve": {"--id ID [settings]", "run one node (dobj serve --help lists the settings)", serve},
 		"dev":   {"[--dir data/dev] [--base-port 8080] [-- serve settings]", "run a local three-node cluster until Ctrl-C", dev},
 
-		"incr":    {"NAME [--by N] [--key K]", "increment a counter", incr},
-		"decr":    {"NAME [--by N] [--key K]", "decrement a counter", decr},
-		"get":     {"NAME [KEY]", "read a counter, or the storage value at KEY", get},
-		"put":     {"NAME KEY JSON", "store a JSON value at KEY", put},
-		"del":     {"NAME KEY | NAME --all", "delete KEY, or every key of the object", del},
-		"list":    {"NAME [--prefix P] [--start K] [--start-after K] [--end K] [--limit N] [--reverse]", "list an object's keys and values", list},
-		"txn":     {"NAME JSON", "run a transaction (the body of POST /NAME/transaction)", txn},
-		"status":  {"", "show the cluster as a node sees it", status},
+		"incr":   {"NAME [--by N] [--key K]", "increment a counter", incr},
+		"decr":   {"NAME [--by N] [--key K]", "decrement a counter", decr},
+		"get":    {"NAME [KEY]", "read a counter, or the storage value at KEY", get},
+		"put":    {"NAME KEY JSON", "store a JSON value at KEY", put},
+		"del":    {"NAME KEY | NAME --all", "delete KEY, or every key of the object", del},
+		"list":   {"NAME [--prefix P] [--start K] [--start-after K] [--end K] [--limit N] [--reverse]", "list an object's keys and values", list},
+		"txn":    {"NAME JSON", "run a transaction (the body of POST /NAME/transaction)", txn},
+		"status": {"", "show the cluster as a node sees it", status},
+
 		"watch":   {"NAME [--prefix P] [--since N]", "print an object's changes as they apply, one JSON line each; resumes across reconnects", watchVerb},
 		"objects": {"[--prefix P] [--start-after NAME] [--limit N] [--all]", "list objects with their key counts and bytes", objectsVerb},
 
