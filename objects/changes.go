@@ -20,32 +20,7 @@ type Change struct {
 // key already had still counts. A failed transaction changes nothing and
 // returns no changes. Values share the store's memory.
 func (s *Store) ApplyChanges(object string, t Txn) (TxnResult, []Change, error) {
-	if err := t.Validate(); err != nil {
-		return TxnResult{}, nil, err
-	}
-	ok := true
-	for _, c := range t.Compare {
-		if !s.holds(object, c) {
-			ok = false
-			break
-		}
-	}
-	ops := t.Success
-	if !ok {
-		ops = t.Failure
-	}
-	ov := overlay{s: s, object: object}
-	results := make([]Result, 0, len(ops))
-	for _, op := range ops {
-		r, err := ov.apply(op)
-		if err != nil {
-			return TxnResult{}, nil, err
-		}
-		results = append(results, r)
-	}
-	changes := ov.changes()
-	ov.commit()
-	return TxnResult{Succeeded: ok, Results: results}, changes, nil
+	return s.apply(object, t, true)
 }
 
 // changes lists what commit is about to do, before it does it: every key
