@@ -293,9 +293,10 @@ async function pollCluster() {
 
 // ---------- object browser ----------
 
-const browse = { prefix: '', next: '', open: null, keysNext: '' };
+const browse = { prefix: '', next: '', at: '', open: null, keysAt: '', keysNext: '' };
 
 async function loadObjects(startAfter) {
+  browse.at = startAfter || '';
   const q = '/_objects?consistency=stale&limit=12&prefix=' + enc(browse.prefix) + '&start_after=' + enc(startAfter || '');
   let r;
   try { r = await getJSON(q); } catch (e) { toast('objects: ' + e.message); return; }
@@ -313,6 +314,7 @@ async function loadObjects(startAfter) {
 
 async function openObject(name, startAfter) {
   browse.open = name;
+  browse.keysAt = startAfter || '';
   for (const tr of $('objects').children) tr.classList.toggle('open', tr.dataset.object === name);
   $('keys-title').textContent = name;
   const q = '/' + enc(name) + '/storage?consistency=stale&limit=15' + (startAfter ? '&startAfter=' + enc(startAfter) : '');
@@ -346,3 +348,9 @@ setInterval(discoverCards, 5000);
 pollCluster();
 setInterval(pollCluster, 1000);
 loadObjects('');
+// The pages shown are read again every few seconds, so new objects and
+// keys show up without a click.
+setInterval(() => {
+  loadObjects(browse.at);
+  if (browse.open) openObject(browse.open, browse.keysAt);
+}, 4000);
