@@ -29,13 +29,17 @@ type fakeNode struct {
 	mu         sync.Mutex
 	store      *objects.Store
 	index      uint64
-	follower   bool  // knows no leader: linearizable reads and writes get ErrNotLeader
-	writeErr   error // returned by Write instead of applying
-	readErr    error // returned by Read instead of reading
-	blockWrite bool  // Write waits for its context to end
+	follower   bool   // knows no leader: linearizable reads and writes get ErrNotLeader
+	leaderID   string // the leader Status names
+	writeErr   error  // returned by Write instead of applying
+	readErr    error  // returned by Read instead of reading
+	blockWrite bool   // Write waits for its context to end
 	panicWrite bool
 	notReady   bool
 	blockedErr error
+	// lag, when set, is how far Status reports the applied index behind
+	// the commit index.
+	lag uint64
 
 	members map[string]bool // Remove refuses other ids; Join adds
 	writes  []writeCall
@@ -46,7 +50,7 @@ type fakeNode struct {
 }
 
 func newFakeNode() *fakeNode {
-	return &fakeNode{store: objects.NewStore(), members: map[string]bool{"n1": true, "n2": true, "n3": true}}
+	return &fakeNode{store: objects.NewStore(), leaderID: "n1", members: map[string]bool{"n1": true, "n2": true, "n3": true}}
 }
 
 func (f *fakeNode) Write(ctx context.Context, object string, txn objects.Txn, idemKey string) (objects.TxnResult, uint64, error) {
@@ -87,8 +91,15 @@ func (f *fakeNode) Read(ctx context.Context, linearizable bool, fn func(*objects
 }
 
 func (f *fakeNode) Status() cluster.Status {
-	return cluster.Status{ID: "n1", State: "leader", Leader: cluster.LeaderInfo{ID: "n1", HTTPAddr: "127.0.0.1:8081"},
-		Term: 3, CommitIndex: 7, AppliedIndex: 7,
+	f.mu.Lock()
+	leader, lag := f.leaderID, f.lag
+	f.mu.Unlock()
+	addr := "127.0.0.1:8081"
+	if leader == "" {
+		addr = ""
+	}
+	return cluster.Status{ID: "n1", State: "leader", Leader: cluster.LeaderInfo{ID: leader, HTTPAddr: addr},
+		Term: 3, CommitIndex: 7 + lag, AppliedIndex: 7,
 		Members: []cluster.Member{{ID: "n1", RaftAddr: "127.0.0.1:9081", HTTPAddr: "127.0.0.1:8081", Suffrage: "voter"}}}
 }
 

@@ -5,10 +5,14 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/metrics"
 	"github.com/dobj/dobj/objects"
+	"github.com/dobj/dobj/watch"
 	"github.com/labstack/echo/v4"
 )
 
@@ -74,6 +78,15 @@ type Config struct {
 	// Faults enables POST /_test/partition {"blocked":["n2"]}.
 	Faults bool
 	Logger *slog.Logger
+
+	// Watches serves GET /<name>/watch; it must be the node's FSM
+	// Observer. Nil: no watch route.
+	Watches *watch.Hub
+	// WatchCheckInterval is how often watches check that the node has a
+	// leader and keeps up (default 1s).
+	WatchCheckInterval time.Duration
+	// Metrics, if set, counts requests and serves GET /metrics.
+	Metrics *metrics.Set
 }
 
 func (c *Config) setDefaults() {
@@ -101,6 +114,9 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.WatchCheckInterval <= 0 {
+		c.WatchCheckInterval = time.Second
+	}
 	if c.CallTimeout <= 0 {
 		c.CallTimeout = defaultCallTimeout
 	}
@@ -127,6 +143,11 @@ type Server struct {
 	echo     *echo.Echo
 	inFlight chan struct{} // one slot a request being served
 	classes  classNode     // nil when the node runs no classes
+
+	// watchHealth is why this node refuses watches now; nil while healthy.
+	watchHealth atomic.Pointer[error]
+	stop        chan struct{} // closed by Close: ends checkWatchHealth
+	closeOnce   sync.Once
 }
 
 // New builds the server for node.
@@ -139,16 +160,30 @@ func New(cfg Config, node Node) *Server {
 		log:      cfg.Logger.With("node", cfg.NodeID, "component", "api"),
 		inFlight: make(chan struct{}, cfg.MaxInFlight),
 	}
+	s.stop = make(chan struct{})
 
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.recoverPanics, s.limitInFlight)
+	e.Use(s.recoverPanics)
+	if cfg.Metrics != nil {
+		// Counted before the in-flight cap and auth, so that a refusal
+		// is counted too.
+		e.Use(s.countRequests)
+		e.GET("/metrics", echo.WrapHandler(cfg.Metrics.Handler()))
+	}
+	e.Use(s.limitInFlight)
 	if cfg.Auth != nil {
 		e.Use(s.authenticate)
 	}
 	e.Use(s.withDeadline)
+	s.routeConsole(e)
+	e.GET("/_objects", s.listObjects)
+	if cfg.Watches != nil {
+		e.GET(routeWatch, s.watchObject)
+		go s.checkWatchHealth(s.stop, cfg.WatchCheckInterval)
+	}
 
 	e.GET("/_health", s.health)
 	e.GET("/_ready", s.ready)
@@ -179,14 +214,19 @@ func New(cfg Config, node Node) *Server {
 // Handler returns the HTTP handler of every route.
 func (s *Server) Handler() http.Handler { return s.echo }
 
-// Close releases the server's resources; it holds none beyond the
-// handler today, and is idempotent.
-func (s *Server) Close() error { return nil }
+// Close ends the watch-health checks. It is idempotent.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() { close(s.stop) })
+	return nil
+}
 
 // withDeadline gives every request a deadline, so that a stuck write ends
 // as 504 instead of hanging.
 func (s *Server) withDeadline(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if c.Path() == routeWatch {
+			return next(c) // a stream lasts as long as its watcher
+		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.RequestTimeout)
 		defer cancel()
 		c.SetRequest(c.Request().WithContext(ctx))

@@ -30,6 +30,11 @@ type Command struct {
 	op     string
 	ca     string
 	secure bool
+	// watches holds that many watch streams open on watchOn during the
+	// load (idle: on objects the load never writes).
+	watches int
+	watchOn string
+	idle    bool
 }
 
 // NewCommand defines bench's flags on fs.
@@ -54,6 +59,9 @@ func NewCommand(fs *flag.FlagSet) *Command {
 	fs.StringVar(&c.o.Token, "token", "", "bearer token sent on every request (with --urls; a --secure local cluster uses its admin token)")
 	fs.StringVar(&c.ca, "ca", "", "CA `file` that signed the nodes' HTTPS certificates (with --urls)")
 	fs.BoolVar(&c.secure, "secure", false, "local cluster: TLS on the API and between the nodes, and tokens, as in production")
+	fs.IntVar(&c.watches, "watches", 0, "hold this many watch streams open during the load (dobj only), one per object in turn, to measure what watching costs")
+	fs.StringVar(&c.watchOn, "watch-url", "leader", "node the --watches stream from: a base URL, or leader")
+	fs.BoolVar(&c.idle, "watch-idle", false, "the --watches follow objects the load never writes (what open but quiet watches cost), not the loaded ones (one event a write)")
 	fs.BoolVar(&c.keep, "keep", false, "keep what the run wrote: with --urls its objects (deleted at the end otherwise), else the local cluster's data directory and logs")
 	return c
 }
@@ -146,7 +154,22 @@ func (c *Command) Run(ctx context.Context, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "objects %s0 … %s%d: %s\n", o.Prefix, o.Prefix, o.Objects-1, then)
 	}
+	var w *Watchers
+	if c.watches > 0 {
+		base, err := resolveWatchURL(ctx, c.watchOn, o.URLs)
+		if err != nil {
+			return fmt.Errorf("bench: --watches: %w", err)
+		}
+		if w, err = OpenWatchers(ctx, base, c.watches, o.Objects, o.Prefix, c.idle); err != nil {
+			return fmt.Errorf("bench: --watches: %w", err)
+		}
+		fmt.Fprintf(stderr, "%d watch streams open on %s\n", c.watches, base)
+	}
 	res, err := Run(ctx, o)
+	if w != nil {
+		bytes, ended := w.Close()
+		fmt.Fprintf(stderr, "watch streams on %s: %d bytes of events received, %d ended early\n", w.URL, bytes, ended)
+	}
 	if err != nil {
 		return err
 	}

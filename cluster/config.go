@@ -4,6 +4,9 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"time"
+
+	"github.com/dobj/dobj/fsm"
+	"github.com/dobj/dobj/metrics"
 )
 
 // Peer is one server of the initial cluster.
@@ -65,6 +68,12 @@ type Config struct {
 	Faults bool
 	// Bugs switches on known bugs by name (see BugStaleReads and others).
 	Bugs []string
+
+	// Observer, if set, hears of every object change the FSM applies
+	// (the watch hub).
+	Observer fsm.Observer
+	// Metrics, if set, records Raft's and the FSM's work.
+	Metrics *metrics.Set
 
 	// Classes configures object classes (classes.go).
 	Classes ClassConfig

@@ -75,19 +75,20 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, deps: deps, log: cfg.Logger, blocked: map[string]bool{}}
 	n.cfg.AdvertiseRaft = string(deps.Trans.LocalAddr())
-	n.fsm = fsm.New(fsm.Options{Logger: n.log, IgnoreIdempotency: cfg.bug(BugNoIdempotency)})
+	n.fsm = fsm.New(fsm.Options{Logger: n.log, IgnoreIdempotency: cfg.bug(BugNoIdempotency), Observer: cfg.Observer})
 
 	rc := n.raftConfig()
 	if err := n.bootstrap(rc); err != nil {
 		return nil, err
 	}
-	r, err := raft.NewRaft(rc, n.fsm, deps.Logs, deps.Stable, deps.Snaps, deps.Trans)
+	r, err := raft.NewRaft(rc, n.raftFSM(), deps.Logs, deps.Stable, deps.Snaps, deps.Trans)
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	n.raft = r
 	n.prop.apply = func(data []byte) raft.ApplyFuture { return r.Apply(data, time.Second) }
 	n.prop.gatherFor = func(took time.Duration) time.Duration { return min(took, maxGather) }
+	n.prop.observe = n.observeEntry
 	n.verifier = &rounds[struct{}]{call: func() (struct{}, error) { return struct{}{}, r.VerifyLeader().Error() }}
 	n.fwd = newForwarder(n)
 	n.peer = n.servePeers(deps.Peers.PeerListener())
@@ -97,6 +98,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	n.wg.Add(2)
 	go n.watchLeadership(bg)
 	go n.publishSelf(bg)
+	n.countLeaderChanges(bg)
 	return n, nil
 }
 

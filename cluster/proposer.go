@@ -56,7 +56,10 @@ type proposer struct {
 	// gatherFor says how long the next entry may gather after an entry
 	// that took took; nil gathers nothing.
 	gatherFor func(took time.Duration) time.Duration
-	waiters   sync.WaitGroup // the goroutines waiting for entries
+	// observe, if set, hears of each entry: its commands, how long it
+	// took to commit and apply, and its error.
+	observe func(commands int, took time.Duration, err error)
+	waiters sync.WaitGroup // the goroutines waiting for entries
 
 	mu       sync.Mutex // guards the fields below
 	queue    []*proposal
@@ -133,6 +136,9 @@ func (pr *proposer) run(f raft.ApplyFuture, batch []*proposal, started time.Time
 	for {
 		finish(f, batch)
 		took := time.Since(started)
+		if pr.observe != nil {
+			pr.observe(len(batch), took, f.Error())
+		}
 		pr.mu.Lock()
 		if len(batch) > 1 && !pr.closed && pr.gatherFor != nil {
 			pr.gather(min(len(batch)+len(pr.queue), maxBatchCount), pr.gatherFor(took))

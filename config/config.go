@@ -65,6 +65,14 @@ type Config struct {
 	MaxValueBytes int
 	MaxListLimit  int
 
+	// WatchHistory and WatchHistoryBytes bound the changes kept for
+	// watches to resume from; WatchBuffer is how many events one watcher
+	// may have waiting before it is cut off (and resumes).
+	WatchHistory      int
+	WatchHistoryBytes int64
+	WatchBuffer       int
+	MaxWatches        int // watch streams open at once on this node
+
 	// ClassCPULimit bounds the JavaScript time of one class call (issue
 	// 14); a call over it answers 500 and commits nothing.
 	ClassCPULimit time.Duration
@@ -148,6 +156,10 @@ func Default() Config {
 		HTTPWriteTimeout:  30 * time.Second,
 		HTTPIdleTimeout:   2 * time.Minute,
 		ClassCPULimit:     30 * time.Second,
+		WatchHistory:      100_000,
+		WatchHistoryBytes: 64 << 20,
+		WatchBuffer:       1024,
+		MaxWatches:        10_000,
 		LogLevel:          "info",
 	}
 }

@@ -105,6 +105,10 @@ func (c Config) checkValues() []error {
 		{"http-write-timeout", c.HTTPWriteTimeout > 0},
 		{"http-idle-timeout", c.HTTPIdleTimeout > 0},
 		{"class-cpu-limit", c.ClassCPULimit > 0},
+		{"watch-history", c.WatchHistory > 0},
+		{"watch-history-bytes", c.WatchHistoryBytes > 0},
+		{"watch-buffer", c.WatchBuffer > 0},
+		{"max-watches", c.MaxWatches > 0},
 	} {
 		if !d.ok {
 			bad(d.name, "must be positive")

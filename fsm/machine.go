@@ -40,6 +40,8 @@ type Options struct {
 	// IgnoreIdempotency is a known bug, switched on only to prove that the
 	// checker catches it: Idempotency-Keys are not remembered.
 	IgnoreIdempotency bool
+	// Observer, if set, hears of every object change applied (watches).
+	Observer Observer
 }
 
 // Machine is dobj's replicated state machine: every object's storage, the
@@ -54,6 +56,9 @@ type Machine struct {
 	idem    *idemTable
 	members map[string]string // id -> HTTP address
 	cls     *classState       // object classes: registry and alarms
+	// obs collects the changes of the batch being applied, for
+	// Options.Observer; only the goroutine that applies touches it.
+	obs observed
 
 	// waitMu guards advanced, which is closed and replaced each time the
 	// applied index moves.
@@ -96,6 +101,7 @@ func (m *Machine) ApplyBatch(logs []*raft.Log) []interface{} {
 		out[i] = m.applyCommand(l)
 	}
 	m.mu.Unlock()
+	m.notify()
 	m.setApplied(logs[len(logs)-1].Index)
 	return out
 }
@@ -156,7 +162,7 @@ func (m *Machine) applyTxn(c *Command, index uint64) *Response {
 			return &Response{Err: ErrIdempotencyFull, Index: index}
 		}
 	}
-	res, err := m.store.Apply(c.Object, c.Txn)
+	res, err := m.applyTxnToStore(c.Object, c.Txn, index)
 	if useIdem {
 		m.idem.put(&idemEntry{Key: key, Expires: c.IdemExpires, Outcome: newOutcome(res, err, index), Hash: hash})
 	}

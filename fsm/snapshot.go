@@ -151,6 +151,9 @@ func (m *Machine) Restore(r io.ReadCloser) error {
 	m.mu.Lock()
 	m.store, m.idem, m.members, m.cls = s.store, s.idem, members, s.cls
 	m.mu.Unlock()
+	if m.opts.Observer != nil {
+		m.opts.Observer.Restored(s.applied)
+	}
 	m.setApplied(s.applied)
 	m.opts.Logger.Info("restored snapshot", "applied_index", s.applied, "keys", s.store.Len(), "idempotency_keys", s.idem.len())
 	return nil

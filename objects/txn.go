@@ -77,8 +77,15 @@ func checkValue(v json.RawMessage) error {
 // conflicts (a *ConflictError: not an integer, overflow), the error is
 // returned and the store is left exactly as it was.
 func (s *Store) Apply(object string, t Txn) (TxnResult, error) {
+	res, _, err := s.apply(object, t, false)
+	return res, err
+}
+
+// apply is Apply, listing the changes too when withChanges (see
+// ApplyChanges).
+func (s *Store) apply(object string, t Txn, withChanges bool) (TxnResult, []Change, error) {
 	if err := t.Validate(); err != nil {
-		return TxnResult{}, err
+		return TxnResult{}, nil, err
 	}
 	ok := true
 	for _, c := range t.Compare {
@@ -96,12 +103,16 @@ func (s *Store) Apply(object string, t Txn) (TxnResult, error) {
 	for _, op := range ops {
 		r, err := ov.apply(op)
 		if err != nil {
-			return TxnResult{}, err
+			return TxnResult{}, nil, err
 		}
 		results = append(results, r)
 	}
+	var changes []Change
+	if withChanges {
+		changes = ov.changes()
+	}
 	ov.commit()
-	return TxnResult{Succeeded: ok, Results: results}, nil
+	return TxnResult{Succeeded: ok, Results: results}, changes, nil
 }
 
 // holds evaluates one compare against the store.

@@ -63,6 +63,8 @@ func verbs() map[string]verb {
 		"txn":    {"NAME JSON", "run a transaction (the body of POST /NAME/transaction)", txn, `dobj txn card-2 '{"compare":[{"key":"owner","op":"missing"}],"success":[{"op":"put","key":"owner","value":"ada"},{"op":"increment","key":"claims"}]}'`, ""},
 		"status": {"", "show the cluster as a node sees it", status, "dobj status --url http://127.0.0.1:8082", ""},
 
+		"watch":   {"NAME [--prefix P] [--since N]", "print an object's changes as they apply, one JSON line each; resumes across reconnects", watchVerb, "dobj watch card-1 --url http://127.0.0.1:8082", ""},
+		"objects": {"[--prefix P] [--start-after NAME] [--limit N] [--all]", "list objects with their key counts and bytes", objectsVerb, "dobj objects --prefix card-", ""},
 		"deploy":  {"FILE [--class NAME]", "deploy a JavaScript (.js) or TypeScript (.ts) Durable Object class", deploy, "dobj deploy examples/counter.js", ""},
 		"classes": {"", "list the deployed classes and their versions", classesVerb, "dobj classes --url http://127.0.0.1:8082", ""},
 		"call":    {"CLASS NAME [PATH] [-X METHOD] [--data BODY] [--idempotency-key K]", "run fetch of object NAME of CLASS and print its answer", call, "dobj call Counter card-1 /increment -X POST", ""},

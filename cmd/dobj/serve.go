@@ -18,6 +18,8 @@ import (
 	"github.com/dobj/dobj/client"
 	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/config"
+	"github.com/dobj/dobj/metrics"
+	"github.com/dobj/dobj/watch"
 )
 
 // shutdownGrace bounds how long serve waits for requests in flight once
@@ -62,6 +64,12 @@ func serve(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("serve: --advertise-http: %w", err)
 	}
 
+	// The watch hub hears every change the FSM applies; metrics live in a
+	// registry of this node's own.
+	hub := watch.NewHub(watch.Options{MaxEvents: cfg.WatchHistory, MaxBytes: cfg.WatchHistoryBytes, Buffer: cfg.WatchBuffer, MaxWatchers: cfg.MaxWatches})
+	met := metrics.New()
+	met.GaugeFunc("watches_open", "Watch streams open on this node.", func() float64 { return float64(hub.Open()) })
+
 	peers := make([]cluster.Peer, len(cfg.Peers))
 	for i, p := range cfg.Peers {
 		peers[i] = cluster.Peer{ID: p.ID, RaftAddr: p.RaftAddr}
@@ -88,6 +96,8 @@ func serve(ctx context.Context, e env, args []string) error {
 		PeerClientTLS:     sec.peerClient,
 		Classes: cluster.ClassConfig{CPULimit: cfg.ClassCPULimit, MaxKeyBytes: cfg.MaxKeyBytes,
 			MaxValueBytes: cfg.MaxValueBytes, MaxResponseBytes: int(cfg.MaxBodyBytes), MaxInstances: cfg.ClassMaxInstances},
+		Observer: hub,
+		Metrics:  met,
 	})
 	if err != nil {
 		ln.Close()
@@ -108,6 +118,8 @@ func serve(ctx context.Context, e env, args []string) error {
 		Faults:         cfg.TestFaults,
 		LogFile:        logFile,
 		Logger:         base, // api adds the node id itself
+		Watches:        hub,
+		Metrics:        met,
 	}
 	if sec.tokens != nil {
 		apiCfg.Auth = sec.tokens
@@ -126,6 +138,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		stopReload := reloadOnHangup(sec.tokens, log)
 		defer stopReload()
 	}
+	hs.RegisterOnShutdown(hub.Close) // watch streams end, so Shutdown need not wait for them
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, log)
 		if err != nil {

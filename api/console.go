@@ -1,0 +1,44 @@
+package api
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// consoleFiles is the web console: plain HTML, CSS and JavaScript, with no
+// build step, compiled into the binary so every node serves the same one.
+//
+//go:embed console
+var consoleFiles embed.FS
+
+// routeConsole serves the console at / and its files under /_console/
+// (names starting with _ are not objects'). It lets pages read the status
+// of every node: the console's cluster panel polls each member's
+// /_cluster/status, which is read-only and holds nothing secret.
+func (s *Server) routeConsole(e *echo.Echo) {
+	files, err := fs.Sub(consoleFiles, "console")
+	if err != nil {
+		panic("api: console files: " + err.Error()) // the embed above names the directory
+	}
+	static := http.StripPrefix("/_console/", http.FileServer(http.FS(files)))
+	e.GET("/", func(c echo.Context) error {
+		b, err := fs.ReadFile(files, "index.html")
+		if err != nil {
+			return errInternal
+		}
+		c.Response().Header().Set("Cache-Control", "no-cache")
+		return c.HTMLBlob(http.StatusOK, b)
+	})
+	e.GET("/_console/*", echo.WrapHandler(static))
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if c.Path() == "/_cluster/status" {
+				c.Response().Header().Set("Access-Control-Allow-Origin", "*")
+			}
+			return next(c)
+		}
+	})
+}

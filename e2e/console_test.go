@@ -1,0 +1,221 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium returns Debian's chromium, installing it with apt-get when it is
+// missing; the test is skipped, saying why, only where it cannot be
+// installed.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		t.Skip("browser test skipped: chromium is not installed and there is no apt-get to install it")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("browser test skipped: chromium is not installed and installing it with apt-get needs root")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", "chromium"}} {
+		cmd := exec.CommandContext(ctx, "apt-get", args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Skipf("browser test skipped: apt-get %s failed (%v): %s", strings.Join(args, " "), err, tailLines(string(out), 5))
+		}
+	}
+	p, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("browser test skipped: apt-get installed chromium but it is not on PATH")
+	}
+	return p
+}
+
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// browser starts a headless chromium with a fresh profile and returns a
+// context for its first tab.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium(t)),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1440, 1100),
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// cardValue reads the number a tab shows on a counter card; -1 while it
+// shows none.
+func cardValue(ctx context.Context, name string) (int64, error) {
+	tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	text, err := chromedp.Run(tctx, chromedp.Evaluate[string](
+		`(document.querySelector('#card-`+name+` .value') || {textContent: ''}).textContent`))
+	if err != nil {
+		return -1, err
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
+	if err != nil {
+		return -1, fmt.Errorf("card shows %q", text)
+	}
+	return v, nil
+}
+
+// waitCard polls a tab until the card shows want, and returns how long
+// that took.
+func waitCard(t *testing.T, tab context.Context, what, name string, want int64) time.Duration {
+	t.Helper()
+	start := time.Now()
+	eventually(t, 20*time.Second, what, func() error {
+		v, err := cardValue(tab, name)
+		if err != nil {
+			return err
+		}
+		if v != want {
+			return fmt.Errorf("%s shows %d, want %d", name, v, want)
+		}
+		return nil
+	})
+	return time.Since(start)
+}
+
+func click(t *testing.T, tab context.Context, name, op string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 5*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#card-`+name+` button[data-op="`+op+`"]`))); err != nil {
+		t.Fatalf("click %s on %s: %v", op, name, err)
+	}
+}
+
+// TestConsoleLiveAcrossTabsAndFailover opens the console of two followers
+// in two tabs: + in one shows in the other through the watch stream,
+// and both keep working, writes and live updates, when the leader is
+// SIGKILLed; the cluster panel shows the failover. It leaves a screenshot
+// in the test's artifact directory (go test -artifacts keeps it).
+func TestConsoleLiveAcrossTabsAndFailover(t *testing.T) {
+	tab1 := browser(t)
+	tab2, cancelTab2 := chromedp.NewContext(tab1) // a second tab of the same browser
+	t.Cleanup(cancelTab2)
+	// A tab lives as long as the context of its first run: no timeout here.
+	if err := chromedp.Do(tab2); err != nil {
+		t.Fatalf("open a second tab: %v", err)
+	}
+
+	c := newCluster(t, 3)
+	c.start()
+	leader := c.leader()
+	followers := c.others(leader)
+	for i := 0; i < 3; i++ {
+		c.increment(leader.url(), "card-2", nil)
+	}
+	for i, tab := range []context.Context{tab1, tab2} {
+		ctx, cancel := context.WithTimeout(tab, 20*time.Second)
+		err := chromedp.Do(ctx, chromedp.Navigate(followers[i].url()+"/"),
+			chromedp.WaitVisible(chromedp.CSS(`#live.on`)),
+			chromedp.WaitVisible(chromedp.CSS(`#nodes tr[data-state="leader"]`)))
+		cancel()
+		if err != nil {
+			t.Fatalf("console of %s in tab %d: %v", followers[i].id, i+1, err)
+		}
+	}
+	start := c.mustCounter(followers[0].url(), "card-1")
+	waitCard(t, tab2, "tab 2 shows card-1", "card-1", start)
+	waitCard(t, tab2, "tab 2 shows card-2", "card-2", 3)
+
+	click(t, tab1, "card-1", "plus")
+	took := waitCard(t, tab2, "+ in tab 1 to show in tab 2", "card-1", start+1)
+	t.Logf("+ in tab 1 (on %s) showed in tab 2 (on %s) after %v", followers[0].id, followers[1].id, took)
+	click(t, tab2, "card-1", "minus")
+	waitCard(t, tab1, "− in tab 2 to show in tab 1", "card-1", start)
+
+	// The leader dies: both pages keep working.
+	c.kill(leader)
+	click(t, tab1, "card-1", "plus")
+	waitCard(t, tab2, "+ in tab 1 to show in tab 2 after the leader's kill", "card-1", start+1)
+	click(t, tab2, "card-2", "plus")
+	waitCard(t, tab1, "+ in tab 2 to show in tab 1 after the leader's kill", "card-2", 4)
+	if got := c.mustCounter(followers[1].url(), "card-1"); got != start+1 {
+		t.Fatalf("card-1 = %d after the clicks, want %d: a click counted other than once", got, start+1)
+	}
+	for i, tab := range []context.Context{tab1, tab2} {
+		ctx, cancel := context.WithTimeout(tab, 20*time.Second)
+		err := chromedp.Do(ctx,
+			chromedp.WaitVisible(chromedp.CSS(`#nodes tr[data-node="`+leader.id+`"][data-state="down"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#nodes tr[data-state="leader"]`)))
+		cancel()
+		if err != nil {
+			t.Fatalf("tab %d's cluster panel does not show the failover: %v", i+1, err)
+		}
+	}
+
+	// The object browser lists the counters and opens one. Its tables are
+	// redrawn as answers come, so the click is one script, not a lookup
+	// followed by a click on a node that may be gone.
+	ctx, cancel := context.WithTimeout(tab1, 10*time.Second)
+	defer cancel()
+	const openCard2 = `(() => {
+		const row = document.querySelector('#objects tr[data-object="card-2"]');
+		if (!row) { document.getElementById('obj-first').click(); return ''; }
+		if (!row.classList.contains('open')) { row.click(); return ''; }
+		return document.getElementById('keys-title').textContent + ': ' + document.getElementById('keys').textContent;
+	})()`
+	eventually(t, 10*time.Second, "the object browser to open card-2", func() error {
+		keys, err := chromedp.Run(ctx, chromedp.Evaluate[string](openCard2))
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(keys, "card-2: value4") {
+			return fmt.Errorf("the browser shows %q, want card-2's value 4", keys)
+		}
+		return nil
+	})
+
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	path := filepath.Join(t.ArtifactDir(), "console.png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of the console after the failover: %s", path)
+}
