@@ -300,32 +300,7 @@ func (s *Server) listClassStorage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(c)
-	if err != nil {
-		return err
-	}
-	linearizable, err := consistency(q)
-	if err != nil {
-		return err
-	}
-	o, err := s.listOptions(q)
-	if err != nil {
-		return err
-	}
-	var resp listResponse
-	var listErr error
-	if err := s.read(c, linearizable, func(st *objects.Store) {
-		resp.Entries, resp.More, listErr = st.List(object, o)
-	}); err != nil {
-		return err
-	}
-	if listErr != nil {
-		return listErr
-	}
-	if resp.Entries == nil {
-		resp.Entries = []objects.Entry{}
-	}
-	return writeJSON(c, http.StatusOK, resp)
+	return s.listEntries(c, object)
 }
 
 // getClassValue serves GET /_classes/<Class>/objects/<name>/storage/<key>.
@@ -346,23 +321,7 @@ func (s *Server) getClassValue(c echo.Context) error {
 	if err := s.checkKey(key); err != nil {
 		return err
 	}
-	q, err := query(c)
-	if err != nil {
-		return err
-	}
-	linearizable, err := consistency(q)
-	if err != nil {
-		return err
-	}
-	var v []byte
-	var found bool
-	if err := s.read(c, linearizable, func(st *objects.Store) { v, found = st.Get(object, key) }); err != nil {
-		return err
-	}
-	if !found {
-		return errNotFound
-	}
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, v)
+	return s.readValue(c, object, key)
 }
 
 // classObject is the FSM object of /_classes/<Class>/objects/<name>/….

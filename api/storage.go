@@ -20,6 +20,11 @@ func (s *Server) getValue(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return s.readValue(c, name, key)
+}
+
+// readValue answers one key of object: the value, or 404.
+func (s *Server) readValue(c echo.Context, object, key string) error {
 	q, err := query(c)
 	if err != nil {
 		return err
@@ -30,7 +35,7 @@ func (s *Server) getValue(c echo.Context) error {
 	}
 	var v json.RawMessage
 	var found bool
-	if err := s.read(c, linearizable, func(st *objects.Store) { v, found = st.Get(name, key) }); err != nil {
+	if err := s.read(c, linearizable, func(st *objects.Store) { v, found = st.Get(object, key) }); err != nil {
 		return err
 	}
 	if !found {
@@ -112,6 +117,12 @@ func (s *Server) list(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return s.listEntries(c, name)
+}
+
+// listEntries answers a page of object's entries, with the list options
+// of the query.
+func (s *Server) listEntries(c echo.Context, name string) error {
 	q, err := query(c)
 	if err != nil {
 		return err

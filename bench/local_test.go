@@ -79,7 +79,7 @@ func freeBasePort(t *testing.T) int {
 		base := 20000 + rand.IntN(5900) // Raft ports up to 26902
 		ok := true
 		for i := 1; i <= 3 && ok; i++ {
-			ok = portFree(launch.HTTPPort(base, i)) && portFree(launch.RaftPort(base, i))
+			ok = launch.Free(launch.HTTPPort(base, i)) && launch.Free(launch.RaftPort(base, i))
 		}
 		if ok {
 			return base
@@ -148,14 +148,6 @@ func TestLocalClusterRefusesBusyPorts(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("port %d is in use", base+2)) {
 		t.Fatalf("error %v, want port %d in use", err, base+2)
 	}
-}
-
-func portFree(port int) bool {
-	ln, err := netListen(port)
-	if err != nil {
-		return false
-	}
-	return ln.Close() == nil
 }
 
 func netListen(port int) (net.Listener, error) {

@@ -10,10 +10,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -53,54 +51,28 @@ const (
 	singlePortEnd = 28000
 )
 
-var (
-	portMu   sync.Mutex
-	nextBase = basePort
-	nextPort = clusterPorts
-)
+var ports = launch.NewPorts(clusterPorts, singlePortEnd, basePort, clusterPorts)
 
 // freePort returns a loopback port nothing listens on, from this
 // package's range of single ports.
 func freePort(t *testing.T) int {
 	t.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for ; nextPort < singlePortEnd; nextPort++ {
-		if portFree(nextPort) {
-			nextPort++
-			return nextPort - 1
-		}
+	p, err := ports.Port()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port left in the e2e range")
-	return 0
+	return p
 }
 
 // freeBase returns the next cluster base port whose ports for n nodes
 // are free.
 func freeBase(t *testing.T, n int) int {
 	t.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for ; nextBase < clusterPorts; nextBase += 10 {
-		ok := true
-		for i := 1; i <= n && ok; i++ {
-			ok = portFree(launch.HTTPPort(nextBase, i)) && portFree(launch.RaftPort(nextBase, i))
-		}
-		if ok {
-			nextBase += 10
-			return nextBase - 10
-		}
-	}
-	t.Fatal("no free cluster base port left in the e2e range")
-	return 0
-}
-
-func portFree(port int) bool {
-	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	b, err := ports.Base(n)
 	if err != nil {
-		return false
+		t.Fatal(err)
 	}
-	return ln.Close() == nil
+	return b
 }
 
 // node is one `dobj serve` process of a test, possibly restarted: the

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -89,8 +88,8 @@ func New(cfg Config) (*Cluster, error) {
 	var peers []string
 	for i := 1; i <= cfg.Nodes; i++ {
 		for _, p := range []int{HTTPPort(cfg.BasePort, i), RaftPort(cfg.BasePort, i)} {
-			if err := portFree(p); err != nil {
-				return nil, err
+			if !Free(p) {
+				return nil, fmt.Errorf("port %d is in use", p)
 			}
 		}
 		peers = append(peers, fmt.Sprintf("n%d=127.0.0.1:%d", i, RaftPort(cfg.BasePort, i)))
@@ -122,14 +121,6 @@ func New(cfg Config) (*Cluster, error) {
 		c.Nodes = append(c.Nodes, n)
 	}
 	return c, nil
-}
-
-func portFree(port int) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-	if err != nil {
-		return fmt.Errorf("port %d is in use", port)
-	}
-	return ln.Close()
 }
 
 // Start starts every node that is not running.

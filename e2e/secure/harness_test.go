@@ -9,12 +9,10 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,58 +47,28 @@ const (
 	lastClusterBase  = 17990
 )
 
-var (
-	portMu   sync.Mutex
-	nextPort = basePort
-	nextBase = firstClusterBase
-)
-
-// freeBase returns a cluster base port whose HTTP and Raft ports for n
-// nodes are free.
-func freeBase(t *testing.T, n int) int {
-	t.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for ; nextBase <= lastClusterBase; nextBase += 10 {
-		ok := true
-		for i := 1; i <= n && ok; i++ {
-			ok = portFree(launch.HTTPPort(nextBase, i)) && portFree(launch.RaftPort(nextBase, i))
-		}
-		if ok {
-			nextBase += 10
-			return nextBase - 10
-		}
-	}
-	t.Fatal("no free cluster base left")
-	return 0
-}
-
-func portFree(port int) bool {
-	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-	if err != nil {
-		return false
-	}
-	return ln.Close() == nil
-}
+var ports = launch.NewPorts(basePort, lastPort+1, firstClusterBase, lastClusterBase+1)
 
 // freeAddr returns a loopback address from this package's range that
 // nothing listens on.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for ; nextPort <= lastPort; nextPort++ {
-		addr := "127.0.0.1:" + strconv.Itoa(nextPort)
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		nextPort++
-		return addr
+	p, err := ports.Port()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port left in 17000-17499")
-	return ""
+	return "127.0.0.1:" + strconv.Itoa(p)
+}
+
+// freeBase returns a cluster base port whose HTTP and Raft ports for n
+// nodes are free.
+func freeBase(t *testing.T, n int) int {
+	t.Helper()
+	b, err := ports.Base(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // proc is one dobj serve process, run by the launcher.
