@@ -191,7 +191,7 @@ func (s *Server) deleteClass(c echo.Context) error {
 }
 
 // readConsistent makes the class registry read that follows as fresh as
-// ?consistency asks (linearizable by default), forwarding when it must.
+// ?consistency asks (linearizable by default).
 func (s *Server) readConsistent(c echo.Context) error {
 	q, err := query(c)
 	if err != nil {

@@ -63,9 +63,6 @@ var errorStatus = []struct {
 var (
 	errNotFound = errors.New("not found")
 	errInternal = errors.New("internal error")
-	// errHandled says that the response was already written (forwarded
-	// to the leader); the error handler writes nothing more.
-	errHandled = errors.New("response already written")
 )
 
 // apiError is an answer the api decides itself (a rejected request, a
@@ -148,7 +145,7 @@ func writeProblem(w http.ResponseWriter, p problem) {
 // handleError is Echo's error handler: every error a handler returns ends
 // here.
 func (s *Server) handleError(err error, c echo.Context) {
-	if errors.Is(err, errHandled) || c.Response().Committed {
+	if c.Response().Committed {
 		return
 	}
 	p := problemFor(err)
