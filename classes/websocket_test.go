@@ -37,8 +37,6 @@ func (f *fakeSocket) Close(code int, reason string) {
 	}
 }
 
-
-
 func (f *fakeSocket) messages() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
