@@ -628,5 +628,12 @@ func (e *Engine) CloseSockets(code int, reason string) int {
 	return len(all)
 }
 
+// DropSocket forgets socket id of object of class without running any
+// handler: for a connection that ended when its handler could not run
+// (the class was removed, the node is no longer the leader).
+func (e *Engine) DropSocket(class, object string, id SocketID) {
+	e.sockets.remove(slotKey{class: class, object: object}, id)
+}
+
 // Sockets is the number of sockets open on the engine's objects.
 func (e *Engine) Sockets() int { return e.sockets.count() }

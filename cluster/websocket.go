@@ -189,6 +189,8 @@ func (h *classHost) connect(w http.ResponseWriter, r *http.Request, class, name 
 // until the connection ends.
 func (h *classHost) readSocket(c *websocket.Conn, sock *serverSocket, class, name string, id classes.SocketID) {
 	defer c.CloseNow()
+	// Whatever happened to webSocketClose, the socket is gone.
+	defer h.engine.DropSocket(class, name, id)
 	for {
 		typ, data, err := c.Read(context.Background())
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,6 +124,27 @@ func TestChatWebSocketsAcrossNodes(t *testing.T) {
 	wg.Wait()
 	if t.Failed() {
 		t.FailNow()
+	}
+
+	// An upgrade that fetch answers without a WebSocket, or one to a
+	// class that does not exist, is an HTTP answer, through a follower
+	// too.
+	follower := c.others(c.leader())[0]
+	for _, tc := range []struct {
+		path string
+		want int
+	}{
+		{"/do/ChatRoom/lobby/nope", http.StatusNotFound},
+		{"/do/NoSuchClass/lobby/websocket", http.StatusNotFound},
+	} {
+		conn, resp, err := websocket.Dial(ctx, "ws://"+follower.httpAddr+tc.path, nil)
+		if err == nil {
+			conn.CloseNow()
+			t.Fatalf("%s: upgraded, want %d", tc.path, tc.want)
+		}
+		if resp == nil || resp.StatusCode != tc.want {
+			t.Fatalf("%s through %s: %v %v, want %d", tc.path, follower.id, resp, err, tc.want)
+		}
 	}
 
 	// Each sends one message; every client receives all 50 exactly
