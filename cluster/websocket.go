@@ -3,8 +3,10 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -31,9 +33,18 @@ const (
 	closePolicy   = 1008 // the client reads too slowly
 )
 
-// socketQueue bounds the messages waiting to be written to one socket;
-// a client that lets more pile up is closed (closePolicy).
-const socketQueue = 4096
+// socketQueue and socketQueueBytes bound the messages waiting to be
+// written to one socket; a client that lets more pile up is closed
+// (closePolicy).
+const (
+	socketQueue      = 4096
+	socketQueueBytes = 16 << 20
+)
+
+// maxClientSockets bounds the WebSockets whose clients one node serves
+// (its own objects' and those it relays): each costs goroutines and
+// buffers. Past it an upgrade is refused, not applied.
+const maxClientSockets = 10_000
 
 // socketWriteTimeout bounds writing one message to a client.
 const socketWriteTimeout = 10 * time.Second
@@ -49,6 +60,7 @@ type socketFrame struct {
 // a writer goroutine writes, in order, once the handshake is done.
 type serverSocket struct {
 	out       chan socketFrame
+	queued    atomic.Int64  // bytes in out
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
 	code      int
@@ -67,9 +79,15 @@ func (s *serverSocket) Send(binary bool, data []byte) {
 		return
 	default:
 	}
+	if s.queued.Add(int64(len(data))) > socketQueueBytes {
+		s.queued.Add(-int64(len(data)))
+		s.Close(closePolicy, "the client reads too slowly")
+		return
+	}
 	select {
 	case s.out <- socketFrame{binary: binary, data: data}:
 	default:
+		s.queued.Add(-int64(len(data)))
 		s.Close(closePolicy, "the client reads too slowly")
 	}
 }
@@ -91,6 +109,7 @@ func (s *serverSocket) write(c *websocket.Conn) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), socketWriteTimeout)
 		defer cancel()
+		defer s.queued.Add(-int64(len(f.data)))
 		if err := c.Write(ctx, typ, f.data); err != nil {
 			c.CloseNow()
 			return false
@@ -173,13 +192,13 @@ func (h *classHost) connect(w http.ResponseWriter, r *http.Request, class, name 
 	}
 	c.SetReadLimit(int64(h.cfg.MaxResponseBytes))
 	if public {
-		n.cfg.Metrics.SocketOpened()
+		h.clientSocketOpened()
 	}
 	go sock.write(c)
 	go func() {
 		h.readSocket(c, sock, class, name, id)
 		if public {
-			n.cfg.Metrics.SocketClosed()
+			h.clientSocketClosed()
 		}
 	}()
 	return nil, nil
@@ -277,6 +296,18 @@ func (h *classHost) socketCall(class, name string, run func(context.Context, cla
 	return nil
 }
 
+// clientSocketOpened and clientSocketClosed count the sockets whose
+// clients this node serves, for maxClientSockets and the gauge.
+func (h *classHost) clientSocketOpened() {
+	h.relays.clients.Add(1)
+	h.n.cfg.Metrics.SocketOpened()
+}
+
+func (h *classHost) clientSocketClosed() {
+	h.relays.clients.Add(-1)
+	h.n.cfg.Metrics.SocketClosed()
+}
+
 // socketsLeadership closes every socket when the node stops being the
 // leader: their objects move to the new leader, where clients reconnect.
 func (h *classHost) socketsLeadership(isLeader bool) {
@@ -303,6 +334,9 @@ func (h *classHost) closeSockets() {
 // fetch's answer or an error, as Call does, and w is untouched.
 func (n *Node) ServeWebSocket(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request) (*CallResult, error) {
 	h := n.classHost()
+	if open := h.relays.clients.Load(); open >= maxClientSockets {
+		return nil, fmt.Errorf("%w: this node serves %d WebSockets, its most", ErrNotApplied, open)
+	}
 	if n.raft.State() == raft.Leader {
 		return h.connect(w, r, class, name, req, true)
 	}

@@ -42,8 +42,11 @@ const relayLeaderCheck = 250 * time.Millisecond
 var handshakeHeaders = []string{"Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version",
 	"Sec-Websocket-Extensions", "Sec-Websocket-Accept", "Sec-Websocket-Protocol"}
 
-// relaySet is the sockets a follower relays, closed on shutdown.
+// relaySet is the sockets a follower relays, closed on shutdown, and the
+// count of sockets whose clients the node serves, relayed or not.
 type relaySet struct {
+	clients atomic.Int64
+
 	mu     sync.Mutex
 	conns  map[*websocket.Conn]struct{}
 	closed bool
@@ -162,9 +165,9 @@ func (h *classHost) relay(w http.ResponseWriter, r *http.Request, class, name st
 		lc.CloseNow()
 		return nil, nil
 	}
-	n.cfg.Metrics.SocketOpened()
+	h.clientSocketOpened()
 	go func() {
-		defer n.cfg.Metrics.SocketClosed()
+		defer h.clientSocketClosed()
 		defer h.relays.remove(cc)
 		h.pump(cc, lc, leaderID)
 	}()

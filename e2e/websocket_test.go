@@ -246,4 +246,14 @@ func TestChatWebSocketsAcrossNodes(t *testing.T) {
 	if e, err := again.next(20 * time.Second); err != nil || e.Seq != clients+2 || e.Text != "after" {
 		t.Fatalf("after the failover got %+v, %v", e, err)
 	}
+	// A node that stops (SIGTERM) closes its clients' sockets with 1012 too.
+	c.stop(survivor)
+	select {
+	case code := <-again.closed:
+		if code != websocket.StatusServiceRestart {
+			t.Errorf("closed with %d when %s stopped, want 1012", code, survivor.id)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("still open 20s after %s stopped", survivor.id)
+	}
 }
