@@ -90,24 +90,31 @@
   define("WebSocketPair", WebSocketPair);
 
   // Response accepts {status: 101, webSocket: client}, Cloudflare's way
-  // of answering an upgrade.
+  // of answering an upgrade. The new Response shares the prelude's
+  // prototype (and inherits its statics), so that Response.json's answers
+  // and the prelude's stay instanceof Response and subclasses still work.
   const BaseResponse = g.Response;
-  class Response extends BaseResponse {
-    constructor(body, init) {
-      if (init !== undefined && init !== null && init.webSocket !== undefined && init.webSocket !== null) {
-        const p = state(init.webSocket, "Response");
-        if (p.server) throw new TypeError("Response: webSocket must be the client end of a WebSocketPair");
-        if (Number(init.status) !== 101) throw new RangeError("Response: a webSocket needs status 101");
-        if (body !== null && body !== undefined) throw new TypeError("Response with status 101 cannot have a body");
-        super(null, { headers: init.headers, statusText: init.statusText });
-        this.status = 101;
-        this.webSocket = init.webSocket;
-        return;
-      }
-      super(body, init);
-      this.webSocket = null;
+  Object.defineProperty(BaseResponse.prototype, "webSocket", {
+    get() { return this._webSocket === undefined ? null : this._webSocket; },
+    configurable: true,
+  });
+  function Response(body, init) {
+    if (new.target === undefined) throw new TypeError("Response: use new");
+    if (init === undefined || init === null || init.webSocket === undefined || init.webSocket === null) {
+      return Reflect.construct(BaseResponse, [body, init], new.target);
     }
+    const p = state(init.webSocket, "Response");
+    if (p.server) throw new TypeError("Response: webSocket must be the client end of a WebSocketPair");
+    if (Number(init.status) !== 101) throw new RangeError("Response: a webSocket needs status 101");
+    if (body !== null && body !== undefined) throw new TypeError("Response with status 101 cannot have a body");
+    const r = Reflect.construct(BaseResponse, [null, { headers: init.headers, statusText: init.statusText }], new.target);
+    r.status = 101;
+    Object.defineProperty(r, "_webSocket", { value: init.webSocket });
+    return r;
   }
+  Response.prototype = BaseResponse.prototype;
+  Object.defineProperty(BaseResponse.prototype, "constructor", { value: Response, writable: true, configurable: true });
+  Object.setPrototypeOf(Response, BaseResponse);
   define("Response", Response);
 
   function tagsOf(tags) {
@@ -139,8 +146,8 @@
   // upgradeOf is the socket id of the client end r answers with, -1 when
   // r is not a WebSocket Response.
   function upgradeOf(r) {
-    if (!(r instanceof Response) || r.status !== 101) return -1;
-    const p = priv.get(r.webSocket);
+    if (!(r instanceof BaseResponse) || r.status !== 101) return -1;
+    const p = priv.get(r._webSocket);
     return p === undefined || p.server ? -1 : p.id;
   }
   return { wrapContext, upgradeOf, socketFor };

@@ -385,3 +385,29 @@ func TestChatExample(t *testing.T) {
 		t.Errorf("history %s", body)
 	}
 }
+
+// TestWebSocketResponseIsAResponse: the Response that takes a webSocket
+// is still the one Response, for the class's instanceof checks.
+func TestWebSocketResponseIsAResponse(t *testing.T) {
+	h := newSocketHarness(t, `export class Room { constructor(ctx) { this.ctx = ctx; }
+		async fetch() {
+			const [c, s] = Object.values(new WebSocketPair());
+			const checks = [
+				Response.json({}) instanceof Response,
+				new Response("x") instanceof Response,
+				new Response("x").webSocket === null,
+				new Response(null, { status: 101, webSocket: c }) instanceof Response,
+				new Response(null, { status: 101, webSocket: c }).webSocket === c,
+				new (class extends Response {})("y") instanceof Response,
+				new Response("z").constructor === Response,
+			];
+			return new Response(checks.join(","));
+		} }`)
+	_, _, resp, err := h.connect("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(resp.Body); got != "true,true,true,true,true,true,true" {
+		t.Fatalf("checks %s", got)
+	}
+}
