@@ -257,3 +257,65 @@ func TestChatWebSocketsAcrossNodes(t *testing.T) {
 		t.Fatalf("still open 20s after %s stopped", survivor.id)
 	}
 }
+
+// TestChatSocketsCloseOnLeaderChange: a leader that is paused (SIGSTOP)
+// loses its office without dying. The followers' relays see another
+// leader and close their clients' sockets with 1012; once resumed, the old
+// leader steps down and closes its own clients' sockets with 1012 too.
+func TestChatSocketsCloseOnLeaderChange(t *testing.T) {
+	source, err := os.ReadFile(filepath.Join("..", "examples", "chat.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, 3)
+	c.start()
+	c.deploy(c.nodes[0].url(), "ChatRoom", "js", source)
+	old := c.leader()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var cls []*chatClient
+	for i := range 6 {
+		cl, err := dialChat(t, ctx, c.nodes[i%3], "room", fmt.Sprintf("u%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, err := cl.next(20 * time.Second); err != nil || e.Joined == "" {
+			t.Fatalf("welcome %+v, %v", e, err)
+		}
+		cls = append(cls, cl)
+	}
+	if err := old.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { old.Resume() }) // before the cluster's stop, which runs later
+	wait := func(cl *chatClient) {
+		t.Helper()
+		select {
+		case code := <-cl.closed:
+			if code != websocket.StatusServiceRestart {
+				t.Errorf("a client on %s closed with %d, want 1012", cl.node.id, code)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("a client on %s still open 30s after %s was paused", cl.node.id, old.id)
+		}
+	}
+	for _, cl := range cls {
+		if cl.node != old {
+			wait(cl)
+		}
+	}
+	if err := old.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range cls {
+		if cl.node == old {
+			wait(cl)
+		}
+	}
+	eventually(t, 10*time.Second, old.id+" logs closing its sockets on stepping down", func() error {
+		if old.CountLogLines("closed the sockets of class objects after losing leadership") == 0 {
+			return errors.New("not logged")
+		}
+		return nil
+	})
+}
