@@ -258,18 +258,14 @@ func (s *Server) callClass(c echo.Context) error {
 	header := r.Header.Clone()
 	header.Del("Authorization")
 	req := &classes.Request{Method: r.Method, URL: u.String(), Header: header, Body: body}
-	var res *cluster.CallResult
-	if isWebSocketUpgrade(r) {
-		if res, err = s.serveWebSocket(c, class, name, req); res == nil && err == nil {
-			return nil // upgraded: the socket is served in the background
-		}
-	} else {
-		// A call runs for up to the class CPU limit, longer than other
-		// requests may take; it does not stop when the client goes away
-		// (a write does not either).
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.CallTimeout)
-		defer cancel()
-		res, err = s.classes.Call(ctx, class, name, req, idem)
+	// A call runs for up to the class CPU limit, longer than other
+	// requests may take; it does not stop when the client goes away
+	// (a write does not either).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.CallTimeout)
+	defer cancel()
+	res, err := s.callOrUpgrade(ctx, c, class, name, req, idem)
+	if res == nil && err == nil {
+		return nil // upgraded to a WebSocket, served in the background
 	}
 	if err != nil {
 		var ce *cluster.CallError

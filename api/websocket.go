@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -22,6 +23,15 @@ var _ socketNode = (*cluster.Node)(nil)
 // handshake).
 func isWebSocketUpgrade(r *http.Request) bool {
 	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// callOrUpgrade runs a call, or serves an upgrade request (then nil,
+// nil means the socket was accepted).
+func (s *Server) callOrUpgrade(ctx context.Context, c echo.Context, class, name string, req *classes.Request, idem string) (*cluster.CallResult, error) {
+	if isWebSocketUpgrade(c.Request()) {
+		return s.serveWebSocket(c, class, name, req)
+	}
+	return s.classes.Call(ctx, class, name, req, idem)
 }
 
 // serveWebSocket hands an upgrade request to the node: fetch of the

@@ -90,6 +90,7 @@ type answerCapture struct {
 	connected atomic.Bool
 	answer    []byte
 	got       bool
+	status    int // the leader's HTTP status when it did not upgrade
 }
 
 func (a *answerCapture) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -97,6 +98,7 @@ func (a *answerCapture) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil || resp.StatusCode == http.StatusSwitchingProtocols {
 		return resp, err
 	}
+	a.status = resp.StatusCode
 	b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxForwardedCallBytes))
 	resp.Body.Close()
 	if rerr == nil && resp.StatusCode == http.StatusOK {
@@ -144,7 +146,9 @@ func (h *classHost) relay(w http.ResponseWriter, r *http.Request, class, name st
 			}
 			return res.outcome()
 		}
-		if !capture.connected.Load() {
+		if !capture.connected.Load() || capture.status != 0 && capture.status != http.StatusOK {
+			// Not sent, or refused before fetch ran: the leader answers
+			// 200 for every call it ran.
 			return nil, fmt.Errorf("%w: %v", ErrNotApplied, err)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrOutcomeUnknown, err)
