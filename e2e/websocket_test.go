@@ -147,6 +147,7 @@ func TestChatWebSocketsAcrossNodes(t *testing.T) {
 		}
 	}
 
+	start := time.Now()
 	// Each sends one message; every client receives all 50 exactly
 	// once, in the same order, numbered 1..50.
 	for i, cl := range cls {
@@ -183,6 +184,7 @@ func TestChatWebSocketsAcrossNodes(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
+	t.Logf("%d messages to %d clients on 3 nodes: %s", clients, clients, time.Since(start))
 	if err := cls[0].conn.Write(ctx, websocket.MessageText, []byte("the end")); err != nil {
 		t.Fatal(err)
 	}
