@@ -263,7 +263,10 @@ func (s *Server) callClass(c echo.Context) error {
 	// (a write does not either).
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.CallTimeout)
 	defer cancel()
-	res, err := s.classes.Call(ctx, class, name, req, idem)
+	res, err := s.callOrUpgrade(ctx, c, class, name, req, idem)
+	if res == nil && err == nil {
+		return nil // upgraded to a WebSocket, served in the background
+	}
 	if err != nil {
 		var ce *cluster.CallError
 		switch {

@@ -31,6 +31,8 @@ type call struct {
 	// stand for, so a ScriptError can carry the sentinel.
 	thrown map[*goja.Object]error
 
+	ws *socketCall // WebSocket sends held by the output gate (websocket.go)
+
 	cpuUsed time.Duration
 	stopCtx func() bool
 

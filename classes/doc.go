@@ -55,7 +55,8 @@
 // (UTF-8), atob, btoa, crypto.randomUUID and getRandomValues, console
 // (to the engine's slog logger with class and object), setTimeout,
 // setInterval, clearTimeout, clearInterval, performance.now,
-// structuredClone, queueMicrotask, and goja's ECMAScript built-ins. There
+// structuredClone, queueMicrotask, WebSocketPair and WebSocket (the
+// hibernation API: websocket.go), and goja's ECMAScript built-ins. There
 // is no outbound fetch and no Node API. `import { DurableObject } from
 // "cloudflare:workers"` resolves to a base class keeping ctx and env.
 //

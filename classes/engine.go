@@ -162,8 +162,9 @@ func (c *Config) setDefaults() {
 // Engine runs the objects of deployed classes: one JavaScript runtime per
 // live object instance, one call at a time per object.
 type Engine struct {
-	cfg   Config
-	slots slots
+	cfg     Config
+	slots   slots
+	sockets socketRegistry // WebSockets, which outlive instances (websocket.go)
 
 	// Counters for Stats.
 	built, calls, failed, cpuLimited atomic.Uint64
@@ -268,6 +269,7 @@ func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state Sta
 	defer func() { e.slots.release(s, in, keep) }()
 
 	c := newCall(ctx, state, &e.cfg)
+	c.ws = e.newSocketCall(slotKey{class: ref.Name, object: object})
 	defer c.stop()
 	e.calls.Add(1)
 	defer func() {
@@ -294,6 +296,7 @@ func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state Sta
 	if err := body(in); err != nil {
 		return err
 	}
+	c.ws.release() // committed: what the call sent goes out
 	keep = true
 	return nil
 }

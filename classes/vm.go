@@ -33,6 +33,7 @@ type vm struct {
 	// evaluates a module).
 	call *call
 	born time.Time // performance.now()'s origin
+	ws   wsHooks   // websocket.js's hooks (websocket.go)
 }
 
 // hooks are the functions and objects the engine uses, taken from the
@@ -98,6 +99,9 @@ func newVM(rt *goja.Runtime, cfg *Config, log *slog.Logger) (*vm, error) {
 		if *dst, ok = goja.AssertFunction(o.Get(name)); !ok {
 			return nil, fmt.Errorf("classes: the prelude lacks %s", name)
 		}
+	}
+	if err := vm.installWebSockets(); err != nil {
+		return nil, err
 	}
 	return vm, nil
 }

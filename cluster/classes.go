@@ -91,6 +91,10 @@ type classHost struct {
 	mu         sync.Mutex
 	programs   map[string]classes.ClassRef
 	stopAlarms context.CancelFunc
+
+	// relays are the sockets this node relays to the leader
+	// (websocket_relay.go).
+	relays relaySet
 }
 
 func newClassHost(n *Node, cfg ClassConfig) *classHost {
@@ -111,8 +115,12 @@ func newClassHost(n *Node, cfg ClassConfig) *classHost {
 	}
 }
 
-// close drops the idle connections to the leader.
-func (h *classHost) close() { h.peers.close() }
+// close closes the sockets this node serves or relays (1012) and drops
+// the idle connections to the leader.
+func (h *classHost) close() {
+	h.closeSockets()
+	h.peers.close()
+}
 
 // classHost returns the node's class host, made on first use.
 func (n *Node) classHost() *classHost {

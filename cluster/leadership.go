@@ -19,6 +19,7 @@ func (n *Node) watchLeadership(ctx context.Context) {
 			return
 		case isLeader := <-ch:
 			n.classHost().leadership(ctx, isLeader)
+			n.classHost().socketsLeadership(isLeader)
 			if !isLeader {
 				n.log.Info("lost leadership", "term", n.raft.CurrentTerm())
 				continue

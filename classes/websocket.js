@@ -1,0 +1,154 @@
+// WebSockets in object classes: Cloudflare's hibernation API
+// (WebSocketPair, ctx.acceptWebSocket, ctx.getWebSockets, ws.send,
+// ws.close, and the class's webSocketMessage and webSocketClose handlers).
+// This file evaluates to a function the engine calls once per runtime,
+// after prelude.js, with its Go natives (websocket.go); it returns the
+// hooks the engine drives. Sockets belong to the engine, not to the
+// runtime: an instance rebuilt from storage finds its object's sockets
+// again through getWebSockets.
+(function (native) {
+  "use strict";
+  const g = globalThis;
+  function define(name, value) {
+    Object.defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
+  }
+  const CONNECTING = 0, OPEN = 1, CLOSING = 2, CLOSED = 3;
+  const priv = new WeakMap(); // WebSocket -> {id, server}
+  // byID keeps one server WebSocket object per socket for this runtime,
+  // so getWebSockets and the handlers hand the class the same object.
+  const byID = new Map();
+
+  function state(ws, what) {
+    const p = priv.get(ws);
+    if (p === undefined) throw new TypeError(what + ": not a WebSocket");
+    return p;
+  }
+  function serverState(ws, what) {
+    const p = state(ws, what);
+    if (!p.server) throw new TypeError(what + ": the client end of a WebSocketPair is the caller's; use the server end");
+    return p;
+  }
+  function bytesOf(m) {
+    if (m instanceof ArrayBuffer) return m;
+    if (ArrayBuffer.isView(m)) return m.buffer.slice(m.byteOffset, m.byteOffset + m.byteLength);
+    return null;
+  }
+
+  class WebSocket {
+    constructor() { throw new TypeError("WebSocket: make one with new WebSocketPair()"); }
+    send(message) {
+      const p = serverState(this, "send");
+      if (typeof message === "string") { native.send(p.id, message, false); return; }
+      const b = bytesOf(message);
+      if (b === null) throw new TypeError("send: the message must be a string, an ArrayBuffer or a view of one");
+      native.send(p.id, b, true);
+    }
+    close(code, reason) {
+      const p = serverState(this, "close");
+      code = code === undefined ? 1000 : Number(code);
+      if (!((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))) {
+        throw new TypeError("close: " + code + " is not a close code a server may send");
+      }
+      reason = reason === undefined ? "" : String(reason);
+      native.close(p.id, code, reason);
+    }
+    get readyState() { return native.readyState(state(this, "readyState").id); }
+    serializeAttachment(v) { native.setAttachment(serverState(this, "serializeAttachment").id, v); }
+    deserializeAttachment() { return native.getAttachment(serverState(this, "deserializeAttachment").id); }
+    accept() { throw new TypeError("accept: dobj supports the hibernation API only: use this.ctx.acceptWebSocket(ws)"); }
+    addEventListener() { throw new TypeError("addEventListener: dobj supports the hibernation API only: define webSocketMessage and webSocketClose"); }
+    get [Symbol.toStringTag]() { return "WebSocket"; }
+  }
+  for (const [k, v] of [["CONNECTING", CONNECTING], ["OPEN", OPEN], ["CLOSING", CLOSING], ["CLOSED", CLOSED],
+    ["READY_STATE_CONNECTING", CONNECTING], ["READY_STATE_OPEN", OPEN], ["READY_STATE_CLOSING", CLOSING], ["READY_STATE_CLOSED", CLOSED]]) {
+    Object.defineProperty(WebSocket, k, { value: v, enumerable: true });
+  }
+  function makeSocket(id, server) {
+    const ws = Object.create(WebSocket.prototype);
+    priv.set(ws, { id, server });
+    return ws;
+  }
+  function socketFor(id) {
+    let ws = byID.get(id);
+    if (ws === undefined) {
+      ws = makeSocket(id, true);
+      byID.set(id, ws);
+    }
+    return ws;
+  }
+  define("WebSocket", WebSocket);
+
+  class WebSocketPair {
+    constructor() {
+      const id = native.pair();
+      const server = makeSocket(id, true);
+      byID.set(id, server);
+      Object.defineProperty(this, 0, { value: makeSocket(id, false), enumerable: true });
+      Object.defineProperty(this, 1, { value: server, enumerable: true });
+    }
+  }
+  define("WebSocketPair", WebSocketPair);
+
+  // Response accepts {status: 101, webSocket: client}, Cloudflare's way
+  // of answering an upgrade. The new Response shares the prelude's
+  // prototype (and inherits its statics), so that Response.json's answers
+  // and the prelude's stay instanceof Response and subclasses still work.
+  const BaseResponse = g.Response;
+  Object.defineProperty(BaseResponse.prototype, "webSocket", {
+    get() { return this._webSocket === undefined ? null : this._webSocket; },
+    configurable: true,
+  });
+  function Response(body, init) {
+    if (new.target === undefined) throw new TypeError("Response: use new");
+    if (init === undefined || init === null || init.webSocket === undefined || init.webSocket === null) {
+      return Reflect.construct(BaseResponse, [body, init], new.target);
+    }
+    const p = state(init.webSocket, "Response");
+    if (p.server) throw new TypeError("Response: webSocket must be the client end of a WebSocketPair");
+    if (Number(init.status) !== 101) throw new RangeError("Response: a webSocket needs status 101");
+    if (body !== null && body !== undefined) throw new TypeError("Response with status 101 cannot have a body");
+    const r = Reflect.construct(BaseResponse, [null, { headers: init.headers, statusText: init.statusText }], new.target);
+    r.status = 101;
+    Object.defineProperty(r, "_webSocket", { value: init.webSocket });
+    return r;
+  }
+  Response.prototype = BaseResponse.prototype;
+  Object.defineProperty(BaseResponse.prototype, "constructor", { value: Response, writable: true, configurable: true });
+  Object.setPrototypeOf(Response, BaseResponse);
+  define("Response", Response);
+
+  function tagsOf(tags) {
+    if (tags === undefined || tags === null) return [];
+    return Array.from(tags, (t) => {
+      if (typeof t !== "string") throw new TypeError("acceptWebSocket: tags must be strings");
+      return t;
+    });
+  }
+  // wrapContext adds the WebSocket methods to a context made by the prelude.
+  function wrapContext(ctx) {
+    const c = Object.create(ctx);
+    Object.defineProperties(c, {
+      acceptWebSocket: {
+        enumerable: true,
+        value(ws, tags) { native.accept(serverState(ws, "acceptWebSocket").id, tagsOf(tags)); },
+      },
+      getWebSockets: {
+        enumerable: true,
+        value(tag) { return native.list(tag === undefined || tag === null ? null : String(tag)).map(socketFor); },
+      },
+      getTags: {
+        enumerable: true,
+        value(ws) { return native.tags(serverState(ws, "getTags").id); },
+      },
+    });
+    return Object.freeze(c);
+  }
+  // upgradeOf is the socket id of the client end r answers with, -1 when
+  // r is not a WebSocket Response.
+  function upgradeOf(r) {
+    if (!(r instanceof BaseResponse) || r.status !== 101) return -1;
+    const p = priv.get(r._webSocket);
+    return p === undefined || p.server ? -1 : p.id;
+  }
+  return { wrapContext, upgradeOf, socketFor };
+})
