@@ -345,7 +345,29 @@
     if (init instanceof URLSearchParams) headers.set("content-type", "application/x-www-form-urlencoded;charset=UTF-8");
     else if (init !== null && init !== undefined && !(init instanceof ArrayBuffer) && !ArrayBuffer.isView(init)) headers.set("content-type", "text/plain;charset=UTF-8");
   }
+  // headersOf builds Headers from the engine's "name\0value\0…" (names
+  // lower case and valid, values without NUL), unchecked.
+  function headersOf(raw) {
+    const h = Object.create(Headers.prototype);
+    const m = new Map();
+    if (raw !== "") {
+      const p = raw.split("\0");
+      for (let i = 0; i + 1 < p.length; i += 2) m.set(p[i], p[i + 1]);
+    }
+    h._m = m;
+    return h;
+  }
+  // A Request the engine makes, or a Response from Response.json, keeps
+  // its headers as that string (_hs) until the class first reads
+  // .headers: most calls never do, and a Headers with its Map costs
+  // more than the rest of the object. _headers is null until then.
   class Body {
+    get headers() {
+      let h = this._headers;
+      if (h === null || h === undefined) { h = headersOf(this._hs === undefined ? "" : this._hs); this._headers = h; }
+      return h;
+    }
+    set headers(v) { this._headers = v; }
     _consume() {
       if (this._used) return Promise.reject(new TypeError("Body has already been used"));
       this._used = true;
@@ -399,6 +421,7 @@
     return status;
   }
   function nullBodyStatus(status) { return status === 204 || status === 205 || status === 304; }
+  const JSON_HEADERS = "content-type\0application/json\0";
   class Response extends Body {
     constructor(body, init) {
       super();
@@ -429,12 +452,17 @@
       const text = JSON.stringify(data);
       if (text === undefined) throw new TypeError("Response.json: the value cannot be serialized as JSON");
       const given = init !== undefined && init !== null && init.headers !== undefined && init.headers !== null;
-      const headers = new Headers(given ? init.headers : undefined);
-      if (!given || !headers.has("content-type")) headers._m.set("content-type", "application/json");
       const r = Object.create(Response.prototype);
       r.status = status;
       r.statusText = given && init.statusText !== undefined ? String(init.statusText) : "";
-      r.headers = headers;
+      if (given) {
+        const headers = new Headers(init.headers);
+        if (!headers.has("content-type")) headers._m.set("content-type", "application/json");
+        r._headers = headers;
+      } else {
+        r._headers = null;
+        r._hs = JSON_HEADERS;
+      }
       r._body = text;
       r._used = false;
       return r;
@@ -611,13 +639,8 @@
     const r = Object.create(Request.prototype);
     r.url = url;
     r.method = method;
-    const h = Object.create(Headers.prototype);
-    h._m = new Map();
-    if (headers !== "") {
-      const p = headers.split("\0");
-      for (let i = 0; i + 1 < p.length; i += 2) h._m.set(p[i], p[i + 1]);
-    }
-    r.headers = h;
+    r._headers = null; // built from _hs when first read
+    r._hs = headers;
     r._body = body;
     r._used = false;
     r.signal = null;
@@ -625,10 +648,23 @@
   }
   // responseParts is what the engine sends: [status, "name\0value\0…", body],
   // or null when r is not a Response.
+  // Headers never read since Response.json made them are sent as they
+  // are; otherwise the Map is joined (with a function made once, not a
+  // closure a call).
+  let joined = "";
+  function joinHeader(v, k) { joined += k + "\0" + v + "\0"; }
   function responseParts(r) {
     if (!(r instanceof Response)) return null;
-    let h = "";
-    r.headers._m.forEach((v, k) => { h += k + "\0" + v + "\0"; });
+    const hs = r._headers;
+    let h;
+    if (hs === null && typeof r._hs === "string") {
+      h = r._hs;
+    } else {
+      joined = "";
+      r.headers._m.forEach(joinHeader);
+      h = joined;
+      joined = "";
+    }
     return [r.status, h, r._body];
   }
   function isClass(v) {
