@@ -243,9 +243,27 @@
       this._l = this._l.filter((p) => !(p[0] === k && (v === undefined || p[1] === String(v))));
       this._update();
     }
-    get(k) { k = String(k); const p = this._l.find((p) => p[0] === k); return p ? p[1] : null; }
-    getAll(k) { k = String(k); return this._l.filter((p) => p[0] === k).map((p) => p[1]); }
-    has(k, v) { k = String(k); return this._l.some((p) => p[0] === k && (v === undefined || p[1] === String(v))); }
+    // get, getAll and has loop rather than pass a new arrow function to
+    // find or some on each use.
+    get(k) {
+      k = String(k);
+      const l = this._l;
+      for (let i = 0; i < l.length; i++) if (l[i][0] === k) return l[i][1];
+      return null;
+    }
+    getAll(k) {
+      k = String(k);
+      const l = this._l, out = [];
+      for (let i = 0; i < l.length; i++) if (l[i][0] === k) out.push(l[i][1]);
+      return out;
+    }
+    has(k, v) {
+      k = String(k);
+      if (v !== undefined) v = String(v);
+      const l = this._l;
+      for (let i = 0; i < l.length; i++) if (l[i][0] === k && (v === undefined || l[i][1] === v)) return true;
+      return false;
+    }
     set(k, v) {
       k = String(k); v = String(v);
       const i = this._l.findIndex((p) => p[0] === k);
@@ -272,10 +290,17 @@
   class URL {
     constructor(url, base) {
       const u = native.parseURL(String(url), base === undefined ? undefined : String(base));
-      this._protocol = u[0]; this._username = u[1]; this._password = u[2];
-      this._hostname = u[3]; this._port = u[4]; this._pathname = u[5];
-      this._search = u[6]; this._hash = u[7];
-      this._sp = null;
+      // Parts that are usually empty are left to the prototype's
+      // defaults: an object with more than eight own properties costs
+      // goja a larger table, and a call's URL is made on every request.
+      this._protocol = u[0];
+      if (u[1] !== "") this._username = u[1];
+      if (u[2] !== "") this._password = u[2];
+      this._hostname = u[3];
+      if (u[4] !== "") this._port = u[4];
+      this._pathname = u[5];
+      this._search = u[6];
+      if (u[7] !== "") this._hash = u[7];
     }
     static canParse(url, base) {
       try { new URL(url, base); return true; } catch (e) { return false; }
@@ -325,6 +350,10 @@
     toJSON() { return this.href; }
     get [Symbol.toStringTag]() { return "URL"; }
   }
+  for (const k of ["_username", "_password", "_port", "_hash"]) {
+    Object.defineProperty(URL.prototype, k, { value: "", writable: true, configurable: true, enumerable: false });
+  }
+  Object.defineProperty(URL.prototype, "_sp", { value: null, writable: true, configurable: true, enumerable: false });
   define("URL", URL);
 
   // ---- Request and Response ----
