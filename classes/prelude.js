@@ -439,6 +439,14 @@
     }
     get [Symbol.toStringTag]() { return "Request"; }
   }
+  // Defaults the objects the engine makes (and Response.json) leave to
+  // their prototypes: fewer own properties to create on each call.
+  function protoDefault(proto, k, value) {
+    Object.defineProperty(proto, k, { value, writable: true, configurable: true, enumerable: false });
+  }
+  protoDefault(Body.prototype, "_headers", null);
+  protoDefault(Body.prototype, "_used", false);
+  protoDefault(Request.prototype, "signal", null);
   define("Request", Request);
 
   // responseInit checks a ResponseInit's status and statusText.
@@ -483,17 +491,15 @@
       const given = init !== undefined && init !== null && init.headers !== undefined && init.headers !== null;
       const r = Object.create(Response.prototype);
       r.status = status;
-      r.statusText = given && init.statusText !== undefined ? String(init.statusText) : "";
+      if (given && init.statusText !== undefined) r.statusText = String(init.statusText);
       if (given) {
         const headers = new Headers(init.headers);
         if (!headers.has("content-type")) headers._m.set("content-type", "application/json");
         r._headers = headers;
       } else {
-        r._headers = null;
         r._hs = JSON_HEADERS;
       }
       r._body = text;
-      r._used = false;
       return r;
     }
     static redirect(url, status) {
@@ -504,6 +510,7 @@
     static error() { throw new TypeError("Response.error() is not supported"); }
     get [Symbol.toStringTag]() { return "Response"; }
   }
+  protoDefault(Response.prototype, "statusText", "");
   define("Response", Response);
 
   // ---- crypto, console, timers, structuredClone, queueMicrotask ----
@@ -668,11 +675,8 @@
     const r = Object.create(Request.prototype);
     r.url = url;
     r.method = method;
-    r._headers = null; // built from _hs when first read
-    r._hs = headers;
+    r._hs = headers; // _headers stays null until .headers is read
     r._body = body;
-    r._used = false;
-    r.signal = null;
     return r;
   }
   // responseParts is what the engine sends: [status, "name\0value\0…", body],
