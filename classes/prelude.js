@@ -667,18 +667,6 @@
   }
 
   // ---- hooks for the engine ----
-  // makeRequest builds the Request fetch gets without re-checking what
-  // the engine checked: url is absolute, names are lower case and valid.
-  // Headers come as one string, "name\0value\0…" (neither holds a NUL),
-  // which costs less to pass than arrays.
-  function makeRequest(method, url, headers, body) {
-    const r = Object.create(Request.prototype);
-    r.url = url;
-    r.method = method;
-    r._hs = headers; // _headers stays null until .headers is read
-    r._body = body;
-    return r;
-  }
   // responseParts is what the engine sends: [status, "name\0value\0…", body],
   // or null when r is not a Response.
   // Headers never read since Response.json made them are sent as they
@@ -709,5 +697,7 @@
   // construct is called through goja's Callable so that the promise jobs
   // the constructor queued run when it returns (Runtime.New does not).
   function construct(C, ctx, env) { return new C(ctx, env); }
-  return { makeContext, makeRequest, responseParts, isClass, mapEntries, setValues, construct };
+  // requestProto: the engine builds the Request fetch gets itself (see
+  // requestValue), on this prototype.
+  return { makeContext, requestProto: Request.prototype, responseParts, isClass, mapEntries, setValues, construct };
 })
