@@ -80,12 +80,15 @@
   // native step the CPU limit cannot stop (depth 100,000: half a minute).
   // The depth is checked first, in Go, in time linear in the size.
   const stringify = JSON.stringify;
-  Object.defineProperty(JSON, "stringify", {
-    value: function stringify_(value, replacer, space) {
-      if (typeof value === "object" && value !== null) native.checkDepth(value);
-      return stringify(value, replacer, space);
-    }, writable: true, configurable: true, enumerable: false,
-  });
+  function stringify_(value, replacer, space) {
+    if (typeof value === "object" && value !== null) native.checkDepth(value);
+    return stringify(value, replacer, space);
+  }
+  Object.defineProperty(JSON, "stringify", { value: stringify_, writable: true, configurable: true, enumerable: false });
+  // Built-ins the per-call paths below use, taken once: a global lookup
+  // on every call costs map lookups in memory that is usually cold (and
+  // a class that replaces a global does not change Response.json).
+  const objectCreate = Object.create, isInteger = Number.isInteger, isArray = Array.isArray;
 
   function define(name, value) {
     Object.defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
@@ -377,7 +380,7 @@
   // headersOf builds Headers from the engine's "name\0value\0…" (names
   // lower case and valid, values without NUL), unchecked.
   function headersOf(raw) {
-    const h = Object.create(Headers.prototype);
+    const h = objectCreate(Headers.prototype);
     const m = new Map();
     if (raw !== "") {
       const p = raw.split("\0");
@@ -452,7 +455,7 @@
   // responseInit checks a ResponseInit's status and statusText.
   function responseStatus(init) {
     const status = init === undefined || init === null || init.status === undefined ? 200 : Number(init.status);
-    if (!Number.isInteger(status) || status < 200 || status > 599) {
+    if (!isInteger(status) || status < 200 || status > 599) {
       throw new RangeError(`Response status ${init.status} is not in the range 200 to 599`);
     }
     return status;
@@ -486,10 +489,10 @@
     static json(data, init) {
       const status = responseStatus(init);
       if (nullBodyStatus(status)) throw new TypeError(`Response with status ${status} cannot have a body`);
-      const text = JSON.stringify(data);
+      const text = stringify_(data);
       if (text === undefined) throw new TypeError("Response.json: the value cannot be serialized as JSON");
       const given = init !== undefined && init !== null && init.headers !== undefined && init.headers !== null;
-      const r = Object.create(Response.prototype);
+      const r = objectCreate(Response.prototype);
       r.status = status;
       if (given && init.statusText !== undefined) r.statusText = String(init.statusText);
       if (given) {
@@ -575,7 +578,7 @@
       get(k, opts) {
         try {
           check();
-          return P.resolve(Array.isArray(k) ? native.getMany(keys(k)) : native.get(key(k)));
+          return P.resolve(isArray(k) ? native.getMany(keys(k)) : native.get(key(k)));
         } catch (e) { return P.reject(e); }
       },
       put(k, v, opts) {
@@ -588,7 +591,7 @@
       delete(k, opts) {
         try {
           check();
-          return P.resolve(Array.isArray(k) ? native.deleteMany(keys(k)) : native.delete(key(k)));
+          return P.resolve(isArray(k) ? native.deleteMany(keys(k)) : native.delete(key(k)));
         } catch (e) { return P.reject(e); }
       },
       list(o) {
