@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -129,4 +130,50 @@ func BenchmarkCompile(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkCallCounterColdObjects is one increment at a time spread over
+// 1,000 live objects, as `dobj bench --op class-increment` spreads them:
+// each call runs on a runtime that is cold in the CPU's caches, and the
+// GC marks 1,000 runtimes' heaps, so a call costs about twice what it
+// costs on one hot object (BenchmarkCallCounter).
+func BenchmarkCallCounterColdObjects(b *testing.B) {
+	const objects = 1000
+	e := newTestEngine(b, Config{})
+	ref := compileExample(b, "counter.js")
+	states := make([]*fakeState, objects)
+	ctx := context.Background()
+	req := &Request{Method: "POST", URL: "http://node/increment", Header: http.Header{}}
+	heap0 := liveHeap()
+	for i := range states {
+		states[i] = newFakeState(fmt.Sprint("card-", i))
+		if _, err := e.Call(ctx, ref, states[i].object, req, states[i], states[i].commit); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n := e.Instances(); n != objects {
+		b.Fatalf("%d instances live, want %d", n, objects)
+	}
+	// The live heap the instances hold, beside the timings: what
+	// Config.MaxInstances trades against rebuilds.
+	perInstance := float64(liveHeap()-heap0) / objects / 1024
+	defer b.ReportMetric(perInstance, "heap-KiB/instance")
+	b.ReportAllocs()
+	defer cpuTimer(b)()
+	i := 0
+	for b.Loop() {
+		st := states[i%objects]
+		i += 7919 // a prime: every object in turn, in no cache-friendly order
+		if _, err := e.Call(ctx, ref, st.object, req, st, st.commit); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// liveHeap is the heap that survives a full collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

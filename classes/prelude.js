@@ -80,12 +80,15 @@
   // native step the CPU limit cannot stop (depth 100,000: half a minute).
   // The depth is checked first, in Go, in time linear in the size.
   const stringify = JSON.stringify;
-  Object.defineProperty(JSON, "stringify", {
-    value: function stringify_(value, replacer, space) {
-      if (typeof value === "object" && value !== null) native.checkDepth(value);
-      return stringify(value, replacer, space);
-    }, writable: true, configurable: true, enumerable: false,
-  });
+  function stringify_(value, replacer, space) {
+    if (typeof value === "object" && value !== null) native.checkDepth(value);
+    return stringify(value, replacer, space);
+  }
+  Object.defineProperty(JSON, "stringify", { value: stringify_, writable: true, configurable: true, enumerable: false });
+  // Built-ins the per-call paths below use, taken once: a global lookup
+  // on every call costs map lookups in memory that is usually cold (and
+  // a class that replaces a global does not change Response.json).
+  const objectCreate = Object.create, isInteger = Number.isInteger, isArray = Array.isArray;
 
   function define(name, value) {
     Object.defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
@@ -243,9 +246,27 @@
       this._l = this._l.filter((p) => !(p[0] === k && (v === undefined || p[1] === String(v))));
       this._update();
     }
-    get(k) { k = String(k); const p = this._l.find((p) => p[0] === k); return p ? p[1] : null; }
-    getAll(k) { k = String(k); return this._l.filter((p) => p[0] === k).map((p) => p[1]); }
-    has(k, v) { k = String(k); return this._l.some((p) => p[0] === k && (v === undefined || p[1] === String(v))); }
+    // get, getAll and has loop rather than pass a new arrow function to
+    // find or some on each use.
+    get(k) {
+      k = String(k);
+      const l = this._l;
+      for (let i = 0; i < l.length; i++) if (l[i][0] === k) return l[i][1];
+      return null;
+    }
+    getAll(k) {
+      k = String(k);
+      const l = this._l, out = [];
+      for (let i = 0; i < l.length; i++) if (l[i][0] === k) out.push(l[i][1]);
+      return out;
+    }
+    has(k, v) {
+      k = String(k);
+      if (v !== undefined) v = String(v);
+      const l = this._l;
+      for (let i = 0; i < l.length; i++) if (l[i][0] === k && (v === undefined || l[i][1] === v)) return true;
+      return false;
+    }
     set(k, v) {
       k = String(k); v = String(v);
       const i = this._l.findIndex((p) => p[0] === k);
@@ -272,10 +293,17 @@
   class URL {
     constructor(url, base) {
       const u = native.parseURL(String(url), base === undefined ? undefined : String(base));
-      this._protocol = u[0]; this._username = u[1]; this._password = u[2];
-      this._hostname = u[3]; this._port = u[4]; this._pathname = u[5];
-      this._search = u[6]; this._hash = u[7];
-      this._sp = null;
+      // Parts that are usually empty are left to the prototype's
+      // defaults: an object with more than eight own properties costs
+      // goja a larger table, and a call's URL is made on every request.
+      this._protocol = u[0];
+      if (u[1] !== "") this._username = u[1];
+      if (u[2] !== "") this._password = u[2];
+      this._hostname = u[3];
+      if (u[4] !== "") this._port = u[4];
+      this._pathname = u[5];
+      this._search = u[6];
+      if (u[7] !== "") this._hash = u[7];
     }
     static canParse(url, base) {
       try { new URL(url, base); return true; } catch (e) { return false; }
@@ -325,6 +353,10 @@
     toJSON() { return this.href; }
     get [Symbol.toStringTag]() { return "URL"; }
   }
+  for (const k of ["_username", "_password", "_port", "_hash"]) {
+    Object.defineProperty(URL.prototype, k, { value: "", writable: true, configurable: true, enumerable: false });
+  }
+  Object.defineProperty(URL.prototype, "_sp", { value: null, writable: true, configurable: true, enumerable: false });
   define("URL", URL);
 
   // ---- Request and Response ----
@@ -345,7 +377,29 @@
     if (init instanceof URLSearchParams) headers.set("content-type", "application/x-www-form-urlencoded;charset=UTF-8");
     else if (init !== null && init !== undefined && !(init instanceof ArrayBuffer) && !ArrayBuffer.isView(init)) headers.set("content-type", "text/plain;charset=UTF-8");
   }
+  // headersOf builds Headers from the engine's "name\0value\0…" (names
+  // lower case and valid, values without NUL), unchecked.
+  function headersOf(raw) {
+    const h = objectCreate(Headers.prototype);
+    const m = new Map();
+    if (raw !== "") {
+      const p = raw.split("\0");
+      for (let i = 0; i + 1 < p.length; i += 2) m.set(p[i], p[i + 1]);
+    }
+    h._m = m;
+    return h;
+  }
+  // A Request the engine makes, or a Response from Response.json, keeps
+  // its headers as that string (_hs) until the class first reads
+  // .headers: most calls never do, and a Headers with its Map costs
+  // more than the rest of the object. _headers is null until then.
   class Body {
+    get headers() {
+      let h = this._headers;
+      if (h === null || h === undefined) { h = headersOf(this._hs === undefined ? "" : this._hs); this._headers = h; }
+      return h;
+    }
+    set headers(v) { this._headers = v; }
     _consume() {
       if (this._used) return Promise.reject(new TypeError("Body has already been used"));
       this._used = true;
@@ -388,17 +442,26 @@
     }
     get [Symbol.toStringTag]() { return "Request"; }
   }
+  // Defaults the objects the engine makes (and Response.json) leave to
+  // their prototypes: fewer own properties to create on each call.
+  function protoDefault(proto, k, value) {
+    Object.defineProperty(proto, k, { value, writable: true, configurable: true, enumerable: false });
+  }
+  protoDefault(Body.prototype, "_headers", null);
+  protoDefault(Body.prototype, "_used", false);
+  protoDefault(Request.prototype, "signal", null);
   define("Request", Request);
 
   // responseInit checks a ResponseInit's status and statusText.
   function responseStatus(init) {
     const status = init === undefined || init === null || init.status === undefined ? 200 : Number(init.status);
-    if (!Number.isInteger(status) || status < 200 || status > 599) {
+    if (!isInteger(status) || status < 200 || status > 599) {
       throw new RangeError(`Response status ${init.status} is not in the range 200 to 599`);
     }
     return status;
   }
   function nullBodyStatus(status) { return status === 204 || status === 205 || status === 304; }
+  const JSON_HEADERS = "content-type\0application/json\0";
   class Response extends Body {
     constructor(body, init) {
       super();
@@ -426,17 +489,20 @@
     static json(data, init) {
       const status = responseStatus(init);
       if (nullBodyStatus(status)) throw new TypeError(`Response with status ${status} cannot have a body`);
-      const text = JSON.stringify(data);
+      const text = stringify_(data);
       if (text === undefined) throw new TypeError("Response.json: the value cannot be serialized as JSON");
       const given = init !== undefined && init !== null && init.headers !== undefined && init.headers !== null;
-      const headers = new Headers(given ? init.headers : undefined);
-      if (!given || !headers.has("content-type")) headers._m.set("content-type", "application/json");
-      const r = Object.create(Response.prototype);
+      const r = objectCreate(Response.prototype);
       r.status = status;
-      r.statusText = given && init.statusText !== undefined ? String(init.statusText) : "";
-      r.headers = headers;
+      if (given && init.statusText !== undefined) r.statusText = String(init.statusText);
+      if (given) {
+        const headers = new Headers(init.headers);
+        if (!headers.has("content-type")) headers._m.set("content-type", "application/json");
+        r._headers = headers;
+      } else {
+        r._hs = JSON_HEADERS;
+      }
       r._body = text;
-      r._used = false;
       return r;
     }
     static redirect(url, status) {
@@ -447,6 +513,7 @@
     static error() { throw new TypeError("Response.error() is not supported"); }
     get [Symbol.toStringTag]() { return "Response"; }
   }
+  protoDefault(Response.prototype, "statusText", "");
   define("Response", Response);
 
   // ---- crypto, console, timers, structuredClone, queueMicrotask ----
@@ -511,7 +578,7 @@
       get(k, opts) {
         try {
           check();
-          return P.resolve(Array.isArray(k) ? native.getMany(keys(k)) : native.get(key(k)));
+          return P.resolve(isArray(k) ? native.getMany(keys(k)) : native.get(key(k)));
         } catch (e) { return P.reject(e); }
       },
       put(k, v, opts) {
@@ -524,7 +591,7 @@
       delete(k, opts) {
         try {
           check();
-          return P.resolve(Array.isArray(k) ? native.deleteMany(keys(k)) : native.delete(key(k)));
+          return P.resolve(isArray(k) ? native.deleteMany(keys(k)) : native.delete(key(k)));
         } catch (e) { return P.reject(e); }
       },
       list(o) {
@@ -603,32 +670,25 @@
   }
 
   // ---- hooks for the engine ----
-  // makeRequest builds the Request fetch gets without re-checking what
-  // the engine checked: url is absolute, names are lower case and valid.
-  // Headers come as one string, "name\0value\0…" (neither holds a NUL),
-  // which costs less to pass than arrays.
-  function makeRequest(method, url, headers, body) {
-    const r = Object.create(Request.prototype);
-    r.url = url;
-    r.method = method;
-    const h = Object.create(Headers.prototype);
-    h._m = new Map();
-    if (headers !== "") {
-      const p = headers.split("\0");
-      for (let i = 0; i + 1 < p.length; i += 2) h._m.set(p[i], p[i + 1]);
-    }
-    r.headers = h;
-    r._body = body;
-    r._used = false;
-    r.signal = null;
-    return r;
-  }
   // responseParts is what the engine sends: [status, "name\0value\0…", body],
   // or null when r is not a Response.
+  // Headers never read since Response.json made them are sent as they
+  // are; otherwise the Map is joined (with a function made once, not a
+  // closure a call).
+  let joined = "";
+  function joinHeader(v, k) { joined += k + "\0" + v + "\0"; }
   function responseParts(r) {
     if (!(r instanceof Response)) return null;
-    let h = "";
-    r.headers._m.forEach((v, k) => { h += k + "\0" + v + "\0"; });
+    const hs = r._headers;
+    let h;
+    if (hs === null && typeof r._hs === "string") {
+      h = r._hs;
+    } else {
+      joined = "";
+      r.headers._m.forEach(joinHeader);
+      h = joined;
+      joined = "";
+    }
     return [r.status, h, r._body];
   }
   function isClass(v) {
@@ -640,5 +700,7 @@
   // construct is called through goja's Callable so that the promise jobs
   // the constructor queued run when it returns (Runtime.New does not).
   function construct(C, ctx, env) { return new C(ctx, env); }
-  return { makeContext, makeRequest, responseParts, isClass, mapEntries, setValues, construct };
+  // requestProto: the engine builds the Request fetch gets itself (see
+  // requestValue), on this prototype.
+  return { makeContext, requestProto: Request.prototype, responseParts, isClass, mapEntries, setValues, construct };
 })

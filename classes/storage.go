@@ -56,8 +56,25 @@ func (vm *vm) keyList(v goja.Value) []string {
 }
 
 // encodeValue encodes v for storage, throwing the errors a class sees.
+// what names the operation in them; for a put it is the key, so that the
+// message is only formatted when there is an error (puts are hot).
 func (vm *vm) encodeValue(what string, v goja.Value, max int) json.RawMessage {
+	return vm.encodeFor(what, false, v, max)
+}
+
+// encodePut is encodeValue for put(key).
+func (vm *vm) encodePut(key string, v goja.Value) json.RawMessage {
+	return vm.encodeFor(key, true, v, vm.cfg.MaxValueBytes)
+}
+
+func (vm *vm) encodeFor(what string, isPutKey bool, v goja.Value, max int) json.RawMessage {
 	raw, err := vm.encode(v, max)
+	if err == nil {
+		return raw
+	}
+	if isPutKey {
+		what = fmt.Sprintf("put(%q)", what)
+	}
 	switch {
 	case errors.Is(err, errTooLarge):
 		vm.throw(vm.hooks.rangeErrorCtor, fmt.Errorf("%w: %s: over %d bytes of JSON", ErrValueTooLarge, what, max))
@@ -122,7 +139,7 @@ func (vm *vm) put(c *call, k string, raw json.RawMessage) {
 func (vm *vm) storagePut(fc goja.FunctionCall) goja.Value {
 	c := vm.mustCall()
 	k := vm.key(fc.Argument(0))
-	raw := vm.encodeValue(fmt.Sprintf("put(%q)", k), fc.Argument(1), vm.cfg.MaxValueBytes)
+	raw := vm.encodePut(k, fc.Argument(1))
 	vm.put(c, k, raw)
 	return goja.Undefined()
 }
@@ -137,7 +154,7 @@ func (vm *vm) storagePutMany(fc goja.FunctionCall) goja.Value {
 	raws := make([]json.RawMessage, len(keys))
 	for i, k := range keys {
 		vm.key(vm.rt.ToValue(k))
-		raws[i] = vm.encodeValue(fmt.Sprintf("put(%q)", k), o.Get(k), vm.cfg.MaxValueBytes)
+		raws[i] = vm.encodePut(k, o.Get(k))
 	}
 	for i, k := range keys {
 		vm.put(c, k, raws[i])

@@ -40,11 +40,12 @@ type vm struct {
 // runtime before any class code runs, so a class that replaces a global
 // does not change what the engine does.
 type hooks struct {
-	makeContext, makeRequest, responseParts   goja.Callable
+	makeContext, responseParts                goja.Callable
 	isClass, mapEntries, setValues, construct goja.Callable
 	jsonParse                                 goja.Callable
 
 	mapCtor, setCtor, dateCtor               *goja.Object
+	requestProto                             *goja.Object // Request.prototype
 	errorCtor, typeErrorCtor, rangeErrorCtor *goja.Object
 
 	objectProto, mapProto, setProto *goja.Object
@@ -89,7 +90,6 @@ func newVM(rt *goja.Runtime, cfg *Config, log *slog.Logger) (*vm, error) {
 	o := out.ToObject(rt)
 	for name, dst := range map[string]*goja.Callable{
 		"makeContext":   &h.makeContext,
-		"makeRequest":   &h.makeRequest,
 		"responseParts": &h.responseParts,
 		"isClass":       &h.isClass,
 		"mapEntries":    &h.mapEntries,
@@ -99,6 +99,9 @@ func newVM(rt *goja.Runtime, cfg *Config, log *slog.Logger) (*vm, error) {
 		if *dst, ok = goja.AssertFunction(o.Get(name)); !ok {
 			return nil, fmt.Errorf("classes: the prelude lacks %s", name)
 		}
+	}
+	if h.requestProto, ok = o.Get("requestProto").(*goja.Object); !ok {
+		return nil, errors.New("classes: the prelude lacks requestProto")
 	}
 	if err := vm.installWebSockets(); err != nil {
 		return nil, err

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -157,6 +159,46 @@ export class Echo {
 	}
 	if len(resp.Header) != len(want) {
 		t.Errorf("headers %v, want %v", resp.Header, want)
+	}
+}
+
+// TestLazyHeadersCrossTheBoundary: the headers a Request keeps unbuilt
+// until read, and those Response.json keeps unbuilt until read, reach
+// fetch and come back the same whether or not the class touched them.
+func TestLazyHeadersCrossTheBoundary(t *testing.T) {
+	tests := []struct {
+		name, fetch string
+		want        http.Header
+	}{
+		{"json untouched", `return Response.json({a: 1})`,
+			http.Header{"Content-Type": {"application/json"}}},
+		{"json headers read", `const r = Response.json(1); r.headers.get("content-type"); return r`,
+			http.Header{"Content-Type": {"application/json"}}},
+		{"json headers changed", `const r = Response.json(1); r.headers.set("x-a", "1"); return r`,
+			http.Header{"Content-Type": {"application/json"}, "X-A": {"1"}}},
+		{"json headers replaced", `const r = Response.json(1); r.headers = new Headers({"x-b": "2"}); return r`,
+			http.Header{"X-B": {"2"}}},
+		{"request headers unread", `return new Response(null, {status: 204})`, http.Header{}},
+		{"request headers read", `return new Response(null, {status: 204, headers: {"x-in": request.headers.get("x-in")}})`,
+			http.Header{"X-In": {"v"}}},
+		{"request headers copied", `const c = new Request(request); return new Response(null, {status: 204, headers: c.headers})`,
+			http.Header{"X-In": {"v"}}},
+		{"request headers changed", `request.headers.set("x-in", "w"); return new Response(null, {status: 204, headers: request.headers})`,
+			http.Header{"X-In": {"w"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustCompile(t, "H", "export class H { async fetch(request) { "+tt.fetch+" } }")
+			st := newFakeState("o")
+			req := &Request{Method: "GET", URL: "http://node/", Header: http.Header{"X-In": {"v"}}}
+			resp, err := newTestEngine(t, Config{}).Call(context.Background(), ClassRef{Name: "H", Version: 1, Program: p}, "o", req, st, st.commit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.EqualFunc(resp.Header, tt.want, slices.Equal) {
+				t.Fatalf("headers %v, want %v", resp.Header, tt.want)
+			}
+		})
 	}
 }
 
