@@ -7,6 +7,7 @@ import (
 
 	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/metrics"
+	"github.com/dobj/dobj/objects"
 )
 
 // Peer is one server of the initial cluster.
@@ -27,6 +28,11 @@ type Config struct {
 	// port bound.
 	AdvertiseRaft string
 	HTTPAddr      string // the API address this node publishes to the others
+
+	// Limits bound every write this node proposes, its own or one a
+	// follower forwarded, as the API bounds the requests it takes: a peer
+	// gets no more than a client (zero fields take the defaults).
+	Limits objects.Limits
 
 	// PeerServerTLS and PeerClientTLS, both or neither, make every
 	// node-to-node connection (Raft and the peer service) mutual TLS:

@@ -445,3 +445,53 @@ func TestMembershipThroughAFollower(t *testing.T) {
 	}
 	c.eventually(10*time.Second, "n4 removed", func() bool { return len(leader.Status().Members) == 3 })
 }
+
+// A write a follower forwards is checked by the leader as the API checks
+// a client's: a peer cannot reach the reserved names or pass the limits,
+// and the refusal crosses the peer wire with its meaning.
+func TestLeaderChecksForwardedWrites(t *testing.T) {
+	c := newTestCluster(t)
+	leader := c.waitLeader(nil)
+	var follower *Node
+	for _, n := range c.nodes {
+		if n != leader {
+			follower = n
+			break
+		}
+	}
+	ctx := context.Background()
+	put := objects.Txn{Success: []objects.Op{{Op: objects.OpPut, Key: "k", Value: json.RawMessage(`1`)}}}
+	big := objects.Txn{}
+	for i := 0; i <= objects.DefaultMaxOps; i++ {
+		big.Success = append(big.Success, objects.Op{Op: objects.OpGet, Key: "k"})
+	}
+	for _, tc := range []struct {
+		name   string
+		object string
+		txn    objects.Txn
+		want   error
+	}{
+		{"reserved name", "_do/Counter/card-1", put, objects.ErrInvalid},
+		{"too many ops", "card-1", big, objects.ErrTooLarge},
+	} {
+		for _, n := range []*Node{leader, follower} {
+			// The follower's own check would refuse it first; send it
+			// as a peer would, straight onto the stream.
+			var err error
+			if n == follower {
+				id, addr := n.leaderPeer()
+				_, _, err = n.fwd.write(ctx, id, addr, forwardedWrite{Object: tc.object, Txn: tc.txn})
+			} else {
+				_, _, err = n.Write(ctx, tc.object, tc.txn, "")
+			}
+			if !errors.Is(err, tc.want) {
+				t.Errorf("%s on %s: %v, want %v", tc.name, n.cfg.ID, err, tc.want)
+			}
+		}
+	}
+	var found bool
+	leader.Read(ctx, true, func(s *objects.Store) { _, found = s.Get("_do/Counter/card-1", "k") })
+	if found {
+		t.Fatal("a forwarded write reached a reserved object")
+	}
+}

@@ -57,6 +57,7 @@ const (
 	codeIdemMismatch                                   // fsm.ErrIdempotencyMismatch: nothing applied
 	codeIdemFull                                       // fsm.ErrIdempotencyFull: not applied, retry later
 	codeUnknownMember                                  // a removal of an id that is not a member; nothing changed
+	codeTooLarge                                       // objects.ErrTooLarge: over a limit, nothing applied
 )
 
 // forwardedResult is the leader's answer to one forwardedWrite, and the
@@ -100,6 +101,8 @@ func resultOf(res objects.TxnResult, index uint64, err error) forwardedResult {
 		r.Code, r.Msg = objects.CodeInvalid, err.Error()
 	case errors.Is(err, ErrUnknownMember):
 		r.Code, r.Msg = codeUnknownMember, err.Error()
+	case errors.Is(err, objects.ErrTooLarge):
+		r.Code, r.Msg = codeTooLarge, err.Error()
 	default:
 		r.Code, r.Msg = codeUnknown, err.Error()
 	}
@@ -115,6 +118,8 @@ func (r forwardedResult) err() error {
 		return fmt.Errorf("%w: at the leader: %s", ErrNotApplied, r.Msg)
 	case codeUnknownMember:
 		return fmt.Errorf("%w: at the leader: %s", ErrUnknownMember, r.Msg)
+	case codeTooLarge:
+		return fmt.Errorf("%w: at the leader: %s", objects.ErrTooLarge, r.Msg)
 	case codeIdemMismatch:
 		return fsm.ErrIdempotencyMismatch
 	case codeIdemFull:

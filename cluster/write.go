@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dobj/dobj/fsm"
@@ -21,7 +22,7 @@ func (n *Node) Write(ctx context.Context, object string, txn objects.Txn, idemKe
 	if n.raft.State() == raft.Leader {
 		return n.writeLocal(ctx, object, txn, idemKey)
 	}
-	if err := txn.Validate(); err != nil {
+	if err := n.checkWrite(object, txn); err != nil {
 		return objects.TxnResult{}, 0, err
 	}
 	id, addr := n.leaderPeer()
@@ -45,12 +46,13 @@ func (n *Node) writeLocal(ctx context.Context, object string, txn objects.Txn, i
 }
 
 // txnCommand is the command of a write on the leader, stamped with its
-// clock: ErrNotLeader on another node, ErrInvalid for a bad txn.
+// clock: ErrNotLeader on another node, ErrInvalid or ErrTooLarge for a
+// txn the API would refuse (checkWrite).
 func (n *Node) txnCommand(object string, txn objects.Txn, idemKey string) (*fsm.Command, error) {
 	if n.raft.State() != raft.Leader {
 		return nil, ErrNotLeader
 	}
-	if err := txn.Validate(); err != nil {
+	if err := n.checkWrite(object, txn); err != nil {
 		return nil, err
 	}
 	now := time.Now().UnixNano()
@@ -106,4 +108,14 @@ func (n *Node) propose(ctx context.Context, cmd *fsm.Command) (interface{}, uint
 		return nil, 0, fmt.Errorf("%w: %w", ErrNotApplied, cause)
 	}
 	return nil, 0, fmt.Errorf("%w: %w", ErrOutcomeUnknown, cause)
+}
+
+// checkWrite checks a write as the API checks a client's (Config.Limits),
+// and keeps the names the API reserves (a leading '_': class objects'
+// storage) out of reach of a plain write, whoever sent it.
+func (n *Node) checkWrite(object string, txn objects.Txn) error {
+	if strings.HasPrefix(object, "_") {
+		return fmt.Errorf("%w: object names starting with '_' are reserved", objects.ErrInvalid)
+	}
+	return n.cfg.Limits.Validate(object, txn)
 }

@@ -74,6 +74,24 @@ func serve(ctx context.Context, e env, args []string) error {
 	for i, p := range cfg.Peers {
 		peers[i] = cluster.Peer{ID: p.ID, RaftAddr: p.RaftAddr}
 	}
+	apiCfg := api.Config{
+		NodeID:         cfg.ID,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		MaxNameBytes:   cfg.MaxNameBytes,
+		MaxKeyBytes:    cfg.MaxKeyBytes,
+		MaxValueBytes:  cfg.MaxValueBytes,
+		MaxListLimit:   cfg.MaxListLimit,
+		MaxOps:         cfg.MaxTxnOps,
+		MaxAnswerBytes: cfg.MaxAnswerBytes,
+		MaxInFlight:    cfg.MaxInFlight,
+		RequestTimeout: max(10*time.Second, 2*cfg.ApplyTimeout),
+		CallTimeout:    cfg.ClassCPULimit + 2*cfg.ApplyTimeout + 5*time.Second,
+		Faults:         cfg.TestFaults,
+		LogFile:        logFile,
+		Logger:         base, // api adds the node id itself
+		Watches:        hub,
+		Metrics:        met,
+	}
 	node, err := cluster.Open(ctx, cluster.Config{
 		ID:                cfg.ID,
 		DataDir:           cfg.DataDir,
@@ -92,6 +110,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		LogLevel:          cfg.LogLevel,
 		Faults:            cfg.TestFaults,
 		Bugs:              cfg.UnsafeBugs,
+		Limits:            apiCfg.Limits(), // a follower's forwarded writes are checked as the API checks its own
 		PeerServerTLS:     sec.peerServer,
 		PeerClientTLS:     sec.peerClient,
 		Classes: cluster.ClassConfig{CPULimit: cfg.ClassCPULimit, MaxKeyBytes: cfg.MaxKeyBytes,
@@ -102,24 +121,6 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("serve: %w", err)
-	}
-	apiCfg := api.Config{
-		NodeID:         cfg.ID,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		MaxNameBytes:   cfg.MaxNameBytes,
-		MaxKeyBytes:    cfg.MaxKeyBytes,
-		MaxValueBytes:  cfg.MaxValueBytes,
-		MaxListLimit:   cfg.MaxListLimit,
-		MaxOps:         cfg.MaxTxnOps,
-		MaxAnswerBytes: cfg.MaxAnswerBytes,
-		MaxInFlight:    cfg.MaxInFlight,
-		RequestTimeout: max(10*time.Second, 2*cfg.ApplyTimeout),
-		CallTimeout:    cfg.ClassCPULimit + 2*cfg.ApplyTimeout + 5*time.Second,
-		Faults:         cfg.TestFaults,
-		LogFile:        logFile,
-		Logger:         base, // api adds the node id itself
-		Watches:        hub,
-		Metrics:        met,
 	}
 	if sec.tokens != nil {
 		apiCfg.Auth = sec.tokens
