@@ -93,12 +93,17 @@ func (r forwardedCallResult) outcome() (*CallResult, error) {
 // leader runs nothing and says so (not applied).
 func (n *Node) serveCall(w http.ResponseWriter, r *http.Request) {
 	var fc forwardedCall
-	if err := msgpack.NewDecoder(http.MaxBytesReader(w, r.Body, maxForwardedCallBytes)).Decode(&fc); err != nil {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxForwardedCallBytes))
+	if err == nil {
+		if err = fsm.WellFormed(b); err == nil {
+			err = msgpack.Unmarshal(b, &fc)
+		}
+	}
+	if err != nil {
 		http.Error(w, "bad forwarded call: "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	var res *CallResult
-	var err error
 	if n.raft.State() != raft.Leader {
 		err = ErrNotLeader
 	} else {

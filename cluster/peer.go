@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
 	"github.com/hashicorp/raft"
 	"github.com/vmihailenco/msgpack/v5"
@@ -112,6 +113,9 @@ func readPeerBody(r *http.Request, v any) error {
 	}
 	if len(b) > maxPeerBody {
 		return errors.New("peer request too large")
+	}
+	if err := fsm.WellFormed(b); err != nil {
+		return err
 	}
 	return msgpack.Unmarshal(b, v)
 }

@@ -152,7 +152,11 @@ func EncodeBody(v any) ([]byte, error) {
 }
 
 func decodeBody(c *Command, index uint64, v any) {
-	if err := msgpack.Unmarshal(c.Body, v); err != nil {
+	err := WellFormed(c.Body)
+	if err == nil {
+		err = msgpack.Unmarshal(c.Body, v)
+	}
+	if err != nil {
 		panic(fmt.Sprintf("fsm: log entry %d: kind %d body: %v", index, c.Kind, err))
 	}
 }

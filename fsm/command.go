@@ -115,6 +115,9 @@ func Encode(c *Command) ([]byte, error) {
 // Decode parses a log entry written by Encode (or, as a map, by a build
 // before arrays).
 func Decode(b []byte) (*Command, error) {
+	if err := WellFormed(b); err != nil {
+		return nil, fmt.Errorf("decode command: %w", err)
+	}
 	var c Command
 	if arrayLen(b) == v1Fields {
 		var v1 commandV1
@@ -144,4 +147,18 @@ func arrayLen(b []byte) int {
 		return int(b[1])<<8 | int(b[2])
 	}
 	return -1
+}
+
+// WellFormed checks that b starts with one whole msgpack value, without
+// building it. msgpack v5.4.1 sizes a slice by the length its header
+// declares before it reads one element (its allocation limit is never
+// applied), so a few bytes declaring a billion elements would take the
+// process's memory; walking the value first fails on such a header as
+// soon as the bytes run out. Decoders of bytes from outside (log entries,
+// peer requests) call it first.
+func WellFormed(b []byte) error {
+	if err := msgpack.NewDecoder(bytes.NewReader(b)).Skip(); err != nil {
+		return fmt.Errorf("malformed msgpack: %w", err)
+	}
+	return nil
 }
