@@ -1,8 +1,6 @@
 package check
 
 import (
-	"bytes"
-	"context"
 	"testing"
 	"time"
 )
@@ -31,7 +29,6 @@ func TestClassWorkload(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var log bytes.Buffer
 			cfg := Config{
 				Binary:       binary,
 				Dir:          t.TempDir(),
@@ -43,17 +40,8 @@ func TestClassWorkload(t *testing.T) {
 				Bug:          tt.bug,
 				Seed:         7,
 				CheckTimeout: 60 * time.Second,
-				Log:          &log,
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			rep, err := Run(ctx, cfg)
-			if err != nil {
-				t.Fatalf("check did not run: %v\n%s", err, log.String())
-			}
-			var text bytes.Buffer
-			rep.WriteText(&text)
-			t.Logf("%s%s", log.String(), firstLines(text.String(), 30))
+			rep := runCheck(t, cfg, 30)
 			for _, name := range []string{"register.read", "register.write", "register.cas", "counter.incr", "counter.read"} {
 				if rep.Counts[name].OK == 0 {
 					t.Errorf("no successful %s through the class: %+v", name, rep.Counts)

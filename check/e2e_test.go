@@ -143,7 +143,6 @@ func TestCheckCatchesKnownBugs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.bug, func(t *testing.T) {
-			var log bytes.Buffer
 			cfg := Config{
 				Binary:       binary,
 				Dir:          t.TempDir(),
@@ -154,17 +153,8 @@ func TestCheckCatchesKnownBugs(t *testing.T) {
 				Bug:          tt.bug,
 				Seed:         7,
 				CheckTimeout: 60 * time.Second,
-				Log:          &log,
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			rep, err := Run(ctx, cfg)
-			if err != nil {
-				t.Fatalf("check did not run: %v\n%s", err, log.String())
-			}
-			var text bytes.Buffer
-			rep.WriteText(&text)
-			t.Logf("%s%s", log.String(), firstLines(text.String(), 40))
+			rep := runCheck(t, cfg, 40)
 			if rep.Pass || rep.Verdict != verdictViolation {
 				t.Fatalf("bug %s not caught: verdict %q", tt.bug, rep.Verdict)
 			}
@@ -219,4 +209,22 @@ func firstLines(s string, n int) string {
 		lines = append(lines[:n], "…\n")
 	}
 	return strings.Join(lines, "")
+}
+
+// runCheck runs cfg within two minutes and logs check's output and the
+// first lines of its report.
+func runCheck(t *testing.T, cfg Config, lines int) *Report {
+	t.Helper()
+	var log bytes.Buffer
+	cfg.Log = &log
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("check did not run: %v\n%s", err, log.String())
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	t.Logf("%s%s", log.String(), firstLines(text.String(), lines))
+	return rep
 }
