@@ -207,13 +207,22 @@ func promiseOf(v goja.Value) *goja.Promise {
 
 // fetch runs fetch(request) and returns its Response.
 func (in *instance) fetch(req *Request) (*Response, error) {
-	vm, rt := in.vm, in.vm.rt
+	res, err := in.callFetch(req)
+	if err != nil {
+		return nil, err
+	}
+	return in.responseOf(res)
+}
+
+// callFetch runs fetch(request) and returns the value its promise
+// settled to.
+func (in *instance) callFetch(req *Request) (goja.Value, error) {
 	v, err := in.run(func() (goja.Value, error) {
 		fetch, ok := goja.AssertFunction(in.object.Get("fetch"))
 		if !ok {
 			return nil, &ScriptError{Message: "the class has no fetch() method"}
 		}
-		r, err := vm.requestValue(req)
+		r, err := in.vm.requestValue(req)
 		if err != nil {
 			return nil, err
 		}
@@ -222,15 +231,18 @@ func (in *instance) fetch(req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := in.settle(v, "fetch")
-	if err != nil {
-		return nil, err
-	}
+	return in.settle(v, "fetch")
+}
+
+// responseOf turns what fetch returned into a Response, or a ScriptError
+// when it is not one.
+func (in *instance) responseOf(res goja.Value) (*Response, error) {
+	vm := in.vm
 	var parts *goja.Object
 	if _, err := in.run(func() (goja.Value, error) {
 		p, err := vm.hooks.responseParts(goja.Undefined(), res)
 		if err == nil && !goja.IsNull(p) {
-			parts = p.ToObject(rt)
+			parts = p.ToObject(vm.rt)
 		}
 		return nil, err
 	}); err != nil {

@@ -496,38 +496,15 @@ func (e *Engine) Connect(ctx context.Context, ref ClassRef, object string, req *
 // fetchUpgrade is fetch for an upgrade request: it also returns the pair
 // id of a WebSocket Response (0 for any other Response).
 func (in *instance) fetchUpgrade(req *Request) (*Response, SocketID, error) {
-	vm := in.vm
-	v, err := in.run(func() (goja.Value, error) {
-		fetch, ok := goja.AssertFunction(in.object.Get("fetch"))
-		if !ok {
-			return nil, &ScriptError{Message: "the class has no fetch() method"}
-		}
-		r, err := vm.requestValue(req)
-		if err != nil {
-			return nil, err
-		}
-		return fetch(in.object, r)
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	res, err := in.settle(v, "fetch")
+	res, err := in.callFetch(req)
 	if err != nil {
 		return nil, 0, err
 	}
 	var pair int64
-	var parts *goja.Object
 	if _, err := in.run(func() (goja.Value, error) {
-		p, err := vm.ws.upgradeOf(goja.Undefined(), res)
-		if err != nil {
-			return nil, err
-		}
-		if pair = p.ToInteger(); pair > 0 {
-			return nil, nil
-		}
-		pv, err := vm.hooks.responseParts(goja.Undefined(), res)
-		if err == nil && !goja.IsNull(pv) {
-			parts = pv.ToObject(vm.rt)
+		p, err := in.vm.ws.upgradeOf(goja.Undefined(), res)
+		if err == nil {
+			pair = p.ToInteger()
 		}
 		return nil, err
 	}); err != nil {
@@ -536,10 +513,7 @@ func (in *instance) fetchUpgrade(req *Request) (*Response, SocketID, error) {
 	if pair > 0 {
 		return &Response{Status: 101}, SocketID(pair), nil
 	}
-	if parts == nil {
-		return nil, 0, &ScriptError{Message: "fetch did not return a Response"}
-	}
-	r, err := vm.response(parts)
+	r, err := in.responseOf(res)
 	return r, 0, err
 }
 
