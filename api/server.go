@@ -93,15 +93,10 @@ func (c *Config) setDefaults() {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 1 << 20
 	}
-	if c.MaxNameBytes <= 0 {
-		c.MaxNameBytes = 256
-	}
-	if c.MaxKeyBytes <= 0 {
-		c.MaxKeyBytes = 2048
-	}
-	if c.MaxValueBytes <= 0 {
-		c.MaxValueBytes = 128 << 10
-	}
+	// The size limits' defaults are the domain's (objects.Limits), so
+	// that the API and the leader's check of forwarded writes agree.
+	lim := objects.Limits{MaxNameBytes: c.MaxNameBytes, MaxKeyBytes: c.MaxKeyBytes, MaxValueBytes: c.MaxValueBytes}.WithDefaults()
+	c.MaxNameBytes, c.MaxKeyBytes, c.MaxValueBytes = lim.MaxNameBytes, lim.MaxKeyBytes, lim.MaxValueBytes
 	if c.MaxListLimit <= 0 {
 		c.MaxListLimit = 1000
 	}
