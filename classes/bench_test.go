@@ -134,9 +134,9 @@ func BenchmarkCompile(b *testing.B) {
 
 // BenchmarkCallCounterColdObjects is one increment at a time spread over
 // 1,000 live objects, as `dobj bench --op class-increment` spreads them:
-// each call runs on a runtime that is cold in the CPU's caches, and the
-// GC marks 1,000 runtimes' heaps, so a call costs about twice what it
-// costs on one hot object (BenchmarkCallCounter).
+// each call's instance is cold in the CPU's caches, though the runtimes
+// the instances share are not (runtimes.go), and the GC marks every
+// instance's heap.
 func BenchmarkCallCounterColdObjects(b *testing.B) {
 	const objects = 1000
 	e := newTestEngine(b, Config{})

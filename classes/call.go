@@ -2,6 +2,7 @@ package classes
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -15,6 +16,10 @@ type call struct {
 	ctx   context.Context
 	state State
 	cfg   *Config
+	// object names the object for console's log lines; log is made from
+	// it on first use.
+	object string
+	log    *slog.Logger
 
 	ov       overlay
 	saves    map[int64]overlay // transaction savepoints by token

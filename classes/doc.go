@@ -1,7 +1,10 @@
 // Package classes runs object classes: JavaScript or TypeScript modules
 // whose exported class is Cloudflare Durable Objects' own API
 // (constructor(ctx, env), fetch(request), alarm(info), ctx.storage …), one
-// instance per named object.
+// instance per named object. The instances of a class share a few goja
+// runtimes, as workerd's objects share an isolate: the module's top level
+// runs once per runtime, and its globals are shared by the objects on it
+// (runtimes.go).
 //
 // It is pure of Raft and HTTP serving: Compile turns a module into a
 // Program (esbuild bundles it and strips types, goja loads it); an Engine

@@ -113,11 +113,17 @@ type Config struct {
 	// MaxTimers bounds the pending timers of one call (default 10,000).
 	MaxTimers int
 	// MaxInstances bounds the live object instances (default 1,024). An
-	// instance is a goja runtime of its own with the Web APIs (see
-	// BenchmarkNewInstance for its size and build time), so the bound
-	// trades memory against rebuilding objects that fell out of the LRU;
-	// the least recently used idle one goes first.
+	// instance is its class object and context on a shared runtime (tens
+	// of KiB; BenchmarkCallCounterColdObjects reports it), and rebuilding
+	// one runs its constructor again, so the bound trades memory against
+	// rebuilding objects that fell out of the LRU; the least recently used
+	// idle one goes first.
 	MaxInstances int
+	// RuntimesPerClass bounds the goja runtimes the instances of one class
+	// version share (default 4; see runtimes.go): more spreads one
+	// object's long-running JavaScript over fewer of its neighbours, fewer
+	// keeps the runtimes warm in the CPU's caches.
+	RuntimesPerClass int
 }
 
 func (c *Config) setDefaults() {
@@ -157,14 +163,18 @@ func (c *Config) setDefaults() {
 	if c.MaxInstances <= 0 {
 		c.MaxInstances = 1024
 	}
+	if c.RuntimesPerClass <= 0 {
+		c.RuntimesPerClass = 4
+	}
 }
 
-// Engine runs the objects of deployed classes: one JavaScript runtime per
-// live object instance, one call at a time per object.
+// Engine runs the objects of deployed classes, one call at a time per
+// object, their instances on runtimes shared by the objects of a class.
 type Engine struct {
-	cfg     Config
-	slots   slots
-	sockets socketRegistry // WebSockets, which outlive instances (websocket.go)
+	cfg      Config
+	slots    slots
+	runtimes runtimes
+	sockets  socketRegistry // WebSockets, which outlive instances (websocket.go)
 
 	// Counters for Stats.
 	built, calls, failed, cpuLimited atomic.Uint64
@@ -174,6 +184,7 @@ type Engine struct {
 // Stats are an Engine's counters since NewEngine, for metrics.
 type Stats struct {
 	Instances  int           // live now
+	Runtimes   int           // goja runtimes the live instances share
 	Built      uint64        // instances built (cold starts, rebuilds)
 	Calls      uint64        // fetch and alarm calls run
 	Failed     uint64        // calls that ended in an error of any kind
@@ -185,6 +196,7 @@ type Stats struct {
 func (e *Engine) Stats() Stats {
 	return Stats{
 		Instances:  e.slots.instances(),
+		Runtimes:   e.runtimes.count(),
 		Built:      e.built.Load(),
 		Calls:      e.calls.Load(),
 		Failed:     e.failed.Load(),
@@ -197,7 +209,8 @@ func (e *Engine) Stats() Stats {
 func NewEngine(cfg Config) *Engine {
 	cfg.setDefaults()
 	e := &Engine{cfg: cfg}
-	e.slots.init(cfg.MaxInstances)
+	e.runtimes.init(&e.cfg)
+	e.slots.init(cfg.MaxInstances, func(in *instance) { e.runtimes.unref(in.vm) })
 	return e
 }
 
@@ -220,7 +233,7 @@ func (e *Engine) Call(ctx context.Context, ref ClassRef, object string, req *Req
 		if err != nil {
 			return err
 		}
-		if err := commit(in.vm.call.ov.effects(), r); err != nil {
+		if err := in.outside(func() error { return commit(in.call.ov.effects(), r) }); err != nil {
 			return err
 		}
 		resp = r
@@ -239,18 +252,21 @@ func (e *Engine) Call(ctx context.Context, ref ClassRef, object string, req *Req
 // alarm() is a *ScriptError too.
 func (e *Engine) Alarm(ctx context.Context, ref ClassRef, object string, info AlarmInfo, state State, commit func(Effects) error) error {
 	return e.run(ctx, ref, object, state, func(in *instance) error {
-		in.vm.call.ov.alarm = &AlarmChange{Delete: true}
+		in.call.ov.alarm = &AlarmChange{Delete: true}
 		if err := in.alarm(info); err != nil {
 			return err
 		}
-		return commit(in.vm.call.ov.effects())
+		return in.outside(func() error { return commit(in.call.ov.effects()) })
 	})
 }
 
 // Forget drops every instance of class name (after a redeploy or delete):
 // later calls rebuild them from storage. A call running now finishes on its
 // instance, which is then dropped.
-func (e *Engine) Forget(class string) { e.slots.forget(class) }
+func (e *Engine) Forget(class string) {
+	e.runtimes.forget(class)
+	e.slots.forget(class)
+}
 
 // Instances is the number of live object instances (for metrics and tests).
 func (e *Engine) Instances() int { return e.slots.instances() }
@@ -269,6 +285,7 @@ func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state Sta
 	defer func() { e.slots.release(s, in, keep) }()
 
 	c := newCall(ctx, state, &e.cfg)
+	c.object = object
 	c.ws = e.newSocketCall(slotKey{class: ref.Name, object: object})
 	defer c.stop()
 	e.calls.Add(1)
@@ -281,18 +298,29 @@ func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state Sta
 			}
 		}
 	}()
-	if in == nil || in.version != ref.Version || in.program != ref.Program {
-		in, err = newInstance(&e.cfg, ref, object, c)
+	if in == nil || in.version != ref.Version || in.program != ref.Program || in.vm.retired.Load() {
+		vm, err := e.runtimes.pick(ctx, ref)
 		if err != nil {
 			in = nil
 			return err
 		}
-		e.built.Add(1)
-		in.epoch = epoch
-	} else {
-		in.begin(c)
+		in = &instance{vm: vm, version: ref.Version, program: ref.Program, epoch: epoch}
 	}
-	defer in.end()
+	in.vm.take()
+	in.begin(c)
+	defer func() {
+		in.end()
+		in.vm.give()
+		if errors.Is(err, ErrMemoryLimit) || errors.Is(err, errPanic) {
+			e.runtimes.retire(in.vm)
+		}
+	}()
+	if in.object == nil {
+		if err := in.construct(object); err != nil {
+			return err
+		}
+		e.built.Add(1)
+	}
 	if err := body(in); err != nil {
 		return err
 	}

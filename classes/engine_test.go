@@ -64,7 +64,7 @@ func TestInputGateOrdering(t *testing.T) {
 // they arrived.
 func TestGateIsFIFO(t *testing.T) {
 	var ss slots
-	ss.init(10)
+	ss.init(10, func(*instance) {})
 	key := slotKey{"C", "o"}
 	first, _, _, err := ss.acquire(context.Background(), key)
 	if err != nil {
@@ -108,7 +108,7 @@ func TestGateIsFIFO(t *testing.T) {
 // queue; the others still run in order.
 func TestGateWaiterCancelled(t *testing.T) {
 	var ss slots
-	ss.init(10)
+	ss.init(10, func(*instance) {})
 	key := slotKey{"C", "o"}
 	first, _, _, _ := ss.acquire(context.Background(), key)
 	ctx, cancel := context.WithCancel(context.Background())

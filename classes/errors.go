@@ -5,6 +5,10 @@ import (
 	"fmt"
 )
 
+// errPanic: a native of ours panicked; the call fails and its runtime is
+// retired, as after ErrMemoryLimit.
+var errPanic = errors.New("classes: panic in the runtime")
+
 var (
 	// ErrSourceTooLarge: a module's source is over MaxSourceBytes.
 	ErrSourceTooLarge = errors.New("source too large")
@@ -15,8 +19,10 @@ var (
 	// object's instance is discarded; nothing is committed.
 	ErrCPULimit = errors.New("cpu time limit exceeded")
 	// ErrMemoryLimit: while a call's JavaScript ran, the node's live heap
-	// grew by more than Config.MaxHeapGrowth. The instance is discarded
-	// (freeing what it held); nothing is committed.
+	// grew by more than Config.MaxHeapGrowth. The instance and the runtime
+	// it ran on are discarded (freeing what they held; the runtime's other
+	// instances are rebuilt from storage at their next call); nothing is
+	// committed.
 	ErrMemoryLimit = errors.New("memory limit exceeded")
 	// ErrStackOverflow: a call nested JavaScript calls deeper than
 	// Config.MaxStackDepth. The instance is discarded; nothing is committed.

@@ -10,84 +10,73 @@ import (
 	"github.com/dop251/goja"
 )
 
-// instance is one live object: its runtime, holding the class instance that
-// constructor(ctx, env) built, and the class version it was built from.
+// instance is one live object: the class instance constructor(ctx, env)
+// built on a runtime it shares with other objects of the class, and the
+// class version it was built from.
 type instance struct {
 	vm      *vm
-	object  *goja.Object
+	object  *goja.Object // nil until constructed
 	version uint64
 	program *Program
 	epoch   uint64 // the slot epoch it belongs to (see slots.release)
+	call    *call  // the call running on it, between begin and end
 }
 
-// newInstance builds object's instance of ref's class on a fresh runtime:
-// it loads the module and runs constructor(ctx, env), then lets the
-// constructor's blockConcurrencyWhile promises settle, all within c.
-func newInstance(cfg *Config, ref ClassRef, object string, c *call) (*instance, error) {
-	rt := goja.New()
-	rt.SetMaxCallStackSize(cfg.MaxStackDepth)
-	log := cfg.Logger.With("class", ref.Name, "object", object)
-	vm, err := newVM(rt, cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	in := &instance{vm: vm, version: ref.Version, program: ref.Program}
-	in.begin(c)
-	fail := func(err error) (*instance, error) {
-		in.end()
-		return nil, err
-	}
-	var class *goja.Object
-	if _, err := in.run(func() (goja.Value, error) {
-		if _, err := rt.RunProgram(ref.Program.program); err != nil {
-			return nil, err
-		}
-		exports := rt.Get(moduleGlobal)
-		if exports == nil || goja.IsUndefined(exports) {
-			return nil, errors.New("classes: the module left no exports")
-		}
-		cv := exports.ToObject(rt).Get(ref.Program.class)
-		if _, ok := goja.AssertFunction(cv); !ok {
-			return nil, fmt.Errorf("classes: the module does not export class %s", ref.Program.class)
-		}
-		class = cv.ToObject(rt)
-		if proto, ok := class.Get("prototype").(*goja.Object); ok {
-			_, vm.hasAlarm = goja.AssertFunction(proto.Get("alarm"))
-		}
-		return nil, nil
-	}); err != nil {
-		return fail(err)
-	}
+// construct runs constructor(ctx, env) for object and lets the
+// constructor's blockConcurrencyWhile promises settle, within the call
+// that begun on in.
+func (in *instance) construct(object string) error {
+	vm := in.vm
 	v, err := in.run(func() (goja.Value, error) {
-		ctx, err := vm.hooks.makeContext(goja.Undefined(), rt.ToValue(object))
+		ctx, err := vm.hooks.makeContext(goja.Undefined(), vm.rt.ToValue(object))
 		if err != nil {
 			return nil, err
 		}
-		return vm.hooks.construct(goja.Undefined(), class, ctx, rt.NewObject())
+		return vm.hooks.construct(goja.Undefined(), vm.class, ctx, vm.rt.NewObject())
 	})
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	in.object = v.ToObject(rt)
+	o := v.ToObject(vm.rt)
 	if _, err := in.settle(nil, "constructor"); err != nil {
-		return fail(err)
+		return err
 	}
-	return in, nil
+	in.object = o
+	return nil
 }
 
-// begin attaches c to the instance for one call.
+// begin attaches c to the instance for one call; the caller holds the
+// runtime's turn.
 func (in *instance) begin(c *call) {
+	in.call = c
 	in.vm.call = c
 	c.rt = in.vm.rt
 }
 
 // end detaches the call; timers it left pending are dropped.
-func (in *instance) end() { in.vm.call = nil }
+func (in *instance) end() {
+	in.vm.call = nil
+	in.call = nil
+}
+
+// outside runs f with the runtime's turn given up, for what waits without
+// running JavaScript (a timer, the commit), so that other objects'
+// calls on the runtime run meanwhile.
+func (in *instance) outside(f func() error) error {
+	vm := in.vm
+	vm.call = nil
+	vm.give()
+	defer func() {
+		vm.take()
+		vm.call = in.call
+	}()
+	return f()
+}
 
 // run runs JavaScript within the call's CPU budget, turning what goja
 // returns into this package's errors.
 func (in *instance) run(f func() (goja.Value, error)) (v goja.Value, err error) {
-	c := in.vm.call
+	c := in.call
 	left := c.cfg.CPULimit - c.cpuUsed
 	if left <= 0 {
 		return nil, errorf(ErrCPULimit, "ran JavaScript for %s", c.cfg.CPULimit)
@@ -100,7 +89,7 @@ func (in *instance) run(f func() (goja.Value, error)) (v goja.Value, err error) 
 		c.cpuUsed += w.stop()
 		c.leave()
 		if r := recover(); r != nil { // a bug of ours in a native: fail the call, not the node
-			v, err = nil, fmt.Errorf("classes: panic in the runtime: %v", r)
+			v, err = nil, fmt.Errorf("%w: %v", errPanic, r)
 		}
 	}()
 	v, err = f()
@@ -128,7 +117,7 @@ func (in *instance) run(f func() (goja.Value, error)) (v goja.Value, err error) 
 // every blockConcurrencyWhile and waitUntil promise have settled, running
 // timers as they come due; it returns v's value.
 func (in *instance) settle(v goja.Value, what string) (goja.Value, error) {
-	c := in.vm.call
+	c := in.call
 	p := promiseOf(v)
 	for {
 		for _, b := range c.blocking {
@@ -139,7 +128,7 @@ func (in *instance) settle(v goja.Value, what string) (goja.Value, error) {
 		c.blocking = slices.DeleteFunc(c.blocking, settled)
 		c.waiting = slices.DeleteFunc(c.waiting, func(w *goja.Promise) bool {
 			if w.State() == goja.PromiseStateRejected {
-				in.vm.log.Warn("a waitUntil promise was rejected", "reason", w.Result().String())
+				in.vm.logger().Warn("a waitUntil promise was rejected", "reason", w.Result().String())
 			}
 			return settled(w)
 		})
@@ -154,12 +143,17 @@ func (in *instance) settle(v goja.Value, what string) (goja.Value, error) {
 			return nil, errorf(ErrNeverSettled, "%s awaits something that can never happen (no timer is pending)", what)
 		}
 		if d := time.Until(t.when); d > 0 {
-			wait := time.NewTimer(d)
-			select {
-			case <-wait.C:
-			case <-c.ctx.Done():
-				wait.Stop()
-				return nil, c.ctx.Err()
+			if err := in.outside(func() error {
+				wait := time.NewTimer(d)
+				defer wait.Stop()
+				select {
+				case <-wait.C:
+					return nil
+				case <-c.ctx.Done():
+					return c.ctx.Err()
+				}
+			}); err != nil {
+				return nil, err
 			}
 		}
 		if t.every > 0 { // an interval fires again unless its callback clears it

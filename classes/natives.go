@@ -224,7 +224,7 @@ func (vm *vm) consoleLog(fc goja.FunctionCall) goja.Value {
 	if len(msg) > maxLogBytes {
 		msg = strings.ToValidUTF8(msg[:maxLogBytes], "") + "…"
 	}
-	vm.log.Log(context.Background(), level, msg, "source", "console")
+	vm.logger().Log(context.Background(), level, msg, "source", "console")
 	return goja.Undefined()
 }
 

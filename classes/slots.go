@@ -25,7 +25,8 @@ type slot struct {
 // slots are the objects with a live instance or a call, and the LRU of idle
 // instances.
 type slots struct {
-	max int
+	max  int
+	drop func(*instance) // called for each instance the slots let go of, ss.mu held
 
 	mu    sync.Mutex
 	byKey map[slotKey]*slot
@@ -33,8 +34,9 @@ type slots struct {
 	live  int        // instances held by slots (idle or in use)
 }
 
-func (ss *slots) init(max int) {
+func (ss *slots) init(max int, drop func(*instance)) {
 	ss.max = max
+	ss.drop = drop
 	ss.byKey = make(map[slotKey]*slot)
 	ss.lru = list.New()
 }
@@ -107,6 +109,7 @@ func (ss *slots) release(s *slot, inst *instance, keep bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	s.users--
+	old := s.inst
 	if keep && inst != nil && inst.epoch == s.epoch {
 		if s.inst == nil {
 			ss.live++
@@ -115,6 +118,12 @@ func (ss *slots) release(s *slot, inst *instance, keep bool) {
 	} else if s.inst != nil {
 		s.inst = nil
 		ss.live--
+	}
+	if old != nil && old != s.inst {
+		ss.drop(old)
+	}
+	if inst != nil && inst != s.inst && inst != old {
+		ss.drop(inst)
 	}
 	if len(s.waiters) > 0 {
 		ch := s.waiters[0]
@@ -142,6 +151,7 @@ func (ss *slots) evict() {
 		s := back.Value.(*slot)
 		ss.lru.Remove(back)
 		s.lru = nil
+		ss.drop(s.inst)
 		s.inst = nil
 		ss.live--
 		if s.users == 0 {
@@ -167,6 +177,7 @@ func (ss *slots) forget(class string) {
 			s.lru = nil
 		}
 		if s.inst != nil {
+			ss.drop(s.inst)
 			s.inst = nil
 			ss.live--
 		}

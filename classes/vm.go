@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
@@ -21,19 +22,59 @@ var preludeProgram = sync.OnceValues(func() (*goja.Program, error) {
 	return goja.Compile("prelude.js", preludeSource, true)
 })
 
-// vm is a goja runtime with dobj's globals, and the call running on it.
+// vm is a goja runtime with dobj's globals and a class's module, shared
+// by object instances of the class (runtimes.go), and the call whose turn
+// it is.
 type vm struct {
 	rt    *goja.Runtime
 	cfg   *Config
-	log   *slog.Logger
+	log   *slog.Logger // with the class
 	hooks hooks
-	// hasAlarm: the class defines alarm(), so setAlarm is allowed.
+	// class is the module's exported class; hasAlarm: it defines alarm(),
+	// so setAlarm is allowed.
+	class    *goja.Object
 	hasAlarm bool
-	// call is the call running, nil between calls (and when Compile
-	// evaluates a module).
+	// call is the call whose turn it is, nil between turns (and when
+	// Compile evaluates a module).
 	call *call
 	born time.Time // performance.now()'s origin
 	ws   wsHooks   // websocket.js's hooks (websocket.go)
+
+	// mu is the turn: held by one call while its JavaScript runs or its
+	// Go code touches the runtime's values; turnTaken mirrors it for
+	// runtimes.pick.
+	mu        sync.Mutex
+	turnTaken atomic.Bool
+	// retired: the runtime's instances are rebuilt elsewhere (runtimes.retire).
+	retired atomic.Bool
+	// pool and users (guarded by runtimes.mu): the class's runtimes it
+	// belongs to (nil once dropped) and the instances it serves.
+	pool  *classRuntimes
+	users int
+}
+
+// take waits for the runtime's turn.
+func (vm *vm) take() {
+	vm.mu.Lock()
+	vm.turnTaken.Store(true)
+}
+
+// give ends the turn.
+func (vm *vm) give() {
+	vm.turnTaken.Store(false)
+	vm.mu.Unlock()
+}
+
+// logger is console's logger: the runtime's, with the object of the call
+// whose turn it is.
+func (vm *vm) logger() *slog.Logger {
+	if c := vm.call; c != nil && c.object != "" {
+		if c.log == nil {
+			c.log = vm.log.With("object", c.object)
+		}
+		return c.log
+	}
+	return vm.log
 }
 
 // hooks are the functions and objects the engine uses, taken from the

@@ -139,6 +139,19 @@ func (r *socketRegistry) takeAll() []*socketEntry {
 	return all
 }
 
+// ids is the set of registered sockets' ids.
+func (r *socketRegistry) ids() map[SocketID]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids := map[SocketID]bool{}
+	for _, list := range r.byObject {
+		for _, e := range list {
+			ids[e.id] = true
+		}
+	}
+	return ids
+}
+
 func (r *socketRegistry) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -219,6 +232,7 @@ func (sc *socketCall) release() {
 // wsHooks are websocket.js's functions the engine drives.
 type wsHooks struct {
 	wrapContext, upgradeOf, socketFor goja.Callable
+	remembered                        goja.Callable // the sockets the runtime keeps an object for
 }
 
 // installWebSockets runs websocket.js on the vm (after the prelude) and
@@ -245,6 +259,7 @@ func (vm *vm) installWebSockets() error {
 		"wrapContext": &vm.ws.wrapContext,
 		"upgradeOf":   &vm.ws.upgradeOf,
 		"socketFor":   &vm.ws.socketFor,
+		"remembered":  &vm.ws.remembered,
 	} {
 		if *dst, ok = goja.AssertFunction(o.Get(name)); !ok {
 			return fmt.Errorf("classes: websocket.js lacks %s", name)
@@ -273,6 +288,7 @@ func (vm *vm) socketNatives() *goja.Object {
 		"readyState":    vm.wsReadyState,
 		"setAttachment": vm.wsSetAttachment,
 		"getAttachment": vm.wsGetAttachment,
+		"closed":        vm.wsClosed,
 	} {
 		if err := n.Set(name, f); err != nil {
 			panic(err) // setting a property of a fresh object cannot fail
@@ -290,6 +306,29 @@ func (vm *vm) sockets(what string) *socketCall {
 }
 
 func (vm *vm) socketID(v goja.Value) SocketID { return SocketID(v.ToInteger()) }
+
+// closed(ids) returns those of ids that are neither registered with any
+// object nor made by the running call's WebSocketPair: websocket.js
+// forgets them.
+func (vm *vm) wsClosed(fc goja.FunctionCall) goja.Value {
+	sc := vm.sockets("closed")
+	o, ok := fc.Argument(0).(*goja.Object)
+	if !ok {
+		vm.typeError("closed: expected an array of ids")
+	}
+	var ids []SocketID
+	if err := vm.rt.ExportTo(o, &ids); err != nil {
+		vm.typeError("closed: %v", err)
+	}
+	open := sc.reg.ids()
+	var gone []any
+	for _, id := range ids {
+		if !open[id] && !sc.pairs[id] {
+			gone = append(gone, int64(id))
+		}
+	}
+	return vm.rt.NewArray(gone...)
+}
 
 // pair() makes a WebSocketPair's id.
 func (vm *vm) wsPair(goja.FunctionCall) goja.Value {
@@ -474,14 +513,14 @@ func (e *Engine) Connect(ctx context.Context, ref ClassRef, object string, req *
 		if err != nil {
 			return err
 		}
-		sc := in.vm.call.ws
+		sc := in.call.ws
 		if pair != 0 {
 			if sc.entry(pair) == nil {
 				return &ScriptError{Message: ErrSocketNotAccepted.Error(), Err: ErrSocketNotAccepted}
 			}
 			sc.conn, sc.upgrade = conn, pair
 		}
-		if err := commit(in.vm.call.ov.effects(), r); err != nil {
+		if err := in.outside(func() error { return commit(in.call.ov.effects(), r) }); err != nil {
 			return err
 		}
 		resp, id = r, pair
@@ -542,7 +581,7 @@ func (e *Engine) SocketMessage(ctx context.Context, ref ClassRef, object string,
 		if err := in.socketHandler("webSocketMessage", id, msg); err != nil {
 			return err
 		}
-		return commit(in.vm.call.ov.effects())
+		return in.outside(func() error { return commit(in.call.ov.effects()) })
 	})
 }
 
@@ -562,7 +601,7 @@ func (e *Engine) SocketClosed(ctx context.Context, ref ClassRef, object string, 
 		if err := in.socketHandler("webSocketClose", id, rt.ToValue(code), rt.ToValue(reason), rt.ToValue(wasClean)); err != nil {
 			return err
 		}
-		return commit(in.vm.call.ov.effects())
+		return in.outside(func() error { return commit(in.call.ov.effects()) })
 	})
 }
 

@@ -15,8 +15,17 @@
   const CONNECTING = 0, OPEN = 1, CLOSING = 2, CLOSED = 3;
   const priv = new WeakMap(); // WebSocket -> {id, server}
   // byID keeps one server WebSocket object per socket for this runtime,
-  // so getWebSockets and the handlers hand the class the same object.
+  // so getWebSockets and the handlers hand the class the same object. The
+  // runtime is shared by many objects and lives long: remember forgets the
+  // sockets no longer open whenever byID has doubled since it last did.
   const byID = new Map();
+  let pruneAt = 256;
+  function remember(id, ws) {
+    byID.set(id, ws);
+    if (byID.size < pruneAt) return;
+    for (const gone of native.closed(Array.from(byID.keys()))) byID.delete(gone);
+    pruneAt = Math.max(256, 2 * byID.size);
+  }
 
   function state(ws, what) {
     const p = priv.get(ws);
@@ -72,7 +81,7 @@
     let ws = byID.get(id);
     if (ws === undefined) {
       ws = makeSocket(id, true);
-      byID.set(id, ws);
+      remember(id, ws);
     }
     return ws;
   }
@@ -82,7 +91,7 @@
     constructor() {
       const id = native.pair();
       const server = makeSocket(id, true);
-      byID.set(id, server);
+      remember(id, server);
       Object.defineProperty(this, 0, { value: makeSocket(id, false), enumerable: true });
       Object.defineProperty(this, 1, { value: server, enumerable: true });
     }
@@ -150,5 +159,5 @@
     const p = priv.get(r._webSocket);
     return p === undefined || p.server ? -1 : p.id;
   }
-  return { wrapContext, upgradeOf, socketFor };
+  return { wrapContext, upgradeOf, socketFor, remembered: () => byID.size };
 })

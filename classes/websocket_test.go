@@ -293,6 +293,39 @@ func TestWebSocketClose(t *testing.T) {
 	}
 }
 
+// TestWebSocketRuntimeForgetsClosedSockets: a runtime outlives its
+// objects' sockets, so the WebSocket objects it keeps for them go once they
+// are closed, not when an instance is dropped.
+func TestWebSocketRuntimeForgetsClosedSockets(t *testing.T) {
+	h := newSocketHarness(t, echoRoom)
+	const sockets = 1000
+	for i := range sockets {
+		_, id := h.mustConnect("/ws")
+		if err := h.closed(id, 1000, "bye"); err != nil {
+			t.Fatalf("socket %d: %v", i, err)
+		}
+	}
+	h.e.runtimes.mu.Lock()
+	vms := h.e.runtimes.byClass["Room"].vms
+	h.e.runtimes.mu.Unlock()
+	if len(vms) != 1 {
+		t.Fatalf("%d runtimes for one object, want 1", len(vms))
+	}
+	vm := vms[0]
+	vm.take()
+	n, err := vm.ws.remembered(nil)
+	vm.give()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := n.ToInteger(); got >= 300 {
+		t.Fatalf("the runtime keeps %d WebSocket objects after %d sockets opened and closed, want under 300", got, sockets)
+	}
+	if body := mustDo(t, h.e, h.ref, h.object, h.st, "GET", "/count", ""); body != "0" {
+		t.Fatalf("%s sockets listed, want 0", body)
+	}
+}
+
 func TestWebSocketAPIErrors(t *testing.T) {
 	tests := []struct {
 		name, body, want string

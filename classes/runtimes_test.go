@@ -1,0 +1,122 @@
+package classes
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// sharedClass counts calls in the module's top level, which the objects of
+// one runtime share, and in the instance, which is each object's own.
+const sharedClass = `
+let moduleCalls = 0;
+export class S {
+  constructor(ctx) { this.ctx = ctx; this.calls = 0; }
+  async fetch(req) {
+    const path = new URL(req.url).pathname;
+    if (path === "/sleep") await new Promise((r) => setTimeout(r, 300));
+    if (path === "/hoard") { globalThis.hoard = []; for (;;) globalThis.hoard.push({n: globalThis.hoard.length}); }
+    moduleCalls++;
+    this.calls++;
+    return Response.json({module: moduleCalls, instance: this.calls});
+  }
+}
+`
+
+func TestObjectsShareRuntimes(t *testing.T) {
+	e := newTestEngine(t, Config{RuntimesPerClass: 2})
+	ref := ClassRef{Name: "S", Version: 1, Program: mustCompile(t, "S", sharedClass)}
+	const objects = 10
+	states := make([]*fakeState, objects)
+	for i := range states {
+		states[i] = newFakeState(fmt.Sprint("o", i))
+		if got := mustDo(t, e, ref, states[i].object, states[i], "GET", "/", ""); !strings.HasSuffix(got, `"instance":1}`) {
+			t.Fatalf("object %d, first call: %s", i, got)
+		}
+	}
+	s := e.Stats()
+	if s.Instances != objects || s.Runtimes != 2 {
+		t.Fatalf("stats %+v, want %d instances on 2 runtimes", s, objects)
+	}
+	// Each instance counts its own calls; the module's count is its
+	// runtime's, shared: 10 calls over 2 runtimes, 5 each, then one more.
+	if got := mustDo(t, e, ref, "o0", states[0], "GET", "/", ""); got != `{"module":6,"instance":2}` {
+		t.Fatalf("second call of o0: %s, want the instance's 2nd call and its runtime's 6th", got)
+	}
+	// Dropping every instance drops the runtimes.
+	e.Forget("S")
+	if s := e.Stats(); s.Instances != 0 || s.Runtimes != 0 {
+		t.Fatalf("after Forget: %+v, want no instances and no runtimes", s)
+	}
+}
+
+// TestSharedRuntimeInterleaves: a call that awaits a timer gives the
+// runtime to another object's call meanwhile.
+func TestSharedRuntimeInterleaves(t *testing.T) {
+	e := newTestEngine(t, Config{RuntimesPerClass: 1})
+	ref := ClassRef{Name: "S", Version: 1, Program: mustCompile(t, "S", sharedClass)}
+	sleeper, other := newFakeState("sleeper"), newFakeState("other")
+	mustDo(t, e, ref, "sleeper", sleeper, "GET", "/", "") // both on the one runtime
+	mustDo(t, e, ref, "other", other, "GET", "/", "")
+	slept := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := do(t, e, ref, "sleeper", sleeper, "GET", "/sleep", "")
+		slept <- err
+	}()
+	waitFor(t, func() bool { return e.Stats().Calls == 3 }) // the sleeper's call began
+	mustDo(t, e, ref, "other", other, "GET", "/", "")
+	if d := time.Since(start); d >= 300*time.Millisecond {
+		t.Fatalf("the other object's call took until %s, after the sleeper's timer", d)
+	}
+	select {
+	case err := <-slept:
+		t.Fatalf("the sleeper finished before the other object's call: %v", err)
+	default:
+	}
+	if err := <-slept; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMemoryLimitRetiresRuntime: what a call hoarded in the module's
+// globals is freed with its runtime; the runtime's other objects are
+// rebuilt on a fresh one at their next call.
+func TestMemoryLimitRetiresRuntime(t *testing.T) {
+	e := newTestEngine(t, Config{RuntimesPerClass: 1, MaxHeapGrowth: 64 << 20})
+	ref := ClassRef{Name: "S", Version: 1, Program: mustCompile(t, "S", sharedClass)}
+	hoarder, other := newFakeState("hoarder"), newFakeState("other")
+	mustDo(t, e, ref, "other", other, "GET", "/", "")
+	if _, err := do(t, e, ref, "hoarder", hoarder, "GET", "/hoard", ""); !errors.Is(err, ErrMemoryLimit) {
+		t.Fatalf("hoarding call: %v, want ErrMemoryLimit", err)
+	}
+	if s := e.Stats(); s.Runtimes != 0 {
+		t.Fatalf("stats %+v: the runtime that hoarded is still in use", s)
+	}
+	if got := mustDo(t, e, ref, "other", other, "GET", "/", ""); got != `{"module":1,"instance":1}` {
+		t.Fatalf("other after the retirement: %s, want a fresh instance on a fresh runtime", got)
+	}
+}
+
+// TestRuntimesBoundedUnderConcurrentBuilds: objects whose first calls
+// come at once build no more runtimes than the class may have.
+func TestRuntimesBoundedUnderConcurrentBuilds(t *testing.T) {
+	e := newTestEngine(t, Config{RuntimesPerClass: 3})
+	ref := ClassRef{Name: "S", Version: 1, Program: mustCompile(t, "S", sharedClass)}
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Go(func() {
+			st := newFakeState(fmt.Sprint("c", i))
+			if _, err := do(t, e, ref, st.object, st, "GET", "/", ""); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if s := e.Stats(); s.Instances != 12 || s.Runtimes > 3 || s.Runtimes == 0 {
+		t.Fatalf("stats %+v, want 12 instances on at most 3 runtimes", s)
+	}
+}
