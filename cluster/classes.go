@@ -128,6 +128,10 @@ func (n *Node) classHost() *classHost {
 	return n.cls
 }
 
+// ClassStats are this node's class engine counters (live instances, the
+// runtimes they share, calls), for metrics.
+func (n *Node) ClassStats() classes.Stats { return n.classHost().engine.Stats() }
+
 // ref returns the class's program at the version the FSM holds now,
 // compiling it on first use of that version. A new version makes the
 // engine forget the old one's instances: calls that start after a

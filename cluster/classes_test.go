@@ -92,6 +92,9 @@ func TestClassCallsOnTheLeader(t *testing.T) {
 	if err != nil || res.Response.Status != 201 || string(res.Response.Body) != "1" || res.Response.Header.Get("X-Version") != "1" || res.Replayed {
 		t.Fatalf("first call = %+v %v", res, err)
 	}
+	if st := leader.ClassStats(); st.Instances != 1 || st.Runtimes != 1 || st.Calls != 1 {
+		t.Fatalf("class stats after one call %+v, want one instance on one runtime", st)
+	}
 	// The write is committed before the answer: every replica gets it.
 	c.eventually(5*time.Second, "the call's write on every node", func() bool {
 		for _, n := range c.nodes {

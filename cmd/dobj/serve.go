@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -47,6 +49,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	out := &lockedWriter{w: logTo}
 	base := newLogger(out, cfg.SlogLevel(), logFormat(cfg.LogFormat, logTo))
 	log := base.With("node", cfg.ID)
+	tuneGC(log)
 
 	sec, err := loadSecurity(cfg, log)
 	if err != nil {
@@ -122,6 +125,8 @@ func serve(ctx context.Context, e env, args []string) error {
 		ln.Close()
 		return fmt.Errorf("serve: %w", err)
 	}
+	met.GaugeFunc("class_instances", "Object class instances live on this node.", func() float64 { return float64(node.ClassStats().Instances) })
+	met.GaugeFunc("class_runtimes", "JavaScript runtimes the live class instances share.", func() float64 { return float64(node.ClassStats().Runtimes) })
 	if sec.tokens != nil {
 		apiCfg.Auth = sec.tokens
 	}
@@ -248,6 +253,25 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 // servePprof serves Go's profiler on its own listener, apart from the API,
 // and returns the function that stops it.
+// defaultGCPercent is the GC target a node runs with unless GOGC is set.
+// A node's live heap is small (the objects' data, the class runtimes)
+// next to what it allocates per request, so at Go's default of 100 it
+// collects often, and on a busy leader running object classes the
+// collector took a fifth of the CPU; 200 gives that back for a heap that
+// peaks at three times the live data instead of two (README, "Object
+// classes").
+const defaultGCPercent = 200
+
+// tuneGC sets defaultGCPercent, unless the operator chose with GOGC
+// (which the runtime has read already).
+func tuneGC(log *slog.Logger) {
+	if v, ok := os.LookupEnv("GOGC"); ok {
+		log.Debug("GC target from GOGC", "gogc", v)
+		return
+	}
+	debug.SetGCPercent(defaultGCPercent)
+}
+
 func servePprof(addr string, log *slog.Logger) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
