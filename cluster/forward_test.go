@@ -29,11 +29,17 @@ func testStreams() *streams {
 	}
 }
 
-// fakeLeader accepts forwarding streams and hands each to speak.
+// fakeLeader accepts forwarding streams of /1, as a build before /2
+// does, and hands each to speak.
 func fakeLeader(t *testing.T, speak func(dec *msgpack.Decoder, enc *msgpack.Encoder, bw *bufio.Writer, conn net.Conn)) raft.ServerAddress {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != pathStream || r.Header.Get("Upgrade") != streamProto || r.Header.Get(headerFrom) != "f" {
+		if r.URL.Path == pathStream && r.Header.Get("Upgrade") != streamProto {
+			w.Header().Set("Upgrade", streamProto)
+			http.Error(w, "this route speaks only "+streamProto, http.StatusUpgradeRequired)
+			return
+		}
+		if r.URL.Path != pathStream || r.Header.Get(headerFrom) != "f" {
 			http.Error(w, "unexpected request", http.StatusBadRequest)
 			return
 		}
