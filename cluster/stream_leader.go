@@ -107,17 +107,27 @@ var errBadFrame = errors.New("malformed forwarding frame")
 
 // readStreamRequest decodes the next request in the frames of the stream's
 // version, as a streamRequestV2 with exactly one of W and C set.
+//
+// It takes the frame's bytes first, walking the value (DecodeRaw skips
+// it), and decodes them after: msgpack v5.4.1 sizes a slice by the length
+// its header declares before it reads an element, so a frame of a few
+// bytes declaring a billion ops would take the leader's memory (see
+// fsm.WellFormed); the walk stops at the frame's limit instead.
 func readStreamRequest(dec *msgpack.Decoder, proto string) (streamRequestV2, error) {
+	raw, err := dec.DecodeRaw()
+	if err != nil {
+		return streamRequestV2{}, err
+	}
 	if proto == streamProto {
 		var req streamRequest
-		if err := dec.Decode(&req); err != nil {
-			return streamRequestV2{}, err
+		if err := msgpack.Unmarshal(raw, &req); err != nil {
+			return streamRequestV2{}, fmt.Errorf("%w: %w", errBadFrame, err)
 		}
 		return streamRequestV2{ID: req.ID, W: &req.W}, nil
 	}
 	var req streamRequestV2
-	if err := dec.Decode(&req); err != nil {
-		return streamRequestV2{}, err
+	if err := msgpack.Unmarshal(raw, &req); err != nil {
+		return streamRequestV2{}, fmt.Errorf("%w: %w", errBadFrame, err)
 	}
 	if (req.W == nil) == (req.C == nil) {
 		return streamRequestV2{}, fmt.Errorf("%w: request %d carries neither or both of a write and a call", errBadFrame, req.ID)
