@@ -17,11 +17,11 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// A follower sends a class call to the leader's peer service as POST
-// pathCall with an msgpack forwardedCall, and gets an msgpack
-// forwardedCallResult. Calls are few and long next to writes (they run
-// code), so one request per call is enough; the forwarding stream stays
-// for writes.
+// A follower sends a class call to the leader on the forwarding stream
+// when the leader speaks /2 (stream_calls.go); to a leader that speaks
+// only /1 (a build before it, during a rolling upgrade), as POST pathCall
+// with an msgpack forwardedCall, answered with an msgpack
+// forwardedCallResult. Every leader keeps serving pathCall.
 
 // maxForwardedCallBytes bounds a forwarded call's body: the api's own
 // limit on a request body (1 MiB by default) plus headers.
@@ -103,21 +103,8 @@ func (n *Node) serveCall(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad forwarded call: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	var res *CallResult
-	if n.raft.State() != raft.Leader {
-		err = ErrNotLeader
-	} else {
-		req := &classes.Request{Method: fc.Method, URL: fc.URL, Header: fsm.HTTPHeader(fc.Header), Body: fc.Body}
-		// The call may run up to the CPU limit, longer than the API's
-		// request deadline that this route shares; and, like a write,
-		// it goes on if the follower stops waiting (which then reports
-		// an unknown outcome).
-		h := n.classHost()
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.cfg.CPULimit+2*n.cfg.ApplyTimeout)
-		res, err = h.call(ctx, fc.Class, fc.Name, req, fc.IdemKey)
-		cancel()
-	}
-	body, encErr := msgpack.Marshal(callResultOf(res, err))
+	n.peer.callsOnPost.Add(1)
+	body, encErr := msgpack.Marshal(n.runForwardedCall(r.Context(), &fc))
 	if encErr != nil {
 		http.Error(w, encErr.Error(), http.StatusInternalServerError)
 		return
@@ -126,13 +113,42 @@ func (n *Node) serveCall(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-// forward sends a call to the leader and waits for its outcome. A failure
-// before a connection to the leader existed sent nothing (not applied);
-// after, the call may have run and committed (outcome unknown).
+// runForwardedCall runs a call a follower forwarded, on the leader, by
+// either way it came. A node that is not the leader runs nothing and says
+// so (not applied).
+func (n *Node) runForwardedCall(ctx context.Context, fc *forwardedCall) forwardedCallResult {
+	if n.raft.State() != raft.Leader {
+		return callResultOf(nil, ErrNotLeader)
+	}
+	req := &classes.Request{Method: fc.Method, URL: fc.URL, Header: fsm.HTTPHeader(fc.Header), Body: fc.Body}
+	// The call may run up to the CPU limit, longer than the API's
+	// request deadline that this route shares; and, like a write,
+	// it goes on if the follower stops waiting (which then reports
+	// an unknown outcome).
+	h := n.classHost()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.CPULimit+2*n.cfg.ApplyTimeout)
+	defer cancel()
+	return callResultOf(h.call(ctx, fc.Class, fc.Name, req, fc.IdemKey))
+}
+
+// forward sends a call to the leader and waits for its outcome: on the
+// forwarding stream, or as a POST to a leader that speaks only /1. A
+// failure before the call was sent is not applied; after, the call may
+// have run and committed (outcome unknown).
 func (h *classHost) forward(ctx context.Context, leaderID string, leader raft.ServerAddress, fc forwardedCall) (*CallResult, error) {
 	if h.n.Blocked(leaderID) {
 		return nil, fmt.Errorf("%w: the leader is cut off", ErrNotApplied)
 	}
+	if res, ok := h.n.fwd.streams.call(ctx, leaderID, leader, &fc); ok {
+		return res.outcome()
+	}
+	return h.post(ctx, leader, fc)
+}
+
+// post sends a call to a leader that speaks only /1 as one request. A
+// failure before a connection to the leader existed sent nothing (not
+// applied); after, the call may have run and committed (outcome unknown).
+func (h *classHost) post(ctx context.Context, leader raft.ServerAddress, fc forwardedCall) (*CallResult, error) {
 	data, err := msgpack.Marshal(&fc)
 	if err != nil {
 		return nil, fmt.Errorf("encode forwarded call: %w", err)

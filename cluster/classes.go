@@ -80,9 +80,10 @@ type classHost struct {
 	n      *Node
 	cfg    ClassConfig
 	engine *classes.Engine
-	// peers forwards a follower's calls to the leader's peer service,
-	// one request each; it keeps as many connections alive as calls may
-	// be in flight, so that a busy follower does not dial one a call.
+	// peers forwards a follower's calls to a leader that speaks only
+	// stream /1 (others take them on the stream), one request each; it
+	// keeps as many connections alive as calls may be in flight, so
+	// that a busy follower does not dial one a call.
 	peers *peerClient
 
 	// mu guards programs, the compiled version of each class this node

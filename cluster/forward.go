@@ -10,7 +10,8 @@ import (
 )
 
 // forwarder is a follower's way to the leader, on the leader's peer
-// service: writes on the forwarding stream (stream_follower.go), read
+// service: writes and class calls on the forwarding stream
+// (stream_follower.go, stream_calls.go), read
 // indexes shared by the reads waiting at the same moment (the ReadIndex
 // protocol of the Raft dissertation §6.4, as etcd serves follower reads:
 // the follower then reads its own FSM once it has applied up to the
@@ -36,6 +37,10 @@ func newForwarder(n *Node) *forwarder {
 			retireAfter: n.cfg.ApplyTimeout + time.Second,
 		},
 	}
+	// A call may run up to the CPU limit and then commit.
+	cls := n.cfg.Classes
+	cls.setDefaults()
+	f.streams.retireCallsAfter = cls.CPULimit + 2*n.cfg.ApplyTimeout + time.Second
 	f.reads.call = f.fetchReadIndex
 	return f
 }

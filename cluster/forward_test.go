@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -29,11 +30,17 @@ func testStreams() *streams {
 	}
 }
 
-// fakeLeader accepts forwarding streams and hands each to speak.
+// fakeLeader accepts forwarding streams of /1, as a build before /2
+// does, and hands each to speak.
 func fakeLeader(t *testing.T, speak func(dec *msgpack.Decoder, enc *msgpack.Encoder, bw *bufio.Writer, conn net.Conn)) raft.ServerAddress {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != pathStream || r.Header.Get("Upgrade") != streamProto || r.Header.Get(headerFrom) != "f" {
+		if r.URL.Path == pathStream && r.Header.Get("Upgrade") != streamProto {
+			w.Header().Set("Upgrade", streamProto)
+			http.Error(w, "this route speaks only "+streamProto, http.StatusUpgradeRequired)
+			return
+		}
+		if r.URL.Path != pathStream || r.Header.Get(headerFrom) != "f" {
 			http.Error(w, "unexpected request", http.StatusBadRequest)
 			return
 		}
@@ -241,5 +248,45 @@ func TestFrameReaderLimit(t *testing.T) {
 	frames.left = 1024
 	if err := dec.Decode(&got); !errors.Is(err, errFrameTooLarge) {
 		t.Fatalf("4 KiB frame under a 1 KiB limit: %v, want errFrameTooLarge", err)
+	}
+}
+
+// A frame whose array header declares far more ops than it holds fails
+// without the leader allocating for them: msgpack would size the slice by
+// the header before reading an element.
+func TestStreamRequestDeclaredLength(t *testing.T) {
+	w := forwardedWrite{Object: "o", Txn: increment(1)}
+	tests := []struct {
+		proto string
+		req   any
+	}{
+		{streamProto, &streamRequest{ID: 1, W: w}},
+		{streamProtoV2, &streamRequestV2{ID: 1, W: &w}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.proto, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := newFrameEncoder(&buf).Encode(tt.req); err != nil {
+				t.Fatal(err)
+			}
+			b := buf.Bytes()
+			// The ops' array header (one op): declare 1<<20 instead.
+			i := bytes.IndexByte(b, 0x91)
+			if i < 0 {
+				t.Fatalf("no one-element array in %x", b)
+			}
+			bad := append(append(append([]byte{}, b[:i]...), 0xdd, 0x00, 0x10, 0x00, 0x00), b[i+1:]...)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			frames := &frameReader{r: bufio.NewReader(bytes.NewReader(bad)), left: maxFrameBytes}
+			_, err := readStreamRequest(msgpack.NewDecoder(frames), tt.proto)
+			runtime.ReadMemStats(&after)
+			if err == nil {
+				t.Fatal("a frame declaring a million ops and holding one decoded")
+			}
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
+				t.Fatalf("reading a %d-byte frame allocated %d MiB", len(bad), grew>>20)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -36,6 +37,18 @@ func goldenFrames() map[string]any {
 		"v1-stream-result-unknown":  &streamResult{ID: 9, R: forwardedResult{Code: codeUnknown, Msg: "outcome unknown: at the leader"}},
 		"v1-join":                   &joinRequest{ID: "n4", RaftAddr: "127.0.0.1:9084", HTTPAddr: "127.0.0.1:8084"},
 		"v1-remove":                 &removeRequest{ID: "n4"},
+
+		// /2: writes and class calls on the stream.
+		"v2-stream-request-write": &streamRequestV2{ID: 7, W: &forwardedWrite{Object: "card-1", IdemKey: "k-1",
+			Txn: objects.Txn{Success: []objects.Op{{Op: objects.OpIncrement, Key: "value", By: 1}}}}},
+		"v2-stream-request-call": &streamRequestV2{ID: 8, C: &forwardedCall{Class: "Counter", Name: "c1", Method: "POST",
+			URL: "http://dobj/do/Counter/c1/increment?by=2", Header: []fsm.HeaderField{{Name: "Content-Type", Value: "text/plain"}},
+			Body: []byte("2"), IdemKey: "k-2"}},
+		"v2-stream-result-write": &streamResultV2{ID: 7, R: &forwardedResult{Index: 42,
+			Result: objects.TxnResult{Succeeded: true, Results: []objects.Result{{Op: objects.OpGet, Key: "k", Found: &yes, Value: json.RawMessage(`6`)}}}}},
+		"v2-stream-result-call": &streamResultV2{ID: 8, C: &forwardedCallResult{Code: objects.CodeOK, Status: 201,
+			Header: []fsm.HeaderField{{Name: "X-Version", Value: "1"}}, Body: []byte("3"), Index: 44, Replayed: true}},
+		"v2-stream-result-call-failed": &streamResultV2{ID: 9, C: &forwardedCallResult{Code: callFailed, Msg: "Error: thrown after a write"}},
 	}
 }
 
@@ -82,6 +95,17 @@ func TestGoldenFrames(t *testing.T) {
 	msgpack.Unmarshal(mustRead(t, filepath.Join(framesDir, "v1-stream-result-unknown.msgpack")), &r)
 	if err := r.R.err(); !errors.Is(err, ErrOutcomeUnknown) {
 		t.Fatalf("unknown-outcome frame decodes to %v", err)
+	}
+	var r2 streamResultV2
+	msgpack.Unmarshal(mustRead(t, filepath.Join(framesDir, "v2-stream-result-call.msgpack")), &r2)
+	if res, err := r2.C.outcome(); err != nil || res.Response.Status != 201 || res.Response.Header.Get("X-Version") != "1" || string(res.Response.Body) != "3" {
+		t.Fatalf("call result frame decodes to %+v, %v", res, err)
+	}
+	r2 = streamResultV2{}
+	msgpack.Unmarshal(mustRead(t, filepath.Join(framesDir, "v2-stream-result-call-failed.msgpack")), &r2)
+	var callErr *CallError
+	if _, err := r2.C.outcome(); !errors.As(err, &callErr) || callErr.Message != "Error: thrown after a write" {
+		t.Fatalf("failed call frame decodes to %v", err)
 	}
 }
 

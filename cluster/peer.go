@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/dobj/dobj/fsm"
@@ -38,6 +39,13 @@ type peerServer struct {
 	// node, closed on shutdown: the HTTP server forgets a connection
 	// once it is taken over.
 	streams connSet
+	// callsOnStream and callsOnPost count the forwarded class calls
+	// this node ran by the way they came: on a /2 forwarding stream or
+	// as a POST on pathCall (a follower whose stream is /1).
+	callsOnStream, callsOnPost atomic.Uint64
+	// refuseStreamV2 is a test hook: the forwarding stream is served as
+	// by a build before /2, for a mixed-version cluster.
+	refuseStreamV2 atomic.Bool
 }
 
 // servePeers starts serving the peer service on ln.

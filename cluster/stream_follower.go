@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,8 +31,9 @@ type streams struct {
 	// dial connects to a leader's peer service.
 	dial func(ctx context.Context, addr raft.ServerAddress) (net.Conn, error)
 	// retireAfter is how long a former leader's stream may take to
-	// answer what it owes.
-	retireAfter time.Duration
+	// answer what it owes; retireCallsAfter, when it owes a class call
+	// (which may run up to the CPU limit).
+	retireAfter, retireCallsAfter time.Duration
 
 	dialMu sync.Mutex // one dial at a time; the others wait for its stream
 	mu     sync.Mutex // guards cur, old and closed
@@ -44,22 +46,28 @@ type streams struct {
 // waits for its outcome. Failures are results too: fwdNotApplied when the
 // leader cannot have seen the write, fwdUnknown once it may have.
 func (ss *streams) write(ctx context.Context, leaderID string, leader raft.ServerAddress, w forwardedWrite) forwardedResult {
+	p := newPendingRequest(w, nil)
 	s, err := ss.get(ctx, leaderID, leader)
 	if err != nil {
-		return resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: forwarding to the leader: %w", ErrNotApplied, err))
+		return *p.failed(fmt.Errorf("%w: forwarding to the leader: %w", ErrNotApplied, err)).R
 	}
-	p := &pendingWrite{w: w, done: make(chan forwardedResult, 1)}
+	return *s.roundTrip(ctx, p).R
+}
+
+// roundTrip queues p on s and waits for its answer; failures are answers
+// too, as for write.
+func (s *stream) roundTrip(ctx context.Context, p *pendingRequest) streamResultV2 {
 	if err := s.enqueue(p); err != nil {
-		return resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: forwarding to the leader: %w", ErrNotApplied, err))
+		return p.failed(fmt.Errorf("%w: forwarding to the leader: %w", ErrNotApplied, err))
 	}
 	select {
 	case r := <-p.done:
 		return r
 	case <-ctx.Done():
 		if s.forget(p) {
-			return resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: %w", ErrNotApplied, ctx.Err()))
+			return p.failed(fmt.Errorf("%w: %w", ErrNotApplied, ctx.Err()))
 		}
-		return resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: %w", ErrOutcomeUnknown, ctx.Err()))
+		return p.failed(fmt.Errorf("%w: %w", ErrOutcomeUnknown, ctx.Err()))
 	}
 }
 
@@ -153,11 +161,40 @@ func (ss *streams) all() []*stream {
 	return out
 }
 
-// pendingWrite is a forwarded write waiting for its outcome.
-type pendingWrite struct {
+// pendingRequest is a forwarded write, or class call, waiting for its
+// outcome.
+type pendingRequest struct {
 	w    forwardedWrite
+	call *forwardedCall // set: a call (on a /2 stream only), w unused
 	id   uint64
-	done chan forwardedResult // buffered: it gets exactly one result
+	done chan streamResultV2 // buffered: it gets exactly one answer
+}
+
+func newPendingRequest(w forwardedWrite, call *forwardedCall) *pendingRequest {
+	return &pendingRequest{w: w, call: call, done: make(chan streamResultV2, 1)}
+}
+
+// failed is p's answer when the stream could not carry it: err says
+// whether the leader may have seen it.
+func (p *pendingRequest) failed(err error) streamResultV2 {
+	if p.call != nil {
+		r := callResultOf(nil, err)
+		return streamResultV2{ID: p.id, C: &r}
+	}
+	r := resultOf(objects.TxnResult{}, 0, err)
+	return streamResultV2{ID: p.id, R: &r}
+}
+
+// frame is p as a request in the frames of version proto.
+func (p *pendingRequest) frame(proto string) any {
+	switch {
+	case proto == streamProto:
+		return &streamRequest{ID: p.id, W: p.w}
+	case p.call != nil:
+		return &streamRequestV2{ID: p.id, C: p.call}
+	default:
+		return &streamRequestV2{ID: p.id, W: &p.w}
+	}
 }
 
 // stream is one forwarding connection to a leader.
@@ -166,23 +203,60 @@ type stream struct {
 	leaderID string
 	addr     raft.ServerAddress
 	conn     net.Conn
+	proto    string // the version the leader agreed to: streamProto or streamProtoV2
 
 	wake chan struct{} // buffered 1: the queue has writes
 
 	mu      sync.Mutex // guards the fields below
-	queue   []*pendingWrite
-	pending map[uint64]*pendingWrite // sent, not answered
+	queue   []*pendingRequest
+	pending map[uint64]*pendingRequest // sent, not answered
+	calls   int                        // class calls in pending or queue
 	nextID  uint64
 	err     error // set once the stream has failed or closed
 	retired bool
 }
 
 // dialStream connects to the leader's peer service and upgrades the
-// connection. Nothing is sent on it yet, so any failure here means no
-// write reached the leader.
+// connection, to /2 or, when the leader offers only /1, to /1. Nothing is
+// sent on it yet, so any failure here means no write reached the leader.
 func (ss *streams) dialStream(ctx context.Context, leaderID string, leader raft.ServerAddress) (*stream, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
+	s, err := ss.dialProto(ctx, leaderID, leader, streamProtoV2)
+	var refused *upgradeRefusedError
+	if errors.As(err, &refused) && slices.Contains(refused.offered, streamProto) {
+		// A leader built before /2 (a rolling upgrade).
+		return ss.dialProto(ctx, leaderID, leader, streamProto)
+	}
+	return s, err
+}
+
+// upgradeRefusedError is a leader's 426 to the stream version asked for,
+// with the versions it offers instead.
+type upgradeRefusedError struct {
+	asked   string
+	offered []string
+}
+
+func (e *upgradeRefusedError) Error() string {
+	return fmt.Sprintf("leader refused %s, offers %q", e.asked, e.offered)
+}
+
+// streamProtoOffered lists the versions an Upgrade header names.
+func streamProtoOffered(h http.Header) []string {
+	var out []string
+	for _, v := range h.Values("Upgrade") {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// dialProto connects to the leader and asks for stream version proto.
+func (ss *streams) dialProto(ctx context.Context, leaderID string, leader raft.ServerAddress, proto string) (*stream, error) {
 	conn, err := ss.dial(ctx, leader)
 	if err != nil {
 		return nil, err
@@ -192,7 +266,7 @@ func (ss *streams) dialStream(ctx context.Context, leaderID string, leader raft.
 	}
 	req, _ := http.NewRequest(http.MethodGet, "http://"+string(leader)+pathStream, nil)
 	req.Header.Set("Connection", "Upgrade")
-	req.Header.Set("Upgrade", streamProto)
+	req.Header.Set("Upgrade", proto)
 	req.Header.Set(headerFrom, ss.from)
 	br := bufio.NewReaderSize(conn, 32<<10)
 	if err := req.Write(conn); err != nil {
@@ -207,11 +281,18 @@ func (ss *streams) dialStream(ctx context.Context, leaderID string, leader raft.
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		resp.Body.Close()
 		conn.Close()
+		if resp.StatusCode == http.StatusUpgradeRequired {
+			return nil, &upgradeRefusedError{asked: proto, offered: streamProtoOffered(resp.Header)}
+		}
 		return nil, fmt.Errorf("leader answered the upgrade with %s", resp.Status)
 	}
+	if got := resp.Header.Get("Upgrade"); !strings.EqualFold(got, proto) {
+		conn.Close()
+		return nil, fmt.Errorf("leader upgraded to %q, asked for %s", got, proto)
+	}
 	conn.SetDeadline(time.Time{})
-	s := &stream{ss: ss, leaderID: leaderID, addr: leader, conn: conn,
-		wake: make(chan struct{}, 1), pending: map[uint64]*pendingWrite{}}
+	s := &stream{ss: ss, leaderID: leaderID, addr: leader, conn: conn, proto: proto,
+		wake: make(chan struct{}, 1), pending: map[uint64]*pendingRequest{}}
 	go s.send()
 	go s.receive(br)
 	return s, nil
@@ -224,13 +305,16 @@ func (s *stream) broken() bool {
 }
 
 // enqueue hands p to the sender; an error means p was not queued.
-func (s *stream) enqueue(p *pendingWrite) error {
+func (s *stream) enqueue(p *pendingRequest) error {
 	s.mu.Lock()
 	if s.err != nil {
 		s.mu.Unlock()
 		return s.err
 	}
 	s.queue = append(s.queue, p)
+	if p.call != nil {
+		s.calls++
+	}
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -241,15 +325,26 @@ func (s *stream) enqueue(p *pendingWrite) error {
 
 // forget drops p, whose caller gave up. It reports whether p was still
 // queued, so never sent.
-func (s *stream) forget(p *pendingWrite) (unsent bool) {
+func (s *stream) forget(p *pendingRequest) (unsent bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if i := slices.Index(s.queue, p); i >= 0 {
 		s.queue = slices.Delete(s.queue, i, i+1)
+		s.answered(p)
 		return true
 	}
-	delete(s.pending, p.id)
+	if s.pending[p.id] == p {
+		delete(s.pending, p.id)
+		s.answered(p)
+	}
 	return false
+}
+
+// answered notes that p left the queue or pending; mu is held.
+func (s *stream) answered(p *pendingRequest) {
+	if p.call != nil {
+		s.calls--
+	}
 }
 
 // send writes the queued writes as frames, all that queued up while the
@@ -276,7 +371,7 @@ func (s *stream) send() {
 		}
 		s.mu.Unlock()
 		for _, p := range batch {
-			if err := enc.Encode(&streamRequest{ID: p.id, W: p.w}); err != nil {
+			if err := enc.Encode(p.frame(s.proto)); err != nil {
 				s.fail(err)
 				return
 			}
@@ -292,24 +387,48 @@ func (s *stream) send() {
 func (s *stream) receive(br *bufio.Reader) {
 	dec := msgpack.NewDecoder(br)
 	for {
-		var res streamResult
-		if err := dec.Decode(&res); err != nil {
+		res, err := s.readResult(dec)
+		if err != nil {
 			s.fail(err)
 			return
 		}
 		s.mu.Lock()
 		p := s.pending[res.ID]
-		delete(s.pending, res.ID)
+		if p != nil {
+			delete(s.pending, res.ID)
+			s.answered(p)
+		}
 		drained := s.drained()
 		s.mu.Unlock()
 		if p != nil {
-			p.done <- res.R
+			if (p.call != nil) != (res.C != nil) || (p.call == nil) != (res.R != nil) {
+				// The leader answered a write as a call or the
+				// reverse: it had the request, nothing more is known.
+				err := fmt.Errorf("%w: leader answered request %d with the wrong kind of result", ErrOutcomeUnknown, res.ID)
+				p.done <- p.failed(err)
+				s.fail(err)
+				return
+			}
+			p.done <- res
 		}
 		if drained {
 			s.fail(errRetired)
 			return
 		}
 	}
+}
+
+// readResult decodes the next answer in the frames of the stream's
+// version.
+func (s *stream) readResult(dec *msgpack.Decoder) (streamResultV2, error) {
+	if s.proto == streamProto {
+		var res streamResult
+		err := dec.Decode(&res)
+		return streamResultV2{ID: res.ID, R: &res.R}, err
+	}
+	var res streamResultV2
+	err := dec.Decode(&res)
+	return res, err
 }
 
 var errRetired = errors.New("stream to a former leader closed")
@@ -325,6 +444,9 @@ func (s *stream) retire(wait time.Duration) {
 	s.mu.Lock()
 	s.retired = true
 	drained := s.drained()
+	if s.calls > 0 {
+		wait = max(wait, s.ss.retireCallsAfter)
+	}
 	s.mu.Unlock()
 	if drained {
 		s.fail(errRetired)
@@ -343,15 +465,15 @@ func (s *stream) fail(cause error) {
 	}
 	s.err = cause
 	sent, queued := s.pending, s.queue
-	s.pending, s.queue = nil, nil
+	s.pending, s.queue, s.calls = nil, nil, 0
 	close(s.wake) // under mu: enqueue sends on it only while err is nil
 	s.mu.Unlock()
 	s.conn.Close()
 	s.ss.ended(s)
 	for _, p := range sent {
-		p.done <- resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: forwarding stream to the leader: %w", ErrOutcomeUnknown, cause))
+		p.done <- p.failed(fmt.Errorf("%w: forwarding stream to the leader: %w", ErrOutcomeUnknown, cause))
 	}
 	for _, p := range queued {
-		p.done <- resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: forwarding stream to the leader: %w", ErrNotApplied, cause))
+		p.done <- p.failed(fmt.Errorf("%w: forwarding stream to the leader: %w", ErrNotApplied, cause))
 	}
 }

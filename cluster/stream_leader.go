@@ -21,11 +21,14 @@ import (
 // serveStream is the leader's side: it takes the connection over, reads
 // writes and proposes each as it arrives (the proposer puts those that
 // arrive together in one entry), and writes back the outcomes as entries
-// commit, all those of one entry in one flush.
+// commit, all those of one entry in one flush. On a /2 stream it also
+// runs class calls, each in its own goroutine (stream_calls.go).
 func (n *Node) serveStream(w http.ResponseWriter, r *http.Request) {
-	if !strings.EqualFold(r.Header.Get("Upgrade"), streamProto) {
-		w.Header().Set("Upgrade", streamProto)
-		http.Error(w, "this route speaks only "+streamProto, http.StatusUpgradeRequired)
+	proto, ok := n.streamProtoAsked(r.Header.Get("Upgrade"))
+	if !ok {
+		offered := n.streamProtosServed()
+		w.Header().Set("Upgrade", strings.Join(offered, ", "))
+		http.Error(w, "this route speaks "+strings.Join(offered, " or "), http.StatusUpgradeRequired)
 		return
 	}
 	conn, rw, err := http.NewResponseController(w).Hijack()
@@ -40,11 +43,11 @@ func (n *Node) serveStream(w http.ResponseWriter, r *http.Request) {
 	defer n.peer.streams.remove(conn)
 	defer conn.Close()
 	conn.SetDeadline(time.Time{}) // the server's read and write timeouts do not apply
-	rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + streamProto + "\r\n\r\n")
+	rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + proto + "\r\n\r\n")
 	if err := rw.Flush(); err != nil {
 		return
 	}
-	n.log.Debug("forwarding stream opened", "from", r.Header.Get(headerFrom), "remote", conn.RemoteAddr().String())
+	n.log.Debug("forwarding stream opened", "from", r.Header.Get(headerFrom), "remote", conn.RemoteAddr().String(), "proto", proto)
 
 	// Writes in flight when the stream ends still commit or fail; their
 	// outcome cannot reach the follower, which has called it unknown.
@@ -64,7 +67,7 @@ func (n *Node) serveStream(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			for _, res := range out.takeAll() {
-				if err := enc.Encode(&res); err != nil {
+				if err := writeStreamResult(enc, proto, &res); err != nil {
 					return
 				}
 			}
@@ -76,19 +79,89 @@ func (n *Node) serveStream(w http.ResponseWriter, r *http.Request) {
 
 	frames := &frameReader{r: rw.Reader}
 	dec := msgpack.NewDecoder(frames)
+	calls := newStreamCalls(writerDone)
 	for {
 		frames.left = maxFrameBytes
-		var req streamRequest
-		if err := dec.Decode(&req); err != nil {
+		req, err := readStreamRequest(dec, proto)
+		if err != nil {
 			if errors.Is(err, errFrameTooLarge) {
 				n.log.Warn("forwarding stream closed: frame too large", "from", r.Header.Get(headerFrom), "limit", maxFrameBytes)
+			} else if errors.Is(err, errBadFrame) {
+				n.log.Warn("forwarding stream closed", "from", r.Header.Get(headerFrom), "err", err)
 			}
 			break
 		}
-		n.proposeForwarded(req, out)
+		if req.C != nil {
+			if !n.startStreamCall(calls, req.ID, req.C, maxFrameBytes-frames.left, out) {
+				break // the writer has stopped: so has the stream
+			}
+			continue
+		}
+		n.proposeForwarded(streamRequest{ID: req.ID, W: *req.W}, out)
 	}
 	close(done)
 	<-writerDone
+}
+
+var errBadFrame = errors.New("malformed forwarding frame")
+
+// readStreamRequest decodes the next request in the frames of the stream's
+// version, as a streamRequestV2 with exactly one of W and C set.
+//
+// It takes the frame's bytes first, walking the value (DecodeRaw skips
+// it), and decodes them after: msgpack v5.4.1 sizes a slice by the length
+// its header declares before it reads an element, so a frame of a few
+// bytes declaring a billion ops would take the leader's memory (see
+// fsm.WellFormed); the walk stops at the frame's limit instead.
+func readStreamRequest(dec *msgpack.Decoder, proto string) (streamRequestV2, error) {
+	raw, err := dec.DecodeRaw()
+	if err != nil {
+		return streamRequestV2{}, err
+	}
+	if proto == streamProto {
+		var req streamRequest
+		if err := msgpack.Unmarshal(raw, &req); err != nil {
+			return streamRequestV2{}, fmt.Errorf("%w: %w", errBadFrame, err)
+		}
+		return streamRequestV2{ID: req.ID, W: &req.W}, nil
+	}
+	var req streamRequestV2
+	if err := msgpack.Unmarshal(raw, &req); err != nil {
+		return streamRequestV2{}, fmt.Errorf("%w: %w", errBadFrame, err)
+	}
+	if (req.W == nil) == (req.C == nil) {
+		return streamRequestV2{}, fmt.Errorf("%w: request %d carries neither or both of a write and a call", errBadFrame, req.ID)
+	}
+	return req, nil
+}
+
+// writeStreamResult encodes res in the frames of the stream's version; a
+// /1 stream carries only writes, so only R.
+func writeStreamResult(enc *msgpack.Encoder, proto string, res *streamResultV2) error {
+	if proto == streamProto {
+		return enc.Encode(&streamResult{ID: res.ID, R: *res.R})
+	}
+	return enc.Encode(res)
+}
+
+// streamProtoAsked picks the stream version a follower asked for, if this
+// node serves it.
+func (n *Node) streamProtoAsked(upgrade string) (string, bool) {
+	for _, p := range n.streamProtosServed() {
+		if strings.EqualFold(upgrade, p) {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// streamProtosServed lists the stream versions this node serves, newest
+// first; the test hook refuseStreamV2 makes it a build before /2.
+func (n *Node) streamProtosServed() []string {
+	if n.peer.refuseStreamV2.Load() {
+		return []string{streamProto}
+	}
+	return []string{streamProtoV2, streamProto}
 }
 
 // proposeForwarded proposes one forwarded write; its outcome goes to out
@@ -96,7 +169,8 @@ func (n *Node) serveStream(w http.ResponseWriter, r *http.Request) {
 // delivers from the goroutine that waited for the entry.
 func (n *Node) proposeForwarded(req streamRequest, out *resultQueue) {
 	answer := func(res objects.TxnResult, index uint64, err error) {
-		out.push(streamResult{ID: req.ID, R: resultOf(res, index, err)})
+		r := resultOf(res, index, err)
+		out.push(streamResultV2{ID: req.ID, R: &r})
 	}
 	w := req.W
 	if n.cfg.bug(BugAckBeforeCommit) {
@@ -122,11 +196,11 @@ func (n *Node) proposeForwarded(req streamRequest, out *resultQueue) {
 // resultQueue is what a stream owes its follower; push never blocks.
 type resultQueue struct {
 	mu   sync.Mutex
-	res  []streamResult
-	wake chan struct{} // buffered 1
+	res  []streamResultV2 // R for a write, C for a call
+	wake chan struct{}    // buffered 1
 }
 
-func (q *resultQueue) push(r streamResult) {
+func (q *resultQueue) push(r streamResultV2) {
 	q.mu.Lock()
 	q.res = append(q.res, r)
 	q.mu.Unlock()
@@ -136,7 +210,7 @@ func (q *resultQueue) push(r streamResult) {
 	}
 }
 
-func (q *resultQueue) takeAll() []streamResult {
+func (q *resultQueue) takeAll() []streamResultV2 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	r := q.res

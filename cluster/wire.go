@@ -21,6 +21,26 @@ import (
 // msgpack bodies. testdata/ at the top of the repository holds golden
 // frames; a change here that fails them would break a cluster upgraded
 // one node at a time.
+//
+// Versions of the stream. /1 carries writes only (streamRequest,
+// streamResult). /2 carries writes and class calls (streamRequestV2,
+// streamResultV2; stream_calls.go): a follower asks for /2 and, when the
+// leader answers 426 offering only /1 (a build before /2), opens the
+// stream as /1 and sends its calls as POSTs on pathCall, which every
+// leader keeps serving. A leader serves both versions, each in its own
+// frames, so that a cluster upgrades one node at a time.
+//
+// A version's frames never change. msgpack refuses an array-encoded
+// struct whose field count differs from the type's, so a field added to
+// any type inside a frame (forwardedWrite, forwardedCall, objects.Txn,
+// fsm.HeaderField, the results) would break the older peer: that takes a
+// new version. /3 would go as /2 did: new frame types streamRequestV3 and
+// streamResultV3 (the /2 ones kept as they are, and their golden frames
+// with them); the leader decodes by the version agreed in the upgrade
+// (readStreamRequest, writeStreamResult), so a /3 leader reads a /2
+// follower's frames with these types and answers it in streamResultV2;
+// a /3 follower asks for /3 and on a 426 takes the highest version the
+// leader's Upgrade header offers (streamProtoOffered), /2 or /1.
 const (
 	pathStream    = "/_internal/stream"
 	pathReadIndex = "/_internal/readindex"
@@ -28,8 +48,9 @@ const (
 	pathRemove    = "/_internal/remove"
 	pathCall      = "/_internal/call"  // a class call (callforward.go)
 	pathClass     = "/_internal/class" // a class deploy or delete (callforward.go)
-	streamProto   = "dobj-forward/1"
-	headerFrom    = "X-Dobj-From" // the follower's node id, in the upgrade request
+	streamProto   = "dobj-forward/1"   // writes only
+	streamProtoV2 = "dobj-forward/2"   // writes and class calls
+	headerFrom    = "X-Dobj-From"      // the follower's node id, in the upgrade request
 )
 
 type streamRequest struct {
@@ -40,6 +61,22 @@ type streamRequest struct {
 type streamResult struct {
 	ID uint64          `msgpack:"id"`
 	R  forwardedResult `msgpack:"r"`
+}
+
+// streamRequestV2 is a frame a follower sends on a /2 stream: exactly one
+// of W (a write) and C (a class call) is set.
+type streamRequestV2 struct {
+	ID uint64          `msgpack:"id"`
+	W  *forwardedWrite `msgpack:"w"`
+	C  *forwardedCall  `msgpack:"c"`
+}
+
+// streamResultV2 is the leader's answer on a /2 stream, with the id of
+// the request: R for a write, C for a call.
+type streamResultV2 struct {
+	ID uint64               `msgpack:"id"`
+	R  *forwardedResult     `msgpack:"r"`
+	C  *forwardedCallResult `msgpack:"c"`
 }
 
 // forwardedWrite is one write a follower sends the leader.
