@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -31,13 +32,21 @@ func testStreams() *streams {
 }
 
 // fakeLeader accepts forwarding streams of /1, as a build before /2
-// does, and hands each to speak.
+// does, and hands each to speak; it answers in msgpack maps, which
+// decoders read beside the arrays newFrameEncoder writes.
 func fakeLeader(t *testing.T, speak func(dec *msgpack.Decoder, enc *msgpack.Encoder, bw *bufio.Writer, conn net.Conn)) raft.ServerAddress {
+	return fakeStreamLeader(t, streamProto, msgpack.NewEncoder, speak)
+}
+
+// fakeStreamLeader accepts follower f's forwarding streams of proto
+// (426 to any other, offering proto) and hands each to speak, with
+// frames encoded by newEnc.
+func fakeStreamLeader(t *testing.T, proto string, newEnc func(io.Writer) *msgpack.Encoder, speak func(dec *msgpack.Decoder, enc *msgpack.Encoder, bw *bufio.Writer, conn net.Conn)) raft.ServerAddress {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == pathStream && r.Header.Get("Upgrade") != streamProto {
-			w.Header().Set("Upgrade", streamProto)
-			http.Error(w, "this route speaks only "+streamProto, http.StatusUpgradeRequired)
+		if r.URL.Path == pathStream && r.Header.Get("Upgrade") != proto {
+			w.Header().Set("Upgrade", proto)
+			http.Error(w, "this route speaks only "+proto, http.StatusUpgradeRequired)
 			return
 		}
 		if r.URL.Path != pathStream || r.Header.Get(headerFrom) != "f" {
@@ -50,10 +59,10 @@ func fakeLeader(t *testing.T, speak func(dec *msgpack.Decoder, enc *msgpack.Enco
 			return
 		}
 		defer conn.Close()
-		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + streamProto + "\r\n\r\n")
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + proto + "\r\n\r\n")
 		rw.Flush()
 		bw := bufio.NewWriter(conn)
-		speak(msgpack.NewDecoder(rw.Reader), msgpack.NewEncoder(bw), bw, conn)
+		speak(msgpack.NewDecoder(rw.Reader), newEnc(bw), bw, conn)
 	}))
 	t.Cleanup(srv.Close)
 	return raft.ServerAddress(strings.TrimPrefix(srv.URL, "http://"))

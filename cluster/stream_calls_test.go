@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -230,25 +229,9 @@ func TestStreamCallCut(t *testing.T) {
 
 // fakeLeaderV2 accepts /2 forwarding streams and hands each to speak.
 func fakeLeaderV2(t *testing.T, speak func(dec *msgpack.Decoder, enc *msgpack.Encoder, bw *bufio.Writer)) raft.ServerAddress {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != pathStream || r.Header.Get("Upgrade") != streamProtoV2 {
-			http.Error(w, "unexpected request", http.StatusBadRequest)
-			return
-		}
-		conn, rw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close()
-		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + streamProtoV2 + "\r\n\r\n")
-		rw.Flush()
-		bw := bufio.NewWriter(conn)
-		speak(msgpack.NewDecoder(rw.Reader), newFrameEncoder(bw), bw)
-	}))
-	t.Cleanup(srv.Close)
-	return raft.ServerAddress(strings.TrimPrefix(srv.URL, "http://"))
+	return fakeStreamLeader(t, streamProtoV2, newFrameEncoder, func(dec *msgpack.Decoder, enc *msgpack.Encoder, bw *bufio.Writer, _ net.Conn) {
+		speak(dec, enc, bw)
+	})
 }
 
 // The outcomes of a call on the stream, as a follower sees them.
