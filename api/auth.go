@@ -13,12 +13,15 @@ type Authorizer interface {
 	Role(token string) auth.Role
 }
 
-// requiredRole is the role a request needs: none for the probes, admin
-// for membership, classes, backups and fault injection, read for other
-// GETs, write for the rest.
+// requiredRole is the role a request needs: none for the probes and the
+// console's page, files and sign-in (which hold no data), admin for
+// membership, classes, backups and fault injection, read for other GETs,
+// write for the rest.
 func requiredRole(method, path string) auth.Role {
 	switch {
 	case path == "/_health" || path == "/_ready":
+		return auth.RoleNone
+	case path == "/" || strings.HasPrefix(path, "/_console/"):
 		return auth.RoleNone
 	case path == "/_cluster/join", strings.HasPrefix(path, "/_cluster/members"),
 		strings.HasPrefix(path, "/_cluster/backup"), strings.HasPrefix(path, "/_classes"),
@@ -34,9 +37,9 @@ func requiredRole(method, path string) auth.Role {
 	}
 }
 
-// authenticate checks the request's bearer token against cfg.Auth: 401
-// without a known token, 403 with too weak a role. The token is never
-// logged or echoed.
+// authenticate checks the request's token (a bearer header, or the
+// console's cookie: session.go) against cfg.Auth: 401 without a known
+// token, 403 with too weak a role. The token is never logged or echoed.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -44,7 +47,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if need == auth.RoleNone {
 			return next(c)
 		}
-		token, ok := bearer(r.Header.Get("Authorization"))
+		token, ok := s.requestToken(r)
 		role := auth.RoleNone
 		if ok {
 			role = s.cfg.Auth.Role(token)

@@ -15,9 +15,11 @@ import (
 var consoleFiles embed.FS
 
 // routeConsole serves the console at / and its files under /_console/
-// (names starting with _ are not objects'). It lets pages read the status
-// of every node: the console's cluster panel polls each member's
-// /_cluster/status, which is read-only and holds nothing secret.
+// (names starting with _ are not objects'), with its sign-in at
+// /_console/session (session.go). It lets pages read the status of every
+// node: the console's cluster panel polls each member's /_cluster/status,
+// with the console's cookie when the page is another member's (the only
+// pages whose cookie counts).
 func (s *Server) routeConsole(e *echo.Echo) {
 	files, err := fs.Sub(consoleFiles, "console")
 	if err != nil {
@@ -33,10 +35,20 @@ func (s *Server) routeConsole(e *echo.Echo) {
 		return c.HTMLBlob(http.StatusOK, b)
 	})
 	e.GET("/_console/*", echo.WrapHandler(static))
+	e.GET("/_console/session", s.getSession)
+	e.POST("/_console/session", s.signIn)
+	e.DELETE("/_console/session", s.signOut)
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if c.Path() == "/_cluster/status" {
-				c.Response().Header().Set("Access-Control-Allow-Origin", "*")
+				h := c.Response().Header()
+				h.Add("Vary", "Origin")
+				if origin := c.Request().Header.Get("Origin"); origin != "" && s.memberOrigin(c.Request(), origin) {
+					h.Set("Access-Control-Allow-Origin", origin)
+					h.Set("Access-Control-Allow-Credentials", "true")
+				} else {
+					h.Set("Access-Control-Allow-Origin", "*")
+				}
 			}
 			return next(c)
 		}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -218,4 +219,77 @@ func TestConsoleLiveAcrossTabsAndFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot of the console after the failover: %s", path)
+}
+
+// TestConsoleSignIn: on a cluster started with --auth-file the console
+// asks for a token and shows no data before; a wrong one is refused with
+// a message; a write token brings the cards live, a click counts once,
+// the cluster panel reads every member, and the page never holds the
+// token (it lives in an HttpOnly cookie).
+func TestConsoleSignIn(t *testing.T) {
+	tab := browser(t)
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("read reader-token\nwrite writer-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, 3, "--auth-file", tokens)
+	c.token = "writer-token"
+	c.start()
+	leader := c.leader()
+	follower := c.others(leader)[0]
+	if r := c.increment(leader.url(), "card-1", nil); r.status != http.StatusOK {
+		t.Fatalf("increment: %s", r)
+	}
+
+	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
+	defer cancel()
+	const signInMsg = `document.getElementById('signin-msg').textContent`
+	if err := chromedp.Do(ctx, chromedp.Navigate(follower.url()+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#signin-token`)),
+		chromedp.SendKeys(chromedp.CSS(`#signin-token`), "not-a-token"),
+		chromedp.Click(chromedp.CSS(`#signin-form button`))); err != nil {
+		t.Fatalf("the console of %s does not ask for a token: %v", follower.id, err)
+	}
+	eventually(t, 10*time.Second, "the wrong token refused", func() error {
+		msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](signInMsg))
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(msg, "not known") {
+			return fmt.Errorf("the sign-in says %q", msg)
+		}
+		return nil
+	})
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#cards .card').length`))
+	if err != nil || shown != 0 {
+		t.Fatalf("%d cards shown before signing in (%v), want none", shown, err)
+	}
+
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`#signin-token`), "writer-token"),
+		chromedp.Click(chromedp.CSS(`#signin-form button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#live.on`)),
+		chromedp.WaitVisible(chromedp.CSS(`#account`))); err != nil {
+		t.Fatalf("signing in with the write token: %v", err)
+	}
+	waitCard(t, tab, "card-1 after signing in", "card-1", 1)
+	click(t, tab, "card-1", "plus")
+	waitCard(t, tab, "the click to show", "card-1", 2)
+	if got := c.mustCounter(leader.url(), "card-1"); got != 2 {
+		t.Fatalf("card-1 = %d after one click, want 2", got)
+	}
+	eventually(t, 10*time.Second, "the cluster panel to read every member", func() error {
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#nodes tr[data-state="leader"], #nodes tr[data-state="follower"]').length`))
+		if err != nil {
+			return err
+		}
+		if n != 3 {
+			return fmt.Errorf("%d of 3 members read", n)
+		}
+		return nil
+	})
+	cookies, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie`))
+	if err != nil || cookies != "" {
+		t.Fatalf("the page can read cookies %q (%v): the token must be HttpOnly", cookies, err)
+	}
 }

@@ -101,6 +101,10 @@ type testCluster struct {
 	dir   string
 	nodes []*node
 	hc    *http.Client
+	// token, when set, goes as a bearer token on every request that
+	// carries no Authorization of its own (a cluster started with
+	// --auth-file).
+	token string
 }
 
 // newCluster prepares n nodes bootstrapped with --peers (started by
@@ -264,6 +268,9 @@ func (c *testCluster) do(method, url string, body []byte, header map[string]stri
 	}
 	for k, v := range header {
 		req.Header.Set(k, v)
+	}
+	if c.token != "" && req.Header.Get("Authorization") == "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

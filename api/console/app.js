@@ -16,11 +16,17 @@ const MAX_STREAMS = 4;
 
 // ---------- small helpers ----------
 
+// getJSON reads url. Another member's status is read with the console's
+// cookie, which that member honours for its members' pages (a cookie is
+// kept per host, so it reaches the members on this host); a 401 from this
+// node asks to sign in again.
 async function getJSON(url, timeoutMs = 2500) {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), timeoutMs);
+  const member = url.startsWith('//');
   try {
-    const r = await fetch(url, { signal: ctl.signal, cache: 'no-store' });
+    const r = await fetch(url, { signal: ctl.signal, cache: 'no-store', credentials: member ? 'include' : 'same-origin' });
+    if (r.status === 401 && !member) showSignIn('the token is no longer accepted: sign in again');
     const body = await r.json().catch(() => null);
     return { ok: r.ok, status: r.status, body, index: Number(r.headers.get('X-Dobj-Index') || 0) };
   } finally {
@@ -181,6 +187,7 @@ async function bump(card, by) {
       show(card, b.value, Number(r.headers.get('X-Dobj-Index') || 0));
       return;
     }
+    if (r.status === 401) showSignIn('the token is no longer accepted: sign in again');
     if (r.status === 503 || r.status === 504) { await sleep(250); continue; }
     const p = await r.json().catch(() => ({}));
     toast(card.name + ': ' + (p.detail || r.statusText));
@@ -340,17 +347,66 @@ $('keys-first').addEventListener('click', () => browse.open && openObject(browse
 $('keys-next').addEventListener('click', () => browse.open && browse.keysNext && openObject(browse.open, browse.keysNext));
 $('keys-next').disabled = true;
 
+// ---------- sign-in ----------
+
+// A node started with --auth-file asks for a token. The console posts it
+// once to /_console/session, which keeps it in an HttpOnly cookie that
+// the browser sends with every request of this page, the watch streams
+// included: the page itself never holds it.
+function showSignIn(msg) {
+  if (!$('signin').hidden) return;
+  $('signin').hidden = false;
+  $('signin-msg').textContent = msg || '';
+  $('signin-token').focus();
+}
+
+$('signin-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  let r;
+  try {
+    r = await fetch('/_console/session', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ token: $('signin-token').value }) });
+  } catch (err) {
+    $('signin-msg').textContent = 'this node did not answer: ' + err.message;
+    return;
+  }
+  if (r.ok) { location.reload(); return; }
+  const p = await r.json().catch(() => ({}));
+  $('signin-msg').textContent = p.detail || r.statusText;
+});
+
+$('signout').addEventListener('click', async () => {
+  await fetch('/_console/session', { method: 'DELETE' }).catch(() => {});
+  location.reload();
+});
+
 // ---------- start ----------
 
-for (const name of [...SEED_CARDS, ...savedCards()]) addCard(name);
-discoverCards();
-setInterval(discoverCards, 5000);
-pollCluster();
-setInterval(pollCluster, 1000);
-loadObjects('');
-// The pages shown are read again every few seconds, so new objects and
-// keys show up without a click.
-setInterval(() => {
-  loadObjects(browse.at);
-  if (browse.open) openObject(browse.open, browse.keysAt);
-}, 4000);
+function start() {
+  for (const name of [...SEED_CARDS, ...savedCards()]) addCard(name);
+  discoverCards();
+  setInterval(discoverCards, 5000);
+  pollCluster();
+  setInterval(pollCluster, 1000);
+  loadObjects('');
+  // The pages shown are read again every few seconds, so new objects and
+  // keys show up without a click.
+  setInterval(() => {
+    loadObjects(browse.at);
+    if (browse.open) openObject(browse.open, browse.keysAt);
+  }, 4000);
+}
+
+(async () => {
+  let s = { auth: false };
+  try {
+    const r = await getJSON('/_console/session');
+    if (r.ok && r.body) s = r.body;
+  } catch (e) { /* an older node, or none: start and see */ }
+  if (s.auth && s.role === 'none') { showSignIn(); return; }
+  if (s.auth) {
+    $('role').textContent = s.role;
+    $('account').hidden = false;
+  }
+  start();
+})();
