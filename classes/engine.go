@@ -306,7 +306,10 @@ func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state Sta
 		}
 		in = &instance{vm: vm, version: ref.Version, program: ref.Program, epoch: epoch}
 	}
-	in.vm.take()
+	if err := in.vm.takeBefore(ctx); err != nil {
+		keep = in.object != nil // nothing ran: a built instance is as it was
+		return err
+	}
 	in.begin(c)
 	defer func() {
 		in.end()

@@ -1,6 +1,7 @@
 package classes
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -18,6 +19,7 @@ export class S {
   async fetch(req) {
     const path = new URL(req.url).pathname;
     if (path === "/sleep") await new Promise((r) => setTimeout(r, 300));
+    if (path === "/loop") for (;;) {}
     if (path === "/hoard") { globalThis.hoard = []; for (;;) globalThis.hoard.push({n: globalThis.hoard.length}); }
     moduleCalls++;
     this.calls++;
@@ -118,5 +120,39 @@ func TestRuntimesBoundedUnderConcurrentBuilds(t *testing.T) {
 	wg.Wait()
 	if s := e.Stats(); s.Instances != 12 || s.Runtimes > 3 || s.Runtimes == 0 {
 		t.Fatalf("stats %+v, want 12 instances on at most 3 runtimes", s)
+	}
+}
+
+// TestTurnWaitHonoursContext: a call queued for the turn of a runtime
+// whose other object loops gives up when its context ends, not when the
+// CPU limit stops the loop.
+func TestTurnWaitHonoursContext(t *testing.T) {
+	e := newTestEngine(t, Config{RuntimesPerClass: 1, CPULimit: 1500 * time.Millisecond})
+	ref := ClassRef{Name: "S", Version: 1, Program: mustCompile(t, "S", sharedClass)}
+	spin, other := newFakeState("spin"), newFakeState("other")
+	mustDo(t, e, ref, "spin", spin, "GET", "/", "")
+	mustDo(t, e, ref, "other", other, "GET", "/", "")
+	looped := make(chan error, 1)
+	go func() {
+		_, err := do(t, e, ref, "spin", spin, "GET", "/loop", "")
+		looped <- err
+	}()
+	waitFor(t, func() bool { return e.Stats().Calls == 3 })
+	e.runtimes.mu.Lock()
+	vm := e.runtimes.byClass["S"].vms[0]
+	e.runtimes.mu.Unlock()
+	waitFor(t, vm.turnTaken.Load)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := e.Call(ctx, ref, "other", &Request{Method: "GET", URL: "http://h/"}, other, other.commit)
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
+		t.Fatalf("the queued call: %v after %s, want its deadline well before the CPU limit", err, time.Since(start))
+	}
+	if err := <-looped; !errors.Is(err, ErrCPULimit) {
+		t.Fatalf("the loop: %v", err)
+	}
+	if got := mustDo(t, e, ref, "other", other, "GET", "/", ""); !strings.HasSuffix(got, `"instance":2}`) {
+		t.Fatalf("other after giving up: %s, want its instance kept", got)
 	}
 }

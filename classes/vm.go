@@ -1,6 +1,7 @@
 package classes
 
 import (
+	"context"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -40,10 +41,10 @@ type vm struct {
 	born time.Time // performance.now()'s origin
 	ws   wsHooks   // websocket.js's hooks (websocket.go)
 
-	// mu is the turn: held by one call while its JavaScript runs or its
-	// Go code touches the runtime's values; turnTaken mirrors it for
-	// runtimes.pick.
-	mu        sync.Mutex
+	// turn holds a token while one call's JavaScript runs or its Go code
+	// touches the runtime's values (a channel, so that a call waiting for
+	// it can give up); turnTaken mirrors it for runtimes.pick.
+	turn      chan struct{}
 	turnTaken atomic.Bool
 	// retired: the runtime's instances are rebuilt elsewhere (runtimes.retire).
 	retired atomic.Bool
@@ -55,14 +56,27 @@ type vm struct {
 
 // take waits for the runtime's turn.
 func (vm *vm) take() {
-	vm.mu.Lock()
+	vm.turn <- struct{}{}
 	vm.turnTaken.Store(true)
+}
+
+// takeBefore waits for the runtime's turn until ctx ends: a call queued
+// behind a neighbour that loops gives up with its context rather than
+// wait for the CPU limit.
+func (vm *vm) takeBefore(ctx context.Context) error {
+	select {
+	case vm.turn <- struct{}{}:
+		vm.turnTaken.Store(true)
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // give ends the turn.
 func (vm *vm) give() {
 	vm.turnTaken.Store(false)
-	vm.mu.Unlock()
+	<-vm.turn
 }
 
 // logger is console's logger: the runtime's, with the object of the call
@@ -96,7 +110,7 @@ type hooks struct {
 
 // newVM installs the globals (prelude.js and its Go natives) on rt.
 func newVM(rt *goja.Runtime, cfg *Config, log *slog.Logger) (*vm, error) {
-	vm := &vm{rt: rt, cfg: cfg, log: log, born: time.Now()}
+	vm := &vm{rt: rt, cfg: cfg, log: log, born: time.Now(), turn: make(chan struct{}, 1)}
 	prog, err := preludeProgram()
 	if err != nil {
 		return nil, fmt.Errorf("classes: compile the prelude: %w", err)
