@@ -16,8 +16,10 @@ import (
 // on the next leader, which fires whatever is due once its read barrier
 // is through. A handler that throws is retried, as Cloudflare does, with
 // exponential backoff from alarmFirstBackoff, at most alarmMaxRetries
-// times; then the alarm is dropped. Retry counts live on the leader only:
-// after a failover the count starts again.
+// times; then the alarm is dropped. Each failure is committed (a Call
+// with Threw), so the count is the FSM's (fsm.Alarm.Retries) and a new
+// leader goes on from it; the backoff's clock is the leader's, so a new
+// leader runs a retried alarm at once.
 const (
 	alarmPoll         = 50 * time.Millisecond
 	alarmFirstBackoff = 2 * time.Second
@@ -25,11 +27,11 @@ const (
 	alarmBatch        = 256 // alarms started per scan at most
 )
 
-// alarmRetry is the leader's memory of an alarm whose handler threw.
+// alarmRetry is the leader's memory of when to run again an alarm whose
+// handler threw (or whose commit failed).
 type alarmRetry struct {
-	at    int64 // the alarm time it is for; a new alarm time starts again
-	count int   // retries done so far
-	next  time.Time
+	at   int64 // the alarm time it is for; a new alarm time starts again
+	next time.Time
 }
 
 // alarmDone is a finished firing.
@@ -97,16 +99,12 @@ func (h *classHost) runAlarms(ctx context.Context) {
 					delete(retries, a.Object)
 					r = nil
 				}
-				count := 0
-				if r != nil {
-					if now.Before(r.next) {
-						continue
-					}
-					count = r.count
+				if r != nil && now.Before(r.next) {
+					continue
 				}
 				inflight[a.Object] = true
 				running++
-				go func() { done <- h.fire(ctx, a, count) }()
+				go func() { done <- h.fire(ctx, a, a.Retries) }()
 			}
 		}
 		select {
@@ -120,10 +118,9 @@ func (h *classHost) runAlarms(ctx context.Context) {
 			case d.ok:
 				delete(retries, d.alarm.Object)
 			case d.threw:
-				retries[d.alarm.Object] = &alarmRetry{at: d.alarm.At, count: d.count + 1,
-					next: time.Now().Add(alarmFirstBackoff << d.count)}
+				retries[d.alarm.Object] = &alarmRetry{at: d.alarm.At, next: time.Now().Add(alarmFirstBackoff << d.count)}
 			default:
-				retries[d.alarm.Object] = &alarmRetry{at: d.alarm.At, count: d.count, next: time.Now().Add(alarmAgain)}
+				retries[d.alarm.Object] = &alarmRetry{at: d.alarm.At, next: time.Now().Add(alarmAgain)}
 			}
 		}
 	}
@@ -178,9 +175,25 @@ func (h *classHost) fire(ctx context.Context, a fsm.Alarm, count int) alarmDone 
 		out.ok = h.drop(ctx, a) == nil
 		return out
 	}
+	if rerr := h.recordThrow(ctx, a); rerr != nil {
+		// Not counted: run it again soon with the same count.
+		log.Warn("alarm failed, and recording the failure failed", "err", err, "record_err", rerr)
+		return out
+	}
 	log.Info("alarm failed; will retry", "err", err, "in", alarmFirstBackoff<<count)
 	out.threw = true
 	return out
+}
+
+// recordThrow commits that a's handler threw, so that its next run, on
+// this leader or the next, has a retryCount one higher.
+func (h *classHost) recordThrow(ctx context.Context, a fsm.Alarm) error {
+	body, err := fsm.EncodeBody(&fsm.Call{Threw: a.At})
+	if err != nil {
+		return err
+	}
+	_, _, err = h.n.propose(ctx, &fsm.Command{Kind: fsm.KindCall, Object: a.Object, Body: body, Time: time.Now().UnixNano()})
+	return err
 }
 
 // drop clears an alarm that is still set to a.At.

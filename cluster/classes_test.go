@@ -186,6 +186,58 @@ func TestClassAlarmFiresOnceOnTheLeader(t *testing.T) {
 	})
 }
 
+// testFlakyAlarm's alarm throws on its first run and records the
+// retryCount of the run that succeeds.
+const testFlakyAlarm = `
+export class Counter {
+  constructor(ctx) { this.ctx = ctx; }
+  async fetch() {
+    await this.ctx.storage.setAlarm(Date.now() + 50);
+    return new Response("set");
+  }
+  async alarm(info) {
+    if (info.retryCount === 0) throw new Error("the first run fails");
+    await this.ctx.storage.put("retryCount", info.retryCount);
+  }
+}
+`
+
+// TestAlarmRetryCountSurvivesLeaderChange: a failed run of an alarm is
+// committed, so the leader after a change runs it with the count the
+// last one reached, at once, rather than from 0 after a backoff.
+func TestAlarmRetryCountSurvivesLeaderChange(t *testing.T) {
+	c := newTestCluster(t)
+	leader := c.waitLeader(nil)
+	deployTest(t, leader, testFlakyAlarm)
+	if _, err := callTest(t, leader, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	object := ClassObject("Counter", "c1")
+	c.eventually(10*time.Second, "the first run's failure on every node", func() bool {
+		for _, n := range c.nodes {
+			due, _ := n.fsm.DueAlarms(1<<62, 10)
+			if len(due) != 1 || due[0].Object != object || due[0].Retries != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	// The old leader now waits out its 2 s backoff; a new one has none.
+	if err := leader.raft.LeadershipTransfer().Error(); err != nil {
+		t.Fatal(err)
+	}
+	next := c.waitLeader(map[string]bool{leader.cfg.ID: true})
+	c.eventually(alarmFirstBackoff, "the new leader's run to succeed before the old backoff ends", func() bool {
+		return classValue(next, "retryCount") == "1"
+	})
+	if st := next.ClassStats(); st.Failed != 0 || st.Calls != 1 {
+		t.Fatalf("the new leader's engine: %+v, want one successful run", st)
+	}
+	if _, pending := next.fsm.AlarmOf(object); pending {
+		t.Fatal("the alarm is still set after its successful run")
+	}
+}
+
 func TestForwardedCallOutcomesRoundTrip(t *testing.T) {
 	ok := &CallResult{Response: &classes.Response{Status: 202, Header: http.Header{"A": {"1", "2"}}, Body: []byte("b")}, Index: 9, Replayed: true}
 	tests := []struct {

@@ -122,12 +122,16 @@ func HTTPHeader(fields []HeaderField) http.Header {
 // Call is KindCall's body: the effects of one call of object
 // Command.Object. Fired, when not 0, is the alarm time an alarm handler
 // ran for: the object's alarm is cleared first if it is still that time,
-// then Alarm applies (an alarm that set a new one keeps it).
+// then Alarm applies (an alarm that set a new one keeps it). Threw, when
+// not 0, is the alarm time whose handler threw: if the object's alarm is
+// still that time, its Retries grows by one (such a command carries
+// nothing else), so that the next leader goes on counting.
 type Call struct {
 	Ops      []objects.Op  `msgpack:"o,omitempty"`
 	Alarm    *AlarmChange  `msgpack:"a,omitempty"`
 	Fired    int64         `msgpack:"f,omitempty"`
 	Response *CallResponse `msgpack:"r,omitempty"`
+	Threw    int64         `msgpack:"t,omitempty"`
 }
 
 // CallResult is what applying KindCall returns.
@@ -174,6 +178,10 @@ type classState struct {
 type Alarm struct {
 	Object string `msgpack:"o"` // FSM object name
 	At     int64  `msgpack:"a"` // unix ms
+	// Retries counts the runs of this alarm's handler that threw; a new
+	// alarm time starts again at 0. (Absent from snapshots of earlier
+	// builds, which kept the count on the leader only.)
+	Retries int `msgpack:"r,omitempty"`
 }
 
 func newClassState() *classState {
@@ -194,10 +202,22 @@ func (cs *classState) clone() *classState {
 }
 
 func (cs *classState) setAlarm(object string, at int64) {
-	cs.deleteAlarm(object)
-	a := Alarm{Object: object, At: at}
+	cs.putAlarm(Alarm{Object: object, At: at})
+}
+
+func (cs *classState) putAlarm(a Alarm) {
+	cs.deleteAlarm(a.Object)
 	cs.alarms.ReplaceOrInsert(a)
 	cs.alarmOf.ReplaceOrInsert(a)
+}
+
+// alarmThrew counts a failed run of object's alarm at, if that is still
+// its alarm.
+func (cs *classState) alarmThrew(object string, at int64) {
+	if a, ok := cs.alarmOf.Get(Alarm{Object: object}); ok && a.At == at {
+		a.Retries++
+		cs.putAlarm(a)
+	}
 }
 
 func (cs *classState) deleteAlarm(object string) {
@@ -251,6 +271,9 @@ func (m *Machine) applyCall(c *Command, call *Call, index uint64) *CallResult {
 		if at, ok := m.cls.alarm(c.Object); ok && at == call.Fired {
 			m.cls.deleteAlarm(c.Object)
 		}
+	}
+	if call.Threw != 0 {
+		m.cls.alarmThrew(c.Object, call.Threw)
 	}
 	if a := call.Alarm; a != nil {
 		if a.Delete {
@@ -348,7 +371,7 @@ func (cs *classState) load(r classRecords) {
 		cs.classes.ReplaceOrInsert(c)
 	}
 	for _, a := range r.alarms {
-		cs.setAlarm(a.Object, a.At)
+		cs.putAlarm(a)
 	}
 }
 
@@ -422,6 +445,9 @@ func (s *snapshot) writeClasses(w io.Writer) {
 	for _, a := range r.alarms {
 		bytes([]byte(a.Object))
 		num(uint64(a.At))
+		if a.Retries > 0 { // absent from earlier builds' alarms
+			num(uint64(a.Retries))
+		}
 	}
 	s.idem.byKey.Ascend(func(e *idemEntry) bool {
 		if c := e.Outcome.Call; c != nil {

@@ -137,6 +137,42 @@ func TestDueAlarmsInTimeOrder(t *testing.T) {
 	}
 }
 
+// TestAlarmRetriesAreState: a handler's failure, committed, counts
+// against the alarm it ran for, on every replica and across snapshots
+// (TestClassStateSnapshotRoundTrip), so that a new leader goes on from
+// there; a new alarm time starts again.
+func TestAlarmRetriesAreState(t *testing.T) {
+	m := New(Options{})
+	f := &feeder{t: t, m: m}
+	obj := ClassObject("K", "o")
+	retries := func() int {
+		t.Helper()
+		due, _ := m.DueAlarms(1<<40, 10)
+		if len(due) != 1 {
+			t.Fatalf("%d alarms due, want 1", len(due))
+		}
+		return due[0].Retries
+	}
+	f.applyRaw(classCmd(t, KindCall, obj, &Call{Alarm: &AlarmChange{At: 50}}))
+	before, _, _ := m.Digest()
+	f.applyRaw(classCmd(t, KindCall, obj, &Call{Threw: 50}))
+	f.applyRaw(classCmd(t, KindCall, obj, &Call{Threw: 50}))
+	if got := retries(); got != 2 {
+		t.Fatalf("retries after two failures = %d", got)
+	}
+	if after, _, _ := m.Digest(); after == before {
+		t.Fatal("the digest does not cover retries")
+	}
+	f.applyRaw(classCmd(t, KindCall, obj, &Call{Threw: 49})) // a failure of another alarm time
+	if got := retries(); got != 2 {
+		t.Fatalf("a failure of an older alarm counted: %d", got)
+	}
+	f.applyRaw(classCmd(t, KindCall, obj, &Call{Alarm: &AlarmChange{At: 60}}))
+	if got := retries(); got != 0 {
+		t.Fatalf("a new alarm time kept %d retries", got)
+	}
+}
+
 func TestClassStateSnapshotRoundTrip(t *testing.T) {
 	m := New(Options{})
 	f := &feeder{t: t, m: m}
@@ -150,6 +186,7 @@ func TestClassStateSnapshotRoundTrip(t *testing.T) {
 	call.IdemKey, call.IdemExpires = "key", 1000
 	f.applyRaw(call)
 	f.applyRaw(classCmd(t, KindCall, ClassObject("Limiter", "l1"), &Call{Alarm: &AlarmChange{At: 99}}))
+	f.applyRaw(classCmd(t, KindCall, ClassObject("Limiter", "l1"), &Call{Threw: 99}))
 	want, _, _ := m.Digest()
 	data := snapshotBytes(t, m)
 
@@ -165,6 +202,9 @@ func TestClassStateSnapshotRoundTrip(t *testing.T) {
 	}
 	if at, ok := r.AlarmOf(ClassObject("Counter", "c1")); !ok || at != 123456 {
 		t.Fatalf("restored alarm = %d %v", at, ok)
+	}
+	if due, _ := r.DueAlarms(99, 1); len(due) != 1 || due[0].Retries != 1 {
+		t.Fatalf("restored retried alarm = %+v, want its one retry", due)
 	}
 	if resp, _, ok := r.CallReplay(ClassObject("Counter", "c1"), "key", 2); !ok || string(resp.Body) != "3" || resp.Header[0].Name != "A" {
 		t.Fatalf("restored call response = %+v %v", resp, ok)
