@@ -80,6 +80,17 @@ func echoLeader(dec *msgpack.Decoder, enc *msgpack.Encoder, bw *bufio.Writer, _ 
 	}
 }
 
+// closedAddr is a loopback address nothing listens on.
+func closedAddr(t *testing.T) raft.ServerAddress {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return raft.ServerAddress(ln.Addr().String())
+}
+
 // A forwarded write must say "not applied" only when the leader cannot
 // have seen it, and "outcome unknown" once it may have.
 func TestForwardedWriteOutcomes(t *testing.T) {
@@ -87,12 +98,7 @@ func TestForwardedWriteOutcomes(t *testing.T) {
 	w := forwardedWrite{Object: "o", Txn: increment(1)}
 
 	t.Run("unreachable leader", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		closed := raft.ServerAddress(ln.Addr().String())
-		ln.Close()
+		closed := closedAddr(t)
 		f := testStreams()
 		defer f.closeAll(errShuttingDown)
 		if err := f.write(ctx, "l", closed, w).err(); !errors.Is(err, ErrNotApplied) {

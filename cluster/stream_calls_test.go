@@ -307,12 +307,7 @@ func TestStreamCallOutcomes(t *testing.T) {
 	}
 
 	t.Run("unreachable leader", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		closed := raft.ServerAddress(ln.Addr().String())
-		ln.Close()
+		closed := closedAddr(t)
 		f := testStreams()
 		defer f.closeAll(errShuttingDown)
 		r, ok := f.call(context.Background(), "l", closed, &fc)
