@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -120,9 +121,10 @@ type Config struct {
 	// idle one goes first.
 	MaxInstances int
 	// RuntimesPerClass bounds the goja runtimes the instances of one class
-	// version share (default 4; see runtimes.go): more spreads one
-	// object's long-running JavaScript over fewer of its neighbours, fewer
-	// keeps the runtimes warm in the CPU's caches.
+	// version share, and so how many of its calls run JavaScript at once
+	// (default: the larger of 4 and GOMAXPROCS; see runtimes.go): more
+	// spreads one object's long-running JavaScript over fewer of its
+	// neighbours, fewer keeps the runtimes warm in the CPU's caches.
 	RuntimesPerClass int
 }
 
@@ -164,7 +166,7 @@ func (c *Config) setDefaults() {
 		c.MaxInstances = 1024
 	}
 	if c.RuntimesPerClass <= 0 {
-		c.RuntimesPerClass = 4
+		c.RuntimesPerClass = max(4, runtime.GOMAXPROCS(0))
 	}
 }
 

@@ -32,6 +32,9 @@ type ClassConfig struct {
 	// MaxInstances bounds the live object instances, the least recently
 	// used idle one dropped first (0: the runtime's default).
 	MaxInstances int
+	// Runtimes bounds the JavaScript runtimes one class's instances share
+	// (0: the runtime's default).
+	Runtimes int
 }
 
 func (c *ClassConfig) setDefaults() {
@@ -110,6 +113,7 @@ func newClassHost(n *Node, cfg ClassConfig) *classHost {
 			MaxValueBytes:    cfg.MaxValueBytes,
 			MaxKeyBytes:      cfg.MaxKeyBytes,
 			MaxInstances:     cfg.MaxInstances,
+			RuntimesPerClass: cfg.Runtimes,
 		}),
 		programs: map[string]classes.ClassRef{},
 		peers:    newPeerClient(n.deps.Peers, 256),

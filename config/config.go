@@ -80,6 +80,11 @@ type Config struct {
 	// on the leader (0: the runtime's default); calls to an object without
 	// one rebuild it from storage.
 	ClassMaxInstances int
+	// ClassRuntimes bounds the JavaScript runtimes the instances of one
+	// class share on the leader (0: the runtime's default, the larger of 4
+	// and the CPUs Go uses); it bounds how many of a class's calls run
+	// JavaScript at once.
+	ClassRuntimes int
 
 	MaxTxnOps      int // ops (compares + success + failure) of one transaction
 	MaxAnswerBytes int // largest answer; 0: max-txn-ops × (max-value-bytes + max-key-bytes + 64)

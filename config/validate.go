@@ -117,6 +117,9 @@ func (c Config) checkValues() []error {
 	if c.ClassMaxInstances < 0 {
 		bad("class-max-instances", "must not be negative")
 	}
+	if c.ClassRuntimes < 0 {
+		bad("class-runtimes", "must not be negative")
+	}
 	if c.MaxValueBytes > 0 && c.MaxBodyBytes > 0 && int64(c.MaxValueBytes) > c.MaxBodyBytes {
 		bad("max-value-bytes", "%d is larger than --max-body-bytes %d", c.MaxValueBytes, c.MaxBodyBytes)
 	}

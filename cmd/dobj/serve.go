@@ -117,7 +117,8 @@ func serve(ctx context.Context, e env, args []string) error {
 		PeerServerTLS:     sec.peerServer,
 		PeerClientTLS:     sec.peerClient,
 		Classes: cluster.ClassConfig{CPULimit: cfg.ClassCPULimit, MaxKeyBytes: cfg.MaxKeyBytes,
-			MaxValueBytes: cfg.MaxValueBytes, MaxResponseBytes: int(cfg.MaxBodyBytes), MaxInstances: cfg.ClassMaxInstances},
+			MaxValueBytes: cfg.MaxValueBytes, MaxResponseBytes: int(cfg.MaxBodyBytes), MaxInstances: cfg.ClassMaxInstances,
+			Runtimes: cfg.ClassRuntimes},
 		Observer: hub,
 		Metrics:  met,
 	})
