@@ -43,6 +43,9 @@ var _ Node = (*cluster.Node)(nil)
 // Config holds the server's limits. Zero values take the defaults.
 type Config struct {
 	NodeID string
+	// HTTPS: the node serves TLS (below a listener wrapper, so requests
+	// carry no TLS state of their own); the console's cookie is Secure.
+	HTTPS bool
 
 	MaxBodyBytes  int64 // default 1 MiB
 	MaxNameBytes  int   // default 256

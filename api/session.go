@@ -116,16 +116,20 @@ func (s *Server) signIn(c echo.Context) error {
 		return &apiError{http.StatusBadRequest, "this token holds characters a cookie cannot carry; the console needs a token of letters, digits and punctuation other than \" , ; \\"}
 	}
 	http.SetCookie(c.Response(), &http.Cookie{Name: tokenCookie, Value: in.Token, Path: "/",
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secure(r)})
 	return c.JSON(http.StatusOK, session{Auth: true, Role: role.String()})
 }
 
 // signOut drops the console's cookie.
 func (s *Server) signOut(c echo.Context) error {
 	http.SetCookie(c.Response(), &http.Cookie{Name: tokenCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.Request().TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secure(c.Request())})
 	return c.NoContent(http.StatusNoContent)
 }
+
+// secure reports whether r came over TLS, so the cookie must not go
+// over anything else.
+func (s *Server) secure(r *http.Request) bool { return s.cfg.HTTPS || r.TLS != nil }
 
 // cookieSafe reports whether token can be a cookie's value as it is
 // (RFC 6265's cookie-octet).

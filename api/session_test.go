@@ -112,3 +112,20 @@ func TestConsoleSessionWithoutAuth(t *testing.T) {
 		t.Fatalf("sign in without auth: %d, cookie %q", r.status, r.header.Get("Set-Cookie"))
 	}
 }
+
+// TestConsoleCookieSecureOverTLS: a node serving HTTPS (TLS below a
+// listener wrapper, so requests carry no TLS state) marks the cookie
+// Secure.
+func TestConsoleCookieSecureOverTLS(t *testing.T) {
+	toks, err := auth.Parse(strings.NewReader("write w\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, https := range []bool{false, true} {
+		ts := serve(t, Config{Auth: toks, HTTPS: https}, newFakeNode())
+		r := call(t, ts.URL, "POST", "/_console/session", `{"token":"w"}`)
+		if got := strings.Contains(r.header.Get("Set-Cookie"), "Secure"); r.status != 200 || got != https {
+			t.Fatalf("HTTPS %v: %d, cookie %q", https, r.status, r.header.Get("Set-Cookie"))
+		}
+	}
+}

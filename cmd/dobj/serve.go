@@ -94,6 +94,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		Logger:         base, // api adds the node id itself
 		Watches:        hub,
 		Metrics:        met,
+		HTTPS:          cfg.TLS(),
 	}
 	node, err := cluster.Open(ctx, cluster.Config{
 		ID:                cfg.ID,
