@@ -28,10 +28,11 @@
 //
 // Calls to different objects on one shared runtime take turns: a call
 // holds the runtime while its JavaScript runs and gives it up while it
-// waits for a timer or its commit, so a call that loops holds up its
-// runtime's other objects until the CPU limit stops it (a call waiting
-// for the turn gives up when its context ends; new instances go to
-// runtimes whose turn is free). What the objects of a runtime share
+// waits for a timer or its commit. New instances go to runtimes whose
+// turn is free, and an object whose runtime a neighbour holds for longer
+// than turnPatience (100 ms: a loop until the CPU limit) is rebuilt on a
+// free one, as if evicted, if the class has one; otherwise it waits, and
+// gives up when its context ends. What the objects of a runtime share
 // through the module's globals is shared as in an isolate; a promise one
 // object's call makes and another's settles runs its callbacks within the
 // call that settled it (workerd refuses such cross-request I/O; dobj does

@@ -308,7 +308,20 @@ func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state Sta
 		}
 		in = &instance{vm: vm, version: ref.Version, program: ref.Program, epoch: epoch}
 	}
-	if err := in.vm.takeBefore(ctx); err != nil {
+	took, err := in.vm.takeWithin(ctx, turnPatience)
+	if err == nil && !took && in.object != nil {
+		// A neighbour holds the runtime (long JavaScript, a loop until
+		// the CPU limit): rebuild this object on a runtime whose turn is
+		// free, as if it had been evicted, rather than wait.
+		var vm *vm
+		if vm, err = e.runtimes.pickFree(ctx, ref, in.vm); vm != nil {
+			in = &instance{vm: vm, version: ref.Version, program: ref.Program, epoch: epoch}
+		}
+	}
+	if err == nil && !took {
+		err = in.vm.takeBefore(ctx)
+	}
+	if err != nil {
 		keep = in.object != nil // nothing ran: a built instance is as it was
 		return err
 	}
@@ -333,6 +346,11 @@ func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state Sta
 	keep = true
 	return nil
 }
+
+// turnPatience is how long a call waits for its instance's runtime before
+// it moves the object to a runtime whose turn is free: far longer than a
+// call's JavaScript usually runs, far shorter than the CPU limit.
+const turnPatience = 100 * time.Millisecond
 
 // errorf wraps a sentinel with detail.
 func errorf(sentinel error, format string, args ...any) error {

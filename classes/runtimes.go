@@ -107,6 +107,44 @@ func (rs *runtimes) pickLocked(ref ClassRef, mayBuild bool) *vm {
 	return best
 }
 
+// pickFree returns a runtime of ref's class other than busy whose turn
+// is free, counting a new instance on it, building one if the class has
+// room; nil when there is none.
+func (rs *runtimes) pickFree(ctx context.Context, ref ClassRef, busy *vm) (*vm, error) {
+	rs.mu.Lock()
+	cr := rs.current(ref)
+	var best *vm
+	for _, vm := range cr.vms {
+		if vm != busy && !vm.turnTaken.Load() && (best == nil || vm.users < best.users) {
+			best = vm
+		}
+	}
+	room := len(cr.vms) < rs.cfg.RuntimesPerClass
+	if best != nil {
+		best.users++
+		rs.mu.Unlock()
+		return best, nil
+	}
+	rs.mu.Unlock()
+	if !room {
+		return nil, nil
+	}
+	vm, err := rs.build(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	cr = rs.current(ref)
+	if len(cr.vms) >= rs.cfg.RuntimesPerClass {
+		return nil, nil // others filled the room meanwhile
+	}
+	vm.pool = cr
+	vm.users = 1
+	cr.vms = append(cr.vms, vm)
+	return vm, nil
+}
+
 // better: a free turn before a taken one, then fewer instances.
 func better(a, b *vm) bool {
 	aBusy, bBusy := a.turnTaken.Load(), b.turnTaken.Load()

@@ -156,3 +156,39 @@ func TestTurnWaitHonoursContext(t *testing.T) {
 		t.Fatalf("other after giving up: %s, want its instance kept", got)
 	}
 }
+
+// TestObjectMovesOffABusyRuntime: an object whose runtime a neighbour
+// holds (a loop until the CPU limit) is rebuilt on a runtime whose turn is
+// free after turnPatience, rather than wait for the limit.
+func TestObjectMovesOffABusyRuntime(t *testing.T) {
+	e := newTestEngine(t, Config{RuntimesPerClass: 2, CPULimit: time.Second})
+	ref := ClassRef{Name: "S", Version: 1, Program: mustCompile(t, "S", sharedClass)}
+	spin, second, third := newFakeState("spin"), newFakeState("second"), newFakeState("third")
+	for _, st := range []*fakeState{spin, second, third} { // spin and third share a runtime
+		mustDo(t, e, ref, st.object, st, "GET", "/", "")
+	}
+	e.runtimes.mu.Lock()
+	vms := e.runtimes.byClass["S"].vms
+	users := []int{vms[0].users, vms[1].users}
+	e.runtimes.mu.Unlock()
+	if len(vms) != 2 || users[0] != 2 || users[1] != 1 {
+		t.Fatalf("%d runtimes with %v instances, want 2 with [2 1]", len(vms), users)
+	}
+	looped := make(chan error, 1)
+	go func() {
+		_, err := do(t, e, ref, "spin", spin, "GET", "/loop", "")
+		looped <- err
+	}()
+	waitFor(t, vms[0].turnTaken.Load)
+	start := time.Now()
+	got := mustDo(t, e, ref, "third", third, "GET", "/", "")
+	if took := time.Since(start); took > 800*time.Millisecond {
+		t.Fatalf("third's call took %s behind the loop, want it moved after %s", took, turnPatience)
+	}
+	if got != `{"module":2,"instance":1}` {
+		t.Fatalf("third after the move: %s, want a new instance on the other runtime (its 2nd call)", got)
+	}
+	if err := <-looped; !errors.Is(err, ErrCPULimit) {
+		t.Fatalf("the loop: %v", err)
+	}
+}

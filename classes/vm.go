@@ -73,6 +73,28 @@ func (vm *vm) takeBefore(ctx context.Context) error {
 	}
 }
 
+// takeWithin is takeBefore that also gives up, reporting false, once
+// patience has passed.
+func (vm *vm) takeWithin(ctx context.Context, patience time.Duration) (bool, error) {
+	select { // the turn is usually free: no timer
+	case vm.turn <- struct{}{}:
+		vm.turnTaken.Store(true)
+		return true, nil
+	default:
+	}
+	t := time.NewTimer(patience)
+	defer t.Stop()
+	select {
+	case vm.turn <- struct{}{}:
+		vm.turnTaken.Store(true)
+		return true, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-t.C:
+		return false, nil
+	}
+}
+
 // give ends the turn.
 func (vm *vm) give() {
 	vm.turnTaken.Store(false)
