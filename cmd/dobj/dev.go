@@ -110,6 +110,7 @@ Try (any node accepts any request):
   curl '%[2]s/card-2/storage?prefix=o'
   curl %[3]s/_cluster/status
 or with this binary: %[4]s incr card-1 --url %[2]s
+The web console: %[1]s/ (any node)
 
 Ctrl-C stops all three.
 `, u1, u2, u3, selfCommand())

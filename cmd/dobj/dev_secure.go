@@ -32,6 +32,8 @@ TLS everywhere (the API over HTTPS, mutual TLS between nodes) and tokens
 or with the command line:
   export DOBJ_URL=%[2]s DOBJ_CA=%[3]s DOBJ_TOKEN=%[5]s
   %[6]s incr card-1
+The web console: %[1]s/ (trust %[3]s in the browser, then sign in with a
+token of the file: read to look, write to count clicks)
 
 Ctrl-C stops all three.
 `, c.Nodes[0].URL(), c.Nodes[1].URL(), ca, sec.AuthFile, tokens["write"], selfCommand())
