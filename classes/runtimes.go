@@ -76,16 +76,25 @@ func (rs *runtimes) pick(ctx context.Context, ref ClassRef) (*vm, error) {
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	if rs.adopt(ref, vm) {
+		return vm, nil
+	}
+	// Others built the class's last runtimes meanwhile: this one is not
+	// needed.
+	return rs.pickLocked(ref, false), nil
+}
+
+// adopt adds vm, just built, to ref's runtimes with the new instance
+// counted, if the class still has room for it. rs.mu is held.
+func (rs *runtimes) adopt(ref ClassRef, vm *vm) bool {
 	cr := rs.current(ref)
 	if len(cr.vms) >= rs.cfg.RuntimesPerClass {
-		// Others built the class's last runtimes meanwhile: this one is
-		// not needed.
-		return rs.pickLocked(ref, false), nil
+		return false
 	}
 	vm.pool = cr
 	vm.users = 1
 	cr.vms = append(cr.vms, vm)
-	return vm, nil
+	return true
 }
 
 // pickLocked chooses among ref's runtimes and counts the new instance on
@@ -135,13 +144,9 @@ func (rs *runtimes) pickFree(ctx context.Context, ref ClassRef, busy *vm) (*vm, 
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	cr = rs.current(ref)
-	if len(cr.vms) >= rs.cfg.RuntimesPerClass {
+	if !rs.adopt(ref, vm) {
 		return nil, nil // others filled the room meanwhile
 	}
-	vm.pool = cr
-	vm.users = 1
-	cr.vms = append(cr.vms, vm)
 	return vm, nil
 }
 
