@@ -308,20 +308,7 @@ func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state Sta
 		}
 		in = &instance{vm: vm, version: ref.Version, program: ref.Program, epoch: epoch}
 	}
-	took, err := in.vm.takeWithin(ctx, turnPatience)
-	if err == nil && !took && in.object != nil {
-		// A neighbour holds the runtime (long JavaScript, a loop until
-		// the CPU limit): rebuild this object on a runtime whose turn is
-		// free, as if it had been evicted, rather than wait.
-		var vm *vm
-		if vm, err = e.runtimes.pickFree(ctx, ref, in.vm); vm != nil {
-			in = &instance{vm: vm, version: ref.Version, program: ref.Program, epoch: epoch}
-		}
-	}
-	if err == nil && !took {
-		err = in.vm.takeBefore(ctx)
-	}
-	if err != nil {
+	if in, err = e.takeTurn(ctx, ref, in, epoch); err != nil {
 		keep = in.object != nil // nothing ran: a built instance is as it was
 		return err
 	}
@@ -345,6 +332,28 @@ func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state Sta
 	c.ws.release() // committed: what the call sent goes out
 	keep = true
 	return nil
+}
+
+// takeTurn takes the turn of in's runtime for a call and returns the
+// instance the call runs on: in, or, when a neighbour holds in's runtime
+// for longer than turnPatience (long JavaScript, a loop until the CPU
+// limit), a new instance of the object on a runtime whose turn is free,
+// as if in had been evicted, if the class has one.
+func (e *Engine) takeTurn(ctx context.Context, ref ClassRef, in *instance, epoch uint64) (*instance, error) {
+	took, err := in.vm.takeWithin(ctx, turnPatience)
+	if err != nil || took {
+		return in, err
+	}
+	if in.object != nil {
+		vm, err := e.runtimes.pickFree(ctx, ref, in.vm)
+		if err != nil {
+			return in, err
+		}
+		if vm != nil {
+			in = &instance{vm: vm, version: ref.Version, program: ref.Program, epoch: epoch}
+		}
+	}
+	return in, in.vm.takeBefore(ctx)
 }
 
 // turnPatience is how long a call waits for its instance's runtime before
