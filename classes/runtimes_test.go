@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -64,16 +65,12 @@ func TestSharedRuntimeInterleaves(t *testing.T) {
 	mustDo(t, e, ref, "sleeper", sleeper, "GET", "/", "") // both on the one runtime
 	mustDo(t, e, ref, "other", other, "GET", "/", "")
 	slept := make(chan error, 1)
-	start := time.Now()
 	go func() {
 		_, err := do(t, e, ref, "sleeper", sleeper, "GET", "/sleep", "")
 		slept <- err
 	}()
 	waitFor(t, func() bool { return e.Stats().Calls == 3 }) // the sleeper's call began
 	mustDo(t, e, ref, "other", other, "GET", "/", "")
-	if d := time.Since(start); d >= 300*time.Millisecond {
-		t.Fatalf("the other object's call took until %s, after the sleeper's timer", d)
-	}
 	select {
 	case err := <-slept:
 		t.Fatalf("the sleeper finished before the other object's call: %v", err)
@@ -142,12 +139,16 @@ func TestTurnWaitHonoursContext(t *testing.T) {
 	vm := e.runtimes.byClass["S"].vms[0]
 	e.runtimes.mu.Unlock()
 	waitFor(t, vm.turnTaken.Load)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	// Longer than turnPatience: with no other runtime to move to, the
+	// call waits on and gives up with its context.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*turnPatience)
 	defer cancel()
-	start := time.Now()
 	_, err := e.Call(ctx, ref, "other", &Request{Method: "GET", URL: "http://h/"}, other, other.commit)
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
-		t.Fatalf("the queued call: %v after %s, want its deadline well before the CPU limit", err, time.Since(start))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the queued call: %v, want its deadline", err)
+	}
+	if !vm.turnTaken.Load() {
+		t.Fatal("the queued call gave up only once the loop had ended")
 	}
 	if err := <-looped; !errors.Is(err, ErrCPULimit) {
 		t.Fatalf("the loop: %v", err)
@@ -168,11 +169,14 @@ func TestObjectMovesOffABusyRuntime(t *testing.T) {
 		mustDo(t, e, ref, st.object, st, "GET", "/", "")
 	}
 	e.runtimes.mu.Lock()
-	vms := e.runtimes.byClass["S"].vms
-	users := []int{vms[0].users, vms[1].users}
+	vms := slices.Clone(e.runtimes.byClass["S"].vms)
+	var users []int
+	for _, vm := range vms {
+		users = append(users, vm.users)
+	}
 	e.runtimes.mu.Unlock()
-	if len(vms) != 2 || users[0] != 2 || users[1] != 1 {
-		t.Fatalf("%d runtimes with %v instances, want 2 with [2 1]", len(vms), users)
+	if !slices.Equal(users, []int{2, 1}) {
+		t.Fatalf("runtimes with %v instances, want 2 with [2 1]", users)
 	}
 	looped := make(chan error, 1)
 	go func() {
@@ -180,10 +184,9 @@ func TestObjectMovesOffABusyRuntime(t *testing.T) {
 		looped <- err
 	}()
 	waitFor(t, vms[0].turnTaken.Load)
-	start := time.Now()
 	got := mustDo(t, e, ref, "third", third, "GET", "/", "")
-	if took := time.Since(start); took > 800*time.Millisecond {
-		t.Fatalf("third's call took %s behind the loop, want it moved after %s", took, turnPatience)
+	if !vms[0].turnTaken.Load() {
+		t.Fatal("third's call answered only once the loop had ended")
 	}
 	if got != `{"module":2,"instance":1}` {
 		t.Fatalf("third after the move: %s, want a new instance on the other runtime (its 2nd call)", got)

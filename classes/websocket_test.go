@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -306,7 +307,7 @@ func TestWebSocketRuntimeForgetsClosedSockets(t *testing.T) {
 		}
 	}
 	h.e.runtimes.mu.Lock()
-	vms := h.e.runtimes.byClass["Room"].vms
+	vms := slices.Clone(h.e.runtimes.byClass["Room"].vms)
 	h.e.runtimes.mu.Unlock()
 	if len(vms) != 1 {
 		t.Fatalf("%d runtimes for one object, want 1", len(vms))
