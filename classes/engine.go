@@ -128,6 +128,13 @@ type Config struct {
 	RuntimesPerClass int
 }
 
+// WithDefaults returns c with its zero values replaced by the defaults
+// NewEngine uses, for callers that need the limits in force.
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
+}
+
 func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -37,19 +38,18 @@ type ClassConfig struct {
 	Runtimes int
 }
 
-func (c *ClassConfig) setDefaults() {
-	if c.CPULimit <= 0 {
-		c.CPULimit = 30 * time.Second
-	}
-	if c.MaxKeyBytes <= 0 {
-		c.MaxKeyBytes = 2048
-	}
-	if c.MaxValueBytes <= 0 {
-		c.MaxValueBytes = 128 << 10
-	}
-	if c.MaxResponseBytes <= 0 {
-		c.MaxResponseBytes = 1 << 20
-	}
+// engineConfig is c as the engine's Config, with the engine's defaults
+// for what c leaves zero: the one place those defaults live.
+func (c ClassConfig) engineConfig(log *slog.Logger) classes.Config {
+	return classes.Config{
+		Logger:           log,
+		CPULimit:         c.CPULimit,
+		MaxResponseBytes: c.MaxResponseBytes,
+		MaxValueBytes:    c.MaxValueBytes,
+		MaxKeyBytes:      c.MaxKeyBytes,
+		MaxInstances:     c.MaxInstances,
+		RuntimesPerClass: c.Runtimes,
+	}.WithDefaults()
 }
 
 var (
@@ -102,19 +102,13 @@ type classHost struct {
 }
 
 func newClassHost(n *Node, cfg ClassConfig) *classHost {
-	cfg.setDefaults()
+	ecfg := cfg.engineConfig(n.log.With("component", "classes"))
+	cfg.CPULimit, cfg.MaxResponseBytes = ecfg.CPULimit, ecfg.MaxResponseBytes
+	cfg.MaxKeyBytes, cfg.MaxValueBytes = ecfg.MaxKeyBytes, ecfg.MaxValueBytes
 	return &classHost{
-		n:   n,
-		cfg: cfg,
-		engine: classes.NewEngine(classes.Config{
-			Logger:           n.log.With("component", "classes"),
-			CPULimit:         cfg.CPULimit,
-			MaxResponseBytes: cfg.MaxResponseBytes,
-			MaxValueBytes:    cfg.MaxValueBytes,
-			MaxKeyBytes:      cfg.MaxKeyBytes,
-			MaxInstances:     cfg.MaxInstances,
-			RuntimesPerClass: cfg.Runtimes,
-		}),
+		n:        n,
+		cfg:      cfg,
+		engine:   classes.NewEngine(ecfg),
 		programs: map[string]classes.ClassRef{},
 		peers:    newPeerClient(n.deps.Peers, 256),
 	}

@@ -38,9 +38,8 @@ func newForwarder(n *Node) *forwarder {
 		},
 	}
 	// A call may run up to the CPU limit and then commit.
-	cls := n.cfg.Classes
-	cls.setDefaults()
-	f.streams.retireCallsAfter = cls.CPULimit + 2*n.cfg.ApplyTimeout + time.Second
+	cpu := n.cfg.Classes.engineConfig(nil).CPULimit
+	f.streams.retireCallsAfter = cpu + 2*n.cfg.ApplyTimeout + time.Second
 	f.reads.call = f.fetchReadIndex
 	return f
 }
