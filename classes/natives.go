@@ -23,8 +23,7 @@ const maxLogBytes = 8 << 10
 
 // natives is the object of Go functions prelude.js builds the globals on.
 func (vm *vm) natives() *goja.Object {
-	n := vm.rt.NewObject()
-	for name, f := range map[string]func(goja.FunctionCall) goja.Value{
+	return vm.nativeObject(map[string]func(goja.FunctionCall) goja.Value{
 		"throwTooLarge": vm.throwTooLarge,
 		"encodeUTF8":    vm.encodeUTF8,
 		"decodeUTF8":    vm.decodeUTF8,
@@ -55,7 +54,14 @@ func (vm *vm) natives() *goja.Object {
 		"txnBegin":      vm.txnBegin,
 		"txnCommit":     vm.txnCommit,
 		"txnRollback":   vm.txnRollback,
-	} {
+	})
+}
+
+// nativeObject is an object of Go functions, by name, for a script of the
+// engine's (prelude.js, websocket.js) to wrap.
+func (vm *vm) nativeObject(fns map[string]func(goja.FunctionCall) goja.Value) *goja.Object {
+	n := vm.rt.NewObject()
+	for name, f := range fns {
 		if err := n.Set(name, f); err != nil {
 			panic(err) // setting a property of a fresh object cannot fail
 		}

@@ -277,8 +277,7 @@ func (vm *vm) installWebSockets() error {
 }
 
 func (vm *vm) socketNatives() *goja.Object {
-	n := vm.rt.NewObject()
-	for name, f := range map[string]func(goja.FunctionCall) goja.Value{
+	return vm.nativeObject(map[string]func(goja.FunctionCall) goja.Value{
 		"pair":          vm.wsPair,
 		"accept":        vm.wsAccept,
 		"list":          vm.wsList,
@@ -289,12 +288,7 @@ func (vm *vm) socketNatives() *goja.Object {
 		"setAttachment": vm.wsSetAttachment,
 		"getAttachment": vm.wsGetAttachment,
 		"closed":        vm.wsClosed,
-	} {
-		if err := n.Set(name, f); err != nil {
-			panic(err) // setting a property of a fresh object cannot fail
-		}
-	}
-	return n
+	})
 }
 
 // sockets is the running call's WebSocket state; it throws outside a call.
