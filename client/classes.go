@@ -124,12 +124,9 @@ func (c *Client) raw(ctx context.Context, method, path string, body []byte, head
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := c.newRequest(ctx, method, c.base+path, rd, header)
 	if err != nil {
 		return nil, err
-	}
-	for k, v := range header {
-		req.Header[k] = v
 	}
 	var wrote atomic.Bool
 	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
@@ -149,12 +146,7 @@ func (c *Client) raw(ctx context.Context, method, path string, body []byte, head
 	}
 	index, _ := strconv.ParseUint(resp.Header.Get("X-Dobj-Index"), 10, 64)
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") || resp.StatusCode == http.StatusGatewayTimeout {
-		e := &Error{Status: resp.StatusCode}
-		if json.Unmarshal(data, e) != nil || e.Title == "" {
-			e.Title = http.StatusText(resp.StatusCode)
-		}
-		e.Status = resp.StatusCode
-		return nil, e
+		return nil, problemError(resp.StatusCode, data)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data, Index: index}, nil
 }

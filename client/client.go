@@ -158,6 +158,33 @@ type counterBody struct {
 	Value int64 `json:"value"`
 }
 
+// newRequest is a request to url with header, and the client's token:
+// every request of the client is made here.
+func (c *Client) newRequest(ctx context.Context, method, url string, body io.Reader, header http.Header) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	return req, nil
+}
+
+// problemError is the *Error of an answer with status and body data: its
+// problem+json, or the status's text.
+func problemError(status int, data []byte) *Error {
+	e := &Error{}
+	if json.Unmarshal(data, e) != nil || e.Title == "" {
+		e.Title = http.StatusText(status)
+	}
+	e.Status = status
+	return e
+}
+
 // do sends one request and decodes a 2xx JSON answer into out (unless nil).
 // It returns the answer's X-Dobj-Index.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body any, header http.Header, out any) (uint64, error) {
@@ -173,15 +200,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	req, err := c.newRequest(ctx, method, u, rd, header)
 	if err != nil {
 		return 0, err
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -204,12 +225,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	}
 	index, _ := strconv.ParseUint(resp.Header.Get("X-Dobj-Index"), 10, 64)
 	if resp.StatusCode/100 != 2 {
-		e := &Error{Status: resp.StatusCode}
-		if json.Unmarshal(data, e) != nil || e.Title == "" {
-			e.Title = http.StatusText(resp.StatusCode)
-		}
-		e.Status = resp.StatusCode
-		return index, e
+		return index, problemError(resp.StatusCode, data)
 	}
 	if out != nil {
 		if raw, ok := out.(*json.RawMessage); ok {
@@ -385,12 +401,9 @@ func (c *Client) Members(ctx context.Context) ([]Member, error) {
 // /_cluster/backup, admin) into w and returns the applied index it holds.
 // An answer cut short is an error: the stream is then incomplete.
 func (c *Client) Backup(ctx context.Context, w io.Writer) (uint64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/_cluster/backup", nil)
+	req, err := c.newRequest(ctx, http.MethodGet, c.base+"/_cluster/backup", nil, nil)
 	if err != nil {
 		return 0, err
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	hc := *c.hc
 	hc.Timeout = 0 // a large state takes as long as it takes; ctx bounds it
@@ -401,12 +414,7 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (uint64, error) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		e := &Error{Status: resp.StatusCode}
-		if json.Unmarshal(data, e) != nil || e.Title == "" {
-			e.Title = http.StatusText(resp.StatusCode)
-		}
-		e.Status = resp.StatusCode
-		return 0, e
+		return 0, problemError(resp.StatusCode, data)
 	}
 	index, _ := strconv.ParseUint(resp.Header.Get("X-Dobj-Index"), 10, 64)
 	if _, err := io.Copy(w, resp.Body); err != nil {

@@ -140,11 +140,10 @@ func (c *Client) watchOnce(ctx context.Context, hc *http.Client, base, name, pre
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := c.newRequest(ctx, http.MethodGet, u, nil, http.Header{"Accept": {"text/event-stream"}})
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Accept", "text/event-stream")
 	if *from {
 		// The standard resume of an event stream; the server reads it
 		// as it reads ?since=.
@@ -164,12 +163,7 @@ func (c *Client) watchOnce(ctx context.Context, hc *http.Client, base, name, pre
 			json.Unmarshal(data, &g)
 			return &GoneError{Since: *since, Oldest: g.OldestIndex}
 		}
-		e := &Error{Status: resp.StatusCode}
-		if json.Unmarshal(data, e) != nil || e.Title == "" {
-			e.Title = http.StatusText(resp.StatusCode)
-		}
-		e.Status = resp.StatusCode
-		return e
+		return problemError(resp.StatusCode, data)
 	}
 	// A silent stream is a dead one: the server pings every 10 s.
 	idle := time.AfterFunc(watchIdle, cancel)

@@ -249,3 +249,38 @@ func TestWithHTTPClient(t *testing.T) {
 type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestTokenOnEveryRequest: WithToken's bearer token goes on the requests
+// of every kind of method: JSON ones, class calls and sources (raw),
+// watches and backups.
+func TestTokenOnEveryRequest(t *testing.T) {
+	got := make(chan string, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.URL.Path + " " + r.Header.Get("Authorization")
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"title":"Unauthorized","status":401}`)
+	}))
+	t.Cleanup(srv.Close)
+	c := client.New(srv.URL, client.WithToken("T"))
+	ctx := context.Background()
+	for _, call := range []struct {
+		path string
+		do   func() error
+	}{
+		{"/_classes", func() error { _, err := c.Classes(ctx); return err }},
+		{"/_classes/C", func() error { _, err := c.Deploy(ctx, "C", []byte("export class C {}"), "js"); return err }},
+		{"/_classes/C", func() error { _, err := c.ClassSource(ctx, "C"); return err }},
+		{"/do/C/o/", func() error { _, err := c.Call(ctx, "C", "o", client.CallRequest{}); return err }},
+		{"/o/watch", func() error { return c.Watch(ctx, "o", client.WatchOptions{}, func(client.WatchEvent) error { return nil }) }},
+		{"/_cluster/backup", func() error { _, err := c.Backup(ctx, io.Discard); return err }},
+	} {
+		var e *client.Error
+		if err := call.do(); !errors.As(err, &e) || e.Status != http.StatusUnauthorized {
+			t.Fatalf("%s: %v, want the server's 401", call.path, err)
+		}
+		if req := <-got; req != call.path+" Bearer T" {
+			t.Fatalf("the server got %q, want %q", req, call.path+" Bearer T")
+		}
+	}
+}
