@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/dobj/dobj/client"
 )
@@ -28,9 +29,12 @@ func watchVerb(ctx context.Context, e env, args []string) error {
 		return helpOK(err)
 	}
 	if st, err := c.Status(ctx); err == nil {
+		// The other members, by the scheme this node is reached with:
+		// a cluster serves TLS on every node or on none.
+		scheme, _, _ := strings.Cut(c.URL(), "://")
 		for _, m := range st.Members {
 			if m.ID != st.ID && m.HTTPAddr != "" {
-				o.Fallbacks = append(o.Fallbacks, "http://"+m.HTTPAddr)
+				o.Fallbacks = append(o.Fallbacks, scheme+"://"+m.HTTPAddr)
 			}
 		}
 	}
