@@ -156,11 +156,11 @@ func (c *Command) Run(ctx context.Context, stdout, stderr io.Writer) error {
 	}
 	var w *Watchers
 	if c.watches > 0 {
-		base, err := resolveWatchURL(ctx, c.watchOn, o.URLs)
+		base, err := resolveWatchURL(ctx, c.watchOn, o.URLs, o.Token, o.TLS)
 		if err != nil {
 			return fmt.Errorf("bench: --watches: %w", err)
 		}
-		if w, err = OpenWatchers(ctx, base, c.watches, o.Objects, o.Prefix, c.idle); err != nil {
+		if w, err = OpenWatchers(ctx, base, c.watches, o.Objects, o.Prefix, c.idle, o.Token, o.TLS); err != nil {
 			return fmt.Errorf("bench: --watches: %w", err)
 		}
 		fmt.Fprintf(stderr, "%d watch streams open on %s\n", c.watches, base)

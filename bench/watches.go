@@ -2,7 +2,7 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dobj/dobj/client"
 )
 
 // Watchers are open watch streams (GET /<name>/watch) held while the load
@@ -25,42 +27,36 @@ type Watchers struct {
 	ended  atomic.Int64 // streams that ended before Close
 }
 
-// resolveWatchURL turns "leader" into the leader's URL, asking urls[0].
-func resolveWatchURL(ctx context.Context, on string, urls []string) (string, error) {
+// resolveWatchURL turns "leader" into the leader's URL, asking urls[0]
+// with the run's token and TLS; the leader is reached by urls[0]'s scheme.
+func resolveWatchURL(ctx context.Context, on string, urls []string, token string, tlsc *tls.Config) (string, error) {
 	if on != "leader" {
 		return strings.TrimRight(on, "/"), nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(urls[0], "/")+"/_cluster/status", nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	c := client.New(urls[0], client.WithToken(token), client.WithTLSConfig(tlsc))
+	st, err := c.Status(ctx)
 	if err != nil {
 		return "", fmt.Errorf("find the leader: %w", err)
 	}
-	defer resp.Body.Close()
-	var st struct {
-		Leader struct {
-			HTTPAddr string `json:"http_addr"`
-		} `json:"leader"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || st.Leader.HTTPAddr == "" {
+	if st.Leader.HTTPAddr == "" {
 		return "", fmt.Errorf("find the leader: no leader known to %s", urls[0])
 	}
-	return "http://" + st.Leader.HTTPAddr, nil
+	scheme, _, _ := strings.Cut(c.URL(), "://")
+	return scheme + "://" + st.Leader.HTTPAddr, nil
 }
 
 // OpenWatchers opens n watch streams on base, over the load's objects in
-// turn (or, idle, over as many others) and returns once every one has
-// been answered 200.
-func OpenWatchers(ctx context.Context, base string, n, objects int, prefix string, idle bool) (*Watchers, error) {
+// turn (or, idle, over as many others), with token and TLS as the run's
+// requests have them, and returns once every one has been answered 200.
+func OpenWatchers(ctx context.Context, base string, n, objects int, prefix string, idle bool, token string, tlsc *tls.Config) (*Watchers, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &Watchers{URL: base, cancel: cancel}
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: -1,
+		TLSClientConfig:     tlsc,
 	}
 	hc := &http.Client{Transport: tr}
 	errs := make(chan error, n)
@@ -73,6 +69,9 @@ func OpenWatchers(ctx context.Context, base string, n, objects int, prefix strin
 		if err != nil {
 			cancel()
 			return nil, err
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
 		}
 		w.wg.Add(1)
 		go func() {
