@@ -36,8 +36,7 @@ type alarmRetry struct {
 
 // alarmDone is a finished firing.
 type alarmDone struct {
-	alarm fsm.Alarm
-	count int // the retryCount it ran with
+	alarm fsm.Alarm // its Retries is the retryCount it ran with
 	// ok: committed (or dropped for good); threw: the handler failed and
 	// counts as a retry. Neither: not known to be committed (leadership
 	// lost, stopped), so it is tried again soon with the same count.
@@ -104,7 +103,7 @@ func (h *classHost) runAlarms(ctx context.Context) {
 				}
 				inflight[a.Object] = true
 				running++
-				go func() { done <- h.fire(ctx, a, a.Retries) }()
+				go func() { done <- h.fire(ctx, a) }()
 			}
 		}
 		select {
@@ -118,7 +117,7 @@ func (h *classHost) runAlarms(ctx context.Context) {
 			case d.ok:
 				delete(retries, d.alarm.Object)
 			case d.threw:
-				retries[d.alarm.Object] = &alarmRetry{at: d.alarm.At, next: time.Now().Add(alarmFirstBackoff << d.count)}
+				retries[d.alarm.Object] = &alarmRetry{at: d.alarm.At, next: time.Now().Add(alarmFirstBackoff << d.alarm.Retries)}
 			default:
 				retries[d.alarm.Object] = &alarmRetry{at: d.alarm.At, next: time.Now().Add(alarmAgain)}
 			}
@@ -129,9 +128,10 @@ func (h *classHost) runAlarms(ctx context.Context) {
 // fire runs one alarm's handler and commits its effects with the alarm
 // cleared (unless the handler set a new one). After the last retry
 // fails, or when the class is gone, the alarm is dropped.
-func (h *classHost) fire(ctx context.Context, a fsm.Alarm, count int) alarmDone {
+func (h *classHost) fire(ctx context.Context, a fsm.Alarm) alarmDone {
+	count := a.Retries
 	log := h.n.log.With("object", a.Object, "alarm_ms", a.At, "retry_count", count)
-	out := alarmDone{alarm: a, count: count}
+	out := alarmDone{alarm: a}
 	class, name, ok := fsm.SplitClassObject(a.Object)
 	ref, err := h.ref(class)
 	if !ok || errors.Is(err, ErrClassNotFound) {
