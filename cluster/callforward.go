@@ -126,7 +126,7 @@ func (n *Node) runForwardedCall(ctx context.Context, fc *forwardedCall) forwarde
 	// it goes on if the follower stops waiting (which then reports
 	// an unknown outcome).
 	h := n.classHost()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.CPULimit+2*n.cfg.ApplyTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.callTimeout())
 	defer cancel()
 	return callResultOf(h.call(ctx, fc.Class, fc.Name, req, fc.IdemKey))
 }

@@ -138,8 +138,9 @@ func (s *serverSocket) write(c *websocket.Conn) {
 	}
 }
 
-// socketCallTimeout bounds one handler call of a socket.
-func (h *classHost) socketCallTimeout() time.Duration { return h.cfg.CPULimit + 2*h.n.cfg.ApplyTimeout }
+// callTimeout bounds one call run for another party (a forwarded call, a
+// socket's handler): its JavaScript up to the CPU limit, then its commit.
+func (h *classHost) callTimeout() time.Duration { return h.cfg.CPULimit + 2*h.n.cfg.ApplyTimeout }
 
 // connect runs fetch of an upgrade request on the leader. When fetch
 // accepted a WebSocket it completes the handshake on w (public: with the
@@ -148,7 +149,7 @@ func (h *classHost) socketCallTimeout() time.Duration { return h.cfg.CPULimit + 
 // returns the call's answer, as call does, and w is untouched.
 func (h *classHost) connect(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request, public bool) (*CallResult, error) {
 	n := h.n
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.socketCallTimeout())
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.callTimeout())
 	defer cancel()
 	if err := n.readBarrier(ctx); err != nil {
 		return nil, readError(err)
@@ -274,7 +275,7 @@ func (h *classHost) socketCall(class, name string, run func(context.Context, cla
 	if n.raft.State() != raft.Leader {
 		return ErrNotLeader
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.socketCallTimeout())
+	ctx, cancel := context.WithTimeout(context.Background(), h.callTimeout())
 	defer cancel()
 	ref, err := h.ref(class)
 	if err != nil {

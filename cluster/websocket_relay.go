@@ -134,7 +134,7 @@ func (h *classHost) relay(w http.ResponseWriter, r *http.Request, class, name st
 		header.Del(k)
 	}
 	q := url.Values{"c": {class}, "n": {name}, "u": {req.URL}}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.socketCallTimeout())
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.callTimeout())
 	defer cancel()
 	lc, _, err := websocket.Dial(ctx, "ws://"+string(addr)+pathSocket+"?"+q.Encode(), &websocket.DialOptions{
 		HTTPClient: &http.Client{Transport: capture}, HTTPHeader: header, CompressionMode: websocket.CompressionDisabled})
