@@ -3,7 +3,6 @@ package launch
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dobj/dobj/pki"
 )
 
 // HTTPPort and RaftPort are the one port scheme: node i (1-based) of a
@@ -55,15 +56,7 @@ func (s *Secure) serveArgs(id string) []string {
 
 // ClientTLS is the TLS configuration that trusts the cluster's CA.
 func (s *Secure) ClientTLS() (*tls.Config, error) {
-	pem, err := os.ReadFile(filepath.Join(s.CertDir, "ca.crt"))
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("no certificate in %s", filepath.Join(s.CertDir, "ca.crt"))
-	}
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+	return pki.ClientConfig(filepath.Join(s.CertDir, "ca.crt"))
 }
 
 // Cluster is a set of nodes n1..nN bootstrapped together with --peers.
