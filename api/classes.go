@@ -241,9 +241,9 @@ func (s *Server) callClass(c echo.Context) error {
 		return err
 	}
 	r := c.Request()
-	idem := r.Header.Get(headerIdempotency)
-	if len(idem) > s.cfg.MaxKeyBytes {
-		return badRequest("Idempotency-Key is longer than %d bytes", s.cfg.MaxKeyBytes)
+	idem, err := s.idempotencyKey(c)
+	if err != nil {
+		return err
 	}
 	body, err := s.readBody(c)
 	if err != nil {

@@ -21,13 +21,23 @@ func setIndex(c echo.Context, index uint64) {
 	c.Response().Header().Set(headerIndex, strconv.FormatUint(index, 10))
 }
 
+// idempotencyKey is the request's Idempotency-Key ("" without one),
+// refused when longer than a storage key may be.
+func (s *Server) idempotencyKey(c echo.Context) (string, error) {
+	idem := c.Request().Header.Get(headerIdempotency)
+	if len(idem) > s.cfg.MaxKeyBytes {
+		return "", badRequest("Idempotency-Key is longer than %d bytes", s.cfg.MaxKeyBytes)
+	}
+	return idem, nil
+}
+
 // propose writes txn to object through the node (which takes it to the
 // leader). Errors other than the known ones become ErrOutcomeUnknown: a
 // write that failed for an unforeseen reason may still have been applied.
 func (s *Server) propose(c echo.Context, object string, txn objects.Txn) (objects.TxnResult, error) {
-	idem := c.Request().Header.Get(headerIdempotency)
-	if len(idem) > s.cfg.MaxKeyBytes {
-		return objects.TxnResult{}, badRequest("Idempotency-Key is longer than %d bytes", s.cfg.MaxKeyBytes)
+	idem, err := s.idempotencyKey(c)
+	if err != nil {
+		return objects.TxnResult{}, err
 	}
 	if err := s.limits.Validate(object, txn); err != nil {
 		return objects.TxnResult{}, err
