@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"time"
 
 	"github.com/dobj/dobj/client"
 	"github.com/dobj/dobj/objects"
@@ -80,17 +79,14 @@ func expandWorkloads(kinds []string) (out []string, viaClass bool) {
 // deployCheckClass deploys the class through the first node that takes it.
 func deployCheckClass(ctx context.Context, nodes []*node) error {
 	var last error
-	deadline := time.Now().Add(startWait)
-	for i := 0; time.Now().Before(deadline); i++ {
+	i := 0
+	if poll(ctx, startWait, func(ctx context.Context) bool {
 		n := nodes[i%len(nodes)]
-		if _, err := n.c.Deploy(ctx, checkClassName, []byte(checkClassSource), "js"); err == nil {
-			return nil
-		} else {
-			last = err
-		}
-		if !sleep(ctx, pollPeriod) {
-			break
-		}
+		i++
+		_, last = n.c.Deploy(ctx, checkClassName, []byte(checkClassSource), "js")
+		return last == nil
+	}) {
+		return nil
 	}
 	return fmt.Errorf("deploy the check class: %w", last)
 }
