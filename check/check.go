@@ -171,7 +171,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	runID := strconv.FormatInt(time.Now().UnixNano()%1e12, 36)
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x636865636b))
 	w := newWorkload(ctx, cfg.Workloads, nodes, h, runID)
-	if _, viaClass := expandWorkloads(cfg.Workloads); viaClass {
+	if _, viaClass := w.ops.(classOps); viaClass {
 		if err := deployCheckClass(ctx, nodes); err != nil {
 			return nil, err
 		}

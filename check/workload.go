@@ -99,13 +99,11 @@ type workload struct {
 
 func newWorkload(parent context.Context, kinds []string, nodes []*node, h *history, runID string) *workload {
 	kinds, viaClass := expandWorkloads(kinds)
+	var ops kvOps = builtinOps{}
 	if viaClass {
 		// Class objects live apart from built-in ones; the names keep
 		// the runs' histories apart too.
 		runID += "-class"
-	}
-	var ops kvOps = builtinOps{}
-	if viaClass {
 		ops = classOps{}
 	}
 	return &workload{
