@@ -144,11 +144,7 @@ func (h *Hub) Restored(index uint64) {
 	defer h.mu.Unlock()
 	h.history, h.head, h.bytes = nil, 0, 0
 	h.floor, h.last = index, index
-	for _, set := range h.subs {
-		for s := range set {
-			h.cut(s, ErrReset)
-		}
-	}
+	h.cutAllLocked(ErrReset)
 }
 
 // Subscribe starts a watch of object. With from set, it first delivers
@@ -202,6 +198,11 @@ func (h *Hub) cut(s *Sub, err error) {
 func (h *Hub) CutAll(err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.cutAllLocked(err)
+}
+
+// cutAllLocked ends every watch with err; h.mu is held.
+func (h *Hub) cutAllLocked(err error) {
 	for _, set := range h.subs {
 		for s := range set {
 			h.cut(s, err)
@@ -212,9 +213,9 @@ func (h *Hub) CutAll(err error) {
 // Close ends every watch with ErrClosed and refuses new ones.
 func (h *Hub) Close() {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.closed = true
-	h.mu.Unlock()
-	h.CutAll(ErrClosed)
+	h.cutAllLocked(ErrClosed)
 }
 
 // Open is how many watches are open.
