@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/dobj/dobj/classes"
 	"github.com/dobj/dobj/cluster"
@@ -217,16 +216,8 @@ func (s *Server) doPath(c echo.Context) (class, name, rest string, err error) {
 	if class, err = checkClassName(rawClass); err != nil {
 		return "", "", "", err
 	}
-	name, err = url.PathUnescape(rawName)
-	switch {
-	case err != nil:
-		return "", "", "", badRequest("object name is not validly percent-encoded")
-	case name == "":
-		return "", "", "", badRequest("object name is empty")
-	case len(name) > s.cfg.MaxNameBytes:
-		return "", "", "", badRequest("object name is longer than %d bytes", s.cfg.MaxNameBytes)
-	case !utf8.ValidString(name):
-		return "", "", "", badRequest("object name is not valid UTF-8")
+	if name, err = s.decodeObjectName(rawName); err != nil {
+		return "", "", "", err
 	}
 	return class, name, rest, nil
 }
@@ -338,14 +329,9 @@ func (s *Server) classObject(c echo.Context) (string, error) {
 	if len(parts) < 3 {
 		return "", badRequest("object name is empty")
 	}
-	name, err := url.PathUnescape(parts[2])
-	switch {
-	case err != nil:
-		return "", badRequest("object name is not validly percent-encoded")
-	case name == "":
-		return "", badRequest("object name is empty")
-	case len(name) > s.cfg.MaxNameBytes || !utf8.ValidString(name):
-		return "", badRequest("object name must be 1 to %d bytes of UTF-8", s.cfg.MaxNameBytes)
+	name, err := s.decodeObjectName(parts[2])
+	if err != nil {
+		return "", err
 	}
 	return cluster.ClassObject(class, name), nil
 }

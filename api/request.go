@@ -25,21 +25,33 @@ func pathSegments(c echo.Context) (first, rest string) {
 // objectName is the percent-decoded object name of the request.
 func (s *Server) objectName(c echo.Context) (string, error) {
 	raw, _ := pathSegments(c)
-	name, err := url.PathUnescape(raw)
+	name, err := s.decodeObjectName(raw)
 	if err != nil {
-		return "", badRequest("object name is not validly percent-encoded")
+		return "", err
 	}
 	switch {
+	case name[0] == '_':
+		return "", badRequest("object names starting with '_' are reserved")
+	case name == "do":
+		return "", badRequest("object name \"do\" is reserved for class calls (/do/<Class>/<name>/…)")
+	}
+	return name, nil
+}
+
+// decodeObjectName percent-decodes an object name from a path and checks
+// it is 1 to MaxNameBytes bytes of UTF-8: the names of the built-in
+// routes and of class objects alike.
+func (s *Server) decodeObjectName(raw string) (string, error) {
+	name, err := url.PathUnescape(raw)
+	switch {
+	case err != nil:
+		return "", badRequest("object name is not validly percent-encoded")
 	case name == "":
 		return "", badRequest("object name is empty")
 	case len(name) > s.cfg.MaxNameBytes:
 		return "", badRequest("object name is longer than %d bytes", s.cfg.MaxNameBytes)
 	case !utf8.ValidString(name):
 		return "", badRequest("object name is not valid UTF-8")
-	case name[0] == '_':
-		return "", badRequest("object names starting with '_' are reserved")
-	case name == "do":
-		return "", badRequest("object name \"do\" is reserved for class calls (/do/<Class>/<name>/…)")
 	}
 	return name, nil
 }
