@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/dobj/dobj/fsm"
-	"github.com/hashicorp/raft"
 )
 
 // Backup captures the state at a linearizable point: it takes a read
@@ -13,15 +12,7 @@ import (
 // Writes go on meanwhile; the capture holds every write acknowledged
 // before Backup was called. Errors are those of Read.
 func (n *Node) Backup(ctx context.Context) (*fsm.Capture, error) {
-	var index uint64
-	var err error
-	if n.raft.State() == raft.Leader {
-		index, err = n.readIndex(ctx)
-	} else if _, addr := n.Leader(); addr != "" {
-		index, err = n.fwd.reads.join(ctx)
-	} else {
-		return nil, ErrNotLeader
-	}
+	index, err := n.linearizableIndex(ctx)
 	if err != nil {
 		return nil, readError(err)
 	}
