@@ -38,12 +38,10 @@ var errPartitioned = errors.New("partitioned by fault injection")
 // on both nodes, so every connection between them is cut by its dialer.
 type tcpNet struct {
 	ln        net.Listener
-	advertise net.Addr    // what Addr returns, and so the transport's LocalAddr
-	clientTLS *tls.Config // nil: plain TCP
-	raftConns chan net.Conn
-	peer      *chanListener
-	done      chan struct{}
-	closeOnce sync.Once
+	advertise net.Addr      // what Addr returns, and so the transport's LocalAddr
+	clientTLS *tls.Config   // nil: plain TCP
+	raft      *chanListener // Raft's connections, for Accept
+	peer      *chanListener // the peer service's
 
 	// mu guards blocked and conns.
 	mu      sync.Mutex
@@ -68,12 +66,10 @@ func newTCPNet(ln net.Listener, advertise string, serverTLS, clientTLS *tls.Conf
 		clientTLS: clientTLS,
 		ln:        ln,
 		advertise: advertisedAddr(advertise),
-		raftConns: make(chan net.Conn),
-		done:      make(chan struct{}),
 		blocked:   map[raft.ServerAddress]bool{},
 		conns:     map[*trackedConn]struct{}{},
 	}
-	t.peer = newChanListener(t.advertise)
+	t.raft, t.peer = newChanListener(t.advertise), newChanListener(t.advertise)
 	go t.acceptLoop()
 	return t
 }
@@ -102,9 +98,7 @@ func (t *tcpNet) route(c net.Conn) {
 	c.SetReadDeadline(time.Time{})
 	switch b[0] {
 	case muxRaft:
-		select {
-		case t.raftConns <- c:
-		case <-t.done:
+		if !t.raft.deliver(c) {
 			c.Close()
 		}
 	case muxPeer:
@@ -117,22 +111,13 @@ func (t *tcpNet) route(c net.Conn) {
 }
 
 // Accept returns the next Raft connection (raft.StreamLayer).
-func (t *tcpNet) Accept() (net.Conn, error) {
-	select {
-	case c := <-t.raftConns:
-		return c, nil
-	case <-t.done:
-		return nil, net.ErrClosed
-	}
-}
+func (t *tcpNet) Accept() (net.Conn, error) { return t.raft.Accept() }
 
 // Close stops listening for both kinds of connection.
 func (t *tcpNet) Close() error {
-	t.closeOnce.Do(func() {
-		close(t.done)
-		t.ln.Close()
-		t.peer.Close()
-	})
+	t.ln.Close()
+	t.raft.Close()
+	t.peer.Close()
 	return nil
 }
 
