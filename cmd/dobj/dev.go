@@ -88,17 +88,22 @@ func dev(ctx context.Context, e env, args []string) error {
 
 // printBanner shows the nodes, their PIDs and logs, and what to try.
 func printBanner(ctx context.Context, w io.Writer, c *launch.Cluster, sec *launch.Secure) {
+	var opts []client.Option
 	if sec != nil {
-		printSecureBanner(ctx, w, c, sec)
-		return
+		tc, _ := sec.ClientTLS()
+		opts = []client.Option{client.WithToken(sec.Tokens["read"]), client.WithTLSConfig(tc)}
 	}
-	leader := leaderOf(ctx, c.URLs(), nil)
+	leader := leaderOf(ctx, c.URLs(), opts)
 	for _, n := range c.Nodes {
 		role := ""
 		if n.ID == leader {
 			role = "  (leader)"
 		}
 		fmt.Fprintf(w, "  %s  %s  pid %d  log %s%s\n", n.ID, n.URL(), n.PID(), n.LogPath, role)
+	}
+	if sec != nil {
+		printSecureTry(w, c, sec)
+		return
 	}
 	u1, u2, u3 := c.Nodes[0].URL(), c.Nodes[1].URL(), c.Nodes[2].URL()
 	fmt.Fprintf(w, `

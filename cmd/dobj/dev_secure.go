@@ -1,28 +1,17 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"path/filepath"
 
-	"github.com/dobj/dobj/client"
 	"github.com/dobj/dobj/launch"
 )
 
-// printSecureBanner is the banner of dev --secure: the nodes, and how to
-// reach them with the CA and a token.
-func printSecureBanner(ctx context.Context, w io.Writer, c *launch.Cluster, sec *launch.Secure) {
+// printSecureTry ends the banner of dev --secure: how to reach the nodes
+// with the CA and a token.
+func printSecureTry(w io.Writer, c *launch.Cluster, sec *launch.Secure) {
 	tokens := sec.Tokens
-	tc, _ := sec.ClientTLS()
-	leader := leaderOf(ctx, c.URLs(), []client.Option{client.WithToken(tokens["read"]), client.WithTLSConfig(tc)})
-	for _, n := range c.Nodes {
-		role := ""
-		if n.ID == leader {
-			role = "  (leader)"
-		}
-		fmt.Fprintf(w, "  %s  %s  pid %d  log %s%s\n", n.ID, n.URL(), n.PID(), n.LogPath, role)
-	}
 	ca := filepath.Join(sec.CertDir, "ca.crt")
 	fmt.Fprintf(w, `
 TLS everywhere (the API over HTTPS, mutual TLS between nodes) and tokens
