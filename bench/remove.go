@@ -19,9 +19,7 @@ func Remove(ctx context.Context, o Options) (int, error) {
 	if len(o.URLs) == 0 || o.Objects < 1 {
 		return 0, errors.New("bench: remove: no URLs or no objects")
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = 10 * time.Second
-	}
+	o.setDefaults()
 	tgt, err := newTarget(o.Target, o.Objects, o.Prefix)
 	if err != nil {
 		return 0, fmt.Errorf("bench: remove: %w", err)
@@ -50,7 +48,7 @@ func Remove(ctx context.Context, o Options) (int, error) {
 				if err := removeRetrying(ctx, tgt, hc, base, i); err != nil {
 					mu.Lock()
 					if failed++; len(errs) < 3 {
-						errs = append(errs, fmt.Errorf("%s: %w", objectName(prefixOr(o.Prefix), i), err))
+						errs = append(errs, fmt.Errorf("%s: %w", objectName(o.Prefix, i), err))
 					}
 					mu.Unlock()
 					continue

@@ -52,6 +52,17 @@ type Result struct {
 	ErrorsByStatus map[string]int64 `json:"errors_by_status"`
 }
 
+// setDefaults fills what o leaves zero and has a default: the prefix of
+// object names and the per-request timeout.
+func (o *Options) setDefaults() {
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+}
+
 func (o *Options) validate() error {
 	var errs []error
 	if len(o.URLs) == 0 {
@@ -78,9 +89,7 @@ func (o *Options) validate() error {
 // Run drives the load until Warmup+Duration has passed or ctx is done, and
 // returns what it measured. It fails only on bad options.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	if o.Timeout <= 0 {
-		o.Timeout = 10 * time.Second
-	}
+	o.setDefaults()
 	if err := o.validate(); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
@@ -170,7 +179,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		URLs:           urls,
 		Clients:        o.Clients,
 		Objects:        o.Objects,
-		Prefix:         prefixOr(o.Prefix),
+		Prefix:         o.Prefix,
 		Mix:            o.Mix.String(),
 		WarmupSec:      o.Warmup.Seconds(),
 		DurationSec:    elapsed.Seconds(),

@@ -33,8 +33,9 @@ type target interface {
 // DefaultPrefix starts object names when Options.Prefix is empty.
 const DefaultPrefix = "bench-"
 
+// newTarget makes the target called name over objects prefix0 …
+// prefix(objects-1); prefix is not empty (Options.setDefaults).
 func newTarget(name string, objects int, prefix string) (target, error) {
-	prefix = prefixOr(prefix)
 	switch name {
 	case TargetDobj, "":
 		return newDobjTarget(objects, prefix), nil
@@ -221,11 +222,3 @@ func storageKey(seq uint64) string { return "k" + strconv.FormatUint(seq%16, 10)
 func valueBody(seq uint64) []byte { return []byte(`{"seq":` + strconv.FormatUint(seq, 10) + `}`) }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
-
-// prefixOr is prefix, or DefaultPrefix when it is empty.
-func prefixOr(prefix string) string {
-	if prefix == "" {
-		return DefaultPrefix
-	}
-	return prefix
-}

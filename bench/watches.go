@@ -47,9 +47,10 @@ func resolveWatchURL(ctx context.Context, on string, urls []string, token string
 	return scheme + "://" + st.Leader.HTTPAddr, nil
 }
 
-// OpenWatchers opens n watch streams on base, over the load's objects in
-// turn (or, idle, over as many others), with token and TLS as the run's
-// requests have them, and returns once every one has been answered 200.
+// OpenWatchers opens n watch streams on base, over the load's objects
+// (prefix0 …, the run's Options.Prefix) in turn (or, idle, over as many
+// others), with token and TLS as the run's requests have them, and
+// returns once every one has been answered 200.
 func OpenWatchers(ctx context.Context, base string, n, objects int, prefix string, idle bool, token string, tlsc *tls.Config) (*Watchers, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &Watchers{URL: base, cancel: cancel}
@@ -61,7 +62,7 @@ func OpenWatchers(ctx context.Context, base string, n, objects int, prefix strin
 	hc := &http.Client{Transport: tr}
 	errs := make(chan error, n)
 	for i := 0; i < n; i++ {
-		name := objectName(prefixOr(prefix), i%objects)
+		name := objectName(prefix, i%objects)
 		if idle {
 			name = "idle-" + name
 		}
