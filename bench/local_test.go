@@ -70,7 +70,7 @@ func fakeServe(args []string) int {
 
 // freeBasePort finds a base port whose three HTTP and three Raft ports are
 // free right now, in this package's own range (20000-26999): e2e takes
-// 27100-29799 and check 31000-31999, so parallel packages never collide,
+// 27100-29799 and check 31000-32999, so parallel packages never collide,
 // and all stay below 32768, where Linux starts picking the local ports of
 // outgoing connections (a listener cannot take a port one of those holds).
 func freeBasePort(t *testing.T) int {

@@ -53,7 +53,7 @@ func needBinary(t *testing.T) {
 // Base ports, one per test, in check's range 31000-32999 (HTTP below
 // 32000, Raft above; e2e takes
 // 27100-29799, bench 20000-26999; all below Linux's ephemeral ports from
-// 32768): node i of a cluster at base uses base+i and base+10+i.
+// 32768): node i of a cluster at base uses base+i and base+1000+i.
 const (
 	portsPass            = 31100
 	portsStaleReads      = 31200
