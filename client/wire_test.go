@@ -272,7 +272,9 @@ func TestTokenOnEveryRequest(t *testing.T) {
 		{"/_classes/C", func() error { _, err := c.Deploy(ctx, "C", []byte("export class C {}"), "js"); return err }},
 		{"/_classes/C", func() error { _, err := c.ClassSource(ctx, "C"); return err }},
 		{"/do/C/o/", func() error { _, err := c.Call(ctx, "C", "o", client.CallRequest{}); return err }},
-		{"/o/watch", func() error { return c.Watch(ctx, "o", client.WatchOptions{}, func(client.WatchEvent) error { return nil }) }},
+		{"/o/watch", func() error {
+			return c.Watch(ctx, "o", client.WatchOptions{}, func(client.WatchEvent) error { return nil })
+		}},
 		{"/_cluster/backup", func() error { _, err := c.Backup(ctx, io.Discard); return err }},
 	} {
 		var e *client.Error
