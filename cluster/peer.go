@@ -38,7 +38,7 @@ type peerServer struct {
 	// streams are the forwarding streams followers opened to this
 	// node, closed on shutdown: the HTTP server forgets a connection
 	// once it is taken over.
-	streams closeSet[net.Conn] // forwarding streams, taken over from the HTTP server
+	streams connSet
 	// callsOnStream and callsOnPost count the forwarded class calls
 	// this node ran by the way they came: on a /2 forwarding stream or
 	// as a POST on pathCall (a follower whose stream is /1).
@@ -62,7 +62,7 @@ func (n *Node) servePeers(ln net.Listener) *peerServer {
 }
 
 func (ps *peerServer) close() {
-	ps.streams.closeAll(func(c net.Conn) { c.Close() })
+	ps.streams.closeAll()
 	ps.hs.Close()
 }
 

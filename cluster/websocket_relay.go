@@ -46,11 +46,40 @@ var handshakeHeaders = []string{"Upgrade", "Connection", "Sec-Websocket-Key", "S
 // count of sockets whose clients the node serves, relayed or not.
 type relaySet struct {
 	clients atomic.Int64
-	closeSet[*websocket.Conn]
+
+	mu     sync.Mutex
+	conns  map[*websocket.Conn]struct{}
+	closed bool
+}
+
+func (s *relaySet) add(c *websocket.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if s.conns == nil {
+		s.conns = map[*websocket.Conn]struct{}{}
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *relaySet) remove(c *websocket.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
 }
 
 func (s *relaySet) closeAll(code int, reason string) {
-	s.closeSet.closeAll(func(c *websocket.Conn) { go c.Close(websocket.StatusCode(code), reason) })
+	s.mu.Lock()
+	s.closed = true
+	conns := s.conns
+	s.conns = nil
+	s.mu.Unlock()
+	for c := range conns {
+		go c.Close(websocket.StatusCode(code), reason)
+	}
 }
 
 // answerCapture is the relay's HTTP transport to the leader: it keeps
