@@ -38,10 +38,12 @@ var errPartitioned = errors.New("partitioned by fault injection")
 // on both nodes, so every connection between them is cut by its dialer.
 type tcpNet struct {
 	ln        net.Listener
-	advertise net.Addr      // what Addr returns, and so the transport's LocalAddr
-	clientTLS *tls.Config   // nil: plain TCP
-	raft      *chanListener // Raft's connections, for Accept
-	peer      *chanListener // the peer service's
+	advertise net.Addr    // what Addr returns, and so the transport's LocalAddr
+	clientTLS *tls.Config // nil: plain TCP
+	raftConns chan net.Conn
+	peer      *chanListener
+	done      chan struct{}
+	closeOnce sync.Once
 
 	// mu guards blocked and conns.
 	mu      sync.Mutex
@@ -66,10 +68,12 @@ func newTCPNet(ln net.Listener, advertise string, serverTLS, clientTLS *tls.Conf
 		clientTLS: clientTLS,
 		ln:        ln,
 		advertise: advertisedAddr(advertise),
+		raftConns: make(chan net.Conn),
+		done:      make(chan struct{}),
 		blocked:   map[raft.ServerAddress]bool{},
 		conns:     map[*trackedConn]struct{}{},
 	}
-	t.raft, t.peer = newChanListener(t.advertise), newChanListener(t.advertise)
+	t.peer = newChanListener(t.advertise)
 	go t.acceptLoop()
 	return t
 }
@@ -98,7 +102,9 @@ func (t *tcpNet) route(c net.Conn) {
 	c.SetReadDeadline(time.Time{})
 	switch b[0] {
 	case muxRaft:
-		if !t.raft.deliver(c) {
+		select {
+		case t.raftConns <- c:
+		case <-t.done:
 			c.Close()
 		}
 	case muxPeer:
@@ -111,13 +117,22 @@ func (t *tcpNet) route(c net.Conn) {
 }
 
 // Accept returns the next Raft connection (raft.StreamLayer).
-func (t *tcpNet) Accept() (net.Conn, error) { return t.raft.Accept() }
+func (t *tcpNet) Accept() (net.Conn, error) {
+	select {
+	case c := <-t.raftConns:
+		return c, nil
+	case <-t.done:
+		return nil, net.ErrClosed
+	}
+}
 
 // Close stops listening for both kinds of connection.
 func (t *tcpNet) Close() error {
-	t.ln.Close()
-	t.raft.Close()
-	t.peer.Close()
+	t.closeOnce.Do(func() {
+		close(t.done)
+		t.ln.Close()
+		t.peer.Close()
+	})
 	return nil
 }
 
