@@ -61,6 +61,21 @@ const (
 	portsNoIdempotency   = 31400
 )
 
+// logNodeTails logs the last lines of each node's log of a check run
+// whose --out was out, to say what the nodes did when it failed.
+func logNodeTails(t *testing.T, out string) {
+	t.Helper()
+	logs, _ := filepath.Glob(filepath.Join(out, "nodes", "*.log"))
+	for _, p := range logs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		t.Logf("%s, last lines:\n%s", filepath.Base(p), strings.Join(lines[max(0, len(lines)-40):], "\n"))
+	}
+}
+
 // TestCheckPassesUnderEveryNemesis runs `dobj check` (the verb of the
 // built binary) with every workload and every nemesis against a healthy
 // cluster: it must exit 0 with a linearizable, converged report, after
@@ -74,11 +89,16 @@ func TestCheckPassesUnderEveryNemesis(t *testing.T) {
 	cmd := exec.CommandContext(ctx, binary, "check",
 		"--duration", "45s", "--clients", "8", "--seed", "1",
 		"--base-port", strconv.Itoa(portsPass), "--out", out, "--check-timeout", "60s")
+	// Past the deadline, interrupt: dobj check then stops the nodes it
+	// started, which a kill would leave running on this package's ports.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 30 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	t.Logf("dobj check:\n%s\n%s", stderr.String(), stdout.String())
 	if err != nil {
+		logNodeTails(t, out)
 		t.Fatalf("dobj check failed on a healthy cluster: %v", err)
 	}
 	rep := readReport(t, out)
