@@ -11,6 +11,7 @@ import (
 
 	"github.com/dobj/dobj/classes"
 	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
 )
 
@@ -187,6 +188,8 @@ func TestClassCallRoute(t *testing.T) {
 		{"the code threw", &cluster.CallError{Message: "boom: x is not defined"}, 500, "boom: x is not defined"},
 		{"not applied", fmt.Errorf("%w: no leader", cluster.ErrNotApplied), 503, "not applied"},
 		{"outcome unknown", fmt.Errorf("%w: timeout", cluster.ErrOutcomeUnknown), 504, "may or may not"},
+		{"idempotency table full", fsm.ErrIdempotencyFull, 503, "idempotency table is full"},
+		{"key reused for another call", fsm.ErrIdempotencyMismatch, 422, "different request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,6 +199,9 @@ func TestClassCallRoute(t *testing.T) {
 			r := call(t, ts.URL, http.MethodPost, "/do/Counter/c1/increment", "")
 			if r.status != tt.status || !strings.Contains(r.body, tt.detail) {
 				t.Fatalf("answer = %+v, want %d with %q", r, tt.status, tt.detail)
+			}
+			if tt.status == http.StatusServiceUnavailable && r.header.Get("Retry-After") == "" {
+				t.Fatalf("503 without Retry-After: %+v", r)
 			}
 		})
 	}

@@ -151,7 +151,7 @@ func (h *classHost) fire(ctx context.Context, a fsm.Alarm) alarmDone {
 					// that fired (Fired), not one set since.
 					eff.Alarm = nil
 				}
-				_, commitErr = h.commit(cctx, a.Object, eff, nil, "", a.At)
+				_, commitErr = h.commit(cctx, a.Object, eff, nil, "", nil, a.At)
 				return commitErr
 			})
 		cancel()
@@ -198,6 +198,6 @@ func (h *classHost) recordThrow(ctx context.Context, a fsm.Alarm) error {
 
 // drop clears an alarm that is still set to a.At.
 func (h *classHost) drop(ctx context.Context, a fsm.Alarm) error {
-	_, err := h.commit(ctx, a.Object, classes.Effects{}, nil, "", a.At)
+	_, err := h.commit(ctx, a.Object, classes.Effects{}, nil, "", nil, a.At)
 	return err
 }

@@ -39,7 +39,9 @@ type forwardedCall struct {
 }
 
 // Outcome codes of a forwarded call, beside objects.CodeOK and the
-// codeNotApplied and codeUnknown of forwarded writes.
+// codeNotApplied, codeUnknown, codeIdemMismatch and codeIdemFull of
+// forwarded writes (a follower built before the last two reads them as
+// unknown).
 const (
 	callNotFound uint8 = 100 + iota
 	callFailed
@@ -66,6 +68,10 @@ func callResultOf(res *CallResult, err error) forwardedCallResult {
 		return forwardedCallResult{Code: callNotFound}
 	case errors.As(err, &ce):
 		return forwardedCallResult{Code: callFailed, Msg: ce.Message}
+	case errors.Is(err, fsm.ErrIdempotencyMismatch):
+		return forwardedCallResult{Code: codeIdemMismatch}
+	case errors.Is(err, fsm.ErrIdempotencyFull):
+		return forwardedCallResult{Code: codeIdemFull}
 	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrNotApplied):
 		return forwardedCallResult{Code: codeNotApplied, Msg: err.Error()}
 	default:
@@ -82,6 +88,10 @@ func (r forwardedCallResult) outcome() (*CallResult, error) {
 		return nil, ErrClassNotFound
 	case callFailed:
 		return nil, &CallError{Message: r.Msg}
+	case codeIdemMismatch:
+		return nil, fsm.ErrIdempotencyMismatch
+	case codeIdemFull:
+		return nil, fsm.ErrIdempotencyFull
 	case codeNotApplied:
 		return nil, fmt.Errorf("%w: at the leader: %s", ErrNotApplied, r.Msg)
 	default:

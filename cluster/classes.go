@@ -284,9 +284,15 @@ func (h *classHost) call(ctx context.Context, class, name string, req *classes.R
 		return nil, err
 	}
 	object := fsm.ClassObject(class, name)
+	var request []byte // the key's request, in the command (fsm.Call.Request)
 	if idemKey != "" {
-		if resp, index, ok := n.fsm.CallReplay(object, idemKey, time.Now().UnixNano()); ok {
-			return &CallResult{Response: callResponse(resp), Index: index, Replayed: true}, nil
+		request = fsm.CallRequestHash(object, req.Method, req.URL, req.Body)
+		replay, err := n.fsm.CheckCall(object, idemKey, request, time.Now().UnixNano())
+		if err != nil {
+			return nil, err // refused before it runs, as Apply would
+		}
+		if replay != nil {
+			return &CallResult{Response: callResponse(replay.Response), Index: replay.Index, Replayed: true}, nil
 		}
 	}
 	var (
@@ -294,7 +300,7 @@ func (h *classHost) call(ctx context.Context, class, name string, req *classes.R
 		commitErr error
 	)
 	commit := func(eff classes.Effects, resp *classes.Response) error {
-		applied, commitErr = h.commit(ctx, object, eff, resp, idemKey, 0)
+		applied, commitErr = h.commit(ctx, object, eff, resp, idemKey, request, 0)
 		return commitErr
 	}
 	resp, err := h.engine.Call(ctx, ref, name, req, objectState{m: n.fsm, object: object}, commit)
@@ -317,8 +323,9 @@ func (h *classHost) call(ctx context.Context, class, name string, req *classes.R
 // wrote nothing and has no key proposes nothing; a heartbeat round
 // started after its reads confirms that no other leader can have changed
 // the object meanwhile, so its answer is linearizable all the same.
-// fired is the alarm time an alarm handler ran for (0 for calls).
-func (h *classHost) commit(ctx context.Context, object string, eff classes.Effects, resp *classes.Response, idemKey string, fired int64) (*fsm.CallResult, error) {
+// request is the key's request (fsm.CallRequestHash); fired is the alarm
+// time an alarm handler ran for (0 for calls).
+func (h *classHost) commit(ctx context.Context, object string, eff classes.Effects, resp *classes.Response, idemKey string, request []byte, fired int64) (*fsm.CallResult, error) {
 	n := h.n
 	call := &fsm.Call{Ops: eff.Ops, Fired: fired}
 	if a := eff.Alarm; a != nil {
@@ -333,6 +340,7 @@ func (h *classHost) commit(ctx context.Context, object string, eff classes.Effec
 	}
 	if idemKey != "" && resp != nil {
 		call.Response = &fsm.CallResponse{Status: resp.Status, Header: fsm.HeaderFields(resp.Header), Body: resp.Body}
+		call.Request = request
 	}
 	body, err := fsm.EncodeBody(call)
 	if err != nil {
@@ -362,6 +370,9 @@ func (h *classHost) commit(ctx context.Context, object string, eff classes.Effec
 		return nil, err
 	}
 	res := r.(*fsm.CallResult)
+	if errors.Is(res.Err, fsm.ErrIdempotencyMismatch) || errors.Is(res.Err, fsm.ErrIdempotencyFull) {
+		return nil, res.Err
+	}
 	if res.Err != nil {
 		return nil, &CallError{Message: fmt.Sprintf("storage refused the call's writes: %v", res.Err), Err: res.Err}
 	}

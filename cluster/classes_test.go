@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dobj/dobj/classes"
+	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
 )
 
@@ -251,6 +252,8 @@ func TestForwardedCallOutcomesRoundTrip(t *testing.T) {
 		{"not leader is not applied", ErrNotLeader, ErrNotApplied},
 		{"not applied", ErrNotApplied, ErrNotApplied},
 		{"outcome unknown", ErrOutcomeUnknown, ErrOutcomeUnknown},
+		{"key reused", fsm.ErrIdempotencyMismatch, fsm.ErrIdempotencyMismatch},
+		{"table full", fsm.ErrIdempotencyFull, fsm.ErrIdempotencyFull},
 		{"anything else is unknown", errors.New("surprise"), ErrOutcomeUnknown},
 	}
 	for _, tt := range tests {
@@ -275,5 +278,45 @@ func TestForwardedCallOutcomesRoundTrip(t *testing.T) {
 	var ce *CallError
 	if !errors.As(err, &ce) || ce.Message != "boom" {
 		t.Fatalf("call error = %v", err)
+	}
+}
+
+// TestClassCallKeyTiedToRequest: an Idempotency-Key reused for another
+// call (method, path, query or body) is refused on the leader before the
+// call runs, nothing committed, on the leader and through a follower; a
+// retry of the same request through another node (another host in its
+// URL) replays the first answer.
+func TestClassCallKeyTiedToRequest(t *testing.T) {
+	c := newTestCluster(t)
+	leader := c.waitLeader(nil)
+	deployTest(t, leader, testCounterV1)
+	first, err := callTest(t, leader, "increment", "k")
+	if err != nil || string(first.Response.Body) != "1" {
+		t.Fatalf("first call = %+v %v", first, err)
+	}
+	var follower *Node
+	for _, n := range c.nodes {
+		if n != leader {
+			follower = n
+			break
+		}
+	}
+	runs := leader.ClassStats().Calls
+	for _, n := range []*Node{leader, follower} {
+		if _, err := callTest(t, n, "increment?by=2", "k"); !errors.Is(err, fsm.ErrIdempotencyMismatch) {
+			t.Fatalf("another request with the key via %s: %v, want fsm.ErrIdempotencyMismatch", n.cfg.ID, err)
+		}
+	}
+	if got := leader.ClassStats().Calls; got != runs {
+		t.Fatalf("the refused calls ran: %d calls, was %d", got, runs)
+	}
+	if v := classValue(leader, "value"); v != "1" {
+		t.Fatalf("value after refused calls = %s, want 1", v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	retry, err := follower.Call(ctx, "Counter", "c1", &classes.Request{Method: http.MethodPost, URL: "http://other-node:8080/increment", Header: http.Header{}}, "k")
+	if err != nil || !retry.Replayed || string(retry.Response.Body) != "1" || retry.Index != first.Index {
+		t.Fatalf("retry via a follower = %+v %v, want the first answer replayed", retry, err)
 	}
 }

@@ -164,7 +164,7 @@ func (h *classHost) connect(w http.ResponseWriter, r *http.Request, class, name 
 		commitErr error
 	)
 	commit := func(eff classes.Effects, resp *classes.Response) error {
-		applied, commitErr = h.commit(ctx, object, eff, resp, "", 0)
+		applied, commitErr = h.commit(ctx, object, eff, resp, "", nil, 0)
 		return commitErr
 	}
 	sock := newServerSocket()
@@ -284,7 +284,7 @@ func (h *classHost) socketCall(class, name string, run func(context.Context, cla
 	object := fsm.ClassObject(class, name)
 	var commitErr error
 	commit := func(eff classes.Effects) error {
-		_, commitErr = h.commit(ctx, object, eff, nil, "", 0)
+		_, commitErr = h.commit(ctx, object, eff, nil, "", nil, 0)
 		return commitErr
 	}
 	err = run(ctx, ref, objectState{m: n.fsm, object: object}, commit)

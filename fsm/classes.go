@@ -1,10 +1,12 @@
 package fsm
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 
 	"github.com/dobj/dobj/objects"
@@ -93,6 +95,16 @@ type CallResponse struct {
 	Body   []byte        `msgpack:"b,omitempty"`
 }
 
+// size is what r costs the idempotency table: its status, header lines
+// and body, with a slice slot per line.
+func (r *CallResponse) size() int {
+	n := 8 + len(r.Body)
+	for _, f := range r.Header {
+		n += 32 + len(f.Name) + len(f.Value)
+	}
+	return n
+}
+
 // HeaderField is one response header line.
 type HeaderField struct {
 	Name  string `msgpack:"n"`
@@ -125,13 +137,35 @@ func HTTPHeader(fields []HeaderField) http.Header {
 // then Alarm applies (an alarm that set a new one keeps it). Threw, when
 // not 0, is the alarm time whose handler threw: if the object's alarm is
 // still that time, its Retries grows by one (such a command carries
-// nothing else), so that the next leader goes on counting.
+// nothing else), so that the next leader goes on counting. Request is
+// CallRequestHash of a keyed call's request (version 3): the key is tied
+// to it, as a write's key is to its transaction.
 type Call struct {
 	Ops      []objects.Op  `msgpack:"o,omitempty"`
 	Alarm    *AlarmChange  `msgpack:"a,omitempty"`
 	Fired    int64         `msgpack:"f,omitempty"`
 	Response *CallResponse `msgpack:"r,omitempty"`
 	Threw    int64         `msgpack:"t,omitempty"`
+	Request  []byte        `msgpack:"q,omitempty"`
+}
+
+// CallRequestHash fingerprints a call of object for its Idempotency-Key:
+// the method, the URL's path and query (not its host, which is whichever
+// node the client reached) and the body, each length-prefixed; like
+// requestHash, the first 16 bytes of a sha256.
+func CallRequestHash(object, method, rawURL string, body []byte) []byte {
+	path, query := rawURL, ""
+	if u, err := url.Parse(rawURL); err == nil {
+		path, query = u.EscapedPath(), u.RawQuery
+	}
+	h := sha256.New()
+	var n [8]byte
+	for _, part := range [][]byte{[]byte(object), []byte(method), []byte(path), []byte(query), body} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
+		h.Write(n[:])
+		h.Write(part)
+	}
+	return h.Sum(nil)[:16]
 }
 
 // CallResult is what applying KindCall returns.
@@ -142,7 +176,8 @@ type CallResult struct {
 	Index    uint64
 	Replayed bool
 	// Err is a domain failure of the ops (objects.ErrInvalid,
-	// *objects.ConflictError); nothing was changed.
+	// *objects.ConflictError), or, for a version 3 keyed call,
+	// ErrIdempotencyMismatch or ErrIdempotencyFull; nothing was changed.
 	Err error
 }
 
@@ -253,13 +288,23 @@ func (m *Machine) applyClassCommand(c *Command, index uint64) (resp interface{},
 	return nil, false
 }
 
+// applyCall applies a call's effects. A keyed call of version 3 (see
+// Version) is tied to its request and bounded by the table, as a keyed
+// write is; one of version 2 applies as version 2 builds applied it.
 func (m *Machine) applyCall(c *Command, call *Call, index uint64) *CallResult {
 	useIdem := c.IdemKey != "" && !m.opts.IgnoreIdempotency
+	bounded := useIdem && c.V >= callVersion
 	var key string
 	if useIdem {
 		key = idemKey(c.Object, c.IdemKey)
 		if e, ok := m.idem.get(key, c.Time); ok {
+			if bounded && !e.matches(call.Request) {
+				return &CallResult{Err: ErrIdempotencyMismatch, Index: index}
+			}
 			return &CallResult{Response: e.Outcome.Call, Index: e.Outcome.Index, Replayed: true}
+		}
+		if bounded && m.idem.full() {
+			return &CallResult{Err: ErrIdempotencyFull, Index: index}
 		}
 	}
 	if len(call.Ops) > 0 {
@@ -283,7 +328,13 @@ func (m *Machine) applyCall(c *Command, call *Call, index uint64) *CallResult {
 		}
 	}
 	if useIdem && call.Response != nil {
-		m.idem.put(&idemEntry{Key: key, Expires: c.IdemExpires, Outcome: outcome{Call: call.Response, Index: index}})
+		e := &idemEntry{Key: key, Expires: c.IdemExpires, Outcome: outcome{Call: call.Response, Index: index}}
+		if bounded {
+			// The leader sets Request on every keyed call; the Hash
+			// also makes the entry's size count the response.
+			e.Hash = call.Request
+		}
+		m.idem.put(e)
 	}
 	return &CallResult{Response: call.Response, Index: index}
 }
@@ -338,19 +389,33 @@ func (m *Machine) DueAlarms(now int64, limit int) (due []Alarm, next int64) {
 	return due, next
 }
 
-// CallReplay returns the remembered response of a call to object with
-// Idempotency-Key key, as of the leader's time now (unix ns).
-func (m *Machine) CallReplay(object, key string, now int64) (*CallResponse, uint64, bool) {
+// CheckCall is the leader's check of a call to object with
+// Idempotency-Key key, before it runs the call, as of its time now (unix
+// ns); request is the call's CallRequestHash. It returns the remembered
+// answer (Replayed) of a retry, nil for a call to run, or the error
+// Apply would give its command without running it: ErrIdempotencyMismatch
+// when the key was used for another request, ErrIdempotencyFull when
+// the table is full (the call's answer, up to a response's limit, would
+// grow it past its bound).
+func (m *Machine) CheckCall(object, key string, request []byte, now int64) (*CallResult, error) {
 	if m.opts.IgnoreIdempotency {
-		return nil, 0, false
+		return nil, nil
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	e, ok := m.idem.get(idemKey(object, key), now)
-	if !ok || e.Outcome.Call == nil {
-		return nil, 0, false
+	if e, ok := m.idem.get(idemKey(object, key), now); ok {
+		if !e.matches(request) {
+			return nil, ErrIdempotencyMismatch
+		}
+		if e.Outcome.Call != nil {
+			return &CallResult{Response: e.Outcome.Call, Index: e.Outcome.Index, Replayed: true}, nil
+		}
+		return nil, nil
 	}
-	return e.Outcome.Call, e.Outcome.Index, true
+	if m.idem.full() {
+		return nil, ErrIdempotencyFull
+	}
+	return nil, nil
 }
 
 // classRecords is what a snapshot holds of classState, in sorted order.

@@ -111,11 +111,11 @@ func TestCallAppliesOpsAlarmAndRemembersResponse(t *testing.T) {
 			}
 		})
 	}
-	if r, idx, ok := m.CallReplay(obj, "k1", 1); !ok || r.Status != 200 || idx != 1 {
-		t.Fatalf("CallReplay = %+v %d %v", r, idx, ok)
+	if r, err := m.CheckCall(obj, "k1", nil, 1); err != nil || r == nil || !r.Replayed || r.Response.Status != 200 || r.Index != 1 {
+		t.Fatalf("CheckCall = %+v %v", r, err)
 	}
-	if _, _, ok := m.CallReplay(obj, "k1", 1000); ok {
-		t.Fatal("CallReplay found an expired key")
+	if r, err := m.CheckCall(obj, "k1", nil, 1000); err != nil || r != nil {
+		t.Fatalf("CheckCall of an expired key = %+v %v, want a call to run", r, err)
 	}
 }
 
@@ -206,8 +206,8 @@ func TestClassStateSnapshotRoundTrip(t *testing.T) {
 	if due, _ := r.DueAlarms(99, 1); len(due) != 1 || due[0].Retries != 1 {
 		t.Fatalf("restored retried alarm = %+v, want its one retry", due)
 	}
-	if resp, _, ok := r.CallReplay(ClassObject("Counter", "c1"), "key", 2); !ok || string(resp.Body) != "3" || resp.Header[0].Name != "A" {
-		t.Fatalf("restored call response = %+v %v", resp, ok)
+	if res, err := r.CheckCall(ClassObject("Counter", "c1"), "key", nil, 2); err != nil || res == nil || string(res.Response.Body) != "3" || res.Response.Header[0].Name != "A" {
+		t.Fatalf("restored call response = %+v %v", res, err)
 	}
 	if !bytes.Equal(snapshotBytes(t, r), data) {
 		t.Fatal("snapshot of the restored machine differs")

@@ -16,7 +16,21 @@ import (
 // array's length and converts it, and Encode writes the oldest version
 // that can carry the command, so that a cluster upgraded one node at a
 // time keeps reading every entry until a command needs the new layout.
-const Version = 2
+//
+// Version 3 keeps version 2's layout and changes what a keyed class call
+// (KindCall with an IdemKey) does when applied (issue 21): its Call
+// carries the request's hash, a key reused for another request is
+// refused, a full idempotency table refuses it, and its remembered
+// response counts toward the table's bound. A version 2 call still
+// applies as before, so a node that replays entries of an earlier build
+// gets the state that build got; a build before version 3 refuses a
+// version 3 entry (it panics, as on any entry it cannot read) rather
+// than applying it the old way and diverging. Encode writes version 3
+// only for keyed calls (callVersion).
+const Version = 3
+
+// callVersion is the version of keyed class calls (see Version).
+const callVersion = 3
 
 // Kind says what a Command does.
 type Kind uint8
@@ -93,13 +107,16 @@ type Member struct {
 // old length. TestCommandWireFormat pins the layout.
 func Encode(c *Command) ([]byte, error) {
 	var v any = c
-	if c.Body == nil {
+	switch {
+	case c.Body == nil:
 		c.V = 1
 		v1 := commandV1{V: 1, Kind: c.Kind, Object: c.Object, Txn: c.Txn, IdemKey: c.IdemKey,
 			IdemExpires: c.IdemExpires, Time: c.Time, Member: c.Member, Batch: c.Batch}
 		v = &v1
-	} else {
-		c.V = Version
+	case c.Kind == KindCall && c.IdemKey != "":
+		c.V = callVersion
+	default:
+		c.V = 2
 	}
 	var buf bytes.Buffer
 	enc := msgpack.GetEncoder()

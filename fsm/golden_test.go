@@ -61,7 +61,23 @@ func goldenCommands(t *testing.T) map[string][]byte {
 		"v1-batch":         v1(batch),
 		"v1-map-txn":       asMap(txnCmd()),
 		"v2-body":          v1(Command{Kind: KindNoop, Time: 46, Body: []byte("a kind's own payload")}),
+		"v3-keyed-call":    v1(keyedCallCmd(t)),
 	}
+}
+
+// keyedCallCmd is a keyed class call, which version 3 applies bound to
+// its request and to the idempotency table's size.
+func keyedCallCmd(t *testing.T) Command {
+	t.Helper()
+	body, err := EncodeBody(&Call{
+		Ops:      []objects.Op{{Op: objects.OpIncrement, Key: "n", By: 1}},
+		Response: &CallResponse{Status: 201, Header: []HeaderField{{Name: "Content-Type", Value: "text/plain"}}, Body: []byte("1")},
+		Request:  CallRequestHash(ClassObject("Counter", "c1"), "POST", "http://h/increment?by=1", []byte("{}")),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Command{Kind: KindCall, Object: ClassObject("Counter", "c1"), IdemKey: "k-3", IdemExpires: 600_000_000_047, Time: 47, Body: body}
 }
 
 // TestGoldenCommands decodes every version's entries and checks that this

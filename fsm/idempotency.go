@@ -73,11 +73,17 @@ type idemEntry struct {
 	Hash    []byte  `msgpack:"h,omitempty"`
 }
 
-// size is what e costs the table, for MaxIdempotencyBytes.
+// size is what e costs the table, for MaxIdempotencyBytes. A class
+// call's response counts only in entries with a Hash, those of version 3
+// calls: version 2 calls (and earlier builds) left it out, and an entry
+// must cost every replica, and every restore of a snapshot, the same.
 func (e *idemEntry) size() int {
 	n := entryOverhead + len(e.Key) + len(e.Hash) + len(e.Outcome.ErrKey) + len(e.Outcome.ErrMsg)
 	for _, r := range e.Outcome.Result.Results {
 		n += 48 + len(r.Op) + len(r.Key) + len(r.Value)
+	}
+	if c := e.Outcome.Call; c != nil && len(e.Hash) > 0 {
+		n += c.size()
 	}
 	return n
 }
