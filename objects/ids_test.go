@@ -152,3 +152,23 @@ func TestParseIDChecksOnlySyntax(t *testing.T) {
 		t.Fatalf("ParseID = %s, %v; want %s", got, err, foreign)
 	}
 }
+
+// FuzzIDFromString: any string is an id that prints back as itself (in
+// lower case) or an ErrInvalidID or ErrForeignID, never a panic.
+func FuzzIDFromString(f *testing.F) {
+	ns := NewNamespace("s", "C")
+	f.Add(ns.IDFromName("card-1").String())
+	f.Add(strings.Repeat("0", 64))
+	f.Add("card-1")
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ns.IDFromString(s)
+		switch {
+		case err == nil:
+			if id.String() != strings.ToLower(s) || !ns.Owns(id) {
+				t.Fatalf("IDFromString(%q) = %s", s, id)
+			}
+		case !errors.Is(err, ErrInvalidID) && !errors.Is(err, ErrForeignID):
+			t.Fatalf("IDFromString(%q): unexpected error %v", s, err)
+		}
+	})
+}
