@@ -20,6 +20,8 @@ func TestLoadBadInput(t *testing.T) {
 		{"toml syntax", "wrangler.toml", head + "compatibility_date = \n", 3, "", "unexpected character"},
 		{"jsonc syntax", "wrangler.jsonc", "{\n  \"name\": \"a\",\n  \"main\" \"src/index.ts\"\n}", 3, "", "invalid character"},
 		{"json comment is fine but a stray brace is not", "wrangler.json", "{\"name\": \"a\", // c\n\"main\": \"src/index.ts\"}}\n", 2, "", "invalid character"},
+		{"toml duplicate key", "wrangler.toml", head + "name = \"b\"\n", 3, "name", "already defined"},
+		{"json duplicate member", "wrangler.json", "{\"name\": \"a\", \"main\": \"src/index.ts\",\n\"name\": \"b\"}", 2, "name", "duplicate"},
 		{"toml unknown top-level field", "wrangler.toml", head + "colour = \"red\"\n", 3, "colour", "unknown field"},
 		{"toml unknown binding field", "wrangler.toml", head + "[[durable_objects.bindings]]\nname = \"C\"\nclas_name = \"Counter\"\n", 5, "durable_objects.bindings.clas_name", "unknown field"},
 		{"jsonc unknown binding field", "wrangler.jsonc", "{\"name\": \"a\", \"main\": \"src/index.ts\",\n\"durable_objects\": {\"bindings\": [\n{\"name\": \"C\",\n \"clas_name\": \"Counter\"}]}}", 4, "durable_objects.bindings[0].clas_name", "unknown field"},

@@ -78,13 +78,13 @@ func hujsonError(file string, err error) error {
 	return ce
 }
 
-// jsonError is a decoding error as a *ConfigError: at its pointer's line
-// when the pointer names a field in the file, else at its byte offset.
+// jsonError is a decoding error as a *ConfigError.
 func jsonError(file string, data []byte, ln lines, err error) error {
 	var (
-		ptr jsontext.Pointer
-		off int64
-		msg = err.Error()
+		ptr       jsontext.Pointer
+		off       int64
+		msg       = err.Error()
+		syntactic bool
 	)
 	var se *json.SemanticError
 	var ye *jsontext.SyntacticError
@@ -98,14 +98,16 @@ func jsonError(file string, data []byte, ln lines, err error) error {
 			msg = "cannot be " + kindName(se.JSONKind) + " (want " + goTypeName(se.GoType.String()) + ")"
 		}
 	case errors.As(err, &ye):
-		ptr, off = ye.JSONPointer, ye.ByteOffset
+		ptr, off, syntactic = ye.JSONPointer, ye.ByteOffset, true
 		if ye.Err != nil {
 			msg = ye.Err.Error()
 		}
 	}
 	f := fieldOf(string(ptr))
 	line := ln.of(f)
-	if _, exact := ln[f.pointer()]; !exact || line == 0 {
+	// A syntactic error (a duplicate name) is at its offset; a semantic
+	// one at the field it is about, when the file has that field.
+	if _, exact := ln[f.pointer()]; syntactic || !exact || line == 0 {
 		line = lineAt(data, int(off))
 	}
 	if len(f) > 0 && slices.Contains(unsupportedFields, f[0].(string)) {
