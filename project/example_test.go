@@ -3,12 +3,14 @@ package project
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -67,6 +69,22 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
+// installed is the copy of the example in which npm installed its
+// packages, made once for the package's tests and removed by TestMain.
+var installed struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if installed.dir != "" {
+		os.RemoveAll(installed.dir)
+	}
+	os.Exit(code)
+}
+
 // honoCounter loads the example: in place when its packages are installed,
 // else from a copy in which npm installs them (writing no lock file).
 func honoCounter(t *testing.T) *Config {
@@ -74,23 +92,37 @@ func honoCounter(t *testing.T) *Config {
 	_, npm := nodeTools(t)
 	dir := exampleDir
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "hono")); err != nil {
-		dir = t.TempDir()
-		if err := os.CopyFS(dir, os.DirFS(exampleDir)); err != nil {
-			t.Fatal(err)
+		installed.once.Do(func() { installed.dir, installed.err = npmInstall(npm) })
+		if installed.err != nil {
+			t.Fatal(installed.err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--no-package-lock", "--ignore-scripts")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm install in a copy of %s: %v\n%s", exampleDir, err, lastLines(string(out), 20))
-		}
+		dir = installed.dir
 	}
 	c, err := Load(dir, today)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// npmInstall copies the example into a new directory and runs npm install
+// there.
+func npmInstall(npm string) (string, error) {
+	dir, err := os.MkdirTemp("", "hono-counter-")
+	if err != nil {
+		return "", err
+	}
+	if err := os.CopyFS(dir, os.DirFS(exampleDir)); err != nil {
+		return dir, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--no-package-lock", "--ignore-scripts")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return dir, fmt.Errorf("npm install in a copy of %s: %v\n%s", exampleDir, err, lastLines(string(out), 20))
+	}
+	return dir, nil
 }
 
 func TestHonoCounterExample(t *testing.T) {
