@@ -133,6 +133,8 @@ func build(cfg *Config, opts BundleOptions, format Format) (api.BuildResult, err
 		MinifyIdentifiers: opts.Minify,
 		LogLevel:          api.LogLevelSilent,
 		Plugins:           []api.Plugin{modulesPlugin(opts.Builtins)},
+		Define:            cfg.Define,
+		Alias:             cfg.Alias,
 	}
 	if format == IIFE {
 		bo.Format, bo.GlobalName = api.FormatIIFE, opts.GlobalName

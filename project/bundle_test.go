@@ -196,3 +196,24 @@ func TestBundleSourceErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestBundleDefineAndAlias: wrangler's define and alias reach esbuild.
+func TestBundleDefineAndAlias(t *testing.T) {
+	dir := writeProject(t, map[string]string{
+		"wrangler.toml": head + "[define]\nBUILD_MODE = '\"production\"'\n[alias]\n\"old-lib\" = \"./src/shim.ts\"\n",
+		"src/index.ts":  "import { f } from \"old-lib\";\nexport default { mode: BUILD_MODE, f };\n",
+		"src/shim.ts":   "export const f = () => \"from the shim\";\n",
+	})
+	c, err := Load(dir, today)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Bundle(c, BundleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := string(s.Code)
+	if !strings.Contains(code, `mode: "production"`) || !strings.Contains(code, "from the shim") || strings.Contains(code, "BUILD_MODE") {
+		t.Fatalf("define or alias not applied:\n%s", code)
+	}
+}

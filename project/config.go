@@ -35,6 +35,11 @@ type Config struct {
 	Services       []ServiceBinding
 	// Routes are `routes` and `route` together (a file may give only one).
 	Routes []Route
+	// Define replaces global identifiers with JavaScript expressions when
+	// bundling; Alias replaces imported module names with others (or with
+	// paths relative to Dir). Both are wrangler's and esbuild's.
+	Define map[string]string
+	Alias  map[string]string
 
 	// Warnings name the wrangler fields the file sets that dobj accepts
 	// and ignores (account_id, observability, env, …), one per field.
@@ -138,6 +143,8 @@ func parse(file string, data []byte, today time.Time) (*Config, error) {
 		DurableObjects:     raw.DurableObjects.Bindings,
 		Migrations:         raw.Migrations,
 		Services:           raw.Services,
+		Define:             raw.Define,
+		Alias:              raw.Alias,
 		lines:              ln,
 	}
 	if c.CompatibilityDate == "" {

@@ -17,8 +17,10 @@ type rawFile struct {
 	Services   []ServiceBinding `toml:"services" json:"services"`
 	// Routes' entries and Route are a pattern string or a table; validate
 	// converts them.
-	Routes []any `toml:"routes" json:"routes"`
-	Route  any   `toml:"route" json:"route"`
+	Routes []any             `toml:"routes" json:"routes"`
+	Route  any               `toml:"route" json:"route"`
+	Define map[string]string `toml:"define" json:"define"`
+	Alias  map[string]string `toml:"alias" json:"alias"`
 
 	Schema            any `toml:"$schema" json:"$schema"`
 	AccountID         any `toml:"account_id" json:"account_id"`
@@ -63,5 +65,5 @@ var unsupportedFields = []string{
 	"mtls_certificates", "send_email", "unsafe", "version_metadata", "images",
 	"secrets_store_secrets", "pipelines", "wasm_modules", "text_blobs",
 	"data_blobs", "rules", "find_additional_modules", "base_dir", "no_bundle",
-	"define", "alias", "jsx_factory", "jsx_fragment",
+	"jsx_factory", "jsx_fragment",
 }

@@ -12,8 +12,9 @@ import (
 	"unicode"
 )
 
-// scriptName is a script's name as Cloudflare allows it: lowercase letters,
-// digits, - and _, starting with a letter or digit, at most 63 bytes.
+// scriptName is a script's name: lowercase letters, digits, - and _,
+// starting with a letter or digit, at most 63 bytes (a DNS label, as a
+// workers.dev host needs).
 var scriptName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // validate checks everything Load promises beyond decoding, in file order
