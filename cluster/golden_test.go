@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -116,4 +117,51 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// goldenBodies are the one-shot routes' bodies (requests and answers),
+// which travel as msgpack maps (msgpack.Marshal), not as frames, by file
+// name, with the Go value each decodes into.
+func goldenBodies() map[string]any {
+	return map[string]any{
+		"v1-class-request":      &classRequest{Name: "Counter", Lang: "js", Source: []byte("export class Counter {}")},
+		"v1-class-delete":       &classRequest{Name: "Counter", Delete: true},
+		"v1-class-reply-deploy": ptr(resultOf(objects.TxnResult{}, 17, nil)),
+		"v1-class-reply-delete": ptr(resultOf(objects.TxnResult{Succeeded: true}, 0, nil)),
+		"v1-class-reply-failed": ptr(resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: does not compile", objects.ErrInvalid))),
+		"v1-call-post": &forwardedCall{Class: "Counter", Name: "c1", Method: "POST", URL: "http://dobj/increment",
+			Header: []fsm.HeaderField{{Name: "Content-Type", Value: "text/plain"}}, Body: []byte("2"), IdemKey: "k-2"},
+		"v1-call-post-result": &forwardedCallResult{Code: objects.CodeOK, Status: 201,
+			Header: []fsm.HeaderField{{Name: "X-Version", Value: "1"}}, Body: []byte("3"), Index: 44},
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestGoldenBodies(t *testing.T) {
+	for name, v := range goldenBodies() {
+		b, err := msgpack.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(framesDir, name+".msgpack")
+		if *update {
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Run(name, func(t *testing.T) {
+			golden := mustRead(t, path)
+			got := reflect.New(reflect.TypeOf(v).Elem()).Interface()
+			if err := msgpack.Unmarshal(golden, got); err != nil {
+				t.Fatalf("a build can no longer read %s: %v", name, err)
+			}
+			if !reflect.DeepEqual(got, v) {
+				t.Fatalf("decoded %s as %+v, want %+v", name, got, v)
+			}
+			if !bytes.Equal(b, golden) {
+				t.Fatalf("this build writes %s as %x, the golden file holds %x: a new layout breaks a mixed-version cluster", name, b, golden)
+			}
+		})
+	}
 }
