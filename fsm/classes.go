@@ -139,14 +139,46 @@ func HTTPHeader(fields []HeaderField) http.Header {
 // still that time, its Retries grows by one (such a command carries
 // nothing else), so that the next leader goes on counting. Request is
 // CallRequestHash of a keyed call's request (version 3): the key is tied
-// to it, as a write's key is to its transaction.
+// to it, as a write's key is to its transaction. EncodeBody writes it as
+// a callRecord.
 type Call struct {
-	Ops      []objects.Op  `msgpack:"o,omitempty"`
+	Ops      []objects.Op
+	Alarm    *AlarmChange
+	Fired    int64
+	Response *CallResponse
+	Threw    int64
+	Request  []byte
+}
+
+// callRecord is Call in a log entry's Body.
+type callRecord struct {
+	Ops      []opRecord    `msgpack:"o,omitempty"`
 	Alarm    *AlarmChange  `msgpack:"a,omitempty"`
 	Fired    int64         `msgpack:"f,omitempty"`
 	Response *CallResponse `msgpack:"r,omitempty"`
 	Threw    int64         `msgpack:"t,omitempty"`
 	Request  []byte        `msgpack:"q,omitempty"`
+}
+
+var (
+	_ msgpack.CustomEncoder = (*Call)(nil)
+	_ msgpack.CustomDecoder = (*Call)(nil)
+)
+
+// EncodeMsgpack writes c as its callRecord.
+func (c *Call) EncodeMsgpack(enc *msgpack.Encoder) error {
+	return enc.Encode(&callRecord{Ops: opRecordsOf(c.Ops), Alarm: c.Alarm, Fired: c.Fired,
+		Response: c.Response, Threw: c.Threw, Request: c.Request})
+}
+
+// DecodeMsgpack reads a callRecord into c.
+func (c *Call) DecodeMsgpack(dec *msgpack.Decoder) error {
+	var r callRecord
+	if err := dec.Decode(&r); err != nil {
+		return err
+	}
+	*c = Call{Ops: opsOf(r.Ops), Alarm: r.Alarm, Fired: r.Fired, Response: r.Response, Threw: r.Threw, Request: r.Request}
+	return nil
 }
 
 // CallRequestHash fingerprints a call of object for its Idempotency-Key:

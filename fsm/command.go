@@ -51,35 +51,52 @@ const (
 	KindBatch
 )
 
-// Command is one entry of the Raft log. Time and IdemExpires are set by the
-// leader that proposes it, so that every replica applies the same values.
+// Command is one entry of the Raft log, as the domain's values; Encode
+// and Decode convert it to and from its layout (commandV1, commandV2).
+// Time and IdemExpires are set by the leader that proposes it, so that
+// every replica applies the same values.
 type Command struct {
-	V           uint8       `msgpack:"v"`
-	Kind        Kind        `msgpack:"k"`
-	Object      string      `msgpack:"o,omitempty"`
-	Txn         objects.Txn `msgpack:"t,omitempty"`
-	IdemKey     string      `msgpack:"i,omitempty"`
-	IdemExpires int64       `msgpack:"x,omitempty"` // leader's unix ns after which the key is forgotten
-	Time        int64       `msgpack:"ts"`          // leader's unix ns when proposed
-	Member      Member      `msgpack:"m,omitempty"`
-	Batch       [][]byte    `msgpack:"b,omitempty"` // KindBatch: commands as Encode wrote them
+	V           uint8
+	Kind        Kind
+	Object      string
+	Txn         objects.Txn
+	IdemKey     string
+	IdemExpires int64    // leader's unix ns after which the key is forgotten
+	Time        int64    // leader's unix ns when proposed
+	Member      Member   // KindSetMember, KindRemoveMember
+	Batch       [][]byte // KindBatch: commands as Encode wrote them
 	// Body is a kind's own payload, encoded by the package that owns the
 	// kind (version 2): new kinds carry their data here rather than as
 	// new envelope fields, so the envelope stays put.
-	Body []byte `msgpack:"body,omitempty"`
+	Body []byte
 }
 
-// commandV1 is the version 1 layout: Command without Body.
+// commandV2 is the layout of versions 2 and 3 (and, as a map, of entries
+// of builds before arrays).
+type commandV2 struct {
+	V           uint8     `msgpack:"v"`
+	Kind        Kind      `msgpack:"k"`
+	Object      string    `msgpack:"o,omitempty"`
+	Txn         txnRecord `msgpack:"t,omitempty"`
+	IdemKey     string    `msgpack:"i,omitempty"`
+	IdemExpires int64     `msgpack:"x,omitempty"`
+	Time        int64     `msgpack:"ts"`
+	Member      Member    `msgpack:"m,omitempty"`
+	Batch       [][]byte  `msgpack:"b,omitempty"`
+	Body        []byte    `msgpack:"body,omitempty"`
+}
+
+// commandV1 is the version 1 layout: version 2's without Body.
 type commandV1 struct {
-	V           uint8       `msgpack:"v"`
-	Kind        Kind        `msgpack:"k"`
-	Object      string      `msgpack:"o,omitempty"`
-	Txn         objects.Txn `msgpack:"t,omitempty"`
-	IdemKey     string      `msgpack:"i,omitempty"`
-	IdemExpires int64       `msgpack:"x,omitempty"`
-	Time        int64       `msgpack:"ts"`
-	Member      Member      `msgpack:"m,omitempty"`
-	Batch       [][]byte    `msgpack:"b,omitempty"`
+	V           uint8     `msgpack:"v"`
+	Kind        Kind      `msgpack:"k"`
+	Object      string    `msgpack:"o,omitempty"`
+	Txn         txnRecord `msgpack:"t,omitempty"`
+	IdemKey     string    `msgpack:"i,omitempty"`
+	IdemExpires int64     `msgpack:"x,omitempty"`
+	Time        int64     `msgpack:"ts"`
+	Member      Member    `msgpack:"m,omitempty"`
+	Batch       [][]byte  `msgpack:"b,omitempty"`
 }
 
 // v1Fields is the length of a version 1 entry's array.
@@ -98,7 +115,7 @@ type Member struct {
 }
 
 // Encode returns the command's log entry bytes: msgpack arrays of the
-// fields in declaration order, for Command and every struct in it. Arrays
+// fields in declaration order, for its layout and every struct in it. Arrays
 // encode in a third of the time maps with omitempty take (no field names,
 // no per-call list of non-empty fields) and are a third smaller. Decode
 // reads both forms, so entries written as maps by earlier builds still
@@ -106,17 +123,21 @@ type Member struct {
 // append-only, and a new one needs a new Version with a decoder for the
 // old length. TestCommandWireFormat pins the layout.
 func Encode(c *Command) ([]byte, error) {
-	var v any = c
 	switch {
 	case c.Body == nil:
 		c.V = 1
-		v1 := commandV1{V: 1, Kind: c.Kind, Object: c.Object, Txn: c.Txn, IdemKey: c.IdemKey,
-			IdemExpires: c.IdemExpires, Time: c.Time, Member: c.Member, Batch: c.Batch}
-		v = &v1
 	case c.Kind == KindCall && c.IdemKey != "":
 		c.V = callVersion
 	default:
 		c.V = 2
+	}
+	var v any
+	if c.V == 1 {
+		v = &commandV1{V: 1, Kind: c.Kind, Object: c.Object, Txn: txnRecordOf(c.Txn), IdemKey: c.IdemKey,
+			IdemExpires: c.IdemExpires, Time: c.Time, Member: c.Member, Batch: c.Batch}
+	} else {
+		v = &commandV2{V: c.V, Kind: c.Kind, Object: c.Object, Txn: txnRecordOf(c.Txn), IdemKey: c.IdemKey,
+			IdemExpires: c.IdemExpires, Time: c.Time, Member: c.Member, Batch: c.Batch, Body: c.Body}
 	}
 	var buf bytes.Buffer
 	enc := msgpack.GetEncoder()
@@ -135,17 +156,19 @@ func Decode(b []byte) (*Command, error) {
 	if err := WellFormed(b); err != nil {
 		return nil, fmt.Errorf("decode command: %w", err)
 	}
-	var c Command
+	var w commandV2
 	if arrayLen(b) == v1Fields {
 		var v1 commandV1
 		if err := msgpack.Unmarshal(b, &v1); err != nil {
 			return nil, fmt.Errorf("decode command: %w", err)
 		}
-		c = Command{V: v1.V, Kind: v1.Kind, Object: v1.Object, Txn: v1.Txn, IdemKey: v1.IdemKey,
+		w = commandV2{V: v1.V, Kind: v1.Kind, Object: v1.Object, Txn: v1.Txn, IdemKey: v1.IdemKey,
 			IdemExpires: v1.IdemExpires, Time: v1.Time, Member: v1.Member, Batch: v1.Batch}
-	} else if err := msgpack.Unmarshal(b, &c); err != nil {
+	} else if err := msgpack.Unmarshal(b, &w); err != nil {
 		return nil, fmt.Errorf("decode command: %w", err)
 	}
+	c := Command{V: w.V, Kind: w.Kind, Object: w.Object, Txn: w.Txn.txn(), IdemKey: w.IdemKey,
+		IdemExpires: w.IdemExpires, Time: w.Time, Member: w.Member, Batch: w.Batch, Body: w.Body}
 	if c.V < 1 || c.V > Version {
 		return nil, fmt.Errorf("decode command: unknown version %d", c.V)
 	}

@@ -45,7 +45,7 @@ func goldenCommands(t *testing.T) map[string][]byte {
 	}
 	asMap := func(c Command) []byte { // as builds before arrays wrote entries
 		c.V = 1
-		b, err := msgpack.Marshal(&commandV1{V: c.V, Kind: c.Kind, Object: c.Object, Txn: c.Txn, IdemKey: c.IdemKey,
+		b, err := msgpack.Marshal(&commandV1{V: c.V, Kind: c.Kind, Object: c.Object, Txn: txnRecordOf(c.Txn), IdemKey: c.IdemKey,
 			IdemExpires: c.IdemExpires, Time: c.Time, Member: c.Member, Batch: c.Batch})
 		if err != nil {
 			t.Fatal(err)

@@ -36,17 +36,17 @@ var (
 // outcome is what a Txn command produced, kept so that a retry with the same
 // Idempotency-Key gets it again. Domain errors are kept as data.
 type outcome struct {
-	Result  objects.TxnResult `msgpack:"r"`
-	ErrKind uint8             `msgpack:"ek,omitempty"`
-	ErrKey  string            `msgpack:"eq,omitempty"`
-	ErrMsg  string            `msgpack:"em,omitempty"`
-	Index   uint64            `msgpack:"ix"`
+	Result  txnResultRecord `msgpack:"r"`
+	ErrKind uint8           `msgpack:"ek,omitempty"`
+	ErrKey  string          `msgpack:"eq,omitempty"`
+	ErrMsg  string          `msgpack:"em,omitempty"`
+	Index   uint64          `msgpack:"ix"`
 	// Call is a class call's response (KindCall); Result is then empty.
 	Call *CallResponse `msgpack:"call,omitempty"`
 }
 
 func newOutcome(res objects.TxnResult, err error, index uint64) outcome {
-	o := outcome{Result: res, Index: index}
+	o := outcome{Result: txnResultRecordOf(res), Index: index}
 	code, key, msg, ok := objects.EncodeError(err)
 	if !ok {
 		// Apply returns only domain errors; anything else is kept as

@@ -111,7 +111,7 @@ func TestIdempotencyEntryWithoutHashStillReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := objects.TxnResult{Succeeded: true, Results: []objects.Result{{Op: objects.OpIncrement, Key: "value", Value: []byte("41")}}}
-	if err := enc.Encode(&oldEntry{Key: idemKey("c", "k"), Expires: 100, Outcome: outcome{Result: res, Index: 3}}); err != nil {
+	if err := enc.Encode(&oldEntry{Key: idemKey("c", "k"), Expires: 100, Outcome: outcome{Result: txnResultRecordOf(res), Index: 3}}); err != nil {
 		t.Fatal(err)
 	}
 	m := New(Options{})

@@ -156,7 +156,7 @@ func (m *Machine) applyTxn(c *Command, index uint64) *Response {
 				return &Response{Err: ErrIdempotencyMismatch, Index: index}
 			}
 			o := e.Outcome
-			return &Response{Result: o.Result, Err: o.err(), Index: o.Index, Replayed: true}
+			return &Response{Result: o.Result.result(), Err: o.err(), Index: o.Index, Replayed: true}
 		}
 		if m.idem.full() {
 			return &Response{Err: ErrIdempotencyFull, Index: index}

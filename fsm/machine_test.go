@@ -115,7 +115,7 @@ func TestCommandWireFormat(t *testing.T) {
 }
 
 func TestDecodeRejectsUnknownVersionAndGarbage(t *testing.T) {
-	b2, err := msgpack.Marshal(&Command{V: 9, Kind: KindNoop})
+	b2, err := msgpack.Marshal(&commandV2{V: 9, Kind: KindNoop})
 	if err != nil {
 		t.Fatal(err)
 	}
