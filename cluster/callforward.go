@@ -29,13 +29,13 @@ const maxForwardedCallBytes = 4 << 20
 
 // forwardedCall is one call a follower sends the leader.
 type forwardedCall struct {
-	Class   string            `msgpack:"c"`
-	Name    string            `msgpack:"n"`
-	Method  string            `msgpack:"m"`
-	URL     string            `msgpack:"u"`
-	Header  []fsm.HeaderField `msgpack:"h,omitempty"`
-	Body    []byte            `msgpack:"b,omitempty"`
-	IdemKey string            `msgpack:"i,omitempty"`
+	Class   string       `msgpack:"c"`
+	Name    string       `msgpack:"n"`
+	Method  string       `msgpack:"m"`
+	URL     string       `msgpack:"u"`
+	Header  []wireHeader `msgpack:"h,omitempty"`
+	Body    []byte       `msgpack:"b,omitempty"`
+	IdemKey string       `msgpack:"i,omitempty"`
 }
 
 // Outcome codes of a forwarded call, beside objects.CodeOK and the
@@ -49,20 +49,20 @@ const (
 
 // forwardedCallResult is the leader's answer to a forwardedCall.
 type forwardedCallResult struct {
-	Code     uint8             `msgpack:"c"`
-	Msg      string            `msgpack:"m,omitempty"`
-	Status   int               `msgpack:"s,omitempty"`
-	Header   []fsm.HeaderField `msgpack:"h,omitempty"`
-	Body     []byte            `msgpack:"b,omitempty"`
-	Index    uint64            `msgpack:"x,omitempty"`
-	Replayed bool              `msgpack:"r,omitempty"`
+	Code     uint8        `msgpack:"c"`
+	Msg      string       `msgpack:"m,omitempty"`
+	Status   int          `msgpack:"s,omitempty"`
+	Header   []wireHeader `msgpack:"h,omitempty"`
+	Body     []byte       `msgpack:"b,omitempty"`
+	Index    uint64       `msgpack:"x,omitempty"`
+	Replayed bool         `msgpack:"r,omitempty"`
 }
 
 func callResultOf(res *CallResult, err error) forwardedCallResult {
 	var ce *CallError
 	switch {
 	case err == nil:
-		return forwardedCallResult{Code: objects.CodeOK, Status: res.Response.Status, Header: fsm.HeaderFields(res.Response.Header),
+		return forwardedCallResult{Code: objects.CodeOK, Status: res.Response.Status, Header: wireHeaders(res.Response.Header),
 			Body: res.Response.Body, Index: res.Index, Replayed: res.Replayed}
 	case errors.Is(err, ErrClassNotFound):
 		return forwardedCallResult{Code: callNotFound}
@@ -82,7 +82,7 @@ func callResultOf(res *CallResult, err error) forwardedCallResult {
 func (r forwardedCallResult) outcome() (*CallResult, error) {
 	switch r.Code {
 	case objects.CodeOK:
-		return &CallResult{Response: &classes.Response{Status: r.Status, Header: fsm.HTTPHeader(r.Header), Body: r.Body},
+		return &CallResult{Response: &classes.Response{Status: r.Status, Header: httpHeader(r.Header), Body: r.Body},
 			Index: r.Index, Replayed: r.Replayed}, nil
 	case callNotFound:
 		return nil, ErrClassNotFound
@@ -130,7 +130,7 @@ func (n *Node) runForwardedCall(ctx context.Context, fc *forwardedCall) forwarde
 	if n.raft.State() != raft.Leader {
 		return callResultOf(nil, ErrNotLeader)
 	}
-	req := &classes.Request{Method: fc.Method, URL: fc.URL, Header: fsm.HTTPHeader(fc.Header), Body: fc.Body}
+	req := &classes.Request{Method: fc.Method, URL: fc.URL, Header: httpHeader(fc.Header), Body: fc.Body}
 	// The call may run up to the CPU limit, longer than the API's
 	// request deadline that this route shares; and, like a write,
 	// it goes on if the follower stops waiting (which then reports
@@ -200,8 +200,7 @@ func (h *classHost) post(ctx context.Context, leader raft.ServerAddress, fc forw
 
 // classRequest asks the leader to deploy or delete a class: deploy and
 // delete reach the leader as one request each, like joins. The answer is
-// a forwardedResult: Index is a deployed class's version,
-// Result.Succeeded whether a deleted class was there.
+// a classReply.
 type classRequest struct {
 	Name   string `msgpack:"n"`
 	Lang   string `msgpack:"l,omitempty"`
@@ -209,17 +208,73 @@ type classRequest struct {
 	Delete bool   `msgpack:"d,omitempty"`
 }
 
+// classReply is the leader's answer to a classRequest: a deployed class's
+// version, or whether a deleted class was there, or why neither.
+type classReply struct {
+	Version uint64
+	Found   bool
+	// Code, Key and Msg are the outcome, as in a forwardedResult.
+	Code     uint8
+	Key, Msg string
+}
+
+// classReplyLayout is classReply on the wire: the layout of the other
+// one-shot routes' forwardedResult, which builds before classReply
+// wrote and read, Found in its result's "succeeded", Version in "x".
+type classReplyLayout struct {
+	Result struct {
+		Found   bool         `msgpack:"succeeded"`
+		Results []wireResult `msgpack:"results"` // always empty
+	} `msgpack:"r"`
+	Version uint64 `msgpack:"x"`
+	Code    uint8  `msgpack:"c"`
+	Key     string `msgpack:"k,omitempty"`
+	Msg     string `msgpack:"m,omitempty"`
+}
+
+func classReplyOf(version uint64, found bool, err error) classReply {
+	r := resultOf(objects.TxnResult{}, 0, err)
+	return classReply{Version: version, Found: found, Code: r.Code, Key: r.Key, Msg: r.Msg}
+}
+
+// err is what the leader's answer means for the caller (nil: done).
+func (r classReply) err() error {
+	return forwardedResult{Code: r.Code, Key: r.Key, Msg: r.Msg}.err()
+}
+
+var (
+	_ msgpack.CustomEncoder = classReply{}
+	_ msgpack.CustomDecoder = (*classReply)(nil)
+)
+
+// EncodeMsgpack writes r as its classReplyLayout.
+func (r classReply) EncodeMsgpack(enc *msgpack.Encoder) error {
+	var l classReplyLayout
+	l.Result.Found, l.Version, l.Code, l.Key, l.Msg = r.Found, r.Version, r.Code, r.Key, r.Msg
+	return enc.Encode(&l)
+}
+
+// DecodeMsgpack reads a classReplyLayout into r.
+func (r *classReply) DecodeMsgpack(dec *msgpack.Decoder) error {
+	var l classReplyLayout
+	if err := dec.Decode(&l); err != nil {
+		return err
+	}
+	*r = classReply{Version: l.Version, Found: l.Result.Found, Code: l.Code, Key: l.Key, Msg: l.Msg}
+	return nil
+}
+
 // forwardClass sends req to the leader. As for a join, a request that
 // fails on the way is reported not applied: deploying or deleting a class
 // again is safe.
-func (n *Node) forwardClass(ctx context.Context, req classRequest) (forwardedResult, error) {
+func (n *Node) forwardClass(ctx context.Context, req classRequest) (classReply, error) {
 	_, leader := n.leaderPeer()
 	if leader == "" {
-		return forwardedResult{}, ErrNotLeader
+		return classReply{}, ErrNotLeader
 	}
-	res, err := n.fwd.client.call(ctx, leader, pathClass, &req)
-	if err != nil {
-		return forwardedResult{}, fmt.Errorf("%w: class via the leader: %w", ErrNotApplied, err)
+	var res classReply
+	if err := n.fwd.client.post(ctx, leader, pathClass, &req, &res); err != nil {
+		return classReply{}, fmt.Errorf("%w: class via the leader: %w", ErrNotApplied, err)
 	}
 	return res, res.err()
 }
@@ -234,18 +289,18 @@ func (n *Node) serveClass(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if n.raft.State() != raft.Leader {
-		writePeerResult(w, resultOf(objects.TxnResult{}, 0, ErrNotLeader))
+		writePeerAnswer(w, classReplyOf(0, false, ErrNotLeader))
 		return
 	}
 	if req.Delete {
 		found, err := n.DeleteClass(r.Context(), req.Name)
-		writePeerResult(w, resultOf(objects.TxnResult{Succeeded: found}, 0, err))
+		writePeerAnswer(w, classReplyOf(0, found, err))
 		return
 	}
 	if _, err := classes.Compile(req.Name, req.Source, classes.Lang(req.Lang)); err != nil {
-		writePeerResult(w, resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: %v", objects.ErrInvalid, err)))
+		writePeerAnswer(w, classReplyOf(0, false, fmt.Errorf("%w: %v", objects.ErrInvalid, err)))
 		return
 	}
 	version, err := n.DeployClass(r.Context(), req.Name, classes.Lang(req.Lang), req.Source)
-	writePeerResult(w, resultOf(objects.TxnResult{}, version, err))
+	writePeerAnswer(w, classReplyOf(version, false, err))
 }

@@ -195,7 +195,7 @@ func (s objectState) Alarm() (int64, bool) { return s.m.AlarmOf(s.object) }
 func (n *Node) DeployClass(ctx context.Context, name string, lang classes.Lang, source []byte) (uint64, error) {
 	if n.raft.State() != raft.Leader {
 		res, err := n.forwardClass(ctx, classRequest{Name: name, Lang: string(lang), Source: source})
-		return res.Index, err
+		return res.Version, err
 	}
 	body, err := fsm.EncodeBody(&fsm.ClassPut{Name: name, Lang: string(lang), Source: source})
 	if err != nil {
@@ -214,7 +214,7 @@ func (n *Node) DeployClass(ctx context.Context, name string, lang classes.Lang, 
 func (n *Node) DeleteClass(ctx context.Context, name string) (found bool, err error) {
 	if n.raft.State() != raft.Leader {
 		res, err := n.forwardClass(ctx, classRequest{Name: name, Delete: true})
-		return res.Result.Succeeded, err
+		return res.Found, err
 	}
 	body, err := fsm.EncodeBody(&fsm.ClassDelete{Name: name})
 	if err != nil {
@@ -268,7 +268,7 @@ func (n *Node) Call(ctx context.Context, class, name string, req *classes.Reques
 		return nil, ErrNotLeader
 	}
 	return n.classHost().forward(ctx, id, addr, forwardedCall{Class: class, Name: name, Method: req.Method, URL: req.URL,
-		Header: fsm.HeaderFields(req.Header), Body: req.Body, IdemKey: idemKey})
+		Header: wireHeaders(req.Header), Body: req.Body, IdemKey: idemKey})
 }
 
 // call is Call on the leader.

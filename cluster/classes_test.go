@@ -320,3 +320,35 @@ func TestClassCallKeyTiedToRequest(t *testing.T) {
 		t.Fatalf("retry via a follower = %+v %v, want the first answer replayed", retry, err)
 	}
 }
+
+// TestClassDeployAndDeleteThroughAFollower: a follower's deploy and
+// delete reach the leader as one request each, and the leader's reply
+// (a classReply) brings back the version, whether the class was there,
+// and a refusal as the error it is.
+func TestClassDeployAndDeleteThroughAFollower(t *testing.T) {
+	c := newTestCluster(t)
+	leader := c.waitLeader(nil)
+	var follower *Node
+	for _, n := range c.nodes {
+		if n != leader {
+			follower = n
+			break
+		}
+	}
+	ctx := context.Background()
+	v, err := follower.DeployClass(ctx, "Counter", classes.JavaScript, []byte(testCounterV1))
+	if err != nil || v == 0 {
+		t.Fatalf("deploy via a follower = %d %v", v, err)
+	}
+	if cl, ok := leader.Class("Counter"); !ok || cl.Version != v {
+		t.Fatalf("leader holds %+v %v, want version %d", cl, ok, v)
+	}
+	if _, err := follower.DeployClass(ctx, "Broken", classes.JavaScript, []byte("export class {")); !errors.Is(err, objects.ErrInvalid) {
+		t.Fatalf("deploy of a source that does not compile: %v, want objects.ErrInvalid", err)
+	}
+	for _, want := range []bool{true, false} {
+		if found, err := follower.DeleteClass(ctx, "Counter"); err != nil || found != want {
+			t.Fatalf("delete via a follower = %v %v, want found %v", found, err, want)
+		}
+	}
+}

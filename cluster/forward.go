@@ -47,7 +47,7 @@ func newForwarder(n *Node) *forwarder {
 // write sends one write to the leader and waits for its outcome.
 func (f *forwarder) write(ctx context.Context, leaderID string, leader raft.ServerAddress, w forwardedWrite) (objects.TxnResult, uint64, error) {
 	r := f.streams.write(ctx, leaderID, leader, w)
-	return r.Result, r.Index, r.err()
+	return r.Result.result(), r.Index, r.err()
 }
 
 // join asks the leader to add a member. A join that fails on the way may

@@ -95,7 +95,7 @@ func closedAddr(t *testing.T) raft.ServerAddress {
 // have seen it, and "outcome unknown" once it may have.
 func TestForwardedWriteOutcomes(t *testing.T) {
 	ctx := context.Background()
-	w := forwardedWrite{Object: "o", Txn: increment(1)}
+	w := forwardedWrite{Object: "o", Txn: wireTxnOf(increment(1))}
 
 	t.Run("unreachable leader", func(t *testing.T) {
 		closed := closedAddr(t)
@@ -176,7 +176,7 @@ func TestForwardedWriteOutcomes(t *testing.T) {
 		errs := make(chan error, len(answers))
 		for name := range answers {
 			go func() {
-				r := f.write(ctx, "l", addr, forwardedWrite{Object: name, Txn: increment(1)})
+				r := f.write(ctx, "l", addr, forwardedWrite{Object: name, Txn: wireTxnOf(increment(1))})
 				switch {
 				case name == "ok" && (r.err() != nil || r.Index != 7 || !r.Result.Succeeded):
 					errs <- errors.New("ok: got " + r.Msg)
@@ -202,7 +202,7 @@ func TestForwardStreamCutAndReopen(t *testing.T) {
 	f := testStreams()
 	defer f.closeAll(errShuttingDown)
 	ctx := context.Background()
-	w := forwardedWrite{Object: "o", Txn: increment(1)}
+	w := forwardedWrite{Object: "o", Txn: wireTxnOf(increment(1))}
 	if r := f.write(ctx, "l", addr, w); r.err() != nil || r.Index != 1 {
 		t.Fatalf("first write: %+v", r)
 	}
@@ -226,7 +226,7 @@ func TestForwardStreamLeaderChange(t *testing.T) {
 	f := testStreams()
 	defer f.closeAll(errShuttingDown)
 	ctx := context.Background()
-	w := forwardedWrite{Object: "o", Txn: increment(1)}
+	w := forwardedWrite{Object: "o", Txn: wireTxnOf(increment(1))}
 	if r := f.write(ctx, "a", a, w); r.err() != nil {
 		t.Fatalf("write to a: %+v", r)
 	}
@@ -246,8 +246,8 @@ func TestForwardStreamLeaderChange(t *testing.T) {
 func TestFrameReaderLimit(t *testing.T) {
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
-	small := streamRequest{ID: 1, W: forwardedWrite{Object: "o", Txn: increment(1)}}
-	big := streamRequest{ID: 2, W: forwardedWrite{Object: strings.Repeat("x", 4096), Txn: increment(1)}}
+	small := streamRequest{ID: 1, W: forwardedWrite{Object: "o", Txn: wireTxnOf(increment(1))}}
+	big := streamRequest{ID: 2, W: forwardedWrite{Object: strings.Repeat("x", 4096), Txn: wireTxnOf(increment(1))}}
 	for _, r := range []streamRequest{small, big, small} {
 		if err := enc.Encode(&r); err != nil {
 			t.Fatal(err)
@@ -270,7 +270,7 @@ func TestFrameReaderLimit(t *testing.T) {
 // without the leader allocating for them: msgpack would size the slice by
 // the header before reading an element.
 func TestStreamRequestDeclaredLength(t *testing.T) {
-	w := forwardedWrite{Object: "o", Txn: increment(1)}
+	w := forwardedWrite{Object: "o", Txn: wireTxnOf(increment(1))}
 	tests := []struct {
 		proto string
 		req   any

@@ -11,7 +11,6 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -31,9 +30,9 @@ func goldenFrames() map[string]any {
 	yes := true
 	return map[string]any{
 		"v1-stream-request": &streamRequest{ID: 7, W: forwardedWrite{Object: "card-1", IdemKey: "k-1",
-			Txn: objects.Txn{Success: []objects.Op{{Op: objects.OpIncrement, Key: "value", By: 1}}}}},
+			Txn: wireTxn{Success: []wireOp{{Op: objects.OpIncrement, Key: "value", By: 1}}}}},
 		"v1-stream-result-ok": &streamResult{ID: 7, R: forwardedResult{Index: 42,
-			Result: objects.TxnResult{Succeeded: true, Results: []objects.Result{{Op: objects.OpGet, Key: "k", Found: &yes, Value: json.RawMessage(`6`)}}}}},
+			Result: wireTxnResult{Succeeded: true, Results: []wireResult{{Op: objects.OpGet, Key: "k", Found: &yes, Value: json.RawMessage(`6`)}}}}},
 		"v1-stream-result-conflict": &streamResult{ID: 8, R: resultOf(objects.TxnResult{}, 43, &objects.ConflictError{Key: "value", Reason: "not an integer"})},
 		"v1-stream-result-unknown":  &streamResult{ID: 9, R: forwardedResult{Code: codeUnknown, Msg: "outcome unknown: at the leader"}},
 		"v1-join":                   &joinRequest{ID: "n4", RaftAddr: "127.0.0.1:9084", HTTPAddr: "127.0.0.1:8084"},
@@ -41,14 +40,14 @@ func goldenFrames() map[string]any {
 
 		// /2: writes and class calls on the stream.
 		"v2-stream-request-write": &streamRequestV2{ID: 7, W: &forwardedWrite{Object: "card-1", IdemKey: "k-1",
-			Txn: objects.Txn{Success: []objects.Op{{Op: objects.OpIncrement, Key: "value", By: 1}}}}},
+			Txn: wireTxn{Success: []wireOp{{Op: objects.OpIncrement, Key: "value", By: 1}}}}},
 		"v2-stream-request-call": &streamRequestV2{ID: 8, C: &forwardedCall{Class: "Counter", Name: "c1", Method: "POST",
-			URL: "http://dobj/do/Counter/c1/increment?by=2", Header: []fsm.HeaderField{{Name: "Content-Type", Value: "text/plain"}},
+			URL: "http://dobj/do/Counter/c1/increment?by=2", Header: []wireHeader{{Name: "Content-Type", Value: "text/plain"}},
 			Body: []byte("2"), IdemKey: "k-2"}},
 		"v2-stream-result-write": &streamResultV2{ID: 7, R: &forwardedResult{Index: 42,
-			Result: objects.TxnResult{Succeeded: true, Results: []objects.Result{{Op: objects.OpGet, Key: "k", Found: &yes, Value: json.RawMessage(`6`)}}}}},
+			Result: wireTxnResult{Succeeded: true, Results: []wireResult{{Op: objects.OpGet, Key: "k", Found: &yes, Value: json.RawMessage(`6`)}}}}},
 		"v2-stream-result-call": &streamResultV2{ID: 8, C: &forwardedCallResult{Code: objects.CodeOK, Status: 201,
-			Header: []fsm.HeaderField{{Name: "X-Version", Value: "1"}}, Body: []byte("3"), Index: 44, Replayed: true}},
+			Header: []wireHeader{{Name: "X-Version", Value: "1"}}, Body: []byte("3"), Index: 44, Replayed: true}},
 		"v2-stream-result-call-failed": &streamResultV2{ID: 9, C: &forwardedCallResult{Code: callFailed, Msg: "Error: thrown after a write"}},
 	}
 }
@@ -126,13 +125,13 @@ func goldenBodies() map[string]any {
 	return map[string]any{
 		"v1-class-request":      &classRequest{Name: "Counter", Lang: "js", Source: []byte("export class Counter {}")},
 		"v1-class-delete":       &classRequest{Name: "Counter", Delete: true},
-		"v1-class-reply-deploy": ptr(resultOf(objects.TxnResult{}, 17, nil)),
-		"v1-class-reply-delete": ptr(resultOf(objects.TxnResult{Succeeded: true}, 0, nil)),
-		"v1-class-reply-failed": ptr(resultOf(objects.TxnResult{}, 0, fmt.Errorf("%w: does not compile", objects.ErrInvalid))),
+		"v1-class-reply-deploy": ptr(classReplyOf(17, false, nil)),
+		"v1-class-reply-delete": ptr(classReplyOf(0, true, nil)),
+		"v1-class-reply-failed": ptr(classReplyOf(0, false, fmt.Errorf("%w: does not compile", objects.ErrInvalid))),
 		"v1-call-post": &forwardedCall{Class: "Counter", Name: "c1", Method: "POST", URL: "http://dobj/increment",
-			Header: []fsm.HeaderField{{Name: "Content-Type", Value: "text/plain"}}, Body: []byte("2"), IdemKey: "k-2"},
+			Header: []wireHeader{{Name: "Content-Type", Value: "text/plain"}}, Body: []byte("2"), IdemKey: "k-2"},
 		"v1-call-post-result": &forwardedCallResult{Code: objects.CodeOK, Status: 201,
-			Header: []fsm.HeaderField{{Name: "X-Version", Value: "1"}}, Body: []byte("3"), Index: 44},
+			Header: []wireHeader{{Name: "X-Version", Value: "1"}}, Body: []byte("3"), Index: 44},
 	}
 }
 
@@ -163,5 +162,15 @@ func TestGoldenBodies(t *testing.T) {
 				t.Fatalf("this build writes %s as %x, the golden file holds %x: a new layout breaks a mixed-version cluster", name, b, golden)
 			}
 		})
+	}
+	// A class reply keeps its meaning across the wire.
+	var r classReply
+	msgpack.Unmarshal(mustRead(t, filepath.Join(framesDir, "v1-class-reply-failed.msgpack")), &r)
+	if err := r.err(); !errors.Is(err, objects.ErrInvalid) {
+		t.Fatalf("failed class reply decodes to %v", err)
+	}
+	msgpack.Unmarshal(mustRead(t, filepath.Join(framesDir, "v1-class-reply-deploy.msgpack")), &r)
+	if r.err() != nil || r.Version != 17 {
+		t.Fatalf("deploy reply decodes to %+v", r)
 	}
 }

@@ -480,7 +480,7 @@ func TestLeaderChecksForwardedWrites(t *testing.T) {
 			var err error
 			if n == follower {
 				id, addr := n.leaderPeer()
-				_, _, err = n.fwd.write(ctx, id, addr, forwardedWrite{Object: tc.object, Txn: tc.txn})
+				_, _, err = n.fwd.write(ctx, id, addr, forwardedWrite{Object: tc.object, Txn: wireTxnOf(tc.txn)})
 			} else {
 				_, _, err = n.Write(ctx, tc.object, tc.txn, "")
 			}

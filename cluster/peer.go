@@ -128,8 +128,11 @@ func readPeerBody(r *http.Request, v any) error {
 	return msgpack.Unmarshal(b, v)
 }
 
-func writePeerResult(w http.ResponseWriter, res forwardedResult) {
-	b, err := msgpack.Marshal(&res)
+func writePeerResult(w http.ResponseWriter, res forwardedResult) { writePeerAnswer(w, &res) }
+
+// writePeerAnswer writes a one-shot route's answer as msgpack.
+func writePeerAnswer(w http.ResponseWriter, res any) {
+	b, err := msgpack.Marshal(res)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -162,32 +165,41 @@ func newPeerClient(pn PeerNet, idle int) *peerClient {
 // it may have been, the caller decides (a read or a join is safe to call
 // not applied; see forwarder).
 func (pc *peerClient) call(ctx context.Context, addr raft.ServerAddress, path string, body any) (forwardedResult, error) {
+	var res forwardedResult
+	if err := pc.post(ctx, addr, path, body, &res); err != nil {
+		return forwardedResult{}, err
+	}
+	return res, nil
+}
+
+// post is call for a route whose answer is another type than
+// forwardedResult: it decodes the answer into answer.
+func (pc *peerClient) post(ctx context.Context, addr raft.ServerAddress, path string, body, answer any) error {
 	b, err := msgpack.Marshal(body)
 	if err != nil {
-		return forwardedResult{}, err
+		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+string(addr)+path, bytes.NewReader(b))
 	if err != nil {
-		return forwardedResult{}, err
+		return err
 	}
 	req.Header.Set("Content-Type", "application/msgpack")
 	resp, err := pc.hc.Do(req)
 	if err != nil {
-		return forwardedResult{}, err
+		return err
 	}
 	defer resp.Body.Close()
 	rb, err := io.ReadAll(io.LimitReader(resp.Body, maxPeerBody))
 	if err != nil {
-		return forwardedResult{}, err
+		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return forwardedResult{}, fmt.Errorf("peer answered %s: %s", resp.Status, bytes.TrimSpace(rb))
+		return fmt.Errorf("peer answered %s: %s", resp.Status, bytes.TrimSpace(rb))
 	}
-	var res forwardedResult
-	if err := msgpack.Unmarshal(rb, &res); err != nil {
-		return forwardedResult{}, fmt.Errorf("peer answer: %w", err)
+	if err := msgpack.Unmarshal(rb, answer); err != nil {
+		return fmt.Errorf("peer answer: %w", err)
 	}
-	return res, nil
+	return nil
 }
 
 func (pc *peerClient) close() { pc.hc.CloseIdleConnections() }

@@ -184,7 +184,7 @@ func TestLeaderServesV1Streams(t *testing.T) {
 		t.Fatalf("a /1 stream: %v", err)
 	}
 	defer s.fail(errShuttingDown)
-	r := s.roundTrip(ctx, newPendingRequest(forwardedWrite{Object: "o", Txn: increment(2)}, nil))
+	r := s.roundTrip(ctx, newPendingRequest(forwardedWrite{Object: "o", Txn: wireTxnOf(increment(2))}, nil))
 	if err := r.R.err(); err != nil || !r.R.Result.Succeeded || r.R.Index == 0 {
 		t.Fatalf("a write on /1: %+v, %v", r.R, err)
 	}

@@ -174,10 +174,10 @@ func (n *Node) proposeForwarded(req streamRequest, out *resultQueue) {
 	}
 	w := req.W
 	if n.cfg.bug(BugAckBeforeCommit) {
-		answer(n.writeLocal(context.Background(), w.Object, w.Txn, w.IdemKey))
+		answer(n.writeLocal(context.Background(), w.Object, w.Txn.txn(), w.IdemKey))
 		return
 	}
-	cmd, err := n.txnCommand(w.Object, w.Txn, w.IdemKey)
+	cmd, err := n.txnCommand(w.Object, w.Txn.txn(), w.IdemKey)
 	if err != nil {
 		answer(objects.TxnResult{}, 0, err)
 		return

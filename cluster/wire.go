@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 
 	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
@@ -32,8 +34,8 @@ import (
 //
 // A version's frames never change. msgpack refuses an array-encoded
 // struct whose field count differs from the type's, so a field added to
-// any type inside a frame (forwardedWrite, forwardedCall, objects.Txn,
-// fsm.HeaderField, the results) would break the older peer: that takes a
+// any type inside a frame (forwardedWrite, forwardedCall, wireTxn,
+// wireHeader, the results) would break the older peer: that takes a
 // new version. /3 would go as /2 did: new frame types streamRequestV3 and
 // streamResultV3 (the /2 ones kept as they are, and their golden frames
 // with them); the leader decodes by the version agreed in the upgrade
@@ -81,9 +83,9 @@ type streamResultV2 struct {
 
 // forwardedWrite is one write a follower sends the leader.
 type forwardedWrite struct {
-	Object  string      `msgpack:"o"`
-	Txn     objects.Txn `msgpack:"t"`
-	IdemKey string      `msgpack:"i,omitempty"`
+	Object  string  `msgpack:"o"`
+	Txn     wireTxn `msgpack:"t"`
+	IdemKey string  `msgpack:"i,omitempty"`
 }
 
 // Outcome codes of a forwarded write, after the domain's own
@@ -100,11 +102,11 @@ const (
 // forwardedResult is the leader's answer to one forwardedWrite, and the
 // outcome of the other peer calls.
 type forwardedResult struct {
-	Result objects.TxnResult `msgpack:"r"`
-	Index  uint64            `msgpack:"x"`
-	Code   uint8             `msgpack:"c"`
-	Key    string            `msgpack:"k,omitempty"`
-	Msg    string            `msgpack:"m,omitempty"`
+	Result wireTxnResult `msgpack:"r"`
+	Index  uint64        `msgpack:"x"`
+	Code   uint8         `msgpack:"c"`
+	Key    string        `msgpack:"k,omitempty"`
+	Msg    string        `msgpack:"m,omitempty"`
 }
 
 // joinRequest asks the leader to add a voter and publish its address.
@@ -120,7 +122,7 @@ type removeRequest struct {
 }
 
 func resultOf(res objects.TxnResult, index uint64, err error) forwardedResult {
-	r := forwardedResult{Result: res, Index: index}
+	r := forwardedResult{Result: wireTxnResultOf(res), Index: index}
 	code, key, msg, domain := objects.EncodeError(err)
 	switch {
 	case domain:
@@ -217,4 +219,101 @@ func (f *frameReader) UnreadByte() error {
 	}
 	f.left++
 	return nil
+}
+
+// The peer frames' own encoding of the domain's values (issue 19): a
+// forwarded write's transaction, its result and a call's header lines,
+// converted here at the edge to and from objects' and net/http's types.
+// Names and field order are the ones every earlier build wrote
+// (testdata/frames pins them): a change is a new protocol version.
+
+// wireTxn is objects.Txn in a frame.
+type wireTxn struct {
+	Compare []wireCompare `msgpack:"compare,omitempty"`
+	Success []wireOp      `msgpack:"success,omitempty"`
+	Failure []wireOp      `msgpack:"failure,omitempty"`
+}
+
+// wireOp is objects.Op in a frame. By 0 is omitted and means 0.
+type wireOp struct {
+	Op    string          `msgpack:"op"`
+	Key   string          `msgpack:"key,omitempty"`
+	Value json.RawMessage `msgpack:"value,omitempty"`
+	By    int64           `msgpack:"by,omitempty"`
+}
+
+// wireCompare is objects.Compare in a frame.
+type wireCompare struct {
+	Key   string          `msgpack:"key"`
+	Op    string          `msgpack:"op"`
+	Value json.RawMessage `msgpack:"value,omitempty"`
+}
+
+// wireTxnResult is objects.TxnResult in a frame.
+type wireTxnResult struct {
+	Succeeded bool         `msgpack:"succeeded"`
+	Results   []wireResult `msgpack:"results"`
+}
+
+// wireResult is objects.Result in a frame.
+type wireResult struct {
+	Op      string          `msgpack:"op"`
+	Key     string          `msgpack:"key,omitempty"`
+	Found   *bool           `msgpack:"found,omitempty"`
+	Value   json.RawMessage `msgpack:"value,omitempty"`
+	Deleted *bool           `msgpack:"deleted,omitempty"`
+	Count   *int64          `msgpack:"count,omitempty"`
+}
+
+// wireHeader is one header line of a forwarded call or its answer.
+type wireHeader struct {
+	Name  string `msgpack:"n"`
+	Value string `msgpack:"v"`
+}
+
+// convert maps in through f, keeping nil as nil so that a decoded frame
+// is the value that was encoded.
+func convert[From, To any](in []From, f func(From) To) []To {
+	if in == nil {
+		return nil
+	}
+	out := make([]To, len(in))
+	for i, v := range in {
+		out[i] = f(v)
+	}
+	return out
+}
+
+func wireTxnOf(t objects.Txn) wireTxn {
+	op := func(o objects.Op) wireOp { return wireOp(o) }
+	return wireTxn{Compare: convert(t.Compare, func(c objects.Compare) wireCompare { return wireCompare(c) }),
+		Success: convert(t.Success, op), Failure: convert(t.Failure, op)}
+}
+
+func (w wireTxn) txn() objects.Txn {
+	op := func(o wireOp) objects.Op { return objects.Op(o) }
+	return objects.Txn{Compare: convert(w.Compare, func(c wireCompare) objects.Compare { return objects.Compare(c) }),
+		Success: convert(w.Success, op), Failure: convert(w.Failure, op)}
+}
+
+func wireTxnResultOf(r objects.TxnResult) wireTxnResult {
+	return wireTxnResult{Succeeded: r.Succeeded, Results: convert(r.Results, func(x objects.Result) wireResult { return wireResult(x) })}
+}
+
+func (w wireTxnResult) result() objects.TxnResult {
+	return objects.TxnResult{Succeeded: w.Succeeded, Results: convert(w.Results, func(x wireResult) objects.Result { return objects.Result(x) })}
+}
+
+// wireHeaders turns h into lines sorted by name, values in order.
+func wireHeaders(h http.Header) []wireHeader {
+	return convert(fsm.HeaderFields(h), func(f fsm.HeaderField) wireHeader { return wireHeader(f) })
+}
+
+// httpHeader turns lines back into an http.Header.
+func httpHeader(lines []wireHeader) http.Header {
+	h := make(http.Header, len(lines))
+	for _, l := range lines {
+		h.Add(l.Name, l.Value)
+	}
+	return h
 }

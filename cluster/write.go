@@ -29,7 +29,7 @@ func (n *Node) Write(ctx context.Context, object string, txn objects.Txn, idemKe
 	if addr == "" {
 		return objects.TxnResult{}, 0, ErrNotLeader
 	}
-	return n.fwd.write(ctx, id, addr, forwardedWrite{Object: object, Txn: txn, IdemKey: idemKey})
+	return n.fwd.write(ctx, id, addr, forwardedWrite{Object: object, Txn: wireTxnOf(txn), IdemKey: idemKey})
 }
 
 // writeLocal is Write on the leader.
