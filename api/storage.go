@@ -106,9 +106,16 @@ func (s *Server) deleteAll(c echo.Context) error {
 	return writeJSON(c, 200, map[string]int64{"deleted": n})
 }
 
+// listResponse is a page of GET /<name>/storage (writeList streams it).
 type listResponse struct {
-	Entries []objects.Entry `json:"entries"`
-	More    bool            `json:"more"`
+	Entries []entryAnswer `json:"entries"`
+	More    bool          `json:"more"`
+}
+
+// entryAnswer is one objects.Entry as the API answers it.
+type entryAnswer struct {
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value"`
 }
 
 // list serves GET /<name>/storage?prefix=&start=&startAfter=&end=&limit=&reverse=.
@@ -135,21 +142,25 @@ func (s *Server) listEntries(c echo.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	var resp listResponse
-	var listErr error
+	var (
+		entries []objects.Entry
+		more    bool
+		listErr error
+	)
 	if err := s.read(c, linearizable, func(st *objects.Store) {
-		resp.Entries, resp.More, listErr = st.List(name, o)
+		entries, more, listErr = st.List(name, o)
 	}); err != nil {
 		return err
 	}
 	if listErr != nil {
 		return listErr
 	}
-	if n := s.fitAnswer(resp.Entries); n < len(resp.Entries) {
-		resp.Entries, resp.More = resp.Entries[:n], true
+	if n := s.fitAnswer(entries); n < len(entries) {
+		entries, more = entries[:n], true
 	}
-	if resp.Entries == nil {
-		resp.Entries = []objects.Entry{}
+	resp := listResponse{Entries: make([]entryAnswer, len(entries)), More: more}
+	for i, e := range entries {
+		resp.Entries[i] = entryAnswer(e)
 	}
 	return writeList(c, resp)
 }

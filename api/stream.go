@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"strconv"
 
-	"github.com/dobj/dobj/objects"
 	"github.com/labstack/echo/v4"
 )
 
@@ -61,7 +60,7 @@ func (a *answerWriter) end() error {
 }
 
 // writeTxnResult writes res as writeJSON(c, 200, res) would.
-func writeTxnResult(c echo.Context, res objects.TxnResult) error {
+func writeTxnResult(c echo.Context, res txnAnswer) error {
 	a := newAnswerWriter(c)
 	a.str(`{"succeeded":` + strconv.FormatBool(res.Succeeded) + `,"results":[`)
 	for i, r := range res.Results {

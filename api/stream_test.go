@@ -21,18 +21,18 @@ func TestStreamedAnswersMatchWriteJSON(t *testing.T) {
 		{Op: "delete_all", Count: &n},
 		{Op: "increment", Key: "e", Value: json.RawMessage(`-5`)},
 	}}
-	list := listResponse{Entries: []objects.Entry{{Key: "k\u00e9<", Value: json.RawMessage(`[1,"&"]`)}, {Key: "z", Value: json.RawMessage(`null`)}}, More: true}
+	list := listResponse{Entries: []entryAnswer{{Key: "k\u00e9<", Value: json.RawMessage(`[1,"&"]`)}, {Key: "z", Value: json.RawMessage(`null`)}}, More: true}
 	tests := []struct {
 		name   string
 		v      any
 		stream func(c echo.Context) error
 	}{
-		{"txn", res, func(c echo.Context) error { return writeTxnResult(c, res) }},
-		{"empty txn", objects.TxnResult{Results: []objects.Result{}}, func(c echo.Context) error {
-			return writeTxnResult(c, objects.TxnResult{Results: []objects.Result{}})
+		{"txn", txnAnswerOf(res), func(c echo.Context) error { return writeTxnResult(c, txnAnswerOf(res)) }},
+		{"empty txn", txnAnswerOf(objects.TxnResult{}), func(c echo.Context) error {
+			return writeTxnResult(c, txnAnswerOf(objects.TxnResult{}))
 		}},
 		{"list", list, func(c echo.Context) error { return writeList(c, list) }},
-		{"empty list", listResponse{Entries: []objects.Entry{}}, func(c echo.Context) error { return writeList(c, listResponse{Entries: []objects.Entry{}}) }},
+		{"empty list", listResponse{Entries: []entryAnswer{}}, func(c echo.Context) error { return writeList(c, listResponse{Entries: []entryAnswer{}}) }},
 	}
 	e := echo.New()
 	for _, tt := range tests {

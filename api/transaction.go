@@ -9,8 +9,11 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// txnRequest is the body of POST /<name>/transaction. It has the JSON
-// shape of objects.Txn; values and "by" are kept raw so they can be
+// The HTTP JSON of a transaction is the api's own (txnRequest,
+// txnAnswer), converted here to and from objects' domain values.
+
+// txnRequest is the body of POST /<name>/transaction, parsed into an
+// objects.Txn by parseTxn; values and "by" are kept raw so they can be
 // checked and canonicalized here.
 type txnRequest struct {
 	Compare []compareRequest `json:"compare"`
@@ -31,6 +34,32 @@ type opRequest struct {
 	By    json.RawMessage `json:"by"`
 }
 
+// txnAnswer is the answer to POST /<name>/transaction: objects.TxnResult
+// as the API writes it (writeTxnResult streams it).
+type txnAnswer struct {
+	Succeeded bool           `json:"succeeded"`
+	Results   []resultAnswer `json:"results"`
+}
+
+// resultAnswer is one op's outcome in a txnAnswer.
+type resultAnswer struct {
+	Op      string          `json:"op"`
+	Key     string          `json:"key,omitempty"`
+	Found   *bool           `json:"found,omitempty"`   // get
+	Value   json.RawMessage `json:"value,omitempty"`   // get (when found), increment
+	Deleted *bool           `json:"deleted,omitempty"` // delete
+	Count   *int64          `json:"count,omitempty"`   // delete_all
+}
+
+// txnAnswerOf is res as the API answers it: results always a list.
+func txnAnswerOf(res objects.TxnResult) txnAnswer {
+	a := txnAnswer{Succeeded: res.Succeeded, Results: make([]resultAnswer, len(res.Results))}
+	for i, r := range res.Results {
+		a.Results[i] = resultAnswer(r)
+	}
+	return a
+}
+
 // transaction serves POST /<name>/transaction: one atomic command.
 func (s *Server) transaction(c echo.Context) error {
 	name, err := s.objectName(c)
@@ -49,10 +78,7 @@ func (s *Server) transaction(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if res.Results == nil {
-		res.Results = []objects.Result{}
-	}
-	return writeTxnResult(c, res)
+	return writeTxnResult(c, txnAnswerOf(res))
 }
 
 // parseTxn decodes and validates a transaction body strictly (unknown
