@@ -8,9 +8,9 @@ import (
 // Change is one key a transaction wrote, with the value it left: Value is
 // nil and Deleted true when the key is gone. Watchers receive these.
 type Change struct {
-	Key     string          `msgpack:"key" json:"key"`
-	Value   json.RawMessage `msgpack:"value,omitempty" json:"value,omitempty"`
-	Deleted bool            `msgpack:"deleted,omitempty" json:"deleted,omitempty"`
+	Key     string          `json:"key"`
+	Value   json.RawMessage `json:"value,omitempty"`
+	Deleted bool            `json:"deleted,omitempty"`
 }
 
 // ApplyChanges is Apply that also returns the keys the transaction changed,

@@ -23,48 +23,48 @@ const (
 // (the api canonicalizes them before they reach a command), so equality is
 // byte equality.
 type Op struct {
-	Op    string          `msgpack:"op" json:"op"`
-	Key   string          `msgpack:"key,omitempty" json:"key,omitempty"`
-	Value json.RawMessage `msgpack:"value,omitempty" json:"value,omitempty"`
-	By    int64           `msgpack:"by,omitempty" json:"by,omitempty"`
+	Op    string          `json:"op"`
+	Key   string          `json:"key,omitempty"`
+	Value json.RawMessage `json:"value,omitempty"`
+	By    int64           `json:"by,omitempty"`
 }
 
 // Compare is one condition of a transaction.
 type Compare struct {
-	Key   string          `msgpack:"key" json:"key"`
-	Op    string          `msgpack:"op" json:"op"`
-	Value json.RawMessage `msgpack:"value,omitempty" json:"value,omitempty"`
+	Key   string          `json:"key"`
+	Op    string          `json:"op"`
+	Value json.RawMessage `json:"value,omitempty"`
 }
 
 // Txn is an atomic compare-then-ops on one object: when every Compare holds,
 // Success is applied, otherwise Failure. Either list is applied whole or not
 // at all. Every write to an object (counter, put, delete) is a Txn.
 type Txn struct {
-	Compare []Compare `msgpack:"compare,omitempty" json:"compare,omitempty"`
-	Success []Op      `msgpack:"success,omitempty" json:"success,omitempty"`
-	Failure []Op      `msgpack:"failure,omitempty" json:"failure,omitempty"`
+	Compare []Compare `json:"compare,omitempty"`
+	Success []Op      `json:"success,omitempty"`
+	Failure []Op      `json:"failure,omitempty"`
 }
 
 // Result is the outcome of one Op, in the order of the ops applied.
 type Result struct {
-	Op      string          `msgpack:"op" json:"op"`
-	Key     string          `msgpack:"key,omitempty" json:"key,omitempty"`
-	Found   *bool           `msgpack:"found,omitempty" json:"found,omitempty"`     // get
-	Value   json.RawMessage `msgpack:"value,omitempty" json:"value,omitempty"`     // get (when found), increment
-	Deleted *bool           `msgpack:"deleted,omitempty" json:"deleted,omitempty"` // delete
-	Count   *int64          `msgpack:"count,omitempty" json:"count,omitempty"`     // delete_all
+	Op      string          `json:"op"`
+	Key     string          `json:"key,omitempty"`
+	Found   *bool           `json:"found,omitempty"`   // get
+	Value   json.RawMessage `json:"value,omitempty"`   // get (when found), increment
+	Deleted *bool           `json:"deleted,omitempty"` // delete
+	Count   *int64          `json:"count,omitempty"`   // delete_all
 }
 
 // TxnResult is the outcome of a Txn.
 type TxnResult struct {
-	Succeeded bool     `msgpack:"succeeded" json:"succeeded"`
-	Results   []Result `msgpack:"results" json:"results"`
+	Succeeded bool     `json:"succeeded"`
+	Results   []Result `json:"results"`
 }
 
 // Entry is one key and its value, as List returns them.
 type Entry struct {
-	Key   string          `msgpack:"key" json:"key"`
-	Value json.RawMessage `msgpack:"value" json:"value"`
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value"`
 }
 
 // ListOptions are Durable Objects' list() options. Start is inclusive,
