@@ -156,8 +156,8 @@ func (s *Server) parseOp(or opRequest) (objects.Op, error) {
 	case objects.OpIncrement:
 		// A missing "by" adds 1, as POST /<name>/increment does. The
 		// default is set here, at the edge: in a command, By 0 (which
-		// objects.Op omits) has always meant 0, and old log entries
-		// must keep their meaning.
+		// the log's opRecord omits) has always meant 0, and old log
+		// entries must keep their meaning.
 		op.By = 1
 		if len(or.By) > 0 {
 			by, ok := parseInt64(string(or.By))

@@ -77,8 +77,8 @@ func TestCodecRoundTrip(t *testing.T) {
 }
 
 // TestCommandWireFormat pins the bytes of a log entry. Entries outlive
-// builds: a field moved, removed or retyped in Command, objects.Txn or the
-// structs within would make a later build misread the logs and snapshots
+// builds: a field moved, removed or retyped in commandV1/commandV2,
+// txnRecord or the structs within would make a later build misread the logs and snapshots
 // already on disk. Entries are arrays (Encode); those earlier builds wrote
 // as maps must still decode to the same command.
 func TestCommandWireFormat(t *testing.T) {

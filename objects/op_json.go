@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 )
 
-// The JSON form of an Op is the HTTP API's: an increment without "by" adds
-// 1 there, as POST /<name>/increment does. So an Op decoded from JSON
-// without "by" has By 1, and an increment encodes its By always, also 0,
-// so that what a Go caller set is what the server applies. (In a Raft
-// command, msgpack, By 0 is omitted and means 0, as it always has.)
+// The JSON form of an Op is the HTTP API's, as the Go client (client/) and
+// the CLI write and read it; the server parses it with its own types
+// (api/transaction.go). An increment without "by" adds 1 there, as POST
+// /<name>/increment does. So an Op decoded from JSON without "by" has By
+// 1, and an increment encodes its By always, also 0, so that what a Go
+// caller set is what the server applies. (In a Raft command, By 0 is
+// omitted and means 0, as it always has.)
 
 // opJSON is Op without its methods, for the default encoding.
 type opJSON Op
