@@ -324,7 +324,9 @@ func TestClassCallKeyTiedToRequest(t *testing.T) {
 // TestClassDeployAndDeleteThroughAFollower: a follower's deploy and
 // delete reach the leader as one request each, and the leader's reply
 // (a classReply) brings back the version, whether the class was there,
-// and a refusal as the error it is.
+// and a refusal as the error it is. A request the leader did not apply
+// (it lost leadership meanwhile, under load) is sent again, as a client
+// would.
 func TestClassDeployAndDeleteThroughAFollower(t *testing.T) {
 	c := newTestCluster(t)
 	leader := c.waitLeader(nil)
@@ -336,18 +338,42 @@ func TestClassDeployAndDeleteThroughAFollower(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	v, err := follower.DeployClass(ctx, "Counter", classes.JavaScript, []byte(testCounterV1))
+	untilApplied := func(f func() error) error {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			err := f()
+			if !errors.Is(err, ErrNotApplied) && !errors.Is(err, ErrNotLeader) || time.Now().After(deadline) {
+				return err
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	var v uint64
+	err := untilApplied(func() (err error) {
+		v, err = follower.DeployClass(ctx, "Counter", classes.JavaScript, []byte(testCounterV1))
+		return err
+	})
 	if err != nil || v == 0 {
 		t.Fatalf("deploy via a follower = %d %v", v, err)
 	}
-	if cl, ok := leader.Class("Counter"); !ok || cl.Version != v {
-		t.Fatalf("leader holds %+v %v, want version %d", cl, ok, v)
-	}
-	if _, err := follower.DeployClass(ctx, "Broken", classes.JavaScript, []byte("export class {")); !errors.Is(err, objects.ErrInvalid) {
+	c.eventually(5*time.Second, "the class on the follower", func() bool {
+		cl, ok := follower.Class("Counter")
+		return ok && cl.Version == v
+	})
+	err = untilApplied(func() error {
+		_, err := follower.DeployClass(ctx, "Broken", classes.JavaScript, []byte("export class {"))
+		return err
+	})
+	if !errors.Is(err, objects.ErrInvalid) {
 		t.Fatalf("deploy of a source that does not compile: %v, want objects.ErrInvalid", err)
 	}
 	for _, want := range []bool{true, false} {
-		if found, err := follower.DeleteClass(ctx, "Counter"); err != nil || found != want {
+		var found bool
+		err := untilApplied(func() (err error) {
+			found, err = follower.DeleteClass(ctx, "Counter")
+			return err
+		})
+		if err != nil || found != want {
 			t.Fatalf("delete via a follower = %v %v, want found %v", found, err, want)
 		}
 	}
