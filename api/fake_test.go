@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/dobj/dobj/apitypes"
 	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/objects"
 )
@@ -90,7 +91,7 @@ func (f *fakeNode) Read(ctx context.Context, linearizable bool, fn func(*objects
 	return f.index, nil
 }
 
-func (f *fakeNode) Status() cluster.Status {
+func (f *fakeNode) Status() apitypes.Status {
 	f.mu.Lock()
 	leader, lag := f.leaderID, f.lag
 	f.mu.Unlock()
@@ -98,9 +99,9 @@ func (f *fakeNode) Status() cluster.Status {
 	if leader == "" {
 		addr = ""
 	}
-	return cluster.Status{ID: "n1", State: "leader", Leader: cluster.LeaderInfo{ID: leader, HTTPAddr: addr},
+	return apitypes.Status{ID: "n1", State: "leader", Leader: apitypes.LeaderInfo{ID: leader, HTTPAddr: addr},
 		Term: 3, CommitIndex: 7 + lag, AppliedIndex: 7,
-		Members: []cluster.Member{{ID: "n1", RaftAddr: "127.0.0.1:9081", HTTPAddr: "127.0.0.1:8081", Suffrage: "voter"}}}
+		Members: []apitypes.Member{{ID: "n1", RaftAddr: "127.0.0.1:9081", HTTPAddr: "127.0.0.1:8081", Suffrage: "voter"}}}
 }
 
 func (f *fakeNode) Ready() bool {
@@ -134,8 +135,8 @@ func (f *fakeNode) Remove(ctx context.Context, id string) error {
 	return nil
 }
 
-func (f *fakeNode) Digest() cluster.Digest {
-	return cluster.Digest{Digest: "ab12", AppliedIndex: 7, Keys: 2}
+func (f *fakeNode) Digest() apitypes.Digest {
+	return apitypes.Digest{Digest: "ab12", AppliedIndex: 7, Keys: 2}
 }
 
 func (f *fakeNode) SetBlocked(ids []string) error {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dobj/dobj/apitypes"
 	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/metrics"
 	"github.com/dobj/dobj/objects"
@@ -30,11 +31,11 @@ import (
 type Node interface {
 	Write(ctx context.Context, object string, txn objects.Txn, idemKey string) (objects.TxnResult, uint64, error)
 	Read(ctx context.Context, linearizable bool, fn func(*objects.Store)) (uint64, error)
-	Status() cluster.Status
+	Status() apitypes.Status
 	Ready() bool
 	Join(ctx context.Context, id, raftAddr, httpAddr string) error
 	Remove(ctx context.Context, id string) error
-	Digest() cluster.Digest
+	Digest() apitypes.Digest
 	SetBlocked(ids []string) error
 }
 

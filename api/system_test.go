@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dobj/dobj/apitypes"
 	"github.com/dobj/dobj/cluster"
 )
 
@@ -28,7 +29,7 @@ func TestSystemRoutes(t *testing.T) {
 	expectProblem(t, call(t, ts.URL, "GET", "/_ready", ""), http.StatusServiceUnavailable, "unavailable")
 
 	r = call(t, ts.URL, "GET", "/_cluster/status", "")
-	var st cluster.Status
+	var st apitypes.Status
 	if err := json.Unmarshal([]byte(r.body), &st); err != nil || r.status != 200 {
 		t.Fatalf("status = %d %s: %v", r.status, r.body, err)
 	}

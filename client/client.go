@@ -1,7 +1,10 @@
-// Package client is a Go client for dobj's HTTP API (see DESIGN.md): the
-// counters, storage, transactions and system routes of any node. The CLI,
-// the checker and the benchmarks use it. It imports objects and cluster
-// for their types only (the status JSON is defined once, by cluster).
+// Package client is a Go client for dobj's HTTP API: the counters,
+// storage, transactions, classes, watches and system routes of any node.
+// The CLI, the checker and the benchmarks use it. It imports only leaf
+// packages of the project for their types: apitypes (the status and digest
+// JSON, shared with the server) and objects (the domain's entries,
+// transactions and changes), so it links neither Raft nor the JavaScript
+// engine (layout_test.go at the module root checks it).
 package client
 
 import (
@@ -20,7 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/apitypes"
 	"github.com/dobj/dobj/objects"
 )
 
@@ -147,11 +150,11 @@ type ReadOptions struct {
 }
 
 // Status, Member and Digest are the JSON of GET /_cluster/status and GET
-// /_cluster/digest, defined once by the server's cluster package.
+// /_cluster/digest, defined once in apitypes, which the server fills.
 type (
-	Status = cluster.Status
-	Member = cluster.Member
-	Digest = cluster.Digest
+	Status = apitypes.Status
+	Member = apitypes.Member
+	Digest = apitypes.Digest
 )
 
 type counterBody struct {
