@@ -93,13 +93,65 @@ func runPrefix(now time.Time) string {
 // prints the report (or JSON) and, against --urls, deletes the objects
 // the run wrote unless --keep.
 func (c *Command) Run(ctx context.Context, stdout, stderr io.Writer) error {
+	o, err := c.options(stderr)
+	if err != nil {
+		return err
+	}
+	attached := len(o.URLs) > 0
+	if !attached {
+		stop, err := c.startLocal(ctx, &o, stderr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if attached && !c.quiet {
+		then := "deleted at the end; --keep keeps them"
+		if c.keep {
+			then = "kept (--keep)"
+		}
+		fmt.Fprintf(stderr, "objects %s0 … %s%d: %s\n", o.Prefix, o.Prefix, o.Objects-1, then)
+	}
+	w, err := c.openWatchers(ctx, o, stderr)
+	if err != nil {
+		return err
+	}
+	res, err := Run(ctx, o)
+	if w != nil {
+		bytes, ended := w.Close()
+		fmt.Fprintf(stderr, "watch streams on %s: %d bytes of events received, %d ended early\n", w.URL, bytes, ended)
+	}
+	if err != nil {
+		return err
+	}
+	if c.asJSON {
+		if err := json.NewEncoder(stdout).Encode(res); err != nil {
+			return err
+		}
+	} else {
+		WriteReport(stdout, res)
+	}
+	if attached && !c.keep {
+		if err := c.removeObjects(ctx, o, stderr); err != nil {
+			return err
+		}
+	}
+	if res.Overall.Ops > 0 && res.Overall.Successes == 0 {
+		return fmt.Errorf("bench: all %d ops failed", res.Overall.Ops)
+	}
+	return nil
+}
+
+// options are the run's Options from the flags; the progress line goes to
+// stderr unless --quiet. URLs is empty when no --urls were given.
+func (c *Command) options(stderr io.Writer) (Options, error) {
 	o := c.o
 	var err error
 	if c.op != "" {
 		c.mix = c.op + "=1"
 	}
 	if o.Mix, err = ParseMix(c.mix); err != nil {
-		return fmt.Errorf("bench: %w", err)
+		return o, fmt.Errorf("bench: %w", err)
 	}
 	for _, u := range strings.Split(c.urls, ",") {
 		if u = strings.TrimSpace(u); u != "" {
@@ -113,88 +165,77 @@ func (c *Command) Run(ctx context.Context, stdout, stderr io.Writer) error {
 	if o.Prefix == "" {
 		o.Prefix = runPrefix(time.Now())
 	}
-	attached := len(o.URLs) > 0
 	if c.ca != "" {
 		if o.TLS, err = pki.ClientConfig(c.ca); err != nil {
-			return fmt.Errorf("bench: --ca: %w", err)
+			return o, fmt.Errorf("bench: --ca: %w", err)
 		}
 	}
-	if !attached {
-		if o.Target == TargetEtcd {
-			return errors.New("bench: --target etcd needs --urls")
-		}
-		local := c.local
-		local.Keep = c.keep
-		local.Secure = c.secure
-		fmt.Fprintf(stderr, "starting a local %d-node cluster on 127.0.0.1:%d-%d\n", 3, local.BasePort+1, local.BasePort+3)
-		l, err := StartLocal(ctx, local)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if cerr := l.Close(); cerr != nil {
-				fmt.Fprintf(stderr, "bench: stopping the local cluster: %v\n", cerr)
-			}
-		}()
-		o.URLs = l.URLs()
-		if sec := l.Secure(); sec != nil {
-			if o.TLS, err = sec.ClientTLS(); err != nil {
-				return fmt.Errorf("bench: %w", err)
-			}
-			o.Token = sec.Token
-		}
-		if c.keep {
-			fmt.Fprintf(stderr, "local cluster data and logs: %s\n", l.Dir())
-		}
+	return o, nil
+}
+
+// startLocal starts the local three-node cluster a run without --urls
+// measures, and points o at it (URLs, and its TLS and token when secure).
+// stop stops it.
+func (c *Command) startLocal(ctx context.Context, o *Options, stderr io.Writer) (stop func(), err error) {
+	if o.Target == TargetEtcd {
+		return nil, errors.New("bench: --target etcd needs --urls")
 	}
-	if attached && !c.quiet {
-		then := "deleted at the end; --keep keeps them"
-		if c.keep {
-			then = "kept (--keep)"
-		}
-		fmt.Fprintf(stderr, "objects %s0 … %s%d: %s\n", o.Prefix, o.Prefix, o.Objects-1, then)
-	}
-	var w *Watchers
-	if c.watches > 0 {
-		base, err := resolveWatchURL(ctx, c.watchOn, o.URLs, o.Token, o.TLS)
-		if err != nil {
-			return fmt.Errorf("bench: --watches: %w", err)
-		}
-		if w, err = OpenWatchers(ctx, base, c.watches, o.Objects, o.Prefix, c.idle, o.Token, o.TLS); err != nil {
-			return fmt.Errorf("bench: --watches: %w", err)
-		}
-		fmt.Fprintf(stderr, "%d watch streams open on %s\n", c.watches, base)
-	}
-	res, err := Run(ctx, o)
-	if w != nil {
-		bytes, ended := w.Close()
-		fmt.Fprintf(stderr, "watch streams on %s: %d bytes of events received, %d ended early\n", w.URL, bytes, ended)
-	}
+	local := c.local
+	local.Keep = c.keep
+	local.Secure = c.secure
+	fmt.Fprintf(stderr, "starting a local %d-node cluster on 127.0.0.1:%d-%d\n", 3, local.BasePort+1, local.BasePort+3)
+	l, err := StartLocal(ctx, local)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if c.asJSON {
-		enc := json.NewEncoder(stdout)
-		if err := enc.Encode(res); err != nil {
-			return err
-		}
-	} else {
-		WriteReport(stdout, res)
-	}
-	if attached && !c.keep {
-		// Also after Ctrl-C: what the run wrote goes with it.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		n, err := Remove(rctx, o)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("%w (delete what is left with: dobj bench --urls … --prefix %s --objects %d, or DELETE /<name>/storage)", err, o.Prefix, o.Objects)
-		}
-		if !c.quiet {
-			fmt.Fprintf(stderr, "deleted the run's %d objects (%s*)\n", n, o.Prefix)
+	stop = func() {
+		if cerr := l.Close(); cerr != nil {
+			fmt.Fprintf(stderr, "bench: stopping the local cluster: %v\n", cerr)
 		}
 	}
-	if res.Overall.Ops > 0 && res.Overall.Successes == 0 {
-		return fmt.Errorf("bench: all %d ops failed", res.Overall.Ops)
+	o.URLs = l.URLs()
+	if sec := l.Secure(); sec != nil {
+		if o.TLS, err = sec.ClientTLS(); err != nil {
+			stop()
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		o.Token = sec.Token
+	}
+	if c.keep {
+		fmt.Fprintf(stderr, "local cluster data and logs: %s\n", l.Dir())
+	}
+	return stop, nil
+}
+
+// openWatchers opens the --watches streams that load the node during the
+// run; nil without --watches.
+func (c *Command) openWatchers(ctx context.Context, o Options, stderr io.Writer) (*Watchers, error) {
+	if c.watches <= 0 {
+		return nil, nil
+	}
+	base, err := resolveWatchURL(ctx, c.watchOn, o.URLs, o.Token, o.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("bench: --watches: %w", err)
+	}
+	w, err := OpenWatchers(ctx, base, c.watches, o.Objects, o.Prefix, c.idle, o.Token, o.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("bench: --watches: %w", err)
+	}
+	fmt.Fprintf(stderr, "%d watch streams open on %s\n", c.watches, base)
+	return w, nil
+}
+
+// removeObjects deletes the objects a run wrote on a cluster it did not
+// start, also after Ctrl-C: what the run wrote goes with it.
+func (c *Command) removeObjects(ctx context.Context, o Options, stderr io.Writer) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	n, err := Remove(rctx, o)
+	if err != nil {
+		return fmt.Errorf("%w (delete what is left with: dobj bench --urls … --prefix %s --objects %d, or DELETE /<name>/storage)", err, o.Prefix, o.Objects)
+	}
+	if !c.quiet {
+		fmt.Fprintf(stderr, "deleted the run's %d objects (%s*)\n", n, o.Prefix)
 	}
 	return nil
 }

@@ -111,72 +111,101 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-
-	var recs [numOps]*recorder
-	for i := range recs {
-		recs[i] = newRecorder()
+	l := &load{o: o, tgt: tgt, hc: hc, urls: urls}
+	for i := range l.recs {
+		l.recs[i] = newRecorder()
 	}
-	var ops, errCount atomic.Int64 // measured so far, for the progress line
+	elapsed := l.run(ctx, time.Now())
+	return l.result(elapsed), nil
+}
 
-	start := time.Now()
-	measureStart := start.Add(o.Warmup)
-	end := measureStart.Add(o.Duration)
-	total := o.Mix.total()
+// load is one run's clients and what they measure.
+type load struct {
+	o    Options
+	tgt  target
+	hc   *httpClient
+	urls []string
+
+	// The clients start at start, measure from measureStart (after the
+	// warmup) and stop at end.
+	start, measureStart, end time.Time
+
+	recs          [numOps]*recorder
+	ops, errCount atomic.Int64 // measured so far, for the progress line
+}
+
+// run drives o.Clients clients from start until the end of the window or
+// ctx is done, with the progress line if asked, and returns how long it
+// measured.
+func (l *load) run(ctx context.Context, start time.Time) time.Duration {
+	l.start = start
+	l.measureStart = start.Add(l.o.Warmup)
+	l.end = l.measureStart.Add(l.o.Duration)
 	seed := uint64(start.UnixNano())
 
 	var wg sync.WaitGroup
-	for i := range o.Clients {
+	for i := range l.o.Clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(seed, uint64(i)))
-			base := urls[i%len(urls)]
-			for seq := uint64(1); ; seq++ {
-				t0 := time.Now()
-				if !t0.Before(end) || ctx.Err() != nil {
-					return
-				}
-				op := o.Mix.pick(rng.IntN(total))
-				err := tgt.send(hc, base, op, rng.IntN(o.Objects), seq)
-				d := time.Since(t0)
-				if ctx.Err() != nil {
-					return // interrupted: this op's outcome is not the server's
-				}
-				if t0.Before(measureStart) {
-					continue
-				}
-				ops.Add(1)
-				if err != nil {
-					errCount.Add(1)
-					recs[op].failure(errorClass(err))
-				} else {
-					recs[op].success(d)
-				}
-			}
+			l.client(ctx, i, rand.New(rand.NewPCG(seed, uint64(i))))
 		}()
 	}
-
 	done := make(chan struct{})
 	var progressDone sync.WaitGroup
-	if o.Progress != nil {
+	if l.o.Progress != nil {
 		progressDone.Add(1)
 		go func() {
 			defer progressDone.Done()
-			progress(o.Progress, done, start, measureStart, o.Warmup, &ops, &errCount)
+			progress(l.o.Progress, done, l.start, l.measureStart, l.o.Warmup, &l.ops, &l.errCount)
 		}()
 	}
 	wg.Wait()
 	stopped := time.Now()
 	close(done)
 	progressDone.Wait()
-
-	if stopped.After(end) {
-		stopped = end
+	if stopped.After(l.end) {
+		stopped = l.end
 	}
-	elapsed := max(stopped.Sub(measureStart), 0)
+	return max(stopped.Sub(l.measureStart), 0)
+}
+
+// client is client i's closed loop: one op at a time, picked by the mix,
+// on one of the URLs, recorded once the warmup is over.
+func (l *load) client(ctx context.Context, i int, rng *rand.Rand) {
+	base := l.urls[i%len(l.urls)]
+	total := l.o.Mix.total()
+	for seq := uint64(1); ; seq++ {
+		t0 := time.Now()
+		if !t0.Before(l.end) || ctx.Err() != nil {
+			return
+		}
+		op := l.o.Mix.pick(rng.IntN(total))
+		err := l.tgt.send(l.hc, base, op, rng.IntN(l.o.Objects), seq)
+		d := time.Since(t0)
+		if ctx.Err() != nil {
+			return // interrupted: this op's outcome is not the server's
+		}
+		if t0.Before(l.measureStart) {
+			continue
+		}
+		l.ops.Add(1)
+		if err != nil {
+			l.errCount.Add(1)
+			l.recs[op].failure(errorClass(err))
+		} else {
+			l.recs[op].success(d)
+		}
+	}
+}
+
+// result sums up what the clients recorded over elapsed, per op of the
+// mix and overall.
+func (l *load) result(elapsed time.Duration) *Result {
+	o := l.o
 	res := &Result{
 		Target:         o.Target,
-		URLs:           urls,
+		URLs:           l.urls,
 		Clients:        o.Clients,
 		Objects:        o.Objects,
 		Prefix:         o.Prefix,
@@ -190,7 +219,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.Target = TargetDobj
 	}
 	all := newRecorder()
-	for i, r := range recs {
+	for i, r := range l.recs {
 		if o.Mix[i] == 0 {
 			continue
 		}
@@ -201,7 +230,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for s, n := range all.byStatus {
 		res.ErrorsByStatus[s] = n
 	}
-	return res, nil
+	return res
 }
 
 // progress prints one line a second until done is closed: during the

@@ -149,40 +149,76 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range cfg.Nemeses {
-		if procs == nil && isProcessNemesis(k) {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("nemesis %s is unavailable with --urls (check did not start the processes); skipped", k))
+	r := &run{cfg: cfg, rep: rep, nodes: nodes, procs: procs, h: newHistory()}
+	if err := r.chooseNemeses(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.load(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.heal(ctx); err != nil {
+		return nil, err
+	}
+	r.judge(ctx)
+	return rep, nil
+}
+
+// run is one check's cluster, history and report, through its phases:
+// load with faults, heal, judge.
+type run struct {
+	cfg        Config
+	rep        *Report
+	nodes      []*node
+	procs      *launch.Cluster // nil when attached to --urls
+	h          *history
+	w          *workload
+	partitions bool // the partition-leader nemesis runs: heal the partitions too
+}
+
+// chooseNemeses keeps the configured nemeses the run can use (those that
+// stop processes need processes check started), and checks that fault
+// injection is on when partitions are asked for.
+func (r *run) chooseNemeses(ctx context.Context) error {
+	for _, k := range r.cfg.Nemeses {
+		if r.procs == nil && isProcessNemesis(k) {
+			r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("nemesis %s is unavailable with --urls (check did not start the processes); skipped", k))
 			continue
 		}
-		rep.Nemeses = append(rep.Nemeses, k)
+		r.rep.Nemeses = append(r.rep.Nemeses, k)
 	}
-	partitions := slices.Contains(rep.Nemeses, NemesisPartitionLeader)
-	if partitions {
+	r.partitions = slices.Contains(r.rep.Nemeses, NemesisPartitionLeader)
+	if r.partitions {
 		// Fault injection must be on (serve --test-faults): heal now, which
 		// also proves it is.
-		for _, n := range nodes {
+		for _, n := range r.nodes {
 			if err := n.admin.Partition(ctx, nil); err != nil {
-				return nil, fmt.Errorf("partition-leader needs nodes started with --test-faults: %s: %w", n.id, err)
+				return fmt.Errorf("partition-leader needs nodes started with --test-faults: %s: %w", n.id, err)
 			}
 		}
 	}
+	return nil
+}
 
-	h := newHistory()
+// load runs the clients, the nemesis and the progress line for Duration,
+// recording every operation and fault.
+func (r *run) load(ctx context.Context) error {
+	cfg := r.cfg
 	runID := strconv.FormatInt(time.Now().UnixNano()%1e12, 36)
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x636865636b))
-	w := newWorkload(ctx, cfg.Workloads, nodes, h, runID)
-	if _, viaClass := w.ops.(classOps); viaClass {
-		if err := deployCheckClass(ctx, nodes); err != nil {
-			return nil, err
+	r.w = newWorkload(ctx, cfg.Workloads, r.nodes, r.h, runID)
+	if _, viaClass := r.w.ops.(classOps); viaClass {
+		if err := deployCheckClass(ctx, r.nodes); err != nil {
+			return err
 		}
 	}
-	nem := &nemesis{nodes: nodes, kinds: rep.Nemeses, rng: rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), h: h, log: cfg.Log}
+	nem := &nemesis{nodes: r.nodes, kinds: r.rep.Nemeses, rng: rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), h: r.h, log: cfg.Log}
 
-	fmt.Fprintf(cfg.Log, "check: %d clients, workloads %v, nemeses %v, %v (run %s)\n", cfg.Clients, cfg.Workloads, rep.Nemeses, cfg.Duration, runID)
+	fmt.Fprintf(cfg.Log, "check: %d clients, workloads %v, nemeses %v, %v (run %s)\n", cfg.Clients, cfg.Workloads, r.rep.Nemeses, cfg.Duration, runID)
 	stop, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
 	var wg sync.WaitGroup
 	for i := 0; i < cfg.Clients; i++ {
-		c := &worker{w: w, id: i, rng: rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), node: i % len(nodes), lastSeen: map[string]string{}}
+		c := &worker{w: r.w, id: i, rng: rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())), node: i % len(r.nodes), lastSeen: map[string]string{}}
 		wg.Add(1)
 		go func() { defer wg.Done(); c.run(stop) }()
 	}
@@ -190,53 +226,63 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	go func() { defer wg.Done(); nem.run(stop) }()
 	progressCtx, stopProgress := context.WithCancel(stop)
 	progressDone := make(chan struct{})
-	go func() { defer close(progressDone); progress(progressCtx, cfg.Log, progressEvery, h, nem) }()
+	go func() { defer close(progressDone); progress(progressCtx, cfg.Log, progressEvery, r.h, nem) }()
 	wg.Wait()
 	stopProgress()
 	<-progressDone
-	cancel()
-	rep.Faults = nem.recorded()
+	r.rep.Faults = nem.recorded()
 	if ctx.Err() != nil {
-		return nil, fmt.Errorf("interrupted: %w", ctx.Err())
+		return fmt.Errorf("interrupted: %w", ctx.Err())
 	}
+	return nil
+}
 
-	// Heal everything, then check that the nodes agree and nothing
-	// acknowledged is lost.
-	healStart := h.now()
-	fmt.Fprintln(cfg.Log, "check: healing, waiting for convergence")
-	if err := healAll(ctx, nodes, partitions); err != nil {
+// heal ends every fault, then checks that the nodes agree and reads
+// everything back, so that nothing acknowledged can be lost unseen.
+func (r *run) heal(ctx context.Context) error {
+	rep := r.rep
+	healStart := r.h.now()
+	fmt.Fprintln(r.cfg.Log, "check: healing, waiting for convergence")
+	if err := healAll(ctx, r.nodes, r.partitions); err != nil {
 		rep.Notes = append(rep.Notes, "heal: "+err.Error())
 	}
-	if err := waitReady(ctx, nodes, healWait); err != nil {
+	if err := waitReady(ctx, r.nodes, healWait); err != nil {
 		rep.problem(verdictNotConverged, "after the heal: "+err.Error())
 	}
-	digests, err := waitConverged(ctx, nodes, convergeWait)
+	digests, err := waitConverged(ctx, r.nodes, convergeWait)
 	rep.Digests = digests
 	rep.Converged = err == nil
 	if err != nil {
 		rep.problem(verdictNotConverged, err.Error())
 	}
-	finalReads(ctx, w, cfg.Clients, rep)
-	if slices.Contains(cfg.Workloads, WorkloadSet) {
-		finalSet(ctx, w, rep)
+	finalReads(ctx, r.w, r.cfg.Clients, rep)
+	if slices.Contains(r.cfg.Workloads, WorkloadSet) {
+		finalSet(ctx, r.w, rep)
 	}
-	rep.Faults = append(rep.Faults, Fault{Kind: "heal", Start: time.Duration(healStart), End: time.Duration(h.now()), Detail: "heal, convergence, final reads"})
+	rep.Faults = append(rep.Faults, Fault{Kind: "heal", Start: time.Duration(healStart), End: time.Duration(r.h.now()), Detail: "heal, convergence, final reads"})
 	if ctx.Err() != nil {
-		return nil, fmt.Errorf("interrupted: %w", ctx.Err())
+		return fmt.Errorf("interrupted: %w", ctx.Err())
 	}
+	return nil
+}
 
-	ops, counts, resends, _ := h.snapshot()
+// judge checks the history (re-sends, counter bounds, linearizability)
+// and the processes' logs, gives the verdict and writes the report, with
+// the history drawn when the check failed or Visualize asks for it.
+func (r *run) judge(ctx context.Context) {
+	cfg, rep := r.cfg, r.rep
+	ops, counts, resends, _ := r.h.snapshot()
 	rep.Counts = counts
 	rep.Ops = len(ops)
 	rep.problems(verdictViolation, checkResends(resends), fmt.Sprintf("of %d re-sent increments", len(resends)))
 	rep.Resends = len(resends)
 	rep.problems(verdictViolation, checkCounterBounds(ops), "counter keys")
-	for _, wl := range w.kinds {
+	for _, wl := range r.w.kinds {
 		if !workloadSucceeded(counts, wl) {
 			rep.problem(verdictInconclusive, fmt.Sprintf("workload %s: no operation succeeded", wl))
 		}
 	}
-	for _, p := range procsOf(procs) {
+	for _, p := range procsOf(r.procs) {
 		for _, c := range p.UnexpectedExits() {
 			rep.problem(verdictInconclusive, c+"; see "+p.LogPath)
 		}
@@ -270,7 +316,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := rep.writeJSON(filepath.Join(cfg.Dir, "report.json")); err != nil {
 		rep.Notes = append(rep.Notes, "report.json: "+err.Error())
 	}
-	return rep, nil
 }
 
 // startNodes starts the three processes and waits until they are ready,

@@ -132,96 +132,124 @@ func (c *Client) Watch(ctx context.Context, name string, o WatchOptions, fn func
 func (c *Client) watchOnce(ctx context.Context, hc *http.Client, base, name, prefix string, since *uint64, from *bool, fn func(WatchEvent) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	q := url.Values{}
-	if prefix != "" {
-		q.Set("prefix", prefix)
-	}
-	u := base + objectPath(name, "watch")
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := c.newRequest(ctx, http.MethodGet, u, nil, http.Header{"Accept": {"text/event-stream"}})
-	if err != nil {
-		return err
-	}
-	if *from {
-		// The standard resume of an event stream; the server reads it
-		// as it reads ?since=.
-		req.Header.Set("Last-Event-ID", strconv.FormatUint(*since, 10))
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.openWatch(ctx, hc, base, name, prefix, *since, *from)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		if resp.StatusCode == http.StatusGone {
-			var g struct {
-				OldestIndex uint64 `json:"oldest_index"`
-			}
-			json.Unmarshal(data, &g)
-			return &GoneError{Since: *since, Oldest: g.OldestIndex}
-		}
-		return problemError(resp.StatusCode, data)
-	}
 	// A silent stream is a dead one: the server pings every 10 s.
 	idle := time.AfterFunc(watchIdle, cancel)
 	defer idle.Stop()
 	r := bufio.NewReaderSize(resp.Body, 64<<10)
-	var event, data string
 	for {
-		line, err := r.ReadString('\n')
+		event, data, err := readEvent(r, idle)
 		if err != nil {
-			if ctx.Err() != nil && err != nil {
+			if ctx.Err() != nil {
 				return fmt.Errorf("watch stream silent for %v: %w", watchIdle, err)
 			}
 			return fmt.Errorf("watch stream: %w", err)
 		}
+		if err := handleEvent(event, data, since, from, fn); err != nil {
+			return err
+		}
+	}
+}
+
+// openWatch starts a stream of the object's changes at base, resuming
+// after since when from is set. An answer other than 200 is its error: a
+// *GoneError for a 410, else the *Error of its problem+json.
+func (c *Client) openWatch(ctx context.Context, hc *http.Client, base, name, prefix string, since uint64, from bool) (*http.Response, error) {
+	u := base + objectPath(name, "watch")
+	if prefix != "" {
+		u += "?" + url.Values{"prefix": {prefix}}.Encode()
+	}
+	req, err := c.newRequest(ctx, http.MethodGet, u, nil, http.Header{"Accept": {"text/event-stream"}})
+	if err != nil {
+		return nil, err
+	}
+	if from {
+		// The standard resume of an event stream; the server reads it
+		// as it reads ?since=.
+		req.Header.Set("Last-Event-ID", strconv.FormatUint(since, 10))
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusOK {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode == http.StatusGone {
+		var g struct {
+			OldestIndex uint64 `json:"oldest_index"`
+		}
+		json.Unmarshal(data, &g)
+		return nil, &GoneError{Since: since, Oldest: g.OldestIndex}
+	}
+	return nil, problemError(resp.StatusCode, data)
+}
+
+// readEvent reads one server-sent event: its lines up to the blank line
+// that ends it, their "event" and "data" fields kept (a ping or a comment
+// gives an empty event). Each line read pushes the idle timer back.
+func readEvent(r *bufio.Reader, idle *time.Timer) (event, data string, err error) {
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return "", "", err
+		}
 		idle.Reset(watchIdle)
 		line = strings.TrimRight(line, "\r\n")
-		if line != "" {
-			field, value, _ := strings.Cut(line, ":")
-			value = strings.TrimPrefix(value, " ")
-			switch field {
-			case "event":
-				event = value
-			case "data":
-				data += value
-			}
-			continue
+		if line == "" {
+			return event, data, nil
 		}
-		switch event {
-		case "ready":
-			var rd struct {
-				Index uint64 `json:"index"`
-			}
-			if err := json.Unmarshal([]byte(data), &rd); err != nil {
-				return fmt.Errorf("watch: bad ready event: %w", err)
-			}
-			if !*from {
-				*since, *from = rd.Index, true
-			}
-		case "change":
-			var e WatchEvent
-			if err := json.Unmarshal([]byte(data), &e); err != nil {
-				return fmt.Errorf("watch: bad change event: %w", err)
-			}
-			if e.Index > *since { // a resume never repeats, even across nodes
-				if err := fn(e); err != nil {
-					return &errStop{err}
-				}
-				*since = e.Index
-			}
-		case "cut":
-			cut := &CutError{}
-			if err := json.Unmarshal([]byte(data), cut); err != nil {
-				return fmt.Errorf("watch: bad cut event: %w", err)
-			}
-			return cut
+		field, value, _ := strings.Cut(line, ":")
+		value = strings.TrimPrefix(value, " ")
+		switch field {
+		case "event":
+			event = value
+		case "data":
+			data += value
 		}
-		event, data = "", ""
 	}
+}
+
+// handleEvent acts on one event of the stream: a ready event fixes where
+// a new watch starts, a change newer than since goes to fn (whose error
+// comes back as *errStop), a cut ends the stream with its *CutError.
+func handleEvent(event, data string, since *uint64, from *bool, fn func(WatchEvent) error) error {
+	switch event {
+	case "ready":
+		var rd struct {
+			Index uint64 `json:"index"`
+		}
+		if err := json.Unmarshal([]byte(data), &rd); err != nil {
+			return fmt.Errorf("watch: bad ready event: %w", err)
+		}
+		if !*from {
+			*since, *from = rd.Index, true
+		}
+	case "change":
+		var e WatchEvent
+		if err := json.Unmarshal([]byte(data), &e); err != nil {
+			return fmt.Errorf("watch: bad change event: %w", err)
+		}
+		if e.Index > *since { // a resume never repeats, even across nodes
+			if err := fn(e); err != nil {
+				return &errStop{err}
+			}
+			*since = e.Index
+		}
+	case "cut":
+		cut := &CutError{}
+		if err := json.Unmarshal([]byte(data), cut); err != nil {
+			return fmt.Errorf("watch: bad cut event: %w", err)
+		}
+		return cut
+	}
+	return nil
 }
 
 // ObjectsOptions page through objects: names with Prefix, after

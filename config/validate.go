@@ -22,70 +22,101 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// problems collects one error per bad setting, each starting with the
+// setting's flag name.
+type problems []error
+
+func (p *problems) bad(setting, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("--%s: %s", setting, fmt.Sprintf(format, args...)))
+}
+
+// checkValues checks each setting's value and how settings fit together,
+// without touching the machine.
 func (c Config) checkValues() []error {
-	var errs []error
-	bad := func(setting, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("--%s: %s", setting, fmt.Sprintf(format, args...)))
-	}
+	var p problems
+	c.checkIdentity(&p)
+	c.checkAddrs(&p)
+	c.checkMembership(&p)
+	c.checkLimits(&p)
+	c.checkLogging(&p)
+	return p
+}
+
+// checkIdentity checks the node's id, data directory and log store.
+func (c Config) checkIdentity(p *problems) {
 	if c.ID == "" {
-		bad("id", "required: give --id or %s", EnvName("id"))
+		p.bad("id", "required: give --id or %s", EnvName("id"))
 	} else if err := checkID(c.ID); err != nil {
-		bad("id", "%v", err)
+		p.bad("id", "%v", err)
 	}
 	if c.DataDir == "" {
-		bad("data-dir", "required")
+		p.bad("data-dir", "required")
 	}
 	if c.LogStore != "" && c.LogStore != "wal" && c.LogStore != "bolt" {
-		bad("log-store", "%q: want wal or bolt", c.LogStore)
+		p.bad("log-store", "%q: want wal or bolt", c.LogStore)
 	}
+}
+
+// checkAddrs checks the listen addresses and those published for them.
+func (c Config) checkAddrs(p *problems) {
 	if err := checkListenAddr(c.HTTPAddr); err != nil {
-		bad("http-addr", "%v", err)
+		p.bad("http-addr", "%v", err)
 	}
 	if err := checkListenAddr(c.RaftAddr); err != nil {
-		bad("raft-addr", "%v", err)
+		p.bad("raft-addr", "%v", err)
 	}
 	if c.HTTPAddr == c.RaftAddr && !strings.HasSuffix(c.HTTPAddr, ":0") {
-		bad("raft-addr", "%s is also --http-addr", c.RaftAddr)
+		p.bad("raft-addr", "%s is also --http-addr", c.RaftAddr)
 	}
 	if err := checkAdvertise("advertise-http", "http-addr", c.AdvertiseHTTP, c.HTTPAddr); err != nil {
-		bad("advertise-http", "%v", err)
+		p.bad("advertise-http", "%v", err)
 	}
 	if err := checkAdvertise("advertise-raft", "raft-addr", c.AdvertiseRaft, c.RaftAddr); err != nil {
-		bad("advertise-raft", "%v", err)
+		p.bad("advertise-raft", "%v", err)
 	}
 	if c.AdvertiseHTTP != "" && c.AdvertiseHTTP == c.AdvertiseRaft && !strings.HasSuffix(c.AdvertiseHTTP, ":0") {
-		bad("advertise-raft", "%s is also --advertise-http", c.AdvertiseRaft)
+		p.bad("advertise-raft", "%s is also --advertise-http", c.AdvertiseRaft)
 	}
+}
+
+// checkMembership checks how the node finds its cluster: --peers to
+// bootstrap one, or --join to enter one.
+func (c Config) checkMembership(p *problems) {
 	if len(c.Peers) > 0 && c.Join != "" {
-		bad("join", "give either --peers (a new cluster) or --join (an existing one), not both")
+		p.bad("join", "give either --peers (a new cluster) or --join (an existing one), not both")
 	}
 	if len(c.Peers) > 0 && c.ID != "" {
 		own := -1
-		for i, p := range c.Peers {
-			if p.ID == c.ID {
+		for i, peer := range c.Peers {
+			if peer.ID == c.ID {
 				own = i
 			}
 		}
 		switch {
 		case own < 0:
-			bad("peers", "this node's id %q is not in the list", c.ID)
+			p.bad("peers", "this node's id %q is not in the list", c.ID)
 		case c.AdvertiseRaft != "" && c.Peers[own].RaftAddr != c.AdvertiseRaft:
 			// The others dial the entry, so it must be where this node
 			// says it is reached (an empty AdvertiseRaft has its own error).
-			bad("peers", "this node's entry says %s but --advertise-raft (default --raft-addr) is %s", c.Peers[own].RaftAddr, c.AdvertiseRaft)
+			p.bad("peers", "this node's entry says %s but --advertise-raft (default --raft-addr) is %s", c.Peers[own].RaftAddr, c.AdvertiseRaft)
 		}
 	}
 	if c.Join != "" {
 		u, err := url.Parse(c.Join)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("join", "%q is not an http(s) URL of a node", c.Join)
+			p.bad("join", "%q is not an http(s) URL of a node", c.Join)
 		}
 	}
+}
+
+// checkLimits checks the sizes, counts and timeouts, and the ones that
+// bound each other.
+func (c Config) checkLimits(p *problems) {
 	if c.WALSegmentBytes < 64<<10 || c.WALSegmentBytes > 1<<30 {
-		bad("wal-segment-bytes", "%d: want 64 KiB to 1 GiB", c.WALSegmentBytes)
+		p.bad("wal-segment-bytes", "%d: want 64 KiB to 1 GiB", c.WALSegmentBytes)
 	}
 	if c.SnapshotThreshold == 0 {
-		bad("snapshot-threshold", "must be positive")
+		p.bad("snapshot-threshold", "must be positive")
 	}
 	for _, d := range []struct {
 		name string
@@ -111,45 +142,49 @@ func (c Config) checkValues() []error {
 		{"max-watches", c.MaxWatches > 0},
 	} {
 		if !d.ok {
-			bad(d.name, "must be positive")
+			p.bad(d.name, "must be positive")
 		}
 	}
 	if c.ClassMaxInstances < 0 {
-		bad("class-max-instances", "must not be negative")
+		p.bad("class-max-instances", "must not be negative")
 	}
 	if c.ClassRuntimes < 0 {
-		bad("class-runtimes", "must not be negative")
+		p.bad("class-runtimes", "must not be negative")
 	}
 	if c.MaxValueBytes > 0 && c.MaxBodyBytes > 0 && int64(c.MaxValueBytes) > c.MaxBodyBytes {
-		bad("max-value-bytes", "%d is larger than --max-body-bytes %d", c.MaxValueBytes, c.MaxBodyBytes)
+		p.bad("max-value-bytes", "%d is larger than --max-body-bytes %d", c.MaxValueBytes, c.MaxBodyBytes)
 	}
 	if c.MaxAnswerBytes < 0 {
-		bad("max-answer-bytes", "must not be negative")
+		p.bad("max-answer-bytes", "must not be negative")
 	}
 	if c.HTTPWriteTimeout > 0 && c.HTTPWriteTimeout <= 2*c.ApplyTimeout {
-		bad("http-write-timeout", "%s must be more than 2 × --apply-timeout (%s): a write waits that long for its answer", c.HTTPWriteTimeout, 2*c.ApplyTimeout)
+		p.bad("http-write-timeout", "%s must be more than 2 × --apply-timeout (%s): a write waits that long for its answer", c.HTTPWriteTimeout, 2*c.ApplyTimeout)
 	}
+}
+
+// checkLogging checks the log's level and format, and the switches of
+// known bugs.
+func (c Config) checkLogging(p *problems) {
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		bad("log-level", "%q: want debug, info, warn or error", c.LogLevel)
+		p.bad("log-level", "%q: want debug, info, warn or error", c.LogLevel)
 	}
 	switch c.LogFormat {
 	case "", "json", "text":
 	default:
-		bad("log-format", "%q: want json or text", c.LogFormat)
+		p.bad("log-format", "%q: want json or text", c.LogFormat)
 	}
 	for _, b := range c.UnsafeBugs {
 		switch b {
 		case BugStaleReads, BugAckBeforeCommit, BugNoIdempotency:
 		default:
-			bad("unsafe-bug", "unknown bug %q: want %s, %s or %s", b, BugStaleReads, BugAckBeforeCommit, BugNoIdempotency)
+			p.bad("unsafe-bug", "unknown bug %q: want %s, %s or %s", b, BugStaleReads, BugAckBeforeCommit, BugNoIdempotency)
 		}
 	}
 	if len(c.UnsafeBugs) > 0 && !c.UnsafeAllowBugs {
-		bad("unsafe-bug", "refused: it breaks correctness on purpose; add --unsafe-allow-bugs if you mean it")
+		p.bad("unsafe-bug", "refused: it breaks correctness on purpose; add --unsafe-allow-bugs if you mean it")
 	}
-	return errs
 }
 
 // checkResources tries what serve will do: listen on both addresses, and
@@ -280,15 +315,12 @@ func isPort0(addr string) bool {
 // hosts can reach without authentication and TLS unless --insecure says
 // so: a node open to the network lets anyone write and change membership.
 func (c Config) checkSecurity() []error {
-	var errs []error
-	bad := func(setting, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("--%s: %s", setting, fmt.Sprintf(format, args...)))
-	}
+	var p problems
 	if (c.TLSCert == "") != (c.TLSKey == "") {
-		bad("tls-cert", "give --tls-cert and --tls-key together")
+		p.bad("tls-cert", "give --tls-cert and --tls-key together")
 	}
 	if n := countSet(c.PeerTLSCert, c.PeerTLSKey, c.PeerTLSCA); n != 0 && n != 3 {
-		bad("peer-tls-cert", "give all three of --peer-tls-cert, --peer-tls-key and --peer-tls-ca, or none")
+		p.bad("peer-tls-cert", "give all three of --peer-tls-cert, --peer-tls-key and --peer-tls-ca, or none")
 	}
 	for _, f := range []struct{ name, path string }{
 		{"auth-file", c.AuthFile}, {"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}, {"tls-ca", c.TLSCA},
@@ -298,7 +330,7 @@ func (c Config) checkSecurity() []error {
 			continue
 		}
 		if fh, err := os.Open(f.path); err != nil {
-			bad(f.name, "cannot read %s: %v", f.path, err)
+			p.bad(f.name, "cannot read %s: %v", f.path, err)
 		} else {
 			fh.Close()
 		}
@@ -311,10 +343,10 @@ func (c Config) checkSecurity() []error {
 		if c.TLSCert == "" {
 			missing = append(missing, "--tls-cert/--tls-key (tokens and data would cross the network in the clear)")
 		}
-		bad("http-addr", "%s is reachable from other hosts, so serve refuses to start without %s; give them, or --insecure if the network itself is trusted",
+		p.bad("http-addr", "%s is reachable from other hosts, so serve refuses to start without %s; give them, or --insecure if the network itself is trusted",
 			c.HTTPAddr, strings.Join(missing, " and "))
 	}
-	return errs
+	return p
 }
 
 func countSet(vals ...string) int {

@@ -21,6 +21,7 @@ import (
 	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/config"
 	"github.com/dobj/dobj/metrics"
+	"github.com/dobj/dobj/objects"
 	"github.com/dobj/dobj/watch"
 )
 
@@ -55,29 +56,88 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	p, err := startProcess(ctx, cfg, sec, base, logFile)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if sec.tokens != nil {
+		stopReload := reloadOnHangup(sec.tokens, log)
+		defer stopReload()
+	}
+	if cfg.PprofAddr != "" {
+		stopPprof, err := servePprof(cfg.PprofAddr, log)
+		if err != nil {
+			p.close()
+			return fmt.Errorf("serve: --pprof-addr: %w", err)
+		}
+		defer stopPprof()
+	}
+	return p.run(ctx, e.getenv)
+}
+
+// process is what one `dobj serve` runs: the Raft node, the API on it and
+// the HTTP server in front of the API.
+type process struct {
+	cfg      config.Config
+	sec      security
+	log      *slog.Logger
+	ln       net.Listener // the API's, not yet served
+	httpAddr string       // where the other nodes reach ln
+	hub      *watch.Hub
+	node     *cluster.Node
+	api      *api.Server
+	hs       *http.Server
+}
+
+// startProcess opens the API's listener and the Raft node, and builds
+// the API and the HTTP server on them; run serves them.
+func startProcess(ctx context.Context, cfg config.Config, sec security, base *slog.Logger, logFile string) (*process, error) {
+	p := &process{cfg: cfg, sec: sec, log: base.With("node", cfg.ID)}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
-		return fmt.Errorf("serve: --http-addr: %w", err)
+		return nil, fmt.Errorf("--http-addr: %w", err)
 	}
 	// Publish where the others reach us, not the bind address: from
 	// another host, 0.0.0.0 dials the dialler itself.
-	httpAddr, err := cluster.AdvertisedAddr(cfg.AdvertiseHTTP, ln.Addr())
-	if err != nil {
+	if p.httpAddr, err = cluster.AdvertisedAddr(cfg.AdvertiseHTTP, ln.Addr()); err != nil {
 		ln.Close()
-		return fmt.Errorf("serve: --advertise-http: %w", err)
+		return nil, fmt.Errorf("--advertise-http: %w", err)
 	}
+	p.ln = ln
 
 	// The watch hub hears every change the FSM applies; metrics live in a
 	// registry of this node's own.
-	hub := watch.NewHub(watch.Options{MaxEvents: cfg.WatchHistory, MaxBytes: cfg.WatchHistoryBytes, Buffer: cfg.WatchBuffer, MaxWatchers: cfg.MaxWatches})
+	p.hub = watch.NewHub(watch.Options{MaxEvents: cfg.WatchHistory, MaxBytes: cfg.WatchHistoryBytes, Buffer: cfg.WatchBuffer, MaxWatchers: cfg.MaxWatches})
 	met := metrics.New()
-	met.GaugeFunc("watches_open", "Watch streams open on this node.", func() float64 { return float64(hub.Open()) })
-
-	peers := make([]cluster.Peer, len(cfg.Peers))
-	for i, p := range cfg.Peers {
-		peers[i] = cluster.Peer{ID: p.ID, RaftAddr: p.RaftAddr}
+	met.GaugeFunc("watches_open", "Watch streams open on this node.", func() float64 { return float64(p.hub.Open()) })
+	apiCfg := apiConfig(cfg, base, logFile, p.hub, met)
+	if sec.tokens != nil {
+		apiCfg.Auth = sec.tokens
 	}
-	apiCfg := api.Config{
+	if p.node, err = cluster.Open(ctx, p.clusterConfig(apiCfg.Limits(), met)); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	met.GaugeFunc("class_instances", "Object class instances live on this node.", func() float64 { return float64(p.node.ClassStats().Instances) })
+	met.GaugeFunc("class_runtimes", "JavaScript runtimes the live class instances share.", func() float64 { return float64(p.node.ClassStats().Runtimes) })
+	p.api = api.New(apiCfg, p.node)
+	p.hs = &http.Server{
+		Handler:           p.api.Handler(),
+		ReadHeaderTimeout: min(10*time.Second, cfg.HTTPReadTimeout),
+		ReadTimeout:       cfg.HTTPReadTimeout,
+		WriteTimeout:      cfg.HTTPWriteTimeout,
+		IdleTimeout:       cfg.HTTPIdleTimeout,
+		TLSConfig:         sec.serverTLS,
+		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+	}
+	p.hs.RegisterOnShutdown(p.hub.Close) // watch streams end, so Shutdown need not wait for them
+	return p, nil
+}
+
+// apiConfig is the API's part of the settings: its limits, timeouts and
+// the node's watch hub and metrics.
+func apiConfig(cfg config.Config, base *slog.Logger, logFile string, hub *watch.Hub, met *metrics.Set) api.Config {
+	return api.Config{
 		NodeID:         cfg.ID,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		MaxNameBytes:   cfg.MaxNameBytes,
@@ -96,12 +156,23 @@ func serve(ctx context.Context, e env, args []string) error {
 		Metrics:        met,
 		HTTPS:          cfg.TLS(),
 	}
-	node, err := cluster.Open(ctx, cluster.Config{
+}
+
+// clusterConfig is the Raft node's part of the settings. limits are the
+// API's: a follower's forwarded writes are checked as the API checks its
+// own.
+func (p *process) clusterConfig(limits objects.Limits, met *metrics.Set) cluster.Config {
+	cfg := p.cfg
+	peers := make([]cluster.Peer, len(cfg.Peers))
+	for i, peer := range cfg.Peers {
+		peers[i] = cluster.Peer{ID: peer.ID, RaftAddr: peer.RaftAddr}
+	}
+	return cluster.Config{
 		ID:                cfg.ID,
 		DataDir:           cfg.DataDir,
 		RaftAddr:          cfg.RaftAddr,
 		AdvertiseRaft:     cfg.AdvertiseRaft,
-		HTTPAddr:          httpAddr,
+		HTTPAddr:          p.httpAddr,
 		Peers:             peers,
 		LogStore:          cfg.LogStore,
 		WALSegmentBytes:   cfg.WALSegmentBytes,
@@ -110,66 +181,38 @@ func serve(ctx context.Context, e env, args []string) error {
 		SnapshotInterval:  cfg.SnapshotInterval,
 		ApplyTimeout:      cfg.ApplyTimeout,
 		IdempotencyWindow: cfg.IdempotencyWindow,
-		Logger:            log,
+		Logger:            p.log,
 		LogLevel:          cfg.LogLevel,
 		Faults:            cfg.TestFaults,
 		Bugs:              cfg.UnsafeBugs,
-		Limits:            apiCfg.Limits(), // a follower's forwarded writes are checked as the API checks its own
-		PeerServerTLS:     sec.peerServer,
-		PeerClientTLS:     sec.peerClient,
+		Limits:            limits,
+		PeerServerTLS:     p.sec.peerServer,
+		PeerClientTLS:     p.sec.peerClient,
 		Classes: cluster.ClassConfig{CPULimit: cfg.ClassCPULimit, MaxKeyBytes: cfg.MaxKeyBytes,
 			MaxValueBytes: cfg.MaxValueBytes, MaxResponseBytes: int(cfg.MaxBodyBytes), MaxInstances: cfg.ClassMaxInstances,
 			Runtimes: cfg.ClassRuntimes},
-		Observer: hub,
+		Observer: p.hub,
 		Metrics:  met,
-	})
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("serve: %w", err)
 	}
-	met.GaugeFunc("class_instances", "Object class instances live on this node.", func() float64 { return float64(node.ClassStats().Instances) })
-	met.GaugeFunc("class_runtimes", "JavaScript runtimes the live class instances share.", func() float64 { return float64(node.ClassStats().Runtimes) })
-	if sec.tokens != nil {
-		apiCfg.Auth = sec.tokens
-	}
-	srv := api.New(apiCfg, node)
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: min(10*time.Second, cfg.HTTPReadTimeout),
-		ReadTimeout:       cfg.HTTPReadTimeout,
-		WriteTimeout:      cfg.HTTPWriteTimeout,
-		IdleTimeout:       cfg.HTTPIdleTimeout,
-		TLSConfig:         sec.serverTLS,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	if sec.tokens != nil {
-		stopReload := reloadOnHangup(sec.tokens, log)
-		defer stopReload()
-	}
-	hs.RegisterOnShutdown(hub.Close) // watch streams end, so Shutdown need not wait for them
-	if cfg.PprofAddr != "" {
-		stopPprof, err := servePprof(cfg.PprofAddr, log)
-		if err != nil {
-			hs.Close()
-			srv.Close()
-			node.Close()
-			return fmt.Errorf("serve: --pprof-addr: %w", err)
-		}
-		defer stopPprof()
-	}
+}
+
+// run serves the API and, with --join, asks the cluster to add this node,
+// until ctx is done or the HTTP server fails; then it shuts down.
+func (p *process) run(ctx context.Context, getenv func(string) string) error {
+	cfg, log := p.cfg, p.log
 	served := make(chan error, 1)
 	// net/http's own error answers (a 431 for a key too long for a URL)
 	// are problem+json too: the listener that rewrites them sits above
 	// TLS, where they are still plain.
-	var hln net.Listener = ln
-	if sec.serverTLS != nil {
-		hln = tls.NewListener(ln, sec.serverTLS)
+	var hln net.Listener = p.ln
+	if p.sec.serverTLS != nil {
+		hln = tls.NewListener(p.ln, p.sec.serverTLS)
 	}
-	go func() { served <- hs.Serve(api.ProblemListener(hln, hs.MaxHeaderBytes)) }()
-	log.Info("serving", "http_addr", ln.Addr().String(), "advertise_http", httpAddr,
-		"raft_addr", cfg.RaftAddr, "advertise_raft", node.RaftAddr(), "data_dir", cfg.DataDir,
+	go func() { served <- p.hs.Serve(api.ProblemListener(hln, p.hs.MaxHeaderBytes)) }()
+	log.Info("serving", "http_addr", p.ln.Addr().String(), "advertise_http", p.httpAddr,
+		"raft_addr", cfg.RaftAddr, "advertise_raft", p.node.RaftAddr(), "data_dir", cfg.DataDir,
 		"peers", len(cfg.Peers), "join", cfg.Join, "test_faults", cfg.TestFaults,
-		"tls", cfg.TLS(), "auth", sec.tokens != nil, "peer_tls", cfg.PeerTLS())
+		"tls", cfg.TLS(), "auth", p.sec.tokens != nil, "peer_tls", cfg.PeerTLS())
 	if len(cfg.UnsafeBugs) > 0 {
 		log.Warn("UNSAFE: known bugs switched on; this node is not correct", "bugs", cfg.UnsafeBugs)
 	}
@@ -180,7 +223,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		joining.Add(1)
 		go func() {
 			defer joining.Done()
-			join(joinCtx, log, sec.joinClient(cfg.Join, e.getenv), cfg.ID, node.RaftAddr(), httpAddr)
+			join(joinCtx, log, p.sec.joinClient(cfg.Join, getenv), cfg.ID, p.node.RaftAddr(), p.httpAddr)
 		}()
 	}
 
@@ -193,24 +236,38 @@ func serve(ctx context.Context, e env, args []string) error {
 	}
 	stopJoin()
 	joining.Wait()
+	return p.shutdown(ctx, serveErr)
+}
 
+// shutdown stops taking requests, lets those in flight finish for up to
+// shutdownGrace, then closes the API and the node. serveErr is how the
+// HTTP server stopped, if it stopped by itself.
+func (p *process) shutdown(ctx context.Context, serveErr error) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
 	var errs []error
-	if err := hs.Shutdown(sctx); err != nil {
+	if err := p.hs.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
-		hs.Close()
+		p.hs.Close()
 	}
-	log.Info("http server stopped")
-	errs = append(errs, srv.Close())
-	if err := node.Close(); err != nil {
+	p.log.Info("http server stopped")
+	errs = append(errs, p.api.Close())
+	if err := p.node.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close node: %w", err))
 	}
-	log.Info("stopped")
+	p.log.Info("stopped")
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("http server: %w", serveErr))
 	}
 	return errors.Join(errs...)
+}
+
+// close closes what start opened, for a serve that fails before run.
+func (p *process) close() {
+	p.ln.Close()
+	p.hs.Close()
+	p.api.Close()
+	p.node.Close()
 }
 
 // join asks the node at url to add this one to its cluster, with backoff,
@@ -253,8 +310,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// servePprof serves Go's profiler on its own listener, apart from the API,
-// and returns the function that stops it.
 // defaultGCPercent is the GC target a node runs with unless GOGC is set.
 // A node's live heap is small (the objects' data, the class runtimes)
 // next to what it allocates per request, so at Go's default of 100 it
@@ -274,6 +329,8 @@ func tuneGC(log *slog.Logger) {
 	debug.SetGCPercent(defaultGCPercent)
 }
 
+// servePprof serves Go's profiler on its own listener, apart from the API,
+// and returns the function that stops it.
 func servePprof(addr string, log *slog.Logger) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
