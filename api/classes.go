@@ -337,5 +337,5 @@ func (s *Server) classObject(c echo.Context) (string, error) {
 }
 
 // defaultCallTimeout bounds a class call end to end: the default CPU
-// limit (30s) plus time to commit.
-const defaultCallTimeout = 45 * time.Second
+// limit plus time to commit.
+const defaultCallTimeout = classes.DefaultCPULimit + 15*time.Second

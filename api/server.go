@@ -49,9 +49,9 @@ type Config struct {
 	HTTPS bool
 
 	MaxBodyBytes  int64 // default 1 MiB
-	MaxNameBytes  int   // default 256
-	MaxKeyBytes   int   // default 2048
-	MaxValueBytes int   // default 128 KiB
+	MaxNameBytes  int   // default objects.DefaultMaxNameBytes
+	MaxKeyBytes   int   // default objects.DefaultMaxKeyBytes
+	MaxValueBytes int   // default objects.DefaultMaxValueBytes
 	// MaxListLimit caps one list page (default 1000): a list without a
 	// limit, or with a larger one, returns at most this, with more=true.
 	MaxListLimit int
@@ -75,8 +75,8 @@ type Config struct {
 	// MaxInFlight caps the requests served at once (default 1024); past
 	// it a request is answered 429 with Retry-After.
 	MaxInFlight int
-	// CallTimeout bounds a class call end to end (default 45s: the
-	// default class CPU limit and time to commit).
+	// CallTimeout bounds a class call end to end (default: the default
+	// class CPU limit and time to commit).
 	CallTimeout time.Duration
 
 	// Faults enables POST /_test/partition {"blocked":["n2"]}.

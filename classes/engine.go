@@ -80,10 +80,15 @@ type ClassRef struct {
 	Program *Program
 }
 
+// DefaultCPULimit bounds the JavaScript time of one call unless
+// Config.CPULimit says otherwise; serve's --class-cpu-limit defaults to it.
+const DefaultCPULimit = 30 * time.Second
+
 // Config sets an Engine's limits. Zero values take the defaults.
 type Config struct {
 	Logger *slog.Logger
-	// CPULimit bounds the JavaScript execution of one call (default 30s):
+	// CPULimit bounds the JavaScript execution of one call (default
+	// DefaultCPULimit):
 	// the time the runtime runs, not the time it waits on timers.
 	CPULimit time.Duration
 	// MaxHeapGrowth bounds how much the node's live Go heap may grow while
@@ -96,9 +101,11 @@ type Config struct {
 	MaxStackDepth int
 	// MaxResponseBytes bounds fetch's response body (default 1 MiB).
 	MaxResponseBytes int
-	// MaxValueBytes bounds one stored value's JSON (default 128 KiB).
+	// MaxValueBytes bounds one stored value's JSON (default
+	// objects.DefaultMaxValueBytes, as the built-in routes).
 	MaxValueBytes int
-	// MaxKeyBytes bounds one storage key (default 2048).
+	// MaxKeyBytes bounds one storage key (default
+	// objects.DefaultMaxKeyBytes).
 	MaxKeyBytes int
 	// MaxWriteBytes bounds the keys and values one call writes, so one
 	// call's command stays small (default 8 MiB).
@@ -140,7 +147,7 @@ func (c *Config) setDefaults() {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.CPULimit <= 0 {
-		c.CPULimit = 30 * time.Second
+		c.CPULimit = DefaultCPULimit
 	}
 	if c.MaxHeapGrowth == 0 {
 		c.MaxHeapGrowth = 256 << 20
@@ -152,10 +159,10 @@ func (c *Config) setDefaults() {
 		c.MaxResponseBytes = 1 << 20
 	}
 	if c.MaxValueBytes <= 0 {
-		c.MaxValueBytes = 128 << 10
+		c.MaxValueBytes = objects.DefaultMaxValueBytes
 	}
 	if c.MaxKeyBytes <= 0 {
-		c.MaxKeyBytes = 2048
+		c.MaxKeyBytes = objects.DefaultMaxKeyBytes
 	}
 	if c.MaxWriteBytes <= 0 {
 		c.MaxWriteBytes = 8 << 20

@@ -24,11 +24,12 @@ import (
 
 // ClassConfig configures object classes.
 type ClassConfig struct {
-	// CPULimit bounds the JavaScript time of one call (default 30s).
+	// CPULimit bounds the JavaScript time of one call (default
+	// classes.DefaultCPULimit).
 	CPULimit time.Duration
-	// Storage limits, the same as the built-in routes' (defaults 2048
-	// bytes a key, 128 KiB a value); MaxResponseBytes bounds a response
-	// body (default 1 MiB).
+	// Storage limits, the same as the built-in routes' (defaults
+	// objects.DefaultMaxKeyBytes a key, DefaultMaxValueBytes a value);
+	// MaxResponseBytes bounds a response body (default: the engine's).
 	MaxKeyBytes, MaxValueBytes, MaxResponseBytes int
 	// MaxInstances bounds the live object instances, the least recently
 	// used idle one dropped first (0: the runtime's default).

@@ -1,12 +1,17 @@
 // Package config holds every setting of `dobj serve`, their defaults, how
 // they are loaded (flags, then DOBJ_* environment variables, then an
 // optional JSON file) and their validation. cmd/dobj turns a Config into
-// cluster.Config and api.Config; this package imports nothing of the project.
+// cluster.Config and api.Config. The limits' defaults are the packages'
+// that enforce them (objects, classes), so this package imports those two
+// and nothing else of the project.
 package config
 
 import (
 	"log/slog"
 	"time"
+
+	"github.com/dobj/dobj/classes"
+	"github.com/dobj/dobj/objects"
 )
 
 // Peer is one member of the initial cluster given with --peers.
@@ -151,16 +156,16 @@ func Default() Config {
 		ApplyTimeout:      5 * time.Second,
 		IdempotencyWindow: 10 * time.Minute,
 		MaxBodyBytes:      1 << 20,
-		MaxNameBytes:      256,
-		MaxKeyBytes:       2048,
-		MaxValueBytes:     128 << 10,
+		MaxNameBytes:      objects.DefaultMaxNameBytes,
+		MaxKeyBytes:       objects.DefaultMaxKeyBytes,
+		MaxValueBytes:     objects.DefaultMaxValueBytes,
 		MaxListLimit:      1000,
-		MaxTxnOps:         128,
+		MaxTxnOps:         objects.DefaultMaxOps,
 		MaxInFlight:       1024,
 		HTTPReadTimeout:   30 * time.Second,
 		HTTPWriteTimeout:  30 * time.Second,
 		HTTPIdleTimeout:   2 * time.Minute,
-		ClassCPULimit:     30 * time.Second,
+		ClassCPULimit:     classes.DefaultCPULimit,
 		WatchHistory:      100_000,
 		WatchHistoryBytes: 64 << 20,
 		WatchBuffer:       1024,

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dobj/dobj/classes"
+	"github.com/dobj/dobj/objects"
 )
 
 // freeAddr returns a loopback address nothing listens on right now.
@@ -454,5 +457,30 @@ func TestSecureByDefault(t *testing.T) {
 				t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestDefaultsAreTheEnforcers: serve's defaults for the limits are the
+// ones the packages enforcing them take for a zero setting, so that a
+// node configured by flags and one built in a test agree.
+func TestDefaultsAreTheEnforcers(t *testing.T) {
+	d := Default()
+	lim := objects.Limits{}.WithDefaults()
+	eng := classes.Config{}.WithDefaults()
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"max-name-bytes", d.MaxNameBytes, lim.MaxNameBytes},
+		{"max-key-bytes", d.MaxKeyBytes, lim.MaxKeyBytes},
+		{"max-value-bytes", d.MaxValueBytes, lim.MaxValueBytes},
+		{"max-txn-ops", d.MaxTxnOps, lim.MaxOps},
+		{"class-cpu-limit", d.ClassCPULimit, eng.CPULimit},
+		{"class key bytes", eng.MaxKeyBytes, lim.MaxKeyBytes},
+		{"class value bytes", eng.MaxValueBytes, lim.MaxValueBytes},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: default %v, the enforcing package's %v", c.name, c.got, c.want)
+		}
 	}
 }

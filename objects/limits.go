@@ -5,9 +5,17 @@ import (
 	"unicode/utf8"
 )
 
-// DefaultMaxOps is the most ops a transaction may hold, counting compares,
-// success and failure ops together: what Durable Objects and etcd allow.
-const DefaultMaxOps = 128
+// The defaults of Limits, defined here once: the API, object classes and
+// serve's settings refer to them.
+const (
+	DefaultMaxNameBytes  = 256       // an object's name
+	DefaultMaxKeyBytes   = 2048      // a storage key
+	DefaultMaxValueBytes = 128 << 10 // one JSON value
+	// DefaultMaxOps is the most ops a transaction may hold, counting
+	// compares, success and failure ops together: what Durable Objects
+	// and etcd allow.
+	DefaultMaxOps = 128
+)
 
 // answerOverhead is what one Result adds to an answer besides its key and
 // value: the JSON field names, punctuation and a found/deleted flag or a
@@ -19,9 +27,9 @@ const answerOverhead = 64
 // API, and the leader for a write a peer forwards, so that no path
 // bypasses them. Zero fields take the defaults (WithDefaults).
 type Limits struct {
-	MaxNameBytes  int // object name; default 256
-	MaxKeyBytes   int // storage key; default 2048
-	MaxValueBytes int // one JSON value; default 128 KiB
+	MaxNameBytes  int // object name; default DefaultMaxNameBytes
+	MaxKeyBytes   int // storage key; default DefaultMaxKeyBytes
+	MaxValueBytes int // one JSON value; default DefaultMaxValueBytes
 	MaxOps        int // compares + success + failure ops; default DefaultMaxOps
 	// MaxAnswerBytes bounds a transaction's answer. The answer is only
 	// known once applied, so the bound is checked before: each get counts
@@ -33,13 +41,13 @@ type Limits struct {
 // WithDefaults returns l with every zero field set to its default.
 func (l Limits) WithDefaults() Limits {
 	if l.MaxNameBytes <= 0 {
-		l.MaxNameBytes = 256
+		l.MaxNameBytes = DefaultMaxNameBytes
 	}
 	if l.MaxKeyBytes <= 0 {
-		l.MaxKeyBytes = 2048
+		l.MaxKeyBytes = DefaultMaxKeyBytes
 	}
 	if l.MaxValueBytes <= 0 {
-		l.MaxValueBytes = 128 << 10
+		l.MaxValueBytes = DefaultMaxValueBytes
 	}
 	if l.MaxOps <= 0 {
 		l.MaxOps = DefaultMaxOps
