@@ -18,7 +18,7 @@ type LocalConfig struct {
 	Dir  string
 	Keep bool
 	// BasePort: launch's port scheme (node i serves HTTP on BasePort+i and
-	// Raft on BasePort+1000+i). Default 8080, the ports of DESIGN.md.
+	// Raft on BasePort+1000+i). Default 8080, the README's ports.
 	BasePort int
 	Nodes    int           // default 3
 	Ready    time.Duration // how long to wait for every node to be ready; default 30s

@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-// fakeDobj serves the part of DESIGN.md's HTTP contract that bench sends,
+// fakeDobj serves the part of dobj's HTTP API that bench sends,
 // over an in-memory map, and fails every failEvery-th request with a 503.
 type fakeDobj struct {
 	failEvery int64

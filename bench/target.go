@@ -121,7 +121,8 @@ func (h *httpClient) do(method, url string, body []byte) error {
 
 func (h *httpClient) close() { h.c.CloseIdleConnections() }
 
-// dobjTarget speaks dobj's HTTP contract (DESIGN.md).
+// dobjTarget speaks dobj's HTTP API (the README's counters, storage and
+// transactions).
 type dobjTarget struct {
 	paths []string // "/<escaped object name>"
 }

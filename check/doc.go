@@ -12,9 +12,12 @@
 //     definite failure appears (set.go);
 //   - that after the faults heal every node's state digest converges.
 //
-// Files: process.go (nodes as child processes, by PID), nemesis.go (the
-// faults), workload.go (the clients), history.go (the record), model.go
-// (porcupine), report.go (verdict, counts, visualization), check.go (Run).
-// It knows the server only through the client package and the binary's
-// flags.
+// Files: check.go (Run and its phases), nodes.go (each node's clients,
+// readiness, convergence), nodes_launch.go (the three `dobj serve`
+// processes, started through package launch), nemesis.go (the faults),
+// workload.go (the clients), classwork.go (the workloads through an object
+// class), idempotency.go and set.go (their checks), history.go (the
+// record), model.go (porcupine), progress.go (the progress line),
+// report.go (verdict, counts, visualization). It knows the server only
+// through the client package, the binary's flags and launch.
 package check

@@ -16,7 +16,7 @@ import (
 // that hashicorp/raft's lines have the shape of dobj's own (same handler:
 // time, level, msg, node, component, then the line's own attributes)
 // instead of hclog's "@level"/"@message" JSON. hclog has no released slog
-// bridge; this is the small one STYLE.md asks for.
+// bridge, so this is a small one: one log stream, one shape.
 type hclogAdapter struct {
 	log     *slog.Logger
 	name    string        // hclog's name, e.g. raft.net; logged as component

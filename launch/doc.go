@@ -6,6 +6,6 @@
 // appends its output to its own log file.
 //
 // One port scheme: node i (1-based) of a cluster at base port B serves
-// HTTP on B+i and Raft on B+1000+i, so `dobj dev` at 8080 is DESIGN.md's
-// 8081-8083 and 9081-9083.
+// HTTP on B+i and Raft on B+1000+i, so `dobj dev` at 8080 serves the
+// README's 8081-8083 and 9081-9083.
 package launch
