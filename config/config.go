@@ -117,8 +117,9 @@ type Config struct {
 	PeerTLSCert string
 	PeerTLSKey  string
 	PeerTLSCA   string
-	// Insecure allows serving on an address other hosts can reach
-	// without authentication and TLS.
+	// Insecure allows listening where other hosts can reach without the
+	// credentials that guard each port: the API without authentication
+	// and TLS, the Raft port without peer TLS, the profiler at all.
 	Insecure bool
 
 	LogLevel string // debug, info, warn, error

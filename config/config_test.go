@@ -440,11 +440,32 @@ func TestSecureByDefault(t *testing.T) {
 		{"two of three peer files", func(c *Config) { c.PeerTLSCert, c.PeerTLSKey = cert, key }, "all three of --peer-tls-cert"},
 		{"all three peer files", func(c *Config) { c.PeerTLSCert, c.PeerTLSKey, c.PeerTLSCA = cert, key, ca }, ""},
 		{"missing auth file", func(c *Config) { c.AuthFile = filepath.Join(dir, "nope") }, "--auth-file: cannot read"},
+
+		{"raft on loopback needs nothing", func(c *Config) { c.RaftAddr = "127.0.0.1:9081" }, ""},
+		{"raft on localhost needs nothing", func(c *Config) { c.RaftAddr = "localhost:9081" }, ""},
+		{"raft on every interface is refused", func(c *Config) { c.RaftAddr = "0.0.0.0:9081" },
+			"--raft-addr: 0.0.0.0:9081 is reachable from other hosts, so serve refuses to start without --peer-tls-cert, --peer-tls-key and --peer-tls-ca"},
+		{"raft on a host address is refused", func(c *Config) { c.RaftAddr = "10.0.0.1:9081" }, "whatever --auth-file says"},
+		{"raft on an empty host is refused", func(c *Config) { c.RaftAddr = ":9081" }, "--raft-addr: :9081 is reachable"},
+		{"raft exposed, api secured: still refused", func(c *Config) {
+			c.HTTPAddr, c.AuthFile, c.TLSCert, c.TLSKey, c.RaftAddr = "0.0.0.0:8081", tokens, cert, key, "0.0.0.0:9081"
+		}, "--raft-addr"},
+		{"raft with peer tls", func(c *Config) {
+			c.RaftAddr, c.PeerTLSCert, c.PeerTLSKey, c.PeerTLSCA = "0.0.0.0:9081", cert, key, ca
+		}, ""},
+		{"raft insecure", func(c *Config) { c.RaftAddr, c.Insecure = "0.0.0.0:9081", true }, ""},
+		{"pprof on loopback", func(c *Config) { c.PprofAddr = "127.0.0.1:6060" }, ""},
+		{"pprof on every interface is refused", func(c *Config) { c.PprofAddr = ":6060" },
+			"--pprof-addr: :6060 is reachable from other hosts, and the profiler asks for no credentials"},
+		{"pprof refused even with every credential", func(c *Config) {
+			c.PprofAddr, c.AuthFile, c.TLSCert, c.TLSKey, c.PeerTLSCert, c.PeerTLSKey, c.PeerTLSCA = "10.0.0.1:6060", tokens, cert, key, cert, key, ca
+		}, "--pprof-addr"},
+		{"pprof insecure", func(c *Config) { c.PprofAddr, c.Insecure = "0.0.0.0:6060", true }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := Default()
-			c.HTTPAddr = "127.0.0.1:8081"
+			c.HTTPAddr, c.RaftAddr = "127.0.0.1:8081", "127.0.0.1:9081"
 			tt.cfg(&c)
 			err := errors.Join(c.checkSecurity()...)
 			if tt.wantErr == "" {

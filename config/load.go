@@ -258,7 +258,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.PeerTLSCert, "peer-tls-cert", c.PeerTLSCert, "this node's certificate `file` for mutual TLS with its peers (with --peer-tls-key and --peer-tls-ca)")
 	fs.StringVar(&c.PeerTLSKey, "peer-tls-key", c.PeerTLSKey, "the peer certificate's private key `file`")
 	fs.StringVar(&c.PeerTLSCA, "peer-tls-ca", c.PeerTLSCA, "the cluster's CA `file`: peers must present a certificate it signed")
-	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "allow an --http-addr other hosts can reach without --auth-file and --tls-cert (anyone who reaches it can read, write and change membership)")
+	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "allow ports other hosts can reach without their credentials: an --http-addr without --auth-file and --tls-cert, a --raft-addr without --peer-tls-*, a --pprof-addr at all (anyone who reaches them can read, write and change membership)")
 	fs.IntVar(&c.ClassMaxInstances, "class-max-instances", c.ClassMaxInstances, "class object instances kept in memory on the leader, least recently used dropped first (0: the runtime's default)")
 	fs.IntVar(&c.ClassRuntimes, "class-runtimes", c.ClassRuntimes, "JavaScript runtimes the objects of one class share on the leader: how many of its calls run JavaScript at once (0: the larger of 4 and the CPUs)")
 	fs.DurationVar(&c.ClassCPULimit, "class-cpu-limit", c.ClassCPULimit, "JavaScript time one class call may take before it is stopped (500, nothing committed)")

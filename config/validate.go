@@ -311,9 +311,8 @@ func isPort0(addr string) bool {
 	return err == nil && n == 0
 }
 
-// checkSecurity checks the TLS and auth files, and refuses an API other
-// hosts can reach without authentication and TLS unless --insecure says
-// so: a node open to the network lets anyone write and change membership.
+// checkSecurity checks the TLS and auth files, and refuses a port other
+// hosts can reach without the credentials that guard it (checkExposure).
 func (c Config) checkSecurity() []error {
 	var p problems
 	if (c.TLSCert == "") != (c.TLSKey == "") {
@@ -335,7 +334,25 @@ func (c Config) checkSecurity() []error {
 			fh.Close()
 		}
 	}
-	if !c.Insecure && !loopbackOnly(c.HTTPAddr) && (c.AuthFile == "" || c.TLSCert == "") {
+	c.checkExposure(&p)
+	return p
+}
+
+// checkExposure refuses, unless --insecure says the network itself is
+// trusted, each listener other hosts can reach without what guards it: a
+// node open to the network lets anyone write and change membership.
+//   - The API needs --auth-file and --tls-cert.
+//   - The Raft port needs --peer-tls-*: its peer service takes forwarded
+//     writes, class deployments and calls, joins as a voter and raw Raft
+//     RPCs from any peer, and --auth-file does not guard it.
+//   - The profiler has no credentials at all: it shows the process's
+//     memory, goroutines and command line, and can stall it with traces.
+func (c Config) checkExposure(p *problems) {
+	if c.Insecure {
+		return
+	}
+	const trust = "or --insecure if the network itself is trusted"
+	if !loopbackOnly(c.HTTPAddr) && (c.AuthFile == "" || c.TLSCert == "") {
 		var missing []string
 		if c.AuthFile == "" {
 			missing = append(missing, "--auth-file (anyone who reaches the port could read, write and change membership)")
@@ -343,10 +360,18 @@ func (c Config) checkSecurity() []error {
 		if c.TLSCert == "" {
 			missing = append(missing, "--tls-cert/--tls-key (tokens and data would cross the network in the clear)")
 		}
-		p.bad("http-addr", "%s is reachable from other hosts, so serve refuses to start without %s; give them, or --insecure if the network itself is trusted",
-			c.HTTPAddr, strings.Join(missing, " and "))
+		p.bad("http-addr", "%s is reachable from other hosts, so serve refuses to start without %s; give them, %s",
+			c.HTTPAddr, strings.Join(missing, " and "), trust)
 	}
-	return p
+	if !loopbackOnly(c.RaftAddr) && !c.PeerTLS() {
+		p.bad("raft-addr", "%s is reachable from other hosts, so serve refuses to start without --peer-tls-cert, --peer-tls-key and --peer-tls-ca "+
+			"(anyone who reaches the port could deploy classes, run calls, join as a voter or send Raft RPCs, whatever --auth-file says); give them, %s",
+			c.RaftAddr, trust)
+	}
+	if c.PprofAddr != "" && !loopbackOnly(c.PprofAddr) {
+		p.bad("pprof-addr", "%s is reachable from other hosts, and the profiler asks for no credentials; listen on loopback (e.g. 127.0.0.1:6060), %s",
+			c.PprofAddr, trust)
+	}
 }
 
 func countSet(vals ...string) int {
