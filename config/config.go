@@ -97,7 +97,9 @@ type Config struct {
 
 	// HTTP server timeouts: reading a whole request, writing a response
 	// (from the end of the request's headers), and keeping an idle
-	// connection. Node-to-node streams and backups lift them.
+	// connection. Node-to-node streams and backups lift them. The write
+	// timeout in force is never less than the longest request needs to
+	// answer (WriteTimeout).
 	HTTPReadTimeout  time.Duration
 	HTTPWriteTimeout time.Duration
 	HTTPIdleTimeout  time.Duration
@@ -182,6 +184,33 @@ func (c Config) SlogLevel() slog.Level {
 		return slog.LevelInfo
 	}
 	return l
+}
+
+// writeMargin is what WriteTimeout leaves after the longest request's
+// deadline for its answer to be written.
+const writeMargin = 5 * time.Second
+
+// RequestTimeout is the deadline of a request other than a class call: a
+// write waits up to twice --apply-timeout (forwarded to the leader, then
+// committed) before it answers 504.
+func (c Config) RequestTimeout() time.Duration {
+	return max(10*time.Second, 2*c.ApplyTimeout)
+}
+
+// CallTimeout is the deadline of a class call: its JavaScript for up to
+// --class-cpu-limit, then its commit and, from a follower, the forwarding
+// (--apply-timeout each), and a margin for the leader's queue. Past it
+// the call answers 504.
+func (c Config) CallTimeout() time.Duration {
+	return c.ClassCPULimit + 2*c.ApplyTimeout + 5*time.Second
+}
+
+// WriteTimeout is the HTTP server's write timeout: --http-write-timeout,
+// raised when the limits let a request run longer, so that every request
+// can still write its answer (500 for a call stopped by the CPU limit,
+// 504 when the outcome is unknown) instead of having its connection cut.
+func (c Config) WriteTimeout() time.Duration {
+	return max(c.HTTPWriteTimeout, c.CallTimeout()+writeMargin, c.RequestTimeout()+writeMargin)
 }
 
 // PeerTLS reports whether node-to-node traffic is mutual TLS.

@@ -505,3 +505,35 @@ func TestDefaultsAreTheEnforcers(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteTimeoutFollowsTheLimits: the write timeout in force leaves
+// every request, a class call running to the CPU limit included, time to
+// write its answer after its own deadline; a larger configured one stays.
+func TestWriteTimeoutFollowsTheLimits(t *testing.T) {
+	tests := []struct {
+		name                string
+		cpu, apply, write   time.Duration
+		wantCall, wantWrite time.Duration
+	}{
+		{"defaults", 30 * time.Second, 5 * time.Second, 30 * time.Second, 45 * time.Second, 50 * time.Second},
+		{"a longer cpu limit raises it", 2 * time.Minute, 5 * time.Second, 30 * time.Second, 135 * time.Second, 140 * time.Second},
+		{"a larger configured one stays", 30 * time.Second, 5 * time.Second, 5 * time.Minute, 45 * time.Second, 5 * time.Minute},
+		{"short calls: the request timeout rules", time.Second, time.Second, time.Second, 8 * time.Second, 15 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			c.ClassCPULimit, c.ApplyTimeout, c.HTTPWriteTimeout = tt.cpu, tt.apply, tt.write
+			if got := c.CallTimeout(); got != tt.wantCall {
+				t.Errorf("CallTimeout = %v, want %v", got, tt.wantCall)
+			}
+			w := c.WriteTimeout()
+			if w != tt.wantWrite {
+				t.Errorf("WriteTimeout = %v, want %v", w, tt.wantWrite)
+			}
+			if w <= c.CallTimeout() || w <= c.RequestTimeout() {
+				t.Errorf("WriteTimeout %v does not outlast the call (%v) and request (%v) deadlines", w, c.CallTimeout(), c.RequestTimeout())
+			}
+		})
+	}
+}

@@ -249,7 +249,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.IntVar(&c.MaxAnswerBytes, "max-answer-bytes", c.MaxAnswerBytes, "largest answer: a transaction that could answer more is refused (each get counted at --max-value-bytes), a list page stops before it (0: max-txn-ops × (max-value-bytes + max-key-bytes + 64))")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", c.MaxInFlight, "requests served at once; past it a request is answered 429 with Retry-After")
 	fs.DurationVar(&c.HTTPReadTimeout, "http-read-timeout", c.HTTPReadTimeout, "longest time to read a whole request")
-	fs.DurationVar(&c.HTTPWriteTimeout, "http-write-timeout", c.HTTPWriteTimeout, "longest time from a request's headers to the end of its answer (more than 2 × --apply-timeout)")
+	fs.DurationVar(&c.HTTPWriteTimeout, "http-write-timeout", c.HTTPWriteTimeout, "longest time from a request's headers to the end of its answer; raised to what the limits need (class-cpu-limit + 2 × apply-timeout + 10s)")
 	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", c.HTTPIdleTimeout, "how long an idle keep-alive connection is kept")
 	fs.StringVar(&c.AuthFile, "auth-file", c.AuthFile, "bearer tokens, one `file` line \"ROLE TOKEN\" (read, write or admin; # starts a comment); SIGHUP reloads it; empty: no authentication")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "serve the API over HTTPS with this certificate `file` (PEM; with --tls-key)")

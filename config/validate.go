@@ -157,9 +157,6 @@ func (c Config) checkLimits(p *problems) {
 	if c.MaxAnswerBytes < 0 {
 		p.bad("max-answer-bytes", "must not be negative")
 	}
-	if c.HTTPWriteTimeout > 0 && c.HTTPWriteTimeout <= 2*c.ApplyTimeout {
-		p.bad("http-write-timeout", "%s must be more than 2 × --apply-timeout (%s): a write waits that long for its answer", c.HTTPWriteTimeout, 2*c.ApplyTimeout)
-	}
 }
 
 // checkLogging checks the log's level and format, and the switches of
