@@ -59,8 +59,20 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		case role < need:
 			return &apiError{http.StatusForbidden, "this token's role is " + role.String() + "; this request needs " + need.String()}
 		}
+		c.Set(ctxIdentity, identity{token: token})
 		return next(c)
 	}
+}
+
+// ctxIdentity is the key under which authenticate leaves the request's
+// identity in the echo context.
+const ctxIdentity = "dobj.identity"
+
+// identity is who a request came as: its token and, when the token came
+// from the console's cookie, the session.
+type identity struct {
+	token   string
+	session string
 }
 
 // bearer extracts the token of an "Authorization: Bearer TOKEN" header.

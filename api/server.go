@@ -75,6 +75,10 @@ type Config struct {
 	// MaxInFlight caps the requests served at once (default 1024); past
 	// it a request is answered 429 with Retry-After.
 	MaxInFlight int
+	// MaxStreamsPerToken caps the watches and WebSockets one token holds
+	// open at once (default 1000); past it one is answered 429. Streams
+	// take no request slot of MaxInFlight once they answered.
+	MaxStreamsPerToken int
 	// CallTimeout bounds a class call end to end (default: the default
 	// class CPU limit and time to commit).
 	CallTimeout time.Duration
@@ -106,6 +110,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = 1024
+	}
+	if c.MaxStreamsPerToken <= 0 {
+		c.MaxStreamsPerToken = defaultMaxStreamsPerToken
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 10 * time.Second
@@ -141,6 +148,7 @@ type Server struct {
 	log      *slog.Logger
 	echo     *echo.Echo
 	inFlight chan struct{} // one slot a request being served
+	streams  *streams      // the watches and WebSockets open
 	classes  classNode     // nil when the node runs no classes
 
 	// watchHealth is why this node refuses watches now; nil while healthy.
@@ -158,6 +166,7 @@ func New(cfg Config, node Node) *Server {
 		node:     node,
 		log:      cfg.Logger.With("node", cfg.NodeID, "component", "api"),
 		inFlight: make(chan struct{}, cfg.MaxInFlight),
+		streams:  newStreams(cfg.MaxStreamsPerToken),
 	}
 	s.stop = make(chan struct{})
 
@@ -176,6 +185,7 @@ func New(cfg Config, node Node) *Server {
 	if cfg.Auth != nil {
 		e.Use(s.authenticate)
 	}
+	e.Use(s.limitStreams)
 	e.Use(s.withDeadline)
 	s.routeConsole(e)
 	e.GET("/_objects", s.listObjects)

@@ -77,6 +77,9 @@ type Config struct {
 	WatchHistoryBytes int64
 	WatchBuffer       int
 	MaxWatches        int // watch streams open at once on this node
+	// MaxStreamsPerToken caps the watches and WebSockets one token holds
+	// open on this node.
+	MaxStreamsPerToken int
 
 	// ClassCPULimit bounds the JavaScript time of one class call (issue
 	// 14); a call over it answers 500 and commits nothing.
@@ -150,30 +153,31 @@ type Config struct {
 // are left empty (DataDir defaults to data/<id> once the id is known).
 func Default() Config {
 	return Config{
-		HTTPAddr:          "127.0.0.1:8081",
-		RaftAddr:          "127.0.0.1:9081",
-		WALSegmentBytes:   64 << 20,
-		SnapshotThreshold: 8192,
-		TrailingLogs:      10240,
-		SnapshotInterval:  30 * time.Second,
-		ApplyTimeout:      5 * time.Second,
-		IdempotencyWindow: 10 * time.Minute,
-		MaxBodyBytes:      1 << 20,
-		MaxNameBytes:      objects.DefaultMaxNameBytes,
-		MaxKeyBytes:       objects.DefaultMaxKeyBytes,
-		MaxValueBytes:     objects.DefaultMaxValueBytes,
-		MaxListLimit:      1000,
-		MaxTxnOps:         objects.DefaultMaxOps,
-		MaxInFlight:       1024,
-		HTTPReadTimeout:   30 * time.Second,
-		HTTPWriteTimeout:  30 * time.Second,
-		HTTPIdleTimeout:   2 * time.Minute,
-		ClassCPULimit:     classes.DefaultCPULimit,
-		WatchHistory:      100_000,
-		WatchHistoryBytes: 64 << 20,
-		WatchBuffer:       1024,
-		MaxWatches:        10_000,
-		LogLevel:          "info",
+		HTTPAddr:           "127.0.0.1:8081",
+		RaftAddr:           "127.0.0.1:9081",
+		WALSegmentBytes:    64 << 20,
+		SnapshotThreshold:  8192,
+		TrailingLogs:       10240,
+		SnapshotInterval:   30 * time.Second,
+		ApplyTimeout:       5 * time.Second,
+		IdempotencyWindow:  10 * time.Minute,
+		MaxBodyBytes:       1 << 20,
+		MaxNameBytes:       objects.DefaultMaxNameBytes,
+		MaxKeyBytes:        objects.DefaultMaxKeyBytes,
+		MaxValueBytes:      objects.DefaultMaxValueBytes,
+		MaxListLimit:       1000,
+		MaxTxnOps:          objects.DefaultMaxOps,
+		MaxInFlight:        1024,
+		HTTPReadTimeout:    30 * time.Second,
+		HTTPWriteTimeout:   30 * time.Second,
+		HTTPIdleTimeout:    2 * time.Minute,
+		ClassCPULimit:      classes.DefaultCPULimit,
+		WatchHistory:       100_000,
+		WatchHistoryBytes:  64 << 20,
+		WatchBuffer:        1024,
+		MaxWatches:         10_000,
+		MaxStreamsPerToken: 1000,
+		LogLevel:           "info",
 	}
 }
 

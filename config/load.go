@@ -266,6 +266,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.Int64Var(&c.WatchHistoryBytes, "watch-history-bytes", c.WatchHistoryBytes, "bytes of changes kept for watches to resume from")
 	fs.IntVar(&c.WatchBuffer, "watch-buffer", c.WatchBuffer, "events one watcher may have waiting before it is cut off to resume")
 	fs.IntVar(&c.MaxWatches, "max-watches", c.MaxWatches, "watch streams open at once on this node; more are refused with 503")
+	fs.IntVar(&c.MaxStreamsPerToken, "max-streams-per-token", c.MaxStreamsPerToken, "watches and WebSockets one token may hold open on this node; more are refused with 429 (with --auth-file)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (default: text when the log goes to a terminal, json otherwise)")
 	fs.StringVar(&c.LogFile, "log-file", c.LogFile, "append the log to this `file` instead of stderr; GET /_cluster/status names it")

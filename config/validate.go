@@ -140,6 +140,7 @@ func (c Config) checkLimits(p *problems) {
 		{"watch-history-bytes", c.WatchHistoryBytes > 0},
 		{"watch-buffer", c.WatchBuffer > 0},
 		{"max-watches", c.MaxWatches > 0},
+		{"max-streams-per-token", c.MaxStreamsPerToken > 0},
 	} {
 		if !d.ok {
 			p.bad(d.name, "must be positive")

@@ -114,6 +114,7 @@ func startProcess(ctx context.Context, cfg config.Config, sec security, base *sl
 	if sec.tokens != nil {
 		apiCfg.Auth = sec.tokens
 	}
+	apiCfg.MaxStreamsPerToken = cfg.MaxStreamsPerToken
 	if p.node, err = cluster.Open(ctx, p.clusterConfig(apiCfg.Limits(), met)); err != nil {
 		ln.Close()
 		return nil, err

@@ -1,0 +1,119 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/dobj/dobj/auth"
+	"github.com/dobj/dobj/classes"
+	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/watch"
+)
+
+// TestStreamsTakeNoRequestSlots: watches hold a request slot only until
+// they answer, so that more of them than MaxInFlight leave reads and
+// writes served; each token holds at most MaxStreamsPerToken of them.
+func TestStreamsTakeNoRequestSlots(t *testing.T) {
+	toks, err := auth.Parse(strings.NewReader("read r1\nread r2\nwrite w\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := watch.NewHub(watch.Options{})
+	s := New(Config{Auth: toks, Watches: hub, MaxInFlight: 2, MaxStreamsPerToken: 3}, newFakeNode())
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { ts.Close(); s.Close() })
+	for i := 0; i < 3; i++ {
+		_, events := stream(t, ts.URL+"/o/watch", "Authorization", "Bearer r1")
+		expectEvent(t, events, `ready 0 {"index":0,"oldest":0}`)
+	}
+	if r := call(t, ts.URL, "POST", "/o/increment", "", "Authorization", "Bearer w"); r.status != 200 {
+		t.Fatalf("a write with more watches open than request slots: %d %s", r.status, r.body)
+	}
+	if r := call(t, ts.URL, "GET", "/o/watch", "", "Authorization", "Bearer r1"); r.status != http.StatusTooManyRequests {
+		t.Fatalf("a watch past the token's cap: %d %s", r.status, r.body)
+	}
+	resp, events := stream(t, ts.URL+"/o/watch", "Authorization", "Bearer r2")
+	expectEvent(t, events, `ready 0 {"index":0,"oldest":0}`)
+	resp.Body.Close()
+	pollUntil(t, 5e9, "the closed watch to be released", func() bool { return s.streams.count() == 3 })
+	if r := call(t, ts.URL, "GET", "/o", "", "Authorization", "Bearer r2"); r.status != 200 {
+		t.Fatalf("a read with watches open: %d %s", r.status, r.body)
+	}
+}
+
+// fakeSocketNode accepts every upgrade and echoes the socket's messages
+// in the background, as the cluster serves a class object's socket.
+type fakeSocketNode struct {
+	*fakeClassNode
+}
+
+func (f fakeSocketNode) ServeWebSocket(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request) (*cluster.CallResult, error) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return nil, nil
+	}
+	go func() {
+		defer c.CloseNow()
+		for {
+			typ, b, err := c.Read(context.Background())
+			if err != nil {
+				return
+			}
+			if c.Write(context.Background(), typ, b) != nil {
+				return
+			}
+		}
+	}()
+	return nil, nil
+}
+
+// dialSocket opens a WebSocket to a class object with token.
+func dialSocket(t *testing.T, base, token string) (*websocket.Conn, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/do/Chat/room",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+	if err == nil {
+		t.Cleanup(func() { c.CloseNow() })
+	}
+	return c, err
+}
+
+// TestSocketsCountedPerToken: a WebSocket holds no request slot once it
+// is open, stays counted against its token until it closes, and past the
+// token's cap an upgrade is refused.
+func TestSocketsCountedPerToken(t *testing.T) {
+	toks, err := auth.Parse(strings.NewReader("write w1\nwrite w2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := fakeSocketNode{newFakeClassNode()}
+	s := New(Config{Auth: toks, MaxInFlight: 1, MaxStreamsPerToken: 2}, node)
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { ts.Close(); s.Close() })
+	var open []*websocket.Conn
+	for i := 0; i < 2; i++ {
+		c, err := dialSocket(t, ts.URL, "w1")
+		if err != nil {
+			t.Fatalf("socket %d: %v", i, err)
+		}
+		open = append(open, c)
+	}
+	if _, err := dialSocket(t, ts.URL, "w1"); err == nil || !strings.Contains(err.Error(), "429") {
+		t.Fatalf("a socket past the token's cap: %v, want 429", err)
+	}
+	if r := call(t, ts.URL, "GET", "/o", "", "Authorization", "Bearer w2"); r.status != 200 {
+		t.Fatalf("a read with sockets open: %d %s", r.status, r.body)
+	}
+	open[0].Close(websocket.StatusNormalClosure, "")
+	pollUntil(t, 5*time.Second, "the closed socket to be released", func() bool { return s.streams.count() == 1 })
+	if _, err := dialSocket(t, ts.URL, "w1"); err != nil {
+		t.Fatalf("a socket after one closed: %v", err)
+	}
+}
