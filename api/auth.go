@@ -75,6 +75,21 @@ type identity struct {
 	session string
 }
 
+// Reauthorize checks what was opened with a token against the auth file
+// again, after it was reloaded (serve calls it on SIGHUP): every watch
+// and WebSocket whose token no longer has the role it needs ends. It
+// returns how many ended.
+func (s *Server) Reauthorize() int {
+	if s.cfg.Auth == nil {
+		return 0
+	}
+	n := s.streams.revoke(func(st *openStream) bool { return s.cfg.Auth.Role(st.token) < st.need })
+	if n > 0 {
+		s.log.Info("ended streams whose token was revoked", "streams", n)
+	}
+	return n
+}
+
 // bearer extracts the token of an "Authorization: Bearer TOKEN" header.
 func bearer(h string) (string, bool) {
 	scheme, token, ok := strings.Cut(h, " ")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -115,5 +117,75 @@ func TestSocketsCountedPerToken(t *testing.T) {
 	pollUntil(t, 5*time.Second, "the closed socket to be released", func() bool { return s.streams.count() == 1 })
 	if _, err := dialSocket(t, ts.URL, "w1"); err != nil {
 		t.Fatalf("a socket after one closed: %v", err)
+	}
+}
+
+// TestReauthorizeEndsRevokedStreams: after the auth file is reloaded,
+// the watches and WebSockets of a token it no longer holds, or no longer
+// with the role they need, end; the others stay open.
+func TestReauthorizeEndsRevokedStreams(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	writeTokens := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeTokens("read gone\nwrite demoted\nwrite kept\n")
+	toks, err := auth.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := watch.NewHub(watch.Options{})
+	s := New(Config{Auth: toks, Watches: hub}, fakeSocketNode{newFakeClassNode()})
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { ts.Close(); s.Close() })
+
+	_, gone := stream(t, ts.URL+"/o/watch", "Authorization", "Bearer gone")
+	expectEvent(t, gone, `ready 0 {"index":0,"oldest":0}`)
+	_, kept := stream(t, ts.URL+"/o/watch", "Authorization", "Bearer kept")
+	expectEvent(t, kept, `ready 0 {"index":0,"oldest":0}`)
+	demotedSocket, err := dialSocket(t, ts.URL, "demoted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keptSocket, err := dialSocket(t, ts.URL, "kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	writeTokens("read demoted\nwrite kept\n")
+	if err := toks.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Reauthorize(); n != 2 {
+		t.Fatalf("Reauthorize ended %d streams, want 2", n)
+	}
+	select {
+	case ev, ok := <-gone:
+		if ok {
+			t.Fatalf("the removed token's watch got %s, want its end", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the removed token's watch is still open")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, _, err := demotedSocket.Read(ctx); err == nil || ctx.Err() != nil {
+		t.Fatalf("the demoted token's socket: read %v, want it closed", err)
+	}
+	if err := keptSocket.Write(ctx, websocket.MessageText, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, err := keptSocket.Read(ctx); err != nil || string(b) != "hi" {
+		t.Fatalf("the kept socket: %q %v", b, err)
+	}
+	if s.streams.count() != 2 {
+		t.Fatalf("%d streams counted, want the 2 kept", s.streams.count())
+	}
+	select {
+	case ev := <-kept:
+		t.Fatalf("the kept watch got %s", ev)
+	default:
 	}
 }

@@ -74,10 +74,11 @@ func (sec security) joinClient(url string, getenv func(string) string) *client.C
 	return client.New(url, opts...)
 }
 
-// reloadOnHangup reloads the token file on every SIGHUP until the
-// returned function is called. A file that does not parse leaves the
+// reloadOnHangup reloads the token file on every SIGHUP, and after each
+// reload calls reloaded (which ends what removed tokens held open), until
+// the returned function is called. A file that does not parse leaves the
 // tokens in use; the log says how many tokens there are, never which.
-func reloadOnHangup(tokens *auth.Store, log *slog.Logger) (stop func()) {
+func reloadOnHangup(tokens *auth.Store, log *slog.Logger, reloaded func()) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -92,6 +93,7 @@ func reloadOnHangup(tokens *auth.Store, log *slog.Logger) (stop func()) {
 					continue
 				}
 				log.Info("SIGHUP: reloaded auth file", "tokens", tokens.Len())
+				reloaded()
 			}
 		}
 	}()

@@ -61,7 +61,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	if sec.tokens != nil {
-		stopReload := reloadOnHangup(sec.tokens, log)
+		stopReload := reloadOnHangup(sec.tokens, log, func() { p.api.Reauthorize() })
 		defer stopReload()
 	}
 	if cfg.PprofAddr != "" {
