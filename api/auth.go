@@ -38,7 +38,7 @@ func requiredRole(method, path string) auth.Role {
 }
 
 // authenticate checks the request's token (a bearer header, or the
-// console's cookie: session.go) against cfg.Auth: 401 without a known
+// console's session cookie: session.go) against cfg.Auth: 401 without a known
 // token, 403 with too weak a role. The token is never logged or echoed.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -47,10 +47,10 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if need == auth.RoleNone {
 			return next(c)
 		}
-		token, ok := s.requestToken(r)
+		id, ok := s.requestIdentity(r)
 		role := auth.RoleNone
 		if ok {
-			role = s.cfg.Auth.Role(token)
+			role = s.cfg.Auth.Role(id.token)
 		}
 		switch {
 		case role == auth.RoleNone:
@@ -59,7 +59,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		case role < need:
 			return &apiError{http.StatusForbidden, "this token's role is " + role.String() + "; this request needs " + need.String()}
 		}
-		c.Set(ctxIdentity, identity{token: token})
+		c.Set(ctxIdentity, id)
 		return next(c)
 	}
 }
@@ -77,15 +77,17 @@ type identity struct {
 
 // Reauthorize checks what was opened with a token against the auth file
 // again, after it was reloaded (serve calls it on SIGHUP): every watch
-// and WebSocket whose token no longer has the role it needs ends. It
-// returns how many ended.
+// and WebSocket whose token no longer has the role it needs ends, and
+// every console session whose token the file no longer holds. It returns
+// how many streams ended.
 func (s *Server) Reauthorize() int {
 	if s.cfg.Auth == nil {
 		return 0
 	}
+	sessions := s.sessions.keepOnly(func(token string) bool { return s.cfg.Auth.Role(token) != auth.RoleNone })
 	n := s.streams.revoke(func(st *openStream) bool { return s.cfg.Auth.Role(st.token) < st.need })
-	if n > 0 {
-		s.log.Info("ended streams whose token was revoked", "streams", n)
+	if n > 0 || sessions > 0 {
+		s.log.Info("ended what revoked tokens held", "streams", n, "console_sessions", sessions)
 	}
 	return n
 }

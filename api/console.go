@@ -19,7 +19,7 @@ var consoleFiles embed.FS
 // /_console/session (session.go). It lets pages read the status of every
 // node: the console's cluster panel polls each member's /_cluster/status,
 // with the console's cookie when the page is another member's (the only
-// pages whose cookie counts).
+// pages whose cookie counts), and sign in on the members of its host.
 func (s *Server) routeConsole(e *echo.Echo) {
 	files, err := fs.Sub(consoleFiles, "console")
 	if err != nil {
@@ -38,15 +38,18 @@ func (s *Server) routeConsole(e *echo.Echo) {
 	e.GET("/_console/session", s.getSession)
 	e.POST("/_console/session", s.signIn)
 	e.DELETE("/_console/session", s.signOut)
+	e.OPTIONS("/_console/session", s.sessionPreflight)
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if c.Path() == "/_cluster/status" {
+			status := c.Path() == "/_cluster/status"
+			signIn := c.Path() == "/_console/session" && c.Request().Method != http.MethodGet
+			if status || signIn {
 				h := c.Response().Header()
 				h.Add("Vary", "Origin")
 				if origin := c.Request().Header.Get("Origin"); origin != "" && s.memberOrigin(c.Request(), origin) {
 					h.Set("Access-Control-Allow-Origin", origin)
 					h.Set("Access-Control-Allow-Credentials", "true")
-				} else {
+				} else if status {
 					h.Set("Access-Control-Allow-Origin", "*")
 				}
 			}

@@ -149,6 +149,7 @@ type Server struct {
 	echo     *echo.Echo
 	inFlight chan struct{} // one slot a request being served
 	streams  *streams      // the watches and WebSockets open
+	sessions *sessions     // the console's sessions
 	classes  classNode     // nil when the node runs no classes
 
 	// watchHealth is why this node refuses watches now; nil while healthy.
@@ -167,6 +168,7 @@ func New(cfg Config, node Node) *Server {
 		log:      cfg.Logger.With("node", cfg.NodeID, "component", "api"),
 		inFlight: make(chan struct{}, cfg.MaxInFlight),
 		streams:  newStreams(cfg.MaxStreamsPerToken),
+		sessions: newSessions(),
 	}
 	s.stop = make(chan struct{})
 

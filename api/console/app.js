@@ -350,9 +350,12 @@ $('keys-next').disabled = true;
 // ---------- sign-in ----------
 
 // A node started with --auth-file asks for a token. The console posts it
-// once to /_console/session, which keeps it in an HttpOnly cookie that
-// the browser sends with every request of this page, the watch streams
-// included: the page itself never holds it.
+// once to /_console/session, which starts a session and sets an HttpOnly
+// cookie naming it that the browser sends with every request of this
+// page, the watch streams included: the page keeps no token. Sessions are
+// each node's own, so the console signs in on the other members of this
+// host too, for its cluster panel to read them (a cookie is kept per
+// host: members on other hosts are never sent the token).
 function showSignIn(msg) {
   if (!$('signin').hidden) return;
   $('signin').hidden = false;
@@ -370,12 +373,35 @@ $('signin-form').addEventListener('submit', async (e) => {
     $('signin-msg').textContent = 'this node did not answer: ' + err.message;
     return;
   }
-  if (r.ok) { location.reload(); return; }
+  if (r.ok) {
+    await signInMembers($('signin-token').value);
+    location.reload();
+    return;
+  }
   const p = await r.json().catch(() => ({}));
   $('signin-msg').textContent = p.detail || r.statusText;
 });
 
+// signInMembers starts a session of token on every other member whose
+// address is on this page's host; failures only leave the panel
+// showing that member as unreachable.
+async function signInMembers(token) {
+  const self = await getJSON('/_cluster/status', 900).catch(() => null);
+  if (!self || !self.ok) return;
+  await Promise.all(self.body.members.map(async (m) => {
+    if (m.id === self.body.id || !m.http_addr) return;
+    const host = m.http_addr.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    if (host !== location.hostname.replace(/^\[|\]$/g, '')) return;
+    await fetch('//' + m.http_addr + '/_console/session', { method: 'POST', credentials: 'include',
+      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token }) }).catch(() => {});
+  }));
+}
+
 $('signout').addEventListener('click', async () => {
+  const self = await getJSON('/_cluster/status', 900).catch(() => null);
+  const members = self && self.ok ? self.body.members.filter((m) => m.id !== self.body.id && m.http_addr) : [];
+  await Promise.all(members.map((m) =>
+    fetch('//' + m.http_addr + '/_console/session', { method: 'DELETE', credentials: 'include' }).catch(() => {})));
   await fetch('/_console/session', { method: 'DELETE' }).catch(() => {});
   location.reload();
 });
