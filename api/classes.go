@@ -227,6 +227,9 @@ func (s *Server) doPath(c echo.Context) (class, name, rest string, err error) {
 // http://<host>/<path…>?<query>, so a class written for Durable Objects
 // routes on url.pathname as it would there.
 func (s *Server) callClass(c echo.Context) error {
+	for k, v := range classResponseHeaders {
+		c.Response().Header().Set(k, v)
+	}
 	class, name, rest, err := s.doPath(c)
 	if err != nil {
 		return err
@@ -245,9 +248,11 @@ func (s *Server) callClass(c echo.Context) error {
 		u.Path, u.RawPath = "/"+p, "/"+rest
 	}
 	// The class sees the request's headers but not the client's bearer
-	// token, which is the node's business, not the code's.
+	// token or dobj's cookies, which are the node's business, not the
+	// code's (classorigin.go).
 	header := r.Header.Clone()
 	header.Del("Authorization")
+	stripDobjCookies(header)
 	req := &classes.Request{Method: r.Method, URL: u.String(), Header: header, Body: body}
 	// A call runs for up to the class CPU limit, longer than other
 	// requests may take; it does not stop when the client goes away
@@ -269,15 +274,7 @@ func (s *Server) callClass(c echo.Context) error {
 		return writeFailed(err)
 	}
 	setIndex(c, res.Index)
-	h := c.Response().Header()
-	for k, vs := range res.Response.Header {
-		if strings.EqualFold(k, "Content-Length") {
-			continue
-		}
-		for _, v := range vs {
-			h.Add(k, v)
-		}
-	}
+	classHeader(c.Response().Header(), res.Response.Header)
 	status := res.Response.Status
 	if status == 0 {
 		status = http.StatusOK
