@@ -75,6 +75,9 @@ func call(t *testing.T, method, url string, body []byte, header map[string]strin
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(body) > 0 {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}

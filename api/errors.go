@@ -26,6 +26,7 @@ var problemTypes = map[int]string{
 	http.StatusForbidden:             "forbidden",
 	http.StatusUnprocessableEntity:   "idempotency-key-reused",
 	http.StatusTooManyRequests:       "too-many-requests",
+	http.StatusUnsupportedMediaType:  "unsupported-media-type",
 	// Answers net/http makes itself (see ProblemListener).
 	http.StatusRequestHeaderFieldsTooLarge: "too-large",
 	http.StatusNotImplemented:              "not-implemented",

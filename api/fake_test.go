@@ -179,7 +179,8 @@ type response struct {
 	body   string
 }
 
-// call sends one request; path is sent as written (escapes kept).
+// call sends one request; path is sent as written (escapes kept), a
+// body as JSON unless header names another Content-Type.
 func call(t *testing.T, base, method, path, body string, header ...string) response {
 	t.Helper()
 	var rd io.Reader
@@ -190,7 +191,15 @@ func call(t *testing.T, base, method, path, body string, header ...string) respo
 	if err != nil {
 		t.Fatalf("new request %s %s: %v", method, path, err)
 	}
+	if body != "" {
+		// As the client sends it; a test of another type says so.
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Host" {
+			req.Host = header[i+1] // Go sends req.Host, not a Host header
+			continue
+		}
 		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)

@@ -106,12 +106,12 @@ func TestProblemListenerPassesResponsesThrough(t *testing.T) {
 		ct     string
 		body   string
 	}{
-		{"POST /c/increment HTTP/1.1\r\nHost: x\r\n\r\n", 200, "application/json", `{"name":"c","value":1}` + "\n"},
+		{"POST /c/increment HTTP/1.1\r\nHost: localhost\r\n\r\n", 200, "application/json", `{"name":"c","value":1}` + "\n"},
 		// A stored value that quotes a canned answer comes back as JSON,
 		// escaped, so it cannot be taken for one.
-		{"PUT /c/storage/k HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(len(quoted)) + "\r\n\r\n" + quoted, 200, "application/json", `{"ok":true}` + "\n"},
-		{"GET /c/storage/k HTTP/1.1\r\nHost: x\r\n\r\n", 200, "application/json", quoted},
-		{"GET /c/storage/nope HTTP/1.1\r\nHost: x\r\n\r\n", 404, "application/problem+json", ""},
+		{"PUT /c/storage/k HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(quoted)) + "\r\n\r\n" + quoted, 200, "application/json", `{"ok":true}` + "\n"},
+		{"GET /c/storage/k HTTP/1.1\r\nHost: localhost\r\n\r\n", 200, "application/json", quoted},
+		{"GET /c/storage/nope HTTP/1.1\r\nHost: localhost\r\n\r\n", 404, "application/problem+json", ""},
 	} {
 		if _, err := io.WriteString(conn, want.req); err != nil {
 			t.Fatal(err)

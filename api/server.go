@@ -69,6 +69,11 @@ type Config struct {
 	// LogFile is where this process writes its log, shown by GET
 	// /_cluster/status; empty when it is not told.
 	LogFile string
+	// Hosts are names this node answers to besides IP addresses,
+	// localhost and the members' addresses (host or host:port): its
+	// listen and advertised addresses and any an operator names. Only a
+	// node without Auth checks the Host (opennode.go).
+	Hosts []string
 	// Auth, when set, requires a bearer token of the route's role on
 	// every route but /_health and /_ready (see requiredRole).
 	Auth Authorizer
@@ -186,6 +191,8 @@ func New(cfg Config, node Node) *Server {
 	e.Use(s.limitInFlight)
 	if cfg.Auth != nil {
 		e.Use(s.authenticate)
+	} else {
+		e.Use(s.guardOpen)
 	}
 	e.Use(s.limitStreams)
 	e.Use(s.withDeadline)

@@ -8,6 +8,7 @@ package config
 
 import (
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/dobj/dobj/classes"
@@ -42,6 +43,10 @@ type Config struct {
 	// them (see defaultAdvertise); port 0, allowed only when the listen
 	// port is 0 too, stands for the port actually bound.
 	AdvertiseHTTP string
+	// HTTPHosts are more names the API answers to, comma-separated (a
+	// proxy's): a node without tokens refuses a Host that is not an IP
+	// address, localhost, one of its addresses or a member's.
+	HTTPHosts     string
 	AdvertiseRaft string
 
 	// Peers is the initial cluster (bootstrapped once by a node without
@@ -219,6 +224,19 @@ func (c Config) WriteTimeout() time.Duration {
 
 // PeerTLS reports whether node-to-node traffic is mutual TLS.
 func (c Config) PeerTLS() bool { return c.PeerTLSCert != "" }
+
+// HostNames are the names the API answers to besides IP addresses,
+// localhost and the members' addresses: the listen and advertised
+// addresses and --http-hosts.
+func (c Config) HostNames() []string {
+	names := []string{c.HTTPAddr, c.AdvertiseHTTP}
+	for _, h := range strings.Split(c.HTTPHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			names = append(names, h)
+		}
+	}
+	return names
+}
 
 // TLS reports whether the API is served over HTTPS.
 func (c Config) TLS() bool { return c.TLSCert != "" }

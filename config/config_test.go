@@ -69,7 +69,7 @@ func TestLoad(t *testing.T) {
 			name: "every flag",
 			args: func(dir string) []string {
 				return append(base(dir), "--peers", "n1=node1.example:9081,n2="+other,
-					"--advertise-http", "node1.example:8081", "--advertise-raft", "node1.example:9081",
+					"--advertise-http", "node1.example:8081", "--http-hosts", "a.example, b.example", "--advertise-raft", "node1.example:9081",
 					"--log-store", "bolt", "--wal-segment-bytes", "1048576", "--snapshot-threshold", "16", "--trailing-logs", "8",
 					"--snapshot-interval", "2s", "--apply-timeout", "3s", "--idempotency-window", "1m",
 					"--max-body-bytes", "4096", "--max-name-bytes", "10", "--max-key-bytes", "20", "--max-value-bytes", "30",
@@ -83,7 +83,7 @@ func TestLoad(t *testing.T) {
 			},
 			check: func(t *testing.T, c Config, dir string) {
 				want := Config{ID: "n1", DataDir: dir, HTTPAddr: httpAddr, RaftAddr: raftAddr,
-					AdvertiseHTTP: "node1.example:8081", AdvertiseRaft: "node1.example:9081",
+					AdvertiseHTTP: "node1.example:8081", HTTPHosts: "a.example, b.example", AdvertiseRaft: "node1.example:9081",
 					Peers:    []Peer{{"n1", "node1.example:9081"}, {"n2", other}},
 					LogStore: "bolt", WALSegmentBytes: 1 << 20, SnapshotThreshold: 16, TrailingLogs: 8, SnapshotInterval: 2 * time.Second, ApplyTimeout: 3 * time.Second,
 					IdempotencyWindow: time.Minute, MaxBodyBytes: 4096, MaxNameBytes: 10, MaxKeyBytes: 20, MaxValueBytes: 30,
@@ -535,5 +535,13 @@ func TestWriteTimeoutFollowsTheLimits(t *testing.T) {
 				t.Errorf("WriteTimeout %v does not outlast the call (%v) and request (%v) deadlines", w, c.CallTimeout(), c.RequestTimeout())
 			}
 		})
+	}
+}
+
+func TestHostNames(t *testing.T) {
+	c := Config{HTTPAddr: "0.0.0.0:8081", AdvertiseHTTP: "10.0.0.1:8081", HTTPHosts: " dobj.example ,,proxy.example:443"}
+	want := []string{"0.0.0.0:8081", "10.0.0.1:8081", "dobj.example", "proxy.example:443"}
+	if got := c.HostNames(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("HostNames = %q, want %q", got, want)
 	}
 }

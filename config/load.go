@@ -230,6 +230,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP API listen `address`; 0.0.0.0:PORT or :PORT listens on every interface")
 	fs.StringVar(&c.RaftAddr, "raft-addr", c.RaftAddr, "Raft listen `address` (default: this node's --peers entry, else 127.0.0.1:9081)")
 	fs.StringVar(&c.AdvertiseHTTP, "advertise-http", c.AdvertiseHTTP, "`host:port` the other nodes reach the HTTP API at, published to them (default: --http-addr; if that is every interface, the host of --advertise-raft with --http-addr's port)")
+	fs.StringVar(&c.HTTPHosts, "http-hosts", c.HTTPHosts, "more `names` the API answers to, comma-separated (a proxy's); without --auth-file a request naming another Host is refused (DNS rebinding)")
 	fs.StringVar(&c.AdvertiseRaft, "advertise-raft", c.AdvertiseRaft, "`host:port` the other nodes reach Raft at, sent when joining; must match this node's --peers entry (default: --raft-addr; if that is every interface, the --peers entry)")
 	fs.Var((*peersValue)(&c.Peers), "peers", "initial cluster `id=raftaddr,...`, the same on every node; bootstrapped once")
 	fs.StringVar(&c.Join, "join", c.Join, "`URL` of any running node to join instead of --peers")
