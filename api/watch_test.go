@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dobj/dobj/auth"
 	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/metrics"
 	"github.com/dobj/dobj/objects"
@@ -229,5 +230,27 @@ func TestConsoleAndMetricsRoutes(t *testing.T) {
 		if !strings.Contains(scrape.body, want) {
 			t.Errorf("scrape lacks %s", want)
 		}
+	}
+}
+
+// TestListObjectsHidesClassObjectsFromNonAdmins: class objects' storage
+// needs admin, and so do their names and sizes in /_objects.
+func TestListObjectsHidesClassObjectsFromNonAdmins(t *testing.T) {
+	toks, err := auth.Parse(strings.NewReader("read r\nadmin a\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := newFakeNode()
+	for _, name := range []string{"a", fsm.ClassObject("Chat", "room"), "z"} {
+		if _, _, err := node.Write(context.Background(), name, objects.Txn{Success: []objects.Op{{Op: "increment", Key: "value", By: 1}}}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts := serve(t, Config{Auth: toks}, node)
+	for _, tt := range []struct{ token, want string }{
+		{"r", `{"objects":[{"name":"a","keys":1,"bytes":6},{"name":"z","keys":1,"bytes":6}],"more":false}` + "\n"},
+		{"a", `{"objects":[{"name":"_do/Chat/room","keys":1,"bytes":6},{"name":"a","keys":1,"bytes":6},{"name":"z","keys":1,"bytes":6}],"more":false}` + "\n"},
+	} {
+		expectOK(t, call(t, ts.URL, "GET", "/_objects", "", "Authorization", "Bearer "+tt.token), tt.want)
 	}
 }

@@ -88,6 +88,10 @@ func TestObjects(t *testing.T) {
 		{"start after a name that is a prefix of others", ObjectsOptions{StartAfter: "b"}, []string{"b-1", "b-2", "b-3", "c"}, false},
 		{"exact limit", ObjectsOptions{Limit: 5}, []string{"a", "b-1", "b-2", "b-3", "c"}, false},
 		{"nothing", ObjectsOptions{Prefix: "zz"}, nil, false},
+		{"hidden names left out", ObjectsOptions{Hide: "b-"}, []string{"a", "c"}, false},
+		{"a page past hidden names", ObjectsOptions{Hide: "b-", Limit: 1, StartAfter: "a"}, []string{"c"}, false},
+		{"hidden names at the end", ObjectsOptions{Hide: "c"}, []string{"a", "b-1", "b-2", "b-3"}, false},
+		{"hidden within the prefix", ObjectsOptions{Prefix: "b-", Hide: "b-2"}, []string{"b-1", "b-3"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
