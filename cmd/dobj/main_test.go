@@ -419,3 +419,28 @@ func TestServeAnswersAHugeURLWithAProblem(t *testing.T) {
 		t.Fatalf("%d %s %+v, want a 431 problem", resp.StatusCode, resp.Header.Get("Content-Type"), p)
 	}
 }
+
+// TestServeAnswersOnlyItsOwnNames: a node without tokens answers a Host
+// that is its address or a name given with --http-hosts, and refuses any
+// other name (one rebound to it).
+func TestServeAnswersOnlyItsOwnNames(t *testing.T) {
+	httpAddr, raftAddr := freeAddr(t), freeAddr(t)
+	url := "http://" + httpAddr
+	runServe(t, io.Discard, url, "--id", "n1", "--data-dir", t.TempDir(), "--http-addr", httpAddr,
+		"--raft-addr", raftAddr, "--peers", "n1="+raftAddr, "--http-hosts", "dobj.test,proxy.test:443")
+	for host, want := range map[string]int{httpAddr: 200, "dobj.test": 200, "proxy.test": 200, "evil.test:8081": 403} {
+		req, err := http.NewRequest(http.MethodGet, url+"/card-1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+}

@@ -115,6 +115,7 @@ func startProcess(ctx context.Context, cfg config.Config, sec security, base *sl
 		apiCfg.Auth = sec.tokens
 	}
 	apiCfg.MaxStreamsPerToken = cfg.MaxStreamsPerToken
+	apiCfg.Hosts = append(cfg.HostNames(), p.httpAddr)
 	if p.node, err = cluster.Open(ctx, p.clusterConfig(apiCfg.Limits(), met)); err != nil {
 		ln.Close()
 		return nil, err
