@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -291,5 +293,73 @@ func TestConsoleSignIn(t *testing.T) {
 	cookies, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie`))
 	if err != nil || cookies != "" {
 		t.Fatalf("the page can read cookies %q (%v): the token must be HttpOnly", cookies, err)
+	}
+}
+
+// TestConsoleCookieIsNoUseToOtherPages: a page on another port of the
+// node's host (the same site, so a SameSite=Strict cookie goes along)
+// makes a browser signed in to the console request a class call that
+// writes, as an <img> and as a no-cors fetch: the console's session
+// cookie does not count for them, and nothing is written.
+func TestConsoleCookieIsNoUseToOtherPages(t *testing.T) {
+	tab := browser(t)
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("admin admin-token\nwrite writer-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, 1, "--auth-file", tokens)
+	c.token = "admin-token"
+	c.start()
+	node := c.nodes[0]
+	c.deploy(node.url(), "Hits", "js", []byte(`export class Hits {
+  constructor(ctx) { this.ctx = ctx; }
+  async fetch() {
+    const n = ((await this.ctx.storage.get("n")) ?? 0) + 1;
+    await this.ctx.storage.put("n", n);
+    return new Response(String(n));
+  }
+}`))
+	hits := func(object string) string {
+		r := c.do(http.MethodGet, node.url()+"/_classes/Hits/objects/"+object+"/storage/n", nil, nil)
+		return fmt.Sprintf("%d %s", r.status, r.body)
+	}
+	if r := c.call(node.url(), http.MethodGet, "Hits", "control", "", nil, nil); r.status != http.StatusOK || hits("control") != "200 1" {
+		t.Fatalf("a GET of the class does not write: %s, stored %s", r, hits("control"))
+	}
+
+	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(node.url()+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#signin-token`)),
+		chromedp.SendKeys(chromedp.CSS(`#signin-token`), "writer-token"),
+		chromedp.Click(chromedp.CSS(`#signin-form button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#account`))); err != nil {
+		t.Fatalf("signing in: %v", err)
+	}
+
+	page := `<img src="` + node.url() + `/do/Hits/img/" onload="done()" onerror="done()">
+<script>
+let left = 2;
+function done() { if (--left === 0) document.title = 'done'; }
+fetch('` + node.url() + `/do/Hits/fetch/', { method: 'POST', mode: 'no-cors', credentials: 'include' }).finally(done);
+</script>`
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, page)
+	}))
+	defer other.Close()
+	if !strings.HasPrefix(other.URL, "http://127.0.0.1:") || !strings.HasPrefix(node.url(), "http://127.0.0.1:") {
+		t.Fatalf("the page %s and the node %s must be on one host", other.URL, node.url())
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(other.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.title === 'done'`)); err != nil {
+		t.Fatalf("the other page's requests did not end: %v", err)
+	}
+	for _, object := range []string{"img", "fetch"} {
+		if got := hits(object); !strings.HasPrefix(got, "404") {
+			t.Errorf("a request of another port's page wrote object %s: %s", object, got)
+		}
 	}
 }
