@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -343,13 +344,25 @@ let left = 2;
 function done() { if (--left === 0) document.title = 'done'; }
 fetch('` + node.url() + `/do/Hits/fetch/', { method: 'POST', mode: 'no-cors', credentials: 'include' }).finally(done);
 </script>`
+	visitOtherPage(t, ctx, node.url(), page)
+	for _, object := range []string{"img", "fetch"} {
+		if got := hits(object); !strings.HasPrefix(got, "404") {
+			t.Errorf("a request of another port's page wrote object %s: %s", object, got)
+		}
+	}
+}
+
+// visitOtherPage serves page from another port of the node's host and
+// has the tab open it, until its script sets the title to "done".
+func visitOtherPage(t *testing.T, ctx context.Context, nodeURL, page string) {
+	t.Helper()
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		io.WriteString(w, page)
 	}))
-	defer other.Close()
-	if !strings.HasPrefix(other.URL, "http://127.0.0.1:") || !strings.HasPrefix(node.url(), "http://127.0.0.1:") {
-		t.Fatalf("the page %s and the node %s must be on one host", other.URL, node.url())
+	t.Cleanup(other.Close)
+	if !strings.HasPrefix(other.URL, "http://127.0.0.1:") || !strings.HasPrefix(nodeURL, "http://127.0.0.1:") {
+		t.Fatalf("the page %s and the node %s must be on one host", other.URL, nodeURL)
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(other.URL+"/")); err != nil {
 		t.Fatal(err)
@@ -357,9 +370,41 @@ fetch('` + node.url() + `/do/Hits/fetch/', { method: 'POST', mode: 'no-cors', cr
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.title === 'done'`)); err != nil {
 		t.Fatalf("the other page's requests did not end: %v", err)
 	}
-	for _, object := range []string{"img", "fetch"} {
-		if got := hits(object); !strings.HasPrefix(got, "404") {
-			t.Errorf("a request of another port's page wrote object %s: %s", object, got)
-		}
+}
+
+// TestOpenClusterRefusesOtherPages: on a cluster without tokens (as
+// dobj dev starts it), a page of another port of the host posts bogus
+// joins the ways a page can without asking (a no-cors fetch, of
+// text/plain and of an untyped body); the membership does not change.
+func TestOpenClusterRefusesOtherPages(t *testing.T) {
+	tab := browser(t)
+	c := newCluster(t, 3)
+	c.start()
+	node := c.leader()
+	// The leader dials a new member before it adds it: give the bogus
+	// ones a port that answers.
+	bogus, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bogus.Close()
+	page := `<script>
+const post = (body) => fetch('` + node.url() + `/_cluster/join', { method: 'POST', mode: 'no-cors', body });
+Promise.allSettled([
+  post('{"id":"bogus1","raft_addr":"` + bogus.Addr().String() + `"}'),
+  post(new Blob(['{"id":"bogus2","raft_addr":"` + bogus.Addr().String() + `"}'])),
+]).then(() => { document.title = 'done'; });
+</script>`
+	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
+	defer cancel()
+	visitOtherPage(t, ctx, node.url(), page)
+	var st struct {
+		Members []struct{ ID string } `json:"members"`
+	}
+	if err := c.getJSON(node.url()+"/_cluster/status", &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Members) != 3 {
+		t.Fatalf("members after the other page's joins: %+v, want the 3 of the cluster", st.Members)
 	}
 }
