@@ -111,7 +111,7 @@ Try (any node accepts any request):
   curl -X POST %[1]s/card-1/increment
   curl -X POST '%[2]s/card-1/increment?by=5'
   curl %[3]s/card-1
-  curl -X PUT %[1]s/card-2/storage/owner -d '"ada"'
+  curl -X PUT %[1]s/card-2/storage/owner -H 'Content-Type: application/json' -d '"ada"'
   curl '%[2]s/card-2/storage?prefix=o'
   curl %[3]s/_cluster/status
 or with this binary: %[4]s incr card-1 --url %[2]s
