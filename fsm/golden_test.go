@@ -62,6 +62,9 @@ func goldenCommands(t *testing.T) map[string][]byte {
 		"v1-map-txn":       asMap(txnCmd()),
 		"v2-body":          v1(Command{Kind: KindNoop, Time: 46, Body: []byte("a kind's own payload")}),
 		"v3-keyed-call":    v1(keyedCallCmd(t)),
+		"v2-script-put":    v1(goldenScriptCommands(t)[0]),
+		"v2-secret-put":    v1(goldenScriptCommands(t)[2]),
+		"v2-script-delete": v1(goldenScriptCommands(t)[3]),
 	}
 }
 
@@ -170,7 +173,7 @@ func TestGoldenSnapshots(t *testing.T) {
 	if *update {
 		// Only a missing file is written: v1.snap was written before
 		// idempotency entries had a request hash, and must stay so.
-		for name, state := range map[string]func(*testing.T) *Machine{"v1": goldenState, "v1-classes": goldenClassState} {
+		for name, state := range map[string]func(*testing.T) *Machine{"v1": goldenState, "v1-classes": goldenClassState, "v1-scripts": goldenScriptState} {
 			if _, err := os.Stat(filepath.Join(dir, name+".snap")); err == nil {
 				continue
 			}

@@ -56,6 +56,7 @@ type Machine struct {
 	idem    *idemTable
 	members map[string]string // id -> HTTP address
 	cls     *classState       // object classes: registry and alarms
+	scr     *scriptState      // Workers scripts (scripts.go)
 	// obs collects the changes of the batch being applied, for
 	// Options.Observer; only the goroutine that applies touches it.
 	obs observed
@@ -78,6 +79,7 @@ func New(opts Options) *Machine {
 		idem:     newIdemTable(),
 		members:  map[string]string{},
 		cls:      newClassState(),
+		scr:      newScriptState(),
 		advanced: make(chan struct{}),
 	}
 }
@@ -138,6 +140,9 @@ func (m *Machine) applyEncoded(data []byte, index uint64) interface{} {
 		return m.applyTxn(c, index)
 	default:
 		if resp, ok := m.applyClassCommand(c, index); ok {
+			return resp
+		}
+		if resp, ok := m.applyScriptCommand(c, index); ok {
 			return resp
 		}
 		panic(fmt.Sprintf("fsm: log entry %d: unknown command kind %d", index, c.Kind))
@@ -230,6 +235,7 @@ func (m *Machine) Digest() (digest string, applied uint64, keys int) {
 	h.Write(d[:])
 	s.writeMeta(h)
 	s.writeClasses(h)
+	s.writeScripts(h)
 	return hex.EncodeToString(h.Sum(nil)), s.applied, s.store.Len()
 }
 
@@ -273,6 +279,7 @@ func (m *Machine) snapshot() *snapshot {
 		idem:    m.idem.clone(),
 		members: members,
 		cls:     m.cls.clone(),
+		scr:     m.scr.clone(),
 		applied: m.applied.Load(),
 	}
 }

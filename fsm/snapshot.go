@@ -29,6 +29,9 @@ type snapshotHeader struct {
 	// entries (issue 14); snapshots without them read as having none.
 	Classes int `msgpack:"classes,omitempty"`
 	Alarms  int `msgpack:"alarms,omitempty"`
+	// Scripts counts the script records that follow the class records
+	// (issue 20); snapshots without it read as having none.
+	Scripts int `msgpack:"scripts,omitempty"`
 }
 
 // snapshot is a point-in-time copy of a Machine's state. The store and the
@@ -39,6 +42,7 @@ type snapshot struct {
 	idem    *idemTable
 	members []Member // sorted by ID
 	cls     *classState
+	scr     *scriptState
 	applied uint64
 }
 
@@ -105,7 +109,7 @@ func (s *snapshot) write(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := msgpack.NewEncoder(bw)
 	h := snapshotHeader{V: snapshotVersion, Applied: s.applied, Members: s.members, Idem: s.idem.len(), Keys: s.store.Len(),
-		Classes: s.cls.classes.Len(), Alarms: s.cls.alarmOf.Len()}
+		Classes: s.cls.classes.Len(), Alarms: s.cls.alarmOf.Len(), Scripts: s.scr.scripts.Len()}
 	if err := enc.Encode(&h); err != nil {
 		return fmt.Errorf("write snapshot header: %w", err)
 	}
@@ -131,6 +135,9 @@ func (s *snapshot) write(w io.Writer) error {
 	if err := s.cls.write(enc); err != nil {
 		return err
 	}
+	if err := s.scr.write(enc); err != nil {
+		return err
+	}
 	return bw.Flush()
 }
 
@@ -149,7 +156,7 @@ func (m *Machine) Restore(r io.ReadCloser) error {
 		members[mb.ID] = mb.HTTPAddr
 	}
 	m.mu.Lock()
-	m.store, m.idem, m.members, m.cls = s.store, s.idem, members, s.cls
+	m.store, m.idem, m.members, m.cls, m.scr = s.store, s.idem, members, s.cls, s.scr
 	m.mu.Unlock()
 	if m.opts.Observer != nil {
 		m.opts.Observer.Restored(s.applied)
@@ -168,7 +175,7 @@ func readSnapshot(r io.Reader) (*snapshot, error) {
 	if h.V != snapshotVersion {
 		return nil, fmt.Errorf("read snapshot: unknown version %d", h.V)
 	}
-	s := &snapshot{store: objects.NewStore(), idem: newIdemTable(), members: h.Members, cls: newClassState(), applied: h.Applied}
+	s := &snapshot{store: objects.NewStore(), idem: newIdemTable(), members: h.Members, cls: newClassState(), scr: newScriptState(), applied: h.Applied}
 	for i := 0; i < h.Idem; i++ {
 		var e idemEntry
 		if err := dec.Decode(&e); err != nil {
@@ -192,6 +199,9 @@ func readSnapshot(r io.Reader) (*snapshot, error) {
 		s.store.Load(object, key, value)
 	}
 	if err := s.cls.read(dec, h.Classes, h.Alarms); err != nil {
+		return nil, err
+	}
+	if err := s.scr.read(dec, h.Scripts); err != nil {
 		return nil, err
 	}
 	return s, nil
