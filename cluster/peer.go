@@ -75,6 +75,7 @@ func (n *Node) InternalHandler() http.Handler {
 	mux.HandleFunc("POST "+pathRemove, n.serveRemove)
 	mux.HandleFunc("POST "+pathCall, n.serveCall)
 	mux.HandleFunc("POST "+pathClass, n.serveClass)
+	mux.HandleFunc("POST "+pathScript, n.serveScript)
 	mux.HandleFunc("GET "+pathSocket, n.serveSocket)
 	return mux
 }
