@@ -87,6 +87,9 @@ type Config struct {
 	// CallTimeout bounds a class call end to end (default: the default
 	// class CPU limit and time to commit).
 	CallTimeout time.Duration
+	// MaxScriptBytes bounds a script upload, PUT /_scripts/<name>
+	// (default DefaultMaxScriptBytes).
+	MaxScriptBytes int64
 
 	// Faults enables POST /_test/partition {"blocked":["n2"]}.
 	Faults bool
@@ -130,6 +133,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.CallTimeout <= 0 {
 		c.CallTimeout = defaultCallTimeout
+	}
+	if c.MaxScriptBytes <= 0 {
+		c.MaxScriptBytes = DefaultMaxScriptBytes
 	}
 }
 
@@ -215,6 +221,7 @@ func New(cfg Config, node Node) *Server {
 	}
 
 	s.registerClassRoutes(e)
+	s.registerScriptRoutes(e)
 
 	e.POST("/:name/increment", s.increment)
 	e.POST("/:name/decrement", s.decrement)
