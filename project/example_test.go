@@ -3,126 +3,40 @@ package project
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/dobj/dobj/project/projecttest"
 )
 
 // exampleDir is the seed's application, as its author wrote it.
 const exampleDir = "../examples/hono-counter"
 
-// nodeTools returns the paths of node and npm, installing Debian's nodejs
-// and npm with apt-get when they are missing, as the browser test installs
-// chromium. Where they cannot be had the test is skipped, saying why — or
-// fails under CI=true, where a skip would hide a missing install step.
-func nodeTools(t *testing.T) (node, npm string) {
-	t.Helper()
-	find := func() (string, string, bool) {
-		n, err1 := exec.LookPath("node")
-		if err1 != nil {
-			n, err1 = exec.LookPath("nodejs")
-		}
-		m, err2 := exec.LookPath("npm")
-		return n, m, err1 == nil && err2 == nil
-	}
-	if n, m, ok := find(); ok {
-		return n, m
-	}
-	unavailable := func(why string, args ...any) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("node and npm are missing: "+why, args...)
-		}
-		t.Skipf("example test skipped: node and npm are missing: "+why, args...)
-	}
-	if _, err := exec.LookPath("apt-get"); err != nil {
-		unavailable("there is no apt-get to install them")
-	}
-	if os.Geteuid() != 0 {
-		unavailable("installing them with apt-get needs root")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", "nodejs", "npm"}} {
-		cmd := exec.CommandContext(ctx, "apt-get", args...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			unavailable("apt-get %s failed (%v): %s", strings.Join(args, " "), err, lastLines(string(out), 5))
-		}
-	}
-	n, m, ok := find()
-	if !ok {
-		unavailable("apt-get installed nodejs and npm but they are not on PATH")
-	}
-	return n, m
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// installed is the copy of the example in which npm installed its
-// packages, made once for the package's tests and removed by TestMain.
-var installed struct {
-	once sync.Once
-	dir  string
-	err  error
-}
+// installed is the example with its packages installed, shared by the
+// package's tests and removed by TestMain.
+var installed projecttest.Installed
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if installed.dir != "" {
-		os.RemoveAll(installed.dir)
-	}
+	installed.Remove()
 	os.Exit(code)
 }
 
 // honoCounter loads the example: in place when its packages are installed,
-// else from a copy in which npm installs them (writing no lock file).
+// else from a copy in which npm installs them.
 func honoCounter(t *testing.T) *Config {
 	t.Helper()
-	_, npm := nodeTools(t)
-	dir := exampleDir
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "hono")); err != nil {
-		installed.once.Do(func() { installed.dir, installed.err = npmInstall(npm) })
-		if installed.err != nil {
-			t.Fatal(installed.err)
-		}
-		dir = installed.dir
-	}
-	c, err := Load(dir, today)
+	c, err := Load(installed.Dir(t, exampleDir, "hono"), today)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
-}
-
-// npmInstall copies the example into a new directory and runs npm install
-// there.
-func npmInstall(npm string) (string, error) {
-	dir, err := os.MkdirTemp("", "hono-counter-")
-	if err != nil {
-		return "", err
-	}
-	if err := os.CopyFS(dir, os.DirFS(exampleDir)); err != nil {
-		return dir, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--no-package-lock", "--ignore-scripts")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return dir, fmt.Errorf("npm install in a copy of %s: %v\n%s", exampleDir, err, lastLines(string(out), 20))
-	}
-	return dir, nil
 }
 
 func TestHonoCounterExample(t *testing.T) {
@@ -186,7 +100,7 @@ console.log(JSON.stringify(out));
 // routes reach the Counter's RPC methods and answer as the seed does.
 func TestHonoCounterRunsInNode(t *testing.T) {
 	c := honoCounter(t)
-	node, _ := nodeTools(t)
+	node, _ := projecttest.NodeTools(t)
 	s, err := Bundle(c, BundleOptions{Builtins: map[string]string{
 		"cloudflare:workers": "export class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }",
 	}})
