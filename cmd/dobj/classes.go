@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/dobj/dobj/classes"
 	"github.com/dobj/dobj/client"
@@ -15,15 +16,22 @@ import (
 
 // Verbs of object classes (issue 14): deploy, classes, call.
 
-// deploy: dobj deploy FILE [--class NAME]. The language follows the
-// file's extension; the class defaults to the module's only export.
+// deploy: dobj deploy [DIR] deploys a Workers project (scripts.go); dobj
+// deploy FILE [--class NAME] a class. The language follows the file's
+// extension; the class defaults to the module's only export.
 func deploy(ctx context.Context, e env, args []string) error {
 	var class string
-	pos, c, cf, err := clientVerb(e, "deploy", args, 1, 1, false, false, func(fs *flag.FlagSet) {
-		fs.StringVar(&class, "class", "", "the exported class to deploy (default: the module's only exported class)")
+	pos, c, cf, err := clientVerb(e, "deploy", args, 0, 1, false, false, func(fs *flag.FlagSet) {
+		fs.StringVar(&class, "class", "", "the exported class to deploy, for a FILE (default: the module's only exported class)")
 	})
 	if err != nil {
 		return helpOK(err)
+	}
+	if dir, ok := projectDir(pos); ok {
+		if class != "" {
+			return fmt.Errorf("%w: dobj deploy: --class is for a FILE; %s is a project directory", errUsage, dir)
+		}
+		return deployProject(ctx, e, c, cf, dir, time.Now())
 	}
 	source, err := os.ReadFile(pos[0])
 	if err != nil {

@@ -31,6 +31,7 @@ func main() {
 // output streams.
 type env struct {
 	getenv func(string) string
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -65,7 +66,11 @@ func verbs() map[string]verb {
 
 		"watch":   {"NAME [--prefix P] [--since N]", "print an object's changes as they apply, one JSON line each; resumes across reconnects", watchVerb, "dobj watch card-1 --url http://127.0.0.1:8082", ""},
 		"objects": {"[--prefix P] [--start-after NAME] [--limit N] [--all]", "list objects with their key counts and bytes", objectsVerb, "dobj objects --prefix card-", ""},
-		"deploy":  {"FILE [--class NAME]", "deploy a JavaScript (.js) or TypeScript (.ts) Durable Object class", deploy, "dobj deploy examples/counter.js", ""},
+		"deploy": {"[DIR] | FILE [--class NAME]", "deploy a Workers project (DIR, default .), or a JavaScript (.js) or TypeScript (.ts) Durable Object class", deploy, "dobj deploy examples/hono-counter",
+			"A directory (or no argument: the current one) is a project: its wrangler.toml, wrangler.json or\nwrangler.jsonc is read and main bundled here, and a project that cannot deploy fails before\nanything is sent, naming the file, line and field. A file is one class, as before."},
+		"scripts": {"", "list the deployed Workers scripts, their classes and versions", scriptsVerb, "dobj scripts --url http://127.0.0.1:8082", ""},
+		"secret": {"put NAME [--script S]", "set a secret of a script; the value is read from stdin", secretVerb, "dobj secret put API_TOKEN --script hono-counter < token.txt",
+			"S defaults to the name of the project in the current directory. A trailing newline of the value is dropped."},
 		"classes": {"", "list the deployed classes and their versions", classesVerb, "dobj classes --url http://127.0.0.1:8082", ""},
 		"call":    {"CLASS NAME [PATH] [-X METHOD] [--data BODY] [--idempotency-key K]", "run fetch of object NAME of CLASS and print its answer", call, "dobj call Counter card-1 /increment -X POST", ""},
 		"members": {"", "list the cluster's members", members, "dobj members --url http://127.0.0.1:8082", ""},
@@ -87,7 +92,7 @@ var errUsage = errors.New("usage")
 
 // run is main without the process: it dispatches args[0] to its verb.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	e := env{getenv: getenv, stdout: stdout, stderr: stderr}
+	e := env{getenv: getenv, stdin: os.Stdin, stdout: stdout, stderr: stderr}
 	table := verbs()
 	if len(args) == 0 {
 		printUsage(stderr, table)

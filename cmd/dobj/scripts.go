@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dobj/dobj/client"
+	"github.com/dobj/dobj/project"
+)
+
+// Verbs of Workers scripts (issue 20): deploy [DIR], scripts, secret put.
+
+// projectDir says whether deploy's argument is a project directory: none
+// (the current directory) or a directory.
+func projectDir(pos []string) (string, bool) {
+	if len(pos) == 0 {
+		return ".", true
+	}
+	if fi, err := os.Stat(pos[0]); err == nil && fi.IsDir() {
+		return pos[0], true
+	}
+	return "", false
+}
+
+// deployProject loads the project in dir (today is the compatibility date
+// of one that gives none), bundles its main module here and uploads it
+// with its configuration. Anything wrong with the project is an error
+// naming the file, line and field, before anything is sent.
+func deployProject(ctx context.Context, e env, c *client.Client, cf *clientFlags, dir string, today time.Time) error {
+	cfg, err := project.Load(dir, today)
+	if err != nil {
+		return fmt.Errorf("deploy %s: %w", dir, err)
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(e.stderr, "warning: %s\n", w)
+	}
+	script, err := project.Bundle(cfg, project.BundleOptions{})
+	if err != nil {
+		return fmt.Errorf("deploy %s: %w", dir, err)
+	}
+	for _, w := range script.Warnings {
+		fmt.Fprintf(e.stderr, "warning: %s\n", w)
+	}
+	meta, err := scriptMetadata(cfg)
+	if err != nil {
+		return fmt.Errorf("deploy %s: %w", dir, err)
+	}
+	modules := []client.ScriptModule{{Name: meta.MainModule, Content: script.Code}}
+	out, err := c.DeployScript(ctx, cfg.Name, meta, modules)
+	if err != nil {
+		return problem(cf, err)
+	}
+	return printJSON(e.stdout, out)
+}
+
+// scriptMetadata is the upload's metadata part for cfg: the bundle is one
+// module named after main, with a .js extension.
+func scriptMetadata(cfg *project.Config) (client.ScriptMetadata, error) {
+	base := filepath.Base(cfg.Main)
+	meta := client.ScriptMetadata{MainModule: strings.TrimSuffix(base, filepath.Ext(base)) + ".js",
+		CompatibilityDate: cfg.CompatibilityDate, CompatibilityFlags: cfg.CompatibilityFlags}
+	for _, b := range cfg.DurableObjects {
+		meta.Bindings = append(meta.Bindings, client.ScriptBinding{Type: client.BindingDurableObject, Name: b.Name,
+			ClassName: b.ClassName, ScriptName: b.ScriptName})
+	}
+	for _, s := range cfg.Services {
+		meta.Bindings = append(meta.Bindings, client.ScriptBinding{Type: client.BindingService, Name: s.Binding,
+			Service: s.Service, Entrypoint: s.Entrypoint})
+	}
+	names := make([]string, 0, len(cfg.Vars))
+	for name := range cfg.Vars {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if text, ok := cfg.Vars[name].(string); ok {
+			meta.Bindings = append(meta.Bindings, client.ScriptBinding{Type: client.BindingText, Name: name, Text: text})
+			continue
+		}
+		v, err := json.Marshal(cfg.Vars[name])
+		if err != nil {
+			return meta, fmt.Errorf("vars.%s: %w", name, err)
+		}
+		meta.Bindings = append(meta.Bindings, client.ScriptBinding{Type: client.BindingJSON, Name: name, JSON: v})
+	}
+	for _, m := range cfg.Migrations {
+		sm := client.ScriptMigration{Tag: m.Tag, NewClasses: m.NewClasses, NewSQLiteClasses: m.NewSQLiteClasses,
+			DeletedClasses: m.DeletedClasses}
+		for _, r := range m.RenamedClasses {
+			sm.RenamedClasses = append(sm.RenamedClasses, client.RenamedClass{From: r.From, To: r.To})
+		}
+		meta.Migrations = append(meta.Migrations, sm)
+	}
+	for _, r := range cfg.Routes {
+		meta.Routes = append(meta.Routes, client.ScriptRoute{Pattern: r.Pattern, ZoneName: r.ZoneName, CustomDomain: r.CustomDomain})
+	}
+	return meta, nil
+}
+
+// scriptsVerb: dobj scripts.
+func scriptsVerb(ctx context.Context, e env, args []string) error {
+	_, c, cf, err := clientVerb(e, "scripts", args, 0, 0, false, false, nil)
+	if err != nil {
+		return helpOK(err)
+	}
+	list, err := c.Scripts(ctx)
+	if err != nil {
+		return problem(cf, err)
+	}
+	if list == nil {
+		list = []client.Script{}
+	}
+	return printJSON(e.stdout, map[string]any{"scripts": list})
+}
+
+// maxSecretInput bounds what secret put reads from stdin (the server
+// refuses more than 5 KiB; reading a little past it lets it say so).
+const maxSecretInput = 64 << 10
+
+// secretVerb: dobj secret put NAME [--script S], the value on stdin.
+func secretVerb(ctx context.Context, e env, args []string) error {
+	var script string
+	pos, c, cf, err := clientVerb(e, "secret", args, 2, 2, false, false, func(fs *flag.FlagSet) {
+		fs.StringVar(&script, "script", "", "the script (default: the name of the project in the current directory)")
+	})
+	if err != nil {
+		return helpOK(err)
+	}
+	if pos[0] != "put" {
+		return usageError("secret")
+	}
+	if script == "" {
+		cfg, err := project.Load(".", time.Now())
+		if errors.Is(err, project.ErrNoConfig) {
+			return fmt.Errorf("%w: dobj secret put: --script is required outside a project directory", errUsage)
+		}
+		if err != nil {
+			return fmt.Errorf("secret put: %w", err)
+		}
+		script = cfg.Name
+	}
+	value, err := io.ReadAll(io.LimitReader(e.stdin, maxSecretInput))
+	if err != nil {
+		return fmt.Errorf("secret put: read the value from stdin: %w", err)
+	}
+	value = []byte(strings.TrimSuffix(strings.TrimSuffix(string(value), "\n"), "\r"))
+	if err := c.PutSecret(ctx, script, pos[1], value); err != nil {
+		return problem(cf, err)
+	}
+	return printJSON(e.stdout, map[string]string{"script": script, "secret": pos[1]})
+}
