@@ -27,20 +27,7 @@ import (
 // stderr and exit code.
 func dobj(t *testing.T, url string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "DOBJ_URL="+url)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	default:
-		t.Fatalf("run dobj %v: %v", args, err)
-	}
-	return o.String(), e.String(), code
+	return dobjIn(t, "", url, args...)
 }
 
 // TestCLIVerbs drives a cluster with the client verbs, as a person at a
