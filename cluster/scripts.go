@@ -21,9 +21,9 @@ import (
 // pathScript is the peer route of a script command a follower forwards.
 const pathScript = "/_internal/script"
 
-// maxPeerScriptBody bounds a forwarded script command: well above any
-// upload limit an operator would set (the API's default is 4 MiB), so
-// that the API's limit is the one that applies.
+// maxPeerScriptBody bounds a forwarded script command: the largest
+// --max-script-bytes (config.MaxScriptBytesCap), so that the API's limit
+// is the one that applies.
 const maxPeerScriptBody = 64 << 20
 
 // Script is a deployed script as the FSM holds it.

@@ -30,6 +30,10 @@ const (
 	BugNoIdempotency   = "no-idempotency"
 )
 
+// MaxScriptBytesCap is the largest --max-script-bytes: what a leader
+// accepts of a script a follower forwards.
+const MaxScriptBytesCap = 64 << 20
+
 // Config is every setting of one `dobj serve` process.
 type Config struct {
 	ID       string // this node's Raft server id
@@ -102,6 +106,9 @@ type Config struct {
 	MaxTxnOps      int // ops (compares + success + failure) of one transaction
 	MaxAnswerBytes int // largest answer; 0: max-txn-ops × (max-value-bytes + max-key-bytes + 64)
 	MaxInFlight    int // requests served at once; past it, 429
+	// MaxScriptBytes bounds a script upload (PUT /_scripts/<name>); 0 is
+	// the API's default, 4 MiB. At most MaxScriptBytesCap.
+	MaxScriptBytes int64
 
 	// HTTP server timeouts: reading a whole request, writing a response
 	// (from the end of the request's headers), and keeping an idle

@@ -248,6 +248,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.IntVar(&c.MaxListLimit, "max-list-limit", c.MaxListLimit, "most entries one list returns")
 	fs.IntVar(&c.MaxTxnOps, "max-txn-ops", c.MaxTxnOps, "most ops (compares, success and failure ops) in one transaction")
 	fs.IntVar(&c.MaxAnswerBytes, "max-answer-bytes", c.MaxAnswerBytes, "largest answer: a transaction that could answer more is refused (each get counted at --max-value-bytes), a list page stops before it (0: max-txn-ops × (max-value-bytes + max-key-bytes + 64))")
+	fs.Int64Var(&c.MaxScriptBytes, "max-script-bytes", c.MaxScriptBytes, "largest script upload, PUT /_scripts/NAME (0: 4 MiB)")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", c.MaxInFlight, "requests served at once; past it a request is answered 429 with Retry-After")
 	fs.DurationVar(&c.HTTPReadTimeout, "http-read-timeout", c.HTTPReadTimeout, "longest time to read a whole request")
 	fs.DurationVar(&c.HTTPWriteTimeout, "http-write-timeout", c.HTTPWriteTimeout, "longest time from a request's headers to the end of its answer; raised to what the limits need (class-cpu-limit + 2 × apply-timeout + 10s)")

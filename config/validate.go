@@ -155,6 +155,9 @@ func (c Config) checkLimits(p *problems) {
 	if c.MaxValueBytes > 0 && c.MaxBodyBytes > 0 && int64(c.MaxValueBytes) > c.MaxBodyBytes {
 		p.bad("max-value-bytes", "%d is larger than --max-body-bytes %d", c.MaxValueBytes, c.MaxBodyBytes)
 	}
+	if c.MaxScriptBytes < 0 || c.MaxScriptBytes > MaxScriptBytesCap {
+		p.bad("max-script-bytes", "must be between 0 (the default) and %d", MaxScriptBytesCap)
+	}
 	if c.MaxAnswerBytes < 0 {
 		p.bad("max-answer-bytes", "must not be negative")
 	}

@@ -149,6 +149,7 @@ func apiConfig(cfg config.Config, base *slog.Logger, logFile string, hub *watch.
 		MaxOps:         cfg.MaxTxnOps,
 		MaxAnswerBytes: cfg.MaxAnswerBytes,
 		MaxInFlight:    cfg.MaxInFlight,
+		MaxScriptBytes: cfg.MaxScriptBytes,
 		RequestTimeout: cfg.RequestTimeout(),
 		CallTimeout:    cfg.CallTimeout(),
 		Faults:         cfg.TestFaults,
