@@ -241,7 +241,7 @@ func invalid(format string, args ...any) error {
 // migrate applies p's migrations whose tags prev has not applied, in
 // order, to prev's classes, as Cloudflare applies a deploy's migrations
 // after the script's last tag. Every other script's binding to a class
-// of this script must still find it afterwards.
+// of this script must still find it afterwards (stillBound).
 func (ss *scriptState) migrate(p *ScriptPut, prev *Script) (classes []ScriptClass, tags, applied []string, err error) {
 	if prev != nil {
 		classes = append(classes, prev.Classes...)
@@ -301,22 +301,28 @@ func (ss *scriptState) migrate(p *ScriptPut, prev *Script) (classes []ScriptClas
 		tags = append(tags, mg.Tag)
 		applied = append(applied, mg.Tag)
 	}
-	// A class another script binds must survive this deploy's migrations.
-	var gone error
+	return classes, tags, applied, ss.stillBound(p.Name, classes)
+}
+
+// stillBound refuses a deploy of script whose migrations left out
+// (deleted or renamed away) a class another script binds.
+func (ss *scriptState) stillBound(script string, classes []ScriptClass) error {
+	own := &Script{Classes: classes}
+	var err error
 	ss.scripts.Ascend(func(o *Script) bool {
-		if o.Name == p.Name {
+		if o.Name == script {
 			return true
 		}
 		for _, b := range o.DurableObjects {
-			if b.Script == p.Name && find(b.Class) < 0 {
-				gone = invalid("class %s of script %s is still bound by script %s (durable_objects binding %s)",
-					b.Class, p.Name, o.Name, b.Name)
+			if _, ok := own.Class(b.Class); b.Script == script && !ok {
+				err = invalid("class %s of script %s is still bound by script %s (durable_objects binding %s)",
+					b.Class, script, o.Name, b.Name)
 				return false
 			}
 		}
 		return true
 	})
-	return classes, tags, applied, gone
+	return err
 }
 
 // checkBindings checks that each of p's bindings names a class or script
