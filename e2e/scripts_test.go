@@ -78,6 +78,16 @@ func TestDeployHonoCounterThroughAFollower(t *testing.T) {
 			t.Fatalf("%s lists %+v", nd.id, s)
 		}
 	}
+	// A binding to a class the script does not have, through a follower:
+	// a 400 naming it, and the script stays at its version.
+	bad := client.ScriptMetadata{MainModule: "index.js", CompatibilityDate: "2025-04-01",
+		Bindings: []client.ScriptBinding{{Type: client.BindingDurableObject, Name: "FAR", ClassName: "Nope", ScriptName: "hono-counter"}}}
+	var ce *client.Error
+	_, err := client.New(followers[1].url()).DeployScript(context.Background(), "bad", bad,
+		[]client.ScriptModule{{Name: "index.js", Content: []byte("export default {}")}})
+	if !errors.As(err, &ce) || ce.Status != http.StatusBadRequest || !strings.Contains(ce.Detail, "durable_objects binding FAR") {
+		t.Fatalf("a bad binding through a follower: %v, want a 400 naming FAR", err)
+	}
 	// A secret through the other follower: stored, never answered.
 	const value = "e2e-secret-value"
 	cl := client.New(followers[1].url())
@@ -97,7 +107,6 @@ func TestDeployHonoCounterThroughAFollower(t *testing.T) {
 	if err := client.New(followers[0].url()).DeleteScript(context.Background(), "hono-counter"); err != nil {
 		t.Fatal(err)
 	}
-	var ce *client.Error
 	if err := cl.DeleteScript(context.Background(), "hono-counter"); !errors.As(err, &ce) || ce.Status != http.StatusNotFound {
 		t.Fatalf("second delete: %v, want 404", err)
 	}
