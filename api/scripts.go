@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dobj/dobj/apitypes"
 	"github.com/dobj/dobj/classes"
-	"github.com/dobj/dobj/client"
 	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
@@ -28,8 +28,8 @@ import (
 //
 //	PUT    /_scripts/<name>                   deploy: multipart/form-data, a `metadata`
 //	                                          JSON part and one part per module (README)
-//	GET    /_scripts                          {"scripts":[client.Script…]}
-//	GET    /_scripts/<name>                   one client.Script
+//	GET    /_scripts                          {"scripts":[apitypes.Script…]}
+//	GET    /_scripts/<name>                   one apitypes.Script
 //	DELETE /_scripts/<name>                   {"deleted":true}; 404 when absent; the
 //	                                          objects' storage stays
 //	PUT    /_scripts/<name>/secrets/<SECRET>  body: the value
@@ -127,14 +127,14 @@ func (h *scriptRoutes) deploy(c echo.Context) error {
 		return refused(http.StatusBadRequest, err)
 	}
 	setIndex(c, d.Version)
-	return writeJSON(c, http.StatusOK, client.ScriptDeployed{Script: name, Version: d.Version,
+	return writeJSON(c, http.StatusOK, apitypes.ScriptDeployed{Script: name, Version: d.Version,
 		Applied: nonNil(d.Applied), Classes: scriptClasses(d.Classes)})
 }
 
 // readUpload reads a multipart upload, bounded by MaxScriptBytes: the
 // metadata part and the module parts, by name.
-func (h *scriptRoutes) readUpload(c echo.Context) (client.ScriptMetadata, []fsm.Module, error) {
-	var meta client.ScriptMetadata
+func (h *scriptRoutes) readUpload(c echo.Context) (apitypes.ScriptMetadata, []fsm.Module, error) {
+	var meta apitypes.ScriptMetadata
 	r := c.Request()
 	mt, params, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
@@ -212,7 +212,7 @@ func uploadedModule(p *multipart.Part, data []byte) (fsm.Module, error) {
 // scriptPut checks an upload's metadata and turns it into the command's
 // body. What depends on other scripts (bindings' targets, migrations
 // against the last deployment) the FSM checks when it applies it.
-func scriptPut(name string, meta client.ScriptMetadata, modules []fsm.Module) (*fsm.ScriptPut, error) {
+func scriptPut(name string, meta apitypes.ScriptMetadata, modules []fsm.Module) (*fsm.ScriptPut, error) {
 	p := &fsm.ScriptPut{Name: name, MainModule: meta.MainModule, Modules: modules,
 		CompatibilityDate: meta.CompatibilityDate, CompatibilityFlags: meta.CompatibilityFlags}
 	found := false
@@ -247,7 +247,7 @@ func scriptPut(name string, meta client.ScriptMetadata, modules []fsm.Module) (*
 }
 
 // addBindings checks each binding and adds it to p.
-func addBindings(p *fsm.ScriptPut, bindings []client.ScriptBinding) error {
+func addBindings(p *fsm.ScriptPut, bindings []apitypes.ScriptBinding) error {
 	seen := map[string]bool{}
 	for i, b := range bindings {
 		bad := func(format string, args ...any) error {
@@ -261,7 +261,7 @@ func addBindings(p *fsm.ScriptPut, bindings []client.ScriptBinding) error {
 		}
 		seen[b.Name] = true
 		switch b.Type {
-		case client.BindingDurableObject:
+		case apitypes.BindingDurableObject:
 			if classes.CheckClassName(b.ClassName) != nil {
 				return bad("class_name %q is not a JavaScript class name", b.ClassName)
 			}
@@ -269,15 +269,15 @@ func addBindings(p *fsm.ScriptPut, bindings []client.ScriptBinding) error {
 				return bad("script_name %q is not a script name", b.ScriptName)
 			}
 			p.DurableObjects = append(p.DurableObjects, fsm.DOBinding{Name: b.Name, Class: b.ClassName, Script: b.ScriptName})
-		case client.BindingService:
+		case apitypes.BindingService:
 			if !scriptNamePattern.MatchString(b.Service) {
 				return bad("service %q is not a script name", b.Service)
 			}
 			p.Services = append(p.Services, fsm.ServiceBinding{Name: b.Name, Service: b.Service, Entrypoint: b.Entrypoint})
-		case client.BindingText:
+		case apitypes.BindingText:
 			v, _ := json.Marshal(b.Text)
 			p.Vars = append(p.Vars, fsm.Var{Name: b.Name, JSON: v})
-		case client.BindingJSON:
+		case apitypes.BindingJSON:
 			v, err := canonical(b.JSON)
 			if err != nil || len(b.JSON) == 0 {
 				return bad("json is not a JSON value")
@@ -292,7 +292,7 @@ func addBindings(p *fsm.ScriptPut, bindings []client.ScriptBinding) error {
 
 // addMigrations checks each migration's tag and class names and adds it
 // to p.
-func addMigrations(p *fsm.ScriptPut, migrations []client.ScriptMigration) error {
+func addMigrations(p *fsm.ScriptPut, migrations []apitypes.ScriptMigration) error {
 	tags := map[string]bool{}
 	for i, m := range migrations {
 		if m.Tag == "" || tags[m.Tag] {
@@ -320,7 +320,7 @@ func (h *scriptRoutes) list(c echo.Context) error {
 	if err := h.s.readConsistent(c); err != nil {
 		return err
 	}
-	out := []client.Script{}
+	out := []apitypes.Script{}
 	for _, sc := range h.node.Scripts() {
 		out = append(out, scriptInfo(&sc))
 	}
@@ -412,35 +412,35 @@ func scriptNotFound(name string) error {
 }
 
 // scriptInfo is what the routes show of a script: no code, no secrets.
-func scriptInfo(sc *cluster.Script) client.Script {
-	out := client.Script{Name: sc.Name, Version: sc.Version, MainModule: sc.MainModule, Modules: []string{},
+func scriptInfo(sc *cluster.Script) apitypes.Script {
+	out := apitypes.Script{Name: sc.Name, Version: sc.Version, MainModule: sc.MainModule, Modules: []string{},
 		CompatibilityDate: sc.CompatibilityDate, CompatibilityFlags: nonNil(sc.CompatibilityFlags),
-		Classes: scriptClasses(sc.Classes), MigrationTags: nonNil(sc.Tags), Bindings: []client.ScriptBinding{},
-		Routes: []client.ScriptRoute{}}
+		Classes: scriptClasses(sc.Classes), MigrationTags: nonNil(sc.Tags), Bindings: []apitypes.ScriptBinding{},
+		Routes: []apitypes.ScriptRoute{}}
 	for _, m := range sc.Modules {
 		out.Modules = append(out.Modules, m.Name)
 	}
 	for _, b := range sc.DurableObjects {
-		out.Bindings = append(out.Bindings, client.ScriptBinding{Type: client.BindingDurableObject, Name: b.Name,
+		out.Bindings = append(out.Bindings, apitypes.ScriptBinding{Type: apitypes.BindingDurableObject, Name: b.Name,
 			ClassName: b.Class, ScriptName: b.Script})
 	}
 	for _, b := range sc.Services {
-		out.Bindings = append(out.Bindings, client.ScriptBinding{Type: client.BindingService, Name: b.Name,
+		out.Bindings = append(out.Bindings, apitypes.ScriptBinding{Type: apitypes.BindingService, Name: b.Name,
 			Service: b.Service, Entrypoint: b.Entrypoint})
 	}
 	for _, v := range sc.Vars {
-		out.Bindings = append(out.Bindings, client.ScriptBinding{Type: client.BindingJSON, Name: v.Name, JSON: v.JSON})
+		out.Bindings = append(out.Bindings, apitypes.ScriptBinding{Type: apitypes.BindingJSON, Name: v.Name, JSON: v.JSON})
 	}
 	for _, r := range sc.Routes {
-		out.Routes = append(out.Routes, client.ScriptRoute{Pattern: r.Pattern, ZoneName: r.ZoneName, CustomDomain: r.CustomDomain})
+		out.Routes = append(out.Routes, apitypes.ScriptRoute{Pattern: r.Pattern, ZoneName: r.ZoneName, CustomDomain: r.CustomDomain})
 	}
 	return out
 }
 
-func scriptClasses(cls []fsm.ScriptClass) []client.ScriptClass {
-	out := []client.ScriptClass{}
+func scriptClasses(cls []fsm.ScriptClass) []apitypes.ScriptClass {
+	out := []apitypes.ScriptClass{}
 	for _, c := range cls {
-		out = append(out, client.ScriptClass{Name: c.Name, SQLite: c.SQLite, CreatedAs: c.CreatedAs, Tag: c.Tag})
+		out = append(out, apitypes.ScriptClass{Name: c.Name, SQLite: c.SQLite, CreatedAs: c.CreatedAs, Tag: c.Tag})
 	}
 	return out
 }

@@ -1,9 +1,9 @@
 // Package apitypes holds the JSON bodies of dobj's HTTP API that the server
-// and the Go client both use: the cluster status and the state digest. It
-// imports nothing of the project, so a program that only talks HTTP (the
-// client, the CLI verbs, the checker) links neither Raft, bbolt, goja nor
-// esbuild. The server's cluster package fills these types; client decodes
-// them.
+// and the Go client both use: the cluster status, the state digest and
+// the bodies of the /_scripts routes (scripts.go). It imports nothing of
+// the project, so a program that only talks HTTP (the client, the CLI
+// verbs, the checker) links neither Raft, bbolt, goja nor esbuild. The
+// server's cluster and api packages fill these types; client decodes them.
 package apitypes
 
 // Status is a node's view of the cluster, as GET /_cluster/status shows it.
