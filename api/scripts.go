@@ -35,7 +35,11 @@ import (
 //	PUT    /_scripts/<name>/secrets/<SECRET>  body: the value
 //	GET    /_scripts/<name>/secrets           {"secrets":["NAME",…]}: names only
 //
-// No route returns a script's code or a secret's value.
+// No route returns a script's code or a secret's value. The two PUTs take
+// bodies that are not JSON (the multipart upload, a secret's raw value),
+// so they are not among jsonRoute's: a PUT is never sent across sites
+// without a CORS preflight, and on a node without tokens guardOpen
+// refuses one from another site's page all the same.
 
 // scriptNode is what the script routes need of the node; *cluster.Node
 // has it. A node without it serves no script routes.

@@ -266,3 +266,34 @@ func TestScriptRoutesNeedAdmin(t *testing.T) {
 		}
 	}
 }
+
+// TestScriptUploadOnAnOpenNode: a node without tokens takes the
+// multipart upload and the text/plain secret (PUTs, which no page sends
+// across sites without a preflight), and refuses both from another
+// site's page, applying nothing.
+func TestScriptUploadOnAnOpenNode(t *testing.T) {
+	node := newFakeScriptNode()
+	ts := serve(t, Config{}, node)
+	body, ct, err := client.ScriptUploadBody(counterMeta(), []client.ScriptModule{{Name: "index.js", Content: []byte(counterModule)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, site := range []string{"cross-site", "same-site"} {
+		r := call(t, ts.URL, http.MethodPut, "/_scripts/app", string(body), "Content-Type", ct, "Sec-Fetch-Site", site)
+		if r.status != http.StatusForbidden {
+			t.Fatalf("upload from a %s page: %d %s, want 403", site, r.status, r.body)
+		}
+	}
+	if len(node.m.Scripts()) != 0 {
+		t.Fatal("a refused upload was applied")
+	}
+	if r := call(t, ts.URL, http.MethodPut, "/_scripts/app", string(body), "Content-Type", ct, "Sec-Fetch-Site", "none"); r.status != http.StatusOK {
+		t.Fatalf("upload typed at the command line: %d %s", r.status, r.body)
+	}
+	if r := call(t, ts.URL, http.MethodPut, "/_scripts/app/secrets/TOKEN", "v", "Content-Type", "text/plain", "Origin", "https://evil.example"); r.status != http.StatusForbidden {
+		t.Fatalf("secret from another site's page: %d", r.status)
+	}
+	if r := call(t, ts.URL, http.MethodPut, "/_scripts/app/secrets/TOKEN", "v", "Content-Type", "text/plain"); r.status != http.StatusOK {
+		t.Fatalf("secret with text/plain: %d %s", r.status, r.body)
+	}
+}
