@@ -142,6 +142,7 @@ func bundle(source []byte, lang Lang) (string, *goja.Program, error) {
 		return "", nil, &CompileError{Message: fmt.Sprintf("bundling gave %d outputs, want 1", len(res.OutputFiles))}
 	}
 	code := string(res.OutputFiles[0].Contents)
+	boundRegexps() // before goja compiles the module's regexp literals
 	prog, err := goja.Compile(file, code, true)
 	if err != nil {
 		// esbuild accepted it, so this is syntax goja lacks; its position is

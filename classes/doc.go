@@ -78,7 +78,9 @@
 // # Limits
 //
 // Each limit is a clear error and harms no other object: CPU time per call
-// (goja's Interrupt; the instance is dropped: ErrCPULimit), memory (goja
+// (goja's Interrupt; the instance is dropped: ErrCPULimit; a backtracking
+// regular-expression match, which Interrupt cannot reach, stops after 1 s
+// with the same error: regexp.go), memory (goja
 // has no limit of its own: a call whose JavaScript runs while the node's
 // live heap grows past Config.MaxHeapGrowth is interrupted the same way,
 // ErrMemoryLimit — the heap is the process's, so the bound is generous),

@@ -2,7 +2,7 @@
 // This file evaluates to a function that the engine calls once per runtime
 // with its Go natives; it defines the globals and returns the hooks the
 // engine drives (see vm.go). Written for goja (ES2017 and more).
-(function (native, maxStringLength, maxArrayLength) {
+(function (native, maxStringLength, maxArrayLength, regexpTimeoutMs) {
   "use strict";
   const g = globalThis;
   const TypedArray = Object.getPrototypeOf(Uint8Array);
@@ -73,6 +73,21 @@
   for (const name of ["Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
     "Int32Array", "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array"]) {
     if (typeof g[name] === "function") guardConstructor(name, g[name].BYTES_PER_ELEMENT);
+  }
+
+  // A backtracking match that regexp2 gave up on (regexp.go) comes back
+  // as no match; the String and RegExp methods match through exec (goja's
+  // test does not), so an empty match that took the whole timeout stops
+  // the call here.
+  for (const name of ["exec", "test"]) {
+    replaceMethod(RegExp.prototype, name, (orig) => ({
+      [name](s) {
+        const t0 = native.monotonicMs();
+        const r = orig.call(this, s);
+        if (!r && native.monotonicMs() - t0 >= regexpTimeoutMs) native.regexpTimedOut();
+        return r;
+      },
+    })[name]);
   }
 
   // JSON.stringify checks for cycles by scanning the path it is on, so a

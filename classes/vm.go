@@ -132,6 +132,7 @@ type hooks struct {
 
 // newVM installs the globals (prelude.js and its Go natives) on rt.
 func newVM(rt *goja.Runtime, cfg *Config, log *slog.Logger) (*vm, error) {
+	boundRegexps()
 	vm := &vm{rt: rt, cfg: cfg, log: log, born: time.Now(), turn: make(chan struct{}, 1)}
 	prog, err := preludeProgram()
 	if err != nil {
@@ -160,7 +161,8 @@ func newVM(rt *goja.Runtime, cfg *Config, log *slog.Logger) (*vm, error) {
 	if !ok {
 		return nil, errors.New("classes: the prelude is not a function")
 	}
-	out, err := setup(goja.Undefined(), vm.natives(), rt.ToValue(cfg.MaxStringLength), rt.ToValue(cfg.MaxArrayLength))
+	out, err := setup(goja.Undefined(), vm.natives(), rt.ToValue(cfg.MaxStringLength), rt.ToValue(cfg.MaxArrayLength),
+		rt.ToValue(regexpMatchTimeout.Milliseconds()))
 	if err != nil {
 		return nil, fmt.Errorf("classes: set up the prelude: %w", err)
 	}
