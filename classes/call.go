@@ -3,6 +3,7 @@ package classes
 import (
 	"context"
 	"log/slog"
+	"runtime/metrics"
 	"slices"
 	"sync"
 	"time"
@@ -39,7 +40,11 @@ type call struct {
 	ws *socketCall // WebSocket sends held by the output gate (websocket.go)
 
 	cpuUsed time.Duration
-	stopCtx func() bool
+	// allocSinceLook, heap0 and heapSample: what chargeHeap (memory.go)
+	// counts and compares.
+	allocSinceLook, heap0 uint64
+	heapSample            []metrics.Sample
+	stopCtx               func() bool
 
 	mu      sync.Mutex // guards the interrupt state below (timers call interrupt)
 	rt      *goja.Runtime
@@ -52,7 +57,9 @@ type timer struct {
 	when  time.Time
 	every time.Duration // setInterval's period, 0 for setTimeout
 	fn    goja.Callable
-	args  []goja.Value
+	// fnValue is fn as a value, for measuring what the timer holds.
+	fnValue goja.Value
+	args    []goja.Value
 }
 
 func newCall(ctx context.Context, state State, cfg *Config) *call {

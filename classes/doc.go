@@ -82,9 +82,12 @@
 // regular-expression match, which Interrupt cannot reach, stops after 1 s
 // with the same error: regexp.go), memory (goja
 // has no limit of its own: a call whose JavaScript runs while the node's
-// live heap grows past Config.MaxHeapGrowth is interrupted the same way,
-// ErrMemoryLimit — the heap is the process's, so the bound is generous),
-// call depth
+// live heap grows past Config.MaxHeapGrowth, within one segment or across
+// the segments of a call that allocates much, is interrupted the same
+// way, ErrMemoryLimit — the heap is the process's, so the bound is
+// generous; and a runtime that holds more than Config.MaxRuntimeBytes
+// between calls, measured by walking it, is retired and the call that
+// took it there fails with ErrMemoryLimit: memory.go), call depth
 // (ErrStackOverflow; goja's is not catchable in JavaScript), source size
 // (ErrSourceTooLarge), response size (ErrResponseTooLarge), value, key and
 // per-call write sizes (RangeErrors a class may catch, carrying

@@ -97,6 +97,12 @@ type Config struct {
 	// the process's, so a call running while the node grows for other
 	// reasons may be blamed: keep the bound generous.
 	MaxHeapGrowth int64
+	// MaxRuntimeBytes bounds what one shared runtime holds between and
+	// across calls — module globals, what a call's timers keep — measured
+	// by walking it (memory.go; default 256 MiB; negative: no bound). A
+	// runtime over it is retired, and the call that took it there fails
+	// with ErrMemoryLimit; the class's next call gets a fresh runtime.
+	MaxRuntimeBytes int64
 	// MaxStackDepth bounds nested JavaScript calls (default 10,000).
 	MaxStackDepth int
 	// MaxResponseBytes bounds fetch's response body (default 1 MiB).
@@ -151,6 +157,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxHeapGrowth == 0 {
 		c.MaxHeapGrowth = 256 << 20
+	}
+	if c.MaxRuntimeBytes == 0 {
+		c.MaxRuntimeBytes = 256 << 20
 	}
 	if c.MaxStackDepth <= 0 {
 		c.MaxStackDepth = 10_000

@@ -19,7 +19,8 @@ var (
 	// object's instance is discarded; nothing is committed.
 	ErrCPULimit = errors.New("cpu time limit exceeded")
 	// ErrMemoryLimit: while a call's JavaScript ran, the node's live heap
-	// grew by more than Config.MaxHeapGrowth. The instance and the runtime
+	// grew by more than Config.MaxHeapGrowth, or the call left its runtime
+	// holding more than Config.MaxRuntimeBytes. The instance and the runtime
 	// it ran on are discarded (freeing what they held; the runtime's other
 	// instances are rebuilt from storage at their next call); nothing is
 	// committed.

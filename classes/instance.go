@@ -86,10 +86,19 @@ func (in *instance) run(f func() (goja.Value, error)) (v goja.Value, err error) 
 	}
 	w := watch(c, left)
 	defer func() {
-		c.cpuUsed += w.stop()
+		used, allocs := w.stop()
+		c.cpuUsed += used
 		c.leave()
 		if r := recover(); r != nil { // a bug of ours in a native: fail the call, not the node
 			v, err = nil, fmt.Errorf("%w: %v", errPanic, r)
+		}
+		if errors.Is(err, ErrMemoryLimit) || errors.Is(err, errPanic) {
+			return // the runtime is retired: no need to measure it
+		}
+		if vm := in.vm; vm.cfg.MaxRuntimeBytes > 0 && vm.charge(allocs) && !vm.measure(c) {
+			v, err = nil, errorf(ErrMemoryLimit, "the class's runtime holds over %d MiB", vm.cfg.MaxRuntimeBytes>>20)
+		} else if e := c.chargeHeap(allocs); e != nil {
+			v, err = nil, e
 		}
 	}()
 	v, err = f()

@@ -262,7 +262,7 @@ func (vm *vm) setTimeout(fc goja.FunctionCall) goja.Value {
 		}
 	}
 	c.nextTimer++
-	t := &timer{id: c.nextTimer, when: time.Now().Add(d), fn: fn, args: args}
+	t := &timer{id: c.nextTimer, when: time.Now().Add(d), fn: fn, fnValue: fc.Argument(0), args: args}
 	if fc.Argument(3).ToBoolean() { // setInterval
 		t.every = max(d, time.Millisecond)
 	}

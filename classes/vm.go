@@ -48,6 +48,10 @@ type vm struct {
 	turnTaken atomic.Bool
 	// retired: the runtime's instances are rebuilt elsewhere (runtimes.retire).
 	retired atomic.Bool
+	// size is what the runtime held when last measured, allocSinceMeasure
+	// what the process allocated while its JavaScript ran since
+	// (memory.go); the turn guards both.
+	size, allocSinceMeasure uint64
 	// pool and users (guarded by runtimes.mu): the class's runtimes it
 	// belongs to (nil once dropped) and the instances it serves.
 	pool  *classRuntimes

@@ -33,11 +33,15 @@ type watchdog struct {
 	stopped bool
 	heap0   uint64 // the live heap at the first look, 0 before it
 	sample  []metrics.Sample
+
+	allocs []metrics.Sample // allocsMetric, read at the start and the stop
+	alloc0 uint64
 }
 
 // watch starts a watchdog over a segment that may use budget of CPU.
 func watch(c *call, budget time.Duration) *watchdog {
-	w := &watchdog{c: c, start: time.Now(), budget: budget}
+	w := &watchdog{c: c, start: time.Now(), budget: budget, allocs: []metrics.Sample{{Name: allocsMetric}}}
+	w.alloc0 = allocated(w.allocs)
 	if c.cfg.MaxHeapGrowth > 0 {
 		w.growth = uint64(c.cfg.MaxHeapGrowth)
 	}
@@ -47,13 +51,14 @@ func watch(c *call, budget time.Duration) *watchdog {
 	return w
 }
 
-// stop ends the watch and returns the segment's duration.
-func (w *watchdog) stop() time.Duration {
+// stop ends the watch and returns the segment's duration and the bytes
+// the process allocated meanwhile.
+func (w *watchdog) stop() (time.Duration, uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.stopped = true
 	w.t.Stop()
-	return time.Since(w.start)
+	return time.Since(w.start), allocated(w.allocs) - w.alloc0
 }
 
 func (w *watchdog) look() {
