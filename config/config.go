@@ -102,6 +102,11 @@ type Config struct {
 	// and the CPUs Go uses); it bounds how many of a class's calls run
 	// JavaScript at once.
 	ClassRuntimes int
+	// MemoryLimit is the node's soft memory limit in bytes
+	// (debug.SetMemoryLimit): nearing it, Go collects more often rather
+	// than grow, so the bounds on classes and caches act before the
+	// machine runs out; 0 leaves Go's own (GOMEMLIMIT, else none).
+	MemoryLimit int64
 
 	MaxTxnOps      int // ops (compares + success + failure) of one transaction
 	MaxAnswerBytes int // largest answer; 0: max-txn-ops × (max-value-bytes + max-key-bytes + 64)

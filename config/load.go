@@ -263,6 +263,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "allow ports other hosts can reach without their credentials: an --http-addr without --auth-file and --tls-cert, a --raft-addr without --peer-tls-*, a --pprof-addr at all (anyone who reaches them can read, write and change membership)")
 	fs.IntVar(&c.ClassMaxInstances, "class-max-instances", c.ClassMaxInstances, "class object instances kept in memory on the leader, least recently used dropped first (0: the runtime's default)")
 	fs.IntVar(&c.ClassRuntimes, "class-runtimes", c.ClassRuntimes, "JavaScript runtimes the objects of one class share on the leader: how many of its calls run JavaScript at once (0: the larger of 4 and the CPUs)")
+	fs.Int64Var(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "soft limit on the node's memory in bytes: nearing it, Go collects garbage more often rather than grow (0: GOMEMLIMIT's, else none)")
 	fs.DurationVar(&c.ClassCPULimit, "class-cpu-limit", c.ClassCPULimit, "JavaScript time one class call may take before it is stopped (500, nothing committed)")
 	fs.IntVar(&c.WatchHistory, "watch-history", c.WatchHistory, "changes kept for watches to resume from (older resumes get 410)")
 	fs.Int64Var(&c.WatchHistoryBytes, "watch-history-bytes", c.WatchHistoryBytes, "bytes of changes kept for watches to resume from")

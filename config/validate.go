@@ -152,6 +152,9 @@ func (c Config) checkLimits(p *problems) {
 	if c.ClassRuntimes < 0 {
 		p.bad("class-runtimes", "must not be negative")
 	}
+	if c.MemoryLimit < 0 {
+		p.bad("memory-limit", "must not be negative")
+	}
 	if c.MaxValueBytes > 0 && c.MaxBodyBytes > 0 && int64(c.MaxValueBytes) > c.MaxBodyBytes {
 		p.bad("max-value-bytes", "%d is larger than --max-body-bytes %d", c.MaxValueBytes, c.MaxBodyBytes)
 	}

@@ -50,7 +50,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	out := &lockedWriter{w: logTo}
 	base := newLogger(out, cfg.SlogLevel(), logFormat(cfg.LogFormat, logTo))
 	log := base.With("node", cfg.ID)
-	tuneGC(log)
+	tuneGC(log, cfg.MemoryLimit)
 
 	sec, err := loadSecurity(cfg, log)
 	if err != nil {
@@ -322,9 +322,13 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // classes").
 const defaultGCPercent = 200
 
-// tuneGC sets defaultGCPercent, unless the operator chose with GOGC
-// (which the runtime has read already).
-func tuneGC(log *slog.Logger) {
+// tuneGC sets --memory-limit (when given) and defaultGCPercent, unless
+// the operator chose with GOGC (which the runtime has read already).
+func tuneGC(log *slog.Logger, memoryLimit int64) {
+	if memoryLimit > 0 {
+		debug.SetMemoryLimit(memoryLimit)
+		log.Info("memory limit", "bytes", memoryLimit)
+	}
 	if v, ok := os.LookupEnv("GOGC"); ok {
 		log.Debug("GC target from GOGC", "gogc", v)
 		return
