@@ -76,18 +76,32 @@
   }
 
   // A backtracking match that regexp2 gave up on (regexp.go) comes back
-  // as no match; the String and RegExp methods match through exec (goja's
-  // test does not), so an empty match that took the whole timeout stops
-  // the call here.
-  for (const name of ["exec", "test"]) {
-    replaceMethod(RegExp.prototype, name, (orig) => ({
-      [name](s) {
+  // as no match, or as the matches found before it. The methods that
+  // match are timed, and one that took the whole timeout with a pattern
+  // only regexp2 runs (backreferences, lookaround) stops the call here.
+  // exec is not wrapped: goja takes every method's fast path only while
+  // RegExp.prototype.exec is its own (wrapping it made a global replace
+  // ten times slower), so a direct exec of a timed-out match reports no
+  // match after regexpTimeoutMs, which for a catastrophic pattern is
+  // nearly always the answer.
+  const regexpTest = RegExp.prototype.test;
+  const backtracking = /\\[1-9]|\\k<|\(\?<?[=!]/;
+  function timedRegexp(name, orig) {
+    return ({
+      [name](...args) {
         const t0 = native.monotonicMs();
-        const r = orig.call(this, s);
-        if (!r && native.monotonicMs() - t0 >= regexpTimeoutMs) native.regexpTimedOut();
+        const r = orig.apply(this, args);
+        if (native.monotonicMs() - t0 >= regexpTimeoutMs && regexpTest.call(backtracking, String(this.source))) {
+          native.regexpTimedOut();
+        }
         return r;
       },
-    })[name]);
+    })[name];
+  }
+  replaceMethod(RegExp.prototype, "test", (orig) => timedRegexp("test", orig));
+  for (const [sym, name] of [[Symbol.match, "[Symbol.match]"], [Symbol.replace, "[Symbol.replace]"],
+    [Symbol.search, "[Symbol.search]"], [Symbol.split, "[Symbol.split]"]]) {
+    replaceMethod(RegExp.prototype, sym, (orig) => timedRegexp(name, orig));
   }
 
   // JSON.stringify checks for cycles by scanning the path it is on, so a
