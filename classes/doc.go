@@ -95,14 +95,20 @@
 //
 // goja cannot interrupt a built-in midway, so the built-ins that turn a
 // small input into a large allocation in one step check the size first:
-// String.prototype.repeat, padStart, padEnd and Array.prototype.join
-// (Config.MaxStringLength, ErrStringTooLarge: 'x'.repeat(1e8) throws
-// before allocating), Array.prototype.fill, Array.from of an array-like
-// and the ArrayBuffer and typed-array constructors (Config.MaxArrayLength,
+// String.prototype.repeat, padStart, padEnd, concat, replace and
+// replaceAll (a replacement string bounds the result by the matches'
+// count and length; a replacement function's results are counted as
+// they come) and Array.prototype.join (Config.MaxStringLength,
+// ErrStringTooLarge: 'x'.repeat(1e8) throws before allocating),
+// Array.prototype.fill, Array.from of an array-like and the ArrayBuffer
+// and typed-array constructors (Config.MaxArrayLength,
 // ErrArrayTooLarge). JSON.stringify, whose cycle check takes time
-// quadratic in the nesting, refuses values nested deeper than 1,000
-// (ErrTooDeep). What a JavaScript loop grows (s += s) is bounded by
-// the CPU limit only; a value or response that grew too large is refused by
-// its length before it is copied out of the runtime. Other amplifying
-// built-ins (replaceAll with a long replacement, …) are not guarded.
+// quadratic in the nesting, refuses values nested deeper than 1,000, and
+// JSON.parse (request.json() too), which recurses on the goroutine's
+// stack, text nested deeper than 1,000 or longer than MaxStringLength
+// (ErrTooDeep, ErrStringTooLarge). What a JavaScript expression grows
+// (s += s, template literals) goja gives no hook to check before it
+// allocates: it is bounded by the watchdog's MaxHeapGrowth and the CPU
+// limit; a value or response that grew too large is refused by its
+// length before it is copied out of the runtime.
 package classes

@@ -39,6 +39,8 @@ func (vm *vm) natives() *goja.Object {
 		"regexpTimedOut": vm.regexpTimedOut,
 		"clone":          vm.clone,
 		"checkDepth":     vm.checkDepth,
+		"checkJSONDepth": vm.checkJSONDepth,
+		"countIn":        vm.countIn,
 		"block":          vm.block,
 		"waitUntil":      vm.waitUntil,
 		"get":            vm.storageGet,
@@ -322,6 +324,37 @@ func (vm *vm) checkDepth(fc goja.FunctionCall) goja.Value {
 	d := depthWalk{vm: vm, onPath: map[*goja.Object]bool{}, checked: map[*goja.Object]int{}}
 	d.walk(root, 1)
 	return goja.Undefined()
+}
+
+// checkJSONDepth throws a RangeError (ErrTooDeep) when JSON text nests
+// arrays and objects deeper than maxJSONDepth, before JSON.parse would
+// recurse that deep. Brackets within strings do not count; text that is
+// not JSON is left for JSON.parse to refuse.
+func (vm *vm) checkJSONDepth(fc goja.FunctionCall) goja.Value {
+	s := fc.Argument(0).String()
+	depth, inString := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			if depth++; depth > maxJSONDepth {
+				vm.throw(vm.hooks.rangeErrorCtor, fmt.Errorf("%w: JSON.parse of text nested deeper than %d", ErrTooDeep, maxJSONDepth))
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return goja.Undefined()
+}
+
+// countIn(s, p) is how many times p occurs in s, without overlaps, as
+// replaceAll replaces them (p is not empty).
+func (vm *vm) countIn(fc goja.FunctionCall) goja.Value {
+	return vm.rt.ToValue(strings.Count(fc.Argument(0).String(), fc.Argument(1).String()))
 }
 
 // depthWalk is checkDepth's walk. Recursion is bounded by maxJSONDepth.
