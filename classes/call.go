@@ -40,11 +40,11 @@ type call struct {
 	ws *socketCall // WebSocket sends held by the output gate (websocket.go)
 
 	cpuUsed time.Duration
-	// allocSinceLook, heap0 and heapSample: what chargeHeap (memory.go)
-	// counts and compares.
-	allocSinceLook, heap0 uint64
-	heapSample            []metrics.Sample
-	stopCtx               func() bool
+	// allocSinceLook, heap0, gcCycles and heapSample: what chargeHeap
+	// (memory.go) counts and compares.
+	allocSinceLook, heap0, gcCycles uint64
+	heapSample                      []metrics.Sample
+	stopCtx                         func() bool
 
 	mu      sync.Mutex // guards the interrupt state below (timers call interrupt)
 	rt      *goja.Runtime

@@ -99,7 +99,8 @@ type Config struct {
 	MaxHeapGrowth int64
 	// MaxRuntimeBytes bounds what one shared runtime holds between and
 	// across calls — module globals, what a call's timers keep — measured
-	// by walking it (memory.go; default 256 MiB; negative: no bound). A
+	// by walking it (memory.go; default 128 MiB, as a Workers isolate;
+	// negative: no bound). A
 	// runtime over it is retired, and the call that took it there fails
 	// with ErrMemoryLimit; the class's next call gets a fresh runtime.
 	MaxRuntimeBytes int64
@@ -159,7 +160,7 @@ func (c *Config) setDefaults() {
 		c.MaxHeapGrowth = 256 << 20
 	}
 	if c.MaxRuntimeBytes == 0 {
-		c.MaxRuntimeBytes = 256 << 20
+		c.MaxRuntimeBytes = 128 << 20
 	}
 	if c.MaxStackDepth <= 0 {
 		c.MaxStackDepth = 10_000

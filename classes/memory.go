@@ -2,6 +2,7 @@ package classes
 
 import (
 	"reflect"
+	"runtime"
 	"runtime/metrics"
 	"strings"
 	"unsafe"
@@ -21,10 +22,10 @@ import (
 //
 // Walking costs time in proportion to the runtime's size (a fresh
 // runtime: about 0.6 MiB, a few milliseconds), so a runtime is measured
-// only after the process allocated measureEvery, or the runtime's last
-// size, while its JavaScript ran: as Go's collector paces itself, walks
-// cost a bounded share of the allocation they follow, and a runtime
-// outgrows its bound by about that much at most.
+// only after the process allocated measureEvery, or a quarter of the
+// runtime's last size, while its JavaScript ran: walks cost a bounded
+// share of the allocation they follow, and a runtime outgrows its bound
+// by about a quarter at most.
 const measureEvery = 32 << 20
 
 // allocsMetric is the bytes the process has allocated on the heap: the
@@ -46,38 +47,44 @@ func allocated(s []metrics.Sample) uint64 {
 // whether the runtime is due to be measured. The runtime's turn is held.
 func (vm *vm) charge(bytes uint64) bool {
 	vm.allocSinceMeasure += bytes
-	return vm.allocSinceMeasure >= max(measureEvery, vm.size)
+	return vm.allocSinceMeasure >= max(measureEvery, vm.size/4)
 }
 
 // What one call keeps across its segments (an array an async fetch grows
 // between timer steps) is out of the walk's reach when it is held by a
 // suspended async function: goja keeps those in Go closures. So a call
-// that has allocated measureEvery across its segments is checked against
-// the process's live heap: grown by more than Config.MaxHeapGrowth since
-// the call first got that far, it stops with ErrMemoryLimit, as one
-// segment does under the watchdog. A call that allocates little is never
-// checked, and so never blamed for its neighbours' growth.
+// is checked against the process's live heap each time it has allocated
+// half of Config.MaxHeapGrowth across its segments: grown by more than
+// the bound since the call's first look, it stops with ErrMemoryLimit,
+// as one segment does under the watchdog. The live heap is what the last
+// collection found, so a look that follows none collects first (the
+// call waits for it): a call that allocates heavily pays for a
+// collection per half bound it allocates, about what Go's pacing costs
+// it anyway, and one that allocates little is never looked at, and so
+// never blamed for its neighbours' growth.
+
+// gcCyclesMetric counts completed collections.
+const gcCyclesMetric = "/gc/cycles/total:gc-cycles"
 
 // chargeHeap counts a segment's allocation against the call and returns
 // ErrMemoryLimit when the live heap grew past the bound while the call
 // ran.
 func (c *call) chargeHeap(allocs uint64) error {
+	growth := uint64(c.cfg.MaxHeapGrowth)
 	if c.cfg.MaxHeapGrowth <= 0 {
 		return nil
 	}
-	if c.allocSinceLook += allocs; c.allocSinceLook < measureEvery {
+	every := growth / 2
+	if c.heap0 == 0 { // the first look comes sooner: what the call keeps before it goes unseen
+		every = min(measureEvery, every)
+	}
+	if c.allocSinceLook += allocs; c.allocSinceLook < every {
 		return nil
 	}
 	c.allocSinceLook = 0
-	if c.heapSample == nil {
-		c.heapSample = []metrics.Sample{{Name: liveHeapMetric}}
-	}
-	metrics.Read(c.heapSample)
-	if c.heapSample[0].Value.Kind() != metrics.KindUint64 {
-		return nil
-	}
-	live := c.heapSample[0].Value.Uint64()
-	switch growth := uint64(c.cfg.MaxHeapGrowth); {
+	live, ok := c.liveHeap()
+	switch {
+	case !ok:
 	case c.heap0 == 0:
 		c.heap0 = live
 	case live > c.heap0+growth:
@@ -85,6 +92,24 @@ func (c *call) chargeHeap(allocs uint64) error {
 			(live-c.heap0)>>20, growth>>20)
 	}
 	return nil
+}
+
+// liveHeap returns the live heap after a collection that ended since the
+// call's last look, running one if none did.
+func (c *call) liveHeap() (uint64, bool) {
+	if c.heapSample == nil {
+		c.heapSample = []metrics.Sample{{Name: liveHeapMetric}, {Name: gcCyclesMetric}}
+	}
+	metrics.Read(c.heapSample)
+	if c.heapSample[0].Value.Kind() != metrics.KindUint64 || c.heapSample[1].Value.Kind() != metrics.KindUint64 {
+		return 0, false
+	}
+	if c.heapSample[1].Value.Uint64() == c.gcCycles {
+		runtime.GC()
+		metrics.Read(c.heapSample)
+	}
+	c.gcCycles = c.heapSample[1].Value.Uint64()
+	return c.heapSample[0].Value.Uint64(), true
 }
 
 // measure walks the runtime and the call's own roots (its timers and the
