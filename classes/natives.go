@@ -21,7 +21,8 @@ import (
 // maxLogBytes bounds one console line in the node's log.
 const maxLogBytes = 8 << 10
 
-// natives is the object of Go functions prelude.js builds the globals on.
+// natives is the object of Go functions the prelude (js/) builds the
+// globals on.
 func (vm *vm) natives() *goja.Object {
 	return vm.nativeObject(map[string]func(goja.FunctionCall) goja.Value{
 		"throwTooLarge":  vm.throwTooLarge,
@@ -61,7 +62,7 @@ func (vm *vm) natives() *goja.Object {
 }
 
 // nativeObject is an object of Go functions, by name, for a script of the
-// engine's (prelude.js, websocket.js) to wrap.
+// engine's (the prelude, websocket.js) to wrap.
 func (vm *vm) nativeObject(fns map[string]func(goja.FunctionCall) goja.Value) *goja.Object {
 	n := vm.rt.NewObject()
 	for name, f := range fns {

@@ -15,7 +15,7 @@ import (
 // regexp2's match timeout is the only way to stop it, and goja does not
 // expose it: it takes regexp2.DefaultMatchTimeout, process-wide, when it
 // compiles a pattern. On a timeout goja reports no match (or the matches
-// found before it), so prelude.js times the methods that match (test,
+// found before it), so js/regexp.js times the methods that match (test,
 // match, replace, search, split) and turns one that took
 // regexpMatchTimeout with a pattern only regexp2 runs into the CPU
 // limit's error: a class does not compute on with a partial answer (an
@@ -36,7 +36,7 @@ const regexpMatchTimeout = time.Second
 // first, so every goroutine that compiles a pattern sees it set.
 var boundRegexps = sync.OnceFunc(func() { regexp2.DefaultMatchTimeout = regexpMatchTimeout })
 
-// regexpTimedOut is called by prelude.js when a method of a backtracking
+// regexpTimedOut is called by js/regexp.js when a method of a backtracking
 // pattern ran for regexpMatchTimeout: regexp2 may have given up on a
 // match. It stops the call with ErrCPULimit at its next instruction (the
 // class cannot catch an interrupt).

@@ -11,7 +11,7 @@ import (
 	"github.com/dop251/goja"
 )
 
-// The storage natives: ctx.storage's methods (prelude.js wraps them in
+// The storage natives: ctx.storage's methods (js/storage.js wraps them in
 // promises) over the call's overlay of its State.
 
 // mustCall is the running call; storage outside a call (a module's top

@@ -2,26 +2,14 @@ package classes
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
 )
-
-//go:embed prelude.js
-var preludeSource string
-
-// preludeProgram is prelude.js compiled once: a goja Program is immutable
-// and may run in many runtimes, and compiling it for each instance would
-// cost more than the rest of building one.
-var preludeProgram = sync.OnceValues(func() (*goja.Program, error) {
-	return goja.Compile("prelude.js", preludeSource, true)
-})
 
 // vm is a goja runtime with dobj's globals and a class's module, shared
 // by object instances of the class (runtimes.go), and the call whose turn
@@ -134,7 +122,8 @@ type hooks struct {
 	refused []*goja.Object
 }
 
-// newVM installs the globals (prelude.js and its Go natives) on rt.
+// newVM installs the globals (the prelude, prelude.go, and its Go
+// natives) on rt.
 func newVM(rt *goja.Runtime, cfg *Config, log *slog.Logger) (*vm, error) {
 	boundRegexps()
 	vm := &vm{rt: rt, cfg: cfg, log: log, born: time.Now(), turn: make(chan struct{}, 1)}

@@ -28,7 +28,7 @@ import (
 // nothing. A socket accepted in a call is registered only when that call
 // commits.
 
-//go:embed websocket.js
+//go:embed js/websocket.js
 var websocketSource string
 
 var websocketProgram = sync.OnceValues(func() (*goja.Program, error) {

@@ -2,7 +2,7 @@
 // (WebSocketPair, ctx.acceptWebSocket, ctx.getWebSockets, ws.send,
 // ws.close, and the class's webSocketMessage and webSocketClose handlers).
 // This file evaluates to a function the engine calls once per runtime,
-// after prelude.js, with its Go natives (websocket.go); it returns the
+// after the prelude, with its Go natives (websocket.go); it returns the
 // hooks the engine drives. Sockets belong to the engine, not to the
 // runtime: an instance rebuilt from storage finds its object's sockets
 // again through getWebSockets.
