@@ -4,7 +4,9 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/dop251/goja"
@@ -118,7 +120,7 @@ func (c *call) liveHeap() (uint64, bool) {
 // runtime's turn is held and no JavaScript runs on it.
 func (vm *vm) measure(c *call) bool {
 	limit := uint64(vm.cfg.MaxRuntimeBytes)
-	w := sizeWalk{seen: make(map[uintptr]struct{}), pointers: make(map[reflect.Type]bool), limit: limit}
+	w := sizeWalk{seen: make(map[uintptr]struct{}), pointers: make(map[reflect.Type]bool), locks: make(map[reflect.Type]bool), limit: limit}
 	w.add(reflect.ValueOf(vm.rt))
 	if c != nil {
 		for _, t := range c.timers {
@@ -151,6 +153,7 @@ var gojaModule = reflect.TypeFor[goja.Runtime]().PkgPath()
 type sizeWalk struct {
 	seen     map[uintptr]struct{}
 	pointers map[reflect.Type]bool // hasPointers by type
+	locks    map[reflect.Type]bool // locked by type
 	todo     []reflect.Value
 	total    uint64
 	limit    uint64
@@ -207,6 +210,9 @@ func (w *sizeWalk) visit(v reflect.Value) {
 		}
 		w.todo = append(w.todo, e)
 	case reflect.Struct:
+		if w.locked(v.Type()) {
+			return // a WeakMap, whose entries the collector's cleanups delete
+		}
 		for i := range v.NumField() {
 			if w.hasPointers(v.Type().Field(i).Type) {
 				w.todo = append(w.todo, v.Field(i))
@@ -245,6 +251,23 @@ func (w *sizeWalk) visit(v reflect.Value) {
 			w.total += uint64(len(s))
 		}
 	}
+}
+
+// lockTypes are the locks whose holders a walk leaves alone.
+var lockTypes = []reflect.Type{reflect.TypeFor[sync.Mutex](), reflect.TypeFor[sync.RWMutex]()}
+
+// locked reports whether struct type t holds a lock: goja guards with one
+// what other goroutines change while the runtime's turn is held.
+func (w *sizeWalk) locked(t reflect.Type) bool {
+	if l, ok := w.locks[t]; ok {
+		return l
+	}
+	l := false
+	for i := range t.NumField() {
+		l = l || slices.Contains(lockTypes, t.Field(i).Type)
+	}
+	w.locks[t] = l
+	return l
 }
 
 // hasPointers reports whether values of t may reach other allocations.

@@ -2,6 +2,7 @@ package classes
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -106,4 +107,34 @@ func TestMeasureCountsWhatARuntimeHolds(t *testing.T) {
 	if got := size() - fresh; got < 8<<20 || got > 9<<20 {
 		t.Fatalf("8 MiB hoarded measures %d KiB", got>>10)
 	}
+}
+
+// TestMeasureLeavesLockedStateAlone: a WeakMap's entries are deleted by
+// the collector's cleanups on their own goroutine, under the map's lock;
+// measuring a runtime never reads them (the race detector would tell).
+func TestMeasureLeavesLockedStateAlone(t *testing.T) {
+	e := newTestEngine(t, Config{RuntimesPerClass: 1})
+	ref := ClassRef{Name: "W", Version: 1, Program: mustCompile(t, "W", `
+const wm = new WeakMap();
+export class W {
+  fetch() {
+    for (let i = 0; i < 20000; i++) wm.set({}, i); // keys the collector frees at once
+    return new Response("ok");
+  }
+}`)}
+	mustDo(t, e, ref, "o", newFakeState("o"), "GET", "/", "")
+	vm := e.runtimes.byClass["W"].vms[0]
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 10 {
+			runtime.GC()
+		}
+	}()
+	for range 10 {
+		vm.take()
+		vm.measure(nil)
+		vm.give()
+	}
+	<-done
 }
