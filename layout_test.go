@@ -38,9 +38,8 @@ var importRules = []importRule{
 	{
 		name:   "cluster-no-classes",
 		from:   "cluster",
-		banned: []string{"classes"},
+		banned: []string{"classes", "host", "github.com/dop251/goja", "github.com/evanw/esbuild"},
 		why:    "the Raft node knows object hosting only through an interface; the JavaScript engine is the host's",
-		skip:   "object hosting (cluster/classes.go and its neighbours) is moving out of cluster into its own package (issue 19)",
 	},
 }
 

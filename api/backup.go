@@ -1,34 +1,20 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/dobj/dobj/cluster"
-	"github.com/dobj/dobj/fsm"
 	"github.com/labstack/echo/v4"
 )
-
-// backupNode is implemented by a node that can capture its state at a
-// linearizable point (cluster.Node does).
-type backupNode interface {
-	Backup(ctx context.Context) (*fsm.Capture, error)
-}
-
-var _ backupNode = (*cluster.Node)(nil)
 
 // backup serves GET /_cluster/backup (admin): the state at a linearizable
 // point, in the FSM's snapshot format, streamed while writes go on. `dobj
 // restore` seeds a new node's data directory from it.
 func (s *Server) backup(c echo.Context) error {
-	bn, ok := s.node.(backupNode)
-	if !ok {
-		return &apiError{http.StatusNotFound, "this node cannot take backups"}
-	}
-	capture, err := bn.Backup(c.Request().Context())
+	capture, err := s.node.Backup(c.Request().Context())
 	if err != nil {
 		if errors.Is(err, cluster.ErrNotLeader) {
 			return &apiError{http.StatusServiceUnavailable, "no leader is known; no backup taken"}

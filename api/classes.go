@@ -12,6 +12,8 @@ import (
 
 	"github.com/dobj/dobj/classes"
 	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/fsm"
+	"github.com/dobj/dobj/host"
 	"github.com/dobj/dobj/objects"
 	"github.com/labstack/echo/v4"
 )
@@ -30,25 +32,26 @@ import (
 // Class object storage lives in the FSM under "_do/<Class>/<name>", which
 // the built-in routes cannot name.
 
-// classNode is what the class routes need of the node; *cluster.Node has
-// it. A node without it serves no class routes.
-type classNode interface {
+// Host is what the class routes need of the node's object host;
+// *host.Host has it.
+//
+// Error contract: Call and ServeWebSocket return host.ErrClassNotFound,
+// *host.CallError (the class's code failed; nothing committed), and the
+// node's errors as Node's writes do; ServeWebSocket returns nil, nil once
+// it has upgraded the connection.
+type Host interface {
 	DeployClass(ctx context.Context, name string, lang classes.Lang, source []byte) (uint64, error)
 	DeleteClass(ctx context.Context, name string) (bool, error)
 	Class(name string) (cluster.Class, bool)
 	Classes() []cluster.Class
-	Call(ctx context.Context, class, name string, req *classes.Request, idemKey string) (*cluster.CallResult, error)
+	Call(ctx context.Context, class, name string, req *classes.Request, idemKey string) (*host.CallResult, error)
+	ServeWebSocket(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request) (*host.CallResult, error)
 }
 
-var _ classNode = (*cluster.Node)(nil)
+var _ Host = (*host.Host)(nil)
 
-// registerClassRoutes adds the class routes when the node runs classes.
+// registerClassRoutes adds the class routes.
 func (s *Server) registerClassRoutes(e *echo.Echo) {
-	cn, ok := s.node.(classNode)
-	if !ok {
-		return
-	}
-	s.classes = cn
 	e.PUT("/_classes/:class", s.deployClass)
 	e.GET("/_classes", s.listClasses)
 	e.GET("/_classes/:class", s.getClass)
@@ -264,9 +267,9 @@ func (s *Server) callClass(c echo.Context) error {
 		return nil // upgraded to a WebSocket, served in the background
 	}
 	if err != nil {
-		var ce *cluster.CallError
+		var ce *host.CallError
 		switch {
-		case errors.Is(err, cluster.ErrClassNotFound):
+		case errors.Is(err, host.ErrClassNotFound):
 			return classNotFound(class)
 		case errors.As(err, &ce):
 			return &apiError{http.StatusInternalServerError, ce.Message}
@@ -330,7 +333,7 @@ func (s *Server) classObject(c echo.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return cluster.ClassObject(class, name), nil
+	return fsm.ClassObject(class, name), nil
 }
 
 // defaultCallTimeout bounds a class call end to end: the default CPU

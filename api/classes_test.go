@@ -12,10 +12,11 @@ import (
 	"github.com/dobj/dobj/classes"
 	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/fsm"
+	"github.com/dobj/dobj/host"
 	"github.com/dobj/dobj/objects"
 )
 
-var _ classNode = (*fakeClassNode)(nil)
+var _ Host = (*fakeClassNode)(nil)
 
 // fakeClassNode is fakeNode with a class registry and a scripted Call.
 type fakeClassNode struct {
@@ -73,17 +74,17 @@ func (f *fakeClassNode) Classes() []cluster.Class {
 	return out
 }
 
-func (f *fakeClassNode) Call(ctx context.Context, class, name string, req *classes.Request, idemKey string) (*cluster.CallResult, error) {
+func (f *fakeClassNode) Call(ctx context.Context, class, name string, req *classes.Request, idemKey string) (*host.CallResult, error) {
 	f.cmu.Lock()
 	defer f.cmu.Unlock()
 	f.calls = append(f.calls, classCall{class, name, req, idemKey})
 	if _, ok := f.classes[class]; !ok {
-		return nil, cluster.ErrClassNotFound
+		return nil, host.ErrClassNotFound
 	}
 	if f.callErr != nil {
 		return nil, f.callErr
 	}
-	return &cluster.CallResult{Response: f.response, Index: 42}, nil
+	return &host.CallResult{Response: f.response, Index: 42}, nil
 }
 
 func TestClassRegistryRoutes(t *testing.T) {
@@ -185,7 +186,7 @@ func TestClassCallRoute(t *testing.T) {
 		status int
 		detail string
 	}{
-		{"the code threw", &cluster.CallError{Message: "boom: x is not defined"}, 500, "boom: x is not defined"},
+		{"the code threw", &host.CallError{Message: "boom: x is not defined"}, 500, "boom: x is not defined"},
 		{"not applied", fmt.Errorf("%w: no leader", cluster.ErrNotApplied), 503, "not applied"},
 		{"outcome unknown", fmt.Errorf("%w: timeout", cluster.ErrOutcomeUnknown), 504, "may or may not"},
 		{"idempotency table full", fsm.ErrIdempotencyFull, 503, "idempotency table is full"},
@@ -210,7 +211,7 @@ func TestClassCallRoute(t *testing.T) {
 func TestClassObjectStorageRoutes(t *testing.T) {
 	f := newFakeClassNode()
 	for _, kv := range [][2]string{{"a", `1`}, {"b/c", `"x"`}, {"d", `{"e":true}`}} {
-		if _, err := f.store.Apply(cluster.ClassObject("Counter", "c1"), objects.Txn{Success: []objects.Op{{Op: objects.OpPut, Key: kv[0], Value: json.RawMessage(kv[1])}}}); err != nil {
+		if _, err := f.store.Apply(fsm.ClassObject("Counter", "c1"), objects.Txn{Success: []objects.Op{{Op: objects.OpPut, Key: kv[0], Value: json.RawMessage(kv[1])}}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dobj/dobj/api"
 	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/host"
 )
 
 // stackNode is one in-process dobj server: a cluster.Node behind the api
@@ -21,6 +22,7 @@ type stackNode struct {
 	id   string
 	url  string
 	node *cluster.Node
+	host *host.Host
 	srv  *http.Server
 	api  *api.Server
 }
@@ -28,6 +30,7 @@ type stackNode struct {
 func (s *stackNode) stop() {
 	s.srv.Close()
 	s.api.Close()
+	s.host.Close()
 	s.node.Close()
 }
 
@@ -50,10 +53,11 @@ func startStackNode(t *testing.T, id string, peers []cluster.Peer) *stackNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := api.New(api.Config{NodeID: id}, node)
+	h := host.New(node, host.Config{ApplyTimeout: 3 * time.Second})
+	a := api.New(api.Config{NodeID: id}, node, h)
 	srv := &http.Server{Handler: a.Handler()}
 	go srv.Serve(ln)
-	s := &stackNode{id: id, url: "http://" + ln.Addr().String(), node: node, srv: srv, api: a}
+	s := &stackNode{id: id, url: "http://" + ln.Addr().String(), node: node, host: h, srv: srv, api: a}
 	t.Cleanup(s.stop)
 	return s
 }

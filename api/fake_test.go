@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,11 +12,17 @@ import (
 	"testing"
 
 	"github.com/dobj/dobj/apitypes"
+	"github.com/dobj/dobj/classes"
 	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/fsm"
+	"github.com/dobj/dobj/host"
 	"github.com/dobj/dobj/objects"
 )
 
-var _ Node = (*fakeNode)(nil)
+var (
+	_ Node = (*fakeNode)(nil)
+	_ Host = (*fakeNode)(nil)
+)
 
 // writeCall is one Write the fake received.
 type writeCall struct {
@@ -161,10 +168,19 @@ func (f *fakeNode) readCount() int {
 	return f.reads
 }
 
-// serve starts an httptest server of New(cfg, node).
-func serve(t *testing.T, cfg Config, node Node) *httptest.Server {
+// fakeServer is a fake node that is its own object host too.
+type fakeServer interface {
+	Node
+	Host
+}
+
+// newFakeServer is New(cfg, node, node).
+func newFakeServer(cfg Config, node fakeServer) *Server { return New(cfg, node, node) }
+
+// serve starts an httptest server of New(cfg, node, node).
+func serve(t *testing.T, cfg Config, node fakeServer) *httptest.Server {
 	t.Helper()
-	s := New(cfg, node)
+	s := newFakeServer(cfg, node)
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(func() {
 		ts.Close()
@@ -212,4 +228,29 @@ func call(t *testing.T, base, method, path, body string, header ...string) respo
 		t.Fatalf("read body of %s %s: %v", method, path, err)
 	}
 	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+// errNoBackup is the fake's answer to Backup.
+var errNoBackup = errors.New("the fake node takes no backups")
+
+func (f *fakeNode) Backup(context.Context) (*fsm.Capture, error) { return nil, errNoBackup }
+
+// The fake node hosts no classes (fakeClassNode does).
+
+func (f *fakeNode) DeployClass(context.Context, string, classes.Lang, []byte) (uint64, error) {
+	return 0, cluster.ErrNotApplied
+}
+
+func (f *fakeNode) DeleteClass(context.Context, string) (bool, error) { return false, nil }
+
+func (f *fakeNode) Class(string) (cluster.Class, bool) { return cluster.Class{}, false }
+
+func (f *fakeNode) Classes() []cluster.Class { return nil }
+
+func (f *fakeNode) Call(context.Context, string, string, *classes.Request, string) (*host.CallResult, error) {
+	return nil, host.ErrClassNotFound
+}
+
+func (f *fakeNode) ServeWebSocket(http.ResponseWriter, *http.Request, string, string, *classes.Request) (*host.CallResult, error) {
+	return nil, host.ErrClassNotFound
 }

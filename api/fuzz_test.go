@@ -44,7 +44,7 @@ func FuzzParseTxn(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	s := New(Config{}, newFakeNode())
+	s := newFakeServer(Config{}, newFakeNode())
 	f.Fuzz(func(t *testing.T, body []byte) {
 		txn, err := s.parseTxn(body)
 		if err != nil {
@@ -77,7 +77,7 @@ func FuzzRequest(f *testing.F) {
 			return // not a request line a client can send
 		}
 		node := newFakeNode()
-		s := New(Config{MaxBodyBytes: 1 << 12}, node)
+		s := newFakeServer(Config{MaxBodyBytes: 1 << 12}, node)
 		req, err := http.NewRequest(methods[int(m)%len(methods)], "http://x"+path+"?"+query, strings.NewReader(body))
 		if err != nil {
 			return

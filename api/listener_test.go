@@ -20,7 +20,7 @@ func serveRaw(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Config{NodeID: "n1"}, newFakeNode())
+	s := newFakeServer(Config{NodeID: "n1"}, newFakeNode())
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go hs.Serve(ProblemListener(ln, 0))
 	t.Cleanup(func() {

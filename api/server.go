@@ -11,6 +11,7 @@ import (
 
 	"github.com/dobj/dobj/apitypes"
 	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/metrics"
 	"github.com/dobj/dobj/objects"
 	"github.com/dobj/dobj/watch"
@@ -27,7 +28,9 @@ import (
 // commit (504). Domain failures of Write are objects errors
 // (objects.ErrConflict, objects.ErrInvalid) and change nothing; Join
 // returns cluster.ErrBadMember without an id or Raft address. SetBlocked
-// returns cluster.ErrFaultsDisabled unless faults are enabled.
+// returns cluster.ErrFaultsDisabled unless faults are enabled. Backup
+// captures the state at a linearizable point (cluster.ErrNotLeader when
+// no leader is known).
 type Node interface {
 	Write(ctx context.Context, object string, txn objects.Txn, idemKey string) (objects.TxnResult, uint64, error)
 	Read(ctx context.Context, linearizable bool, fn func(*objects.Store)) (uint64, error)
@@ -37,6 +40,7 @@ type Node interface {
 	Remove(ctx context.Context, id string) error
 	Digest() apitypes.Digest
 	SetBlocked(ids []string) error
+	Backup(ctx context.Context) (*fsm.Capture, error)
 }
 
 var _ Node = (*cluster.Node)(nil)
@@ -161,7 +165,7 @@ type Server struct {
 	inFlight chan struct{} // one slot a request being served
 	streams  *streams      // the watches and WebSockets open
 	sessions *sessions     // the console's sessions
-	classes  classNode     // nil when the node runs no classes
+	classes  Host
 
 	// watchHealth is why this node refuses watches now; nil while healthy.
 	watchHealth atomic.Pointer[error]
@@ -169,13 +173,18 @@ type Server struct {
 	closeOnce   sync.Once
 }
 
-// New builds the server for node.
-func New(cfg Config, node Node) *Server {
+// New builds the server for node and its object host; both are
+// required.
+func New(cfg Config, node Node, objects Host) *Server {
+	if node == nil || objects == nil {
+		panic("api.New: a node and a host are required")
+	}
 	cfg.setDefaults()
 	s := &Server{
 		cfg:      cfg,
 		limits:   cfg.Limits(),
 		node:     node,
+		classes:  objects,
 		log:      cfg.Logger.With("node", cfg.NodeID, "component", "api"),
 		inFlight: make(chan struct{}, cfg.MaxInFlight),
 		streams:  newStreams(cfg.MaxStreamsPerToken),

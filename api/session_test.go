@@ -150,7 +150,7 @@ func TestConsoleSessionsRevoked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Config{Auth: toks}, newFakeNode())
+	s := newFakeServer(Config{Auth: toks}, newFakeNode())
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(func() { ts.Close(); s.Close() })
 	page := []string{"Content-Type", "application/json", "Sec-Fetch-Site", "same-origin"}

@@ -13,7 +13,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/dobj/dobj/auth"
 	"github.com/dobj/dobj/classes"
-	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/host"
 	"github.com/dobj/dobj/watch"
 )
 
@@ -26,7 +26,7 @@ func TestStreamsTakeNoRequestSlots(t *testing.T) {
 		t.Fatal(err)
 	}
 	hub := watch.NewHub(watch.Options{})
-	s := New(Config{Auth: toks, Watches: hub, MaxInFlight: 2, MaxStreamsPerToken: 3}, newFakeNode())
+	s := newFakeServer(Config{Auth: toks, Watches: hub, MaxInFlight: 2, MaxStreamsPerToken: 3}, newFakeNode())
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(func() { ts.Close(); s.Close() })
 	for i := 0; i < 3; i++ {
@@ -54,7 +54,7 @@ type fakeSocketNode struct {
 	*fakeClassNode
 }
 
-func (f fakeSocketNode) ServeWebSocket(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request) (*cluster.CallResult, error) {
+func (f fakeSocketNode) ServeWebSocket(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request) (*host.CallResult, error) {
 	c, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return nil, nil
@@ -96,7 +96,7 @@ func TestSocketsCountedPerToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	node := fakeSocketNode{newFakeClassNode()}
-	s := New(Config{Auth: toks, MaxInFlight: 1, MaxStreamsPerToken: 2}, node)
+	s := newFakeServer(Config{Auth: toks, MaxInFlight: 1, MaxStreamsPerToken: 2}, node)
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(func() { ts.Close(); s.Close() })
 	var open []*websocket.Conn
@@ -137,7 +137,7 @@ func TestReauthorizeEndsRevokedStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	hub := watch.NewHub(watch.Options{})
-	s := New(Config{Auth: toks, Watches: hub}, fakeSocketNode{newFakeClassNode()})
+	s := newFakeServer(Config{Auth: toks, Watches: hub}, fakeSocketNode{newFakeClassNode()})
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(func() { ts.Close(); s.Close() })
 

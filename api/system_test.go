@@ -88,7 +88,7 @@ func TestSystemRoutes(t *testing.T) {
 }
 
 func TestCloseIsIdempotent(t *testing.T) {
-	s := New(Config{}, newFakeNode())
+	s := newFakeServer(Config{}, newFakeNode())
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -6,17 +6,9 @@ import (
 	"strings"
 
 	"github.com/dobj/dobj/classes"
-	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/host"
 	"github.com/labstack/echo/v4"
 )
-
-// socketNode is what a WebSocket upgrade to /do/<Class>/<name>/… needs of
-// the node; *cluster.Node has it.
-type socketNode interface {
-	ServeWebSocket(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request) (*cluster.CallResult, error)
-}
-
-var _ socketNode = (*cluster.Node)(nil)
 
 // isWebSocketUpgrade reports whether r asks for a WebSocket (RFC 6455:
 // a GET with Upgrade: websocket; Connection: Upgrade is checked by the
@@ -27,7 +19,7 @@ func isWebSocketUpgrade(r *http.Request) bool {
 
 // callOrUpgrade runs a call, or serves an upgrade request (then nil,
 // nil means the socket was accepted).
-func (s *Server) callOrUpgrade(ctx context.Context, c echo.Context, class, name string, req *classes.Request, idem string) (*cluster.CallResult, error) {
+func (s *Server) callOrUpgrade(ctx context.Context, c echo.Context, class, name string, req *classes.Request, idem string) (*host.CallResult, error) {
 	if isWebSocketUpgrade(c.Request()) {
 		return s.serveWebSocket(c, class, name, req)
 	}
@@ -38,10 +30,6 @@ func (s *Server) callOrUpgrade(ctx context.Context, c echo.Context, class, name 
 // object runs on the leader; when it accepts a WebSocket the handshake is
 // done and serveWebSocket returns nil, nil; otherwise it returns fetch's
 // answer or the error, which callClass answers as for any call.
-func (s *Server) serveWebSocket(c echo.Context, class, name string, req *classes.Request) (*cluster.CallResult, error) {
-	sn, ok := s.classes.(socketNode)
-	if !ok {
-		return nil, &apiError{http.StatusNotImplemented, "this node does not serve WebSockets"}
-	}
-	return sn.ServeWebSocket(c.Response(), c.Request(), class, name, req)
+func (s *Server) serveWebSocket(c echo.Context, class, name string, req *classes.Request) (*host.CallResult, error) {
+	return s.classes.ServeWebSocket(c.Response(), c.Request(), class, name, req)
 }

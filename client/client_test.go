@@ -14,6 +14,7 @@ import (
 	"github.com/dobj/dobj/api"
 	"github.com/dobj/dobj/client"
 	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/host"
 	"github.com/dobj/dobj/objects"
 )
 
@@ -33,10 +34,11 @@ func single(t *testing.T) *client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := api.New(api.Config{NodeID: "n1"}, node)
+	h := host.New(node, host.Config{})
+	a := api.New(api.Config{NodeID: "n1"}, node, h)
 	srv := &http.Server{Handler: a.Handler()}
 	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close(); a.Close(); node.Close() })
+	t.Cleanup(func() { srv.Close(); a.Close(); h.Close(); node.Close() })
 	c := client.New(ln.Addr().String())
 	deadline := time.Now().Add(10 * time.Second)
 	for {

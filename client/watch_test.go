@@ -11,6 +11,7 @@ import (
 	"github.com/dobj/dobj/api"
 	"github.com/dobj/dobj/client"
 	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/host"
 	"github.com/dobj/dobj/watch"
 )
 
@@ -32,11 +33,12 @@ func watched(t *testing.T, history int) *client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := api.New(api.Config{NodeID: "n1", Watches: hub}, node)
+	h := host.New(node, host.Config{})
+	a := api.New(api.Config{NodeID: "n1", Watches: hub}, node, h)
 	srv := &http.Server{Handler: a.Handler()}
 	srv.RegisterOnShutdown(hub.Close)
 	go srv.Serve(ln)
-	t.Cleanup(func() { hub.Close(); srv.Close(); a.Close(); node.Close() })
+	t.Cleanup(func() { hub.Close(); srv.Close(); a.Close(); h.Close(); node.Close() })
 	c := client.New(ln.Addr().String())
 	deadline := time.Now().Add(10 * time.Second)
 	for {

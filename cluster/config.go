@@ -80,9 +80,6 @@ type Config struct {
 	Observer fsm.Observer
 	// Metrics, if set, records Raft's and the FSM's work.
 	Metrics *metrics.Set
-
-	// Classes configures object classes (classes.go).
-	Classes ClassConfig
 }
 
 func (c *Config) setDefaults() {

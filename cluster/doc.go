@@ -7,5 +7,10 @@
 // linearizable reads (a barrier after each election, then per read: commit
 // index, shared leadership confirmation, wait for the FSM).
 //
-// Package api sits above it and knows it through a small interface.
+// It knows nothing of object hosting: package host runs class objects on
+// it through a small interface, following leadership (OnLeadership),
+// adding routes to the peer service (HandlePeer) and running the class
+// calls followers send on their forwarding streams (HandleStreamCalls),
+// which the node carries without reading them. Package api sits above
+// both and knows each through small interfaces.
 package cluster

@@ -37,9 +37,8 @@ func newForwarder(n *Node) *forwarder {
 			retireAfter: n.cfg.ApplyTimeout + time.Second,
 		},
 	}
-	// A call may run up to the CPU limit and then commit.
-	cpu := n.cfg.Classes.engineConfig(nil).CPULimit
-	f.streams.retireCallsAfter = cpu + 2*n.cfg.ApplyTimeout + time.Second
+	// Until a host says how long its calls may take (HandleStreamCalls).
+	f.streams.retireCallsAfter.Store(int64(f.streams.retireAfter))
 	f.reads.call = f.fetchReadIndex
 	return f
 }
@@ -79,7 +78,7 @@ func (f *forwarder) close() {
 
 // fetchReadIndex asks the leader known now for a read index.
 func (f *forwarder) fetchReadIndex() (uint64, error) {
-	_, leader := f.n.leaderPeer()
+	_, leader := f.n.LeaderPeer()
 	if leader == "" {
 		return 0, ErrNotLeader
 	}

@@ -8,8 +8,9 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// watchLeadership logs leadership changes and, on winning an election,
-// runs the read barrier at once so that the first read does not wait.
+// watchLeadership logs leadership changes, tells the subscribers
+// (OnLeadership) and, on winning an election, runs the read barrier at
+// once so that the first read does not wait.
 func (n *Node) watchLeadership(ctx context.Context) {
 	defer n.wg.Done()
 	ch := n.raft.LeaderCh()
@@ -18,15 +19,14 @@ func (n *Node) watchLeadership(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case isLeader := <-ch:
-			n.classHost().leadership(ctx, isLeader)
-			n.classHost().socketsLeadership(isLeader)
+			n.leadershipChanged(isLeader)
 			if !isLeader {
 				n.log.Info("lost leadership", "term", n.raft.CurrentTerm())
 				continue
 			}
 			n.log.Info("became leader", "term", n.raft.CurrentTerm())
 			bctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
-			if err := n.readBarrier(bctx); err != nil {
+			if _, err := n.readBarrier(bctx); err != nil {
 				n.log.Warn("read barrier after election failed", "err", err)
 			}
 			// Clients learn the leader's HTTP address from the FSM:
@@ -59,7 +59,7 @@ func (n *Node) publishSelf(ctx context.Context) {
 		var err error
 		if n.raft.State() == raft.Leader {
 			err = n.publishHTTPAddr(ctx, n.cfg.ID, n.cfg.HTTPAddr)
-		} else if _, addr := n.leaderPeer(); addr != "" {
+		} else if _, addr := n.LeaderPeer(); addr != "" {
 			err = n.fwd.join(ctx, addr, joinRequest{ID: n.cfg.ID, RaftAddr: n.cfg.AdvertiseRaft, HTTPAddr: n.cfg.HTTPAddr})
 		}
 		if err != nil {

@@ -18,7 +18,7 @@ func (n *Node) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
 		return fmt.Errorf("%w: join needs id and raft_addr", ErrBadMember)
 	}
 	if n.raft.State() != raft.Leader {
-		_, addr := n.leaderPeer()
+		_, addr := n.LeaderPeer()
 		if addr == "" {
 			return ErrNotLeader
 		}
@@ -60,7 +60,7 @@ func (n *Node) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
 // ErrUnknownMember for an id that is not a member.
 func (n *Node) Remove(ctx context.Context, id string) error {
 	if n.raft.State() != raft.Leader {
-		_, addr := n.leaderPeer()
+		_, addr := n.LeaderPeer()
 		if addr == "" {
 			return ErrNotLeader
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,9 +55,18 @@ type Node struct {
 	blockedMu sync.Mutex
 	blocked   map[string]bool
 
-	// cls runs object classes (classes.go), made on first use.
-	clsOnce sync.Once
-	cls     *classHost
+	// peerMux routes the peer service: the node's routes and those its
+	// users add (HandlePeer).
+	peerMux *http.ServeMux
+	// streamCalls runs the class calls followers send on their streams
+	// (HandleStreamCalls); nil until one is registered.
+	streamCalls atomic.Pointer[StreamCallHandler]
+	// classCheck checks the classes followers send (CheckClasses).
+	classCheck atomic.Pointer[ClassCheck]
+
+	// subsMu guards leadershipSubs (OnLeadership).
+	subsMu         sync.Mutex
+	leadershipSubs []func(isLeader bool)
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -91,6 +101,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	n.prop.observe = n.observeEntry
 	n.verifier = &rounds[struct{}]{call: func() (struct{}, error) { return struct{}{}, r.VerifyLeader().Error() }}
 	n.fwd = newForwarder(n)
+	n.peerMux = n.peerRoutes()
 	n.peer = n.servePeers(deps.Peers.PeerListener())
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -167,7 +178,6 @@ func (n *Node) Close() error {
 		n.prop.close()
 		n.peer.close()
 		n.fwd.close()
-		n.classHost().close()
 		if n.raft.State() == raft.Leader && len(n.servers()) > 1 {
 			if err := n.raft.LeadershipTransfer().Error(); err != nil {
 				n.log.Warn("leadership transfer before shutdown failed", "err", err)
@@ -211,10 +221,10 @@ func (n *Node) Leader() (id, httpAddr string) {
 	return id, n.fsm.Members()[id]
 }
 
-// leaderPeer returns the leader's id and the address of its peer service
+// LeaderPeer returns the leader's id and the address of its peer service
 // (its Raft address); the address is empty when no leader is known or
 // fault injection cuts it off.
-func (n *Node) leaderPeer() (id string, addr raft.ServerAddress) {
+func (n *Node) LeaderPeer() (id string, addr raft.ServerAddress) {
 	addr, lid := n.raft.LeaderWithID()
 	id = string(lid)
 	if id == "" || n.Blocked(id) {

@@ -479,7 +479,7 @@ func TestLeaderChecksForwardedWrites(t *testing.T) {
 			// as a peer would, straight onto the stream.
 			var err error
 			if n == follower {
-				id, addr := n.leaderPeer()
+				id, addr := n.LeaderPeer()
 				_, _, err = n.fwd.write(ctx, id, addr, forwardedWrite{Object: tc.object, Txn: wireTxnOf(tc.txn)})
 			} else {
 				_, _, err = n.Write(ctx, tc.object, tc.txn, "")

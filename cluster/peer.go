@@ -39,10 +39,6 @@ type peerServer struct {
 	// node, closed on shutdown: the HTTP server forgets a connection
 	// once it is taken over.
 	streams connSet
-	// callsOnStream and callsOnPost count the forwarded class calls
-	// this node ran by the way they came: on a /2 forwarding stream or
-	// as a POST on pathCall (a follower whose stream is /1).
-	callsOnStream, callsOnPost atomic.Uint64
 	// refuseStreamV2 is a test hook: the forwarding stream is served as
 	// by a build before /2, for a mixed-version cluster.
 	refuseStreamV2 atomic.Bool
@@ -66,17 +62,19 @@ func (ps *peerServer) close() {
 	ps.hs.Close()
 }
 
-// InternalHandler serves the peer service's routes (wire.go).
-func (n *Node) InternalHandler() http.Handler {
+// InternalHandler serves the peer service's routes (wire.go), and those
+// added with HandlePeer.
+func (n *Node) InternalHandler() http.Handler { return n.peerMux }
+
+// peerRoutes are the node's own routes on the peer service.
+func (n *Node) peerRoutes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+pathStream, n.serveStream)
 	mux.HandleFunc("POST "+pathReadIndex, n.serveReadIndex)
 	mux.HandleFunc("POST "+pathJoin, n.serveJoin)
 	mux.HandleFunc("POST "+pathRemove, n.serveRemove)
-	mux.HandleFunc("POST "+pathCall, n.serveCall)
 	mux.HandleFunc("POST "+pathClass, n.serveClass)
 	mux.HandleFunc("POST "+pathScript, n.serveScript)
-	mux.HandleFunc("GET "+pathSocket, n.serveSocket)
 	return mux
 }
 

@@ -45,7 +45,7 @@ func (n *Node) linearizableIndex(ctx context.Context) (uint64, error) {
 			return index, err
 		}
 	}
-	if _, addr := n.leaderPeer(); addr == "" || addr == raft.ServerAddress(n.cfg.AdvertiseRaft) {
+	if _, addr := n.LeaderPeer(); addr == "" || addr == raft.ServerAddress(n.cfg.AdvertiseRaft) {
 		return 0, ErrNotLeader
 	}
 	return n.fwd.reads.join(ctx) // asks the leader known when its round starts
@@ -58,7 +58,7 @@ func (n *Node) readIndex(ctx context.Context) (uint64, error) {
 		return 0, ErrNotLeader
 	}
 	term := n.raft.CurrentTerm()
-	if err := n.readBarrier(ctx); err != nil {
+	if _, err := n.readBarrier(ctx); err != nil {
 		return 0, err
 	}
 	index := n.raft.CommitIndex()
@@ -77,21 +77,21 @@ func (n *Node) readIndex(ctx context.Context) (uint64, error) {
 // readBarrier makes sure that, in the current term, this leader has
 // committed and applied an entry of its own, so that its commit index
 // covers every entry of earlier terms and the FSM sees every later one.
-func (n *Node) readBarrier(ctx context.Context) error {
+func (n *Node) readBarrier(ctx context.Context) (uint64, error) {
 	term := n.raft.CurrentTerm()
 	if n.barrierTerm.Load() == term {
-		return nil
+		return term, nil
 	}
 	n.barrierMu.Lock()
 	defer n.barrierMu.Unlock()
 	if n.barrierTerm.Load() == term {
-		return nil
+		return term, nil
 	}
 	if _, _, err := n.propose(ctx, &fsm.Command{Kind: fsm.KindNoop}); err != nil {
-		return err
+		return 0, err
 	}
 	n.barrierTerm.Store(term)
-	return nil
+	return term, nil
 }
 
 // readError maps a failed read's cause: a read changes nothing, so every

@@ -103,7 +103,7 @@ func (n *Node) scriptCommand(ctx context.Context, kind fsm.Kind, body any) (scri
 		r := n.proposeScript(ctx, kind, b)
 		return r, r.err()
 	}
-	_, leader := n.leaderPeer()
+	_, leader := n.LeaderPeer()
 	if leader == "" {
 		return scriptReply{}, ErrNotLeader
 	}

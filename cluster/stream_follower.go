@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dobj/dobj/objects"
@@ -31,9 +32,10 @@ type streams struct {
 	// dial connects to a leader's peer service.
 	dial func(ctx context.Context, addr raft.ServerAddress) (net.Conn, error)
 	// retireAfter is how long a former leader's stream may take to
-	// answer what it owes; retireCallsAfter, when it owes a class call
-	// (which may run up to the CPU limit).
-	retireAfter, retireCallsAfter time.Duration
+	// answer what it owes; retireCallsAfter (a time.Duration), when it
+	// owes a class call (HandleStreamCalls sets it).
+	retireAfter      time.Duration
+	retireCallsAfter atomic.Int64
 
 	dialMu sync.Mutex // one dial at a time; the others wait for its stream
 	mu     sync.Mutex // guards cur, old and closed
@@ -49,14 +51,14 @@ func (ss *streams) write(ctx context.Context, leaderID string, leader raft.Serve
 	p := newPendingRequest(w, nil)
 	s, err := ss.get(ctx, leaderID, leader)
 	if err != nil {
-		return *p.failed(fmt.Errorf("%w: forwarding to the leader: %w", ErrNotApplied, err)).R
+		return *p.failed(fmt.Errorf("%w: forwarding to the leader: %w", ErrNotApplied, err)).res.R
 	}
-	return *s.roundTrip(ctx, p).R
+	return *s.roundTrip(ctx, p).res.R
 }
 
 // roundTrip queues p on s and waits for its answer; failures are answers
 // too, as for write.
-func (s *stream) roundTrip(ctx context.Context, p *pendingRequest) streamResultV2 {
+func (s *stream) roundTrip(ctx context.Context, p *pendingRequest) answer {
 	if err := s.enqueue(p); err != nil {
 		return p.failed(fmt.Errorf("%w: forwarding to the leader: %w", ErrNotApplied, err))
 	}
@@ -165,24 +167,30 @@ func (ss *streams) all() []*stream {
 // outcome.
 type pendingRequest struct {
 	w    forwardedWrite
-	call *forwardedCall // set: a call (on a /2 stream only), w unused
+	call *msgpack.RawMessage // set: a call (on a /2 stream only), w unused
 	id   uint64
-	done chan streamResultV2 // buffered: it gets exactly one answer
+	done chan answer // buffered: it gets exactly one answer
 }
 
-func newPendingRequest(w forwardedWrite, call *forwardedCall) *pendingRequest {
-	return &pendingRequest{w: w, call: call, done: make(chan streamResultV2, 1)}
+// answer is what a pendingRequest gets: the leader's result, or, for a
+// call the stream could not carry, err (a write's failure is a result).
+type answer struct {
+	res streamResultV2
+	err error
+}
+
+func newPendingRequest(w forwardedWrite, call *msgpack.RawMessage) *pendingRequest {
+	return &pendingRequest{w: w, call: call, done: make(chan answer, 1)}
 }
 
 // failed is p's answer when the stream could not carry it: err says
 // whether the leader may have seen it.
-func (p *pendingRequest) failed(err error) streamResultV2 {
+func (p *pendingRequest) failed(err error) answer {
 	if p.call != nil {
-		r := callResultOf(nil, err)
-		return streamResultV2{ID: p.id, C: &r}
+		return answer{res: streamResultV2{ID: p.id}, err: err}
 	}
 	r := resultOf(objects.TxnResult{}, 0, err)
-	return streamResultV2{ID: p.id, R: &r}
+	return answer{res: streamResultV2{ID: p.id, R: &r}}
 }
 
 // frame is p as a request in the frames of version proto.
@@ -409,7 +417,7 @@ func (s *stream) receive(br *bufio.Reader) {
 				s.fail(err)
 				return
 			}
-			p.done <- res
+			p.done <- answer{res: res}
 		}
 		if drained {
 			s.fail(errRetired)
@@ -445,7 +453,7 @@ func (s *stream) retire(wait time.Duration) {
 	s.retired = true
 	drained := s.drained()
 	if s.calls > 0 {
-		wait = max(wait, s.ss.retireCallsAfter)
+		wait = max(wait, time.Duration(s.ss.retireCallsAfter.Load()))
 	}
 	s.mu.Unlock()
 	if drained {

@@ -92,7 +92,7 @@ func (n *Node) serveStream(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if req.C != nil {
-			if !n.startStreamCall(calls, req.ID, req.C, maxFrameBytes-frames.left, out) {
+			if !n.startStreamCall(calls, req.ID, *req.C, out) {
 				break // the writer has stopped: so has the stream
 			}
 			continue

@@ -88,7 +88,7 @@ func TestPeerMutualTLS(t *testing.T) {
 	if err := leader.Join(ctx, "n2", n2.RaftAddr(), ""); err != nil {
 		t.Fatalf("join n2: %v", err)
 	}
-	c.eventually(10*time.Second, "n2 to know the leader", func() bool { _, a := n2.leaderPeer(); return a != "" })
+	c.eventually(10*time.Second, "n2 to know the leader", func() bool { _, a := n2.LeaderPeer(); return a != "" })
 	// A write that was not applied (a leader election under load) is
 	// safe to send again.
 	var werr error

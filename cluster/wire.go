@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 
 	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
@@ -28,15 +27,18 @@ import (
 // streamResult). /2 carries writes and class calls (streamRequestV2,
 // streamResultV2; stream_calls.go): a follower asks for /2 and, when the
 // leader answers 426 offering only /1 (a build before /2), opens the
-// stream as /1 and sends its calls as POSTs on pathCall, which every
-// leader keeps serving. A leader serves both versions, each in its own
-// frames, so that a cluster upgrades one node at a time.
+// stream as /1, and the host sends its calls as POSTs on its own route
+// (/_internal/call), which every leader keeps serving. The host's routes
+// (calls, relayed WebSockets) and the call frames it puts on the stream
+// are its own (package host); their golden frames are tested there. A
+// leader serves both versions, each in its own frames, so that a cluster
+// upgrades one node at a time.
 //
 // A version's frames never change. msgpack refuses an array-encoded
 // struct whose field count differs from the type's, so a field added to
-// any type inside a frame (forwardedWrite, forwardedCall, wireTxn,
-// wireHeader, the results) would break the older peer: that takes a
-// new version. /3 would go as /2 did: new frame types streamRequestV3 and
+// any type inside a frame (forwardedWrite, the host's forwardedCall,
+// wireTxn, the results) would break the older peer: that takes a new
+// version. /3 would go as /2 did: new frame types streamRequestV3 and
 // streamResultV3 (the /2 ones kept as they are, and their golden frames
 // with them); the leader decodes by the version agreed in the upgrade
 // (readStreamRequest, writeStreamResult), so a /3 leader reads a /2
@@ -48,8 +50,7 @@ const (
 	pathReadIndex = "/_internal/readindex"
 	pathJoin      = "/_internal/join"
 	pathRemove    = "/_internal/remove"
-	pathCall      = "/_internal/call"  // a class call (callforward.go)
-	pathClass     = "/_internal/class" // a class deploy or delete (callforward.go)
+	pathClass     = "/_internal/class" // a class deploy or delete (classreg.go)
 	streamProto   = "dobj-forward/1"   // writes only
 	streamProtoV2 = "dobj-forward/2"   // writes and class calls
 	headerFrom    = "X-Dobj-From"      // the follower's node id, in the upgrade request
@@ -66,19 +67,21 @@ type streamResult struct {
 }
 
 // streamRequestV2 is a frame a follower sends on a /2 stream: exactly one
-// of W (a write) and C (a class call) is set.
+// of W (a write) and C (a class call, the host's forwardedCall, which the
+// node carries as it is) is set.
 type streamRequestV2 struct {
-	ID uint64          `msgpack:"id"`
-	W  *forwardedWrite `msgpack:"w"`
-	C  *forwardedCall  `msgpack:"c"`
+	ID uint64              `msgpack:"id"`
+	W  *forwardedWrite     `msgpack:"w"`
+	C  *msgpack.RawMessage `msgpack:"c"`
 }
 
 // streamResultV2 is the leader's answer on a /2 stream, with the id of
-// the request: R for a write, C for a call.
+// the request: R for a write, C for a call (the host's
+// forwardedCallResult, carried as it is).
 type streamResultV2 struct {
-	ID uint64               `msgpack:"id"`
-	R  *forwardedResult     `msgpack:"r"`
-	C  *forwardedCallResult `msgpack:"c"`
+	ID uint64              `msgpack:"id"`
+	R  *forwardedResult    `msgpack:"r"`
+	C  *msgpack.RawMessage `msgpack:"c"`
 }
 
 // forwardedWrite is one write a follower sends the leader.
@@ -222,8 +225,8 @@ func (f *frameReader) UnreadByte() error {
 }
 
 // The peer frames' own encoding of the domain's values (issue 19): a
-// forwarded write's transaction, its result and a call's header lines,
-// converted here at the edge to and from objects' and net/http's types.
+// forwarded write's transaction and its result, converted here at the
+// edge to and from objects' types (the host has its calls' own).
 // Names and field order are the ones every earlier build wrote
 // (testdata/frames pins them): a change is a new protocol version.
 
@@ -265,12 +268,6 @@ type wireResult struct {
 	Count   *int64          `msgpack:"count,omitempty"`
 }
 
-// wireHeader is one header line of a forwarded call or its answer.
-type wireHeader struct {
-	Name  string `msgpack:"n"`
-	Value string `msgpack:"v"`
-}
-
 // convert maps in through f, keeping nil as nil so that a decoded frame
 // is the value that was encoded.
 func convert[From, To any](in []From, f func(From) To) []To {
@@ -302,18 +299,4 @@ func wireTxnResultOf(r objects.TxnResult) wireTxnResult {
 
 func (w wireTxnResult) result() objects.TxnResult {
 	return objects.TxnResult{Succeeded: w.Succeeded, Results: convert(w.Results, func(x wireResult) objects.Result { return objects.Result(x) })}
-}
-
-// wireHeaders turns h into lines sorted by name, values in order.
-func wireHeaders(h http.Header) []wireHeader {
-	return convert(fsm.HeaderFields(h), func(f fsm.HeaderField) wireHeader { return wireHeader(f) })
-}
-
-// httpHeader turns lines back into an http.Header.
-func httpHeader(lines []wireHeader) http.Header {
-	h := make(http.Header, len(lines))
-	for _, l := range lines {
-		h.Add(l.Name, l.Value)
-	}
-	return h
 }

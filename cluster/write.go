@@ -25,7 +25,7 @@ func (n *Node) Write(ctx context.Context, object string, txn objects.Txn, idemKe
 	if err := n.checkWrite(object, txn); err != nil {
 		return objects.TxnResult{}, 0, err
 	}
-	id, addr := n.leaderPeer()
+	id, addr := n.LeaderPeer()
 	if addr == "" {
 		return objects.TxnResult{}, 0, ErrNotLeader
 	}

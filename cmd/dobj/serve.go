@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/dobj/dobj/client"
 	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/config"
+	"github.com/dobj/dobj/host"
 	"github.com/dobj/dobj/metrics"
 	"github.com/dobj/dobj/objects"
 	"github.com/dobj/dobj/watch"
@@ -75,8 +77,8 @@ func serve(ctx context.Context, e env, args []string) error {
 	return p.run(ctx, e.getenv)
 }
 
-// process is what one `dobj serve` runs: the Raft node, the API on it and
-// the HTTP server in front of the API.
+// process is what one `dobj serve` runs: the Raft node, the host of its
+// class objects, the API on them and the HTTP server in front of the API.
 type process struct {
 	cfg      config.Config
 	sec      security
@@ -85,6 +87,7 @@ type process struct {
 	httpAddr string       // where the other nodes reach ln
 	hub      *watch.Hub
 	node     *cluster.Node
+	host     *host.Host
 	api      *api.Server
 	hs       *http.Server
 }
@@ -120,9 +123,8 @@ func startProcess(ctx context.Context, cfg config.Config, sec security, base *sl
 		ln.Close()
 		return nil, err
 	}
-	met.GaugeFunc("class_instances", "Object class instances live on this node.", func() float64 { return float64(p.node.ClassStats().Instances) })
-	met.GaugeFunc("class_runtimes", "JavaScript runtimes the live class instances share.", func() float64 { return float64(p.node.ClassStats().Runtimes) })
-	p.api = api.New(apiCfg, p.node)
+	p.host = newHost(cfg, p.node, p.log, met)
+	p.api = api.New(apiCfg, p.node, p.host)
 	p.hs = &http.Server{
 		Handler:           p.api.Handler(),
 		ReadHeaderTimeout: min(10*time.Second, cfg.HTTPReadTimeout),
@@ -191,11 +193,8 @@ func (p *process) clusterConfig(limits objects.Limits, met *metrics.Set) cluster
 		Limits:            limits,
 		PeerServerTLS:     p.sec.peerServer,
 		PeerClientTLS:     p.sec.peerClient,
-		Classes: cluster.ClassConfig{CPULimit: cfg.ClassCPULimit, MaxKeyBytes: cfg.MaxKeyBytes,
-			MaxValueBytes: cfg.MaxValueBytes, MaxResponseBytes: int(cfg.MaxBodyBytes), MaxInstances: cfg.ClassMaxInstances,
-			Runtimes: cfg.ClassRuntimes},
-		Observer: p.hub,
-		Metrics:  met,
+		Observer:          p.hub,
+		Metrics:           met,
 	}
 }
 
@@ -254,7 +253,7 @@ func (p *process) shutdown(ctx context.Context, serveErr error) error {
 		p.hs.Close()
 	}
 	p.log.Info("http server stopped")
-	errs = append(errs, p.api.Close())
+	errs = append(errs, p.api.Close(), p.host.Close())
 	if err := p.node.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close node: %w", err))
 	}
@@ -270,6 +269,7 @@ func (p *process) close() {
 	p.ln.Close()
 	p.hs.Close()
 	p.api.Close()
+	p.host.Close()
 	p.node.Close()
 }
 
@@ -353,4 +353,25 @@ func servePprof(addr string, log *slog.Logger) (func(), error) {
 	go ps.Serve(ln)
 	log.Info("serving pprof", "addr", ln.Addr().String())
 	return func() { ps.Close() }, nil
+}
+
+// newHost builds the host of node's class objects, with the class limits
+// of cfg, and its gauges.
+func newHost(cfg config.Config, node *cluster.Node, log *slog.Logger, met *metrics.Set) *host.Host {
+	h := host.New(node, host.Config{
+		CPULimit:          cfg.ClassCPULimit,
+		MaxKeyBytes:       cfg.MaxKeyBytes,
+		MaxValueBytes:     cfg.MaxValueBytes,
+		MaxResponseBytes:  int(cfg.MaxBodyBytes),
+		MaxInstances:      cfg.ClassMaxInstances,
+		Runtimes:          cfg.ClassRuntimes,
+		ApplyTimeout:      cfg.ApplyTimeout,
+		IdempotencyWindow: cfg.IdempotencyWindow,
+		AckBeforeCommit:   slices.Contains(cfg.UnsafeBugs, cluster.BugAckBeforeCommit),
+		Logger:            log,
+		Metrics:           met,
+	})
+	met.GaugeFunc("class_instances", "Object class instances live on this node.", func() float64 { return float64(h.Stats().Instances) })
+	met.GaugeFunc("class_runtimes", "JavaScript runtimes the live class instances share.", func() float64 { return float64(h.Stats().Runtimes) })
+	return h
 }

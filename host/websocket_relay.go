@@ -1,4 +1,4 @@
-package cluster
+package host
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/dobj/dobj/classes"
+	"github.com/dobj/dobj/cluster"
 	"github.com/hashicorp/raft"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -42,11 +43,8 @@ const relayLeaderCheck = 250 * time.Millisecond
 var handshakeHeaders = []string{"Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version",
 	"Sec-Websocket-Extensions", "Sec-Websocket-Accept", "Sec-Websocket-Protocol"}
 
-// relaySet is the sockets a follower relays, closed on shutdown, and the
-// count of sockets whose clients the node serves, relayed or not.
+// relaySet is the sockets a follower relays, closed on shutdown.
 type relaySet struct {
-	clients atomic.Int64
-
 	mu     sync.Mutex
 	conns  map[*websocket.Conn]struct{}
 	closed bool
@@ -109,19 +107,25 @@ func (a *answerCapture) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // relay serves an upgrade request on a follower through the leader.
-func (h *classHost) relay(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request) (*CallResult, error) {
-	n := h.n
-	leaderID, addr := n.leaderPeer()
+func (h *Host) relay(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request) (*CallResult, error) {
+	leaderID, addr := h.node.LeaderPeer()
 	if addr == "" {
-		return nil, ErrNotLeader
+		return nil, cluster.ErrNotLeader
 	}
-	if n.Blocked(leaderID) {
-		return nil, fmt.Errorf("%w: the leader is cut off", ErrNotApplied)
+	done, err := h.openSocket(true)
+	if err != nil {
+		return nil, err
 	}
+	served := false
+	defer func() {
+		if !served {
+			done()
+		}
+	}()
 	capture := &answerCapture{}
 	capture.base = &http.Transport{
 		DialContext: func(ctx context.Context, _, a string) (net.Conn, error) {
-			c, err := n.deps.Peers.DialPeer(ctx, raft.ServerAddress(a))
+			c, err := h.node.DialPeer(ctx, raft.ServerAddress(a))
 			if err == nil {
 				capture.connected.Store(true)
 			}
@@ -142,16 +146,16 @@ func (h *classHost) relay(w http.ResponseWriter, r *http.Request, class, name st
 		if capture.got {
 			var res forwardedCallResult
 			if err := msgpack.Unmarshal(capture.answer, &res); err != nil {
-				return nil, fmt.Errorf("%w: the leader's answer: %v", ErrOutcomeUnknown, err)
+				return nil, fmt.Errorf("%w: the leader's answer: %v", cluster.ErrOutcomeUnknown, err)
 			}
 			return res.outcome()
 		}
 		if !capture.connected.Load() || capture.status != 0 && capture.status != http.StatusOK {
 			// Not sent, or refused before fetch ran: the leader answers
 			// 200 for every call it ran.
-			return nil, fmt.Errorf("%w: %v", ErrNotApplied, err)
+			return nil, fmt.Errorf("%w: %v", cluster.ErrNotApplied, err)
 		}
-		return nil, fmt.Errorf("%w: %v", ErrOutcomeUnknown, err)
+		return nil, fmt.Errorf("%w: %v", cluster.ErrOutcomeUnknown, err)
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
@@ -169,9 +173,9 @@ func (h *classHost) relay(w http.ResponseWriter, r *http.Request, class, name st
 		lc.CloseNow()
 		return nil, nil
 	}
-	h.clientSocketOpened()
+	served = true
 	go func() {
-		defer h.clientSocketClosed()
+		defer done()
 		defer h.relays.remove(cc)
 		h.pump(cc, lc, leaderID)
 	}()
@@ -180,7 +184,7 @@ func (h *classHost) relay(w http.ResponseWriter, r *http.Request, class, name st
 
 // pump copies messages between the client's socket cc and the leader's
 // lc until either ends, then closes the other.
-func (h *classHost) pump(cc, lc *websocket.Conn, leaderID string) {
+func (h *Host) pump(cc, lc *websocket.Conn, leaderID string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
@@ -242,7 +246,7 @@ func (h *classHost) pump(cc, lc *websocket.Conn, leaderID string) {
 		case <-done:
 			return
 		case <-t.C:
-			if id, _ := h.n.leaderPeer(); id != leaderID {
+			if id, _ := h.node.LeaderPeer(); id != leaderID {
 				cc.Close(closeRestart, "the leader changed; reconnect")
 				lc.CloseNow()
 			}
@@ -252,7 +256,7 @@ func (h *classHost) pump(cc, lc *websocket.Conn, leaderID string) {
 
 // serveSocket is the leader's end of a relay: fetch of the upgrade
 // request, then the socket, as for a client of its own.
-func (n *Node) serveSocket(w http.ResponseWriter, r *http.Request) {
+func (h *Host) serveSocket(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	header := r.Header.Clone()
 	for _, k := range []string{"Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions"} {
@@ -261,19 +265,14 @@ func (n *Node) serveSocket(w http.ResponseWriter, r *http.Request) {
 	req := &classes.Request{Method: http.MethodGet, URL: q.Get("u"), Header: header}
 	var res *CallResult
 	var err error
-	if n.raft.State() != raft.Leader {
-		err = ErrNotLeader
-	} else {
-		res, err = n.classHost().connect(w, r, q.Get("c"), q.Get("n"), req, false)
+	switch {
+	case !h.node.IsLeader():
+		err = cluster.ErrNotLeader
+	default:
+		res, err = h.connect(w, r, q.Get("c"), q.Get("n"), req, false)
 		if res == nil && err == nil {
 			return // upgraded
 		}
 	}
-	body, encErr := msgpack.Marshal(callResultOf(res, err))
-	if encErr != nil {
-		http.Error(w, encErr.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/msgpack")
-	w.Write(body)
+	writeCallResult(w, callResultOf(res, err))
 }

@@ -1,4 +1,4 @@
-package cluster
+package host
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 
 	"github.com/dobj/dobj/classes"
 	"github.com/dobj/dobj/fsm"
-	"github.com/hashicorp/raft"
 )
 
 // Alarms: the FSM keeps each class object's alarm time; the leader fires
@@ -46,9 +45,11 @@ type alarmDone struct {
 // alarmAgain is how soon an alarm whose commit failed is fired again.
 const alarmAgain = 500 * time.Millisecond
 
-// leadership starts the alarm scheduler when this node becomes leader and
-// stops it when it stops being leader. watchLeadership calls it.
-func (h *classHost) leadership(ctx context.Context, isLeader bool) {
+// leadership follows the node's leadership (Raft.OnLeadership): it
+// starts the alarm scheduler when this node becomes leader, and stops it
+// and closes every socket (1012) when it stops being leader: their
+// objects move to the new leader, where clients reconnect.
+func (h *Host) leadership(isLeader bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.stopAlarms != nil {
@@ -56,7 +57,13 @@ func (h *classHost) leadership(ctx context.Context, isLeader bool) {
 		h.stopAlarms = nil
 	}
 	if !isLeader {
+		if n := h.engine.CloseSockets(closeRestart, "the leader changed; reconnect"); n > 0 {
+			h.log.Info("closed the sockets of class objects after losing leadership", "sockets", n)
+		}
 		return
+	}
+	if h.ctx.Err() != nil {
+		return // closed
 	}
 	// Instances held from an earlier term may predate another leader's
 	// calls: rebuild them from storage.
@@ -64,16 +71,16 @@ func (h *classHost) leadership(ctx context.Context, isLeader bool) {
 		h.engine.Forget(name)
 	}
 	clear(h.programs)
-	actx, cancel := context.WithCancel(ctx)
+	actx, cancel := context.WithCancel(h.ctx)
 	h.stopAlarms = cancel
-	h.n.wg.Add(1)
+	h.wg.Add(1)
 	go h.runAlarms(actx)
 }
 
-// runAlarms fires due alarms until ctx is done (leadership lost, node
-// closing).
-func (h *classHost) runAlarms(ctx context.Context) {
-	defer h.n.wg.Done()
+// runAlarms fires due alarms until ctx is done (leadership lost, host
+// closed), once the term's read barrier is through.
+func (h *Host) runAlarms(ctx context.Context) {
+	defer h.wg.Done()
 	retries := map[string]*alarmRetry{}
 	inflight := map[string]bool{}
 	done := make(chan alarmDone)
@@ -86,9 +93,9 @@ func (h *classHost) runAlarms(ctx context.Context) {
 	tick := time.NewTicker(alarmPoll)
 	defer tick.Stop()
 	for {
-		if h.n.raft.State() == raft.Leader && h.n.barrierTerm.Load() == h.n.raft.CurrentTerm() {
+		if h.barrierDone(ctx) {
 			now := time.Now()
-			due, _ := h.n.fsm.DueAlarms(now.UnixMilli(), alarmBatch)
+			due, _ := h.node.FSM().DueAlarms(now.UnixMilli(), alarmBatch)
 			for _, a := range due {
 				if inflight[a.Object] {
 					continue
@@ -125,43 +132,57 @@ func (h *classHost) runAlarms(ctx context.Context) {
 	}
 }
 
+// barrierDone reports whether this node leads with its read barrier
+// through (taking it if needed, for at most one poll): the FSM's alarms
+// are then those every earlier leader committed.
+func (h *Host) barrierDone(ctx context.Context) bool {
+	if !h.node.IsLeader() {
+		return false
+	}
+	bctx, cancel := context.WithTimeout(ctx, alarmPoll)
+	defer cancel()
+	_, err := h.node.Barrier(bctx)
+	return err == nil
+}
+
 // fire runs one alarm's handler and commits its effects with the alarm
 // cleared (unless the handler set a new one). After the last retry
 // fails, or when the class is gone, the alarm is dropped.
-func (h *classHost) fire(ctx context.Context, a fsm.Alarm) alarmDone {
+func (h *Host) fire(ctx context.Context, a fsm.Alarm) alarmDone {
 	count := a.Retries
-	log := h.n.log.With("object", a.Object, "alarm_ms", a.At, "retry_count", count)
+	log := h.log.With("object", a.Object, "alarm_ms", a.At, "retry_count", count)
 	out := alarmDone{alarm: a}
 	class, name, ok := fsm.SplitClassObject(a.Object)
-	ref, err := h.ref(class)
+	var err error
+	if ok {
+		var commitFailed bool
+		_, err = h.onLeader(ctx, class, name, runOpts{fired: a.At}, func(r *run) error {
+			err := h.engine.Alarm(r.ctx, r.ref, name, classes.AlarmInfo{RetryCount: count, IsRetry: count > 0}, r.state,
+				func(eff classes.Effects) error {
+					if eff.Alarm != nil && eff.Alarm.Delete {
+						// The engine deletes the alarm unless the handler
+						// set one; clear it only if it is still the one
+						// that fired (Fired), not one set since.
+						eff.Alarm = nil
+					}
+					return r.commitEffects(eff)
+				})
+			commitFailed = r.commitErr != nil
+			return err
+		})
+		if commitFailed || (err != nil && !errors.Is(err, ErrClassNotFound) && !isCallError(err)) {
+			// Not committed, or not known to be, or not run (leadership
+			// lost): the alarm is still due as far as this leader knows;
+			// fire it again later (at least once), without counting a
+			// retry of the code.
+			log.Warn("alarm not committed", "err", err)
+			return out
+		}
+	}
 	if !ok || errors.Is(err, ErrClassNotFound) {
 		log.Warn("dropping the alarm of an object whose class is gone")
 		out.ok = h.drop(ctx, a) == nil
 		return out
-	}
-	if err == nil {
-		cctx, cancel := context.WithTimeout(ctx, h.cfg.CPULimit+h.n.cfg.ApplyTimeout)
-		var commitErr error
-		err = h.engine.Alarm(cctx, ref, name, classes.AlarmInfo{RetryCount: count, IsRetry: count > 0},
-			objectState{m: h.n.fsm, object: a.Object},
-			func(eff classes.Effects) error {
-				if eff.Alarm != nil && eff.Alarm.Delete {
-					// The engine deletes the alarm unless the handler
-					// set one; clear it only if it is still the one
-					// that fired (Fired), not one set since.
-					eff.Alarm = nil
-				}
-				_, commitErr = h.commit(cctx, a.Object, eff, nil, "", nil, a.At)
-				return commitErr
-			})
-		cancel()
-		if commitErr != nil {
-			// Not committed, or not known to be: the alarm is still
-			// due as far as this leader knows; fire it again later
-			// (at least once), without counting a retry of the code.
-			log.Warn("alarm commit failed", "err", commitErr)
-			return out
-		}
 	}
 	if err == nil {
 		out.ok = true
@@ -185,19 +206,25 @@ func (h *classHost) fire(ctx context.Context, a fsm.Alarm) alarmDone {
 	return out
 }
 
+func isCallError(err error) bool {
+	var ce *CallError
+	return errors.As(err, &ce)
+}
+
 // recordThrow commits that a's handler threw, so that its next run, on
 // this leader or the next, has a retryCount one higher.
-func (h *classHost) recordThrow(ctx context.Context, a fsm.Alarm) error {
+func (h *Host) recordThrow(ctx context.Context, a fsm.Alarm) error {
 	body, err := fsm.EncodeBody(&fsm.Call{Threw: a.At})
 	if err != nil {
 		return err
 	}
-	_, _, err = h.n.propose(ctx, &fsm.Command{Kind: fsm.KindCall, Object: a.Object, Body: body, Time: time.Now().UnixNano()})
+	_, _, err = h.node.Propose(ctx, &fsm.Command{Kind: fsm.KindCall, Object: a.Object, Body: body, Time: time.Now().UnixNano()})
 	return err
 }
 
-// drop clears an alarm that is still set to a.At.
-func (h *classHost) drop(ctx context.Context, a fsm.Alarm) error {
-	_, err := h.commit(ctx, a.Object, classes.Effects{}, nil, "", nil, a.At)
+// drop clears an alarm that is still set to a.At (the FSM checks Fired).
+func (h *Host) drop(ctx context.Context, a fsm.Alarm) error {
+	r := &run{h: h, ctx: ctx, object: a.Object, fired: a.At}
+	_, err := h.commit(r, classes.Effects{}, nil)
 	return err
 }

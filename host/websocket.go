@@ -1,4 +1,4 @@
-package cluster
+package host
 
 import (
 	"context"
@@ -11,8 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/dobj/dobj/classes"
-	"github.com/dobj/dobj/fsm"
-	"github.com/hashicorp/raft"
+	"github.com/dobj/dobj/cluster"
 )
 
 // WebSockets of class objects. An object lives on the leader, so its
@@ -26,7 +25,7 @@ import (
 // (service restart): the client reconnects, through any node, to the
 // new leader.
 
-// Close codes the cluster sends.
+// Close codes the host sends.
 const (
 	closeRestart  = 1012 // the leader changed or the node stops: reconnect
 	closeInternal = 1011 // the object cannot go on (its class was removed)
@@ -40,11 +39,6 @@ const (
 	socketQueue      = 4096
 	socketQueueBytes = 16 << 20
 )
-
-// maxClientSockets bounds the WebSockets whose clients one node serves
-// (its own objects' and those it relays): each costs goroutines and
-// buffers. Past it an upgrade is refused, not applied.
-const maxClientSockets = 10_000
 
 // socketWriteTimeout bounds writing one message to a client.
 const socketWriteTimeout = 10 * time.Second
@@ -138,46 +132,78 @@ func (s *serverSocket) write(c *websocket.Conn) {
 	}
 }
 
-// callTimeout bounds one call run for another party (a forwarded call, a
-// socket's handler): its JavaScript up to the CPU limit, then its commit.
-func (h *classHost) callTimeout() time.Duration { return h.cfg.CPULimit + 2*h.n.cfg.ApplyTimeout }
+// socketCount is the sockets whose clients a node serves — its own
+// objects' and those it relays to the leader — bounded by
+// Config.MaxSockets: each costs goroutines and buffers.
+type socketCount struct {
+	open atomic.Int64
+}
+
+// take reserves a place for a socket, or reports that there is none.
+func (c *socketCount) take(max int) bool {
+	if c.open.Add(1) > int64(max) {
+		c.open.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (c *socketCount) give() { c.open.Add(-1) }
+
+// openSocket reserves a place for a socket, public when the client is
+// this node's (the gauge counts those); done gives it back.
+func (h *Host) openSocket(public bool) (done func(), err error) {
+	if !h.sockets.take(h.cfg.MaxSockets) {
+		return nil, fmt.Errorf("%w: this node serves %d WebSockets, its most", cluster.ErrNotApplied, h.cfg.MaxSockets)
+	}
+	if public {
+		h.cfg.Metrics.SocketOpened()
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.sockets.give()
+			if public {
+				h.cfg.Metrics.SocketClosed()
+			}
+		})
+	}, nil
+}
 
 // connect runs fetch of an upgrade request on the leader. When fetch
 // accepted a WebSocket it completes the handshake on w (public: with the
 // browser's same-origin check; a follower's relay is not a browser) and
 // returns nil, nil: the socket is served in the background. Otherwise it
 // returns the call's answer, as call does, and w is untouched.
-func (h *classHost) connect(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request, public bool) (*CallResult, error) {
-	n := h.n
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.callTimeout())
-	defer cancel()
-	if err := n.readBarrier(ctx); err != nil {
-		return nil, readError(err)
+func (h *Host) connect(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request, public bool) (*CallResult, error) {
+	done, err := func() {}, error(nil)
+	if public {
+		done, err = h.openSocket(true)
 	}
-	ref, err := h.ref(class)
 	if err != nil {
 		return nil, err
 	}
-	object := fsm.ClassObject(class, name)
-	var (
-		applied   *fsm.CallResult
-		commitErr error
-	)
-	commit := func(eff classes.Effects, resp *classes.Response) error {
-		applied, commitErr = h.commit(ctx, object, eff, resp, "", nil, 0)
-		return commitErr
-	}
+	served := false
+	defer func() {
+		if !served {
+			done()
+		}
+	}()
 	sock := newServerSocket()
-	resp, id, err := h.engine.Connect(ctx, ref, name, req, objectState{m: n.fsm, object: object}, sock, commit)
-	if commitErr != nil {
-		return nil, commitErr
-	}
+	var resp *classes.Response
+	var id classes.SocketID
+	run, err := h.onLeader(context.WithoutCancel(r.Context()), class, name, runOpts{}, func(run *run) error {
+		var err error
+		resp, id, err = h.engine.Connect(run.ctx, run.ref, name, req, run.state, sock, run.commit)
+		return err
+	})
 	if err != nil {
-		return nil, h.callFailed(ctx, err)
+		return nil, err
 	}
 	if id == 0 {
-		return &CallResult{Response: resp, Index: applied.Index}, nil
+		return &CallResult{Response: resp, Index: run.applied.Index}, nil
 	}
+	s := socket{class: class, name: name, id: id}
 	// The server's read and write timeouts are for requests, not for a
 	// connection that lasts.
 	rc := http.NewResponseController(w)
@@ -186,31 +212,33 @@ func (h *classHost) connect(w http.ResponseWriter, r *http.Request, class, name 
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: !public, CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		// Accept answered the client; the object learns the socket is gone.
-		n.log.Debug("websocket handshake failed", "class", class, "object", name, "err", err)
+		h.log.Debug("websocket handshake failed", "class", class, "object", name, "err", err)
 		sock.Close(closeInternal, "handshake failed")
-		h.socketClosed(class, name, id, 1006, "", false)
+		h.socketClosed(s, 1006, "", false)
 		return nil, nil
 	}
 	c.SetReadLimit(int64(h.cfg.MaxResponseBytes))
-	if public {
-		h.clientSocketOpened()
-	}
+	served = true
 	go sock.write(c)
 	go func() {
-		h.readSocket(c, sock, class, name, id)
-		if public {
-			h.clientSocketClosed()
-		}
+		defer done()
+		h.readSocket(c, sock, s)
 	}()
 	return nil, nil
 }
 
+// socket names one socket of an object.
+type socket struct {
+	class, name string
+	id          classes.SocketID
+}
+
 // readSocket hands the socket's messages to the object, one at a time,
 // until the connection ends.
-func (h *classHost) readSocket(c *websocket.Conn, sock *serverSocket, class, name string, id classes.SocketID) {
+func (h *Host) readSocket(c *websocket.Conn, sock *serverSocket, s socket) {
 	defer c.CloseNow()
 	// Whatever happened to webSocketClose, the socket is gone.
-	defer h.engine.DropSocket(class, name, id)
+	defer h.engine.DropSocket(s.class, s.name, s.id)
 	for {
 		typ, data, err := c.Read(context.Background())
 		if err != nil {
@@ -220,22 +248,24 @@ func (h *classHost) readSocket(c *websocket.Conn, sock *serverSocket, class, nam
 				code, reason, clean = int(ce.Code), ce.Reason, true
 			}
 			sock.Close(1000, "")
-			h.socketClosed(class, name, id, code, reason, clean)
+			h.socketClosed(s, code, reason, clean)
 			return
 		}
-		if err := h.socketMessage(class, name, id, typ == websocket.MessageBinary, data); err != nil {
+		_, err = h.onLeader(context.Background(), s.class, s.name, runOpts{}, func(r *run) error {
+			return h.engine.SocketMessage(r.ctx, r.ref, s.name, s.id, typ == websocket.MessageBinary, data, r.state, r.commitEffects)
+		})
+		if err != nil {
 			if code, ok := socketFatal(err); ok {
 				sock.Close(code, err.Error()[:min(len(err.Error()), 120)])
 			} else {
-				h.n.log.Warn("webSocketMessage failed", "class", class, "object", name, "err", err)
+				h.log.Warn("webSocketMessage failed", "class", s.class, "object", s.name, "err", err)
 			}
 		}
 	}
 }
 
 // socketFatal says whether a handler's error ends the socket, and with
-// which code: the node is no longer the leader, or the class is gone.
-// The class's own exceptions do not.
+// which code: the node is no longer the leader, or the class is gone. The class's own exceptions do not.
 func socketFatal(err error) (int, bool) {
 	var ce *CallError
 	switch {
@@ -243,86 +273,27 @@ func socketFatal(err error) (int, bool) {
 		return closeInternal, true
 	case errors.As(err, &ce):
 		return 0, false
-	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrNotApplied), errors.Is(err, ErrOutcomeUnknown):
+	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrNotApplied), errors.Is(err, cluster.ErrOutcomeUnknown):
 		return closeRestart, true
 	}
 	return closeInternal, true
 }
 
-// socketMessage runs webSocketMessage for one message of socket id.
-func (h *classHost) socketMessage(class, name string, id classes.SocketID, binary bool, data []byte) error {
-	return h.socketCall(class, name, func(ctx context.Context, ref classes.ClassRef, st objectState, commit func(classes.Effects) error) error {
-		return h.engine.SocketMessage(ctx, ref, name, id, binary, data, st, commit)
-	})
-}
-
-// socketClosed runs webSocketClose for socket id, which the client
+// socketClosed runs webSocketClose for socket s, which the client
 // closed; a node that is no longer the leader runs nothing (its sockets
 // were closed with 1012 and forgotten).
-func (h *classHost) socketClosed(class, name string, id classes.SocketID, code int, reason string, clean bool) {
-	err := h.socketCall(class, name, func(ctx context.Context, ref classes.ClassRef, st objectState, commit func(classes.Effects) error) error {
-		return h.engine.SocketClosed(ctx, ref, name, id, code, reason, clean, st, commit)
+func (h *Host) socketClosed(s socket, code int, reason string, clean bool) {
+	_, err := h.onLeader(context.Background(), s.class, s.name, runOpts{}, func(r *run) error {
+		return h.engine.SocketClosed(r.ctx, r.ref, s.name, s.id, code, reason, clean, r.state, r.commitEffects)
 	})
-	if err != nil && !errors.Is(err, ErrNotLeader) {
-		h.n.log.Warn("webSocketClose failed", "class", class, "object", name, "err", err)
-	}
-}
-
-// socketCall runs one handler call on the leader, committing its effects
-// as one command.
-func (h *classHost) socketCall(class, name string, run func(context.Context, classes.ClassRef, objectState, func(classes.Effects) error) error) error {
-	n := h.n
-	if n.raft.State() != raft.Leader {
-		return ErrNotLeader
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.callTimeout())
-	defer cancel()
-	ref, err := h.ref(class)
-	if err != nil {
-		return err
-	}
-	object := fsm.ClassObject(class, name)
-	var commitErr error
-	commit := func(eff classes.Effects) error {
-		_, commitErr = h.commit(ctx, object, eff, nil, "", nil, 0)
-		return commitErr
-	}
-	err = run(ctx, ref, objectState{m: n.fsm, object: object}, commit)
-	switch {
-	case commitErr != nil:
-		return commitErr
-	case err != nil:
-		return h.callFailed(ctx, err)
-	}
-	return nil
-}
-
-// clientSocketOpened and clientSocketClosed count the sockets whose
-// clients this node serves, for maxClientSockets and the gauge.
-func (h *classHost) clientSocketOpened() {
-	h.relays.clients.Add(1)
-	h.n.cfg.Metrics.SocketOpened()
-}
-
-func (h *classHost) clientSocketClosed() {
-	h.relays.clients.Add(-1)
-	h.n.cfg.Metrics.SocketClosed()
-}
-
-// socketsLeadership closes every socket when the node stops being the
-// leader: their objects move to the new leader, where clients reconnect.
-func (h *classHost) socketsLeadership(isLeader bool) {
-	if isLeader {
-		return
-	}
-	if n := h.engine.CloseSockets(closeRestart, "the leader changed; reconnect"); n > 0 {
-		h.n.log.Info("closed the sockets of class objects after losing leadership", "sockets", n)
+	if err != nil && !errors.Is(err, cluster.ErrNotLeader) {
+		h.log.Warn("webSocketClose failed", "class", s.class, "object", s.name, "err", err)
 	}
 }
 
 // closeSockets closes every socket this node serves or relays, on
 // shutdown.
-func (h *classHost) closeSockets() {
+func (h *Host) closeSockets() {
 	h.engine.CloseSockets(closeRestart, "the node is stopping; reconnect")
 	h.relays.closeAll(closeRestart, "the node is stopping; reconnect")
 }
@@ -333,12 +304,8 @@ func (h *classHost) closeSockets() {
 // a WebSocket the handshake is done on w, the socket is served in the
 // background, and ServeWebSocket returns nil, nil. Otherwise it returns
 // fetch's answer or an error, as Call does, and w is untouched.
-func (n *Node) ServeWebSocket(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request) (*CallResult, error) {
-	h := n.classHost()
-	if open := h.relays.clients.Load(); open >= maxClientSockets {
-		return nil, fmt.Errorf("%w: this node serves %d WebSockets, its most", ErrNotApplied, open)
-	}
-	if n.raft.State() == raft.Leader {
+func (h *Host) ServeWebSocket(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request) (*CallResult, error) {
+	if h.node.IsLeader() {
 		return h.connect(w, r, class, name, req, true)
 	}
 	return h.relay(w, r, class, name, req)

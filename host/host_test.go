@@ -1,4 +1,4 @@
-package cluster
+package host
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dobj/dobj/classes"
+	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
 )
@@ -49,29 +50,29 @@ export class Counter {
 }
 `
 
-func deployTest(t *testing.T, n *Node, source string) uint64 {
+func deployTest(t *testing.T, n *testNode, source string) uint64 {
 	t.Helper()
 	if _, err := classes.Compile("Counter", []byte(source), classes.JavaScript); err != nil {
 		t.Fatal(err)
 	}
-	v, err := n.DeployClass(context.Background(), "Counter", classes.JavaScript, []byte(source))
+	v, err := n.host.DeployClass(context.Background(), "Counter", classes.JavaScript, []byte(source))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return v
 }
 
-func callTest(t *testing.T, n *Node, path, idem string) (*CallResult, error) {
+func callTest(t *testing.T, n *testNode, path, idem string) (*CallResult, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return n.Call(ctx, "Counter", "c1", &classes.Request{Method: http.MethodPost, URL: "http://x/" + path, Header: http.Header{}}, idem)
+	return n.host.Call(ctx, "Counter", "c1", &classes.Request{Method: http.MethodPost, URL: "http://x/" + path, Header: http.Header{}}, idem)
 }
 
-func classValue(n *Node, key string) string {
+func classValue(n *testNode, key string) string {
 	var v string
-	n.fsm.Read(func(s *objects.Store) {
-		if raw, ok := s.Get(ClassObject("Counter", "c1"), key); ok {
+	n.FSM().Read(func(s *objects.Store) {
+		if raw, ok := s.Get(fsm.ClassObject("Counter", "c1"), key); ok {
 			v = string(raw)
 		}
 	})
@@ -93,7 +94,7 @@ func TestClassCallsOnTheLeader(t *testing.T) {
 	if err != nil || res.Response.Status != 201 || string(res.Response.Body) != "1" || res.Response.Header.Get("X-Version") != "1" || res.Replayed {
 		t.Fatalf("first call = %+v %v", res, err)
 	}
-	if st := leader.ClassStats(); st.Instances != 1 || st.Runtimes != 1 || st.Calls != 1 {
+	if st := leader.host.Stats(); st.Instances != 1 || st.Runtimes != 1 || st.Calls != 1 {
 		t.Fatalf("class stats after one call %+v, want one instance on one runtime", st)
 	}
 	// The write is committed before the answer: every replica gets it.
@@ -118,15 +119,15 @@ func TestClassCallsOnTheLeader(t *testing.T) {
 	// A call that writes nothing and has no key appends nothing to the
 	// log (measured within one term: an election appends a no-op).
 	for attempt := 0; ; attempt++ {
-		term, before := leader.raft.CurrentTerm(), leader.raft.LastIndex()
+		term, before := leader.Term(), leader.FSM().LastApplied()
 		read, err := callTest(t, leader, "", "")
 		if err != nil || string(read.Response.Body) != "1" {
 			t.Fatalf("read-only call = %+v %v", read, err)
 		}
-		if leader.raft.CurrentTerm() != term && attempt < 3 {
+		if leader.Term() != term && attempt < 3 {
 			continue
 		}
-		if after := leader.raft.LastIndex(); after != before {
+		if after := leader.FSM().LastApplied(); after != before {
 			t.Fatalf("read-only call appended to the log: last index %d -> %d", before, after)
 		}
 		break
@@ -151,7 +152,7 @@ func TestClassCallsOnTheLeader(t *testing.T) {
 	}
 
 	// Deleting the class keeps its storage.
-	if found, err := leader.DeleteClass(context.Background(), "Counter"); err != nil || !found {
+	if found, err := leader.host.DeleteClass(context.Background(), "Counter"); err != nil || !found {
 		t.Fatalf("delete = %v %v", found, err)
 	}
 	if _, err := callTest(t, leader, "", ""); !errors.Is(err, ErrClassNotFound) {
@@ -169,17 +170,17 @@ func TestClassAlarmFiresOnceOnTheLeader(t *testing.T) {
 	if _, err := callTest(t, leader, "alarm", ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := leader.fsm.AlarmOf(ClassObject("Counter", "c1")); !ok {
+	if _, ok := leader.FSM().AlarmOf(fsm.ClassObject("Counter", "c1")); !ok {
 		t.Fatal("setAlarm did not reach the FSM with the call's command")
 	}
 	c.eventually(10*time.Second, "the alarm fired and was cleared", func() bool {
-		_, pending := leader.fsm.AlarmOf(ClassObject("Counter", "c1"))
+		_, pending := leader.FSM().AlarmOf(fsm.ClassObject("Counter", "c1"))
 		return classValue(leader, "fired") == "1" && !pending
 	})
 	// Cleared by its own command, on every replica.
 	c.eventually(5*time.Second, "the alarm cleared on every node", func() bool {
 		for _, n := range c.nodes {
-			if _, pending := n.fsm.AlarmOf(ClassObject("Counter", "c1")); pending || classValue(n, "fired") != "1" {
+			if _, pending := n.FSM().AlarmOf(fsm.ClassObject("Counter", "c1")); pending || classValue(n, "fired") != "1" {
 				return false
 			}
 		}
@@ -213,10 +214,10 @@ func TestAlarmRetryCountSurvivesLeaderChange(t *testing.T) {
 	if _, err := callTest(t, leader, "", ""); err != nil {
 		t.Fatal(err)
 	}
-	object := ClassObject("Counter", "c1")
+	object := fsm.ClassObject("Counter", "c1")
 	c.eventually(10*time.Second, "the first run's failure on every node", func() bool {
 		for _, n := range c.nodes {
-			due, _ := n.fsm.DueAlarms(1<<62, 10)
+			due, _ := n.FSM().DueAlarms(1<<62, 10)
 			if len(due) != 1 || due[0].Object != object || due[0].Retries != 1 {
 				return false
 			}
@@ -224,18 +225,18 @@ func TestAlarmRetryCountSurvivesLeaderChange(t *testing.T) {
 		return true
 	})
 	// The old leader now waits out its 2 s backoff; a new one has none.
-	if err := leader.raft.LeadershipTransfer().Error(); err != nil {
+	if err := leader.TransferLeadership(); err != nil {
 		t.Fatal(err)
 	}
-	next := c.waitLeader(map[string]bool{leader.cfg.ID: true})
+	next := c.waitLeader(map[string]bool{leader.id: true})
 	c.eventually(10*time.Second, "the new leader's run to succeed", func() bool {
 		return classValue(next, "retryCount") == "1"
 	})
 	// Had it started again from 0, its first run would have thrown.
-	if st := next.ClassStats(); st.Failed != 0 || st.Calls != 1 {
+	if st := next.host.Stats(); st.Failed != 0 || st.Calls != 1 {
 		t.Fatalf("the new leader's engine: %+v, want one successful run", st)
 	}
-	if _, pending := next.fsm.AlarmOf(object); pending {
+	if _, pending := next.FSM().AlarmOf(object); pending {
 		t.Fatal("the alarm is still set after its successful run")
 	}
 }
@@ -249,12 +250,12 @@ func TestForwardedCallOutcomesRoundTrip(t *testing.T) {
 	}{
 		{"ok", nil, nil},
 		{"class not found", ErrClassNotFound, ErrClassNotFound},
-		{"not leader is not applied", ErrNotLeader, ErrNotApplied},
-		{"not applied", ErrNotApplied, ErrNotApplied},
-		{"outcome unknown", ErrOutcomeUnknown, ErrOutcomeUnknown},
+		{"not leader is not applied", cluster.ErrNotLeader, cluster.ErrNotApplied},
+		{"not applied", cluster.ErrNotApplied, cluster.ErrNotApplied},
+		{"outcome unknown", cluster.ErrOutcomeUnknown, cluster.ErrOutcomeUnknown},
 		{"key reused", fsm.ErrIdempotencyMismatch, fsm.ErrIdempotencyMismatch},
 		{"table full", fsm.ErrIdempotencyFull, fsm.ErrIdempotencyFull},
-		{"anything else is unknown", errors.New("surprise"), ErrOutcomeUnknown},
+		{"anything else is unknown", errors.New("surprise"), cluster.ErrOutcomeUnknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,20 +295,14 @@ func TestClassCallKeyTiedToRequest(t *testing.T) {
 	if err != nil || string(first.Response.Body) != "1" {
 		t.Fatalf("first call = %+v %v", first, err)
 	}
-	var follower *Node
-	for _, n := range c.nodes {
-		if n != leader {
-			follower = n
-			break
-		}
-	}
-	runs := leader.ClassStats().Calls
-	for _, n := range []*Node{leader, follower} {
+	follower := c.follower(leader)
+	runs := leader.host.Stats().Calls
+	for _, n := range []*testNode{leader, follower} {
 		if _, err := callTest(t, n, "increment?by=2", "k"); !errors.Is(err, fsm.ErrIdempotencyMismatch) {
-			t.Fatalf("another request with the key via %s: %v, want fsm.ErrIdempotencyMismatch", n.cfg.ID, err)
+			t.Fatalf("another request with the key via %s: %v, want fsm.ErrIdempotencyMismatch", n.id, err)
 		}
 	}
-	if got := leader.ClassStats().Calls; got != runs {
+	if got := leader.host.Stats().Calls; got != runs {
 		t.Fatalf("the refused calls ran: %d calls, was %d", got, runs)
 	}
 	if v := classValue(leader, "value"); v != "1" {
@@ -315,7 +310,7 @@ func TestClassCallKeyTiedToRequest(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	retry, err := follower.Call(ctx, "Counter", "c1", &classes.Request{Method: http.MethodPost, URL: "http://other-node:8080/increment", Header: http.Header{}}, "k")
+	retry, err := follower.host.Call(ctx, "Counter", "c1", &classes.Request{Method: http.MethodPost, URL: "http://other-node:8080/increment", Header: http.Header{}}, "k")
 	if err != nil || !retry.Replayed || string(retry.Response.Body) != "1" || retry.Index != first.Index {
 		t.Fatalf("retry via a follower = %+v %v, want the first answer replayed", retry, err)
 	}
@@ -330,19 +325,13 @@ func TestClassCallKeyTiedToRequest(t *testing.T) {
 func TestClassDeployAndDeleteThroughAFollower(t *testing.T) {
 	c := newTestCluster(t)
 	leader := c.waitLeader(nil)
-	var follower *Node
-	for _, n := range c.nodes {
-		if n != leader {
-			follower = n
-			break
-		}
-	}
+	follower := c.follower(leader)
 	ctx := context.Background()
 	untilApplied := func(f func() error) error {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			err := f()
-			if !errors.Is(err, ErrNotApplied) && !errors.Is(err, ErrNotLeader) || time.Now().After(deadline) {
+			if !errors.Is(err, cluster.ErrNotApplied) && !errors.Is(err, cluster.ErrNotLeader) || time.Now().After(deadline) {
 				return err
 			}
 			time.Sleep(10 * time.Millisecond)
@@ -350,7 +339,7 @@ func TestClassDeployAndDeleteThroughAFollower(t *testing.T) {
 	}
 	var v uint64
 	err := untilApplied(func() (err error) {
-		v, err = follower.DeployClass(ctx, "Counter", classes.JavaScript, []byte(testCounterV1))
+		v, err = follower.host.DeployClass(ctx, "Counter", classes.JavaScript, []byte(testCounterV1))
 		return err
 	})
 	if err != nil || v == 0 {
@@ -361,7 +350,7 @@ func TestClassDeployAndDeleteThroughAFollower(t *testing.T) {
 		return ok && cl.Version == v
 	})
 	err = untilApplied(func() error {
-		_, err := follower.DeployClass(ctx, "Broken", classes.JavaScript, []byte("export class {"))
+		_, err := follower.host.DeployClass(ctx, "Broken", classes.JavaScript, []byte("export class {"))
 		return err
 	})
 	if !errors.Is(err, objects.ErrInvalid) {
@@ -370,7 +359,7 @@ func TestClassDeployAndDeleteThroughAFollower(t *testing.T) {
 	for _, want := range []bool{true, false} {
 		var found bool
 		err := untilApplied(func() (err error) {
-			found, err = follower.DeleteClass(ctx, "Counter")
+			found, err = follower.host.DeleteClass(ctx, "Counter")
 			return err
 		})
 		if err != nil || found != want {
