@@ -11,6 +11,7 @@ import (
 	"net/http/httptrace"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dobj/dobj/classes"
 	"github.com/dobj/dobj/cluster"
@@ -74,11 +75,11 @@ func httpHeader(lines []wireHeader) http.Header {
 	return h
 }
 
-// Outcome codes of a forwarded call. objects.CodeOK, and the values of
-// the node's forwarded writes for "not applied", "unknown" and the
-// idempotency table's refusals (cluster/wire.go; a follower built before
-// the last two reads them as unknown): part of the wire, they never
-// change.
+// Outcome codes of a forwarded call. objects.CodeOK and CodeInvalid (a
+// name the leader refused), and the values of the node's forwarded
+// writes for "not applied", "unknown" and the idempotency table's
+// refusals (cluster/wire.go; a follower built before the last two reads
+// them as unknown): part of the wire, they never change.
 const (
 	codeNotApplied   = objects.CodeInvalid + 1
 	codeUnknown      = objects.CodeInvalid + 2
@@ -115,6 +116,8 @@ func callResultOf(res *CallResult, err error) forwardedCallResult {
 		return forwardedCallResult{Code: codeIdemMismatch}
 	case errors.Is(err, fsm.ErrIdempotencyFull):
 		return forwardedCallResult{Code: codeIdemFull}
+	case errors.Is(err, objects.ErrInvalid):
+		return forwardedCallResult{Code: objects.CodeInvalid, Msg: err.Error()}
 	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrNotApplied):
 		return forwardedCallResult{Code: codeNotApplied, Msg: err.Error()}
 	default:
@@ -135,11 +138,31 @@ func (r forwardedCallResult) outcome() (*CallResult, error) {
 		return nil, fsm.ErrIdempotencyMismatch
 	case codeIdemFull:
 		return nil, fsm.ErrIdempotencyFull
+	case objects.CodeInvalid:
+		return nil, fmt.Errorf("%w: at the leader: %s", objects.ErrInvalid, r.Msg)
 	case codeNotApplied:
 		return nil, fmt.Errorf("%w: at the leader: %s", cluster.ErrNotApplied, r.Msg)
 	default:
 		return nil, fmt.Errorf("%w: at the leader: %s", cluster.ErrOutcomeUnknown, r.Msg)
 	}
+}
+
+// checkNames checks the class and object names a peer sent, as the api
+// checks those of its own requests: the leader runs nothing for a name
+// the api would have refused.
+func (h *Host) checkNames(class, name string) error {
+	if err := classes.CheckClassName(class); err != nil {
+		return fmt.Errorf("%w: %v", objects.ErrInvalid, err)
+	}
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: object name is empty", objects.ErrInvalid)
+	case len(name) > h.cfg.MaxNameBytes:
+		return fmt.Errorf("%w: object name is longer than %d bytes", objects.ErrInvalid, h.cfg.MaxNameBytes)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("%w: object name is not valid UTF-8", objects.ErrInvalid)
+	}
+	return nil
 }
 
 // serveCall runs a forwarded call on the leader. A node that is not the
@@ -176,6 +199,9 @@ func writeCallResult(w http.ResponseWriter, res forwardedCallResult) {
 func (h *Host) runForwarded(ctx context.Context, fc *forwardedCall) forwardedCallResult {
 	if !h.node.IsLeader() {
 		return callResultOf(nil, cluster.ErrNotLeader)
+	}
+	if err := h.checkNames(fc.Class, fc.Name); err != nil {
+		return callResultOf(nil, err)
 	}
 	req := &classes.Request{Method: fc.Method, URL: fc.URL, Header: httpHeader(fc.Header), Body: fc.Body}
 	// The call may run longer than the API's request deadline that this

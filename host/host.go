@@ -33,6 +33,9 @@ type Config struct {
 	// Runtimes bounds the JavaScript runtimes one class's instances share
 	// (0: the runtime's default).
 	Runtimes int
+	// MaxNameBytes bounds an object's name, as the api's (default
+	// objects.Limits'): the leader checks the names peers send.
+	MaxNameBytes int
 	// MaxSockets bounds the WebSockets whose clients this node serves,
 	// its own objects' and those it relays (default 10,000).
 	MaxSockets int
@@ -68,6 +71,9 @@ func (c Config) engineConfig() classes.Config {
 func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxNameBytes <= 0 {
+		c.MaxNameBytes = objects.Limits{}.WithDefaults().MaxNameBytes
 	}
 	if c.MaxSockets <= 0 {
 		c.MaxSockets = 10_000

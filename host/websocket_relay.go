@@ -255,7 +255,8 @@ func (h *Host) pump(cc, lc *websocket.Conn, leaderID string) {
 }
 
 // serveSocket is the leader's end of a relay: fetch of the upgrade
-// request, then the socket, as for a client of its own.
+// request, then the socket, as for a client of its own. The names are
+// checked as the api checks its own requests'.
 func (h *Host) serveSocket(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	header := r.Header.Clone()
@@ -264,8 +265,9 @@ func (h *Host) serveSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	req := &classes.Request{Method: http.MethodGet, URL: q.Get("u"), Header: header}
 	var res *CallResult
-	var err error
+	err := h.checkNames(q.Get("c"), q.Get("n"))
 	switch {
+	case err != nil:
 	case !h.node.IsLeader():
 		err = cluster.ErrNotLeader
 	default:

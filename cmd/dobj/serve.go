@@ -360,6 +360,7 @@ func servePprof(addr string, log *slog.Logger) (func(), error) {
 func newHost(cfg config.Config, node *cluster.Node, log *slog.Logger, met *metrics.Set) *host.Host {
 	h := host.New(node, host.Config{
 		CPULimit:          cfg.ClassCPULimit,
+		MaxNameBytes:      cfg.MaxNameBytes,
 		MaxKeyBytes:       cfg.MaxKeyBytes,
 		MaxValueBytes:     cfg.MaxValueBytes,
 		MaxResponseBytes:  int(cfg.MaxBodyBytes),
