@@ -48,7 +48,10 @@ const alarmAgain = 500 * time.Millisecond
 // leadership follows the node's leadership (Raft.OnLeadership): it
 // starts the alarm scheduler when this node becomes leader, and stops it
 // and closes every socket (1012) when it stops being leader: their
-// objects move to the new leader, where clients reconnect.
+// objects move to the new leader, where clients reconnect. Instances held
+// from an earlier term are dropped by the new term's first run (ref);
+// dropping them here too only frees memory sooner, since this runs after
+// the change and a run may come first.
 func (h *Host) leadership(isLeader bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -60,17 +63,16 @@ func (h *Host) leadership(isLeader bool) {
 		if n := h.engine.CloseSockets(closeRestart, "the leader changed; reconnect"); n > 0 {
 			h.log.Info("closed the sockets of class objects after losing leadership", "sockets", n)
 		}
+		// A follower runs no object: let the memory go.
+		for class := range h.programs {
+			h.engine.Forget(class)
+		}
+		clear(h.programs)
 		return
 	}
 	if h.ctx.Err() != nil {
 		return // closed
 	}
-	// Instances held from an earlier term may predate another leader's
-	// calls: rebuild them from storage.
-	for name := range h.programs {
-		h.engine.Forget(name)
-	}
-	clear(h.programs)
 	actx, cancel := context.WithCancel(h.ctx)
 	h.stopAlarms = cancel
 	h.wg.Add(1)
@@ -224,7 +226,7 @@ func (h *Host) recordThrow(ctx context.Context, a fsm.Alarm) error {
 
 // drop clears an alarm that is still set to a.At (the FSM checks Fired).
 func (h *Host) drop(ctx context.Context, a fsm.Alarm) error {
-	r := &run{h: h, ctx: ctx, object: a.Object, fired: a.At}
+	r := &run{h: h, ctx: ctx, object: a.Object, term: h.node.Term(), fired: a.At}
 	_, err := h.commit(r, classes.Effects{}, nil)
 	return err
 }

@@ -23,11 +23,14 @@ import (
 // to the code: the class's program, the object's state and the commit of
 // its effects.
 type run struct {
-	h       *Host
-	ctx     context.Context
-	ref     classes.ClassRef
-	object  string
-	state   objectState
+	h      *Host
+	ctx    context.Context
+	ref    classes.ClassRef
+	object string
+	state  objectState
+	// term is the term of the barrier the run took; its commit is
+	// refused in any other.
+	term    uint64
 	idemKey string
 	// request is the keyed call's request (fsm.CallRequestHash), kept
 	// with its key.
@@ -53,6 +56,9 @@ func (r *run) commitEffects(eff classes.Effects) error { return r.commit(eff, ni
 type runOpts struct {
 	idemKey string
 	fired   int64
+	// term, when set, is the only term the run may take: a socket's
+	// handlers run in the term its connect did.
+	term uint64
 }
 
 // onLeader is the one leader-side path of every run of an object's code:
@@ -66,18 +72,22 @@ func (h *Host) onLeader(parent context.Context, class, name string, o runOpts, f
 	}
 	ctx, cancel := context.WithTimeout(parent, h.callTimeout())
 	defer cancel()
-	if _, err := h.node.Barrier(ctx); err != nil {
+	term, err := h.node.Barrier(ctx)
+	if err != nil {
 		// Nothing of the run was proposed: the barrier's own no-op
 		// failing is "not applied" for it.
 		return nil, err
 	}
-	ref, err := h.ref(class)
+	if o.term != 0 && term != o.term {
+		return nil, errStaleTerm
+	}
+	ref, err := h.ref(class, term)
 	if err != nil {
 		return nil, err
 	}
 	object := fsm.ClassObject(class, name)
 	r := &run{h: h, ctx: ctx, ref: ref, object: object, state: objectState{m: h.node.FSM(), object: object},
-		idemKey: o.idemKey, fired: o.fired}
+		term: term, idemKey: o.idemKey, fired: o.fired}
 	err = fn(r)
 	switch {
 	case r.commitErr != nil:
@@ -127,7 +137,9 @@ func (h *Host) call(ctx context.Context, class, name string, req *classes.Reques
 // alarm change and (for an Idempotency-Key) the response. A run that
 // wrote nothing and has no key proposes nothing; a heartbeat round
 // started after its reads confirms that no other leader can have changed
-// the object meanwhile, so its answer is linearizable all the same.
+// the object meanwhile, so its answer is linearizable all the same. A run
+// commits only in the term it began in: a leader that lost leadership
+// and won it again since may have missed another leader's writes.
 func (h *Host) commit(r *run, eff classes.Effects, resp *classes.Response) (*fsm.CallResult, error) {
 	call := &fsm.Call{Ops: eff.Ops, Fired: r.fired}
 	if a := eff.Alarm; a != nil {
@@ -137,6 +149,9 @@ func (h *Host) commit(r *run, eff classes.Effects, resp *classes.Response) (*fsm
 		index := h.node.FSM().LastApplied()
 		if err := h.node.VerifyLeader(r.ctx); err != nil {
 			return nil, err
+		}
+		if h.node.Term() != r.term {
+			return nil, errStaleTerm
 		}
 		return &fsm.CallResult{Index: index}, nil
 	}
@@ -148,8 +163,8 @@ func (h *Host) commit(r *run, eff classes.Effects, resp *classes.Response) (*fsm
 	if err != nil {
 		return nil, err
 	}
-	if !h.node.IsLeader() {
-		return nil, cluster.ErrNotLeader
+	if !h.node.IsLeader() || h.node.Term() != r.term {
+		return nil, errStaleTerm
 	}
 	now := time.Now().UnixNano()
 	cmd := &fsm.Command{Kind: fsm.KindCall, Object: r.object, Body: body, IdemKey: r.idemKey,
@@ -184,7 +199,8 @@ func (h *Host) commit(r *run, eff classes.Effects, resp *classes.Response) (*fsm
 func (h *Host) callFailed(ctx context.Context, err error) error {
 	var se *classes.ScriptError
 	switch {
-	case errors.Is(err, fsm.ErrIdempotencyMismatch), errors.Is(err, fsm.ErrIdempotencyFull):
+	case errors.Is(err, errStaleTerm), errors.Is(err, ErrClassNotFound),
+		errors.Is(err, fsm.ErrIdempotencyMismatch), errors.Is(err, fsm.ErrIdempotencyFull):
 		return err
 	case errors.As(err, &se):
 		return &CallError{Message: se.Message, Err: err}

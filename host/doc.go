@@ -5,8 +5,9 @@
 //
 // An object lives on the leader. Every run of an object's code there —
 // a call, a socket's message or close, an alarm — takes the one path in
-// call.go: leadership, the read barrier, the class's program, the
-// object's state, the run, its commit, with one timeout. A follower forwards calls on its forwarding stream (the node
+// call.go: leadership, the read barrier, the class's program for the
+// current term, the object's state, the run, its commit, with one
+// timeout. A follower forwards calls on its forwarding stream (the node
 // carries them as opaque frames) or, to a leader that speaks only
 // stream /1, as requests of their own on the peer service; it relays
 // WebSockets to the leader's peer service.

@@ -128,10 +128,11 @@ type Host struct {
 	peers *peerClient
 
 	// mu guards programs, the compiled version of each class this node
-	// has run, and stopAlarms, which ends the alarm scheduler of the
-	// current term.
+	// has run in term, the newest term a call of this node ran in, and
+	// stopAlarms, which ends the alarm scheduler of the current term.
 	mu         sync.Mutex
 	programs   map[string]classes.ClassRef
+	term       uint64
 	stopAlarms context.CancelFunc
 
 	// sockets counts the sockets whose clients this node serves;
@@ -204,14 +205,33 @@ func (h *Host) Stats() classes.Stats { return h.engine.Stats() }
 // limit, then its commit.
 func (h *Host) callTimeout() time.Duration { return h.cfg.CPULimit + 2*h.cfg.ApplyTimeout }
 
+// errStaleTerm: a call began in a term this node has since left; it is
+// refused before it ran or committed anything.
+var errStaleTerm = fmt.Errorf("%w: leadership changed since the call began", cluster.ErrNotApplied)
+
 // ref returns the class's program at the version the FSM holds now,
-// compiling it on first use of that version. A new version makes the
-// engine forget the old one's instances: calls that start after a
-// redeploy is applied run the new code on instances rebuilt from storage.
-func (h *Host) ref(name string) (classes.ClassRef, error) {
+// compiling it on first use of that version, for a call of term (the
+// term of the barrier it took). A new version makes the engine forget
+// the old one's instances: calls that start after a redeploy is applied
+// run the new code on instances rebuilt from storage. A new term makes
+// it forget every instance, here, before the term's first call runs:
+// instances built in an earlier term may hold in memory what another
+// leader has since changed in storage. A call of an earlier term than
+// one already seen is refused.
+func (h *Host) ref(name string, term uint64) (classes.ClassRef, error) {
 	c, ok := h.node.FSM().Class(name)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	switch {
+	case term < h.term:
+		return classes.ClassRef{}, errStaleTerm
+	case term > h.term:
+		for class := range h.programs {
+			h.engine.Forget(class)
+		}
+		clear(h.programs)
+		h.term = term
+	}
 	cached, had := h.programs[name]
 	if !ok {
 		if had {

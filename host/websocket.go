@@ -203,7 +203,7 @@ func (h *Host) connect(w http.ResponseWriter, r *http.Request, class, name strin
 	if id == 0 {
 		return &CallResult{Response: resp, Index: run.applied.Index}, nil
 	}
-	s := socket{class: class, name: name, id: id}
+	s := socket{class: class, name: name, id: id, term: run.term}
 	// The server's read and write timeouts are for requests, not for a
 	// connection that lasts.
 	rc := http.NewResponseController(w)
@@ -227,10 +227,11 @@ func (h *Host) connect(w http.ResponseWriter, r *http.Request, class, name strin
 	return nil, nil
 }
 
-// socket names one socket of an object.
+// socket names one socket of an object, accepted in term.
 type socket struct {
 	class, name string
 	id          classes.SocketID
+	term        uint64
 }
 
 // readSocket hands the socket's messages to the object, one at a time,
@@ -251,7 +252,7 @@ func (h *Host) readSocket(c *websocket.Conn, sock *serverSocket, s socket) {
 			h.socketClosed(s, code, reason, clean)
 			return
 		}
-		_, err = h.onLeader(context.Background(), s.class, s.name, runOpts{}, func(r *run) error {
+		_, err = h.onLeader(context.Background(), s.class, s.name, runOpts{term: s.term}, func(r *run) error {
 			return h.engine.SocketMessage(r.ctx, r.ref, s.name, s.id, typ == websocket.MessageBinary, data, r.state, r.commitEffects)
 		})
 		if err != nil {
@@ -265,7 +266,8 @@ func (h *Host) readSocket(c *websocket.Conn, sock *serverSocket, s socket) {
 }
 
 // socketFatal says whether a handler's error ends the socket, and with
-// which code: the node is no longer the leader, or the class is gone. The class's own exceptions do not.
+// which code: the node is no longer the leader (or is again, in a later
+// term), or the class is gone. The class's own exceptions do not.
 func socketFatal(err error) (int, bool) {
 	var ce *CallError
 	switch {
@@ -280,13 +282,13 @@ func socketFatal(err error) (int, bool) {
 }
 
 // socketClosed runs webSocketClose for socket s, which the client
-// closed; a node that is no longer the leader runs nothing (its sockets
-// were closed with 1012 and forgotten).
+// closed; a node that is no longer the leader, or leads in a later term,
+// runs nothing (its sockets were closed with 1012 and forgotten).
 func (h *Host) socketClosed(s socket, code int, reason string, clean bool) {
-	_, err := h.onLeader(context.Background(), s.class, s.name, runOpts{}, func(r *run) error {
+	_, err := h.onLeader(context.Background(), s.class, s.name, runOpts{term: s.term}, func(r *run) error {
 		return h.engine.SocketClosed(r.ctx, r.ref, s.name, s.id, code, reason, clean, r.state, r.commitEffects)
 	})
-	if err != nil && !errors.Is(err, cluster.ErrNotLeader) {
+	if err != nil && !errors.Is(err, cluster.ErrNotLeader) && !errors.Is(err, errStaleTerm) {
 		h.log.Warn("webSocketClose failed", "class", s.class, "object", s.name, "err", err)
 	}
 }
