@@ -34,7 +34,7 @@ const (
 
 // socketQueue and socketQueueBytes bound the messages waiting to be
 // written to one socket; a client that lets more pile up is closed
-// (closePolicy).
+// (closePolicy). The queue grows as messages wait, and not before.
 const (
 	socketQueue      = 4096
 	socketQueueBytes = 16 << 20
@@ -53,18 +53,23 @@ type socketFrame struct {
 // leader (the client's own, or a follower's relay). Send and Close queue;
 // a writer goroutine writes, in order, once the handshake is done.
 type serverSocket struct {
-	out       chan socketFrame
-	queued    atomic.Int64  // bytes in out
+	wake      chan struct{} // buffered 1: out has frames
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
 	code      int
 	reason    string
+
+	// mu guards out and queued (the bytes of out and of the frame
+	// being written).
+	mu     sync.Mutex
+	out    []socketFrame
+	queued int
 }
 
 var _ classes.Socket = (*serverSocket)(nil)
 
 func newServerSocket() *serverSocket {
-	return &serverSocket{out: make(chan socketFrame, socketQueue), done: make(chan struct{})}
+	return &serverSocket{wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 func (s *serverSocket) Send(binary bool, data []byte) {
@@ -73,16 +78,18 @@ func (s *serverSocket) Send(binary bool, data []byte) {
 		return
 	default:
 	}
-	if s.queued.Add(int64(len(data))) > socketQueueBytes {
-		s.queued.Add(-int64(len(data)))
+	s.mu.Lock()
+	if len(s.out) >= socketQueue || s.queued+len(data) > socketQueueBytes {
+		s.mu.Unlock()
 		s.Close(closePolicy, "the client reads too slowly")
 		return
 	}
+	s.out = append(s.out, socketFrame{binary: binary, data: data})
+	s.queued += len(data)
+	s.mu.Unlock()
 	select {
-	case s.out <- socketFrame{binary: binary, data: data}:
+	case s.wake <- struct{}{}:
 	default:
-		s.queued.Add(-int64(len(data)))
-		s.Close(closePolicy, "the client reads too slowly")
 	}
 }
 
@@ -93,48 +100,57 @@ func (s *serverSocket) Close(code int, reason string) {
 	})
 }
 
+// take returns the queued frames, leaving the queue empty (and its
+// memory to the collector).
+func (s *serverSocket) take() []socketFrame {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.out
+	s.out = nil
+	return out
+}
+
 // write writes the queued messages to c until Close, then what was
 // queued before Close, then closes c with Close's code.
 func (s *serverSocket) write(c *websocket.Conn) {
-	send := func(f socketFrame) bool {
-		typ := websocket.MessageText
-		if f.binary {
-			typ = websocket.MessageBinary
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), socketWriteTimeout)
-		defer cancel()
-		defer s.queued.Add(-int64(len(f.data)))
-		if err := c.Write(ctx, typ, f.data); err != nil {
-			c.CloseNow()
-			return false
+	send := func(frames []socketFrame) bool {
+		for _, f := range frames {
+			typ := websocket.MessageText
+			if f.binary {
+				typ = websocket.MessageBinary
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), socketWriteTimeout)
+			err := c.Write(ctx, typ, f.data)
+			cancel()
+			s.mu.Lock()
+			s.queued -= len(f.data)
+			s.mu.Unlock()
+			if err != nil {
+				c.CloseNow()
+				return false
+			}
 		}
 		return true
 	}
 	for {
 		select {
-		case f := <-s.out:
-			if !send(f) {
+		case <-s.wake:
+			if !send(s.take()) {
 				return
 			}
 		case <-s.done:
-			for {
-				select {
-				case f := <-s.out:
-					if !send(f) {
-						return
-					}
-				default:
-					c.Close(websocket.StatusCode(s.code), s.reason)
-					return
-				}
+			if send(s.take()) {
+				c.Close(websocket.StatusCode(s.code), s.reason)
 			}
+			return
 		}
 	}
 }
 
 // socketCount is the sockets whose clients a node serves — its own
-// objects' and those it relays to the leader — bounded by
-// Config.MaxSockets: each costs goroutines and buffers.
+// objects', those it relays to the leader, and, on the leader, those
+// followers relay to it — bounded by Config.MaxSockets: each costs
+// goroutines and buffers.
 type socketCount struct {
 	open atomic.Int64
 }
@@ -176,10 +192,7 @@ func (h *Host) openSocket(public bool) (done func(), err error) {
 // returns nil, nil: the socket is served in the background. Otherwise it
 // returns the call's answer, as call does, and w is untouched.
 func (h *Host) connect(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request, public bool) (*CallResult, error) {
-	done, err := func() {}, error(nil)
-	if public {
-		done, err = h.openSocket(true)
-	}
+	done, err := h.openSocket(public)
 	if err != nil {
 		return nil, err
 	}

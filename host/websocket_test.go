@@ -78,7 +78,7 @@ func TestServerSocketBoundsItsQueue(t *testing.T) {
 			if s.code != closePolicy {
 				t.Fatalf("closed with %d, want %d", s.code, closePolicy)
 			}
-			if q := s.queued.Load(); q > socketQueueBytes {
+			if q := s.queued; q > socketQueueBytes {
 				t.Fatalf("%d bytes queued", q)
 			}
 		})
