@@ -5,7 +5,8 @@
 //
 // It sits between HTTP clients and the cluster: it knows the Raft node only
 // through the small Node interface declared here (which *cluster.Node
-// satisfies), builds every write as one objects.Txn, and reads the
+// satisfies) and the object host through Host (*host.Host), both
+// required by New, builds every write as one objects.Txn, and reads the
 // *objects.Store only inside Node.Read. Names and keys are taken from the
 // escaped request path and percent-decoded here, so "%2F" is part of a key.
 //
