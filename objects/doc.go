@@ -9,8 +9,9 @@
 // Neighbours: fsm calls it (decoding committed commands, applying them under
 // its own lock, snapshotting a Clone); api and client use its types (Txn, Op,
 // Result, ListOptions). Each wire format has its own types converted at its
-// edge (the Raft log's and snapshots' in fsm, the peer frames' in cluster,
-// the HTTP API's in api), so these carry no msgpack names; their JSON
+// edge (the Raft log's and snapshots' in fsm, the peer frames' in cluster
+// and, for class calls, host, the HTTP API's in api), so these carry no
+// msgpack names; their JSON
 // (op_json.go) is what the Go client sends and reads. Nothing of the project sits below it; its only
 // dependency is github.com/google/btree.
 //
