@@ -82,6 +82,13 @@ type Config struct {
 	Metrics *metrics.Set
 }
 
+// Defaults of Config's timings, which the object host shares (a call's
+// commit waits as a write does; its Idempotency-Key is kept as long).
+const (
+	DefaultApplyTimeout      = 5 * time.Second
+	DefaultIdempotencyWindow = 10 * time.Minute
+)
+
 func (c *Config) setDefaults() {
 	if c.SnapshotThreshold == 0 {
 		c.SnapshotThreshold = 8192
@@ -93,10 +100,10 @@ func (c *Config) setDefaults() {
 		c.TrailingLogs = 10240
 	}
 	if c.ApplyTimeout == 0 {
-		c.ApplyTimeout = 5 * time.Second
+		c.ApplyTimeout = DefaultApplyTimeout
 	}
 	if c.IdempotencyWindow == 0 {
-		c.IdempotencyWindow = 10 * time.Minute
+		c.IdempotencyWindow = DefaultIdempotencyWindow
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

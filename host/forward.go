@@ -23,11 +23,12 @@ import (
 
 // A follower sends a class call to the leader on its forwarding stream
 // when the leader speaks /2 (the node carries the call's frame as it is,
-// see stream.go); to a leader that speaks only /1 (a build before it,
-// during a rolling upgrade), as POST pathCall with an msgpack
-// forwardedCall, answered with an msgpack forwardedCallResult. Every
-// leader keeps serving pathCall. The golden frames of both are in the
-// repository's testdata/frames (v2-stream-*-call*).
+// cluster/stream_calls.go; runStreamCall runs it on the leader); to a
+// leader that speaks only /1 (a build before it, during a rolling
+// upgrade), as POST pathCall with an msgpack forwardedCall, answered with
+// an msgpack forwardedCallResult. Every leader keeps serving pathCall.
+// The golden frames and bodies of both are in the repository's
+// testdata/frames (v2-stream-*-call*, v1-call-post*).
 
 // pathCall is the peer service's route of a forwarded call.
 const pathCall = "/_internal/call"

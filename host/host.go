@@ -34,17 +34,18 @@ type Config struct {
 	// (0: the runtime's default).
 	Runtimes int
 	// MaxNameBytes bounds an object's name, as the api's (default
-	// objects.Limits'): the leader checks the names peers send.
+	// objects.DefaultMaxNameBytes): the leader checks the names peers send.
 	MaxNameBytes int
 	// MaxSockets bounds the WebSockets whose clients this node serves,
-	// its own objects' and those it relays (default 10,000).
+	// its own objects', those it relays and, on the leader, those
+	// followers relay to it (default 10,000).
 	MaxSockets int
 
 	// ApplyTimeout is the node's (cluster.Config.ApplyTimeout): how long
-	// a commit may take (default 5s).
+	// a commit may take (default cluster.DefaultApplyTimeout).
 	ApplyTimeout time.Duration
 	// IdempotencyWindow is how long a call's Idempotency-Key is
-	// remembered (default 10 minutes, as the node's writes).
+	// remembered (default cluster.DefaultIdempotencyWindow, as writes').
 	IdempotencyWindow time.Duration
 	// AckBeforeCommit is the known bug cluster.BugAckBeforeCommit: calls
 	// are answered before their writes commit.
@@ -73,16 +74,16 @@ func (c *Config) setDefaults() {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.MaxNameBytes <= 0 {
-		c.MaxNameBytes = objects.Limits{}.WithDefaults().MaxNameBytes
+		c.MaxNameBytes = objects.DefaultMaxNameBytes
 	}
 	if c.MaxSockets <= 0 {
 		c.MaxSockets = 10_000
 	}
 	if c.ApplyTimeout <= 0 {
-		c.ApplyTimeout = 5 * time.Second
+		c.ApplyTimeout = cluster.DefaultApplyTimeout
 	}
 	if c.IdempotencyWindow <= 0 {
-		c.IdempotencyWindow = 10 * time.Minute
+		c.IdempotencyWindow = cluster.DefaultIdempotencyWindow
 	}
 	ecfg := c.engineConfig()
 	c.CPULimit, c.MaxResponseBytes = ecfg.CPULimit, ecfg.MaxResponseBytes
