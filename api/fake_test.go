@@ -254,3 +254,19 @@ func (f *fakeNode) Call(context.Context, string, string, *classes.Request, strin
 func (f *fakeNode) ServeWebSocket(http.ResponseWriter, *http.Request, string, string, *classes.Request) (*host.CallResult, error) {
 	return nil, host.ErrClassNotFound
 }
+
+// The fake node keeps no scripts (fakeScriptNode does).
+
+func (f *fakeNode) DeployScript(context.Context, *fsm.ScriptPut) (cluster.ScriptDeploy, error) {
+	return cluster.ScriptDeploy{}, cluster.ErrNotApplied
+}
+
+func (f *fakeNode) DeleteScript(context.Context, string) (bool, error) { return false, nil }
+
+func (f *fakeNode) PutSecret(context.Context, string, string, string) (bool, error) {
+	return false, cluster.ErrNotApplied
+}
+
+func (f *fakeNode) Script(string) (cluster.Script, bool) { return cluster.Script{}, false }
+
+func (f *fakeNode) Scripts() []cluster.Script { return nil }

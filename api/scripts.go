@@ -41,8 +41,8 @@ import (
 // without a CORS preflight, and on a node without tokens guardOpen
 // refuses one from another site's page all the same.
 
-// scriptNode is what the script routes need of the node; *cluster.Node
-// has it. A node without it serves no script routes.
+// scriptNode is what the script routes need of the node, part of Node;
+// *cluster.Node has it.
 //
 // Errors: objects.ErrInvalid (a binding or migration the FSM refused,
 // its message naming it; nothing applied), and those of Node.Write.
@@ -53,8 +53,6 @@ type scriptNode interface {
 	Script(name string) (cluster.Script, bool)
 	Scripts() []cluster.Script
 }
-
-var _ scriptNode = (*cluster.Node)(nil)
 
 // DefaultMaxScriptBytes is the default bound of a script upload (the
 // whole multipart body).
@@ -72,13 +70,9 @@ var (
 	datePattern        = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 )
 
-// registerScriptRoutes adds the script routes when the node keeps scripts.
+// registerScriptRoutes adds the script routes.
 func (s *Server) registerScriptRoutes(e *echo.Echo) {
-	sn, ok := s.node.(scriptNode)
-	if !ok {
-		return
-	}
-	h := &scriptRoutes{s: s, node: sn}
+	h := &scriptRoutes{s: s, node: s.node}
 	e.PUT("/_scripts/:script", h.deploy)
 	e.GET("/_scripts", h.list)
 	e.GET("/_scripts/:script", h.get)

@@ -41,6 +41,7 @@ type Node interface {
 	Digest() apitypes.Digest
 	SetBlocked(ids []string) error
 	Backup(ctx context.Context) (*fsm.Capture, error)
+	scriptNode
 }
 
 var _ Node = (*cluster.Node)(nil)
