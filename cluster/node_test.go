@@ -142,12 +142,24 @@ func increment(by int64) objects.Txn {
 	return objects.Txn{Success: []objects.Op{{Op: objects.OpIncrement, Key: "value", By: by}}}
 }
 
+// readCounter reads object's counter on n, linearizably. A read that
+// meets an election (a 503 to a client, which retries it) is
+// sent again until the cluster has a leader, for at most ten seconds: a
+// read changes nothing, so sending it again is always safe.
 func readCounter(t *testing.T, n *Node, object string) int64 {
 	t.Helper()
 	var v int64
 	var err error
-	if _, rerr := n.Read(context.Background(), true, func(s *objects.Store) { v, err = s.Counter(object, "value") }); rerr != nil {
-		t.Fatalf("linearizable read on %s: %v", n.cfg.ID, rerr)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, rerr := n.Read(context.Background(), true, func(s *objects.Store) { v, err = s.Counter(object, "value") })
+		if rerr == nil {
+			break
+		}
+		if !errors.Is(rerr, ErrNotLeader) && !errors.Is(rerr, ErrNotApplied) || time.Now().After(deadline) {
+			t.Fatalf("linearizable read on %s: %v", n.cfg.ID, rerr)
+		}
+		time.Sleep(20 * time.Millisecond) // poll for the election's end
 	}
 	if err != nil {
 		t.Fatal(err)
