@@ -1,0 +1,96 @@
+// Package sqlstore keeps SQLite-backed objects: one SQLite database per
+// object, on disk, written only through replicated, deterministic logs.
+// It is the storage half of issue 22; the FSM (fsm/), the object host
+// and the JavaScript runtime's ctx.storage.sql and ctx.storage.kv are to
+// be built on it. It imports nothing of the project.
+//
+// # The SQLite
+//
+// github.com/ncruces/go-sqlite3: SQLite compiled to WebAssembly and
+// translated to Go (wasm2go), so `go build` stays free of cgo and needs
+// no toolchain but Go. It was chosen over modernc.org/sqlite (also
+// cgo-free) for the connection-level C API the design needs, which it
+// wraps directly: an authorizer (Conn.SetAuthorizer) to enforce
+// Cloudflare's restrictions on the parsed statement rather than on its
+// text; sqlite3_limit per connection; scalar functions registered per
+// connection (modernc registers them for the whole process, with no way
+// to reach the connection's command from inside one), which is how
+// random(), randomblob() and the date functions are made deterministic;
+// the online backup API, used to stream snapshots; serialize and
+// deserialize (ext/serdes) if a later step wants them. Its session
+// extension is not compiled in, nor modernc's reachable, which settles
+// the replication design below. Its cost: each connection has its own
+// WebAssembly memory (hence the bounded pool), and a call into SQLite is
+// slower than native code; the benchmark in store_test.go measures it.
+//
+// # Files and handles
+//
+// An object's database is Dir/<sha256 of its name>.db (store.go). Open
+// handles are pooled, least recently used first out, MaxOpen at most
+// while they are idle, so a node with 10,000 objects keeps a few open. The
+// journal is WAL: a snapshot being streamed (a read transaction on its own
+// connection, Frozen in snapshot.go) blocks no writer, and commits append
+// to the log instead of rewriting pages twice. synchronous=NORMAL: a
+// commit may be lost by a power cut, never the database; Raft's log is
+// what makes a command durable, and the last applied Raft index is
+// stored in the same transaction as the command's writes (Apply), so a
+// restarted node replays exactly what its files lack and no more.
+//
+// # Replication without divergence
+//
+// The rqlite way, not change sets: the leader runs a call's statements in
+// a Session (session.go), inside a transaction, so the JavaScript gets
+// each result at once; every statement that changed something is logged
+// with its bindings; the session then rolls back. The log and the values
+// the leader fixed (Env: a seed and the call's time) make the Raft
+// command, and every replica, the leader included, runs it with Apply
+// (apply.go) in one transaction, in the FSM's order, all or nothing.
+// Change sets were not an option (no session extension in either pure-Go
+// SQLite) and would miss schema changes and rowid-less replay anyway.
+//
+// What could differ between replicas is fixed on each connection
+// (funcs.go): random() and randomblob() draw from a PCG stream seeded by
+// Env.Seed and the statement's place in the log; the date and time
+// functions (date, time, datetime, julianday, unixepoch, strftime,
+// timediff, and CURRENT_DATE, CURRENT_TIME and CURRENT_TIMESTAMP, which
+// SQLite's parser turns into calls of functions so named, column defaults
+// included) are overridden so that 'now' is Env.Now, evaluated by the
+// built-ins on a helper connection once 'now' is replaced; 'localtime' and
+// 'utc' are dropped, so every node computes in UTC whatever its time zone.
+// The overrides are not marked deterministic, so, like 'now' in SQLite,
+// they may not appear in CHECK constraints, indexes or generated columns.
+// Rowids and AUTOINCREMENT follow from the state, the same everywhere;
+// the one exception is a rowid table whose largest rowid is already
+// 9223372036854775807, where SQLite picks a random free rowid (with
+// AUTOINCREMENT it fails instead) — left as a known gap.
+// A write that fails in a session runs in a savepoint and changes
+// nothing, so the log holds only writes that took effect; one that fails
+// on replay (it cannot, but for a bug) fails the whole command
+// (ErrDiverged) on every replica alike. The database size limit is the
+// leader's to enforce: a file's page count depends on its history, which
+// replicas do not share.
+//
+// A session holds its object's handle until Rollback: the host must begin
+// one only when the commands it proposed for the object earlier have been
+// applied, and must not keep one open across a wait for its own commit.
+//
+// # Cloudflare's restrictions
+//
+// Enforced by the authorizer (auth.go), with errors that say why and wrap
+// ErrRefused: no ATTACH or DETACH; no BEGIN, COMMIT, ROLLBACK or
+// SAVEPOINT (a call is one transaction; transactionSync groups); PRAGMAs
+// from an allow-list (introspection and the foreign-key switches); no
+// _cf_ table but through the key-value API; no temporary objects, which
+// live in one connection and would not replicate. Limits (store.go) are
+// SQLite's own per-connection limits, errors wrapping ErrLimit; the size
+// limit is max_page_count.
+//
+// # Key-value storage and snapshots
+//
+// The key-value API (kv.go) is the _cf_KV table of the same database,
+// logged like SQL, so one transaction holds a call's SQL and key-value
+// writes. Snapshots (snapshot.go): Freeze holds one object's state in a
+// read transaction, WriteTo streams it through SQLite's backup API, and
+// Install puts a streamed database in place; Digest hashes an object's
+// logical state for dobj check.
+package sqlstore

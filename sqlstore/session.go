@@ -1,0 +1,327 @@
+package sqlstore
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+)
+
+// Env is what the leader fixes for a call and ships in its command, so
+// that every replica's SQL functions return what the leader's did: Seed
+// feeds random() and randomblob(), Now is 'now' for datetime('now'),
+// CURRENT_TIMESTAMP and the rest.
+type Env struct {
+	Seed uint64
+	Now  time.Time
+}
+
+// Op is what a Statement of a log does.
+type Op uint8
+
+const (
+	OpSQL       Op = iota // run SQL with Args
+	OpPut                 // key-value put: Args are key (string) and value ([]byte)
+	OpDelete              // key-value delete: Args is the key
+	OpDeleteAll           // delete every key-value pair
+)
+
+// Statement is one write of a call, as replicas re-run it. Read-only
+// statements are not logged: they change nothing.
+type Statement struct {
+	Op   Op
+	SQL  string
+	Args []any
+}
+
+// Result is what one Exec returns: the last statement's columns and rows,
+// and the rows read and written by all of its statements.
+type Result struct {
+	Columns     []string
+	Rows        [][]any
+	RowsRead    int64
+	RowsWritten int64
+}
+
+// ErrSessionDone is returned by a Session's methods after Rollback, or
+// after SQLite ended its transaction on an error (then wrapped with why).
+var ErrSessionDone = errors.New("sqlstore: session ended")
+
+// Session is a call running on the leader: its statements run at once,
+// inside one transaction, so the call sees its own writes; its writes are
+// logged for the Raft command; Rollback then leaves the database as it
+// was, and Apply makes the writes for good, on every replica alike.
+//
+// The handle stays locked from Begin to Rollback: Apply and other
+// sessions of the same object wait. The caller must Begin only once every
+// command it proposed for the object earlier has been applied, or the
+// session would see a state the replicas will not.
+type Session struct {
+	st    *Store
+	h     *handle
+	env   Env
+	reads int // read-only statements run, for their random() streams
+	log   []Statement
+	ended error
+}
+
+// Begin starts a session on object with the values the call fixes.
+func (s *Store) Begin(object string, env Env) (*Session, error) {
+	h, err := s.acquire(object)
+	if err != nil {
+		return nil, err
+	}
+	pages := s.cfg.Limits.DatabaseBytes / h.pageBytes
+	if err := h.internalExec(fmt.Sprintf("PRAGMA max_page_count=%d", max(pages, 1))); err != nil {
+		s.release(h)
+		return nil, err
+	}
+	if err := h.internalExec("BEGIN IMMEDIATE"); err != nil {
+		s.release(h)
+		return nil, err
+	}
+	h.sizeLimit = s.cfg.Limits.DatabaseBytes
+	return &Session{st: s, h: h, env: env}, nil
+}
+
+// Exec runs query (one statement, or several separated by semicolons)
+// with args bound to the one statement that has parameters. A statement
+// that fails changes nothing and is not logged; the session goes on.
+func (sess *Session) Exec(query string, args ...any) (*Result, error) {
+	if sess.ended != nil {
+		return nil, sess.ended
+	}
+	if n := sess.st.cfg.Limits.StatementBytes; len(query) > n {
+		return nil, &Error{Code: sqlite3.TOOBIG, kind: ErrLimit,
+			Msg: fmt.Sprintf("statement of %d bytes is over the limit of %d bytes", len(query), n)}
+	}
+	norm := make([]any, len(args))
+	for i, a := range args {
+		v, err := normalize(a)
+		if err != nil {
+			return nil, err
+		}
+		norm[i] = v
+	}
+	return sess.execAll(query, norm)
+}
+
+// execAll runs each statement of query in turn.
+func (sess *Session) execAll(query string, args []any) (*Result, error) {
+	res := &Result{}
+	bound := false
+	for rest := query; !isBlank(rest); {
+		st, tail, cached, err := sess.h.prepare(rest)
+		if err != nil {
+			return nil, err
+		}
+		if st == nil {
+			break
+		}
+		var use []any
+		if st.BindCount() > 0 {
+			if bound {
+				closeUncached(st, cached)
+				return nil, &Error{Code: sqlite3.RANGE, Msg: "bindings apply to one statement of a query; run the statements one by one"}
+			}
+			bound, use = true, args
+		}
+		one, err := sess.execOne(st, use)
+		closeUncached(st, cached)
+		if err != nil {
+			return nil, err
+		}
+		res.Columns, res.Rows = one.Columns, one.Rows
+		res.RowsRead += one.RowsRead
+		res.RowsWritten += one.RowsWritten
+		rest = tail
+	}
+	if !bound && len(args) > 0 {
+		return nil, &Error{Code: sqlite3.RANGE, Msg: fmt.Sprintf("%d bindings given, but the query has no parameters", len(args))}
+	}
+	return res, nil
+}
+
+func closeUncached(st *sqlite3.Stmt, cached bool) {
+	if !cached {
+		_ = st.Close()
+	}
+}
+
+// execOne runs one prepared statement. A write runs inside a savepoint so
+// that, if it fails, it leaves nothing behind (not even the partial work
+// of an OR FAIL), and the log holds exactly the writes that took effect.
+func (sess *Session) execOne(st *sqlite3.Stmt, args []any) (*Result, error) {
+	h := sess.h
+	if n := st.BindCount(); n != len(args) {
+		return nil, &Error{Code: sqlite3.RANGE, Msg: fmt.Sprintf("wrong number of bindings: the statement takes %d, %d given", n, len(args))}
+	}
+	readOnly := st.ReadOnly()
+	if readOnly {
+		h.setStatement(sess.env, readStream(sess.reads))
+		sess.reads++
+	} else {
+		h.setStatement(sess.env, writeStream(len(sess.log)))
+	}
+	if !readOnly {
+		if err := h.internalExec("SAVEPOINT dobj_stmt"); err != nil {
+			return nil, err
+		}
+	}
+	res, err := h.run(st, args)
+	if readOnly {
+		return res, err
+	}
+	if err != nil {
+		return nil, sess.undo(err)
+	}
+	if err := h.internalExec("RELEASE dobj_stmt"); err != nil {
+		return nil, sess.undo(err)
+	}
+	sess.log = append(sess.log, Statement{Op: OpSQL, SQL: st.SQL(), Args: args})
+	return res, nil
+}
+
+// writeStream is the random() stream of the log's statement i: the
+// same on the leader and on every replica that re-runs it.
+func writeStream(i int) uint64 { return 2 * uint64(i) }
+
+// readStream is the random() stream of the call's read-only statement i,
+// apart from every write's so a call does not see the values a later
+// write draws.
+func readStream(i int) uint64 { return 2*uint64(i) + 1 }
+
+// undo rolls a failed write back to its savepoint. Some errors
+// (SQLITE_FULL at the size limit among them) make SQLite roll back the
+// whole transaction instead; then the session begins a new one and
+// replays its log, which ends where the call was before the failed
+// write, since the log is deterministic. Only if that fails does the
+// session end.
+func (sess *Session) undo(cause error) error {
+	h := sess.h
+	if h.conn.GetAutocommit() {
+		if err := sess.restart(); err != nil {
+			sess.ended = fmt.Errorf("%w: the transaction was rolled back by: %w", ErrSessionDone, errors.Join(cause, err))
+		}
+		return cause
+	}
+	if err := h.internalExec("ROLLBACK TO dobj_stmt"); err != nil {
+		return errors.Join(cause, err)
+	}
+	if err := h.internalExec("RELEASE dobj_stmt"); err != nil {
+		return errors.Join(cause, err)
+	}
+	return cause
+}
+
+// restart begins the session's transaction again and replays its log.
+func (sess *Session) restart() error {
+	h := sess.h
+	if err := h.internalExec("BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	if err := h.applyLog(0, sess.env, sess.log); err != nil {
+		if !h.conn.GetAutocommit() {
+			_ = h.internalExec("ROLLBACK")
+		}
+		return err
+	}
+	return nil
+}
+
+// run binds args to st and steps it to the end.
+func (h *handle) run(st *sqlite3.Stmt, args []any) (*Result, error) {
+	defer st.Reset()
+	if err := bindAll(st, args); err != nil {
+		return nil, err
+	}
+	before := h.conn.TotalChanges()
+	n := st.ColumnCount()
+	res := &Result{Columns: make([]string, n)}
+	for i := range n {
+		res.Columns[i] = st.ColumnName(i)
+	}
+	for st.Step() {
+		row := make([]any, n)
+		for i := range n {
+			row[i] = columnValue(st, i)
+		}
+		res.Rows = append(res.Rows, row)
+	}
+	if err := st.Err(); err != nil {
+		return nil, h.explain(err)
+	}
+	res.RowsWritten = h.conn.TotalChanges() - before
+	// SQLite counts no rows read; rows a full scan stepped over, or the
+	// rows returned if more, is the estimate Cloudflare's figure tracks.
+	res.RowsRead = max(int64(st.Status(sqlite3.STMTSTATUS_FULLSCAN_STEP, true)), int64(len(res.Rows)))
+	return res, nil
+}
+
+// Log is the session's writes so far, in order, for the Raft command.
+func (sess *Session) Log() []Statement {
+	return append([]Statement(nil), sess.log...)
+}
+
+// Env is the values the session was begun with.
+func (sess *Session) Env() Env { return sess.env }
+
+// Rollback undoes the session's writes and frees the object's handle. It
+// is idempotent.
+func (sess *Session) Rollback() error {
+	if sess.h == nil {
+		return nil
+	}
+	h := sess.h
+	sess.h = nil
+	if sess.ended == nil {
+		sess.ended = ErrSessionDone
+	}
+	var err error
+	if !h.conn.GetAutocommit() {
+		err = h.internalExec("ROLLBACK")
+	}
+	h.sizeLimit = 0
+	sess.st.release(h)
+	return err
+}
+
+// DatabaseSize is the size of the session's database now, its own
+// uncommitted writes included, as ctx.storage.sql.databaseSize reports.
+func (sess *Session) DatabaseSize() (int64, error) {
+	if sess.ended != nil {
+		return 0, sess.ended
+	}
+	return sess.h.size()
+}
+
+// pageSize is the database's page size in bytes.
+func (h *handle) pageSize() int64 {
+	var n int64 = 4096
+	_, _ = h.internalQuery("PRAGMA page_size", func(st *sqlite3.Stmt) error {
+		n = st.ColumnInt64(0)
+		return nil
+	})
+	return n
+}
+
+// size is the database's size in bytes: its pages times their size.
+func (h *handle) size() (int64, error) {
+	var n int64
+	_, err := h.internalQuery("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()", func(st *sqlite3.Stmt) error {
+		n = st.ColumnInt64(0)
+		return nil
+	})
+	return n, err
+}
+
+// DatabaseSize is object's database size in bytes.
+func (s *Store) DatabaseSize(object string) (int64, error) {
+	h, err := s.acquire(object)
+	if err != nil {
+		return 0, err
+	}
+	defer s.release(h)
+	return h.size()
+}

@@ -1,0 +1,246 @@
+package sqlstore
+
+import (
+	"container/list"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// Config says where a store keeps its databases and how it bounds them.
+type Config struct {
+	// Dir holds one database file per object (the node's data directory
+	// later). It is created if missing.
+	Dir string
+	// MaxOpen bounds the database handles kept open at once; the least
+	// recently used idle handle is closed past it. Zero means 64.
+	MaxOpen int
+	// Limits are Cloudflare's per-statement and per-database limits.
+	// Zero fields take DefaultLimits' values.
+	Limits Limits
+}
+
+// Limits are the bounds Cloudflare documents for SQLite-backed objects.
+type Limits struct {
+	DatabaseBytes  int64 // a database's size; writes past it fail, reads go on
+	StatementBytes int   // the length of an SQL statement
+	Params         int   // bound parameters of one statement
+	Columns        int   // columns of a table (and of a result)
+	RowBytes       int   // a string, BLOB or row
+	FunctionArgs   int   // arguments of an SQL function
+	LikePattern    int   // the length of a LIKE or GLOB pattern
+}
+
+// DefaultLimits are Cloudflare's published limits (the database size is
+// the paid plan's 10 GB).
+var DefaultLimits = Limits{
+	DatabaseBytes:  10 << 30,
+	StatementBytes: 100_000,
+	Params:         100,
+	Columns:        100,
+	RowBytes:       2_000_000,
+	FunctionArgs:   32,
+	LikePattern:    50,
+}
+
+// withDefaults fills the zero fields of l from DefaultLimits.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	pick := func(v, def int) int {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	if l.DatabaseBytes <= 0 {
+		l.DatabaseBytes = d.DatabaseBytes
+	}
+	l.StatementBytes = pick(l.StatementBytes, d.StatementBytes)
+	l.Params = pick(l.Params, d.Params)
+	l.Columns = pick(l.Columns, d.Columns)
+	l.RowBytes = pick(l.RowBytes, d.RowBytes)
+	l.FunctionArgs = pick(l.FunctionArgs, d.FunctionArgs)
+	l.LikePattern = pick(l.LikePattern, d.LikePattern)
+	return l
+}
+
+// ErrClosed is returned by every method of a closed Store.
+var ErrClosed = errors.New("sqlstore: store closed")
+
+// Store keeps one SQLite database per object under a directory, with a
+// bounded pool of open handles. Its methods are safe for concurrent use;
+// calls on one object are serialized by that object's handle.
+type Store struct {
+	cfg   Config
+	dates *dateHelper
+
+	mu      sync.Mutex
+	handles map[string]*handle
+	lru     list.List // of *handle, most recently used first
+	opened  int       // handles opened over the store's life
+	closed  bool
+}
+
+// Open makes a store over cfg.Dir.
+func Open(cfg Config) (*Store, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("sqlstore: no directory")
+	}
+	if cfg.MaxOpen <= 0 {
+		cfg.MaxOpen = 64
+	}
+	cfg.Limits = cfg.Limits.withDefaults()
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("sqlstore: create %s: %w", cfg.Dir, err)
+	}
+	dates, err := newDateHelper()
+	if err != nil {
+		return nil, err
+	}
+	return &Store{cfg: cfg, dates: dates, handles: map[string]*handle{}}, nil
+}
+
+// Close closes every handle; it waits for sessions in progress to end.
+// It is idempotent.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	hs := make([]*handle, 0, len(s.handles))
+	for _, h := range s.handles {
+		hs = append(hs, h)
+	}
+	s.handles = nil
+	s.lru.Init()
+	s.mu.Unlock()
+	var errs []error
+	for _, h := range hs {
+		h.mu.Lock()
+		errs = append(errs, h.close())
+		h.mu.Unlock()
+	}
+	errs = append(errs, s.dates.close())
+	return errors.Join(errs...)
+}
+
+// Path is the file that holds object's database: a hash of the name, so
+// any object name (up to 256 bytes of UTF-8) makes a valid file name.
+func (s *Store) Path(object string) string {
+	sum := sha256.Sum256([]byte(object))
+	return filepath.Join(s.cfg.Dir, hex.EncodeToString(sum[:])+".db")
+}
+
+// OpenHandles is how many database handles are open now.
+func (s *Store) OpenHandles() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.handles)
+}
+
+// acquire returns object's handle, opened if need be, locked for the
+// caller's exclusive use; release gives it back.
+func (s *Store) acquire(object string) (*handle, error) {
+	for {
+		h, err := s.pin(object)
+		if err != nil {
+			return nil, err
+		}
+		h.mu.Lock()
+		if h.conn != nil {
+			return h, nil
+		}
+		// drop closed it while we waited: open it afresh.
+		s.release(h)
+	}
+}
+
+// pin finds or opens object's handle and counts the caller as its user,
+// so the pool does not close it.
+func (s *Store) pin(object string) (*handle, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	h, ok := s.handles[object]
+	if !ok {
+		var err error
+		h, err = openHandle(s, object)
+		if err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		s.opened++
+		s.handles[object] = h
+		h.elem = s.lru.PushFront(h)
+	} else {
+		s.lru.MoveToFront(h.elem)
+	}
+	h.refs++
+	s.evictLocked()
+	s.mu.Unlock()
+	return h, nil
+}
+
+// release unlocks h and lets the pool close it if it is over its bound.
+func (s *Store) release(h *handle) {
+	h.mu.Unlock()
+	s.mu.Lock()
+	h.refs--
+	if !s.closed {
+		s.evictLocked()
+	}
+	s.mu.Unlock()
+}
+
+// evictLocked closes least recently used idle handles until the pool is
+// within its bound. Handles in use are skipped: the bound is exceeded only
+// while more than MaxOpen objects are in use at once.
+func (s *Store) evictLocked() {
+	for e := s.lru.Back(); e != nil && len(s.handles) > s.cfg.MaxOpen; {
+		h := e.Value.(*handle)
+		prev := e.Prev()
+		if h.refs == 0 {
+			s.lru.Remove(e)
+			delete(s.handles, h.name)
+			_ = h.close() // an idle handle has no transaction to lose
+		}
+		e = prev
+	}
+}
+
+// replace puts the database file at name in object's place. The store
+// stays locked throughout, so no one opens the object's old file
+// meanwhile; a user waiting for the old handle finds it closed and opens
+// the new file.
+func (s *Store) replace(object, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if h, ok := s.handles[object]; ok {
+		s.lru.Remove(h.elem)
+		delete(s.handles, object)
+		h.mu.Lock() // its user unlocks it before taking s.mu in release
+		err := h.close()
+		h.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	path := s.Path(object)
+	for _, ext := range []string{"-wal", "-shm"} {
+		if err := os.Remove(path + ext); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return os.Rename(name, path)
+}
