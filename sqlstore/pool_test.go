@@ -1,0 +1,113 @@
+package sqlstore
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+)
+
+// TestPoolBound: touching many objects keeps at most MaxOpen handles
+// open, and an object whose handle was closed still has its data.
+func TestPoolBound(t *testing.T) {
+	s := open(t, Config{MaxOpen: 4})
+	create := []Statement{{Op: OpSQL, SQL: "CREATE TABLE t (v)"}, {Op: OpSQL, SQL: "INSERT INTO t VALUES (?)", Args: []any{int64(0)}}}
+	for i := range 20 {
+		create[1].Args[0] = int64(i)
+		if err := s.Apply(fmt.Sprintf("obj-%d", i), 1, Env{}, create); err != nil {
+			t.Fatal(err)
+		}
+		if n := s.OpenHandles(); n > 4 {
+			t.Fatalf("after %d objects %d handles are open, over the bound of 4", i+1, n)
+		}
+	}
+	for i := range 20 {
+		rows := query(t, s, fmt.Sprintf("obj-%d", i), "SELECT v FROM t")
+		if rows[0][0] != int64(i) {
+			t.Fatalf("obj-%d holds %v after its handle was closed", i, rows[0][0])
+		}
+	}
+	if s.opened < 40 {
+		t.Fatalf("%d opens for 40 uses of 20 objects through 4 handles: the pool did not evict", s.opened)
+	}
+}
+
+// TestPoolKeepsHandlesInUse: sessions in progress are never closed under
+// their callers; the pool goes over its bound only while they last.
+func TestPoolKeepsHandlesInUse(t *testing.T) {
+	s := open(t, Config{MaxOpen: 2})
+	var sessions []*Session
+	for i := range 5 {
+		sess, err := s.Begin(fmt.Sprintf("o%d", i), Env{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sess.Exec("CREATE TABLE t (v)"); err != nil {
+			t.Fatal(err)
+		}
+		sessions = append(sessions, sess)
+	}
+	if n := s.OpenHandles(); n != 5 {
+		t.Fatalf("%d handles open with 5 sessions in progress", n)
+	}
+	for _, sess := range sessions {
+		if _, err := sess.Exec("INSERT INTO t VALUES (1)"); err != nil {
+			t.Fatalf("a session whose handle is over the bound: %v", err)
+		}
+		if err := sess.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.OpenHandles(); n > 2 {
+		t.Fatalf("%d handles open after the sessions ended, over the bound of 2", n)
+	}
+}
+
+// TestConcurrentObjects: calls on many objects from many goroutines,
+// through a small pool, each object counting its own increments.
+func TestConcurrentObjects(t *testing.T) {
+	s := open(t, Config{MaxOpen: 3})
+	const objects, workers, incs = 8, 8, 20
+	for i := range objects {
+		if err := s.Apply(fmt.Sprintf("o%d", i), 0, Env{}, []Statement{{Op: OpSQL, SQL: "CREATE TABLE c (v INTEGER)"}, {Op: OpSQL, SQL: "INSERT INTO c VALUES (0)"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range incs {
+				obj := fmt.Sprintf("o%d", (w+j)%objects)
+				sess, err := s.Begin(obj, Env{})
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, err = sess.Exec("UPDATE c SET v = v + 1 RETURNING v")
+				log := sess.Log()
+				_ = sess.Rollback()
+				if err == nil {
+					err = s.Apply(obj, 0, Env{}, log)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var total int64
+	for i := range objects {
+		total += query(t, s, fmt.Sprintf("o%d", i), "SELECT v FROM c")[0][0].(int64)
+	}
+	if total != workers*incs {
+		t.Fatalf("counted %d increments, want %d", total, workers*incs)
+	}
+}
