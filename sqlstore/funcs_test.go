@@ -1,0 +1,116 @@
+package sqlstore
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestDateFunctionsUseTheCallsTime: every way SQL reads the clock gives
+// the command's time, in UTC, and other date arithmetic is SQLite's.
+func TestDateFunctionsUseTheCallsTime(t *testing.T) {
+	s := open(t, Config{})
+	now := time.Date(2026, 3, 4, 5, 6, 7, 890e6, time.FixedZone("far", 9*3600))
+	sess, err := s.Begin("o", Env{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Rollback()
+	cases := []struct {
+		expr string
+		want any
+	}{
+		{"datetime('now')", "2026-03-03 20:06:07"},
+		{"datetime('NOW', 'subsec')", "2026-03-03 20:06:07.890"},
+		{"datetime()", "2026-03-03 20:06:07"},
+		{"date()", "2026-03-03"},
+		{"time('now', '+1 hour')", "21:06:07"},
+		{"datetime('now', 'localtime')", "2026-03-03 20:06:07"},
+		{"datetime('now', 'utc')", "2026-03-03 20:06:07"},
+		{"datetime('2020-01-01 00:00:00', 'localtime')", "2020-01-01 00:00:00"},
+		{"unixepoch()", now.Unix()},
+		{"unixepoch('now')", now.Unix()},
+		{"strftime('%Y/%m/%d %H:%M:%f')", "2026/03/03 20:06:07.890"},
+		{"strftime('%s', 'now')", "1772568367"},
+		{"julianday('now') = julianday('2026-03-03 20:06:07.890')", int64(1)},
+		{"timediff('now', '2026-03-03 00:00:00')", "+0000-00-00 20:06:07.890"},
+		{"CURRENT_TIMESTAMP", "2026-03-03 20:06:07"},
+		{"CURRENT_DATE", "2026-03-03"},
+		{"CURRENT_TIME", "20:06:07"},
+		{"datetime('now', 'unixepoch')", nil}, // as SQLite: unixepoch needs a number
+		{"date('2024-02-28', '+1 day')", "2024-02-29"},
+		{"datetime(1700000000, 'unixepoch')", "2023-11-14 22:13:20"},
+		{"typeof(random())", "integer"},
+		{"length(randomblob(0))", int64(1)},
+		{"length(randomblob(33))", int64(33)},
+	}
+	for _, c := range cases {
+		res, err := sess.Exec("SELECT " + c.expr)
+		if err != nil {
+			t.Errorf("%s: %v", c.expr, err)
+			continue
+		}
+		if got := res.Rows[0][0]; !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s = %#v, want %#v", c.expr, got, c.want)
+		}
+	}
+}
+
+// TestDateFunctionsStayOutOfIndexes: the overrides are not deterministic
+// functions, so, as with 'now' in SQLite, a schema cannot bake a time
+// into an index or a CHECK, where replicas' clocks would part.
+func TestDateFunctionsStayOutOfIndexes(t *testing.T) {
+	s := open(t, Config{})
+	sess, err := s.Begin("o", Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Rollback()
+	if _, err := sess.Exec("CREATE TABLE t (a)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sess.Exec("CREATE INDEX i ON t (datetime('now'))"); err == nil {
+		t.Error("an index on datetime('now'): accepted")
+	}
+	if _, err := sess.Exec("CREATE TABLE c (a CHECK (a < unixepoch()))"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sess.Exec("INSERT INTO c VALUES (1)"); err == nil {
+		t.Error("a CHECK calling unixepoch(): accepted")
+	}
+}
+
+// TestExecMultipleStatements: a query of several statements runs them
+// all, returns the last one's rows, logs each write, and binds its
+// arguments to the one statement that has parameters.
+func TestExecMultipleStatements(t *testing.T) {
+	s := open(t, Config{})
+	sess, err := s.Begin("o", Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Rollback()
+	res, err := sess.Exec("CREATE TABLE t (v); INSERT INTO t VALUES (1); INSERT INTO t VALUES (?); SELECT sum(v) FROM t;", 41)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(res.Rows, [][]any{{int64(42)}}) || res.RowsWritten != 2 {
+		t.Fatalf("got %+v; want sum 42 and 2 rows written", res)
+	}
+	if n := len(sess.Log()); n != 3 {
+		t.Fatalf("log has %d statements, want 3", n)
+	}
+	if _, err := sess.Exec("SELECT ?; SELECT ?", 1, 2); err == nil {
+		t.Error("bindings for two statements: accepted")
+	}
+	if _, err := sess.Exec("SELECT 1", 1); err == nil {
+		t.Error("a binding for a query without parameters: accepted")
+	}
+	if _, err := sess.Exec("SELECT ?", struct{}{}); err == nil {
+		t.Error("a struct binding: accepted")
+	}
+	_ = sess.Rollback()
+	if _, err := sess.Exec("SELECT 1"); err == nil {
+		t.Error("Exec after Rollback: accepted")
+	}
+}
