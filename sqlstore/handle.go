@@ -130,7 +130,16 @@ func (h *handle) prepare(sql string) (*sqlite3.Stmt, string, bool, error) {
 	if st == nil {
 		return nil, "", false, nil
 	}
-	if isBlank(tail) && len(h.cache) < maxCached {
+	if isBlank(tail) {
+		if len(h.cache) >= maxCached {
+			// Make room. No cached statement is in use here: the
+			// handle runs one statement at a time.
+			for k, old := range h.cache {
+				_ = old.Close()
+				delete(h.cache, k)
+				break
+			}
+		}
 		h.cache[key] = st
 		return st, "", true, nil
 	}

@@ -56,7 +56,9 @@ func (sess *Session) Delete(key string) (bool, error) {
 	return true, sess.kvWrite(Statement{Op: OpDelete, Args: []any{key}})
 }
 
-// DeleteAll removes every key-value pair, reporting how many there were.
+// DeleteAll deletes everything the object stores, as deleteAll() does on
+// a SQLite-backed object: its tables, indexes, views and triggers, and
+// every key-value pair. It reports how many key-value pairs there were.
 func (sess *Session) DeleteAll() (int64, error) {
 	if sess.ended != nil {
 		return 0, sess.ended
@@ -66,8 +68,11 @@ func (sess *Session) DeleteAll() (int64, error) {
 		n = st.ColumnInt64(0)
 		return nil
 	})
-	if err != nil || n == 0 {
+	if err != nil {
 		return 0, err
+	}
+	if sess.readOnly {
+		return 0, errReadOnly()
 	}
 	return n, sess.kvWrite(Statement{Op: OpDeleteAll})
 }
@@ -76,6 +81,9 @@ func (sess *Session) DeleteAll() (int64, error) {
 func (sess *Session) kvWrite(st Statement) error {
 	if sess.ended != nil {
 		return sess.ended
+	}
+	if sess.readOnly {
+		return errReadOnly()
 	}
 	if err := sess.h.internalExec("SAVEPOINT dobj_stmt"); err != nil {
 		return err
@@ -111,7 +119,7 @@ func (h *handle) replayKV(st Statement) error {
 		}
 		return h.internalExec("DELETE FROM _cf_KV WHERE key = ?", st.Args...)
 	case OpDeleteAll:
-		return h.internalExec("DELETE FROM _cf_KV")
+		return h.wipe()
 	}
 	return fmt.Errorf("sqlstore: op %d is not a key-value write", st.Op)
 }
@@ -179,4 +187,40 @@ func prefixEnd(p string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// wipe drops every table and view but the store's own, and empties
+// _cf_KV and the AUTOINCREMENT counters. Foreign keys are checked at
+// commit, by when every table that could be referenced is gone.
+func (h *handle) wipe() error {
+	var drops []string
+	_, err := h.internalQuery(`SELECT type, name FROM sqlite_schema
+		WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE '\_cf\_%' ESCAPE '\'
+		ORDER BY type DESC, name`, func(st *sqlite3.Stmt) error {
+		kind := "TABLE"
+		if st.ColumnText(0) == "view" {
+			kind = "VIEW"
+		}
+		drops = append(drops, "DROP "+kind+" IF EXISTS "+quoteIdent(st.ColumnText(1)))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := h.internalExec("PRAGMA defer_foreign_keys = ON"); err != nil {
+		return err
+	}
+	for _, d := range drops {
+		if err := h.internalExec(d); err != nil {
+			return err
+		}
+	}
+	if err := h.internalExec("DELETE FROM _cf_KV"); err != nil {
+		return err
+	}
+	var seq int
+	if _, err := h.internalQuery("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_sequence'", func(*sqlite3.Stmt) error { seq++; return nil }); err != nil || seq == 0 {
+		return err
+	}
+	return h.internalExec("DELETE FROM sqlite_sequence")
 }

@@ -131,3 +131,40 @@ func TestPrefixEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteAllWipesTheDatabase: deleteAll() on a SQLite-backed object
+// removes its tables, views, triggers and AUTOINCREMENT counters as well
+// as its key-value pairs, foreign keys notwithstanding, on replay too.
+func TestDeleteAllWipesTheDatabase(t *testing.T) {
+	s := open(t, Config{})
+	log, _ := lead(t, s, "o", Env{}, call{sql: []string{
+		"CREATE TABLE p (id INTEGER PRIMARY KEY AUTOINCREMENT)",
+		"CREATE TABLE c (pid REFERENCES p (id))",
+		"INSERT INTO p DEFAULT VALUES", "INSERT INTO c VALUES (1)",
+		"CREATE VIEW v AS SELECT * FROM c", "CREATE INDEX ci ON c (pid)",
+		"CREATE TRIGGER tr AFTER INSERT ON p BEGIN INSERT INTO c VALUES (new.id); END",
+	}, put: map[string]string{"a": "1", "b": "2"}})
+	if err := s.Apply("o", 1, Env{}, log); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := s.Begin("o", Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := sess.DeleteAll()
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteAll = %d, %v; want 2 pairs", n, err)
+	}
+	wipe := sess.Log()
+	_ = sess.Rollback()
+	if err := s.Apply("o", 2, Env{}, wipe); err != nil {
+		t.Fatal(err)
+	}
+	rows := query(t, s, "o", "SELECT type, name FROM sqlite_schema WHERE name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name != 'sqlite_sequence'")
+	if len(rows) != 0 {
+		t.Fatalf("after deleteAll the schema still holds %v", rows)
+	}
+	if rows := query(t, s, "o", "SELECT count(*) FROM sqlite_sequence"); rows[0][0] != int64(0) {
+		t.Fatal("AUTOINCREMENT counters survived deleteAll")
+	}
+}

@@ -24,7 +24,7 @@ const (
 	OpSQL       Op = iota // run SQL with Args
 	OpPut                 // key-value put: Args are key (string) and value ([]byte)
 	OpDelete              // key-value delete: Args is the key
-	OpDeleteAll           // delete every key-value pair
+	OpDeleteAll           // delete everything: every table, index, view and trigger, and every key-value pair
 )
 
 // Statement is one write of a call, as replicas re-run it. Read-only
@@ -58,12 +58,13 @@ var ErrSessionDone = errors.New("sqlstore: session ended")
 // command it proposed for the object earlier has been applied, or the
 // session would see a state the replicas will not.
 type Session struct {
-	st    *Store
-	h     *handle
-	env   Env
-	reads int // read-only statements run, for their random() streams
-	log   []Statement
-	ended error
+	st       *Store
+	h        *handle
+	env      Env
+	reads    int  // read-only statements run, for their random() streams
+	readOnly bool // BeginRead: writes are refused
+	log      []Statement
+	ended    error
 }
 
 // Begin starts a session on object with the values the call fixes.
@@ -83,6 +84,26 @@ func (s *Store) Begin(object string, env Env) (*Session, error) {
 	}
 	h.sizeLimit = s.cfg.Limits.DatabaseBytes
 	return &Session{st: s, h: h, env: env}, nil
+}
+
+// BeginRead starts a session that only reads, for operators' queries
+// and reads served without a Raft command: a write is refused with
+// ErrRefused. Its transaction is deferred, so it takes no write lock.
+func (s *Store) BeginRead(object string, env Env) (*Session, error) {
+	h, err := s.acquire(object)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.internalExec("BEGIN"); err != nil {
+		s.release(h)
+		return nil, err
+	}
+	return &Session{st: s, h: h, env: env, readOnly: true}, nil
+}
+
+// errReadOnly is what a read-only session says of a write.
+func errReadOnly() error {
+	return &Error{Code: sqlite3.READONLY, kind: ErrRefused, Msg: "this session only reads: writes are not allowed"}
 }
 
 // Exec runs query (one statement, or several separated by semicolons)
@@ -158,6 +179,9 @@ func (sess *Session) execOne(st *sqlite3.Stmt, args []any) (*Result, error) {
 		return nil, &Error{Code: sqlite3.RANGE, Msg: fmt.Sprintf("wrong number of bindings: the statement takes %d, %d given", n, len(args))}
 	}
 	readOnly := st.ReadOnly()
+	if !readOnly && sess.readOnly {
+		return nil, errReadOnly()
+	}
 	if readOnly {
 		h.setStatement(sess.env, readStream(sess.reads))
 		sess.reads++

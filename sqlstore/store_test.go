@@ -409,3 +409,35 @@ func TestSizeLimit(t *testing.T) {
 		t.Fatalf("a replica applying the log: %v", err)
 	}
 }
+
+// TestReadSession: a read-only session reads and refuses every kind of
+// write with an error that says so.
+func TestReadSession(t *testing.T) {
+	s := open(t, Config{})
+	if err := s.Apply("o", 1, Env{}, []Statement{{Op: OpSQL, SQL: "CREATE TABLE t (v)"}, {Op: OpSQL, SQL: "INSERT INTO t VALUES (1)"}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.BeginRead("o", Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.Exec("SELECT v FROM t"); err != nil || res.Rows[0][0] != int64(1) {
+		t.Fatalf("read: %+v, %v", res, err)
+	}
+	for name, write := range map[string]func() error{
+		"insert":    func() error { _, err := r.Exec("INSERT INTO t VALUES (2)"); return err },
+		"create":    func() error { _, err := r.Exec("CREATE TABLE u (x)"); return err },
+		"put":       func() error { return r.Put("k", nil) },
+		"deleteAll": func() error { _, err := r.DeleteAll(); return err },
+	} {
+		if err := write(); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "only reads") {
+			t.Errorf("%s in a read session: %v", name, err)
+		}
+	}
+	if err := r.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if rows := query(t, s, "o", "SELECT count(*) FROM t"); rows[0][0] != int64(1) {
+		t.Fatal("a read session wrote")
+	}
+}
