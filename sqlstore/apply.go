@@ -96,7 +96,15 @@ func (h *handle) replaySQL(sql string, args []any) error {
 	if !isBlank(tail) {
 		return errors.New("more than one statement")
 	}
-	_, err = h.run(stmt, args)
+	// A log that went through a codec may hold its integers in the
+	// smallest type that fits (msgpack does that): take them back.
+	norm := make([]any, len(args))
+	for i, a := range args {
+		if norm[i], err = normalize(a); err != nil {
+			return err
+		}
+	}
+	_, err = h.run(stmt, norm)
 	return err
 }
 

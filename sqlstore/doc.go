@@ -21,7 +21,7 @@
 // extension is not compiled in, nor modernc's reachable, which settles
 // the replication design below. Its cost: each connection has its own
 // WebAssembly memory (hence the bounded pool), and a call into SQLite is
-// slower than native code; the benchmark in store_test.go measures it.
+// slower than native code; the benchmark in bench_test.go measures it.
 //
 // # Files and handles
 //
@@ -93,4 +93,12 @@
 // read transaction, WriteTo streams it through SQLite's backup API, and
 // Install puts a streamed database in place; Digest hashes an object's
 // logical state for dobj check.
+//
+// Because each database records the Raft index it has applied and Apply
+// skips what a database already holds, a snapshot need not freeze every
+// object at the snapshot's index: the FSM's Persist can stream objects
+// one at a time, each at its state then (at or after the index), with no
+// copy made at Snapshot time and no object held open for long. Restoring
+// it and replaying the log after the snapshot's index brings every
+// database to the same state, commands an object already holds skipped.
 package sqlstore

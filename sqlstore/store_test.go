@@ -441,3 +441,20 @@ func TestReadSession(t *testing.T) {
 		t.Fatal("a read session wrote")
 	}
 }
+
+// TestApplyTakesCodecIntegers: a log decoded by a codec that shrinks
+// integers (msgpack gives int8, uint16…) applies as the session's did.
+func TestApplyTakesCodecIntegers(t *testing.T) {
+	s := open(t, Config{})
+	log := []Statement{
+		{Op: OpSQL, SQL: "CREATE TABLE t (a, b, c, d)"},
+		{Op: OpSQL, SQL: "INSERT INTO t VALUES (?, ?, ?, ?)", Args: []any{int8(-1), uint16(300), uint64(1 << 40), float32(0.5)}},
+	}
+	if err := s.Apply("o", 1, Env{}, log); err != nil {
+		t.Fatal(err)
+	}
+	want := []any{int64(-1), int64(300), int64(1 << 40), 0.5}
+	if rows := query(t, s, "o", "SELECT * FROM t"); !reflect.DeepEqual(rows[0], want) {
+		t.Fatalf("stored %v, want %v", rows[0], want)
+	}
+}

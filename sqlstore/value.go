@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/ncruces/go-sqlite3"
 )
@@ -22,6 +23,16 @@ func normalize(v any) (any, error) {
 	case int8:
 		return int64(v), nil
 	case uint32:
+		return int64(v), nil
+	case uint64:
+		if v > math.MaxInt64 {
+			return nil, fmt.Errorf("sqlstore: cannot bind %d: over SQLite's 64-bit signed integers", v)
+		}
+		return int64(v), nil
+	case uint:
+		if uint64(v) > math.MaxInt64 {
+			return nil, fmt.Errorf("sqlstore: cannot bind %d: over SQLite's 64-bit signed integers", v)
+		}
 		return int64(v), nil
 	case uint16:
 		return int64(v), nil
