@@ -46,6 +46,9 @@ type Program struct {
 	class   string
 	program *goja.Program
 	source  string // the bundled JavaScript, for Code
+	// env is the JSON object the constructor's env is made of (a
+	// script's vars and secrets: WithEnv); nil: an empty object.
+	env []byte
 }
 
 // Class is the exported class the Program runs.

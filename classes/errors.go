@@ -83,6 +83,9 @@ func (e *CompileError) Error() string {
 // exception came from the engine (a value too large for storage, …), so
 // errors.Is(err, ErrValueTooLarge) holds for an uncaught one.
 type ScriptError struct {
+	// Name is the exception's name (TypeError, …) when it is an object
+	// with a message; empty otherwise.
+	Name    string
 	Message string
 	Stack   string
 	Err     error

@@ -32,7 +32,11 @@ func (in *instance) construct(object string) error {
 		if err != nil {
 			return nil, err
 		}
-		return vm.hooks.construct(goja.Undefined(), vm.class, ctx, vm.rt.NewObject())
+		env, err := in.program.envValue(vm)
+		if err != nil {
+			return nil, err
+		}
+		return vm.hooks.construct(goja.Undefined(), vm.class, ctx, env)
 	})
 	if err != nil {
 		return err

@@ -218,8 +218,11 @@ func (vm *vm) scriptError(v goja.Value) *ScriptError {
 	}
 	if m := o.Get("message"); m != nil && !goja.IsUndefined(m) {
 		se.Message = m.String()
-		if n := o.Get("name"); n != nil && !goja.IsUndefined(n) && se.Err == nil {
-			if name := n.String(); name != "Error" && name != "" {
+		if n := o.Get("name"); n != nil && !goja.IsUndefined(n) {
+			se.Name = n.String()
+		}
+		if se.Err == nil {
+			if name := se.Name; name != "Error" && name != "" {
 				se.Message = name + ": " + se.Message
 			}
 		}

@@ -1,0 +1,147 @@
+package classes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/dop251/goja"
+)
+
+// RPC (issue 20): a stub's `await stub.method(args…)` runs method of the
+// object's instance with the arguments, through the object's gate as a
+// fetch does, its writes committed as one Effects before the result is
+// returned. Arguments and result are structured-clone values in the
+// stored-value encoding (value.go): a JSON array of the arguments, the
+// result's JSON (nil for undefined).
+
+// notRPC are the names a stub cannot call: the constructor and the
+// handlers the runtime itself calls.
+var notRPC = map[string]bool{
+	"constructor": true, "fetch": true, "alarm": true,
+	"webSocketMessage": true, "webSocketClose": true, "webSocketError": true,
+}
+
+// RPCResult is what an RPC call answered: Value is the JSON of the
+// method's result (or, for a property that is not a method, of the
+// property's value), nil when it was undefined.
+type RPCResult struct {
+	Value json.RawMessage
+}
+
+// RPC runs method(args…) of object `object` of class ref through the
+// object's gate, as Call runs fetch: its writes go to commit as one
+// Effects, and the result is returned only once commit succeeded. args is
+// a JSON array of structured-clone values (empty or nil: no arguments).
+// A property that is not a function answers its value, as `await
+// stub.prop` does on Cloudflare. A method that is not there, or one of
+// the handlers (fetch, alarm, webSocket…), is a *ScriptError named
+// TypeError naming it; a throw is a *ScriptError with the exception's
+// name and message.
+func (e *Engine) RPC(ctx context.Context, ref ClassRef, object, method string, args []byte, state State, commit func(Effects) error) (*RPCResult, error) {
+	var out *RPCResult
+	err := e.run(ctx, ref, object, state, func(in *instance) error {
+		v, err := in.rpc(method, args)
+		if err != nil {
+			return err
+		}
+		if err := in.outside(func() error { return commit(in.call.ov.effects()) }); err != nil {
+			return err
+		}
+		out = &RPCResult{Value: v}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// noMethod is the error of a call to a method the object lacks,
+// Cloudflare's words.
+func noMethod(method string) *ScriptError {
+	return &ScriptError{Name: "TypeError",
+		Message: fmt.Sprintf("TypeError: The RPC receiver does not implement the method %q.", method)}
+}
+
+// rpc runs method(args…) on the instance and returns its settled
+// result encoded.
+func (in *instance) rpc(method string, args []byte) (json.RawMessage, error) {
+	if notRPC[method] {
+		return nil, noMethod(method)
+	}
+	vm := in.vm
+	v, err := in.run(func() (goja.Value, error) {
+		prop := in.object.Get(method)
+		if prop == nil || goja.IsUndefined(prop) {
+			return nil, noMethod(method)
+		}
+		fn, ok := goja.AssertFunction(prop)
+		if !ok {
+			return prop, nil
+		}
+		list, err := in.rpcArgs(args)
+		if err != nil {
+			return nil, err
+		}
+		return fn(in.object, list...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if v, err = in.settle(v, method); err != nil {
+		return nil, err
+	}
+	if v == nil || goja.IsUndefined(v) {
+		return nil, nil
+	}
+	var enc []byte
+	if _, err := in.run(func() (goja.Value, error) {
+		enc, err = vm.encode(v, vm.cfg.MaxResponseBytes)
+		return nil, err
+	}); err != nil {
+		if errors.Is(err, errTooLarge) {
+			return nil, errorf(ErrResponseTooLarge, "the result of %s is over %d bytes", method, vm.cfg.MaxResponseBytes)
+		}
+		return nil, &ScriptError{Name: "DataCloneError", Message: fmt.Sprintf("DataCloneError: the result of %s: %v", method, err), Err: err}
+	}
+	return enc, nil
+}
+
+// rpcArgs decodes a JSON array of arguments.
+func (in *instance) rpcArgs(args []byte) ([]goja.Value, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	v, err := in.vm.decode(args)
+	if err != nil {
+		return nil, &ScriptError{Name: "TypeError", Message: "TypeError: RPC arguments: " + err.Error()}
+	}
+	o, ok := v.(*goja.Object)
+	if !ok || o.ClassName() != "Array" {
+		return nil, &ScriptError{Name: "TypeError", Message: "TypeError: RPC arguments are not an array"}
+	}
+	n := int(o.Get("length").ToInteger())
+	out := make([]goja.Value, n)
+	for i := range n {
+		out[i] = o.Get(fmt.Sprint(i))
+	}
+	return out, nil
+}
+
+// WithEnv returns a copy of p whose objects' constructors get env, a
+// JSON object (a script's vars and secrets), as their env.
+func (p *Program) WithEnv(env json.RawMessage) *Program {
+	c := *p
+	c.env = env
+	return &c
+}
+
+// envValue is the env an instance's constructor gets.
+func (p *Program) envValue(vm *vm) (goja.Value, error) {
+	if p == nil || len(p.env) == 0 {
+		return vm.rt.NewObject(), nil
+	}
+	return vm.hooks.jsonParse(goja.Undefined(), vm.rt.ToValue(string(p.env)))
+}
