@@ -152,7 +152,7 @@ func (r forwardedCallResult) outcome() (*CallResult, error) {
 // checks those of its own requests: the leader runs nothing for a name
 // the api would have refused.
 func (h *Host) checkNames(class, name string) error {
-	if err := classes.CheckClassName(class); err != nil {
+	if err := checkClassKey(class); err != nil {
 		return fmt.Errorf("%w: %v", objects.ErrInvalid, err)
 	}
 	switch {
@@ -292,15 +292,21 @@ func (h *Host) post(ctx context.Context, leader raft.ServerAddress, fc forwarded
 // running.
 func (h *Host) runStreamCall(ctx context.Context, call []byte) []byte {
 	var res forwardedCallResult
-	var fc forwardedCall
-	switch err := decodeCall(call, &fc); {
+	var fr forwardedRPC
+	switch err := decodeCall(call, &fr); {
 	case len(call) > maxForwardedCallBytes:
 		res = callResultOf(nil, fmt.Errorf("%w: forwarded call of %d bytes, over the limit of %d", cluster.ErrNotApplied, len(call), maxForwardedCallBytes))
 	case err != nil:
 		res = callResultOf(nil, fmt.Errorf("%w: bad forwarded call: %v", cluster.ErrNotApplied, err))
 	default:
 		h.callsOnStream.Add(1)
-		res = h.runForwarded(ctx, &fc)
+		if fr.RPC {
+			res = h.runForwardedRPC(ctx, &fr)
+		} else {
+			fc := forwardedCall{Class: fr.Class, Name: fr.Name, Method: fr.Method, URL: fr.URL, Header: fr.Header,
+				Body: fr.Body, IdemKey: fr.IdemKey}
+			res = h.runForwarded(ctx, &fc)
+		}
 	}
 	answer, err := encodeFrame(&res)
 	if err != nil {
@@ -310,12 +316,22 @@ func (h *Host) runStreamCall(ctx context.Context, call []byte) []byte {
 	return answer
 }
 
-func decodeCall(b []byte, fc *forwardedCall) error {
+func decodeCall(b []byte, fc *forwardedRPC) error {
 	if len(b) > maxForwardedCallBytes {
 		return nil // refused by size
 	}
 	if err := fsm.WellFormed(b); err != nil {
 		return err
+	}
+	if n, err := msgpack.NewDecoder(bytes.NewReader(b)).DecodeArrayLen(); err == nil && n == fetchFrameFields {
+		// A fetch's frame, as /2 has always written it (rpc.go).
+		var c forwardedCall
+		if err := msgpack.Unmarshal(b, &c); err != nil {
+			return err
+		}
+		*fc = forwardedRPC{Class: c.Class, Name: c.Name, Method: c.Method, URL: c.URL, Header: c.Header,
+			Body: c.Body, IdemKey: c.IdemKey}
+		return nil
 	}
 	return msgpack.Unmarshal(b, fc)
 }

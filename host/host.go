@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -220,7 +221,7 @@ var errStaleTerm = fmt.Errorf("%w: leadership changed since the call began", clu
 // leader has since changed in storage. A call of an earlier term than
 // one already seen is refused.
 func (h *Host) ref(name string, term uint64) (classes.ClassRef, error) {
-	c, ok := h.node.FSM().Class(name)
+	src, ok := h.source(name)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
@@ -241,21 +242,44 @@ func (h *Host) ref(name string, term uint64) (classes.ClassRef, error) {
 		}
 		return classes.ClassRef{}, ErrClassNotFound
 	}
-	if had && cached.Version == c.Version {
+	if had && cached.Version == src.version && bytes.Equal(cached.Program.Env(), src.env) {
 		return cached, nil
 	}
-	prog, err := classes.Compile(name, c.Source, classes.Lang(c.Lang))
+	prog, err := src.compile()
 	if err != nil {
 		// Compiled before it was committed: only a build whose compiler
 		// differs gets here.
-		return classes.ClassRef{}, &CallError{Message: fmt.Sprintf("class %s version %d does not compile: %v", name, c.Version, err), Err: err}
+		return classes.ClassRef{}, &CallError{Message: fmt.Sprintf("class %s version %d does not compile: %v", name, src.version, err), Err: err}
 	}
 	if had {
 		h.engine.Forget(name)
 	}
-	ref := classes.ClassRef{Name: name, Version: c.Version, Program: prog}
+	ref := classes.ClassRef{Name: name, Version: src.version, Program: prog.WithEnv(src.env)}
 	h.programs[name] = ref
 	return ref, nil
+}
+
+// classSource is what ref compiles a class from: its version, the env
+// its objects get, and how to compile it.
+type classSource struct {
+	version uint64
+	env     []byte
+	compile func() (*classes.Program, error)
+}
+
+// source finds class name in the FSM: a class of /_classes, or a
+// script's (ScriptClass, scripts.go).
+func (h *Host) source(name string) (classSource, bool) {
+	if script, class, ok := splitScriptClass(name); ok {
+		return h.scriptSource(script, class)
+	}
+	c, ok := h.node.FSM().Class(name)
+	if !ok {
+		return classSource{}, false
+	}
+	return classSource{version: c.Version, compile: func() (*classes.Program, error) {
+		return classes.Compile(name, c.Source, classes.Lang(c.Lang))
+	}}, true
 }
 
 // objectState is classes.State over the FSM: committed storage of one

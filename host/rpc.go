@@ -1,0 +1,137 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dobj/dobj/classes"
+	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/objects"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// RPC into objects (issue 20). On the leader an RPC takes onLeader as a
+// fetch does: the read barrier, the object's gate, its writes as one
+// command, the answer only once that command is applied. A follower
+// sends it on its forwarding stream as a forwardedRPC frame: the
+// forwardedCall's seven fields with an eighth, RPC, set; Method is the
+// method's name and Body the arguments. The fetch frame keeps its seven
+// fields (its golden bytes are unchanged); the leader tells the two
+// apart by their length and reads both as a forwardedRPC (decodeCall).
+// A leader built before RPC reads the first seven fields and refuses the
+// class key (it holds a ':'), so nothing runs there. A leader that speaks
+// only stream /1 has no scripts: RPC is not forwarded to it by POST.
+//
+// The answer is a forwardedCallResult as for a fetch: a result is Status
+// 200 and its JSON as Body, undefined is 204; an exception thrown is
+// callFailed with Msg the message and a header rpcErrorName holding the
+// exception's name.
+
+// fetchFrameFields is the number of fields of a fetch's frame
+// (forwardedCall), by which the leader tells it from an RPC's.
+const fetchFrameFields = 7
+
+// forwardedRPC is a call frame with the RPC field: an RPC when set.
+type forwardedRPC struct {
+	Class   string       `msgpack:"c"`
+	Name    string       `msgpack:"n"`
+	Method  string       `msgpack:"m"`
+	URL     string       `msgpack:"u"`
+	Header  []wireHeader `msgpack:"h,omitempty"`
+	Body    []byte       `msgpack:"b,omitempty"`
+	IdemKey string       `msgpack:"i,omitempty"`
+	RPC     bool         `msgpack:"r,omitempty"`
+}
+
+// rpcErrorName is the header of a failed RPC's answer that names the
+// exception (TypeError, …).
+const rpcErrorName = "Rpc-Error-Name"
+
+// RPC runs method(args…) of object id of class (a class key:
+// ScriptClass, or a /_classes class) on the leader and returns its
+// result once the call's writes are applied; args is a JSON array of
+// structured-clone values (classes.RPC). A follower forwards it. Errors
+// are Call's; a *CallError wraps the *classes.ScriptError of a throw
+// (its Name and Message) when the code threw.
+func (h *Host) RPC(ctx context.Context, class, id, method string, args []byte) (*classes.RPCResult, error) {
+	if h.node.IsLeader() {
+		return h.rpc(ctx, class, id, method, args)
+	}
+	leaderID, addr := h.node.LeaderPeer()
+	if addr == "" {
+		return nil, cluster.ErrNotLeader
+	}
+	frame, err := encodeFrame(&forwardedRPC{Class: class, Name: id, Method: method, Body: args, RPC: true})
+	if err != nil {
+		return nil, fmt.Errorf("%w: encode forwarded call: %w", cluster.ErrNotApplied, err)
+	}
+	answer, err := h.node.StreamCall(ctx, leaderID, addr, frame)
+	switch {
+	case errors.Is(err, cluster.ErrStreamV1):
+		return nil, fmt.Errorf("%w: the leader's build has no RPC", cluster.ErrNotApplied)
+	case err != nil:
+		return nil, err
+	}
+	var res forwardedCallResult
+	if err := msgpack.Unmarshal(answer, &res); err != nil {
+		return nil, fmt.Errorf("%w: the leader's answer: %v", cluster.ErrOutcomeUnknown, err)
+	}
+	return res.rpcOutcome()
+}
+
+// rpc runs an RPC on the leader.
+func (h *Host) rpc(ctx context.Context, class, id, method string, args []byte) (*classes.RPCResult, error) {
+	var out *classes.RPCResult
+	_, err := h.onLeader(ctx, class, id, runOpts{}, func(r *run) error {
+		var err error
+		out, err = h.engine.RPC(r.ctx, r.ref, id, method, args, r.state, r.commitEffects)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// runForwardedRPC runs an RPC a follower sent, on the leader.
+func (h *Host) runForwardedRPC(ctx context.Context, fr *forwardedRPC) forwardedCallResult {
+	if !h.node.IsLeader() {
+		return callResultOf(nil, cluster.ErrNotLeader)
+	}
+	if err := h.checkNames(fr.Class, fr.Name); err != nil {
+		return callResultOf(nil, err)
+	}
+	res, err := h.rpc(context.WithoutCancel(ctx), fr.Class, fr.Name, fr.Method, fr.Body)
+	var ce *CallError
+	var se *classes.ScriptError
+	switch {
+	case err == nil && res.Value == nil:
+		return forwardedCallResult{Code: objects.CodeOK, Status: 204}
+	case err == nil:
+		return forwardedCallResult{Code: objects.CodeOK, Status: 200, Body: res.Value}
+	case errors.As(err, &ce) && errors.As(err, &se):
+		return forwardedCallResult{Code: callFailed, Msg: ce.Message, Header: []wireHeader{{Name: rpcErrorName, Value: se.Name}}}
+	}
+	return callResultOf(nil, err)
+}
+
+// rpcOutcome is the RPC's outcome from the leader's answer.
+func (r forwardedCallResult) rpcOutcome() (*classes.RPCResult, error) {
+	switch {
+	case r.Code == objects.CodeOK && r.Status == 204:
+		return &classes.RPCResult{}, nil
+	case r.Code == objects.CodeOK:
+		return &classes.RPCResult{Value: r.Body}, nil
+	case r.Code == callFailed:
+		se := &classes.ScriptError{Message: r.Msg}
+		for _, l := range r.Header {
+			if l.Name == rpcErrorName {
+				se.Name = l.Value
+			}
+		}
+		return nil, &CallError{Message: r.Msg, Err: se}
+	}
+	_, err := r.outcome()
+	return nil, err
+}

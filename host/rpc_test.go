@@ -1,0 +1,171 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"github.com/vmihailenco/msgpack/v5"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/dobj/dobj/classes"
+	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/fsm"
+	"github.com/dobj/dobj/objects"
+)
+
+const scriptCounter = `
+import { DurableObject } from "cloudflare:workers";
+export class Counter extends DurableObject {
+  async increment(by = 1) {
+    const v = ((await this.ctx.storage.get("value")) || 0) + by;
+    await this.ctx.storage.put("value", v);
+    return v;
+  }
+  whoami() { return [this.ctx.id.toString(), this.env.LABEL]; }
+  async fail() { await this.ctx.storage.put("value", -1); throw new RangeError("no way"); }
+}
+export default { fetch() { return new Response("worker"); } };
+`
+
+// deployScript deploys source as script name with class Counter and the
+// var LABEL, retrying while the cluster elects.
+func deployScript(t *testing.T, c *testCluster, n *testNode, name, source, label string) uint64 {
+	t.Helper()
+	put := &fsm.ScriptPut{Name: name, MainModule: "index.js",
+		Modules:        []fsm.Module{{Name: "index.js", Type: "esm", Content: []byte(source)}},
+		Vars:           []fsm.Var{{Name: "LABEL", JSON: []byte(`"` + label + `"`)}},
+		DurableObjects: []fsm.DOBinding{{Name: "COUNTER", Class: "Counter"}},
+		Migrations:     []fsm.Migration{{Tag: "v1", NewClasses: []string{"Counter"}}}}
+	var d cluster.ScriptDeploy
+	var err error
+	c.eventually(10*time.Second, "a deploy", func() bool {
+		d, err = n.DeployScript(context.Background(), put)
+		return !errors.Is(err, cluster.ErrNotApplied) && !errors.Is(err, cluster.ErrNotLeader)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Version
+}
+
+func rpcTest(t *testing.T, n *testNode, script, name, method, args string) (string, error) {
+	t.Helper()
+	key, ns, err := n.host.ResolveScriptClass(script, "Counter")
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := n.host.RPC(ctx, key, ns.IDFromName(name).String(), method, []byte(args))
+	if err != nil {
+		return "", err
+	}
+	return string(res.Value), nil
+}
+
+func TestScriptClassRPC(t *testing.T) {
+	c := newTestCluster(t)
+	leader := c.waitLeader(nil)
+	v := deployScript(t, c, leader, "app", scriptCounter, "app")
+	deployScript(t, c, leader, "other", scriptCounter, "other")
+	follower := c.follower(leader)
+	c.eventually(5*time.Second, "the scripts on the follower", func() bool {
+		s, ok := follower.Script("other")
+		return ok && s.Version > v
+	})
+
+	for i, n := range []*testNode{leader, follower, leader} {
+		got, err := rpcTest(t, n, "app", "card-1", "increment", "[2]")
+		if want := []string{"2", "4", "6"}[i]; err != nil || got != want {
+			t.Fatalf("increment(2) #%d via %s = %q, %v; want %s", i+1, n.id, got, err, want)
+		}
+	}
+	// Another script's Counter is another class: its card-1 is new.
+	if got, err := rpcTest(t, follower, "other", "card-1", "increment", "[]"); err != nil || got != "1" {
+		t.Fatalf("other script's increment = %q, %v; want 1", got, err)
+	}
+	ns := objects.NewNamespace("app", "Counter")
+	id := ns.IDFromName("card-1").String()
+	var stored string
+	leader.FSM().Read(func(s *objects.Store) {
+		raw, _ := s.Get(fsm.ClassPrefix+"app:Counter/"+id, "value")
+		stored = string(raw)
+	})
+	if stored != "6" {
+		t.Fatalf("_do/app:Counter/<id> holds value %q, want 6", stored)
+	}
+	if got, err := rpcTest(t, follower, "app", "card-1", "whoami", "[]"); err != nil || got != `["`+id+`","app"]` {
+		t.Fatalf("whoami = %s, %v; want the id's hex and the script's var", got, err)
+	}
+}
+
+func TestScriptClassRPCErrorsCrossTheStream(t *testing.T) {
+	c := newTestCluster(t)
+	leader := c.waitLeader(nil)
+	v := deployScript(t, c, leader, "app", scriptCounter, "app")
+	follower := c.follower(leader)
+	c.eventually(5*time.Second, "the script on the follower", func() bool {
+		s, ok := follower.Script("app")
+		return ok && s.Version == v
+	})
+	for _, n := range []*testNode{leader, follower} {
+		for _, tt := range []struct{ method, name, msg string }{
+			{"fail", "RangeError", "RangeError: no way"},
+			{"nope", "TypeError", `TypeError: The RPC receiver does not implement the method "nope".`},
+		} {
+			_, err := rpcTest(t, n, "app", "card-1", tt.method, "[]")
+			var ce *CallError
+			var se *classes.ScriptError
+			if !errors.As(err, &ce) || !errors.As(err, &se) || se.Name != tt.name || ce.Message != tt.msg {
+				t.Fatalf("%s via %s: %#v; want a CallError of %s %q", tt.method, n.id, err, tt.name, tt.msg)
+			}
+		}
+	}
+	if got, err := rpcTest(t, follower, "app", "card-1", "increment", "[]"); err != nil || got != "1" {
+		t.Fatalf("after a throw, increment = %q, %v; want 1 (nothing of fail committed)", got, err)
+	}
+	if _, err := rpcTest(t, follower, "app", "card-1", "increment", "[]"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := follower.host.ResolveScriptClass("app", "Nope"); !errors.Is(err, ErrClassNotFound) {
+		t.Fatalf("unknown class: %v", err)
+	}
+}
+
+// The leader decodes every call frame as a forwardedRPC: a fetch frame
+// as /2 wrote it (golden) reads with RPC false and its fields intact,
+// and an RPC frame holds one field more.
+func TestForwardedRPCFrameReadsOldFrames(t *testing.T) {
+	golden, err := os.ReadFile(filepath.Join("..", "testdata", "frames", "v2-stream-request-call.msgpack"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frame struct {
+		ID uint64              `msgpack:"id"`
+		W  *msgpack.RawMessage `msgpack:"w"`
+		C  msgpack.RawMessage  `msgpack:"c"`
+	}
+	if err := msgpack.Unmarshal(golden, &frame); err != nil {
+		t.Fatal(err)
+	}
+	var got forwardedRPC
+	if err := decodeCall(frame.C, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := forwardedRPC{Class: "Counter", Name: "c1", Method: "POST", URL: "http://dobj/do/Counter/c1/increment?by=2",
+		Header: []wireHeader{{Name: "Content-Type", Value: "text/plain"}}, Body: []byte("2"), IdemKey: "k-2"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("the golden fetch frame reads as %+v", got)
+	}
+	rpc, err := encodeFrame(&forwardedRPC{Class: "app:Counter", Name: "ab", Method: "increment", Body: []byte("[1]"), RPC: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back forwardedRPC
+	if err := decodeCall(rpc, &back); err != nil || !back.RPC || back.Method != "increment" {
+		t.Fatalf("an RPC frame reads back as %+v, %v", back, err)
+	}
+}
