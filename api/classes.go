@@ -46,6 +46,9 @@ type Host interface {
 	Classes() []cluster.Class
 	Call(ctx context.Context, class, name string, req *classes.Request, idemKey string) (*host.CallResult, error)
 	ServeWebSocket(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request) (*host.CallResult, error)
+	// ResolveScriptClass and RPC: a script's objects (scriptobjects.go).
+	ResolveScriptClass(script, class string) (key string, ns objects.Namespace, err error)
+	RPC(ctx context.Context, class, id, method string, args []byte) (*classes.RPCResult, error)
 }
 
 var _ Host = (*host.Host)(nil)
@@ -237,6 +240,14 @@ func (s *Server) callClass(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return s.fetchObject(c, class, name, rest, classNotFound)
+}
+
+// fetchObject runs fetch of object name of class (a class key), with the
+// request's URL made relative to the object (rest: the escaped path
+// after it), and writes its response; notFound is the error when the
+// class is not there.
+func (s *Server) fetchObject(c echo.Context, class, name, rest string, notFound func(string) error) error {
 	r := c.Request()
 	idem, err := s.idempotencyKey(c)
 	if err != nil {
@@ -270,7 +281,7 @@ func (s *Server) callClass(c echo.Context) error {
 		var ce *host.CallError
 		switch {
 		case errors.Is(err, host.ErrClassNotFound):
-			return classNotFound(class)
+			return notFound(class)
 		case errors.As(err, &ce):
 			return &apiError{http.StatusInternalServerError, ce.Message}
 		}

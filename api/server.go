@@ -232,6 +232,7 @@ func New(cfg Config, node Node, objects Host) *Server {
 
 	s.registerClassRoutes(e)
 	s.registerScriptRoutes(e)
+	s.registerScriptObjectRoutes(e)
 
 	e.POST("/:name/increment", s.increment)
 	e.POST("/:name/decrement", s.decrement)

@@ -1,0 +1,19 @@
+package api
+
+import (
+	"context"
+
+	"github.com/dobj/dobj/classes"
+	"github.com/dobj/dobj/host"
+	"github.com/dobj/dobj/objects"
+)
+
+// The fake node hosts no script objects.
+
+func (f *fakeNode) ResolveScriptClass(script, class string) (string, objects.Namespace, error) {
+	return "", objects.Namespace{}, host.ErrClassNotFound
+}
+
+func (f *fakeNode) RPC(context.Context, string, string, string, []byte) (*classes.RPCResult, error) {
+	return nil, host.ErrClassNotFound
+}

@@ -1,0 +1,80 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/fsm"
+)
+
+const opCounter = `
+import { DurableObject } from "cloudflare:workers";
+export class Counter extends DurableObject {
+  async increment(by = 1) {
+    const v = ((await this.ctx.storage.get("value")) || 0) + by;
+    await this.ctx.storage.put("value", v);
+    return v;
+  }
+  reset() { return this.ctx.storage.deleteAll(); }
+  fail() { throw new RangeError("no way"); }
+  async fetch(request) {
+    return new Response(new URL(request.url).pathname + " " + ((await this.ctx.storage.get("value")) || 0));
+  }
+}
+export default { fetch() { return new Response("worker"); } };
+`
+
+// TestScriptObjectRoutes reaches a script's object without a Worker: RPC
+// with JSON arguments and fetch, by the object's name.
+func TestScriptObjectRoutes(t *testing.T) {
+	n := startStackNode(t, "n1", []cluster.Peer{{ID: "n1", RaftAddr: "127.0.0.1:0"}})
+	eventually(t, 10*time.Second, "n1 ready", n.node.Ready)
+	_, err := n.node.DeployScript(context.Background(), &fsm.ScriptPut{Name: "app", MainModule: "index.js",
+		Modules:        []fsm.Module{{Name: "index.js", Type: "esm", Content: []byte(opCounter)}},
+		DurableObjects: []fsm.DOBinding{{Name: "COUNTER", Class: "Counter"}},
+		Migrations:     []fsm.Migration{{Tag: "v1", NewClasses: []string{"Counter"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := n.url + "/_scripts/app/objects/Counter/card-1"
+	for i, want := range []string{"5", "6"} {
+		args := []string{"[5]", ""}[i]
+		code, body := call(t, http.MethodPost, base+"/rpc/increment", []byte(args), nil)
+		if code != 200 || string(body) != want {
+			t.Fatalf("rpc increment %s = %d %s; want 200 %s", args, code, body, want)
+		}
+	}
+	if code, body := call(t, http.MethodGet, base+"/some/path", nil, nil); code != 200 || string(body) != "/some/path 6" {
+		t.Fatalf("fetch = %d %s", code, body)
+	}
+	if code, body := call(t, http.MethodPost, base+"/rpc/reset", []byte("[]"), nil); code != 204 || len(body) != 0 {
+		t.Fatalf("rpc reset = %d %s; want 204", code, body)
+	}
+	for _, tt := range []struct {
+		path, body string
+		code       int
+		detail     string
+	}{
+		{"/rpc/fail", "[]", 500, "RangeError: no way"},
+		{"/rpc/nope", "[]", 500, `TypeError: The RPC receiver does not implement the method "nope".`},
+		{"/rpc/increment", `{"by":1}`, 400, "JSON array"},
+	} {
+		code, body := call(t, http.MethodPost, base+tt.path, []byte(tt.body), nil)
+		var p struct{ Detail string }
+		json.Unmarshal(body, &p)
+		if code != tt.code || !strings.Contains(p.Detail, tt.detail) {
+			t.Errorf("%s = %d %s; want %d %q", tt.path, code, body, tt.code, tt.detail)
+		}
+	}
+	if code, _ := call(t, http.MethodPost, n.url+"/_scripts/app/objects/Nope/x/rpc/increment", nil, nil); code != 404 {
+		t.Errorf("an unknown class answered %d, want 404", code)
+	}
+	if code, _ := call(t, http.MethodPost, n.url+"/_scripts/none/objects/Counter/x/rpc/increment", nil, nil); code != 404 {
+		t.Errorf("an unknown script answered %d, want 404", code)
+	}
+}
