@@ -38,6 +38,7 @@ type call struct {
 	thrown map[*goja.Object]error
 
 	ws *socketCall // WebSocket sends held by the output gate (websocket.go)
+	io ioQueue     // I/O in flight (asyncio.go)
 
 	cpuUsed time.Duration
 	// allocSinceLook, heap0, gcCycles and heapSample: what chargeHeap

@@ -151,6 +151,15 @@ func (in *instance) settle(v goja.Value, what string) (goja.Value, error) {
 		if (p == nil || settled(p)) && len(c.blocking) == 0 && len(c.waiting) == 0 {
 			break
 		}
+		if c.io.pending > 0 {
+			ran, err := in.awaitIO()
+			if err != nil {
+				return nil, err
+			}
+			if ran {
+				continue
+			}
+		}
 		t := c.popTimer()
 		if t == nil {
 			return nil, errorf(ErrNeverSettled, "%s awaits something that can never happen (no timer is pending)", what)

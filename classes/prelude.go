@@ -16,7 +16,8 @@ import (
 // without putting them where class code can reach them. The function is
 // called once per runtime with the Go natives and the limits (vm.go); it
 // defines the globals and returns the hooks the engine drives.
-// websocket.js is a program of its own (websocket.go).
+// websocket.js and workers.js are programs of their own (websocket.go,
+// worker.go).
 
 //go:embed js/*.js
 var preludeFiles embed.FS

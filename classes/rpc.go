@@ -145,3 +145,6 @@ func (p *Program) envValue(vm *vm) (goja.Value, error) {
 	}
 	return vm.hooks.jsonParse(goja.Undefined(), vm.rt.ToValue(string(p.env)))
 }
+
+// Env is the JSON object WithEnv gave p (nil: none).
+func (p *Program) Env() json.RawMessage { return p.env }

@@ -1,0 +1,84 @@
+// Workers (issue 20): a Worker's env (vars, secrets, Durable Object
+// namespaces and their stubs) and the call of its default export's fetch.
+// A program of its own (worker.go), run in a Worker's runtime after the
+// prelude; it returns { makeEnv, run }.
+(function (native) {
+  "use strict";
+  function makeId(hex, name) {
+    const id = {
+      toString() { return hex; },
+      equals(o) { return o !== null && typeof o === "object" && String(o) === hex; },
+    };
+    if (name !== undefined) id.name = name;
+    return Object.freeze(id);
+  }
+  async function stubFetch(b, id, input, init) {
+    const req = new Request(input, init);
+    const headers = [];
+    req.headers.forEach((v, k) => { headers.push([k, v]); });
+    const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
+    const [status, hs, out] = await native.fetch(b, String(id), req.method, req.url, headers, body);
+    return new Response(status === 204 || status === 304 ? null : out, { status, headers: hs });
+  }
+  // A stub: fetch, id and name; any other name is an RPC method, called
+  // as stub.method(args…) or awaited as stub.prop.
+  function makeStub(b, id) {
+    const own = {
+      id, name: id.name,
+      fetch: (input, init) => stubFetch(b, id, input, init),
+      connect() { throw new TypeError("stub.connect is not supported"); },
+    };
+    return new Proxy(own, {
+      get(t, prop) {
+        if (typeof prop !== "string") return undefined;
+        if (Object.prototype.hasOwnProperty.call(t, prop)) return t[prop];
+        if (prop === "then") return undefined; // a stub is not a thenable
+        const call = (...args) => native.rpc(b, String(id), prop, args);
+        call.then = (res, rej) => native.rpc(b, String(id), prop, []).then(res, rej);
+        return call;
+      },
+    });
+  }
+  function makeNamespace(b) {
+    const idOf = (id) => {
+      if (id === null || typeof id !== "object" || typeof id.toString !== "function") {
+        throw new TypeError("get() needs a DurableObjectId");
+      }
+      return makeId(native.idFromString(b, String(id)), id.name);
+    };
+    const ns = {
+      idFromName(name) { name = String(name); return makeId(native.idFromName(b, name), name); },
+      idFromString(s) { return makeId(native.idFromString(b, String(s))); },
+      newUniqueId() { return makeId(native.newUniqueId(b)); },
+      get(id) { return makeStub(b, idOf(id)); },
+      getByName(name) { return makeStub(b, ns.idFromName(name)); },
+      jurisdiction() { return ns; },
+    };
+    return Object.freeze(ns);
+  }
+  function makeEnv(plain, names) {
+    const env = JSON.parse(plain);
+    names.forEach((name, b) => { env[name] = makeNamespace(b); });
+    return Object.freeze(env);
+  }
+  // run calls the default export's fetch: an object with fetch (a hono
+  // app is one), or a class (WorkerEntrypoint) built with (ctx, env).
+  function run(handler, request, env, cf) {
+    Object.defineProperty(request, "cf", { value: JSON.parse(cf), enumerable: true });
+    const ctx = {
+      waitUntil(p) { native.waitUntil(Promise.resolve(p)); },
+      passThroughOnException() {},
+      props: {},
+    };
+    if (typeof handler === "function") {
+      const entry = new handler(ctx, env);
+      if (typeof entry.fetch !== "function") throw new TypeError("the Worker's entrypoint has no fetch() method");
+      return entry.fetch(request);
+    }
+    if (handler !== null && typeof handler === "object" && typeof handler.fetch === "function") {
+      return handler.fetch(request, env, ctx);
+    }
+    throw new TypeError("the Worker's default export has no fetch handler");
+  }
+  return { makeEnv, run };
+})

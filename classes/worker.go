@@ -1,0 +1,232 @@
+package classes
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/dobj/dobj/objects"
+	"github.com/dop251/goja"
+)
+
+// Workers (issue 20): a script's default export serves HTTP requests on
+// the node that received them, in goja runtimes of the Worker's own (a
+// pool per script version: the caller builds a new Worker on redeploy).
+// A request runs fetch(request, env, ctx) under the class limits (CPU,
+// memory, response size), with no storage and no gate: requests run in
+// parallel, one per runtime. env holds the script's vars and secrets and
+// its Durable Object namespaces, whose stubs call objects through
+// Outbound, the caller's (the host's: on the leader, over the forwarding
+// stream from a follower), as asynchronous I/O of the request
+// (asyncio.go).
+
+//go:embed js/workers.js
+var workersSource string
+
+var workersProgram = sync.OnceValues(func() (*goja.Program, error) {
+	return goja.Compile("workers.js", workersSource, true)
+})
+
+// Outbound is how a Worker's stubs reach objects; binding is the index of
+// the namespace in WorkerConfig.Namespaces, id the object's 64 hex
+// digits.
+//
+// Error contract: a *ScriptError (the object's code threw: its Name and
+// Message) rejects the caller's promise with that exception; any other
+// error rejects it with an Error carrying its text.
+type Outbound interface {
+	RPC(ctx context.Context, binding int, id, method string, args []byte) (json.RawMessage, error)
+	Fetch(ctx context.Context, binding int, id string, req *Request) (*Response, error)
+}
+
+// Namespace is one Durable Object namespace binding of a Worker.
+type Namespace struct {
+	Name string // env's property
+	NS   objects.Namespace
+}
+
+// WorkerConfig is what a Worker runs: the script's bundled ESM main
+// module, its env, and how its stubs call out.
+type WorkerConfig struct {
+	Name       string // the script's, for logs
+	Source     []byte
+	Env        json.RawMessage // vars and secrets: a JSON object
+	Namespaces []Namespace
+	Outbound   Outbound
+}
+
+// Worker runs one version of a script's default export.
+type Worker struct {
+	cfg     Config
+	wc      WorkerConfig
+	program *goja.Program
+	// idle are runtimes between requests; built counts those that
+	// exist, at most cfg.RuntimesPerClass.
+	idle  chan *workerVM
+	mu    sync.Mutex
+	built int
+}
+
+// NewWorker compiles the script's module (esbuild: ESM to an IIFE,
+// cloudflare:workers from the runtime); errors are Compile's.
+func NewWorker(cfg Config, wc WorkerConfig) (*Worker, error) {
+	cfg.setDefaults()
+	_, prog, err := bundle(wc.Source, JavaScript)
+	if err != nil {
+		return nil, err
+	}
+	if len(wc.Env) == 0 {
+		wc.Env = json.RawMessage("{}")
+	}
+	return &Worker{cfg: cfg, wc: wc, program: prog, idle: make(chan *workerVM, cfg.RuntimesPerClass)}, nil
+}
+
+// workerVM is a Worker's runtime: the prelude, workers.js, the module,
+// and the env and handler made once.
+type workerVM struct {
+	*vm
+	run     goja.Callable
+	handler goja.Value
+	env     goja.Value
+}
+
+// Fetch runs the default export's fetch with req; cf is request.cf as a
+// JSON object. A throw or rejection is a *ScriptError; the limits' errors
+// are the engine's.
+func (w *Worker) Fetch(ctx context.Context, req *Request, cf json.RawMessage) (*Response, error) {
+	wv, err := w.take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keep := false
+	defer func() { w.give(wv, keep) }()
+	c := newCall(ctx, nil, &w.cfg)
+	defer c.stop()
+	in := &instance{vm: wv.vm}
+	wv.vm.take()
+	in.begin(c)
+	defer func() {
+		in.end()
+		wv.vm.give()
+	}()
+	v, err := in.run(func() (goja.Value, error) {
+		r, err := wv.vm.requestValue(req)
+		if err != nil {
+			return nil, err
+		}
+		return wv.run(goja.Undefined(), wv.handler, r, wv.env, wv.vm.rt.ToValue(string(cf)))
+	})
+	if err == nil {
+		v, err = in.settle(v, "the Worker's fetch")
+	}
+	if err != nil {
+		keep = !errors.Is(err, ErrMemoryLimit) && !errors.Is(err, errPanic) && !errors.Is(err, ErrCPULimit)
+		return nil, err
+	}
+	resp, err := in.responseOf(v)
+	keep = err == nil || !errors.Is(err, ErrMemoryLimit)
+	return resp, err
+}
+
+// take returns an idle runtime, or builds one while fewer than the bound
+// exist, or waits for one.
+func (w *Worker) take(ctx context.Context) (*workerVM, error) {
+	select {
+	case wv := <-w.idle:
+		return wv, nil
+	default:
+	}
+	w.mu.Lock()
+	if w.built < cap(w.idle) {
+		w.built++
+		w.mu.Unlock()
+		wv, err := w.build(ctx)
+		if err != nil {
+			w.give(nil, false)
+		}
+		return wv, err
+	}
+	w.mu.Unlock()
+	select {
+	case wv := <-w.idle:
+		return wv, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// give returns a runtime to the pool, or drops it (keep false).
+func (w *Worker) give(wv *workerVM, keep bool) {
+	if keep && !wv.vm.retired.Load() {
+		w.idle <- wv
+		return
+	}
+	w.mu.Lock()
+	w.built--
+	w.mu.Unlock()
+}
+
+// build makes a runtime: the prelude, workers.js, then the module, whose
+// top level runs under the watchdog; then env and the handler.
+func (w *Worker) build(ctx context.Context) (*workerVM, error) {
+	rt := goja.New()
+	rt.SetMaxCallStackSize(w.cfg.MaxStackDepth)
+	v, err := newVM(rt, &w.cfg, w.cfg.Logger.With("script", w.wc.Name))
+	if err != nil {
+		return nil, err
+	}
+	prog, err := workersProgram()
+	if err != nil {
+		return nil, fmt.Errorf("classes: compile workers.js: %w", err)
+	}
+	wv := &workerVM{vm: v}
+	c := newCall(ctx, nil, &w.cfg)
+	defer c.stop()
+	in := &instance{vm: v}
+	in.begin(c)
+	defer in.end()
+	_, err = in.run(func() (goja.Value, error) {
+		return nil, w.setup(wv, prog)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return wv, nil
+}
+
+// setup runs workers.js and the module in wv's runtime and makes its env.
+func (w *Worker) setup(wv *workerVM, prog *goja.Program) error {
+	rt := wv.vm.rt
+	fn, err := rt.RunProgram(prog)
+	if err != nil {
+		return err
+	}
+	f, _ := goja.AssertFunction(fn)
+	out, err := f(goja.Undefined(), w.natives(wv.vm))
+	if err != nil {
+		return err
+	}
+	o := out.ToObject(rt)
+	makeEnv, _ := goja.AssertFunction(o.Get("makeEnv"))
+	wv.run, _ = goja.AssertFunction(o.Get("run"))
+	if _, err := rt.RunProgram(w.program); err != nil {
+		return err
+	}
+	exports := rt.Get(moduleGlobal)
+	if exports == nil || goja.IsUndefined(exports) {
+		return errors.New("the module has no default export")
+	}
+	wv.handler = exports.ToObject(rt).Get("default")
+	if wv.handler == nil || goja.IsUndefined(wv.handler) {
+		return errors.New("the module has no default export")
+	}
+	names := make([]any, len(w.wc.Namespaces))
+	for i, ns := range w.wc.Namespaces {
+		names[i] = ns.Name
+	}
+	wv.env, err = makeEnv(goja.Undefined(), rt.ToValue(string(w.wc.Env)), rt.NewArray(names...))
+	return err
+}

@@ -1,0 +1,154 @@
+package classes
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/dobj/dobj/objects"
+	"github.com/dop251/goja"
+)
+
+// The Go half of workers.js: ids of a namespace, and stubs' calls, which
+// run as the request's asynchronous I/O (asyncio.go).
+
+func (w *Worker) natives(vm *vm) *goja.Object {
+	o := vm.rt.NewObject()
+	for name, fn := range map[string]func(goja.FunctionCall) goja.Value{
+		"idFromName":   func(fc goja.FunctionCall) goja.Value { return w.idFromName(vm, fc) },
+		"idFromString": func(fc goja.FunctionCall) goja.Value { return w.idFromString(vm, fc) },
+		"newUniqueId":  func(fc goja.FunctionCall) goja.Value { return w.newUniqueID(vm, fc) },
+		"rpc":          func(fc goja.FunctionCall) goja.Value { return w.rpc(vm, fc) },
+		"fetch":        func(fc goja.FunctionCall) goja.Value { return w.fetch(vm, fc) },
+		"waitUntil":    vm.waitUntil,
+	} {
+		o.Set(name, fn)
+	}
+	return o
+}
+
+// namespace is binding fc's argument 0 names.
+func (w *Worker) namespace(vm *vm, fc goja.FunctionCall) objects.Namespace {
+	b := int(fc.Argument(0).ToInteger())
+	if b < 0 || b >= len(w.wc.Namespaces) {
+		vm.typeError("no such namespace binding")
+	}
+	return w.wc.Namespaces[b].NS
+}
+
+func (w *Worker) idFromName(vm *vm, fc goja.FunctionCall) goja.Value {
+	return vm.rt.ToValue(w.namespace(vm, fc).IDFromName(fc.Argument(1).String()).String())
+}
+
+func (w *Worker) idFromString(vm *vm, fc goja.FunctionCall) goja.Value {
+	id, err := w.namespace(vm, fc).IDFromString(fc.Argument(1).String())
+	if err != nil {
+		vm.typeError("Invalid Durable Object ID: %v", err)
+	}
+	return vm.rt.ToValue(id.String())
+}
+
+func (w *Worker) newUniqueID(vm *vm, fc goja.FunctionCall) goja.Value {
+	id, err := w.namespace(vm, fc).NewUniqueID(rand.Reader)
+	if err != nil {
+		vm.typeError("newUniqueId: %v", err)
+	}
+	return vm.rt.ToValue(id.String())
+}
+
+// rpc is native.rpc(binding, id, method, args): a promise of the result.
+func (w *Worker) rpc(vm *vm, fc goja.FunctionCall) goja.Value {
+	b, id, method := int(fc.Argument(0).ToInteger()), fc.Argument(1).String(), fc.Argument(2).String()
+	w.namespace(vm, fc)
+	args, err := vm.encode(fc.Argument(3), vm.cfg.MaxResponseBytes)
+	if err != nil {
+		vm.typeError("DataCloneError: the arguments of %s: %v", method, err)
+	}
+	c := vm.call
+	p, resolve, reject := vm.rt.NewPromise()
+	c.startIO(func() func() {
+		res, err := w.wc.Outbound.RPC(c.ctx, b, id, method, args)
+		return func() {
+			if err != nil {
+				reject(vm.rejection(err))
+				return
+			}
+			if res == nil {
+				resolve(goja.Undefined())
+				return
+			}
+			v, err := vm.decode(res)
+			if err != nil {
+				reject(vm.rejection(err))
+				return
+			}
+			resolve(v)
+		}
+	})
+	return vm.rt.ToValue(p)
+}
+
+// rejection is the exception a failed outbound call rejects with: the
+// object's own (its name and message) or an Error with err's text.
+func (vm *vm) rejection(err error) goja.Value {
+	ctor, msg := vm.hooks.errorCtor, err.Error()
+	var se *ScriptError
+	if errors.As(err, &se) {
+		msg = strings.TrimPrefix(se.Message, se.Name+": ")
+		if c, ok := vm.rt.Get(se.Name).(*goja.Object); ok && se.Name != "" {
+			if _, isFn := goja.AssertConstructor(c); isFn {
+				ctor = c
+			}
+		}
+	}
+	o, e := vm.rt.New(ctor, vm.rt.ToValue(msg))
+	if e != nil {
+		return vm.rt.ToValue(msg)
+	}
+	return o
+}
+
+// fetch is native.fetch(binding, id, method, url, [[name, value]…],
+// body): a promise of [status, [[name, value]…], ArrayBuffer].
+func (w *Worker) fetch(vm *vm, fc goja.FunctionCall) goja.Value {
+	b, id := int(fc.Argument(0).ToInteger()), fc.Argument(1).String()
+	w.namespace(vm, fc)
+	req := &Request{Method: fc.Argument(2).String(), URL: fc.Argument(3).String(), Header: http.Header{}}
+	var pairs [][]string
+	if err := vm.rt.ExportTo(fc.Argument(4), &pairs); err != nil {
+		vm.typeError("bad headers: %v", err)
+	}
+	for _, kv := range pairs {
+		if len(kv) == 2 {
+			req.Header.Add(kv[0], kv[1])
+		}
+	}
+	if ab, ok := fc.Argument(5).Export().(goja.ArrayBuffer); ok {
+		req.Body = bytes.Clone(ab.Bytes())
+	}
+	c := vm.call
+	p, resolve, reject := vm.rt.NewPromise()
+	c.startIO(func() func() {
+		resp, err := w.wc.Outbound.Fetch(c.ctx, b, id, req)
+		return func() {
+			if err != nil {
+				reject(vm.rejection(err))
+				return
+			}
+			hs := make([]any, 0, len(resp.Header))
+			for k, vs := range resp.Header {
+				for _, v := range vs {
+					hs = append(hs, vm.rt.NewArray(k, v))
+				}
+			}
+			status := resp.Status
+			if status == 0 {
+				status = 200
+			}
+			resolve(vm.rt.NewArray(status, vm.rt.NewArray(hs...), vm.rt.NewArrayBuffer(resp.Body)))
+		}
+	})
+	return vm.rt.ToValue(p)
+}

@@ -1,0 +1,145 @@
+package classes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/dobj/dobj/objects"
+)
+
+// fakeOutbound answers stubs' calls: increment counts per object id,
+// boom throws a RangeError, fetch echoes.
+type fakeOutbound struct {
+	mu     sync.Mutex
+	counts map[string]int
+	calls  []string
+}
+
+func (f *fakeOutbound) RPC(_ context.Context, b int, id, method string, args []byte) (json.RawMessage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, method+" "+string(args))
+	switch method {
+	case "increment":
+		f.counts[id]++
+		b, _ := json.Marshal(f.counts[id])
+		return b, nil
+	case "boom":
+		return nil, &ScriptError{Name: "RangeError", Message: "RangeError: too far"}
+	case "nothing":
+		return nil, nil
+	}
+	return nil, noMethod(method)
+}
+
+func (f *fakeOutbound) Fetch(_ context.Context, b int, id string, req *Request) (*Response, error) {
+	return &Response{Status: 201, Header: http.Header{"X-Id": {id}}, Body: []byte(req.Method + " " + req.URL + " " + string(req.Body))}, nil
+}
+
+const workerApp = `
+import { DurableObject } from "cloudflare:workers";
+export class Counter extends DurableObject {}
+export default {
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url);
+    const stub = env.COUNTER.get(env.COUNTER.idFromName(url.pathname.slice(1)));
+    if (url.pathname === "/ids") {
+      const a = env.COUNTER.idFromName("x"), b = env.COUNTER.idFromString(a.toString());
+      const u = env.COUNTER.newUniqueId();
+      return Response.json({ a: a.toString(), name: a.name, eq: a.equals(b), u: u.toString().length, cf: request.cf.colo, greet: env.GREET });
+    }
+    if (url.pathname === "/boom") {
+      try { await stub.boom(); } catch (e) { return new Response(e.name + "|" + e.message + "|" + (e instanceof RangeError)); }
+    }
+    if (url.pathname === "/missing") {
+      try { await stub.nope(1); } catch (e) { return new Response(e.name + "|" + e.message); }
+    }
+    if (url.pathname === "/fetch") {
+      const r = await stub.fetch("http://do/x", { method: "POST", body: "hi" });
+      return new Response(r.status + " " + r.headers.get("x-id").length + " " + await r.text());
+    }
+    if (url.pathname === "/throw") throw new TypeError("worker broke");
+    let done = false;
+    ctx.waitUntil(new Promise((res) => setTimeout(() => { done = true; res(); }, 1)));
+    const n = await stub.increment({ by: new Map([[1, 2]]) });
+    const m = await env.COUNTER.getByName(url.pathname.slice(1)).increment();
+    return new Response(String(n) + "," + String(m) + "," + String(await stub.nothing()));
+  },
+};
+`
+
+func newTestWorker(t *testing.T, src string, out Outbound) *Worker {
+	t.Helper()
+	w, err := NewWorker(Config{}, WorkerConfig{Name: "app", Source: []byte(src), Env: []byte(`{"GREET":"hi"}`),
+		Namespaces: []Namespace{{Name: "COUNTER", NS: objects.NewNamespace("app", "Counter")}}, Outbound: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func workerGet(t *testing.T, w *Worker, path string) (*Response, error) {
+	t.Helper()
+	return w.Fetch(context.Background(), &Request{Method: "GET", URL: "http://app.example" + path, Header: http.Header{}},
+		json.RawMessage(`{"colo":"dobj"}`))
+}
+
+func TestWorkerStubsAndEnv(t *testing.T) {
+	out := &fakeOutbound{counts: map[string]int{}}
+	w := newTestWorker(t, workerApp, out)
+	ns := objects.NewNamespace("app", "Counter")
+	resp, err := workerGet(t, w, "/card-1")
+	if err != nil || string(resp.Body) != "1,2,undefined" {
+		t.Fatalf("increment through stubs = %v, %v", resp, err)
+	}
+	if id := ns.IDFromName("card-1").String(); out.counts[id] != 2 {
+		t.Fatalf("counts %v: want 2 for card-1's id %s", out.counts, id)
+	}
+	if out.calls[0] != `increment [{"by":{"$map":[[1,2]]}}]` {
+		t.Fatalf("the first RPC's arguments went as %q", out.calls[0])
+	}
+	resp, err = workerGet(t, w, "/ids")
+	var ids struct {
+		A, Name, Cf, Greet string
+		Eq                 bool
+		U                  int
+	}
+	if err != nil || json.Unmarshal(resp.Body, &ids) != nil {
+		t.Fatalf("/ids = %v, %v", resp, err)
+	}
+	if ids.A != ns.IDFromName("x").String() || ids.Name != "x" || !ids.Eq || ids.U != 64 || ids.Cf != "dobj" || ids.Greet != "hi" {
+		t.Fatalf("/ids = %s", resp.Body)
+	}
+	for path, want := range map[string]string{
+		"/boom":    "RangeError|too far|true",
+		"/missing": `TypeError|The RPC receiver does not implement the method "nope".`,
+		"/fetch":   "201 64 POST http://do/x hi",
+	} {
+		resp, err := workerGet(t, w, path)
+		if err != nil || string(resp.Body) != want {
+			t.Errorf("%s = %v, %v; want %q", path, resp, err, want)
+		}
+	}
+	_, err = workerGet(t, w, "/throw")
+	var se *ScriptError
+	if !errors.As(err, &se) || !strings.Contains(se.Message, "worker broke") {
+		t.Fatalf("a Worker that throws: %v", err)
+	}
+}
+
+func TestWorkerEntrypointClass(t *testing.T) {
+	w := newTestWorker(t, `
+import { WorkerEntrypoint } from "cloudflare:workers";
+export default class extends WorkerEntrypoint {
+  async fetch(request) { return new Response(this.env.GREET + " " + request.method); }
+}`, &fakeOutbound{})
+	resp, err := workerGet(t, w, "/")
+	if err != nil || string(resp.Body) != "hi GET" {
+		t.Fatalf("WorkerEntrypoint fetch = %v, %v", resp, err)
+	}
+}
