@@ -107,6 +107,14 @@ func (vm *vm) rejection(err error) goja.Value {
 	if e != nil {
 		return vm.rt.ToValue(msg)
 	}
+	if c := vm.call; c != nil && se == nil {
+		// Uncaught, the node's error (an outcome unknown, …) stays the
+		// cause of the Worker's failure.
+		if c.thrown == nil {
+			c.thrown = make(map[*goja.Object]error)
+		}
+		c.thrown[o] = err
+	}
 	return o
 }
 

@@ -142,6 +142,9 @@ type Host struct {
 	sockets socketCount
 	relays  relaySet
 
+	// workers are the scripts' Workers this node has run (worker.go).
+	workers workers
+
 	// callsOnStream and callsOnPost count the forwarded calls this
 	// node ran by the way they came: on a /2 forwarding stream or as a
 	// POST on pathCall (a follower whose stream is /1).

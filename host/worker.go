@@ -1,0 +1,195 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/dobj/dobj/classes"
+	"github.com/dobj/dobj/fsm"
+)
+
+// Workers (issue 20): a request to the Worker listener runs the default
+// export of the script it routes to on the node that received it, with
+// no trip to the leader; its stubs reach objects, which live on the
+// leader, through Call and RPC (the forwarding stream from a follower).
+// Every node has every script from the FSM. A script version's Worker
+// is built on first use and kept until the script (or its env) changes.
+
+// ErrNoRoute: no deployed script's Worker serves the request's host and
+// path.
+var ErrNoRoute = errors.New("no Worker serves this route")
+
+// workers caches each script's Worker.
+type workers struct {
+	mu sync.Mutex
+	m  map[string]*scriptWorker
+}
+
+type scriptWorker struct {
+	version uint64
+	env     []byte
+	w       *classes.Worker
+}
+
+// ServeWorker runs the Worker of script with req; cf is request.cf (a
+// JSON object). Errors: ErrClassNotFound when the script is not
+// deployed; a *CallError when the Worker threw (its ScriptError's Err
+// is the node's error when the throw came from an object call that
+// failed, e.g. cluster.ErrOutcomeUnknown); the limits' errors.
+func (h *Host) ServeWorker(ctx context.Context, script string, req *classes.Request, cf json.RawMessage) (*classes.Response, error) {
+	w, err := h.worker(script)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := w.Fetch(ctx, req, cf)
+	var se *classes.ScriptError
+	if errors.As(err, &se) {
+		return nil, &CallError{Message: se.Message, Err: err}
+	}
+	return resp, err
+}
+
+// worker returns script's Worker, built for its current version.
+func (h *Host) worker(script string) (*classes.Worker, error) {
+	sc, ok := h.node.FSM().Script(script)
+	if !ok {
+		return nil, fmt.Errorf("%w: no script %s", ErrClassNotFound, script)
+	}
+	env := ScriptEnv(&sc)
+	h.workers.mu.Lock()
+	defer h.workers.mu.Unlock()
+	if cur := h.workers.m[script]; cur != nil && cur.version == sc.Version && bytes.Equal(cur.env, env) {
+		return cur.w, nil
+	}
+	out := &outbound{h: h}
+	wc := classes.WorkerConfig{Name: script, Source: mainModule(&sc), Env: env, Outbound: out}
+	for _, b := range sc.DurableObjects {
+		owner := b.Script
+		if owner == "" {
+			owner = script
+		}
+		key, ns, err := h.ResolveScriptClass(owner, b.Class)
+		if err != nil {
+			key = "" // calls through it answer ErrClassNotFound
+		}
+		out.keys = append(out.keys, key)
+		wc.Namespaces = append(wc.Namespaces, classes.Namespace{Name: b.Name, NS: ns})
+	}
+	w, err := classes.NewWorker(h.cfg.engineConfig(), wc)
+	if err != nil {
+		return nil, &CallError{Message: fmt.Sprintf("script %s version %d does not compile: %v", script, sc.Version, err), Err: err}
+	}
+	if h.workers.m == nil {
+		h.workers.m = map[string]*scriptWorker{}
+	}
+	h.workers.m[script] = &scriptWorker{version: sc.Version, env: env, w: w}
+	return w, nil
+}
+
+// outbound is a Worker's classes.Outbound: its namespace bindings'
+// class keys, called through the host.
+type outbound struct {
+	h    *Host
+	keys []string
+}
+
+func (o *outbound) key(b int) (string, error) {
+	if b < 0 || b >= len(o.keys) || o.keys[b] == "" {
+		return "", ErrClassNotFound
+	}
+	return o.keys[b], nil
+}
+
+// unwrap gives a Worker the object's own exception when its code threw.
+func unwrap(err error) error {
+	var ce *CallError
+	var se *classes.ScriptError
+	if errors.As(err, &ce) && errors.As(err, &se) {
+		return se
+	}
+	return err
+}
+
+func (o *outbound) RPC(ctx context.Context, b int, id, method string, args []byte) (json.RawMessage, error) {
+	key, err := o.key(b)
+	if err != nil {
+		return nil, err
+	}
+	res, err := o.h.RPC(ctx, key, id, method, args)
+	if err != nil {
+		return nil, unwrap(err)
+	}
+	return res.Value, nil
+}
+
+func (o *outbound) Fetch(ctx context.Context, b int, id string, req *classes.Request) (*classes.Response, error) {
+	key, err := o.key(b)
+	if err != nil {
+		return nil, err
+	}
+	res, err := o.h.Call(ctx, key, id, req, "")
+	if err != nil {
+		var ce *CallError
+		if errors.As(err, &ce) {
+			return nil, &classes.ScriptError{Name: "Error", Message: ce.Message, Err: err}
+		}
+		return nil, err
+	}
+	return res.Response, nil
+}
+
+// RouteWorker returns the script whose Worker serves host and path: the
+// only script, or the one with a routes pattern that matches
+// host+path ('*' matches any run of characters). ErrNoRoute otherwise.
+func (h *Host) RouteWorker(host, path string) (string, error) {
+	scripts := h.node.FSM().Scripts()
+	if len(scripts) == 1 {
+		return scripts[0].Name, nil
+	}
+	host, _, _ = strings.Cut(host, ":")
+	for _, sc := range scripts {
+		for _, r := range sc.Routes {
+			if routeMatches(r, host, path) {
+				return sc.Name, nil
+			}
+		}
+	}
+	return "", ErrNoRoute
+}
+
+// routeMatches matches a route pattern (host/path, '*' wildcards; a
+// custom domain is the host alone) against host and path.
+func routeMatches(r fsm.Route, host, path string) bool {
+	p := r.Pattern
+	if r.CustomDomain && !strings.Contains(p, "/") {
+		p += "/*"
+	}
+	if !strings.Contains(p, "/") {
+		p += "/"
+	}
+	return glob(p, host+path)
+}
+
+// glob matches s against p, where '*' matches any run of characters.
+func glob(p, s string) bool {
+	for len(p) > 0 {
+		if p[0] == '*' {
+			for i := len(s); i >= 0; i-- {
+				if glob(p[1:], s[i:]) {
+					return true
+				}
+			}
+			return false
+		}
+		if len(s) == 0 || p[0] != s[0] {
+			return false
+		}
+		p, s = p[1:], s[1:]
+	}
+	return s == ""
+}

@@ -1,0 +1,101 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/dobj/dobj/classes"
+	"github.com/dobj/dobj/fsm"
+)
+
+const workerScript = `
+import { DurableObject } from "cloudflare:workers";
+export class Counter extends DurableObject {
+  async increment() {
+    const v = ((await this.ctx.storage.get("value")) || 0) + 1;
+    await this.ctx.storage.put("value", v);
+    return v;
+  }
+  async fetch(request) { return new Response("value " + ((await this.ctx.storage.get("value")) || 0)); }
+}
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const stub = env.COUNTER.getByName(url.pathname.split("/")[1]);
+    if (url.pathname.endsWith("/increment")) return Response.json({ value: await stub.increment(), label: env.LABEL });
+    if (url.pathname.endsWith("/fail")) await stub.nope();
+    return stub.fetch(request);
+  },
+};
+`
+
+func workerGetTest(t *testing.T, n *testNode, path string) (*classes.Response, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return n.host.ServeWorker(ctx, "app", &classes.Request{Method: http.MethodPost, URL: "http://w.example" + path, Header: http.Header{}},
+		[]byte(`{"colo":"dobj"}`))
+}
+
+func TestWorkerRunsOnEveryNode(t *testing.T) {
+	c := newTestCluster(t)
+	leader := c.waitLeader(nil)
+	v := deployScript(t, c, leader, "app", workerScript, "L")
+	follower := c.follower(leader)
+	c.eventually(5*time.Second, "the script on the follower", func() bool {
+		s, ok := follower.Script("app")
+		return ok && s.Version == v
+	})
+	for i, n := range []*testNode{follower, leader, follower} {
+		resp, err := workerGetTest(t, n, "/card-1/increment")
+		want := []string{`{"value":1,"label":"L"}`, `{"value":2,"label":"L"}`, `{"value":3,"label":"L"}`}[i]
+		if err != nil || string(resp.Body) != want {
+			t.Fatalf("increment #%d via %s = %v, %v; want %s", i+1, n.id, resp, err, want)
+		}
+	}
+	if resp, err := workerGetTest(t, follower, "/card-1/"); err != nil || string(resp.Body) != "value 3" {
+		t.Fatalf("stub.fetch = %v, %v", resp, err)
+	}
+	_, err := workerGetTest(t, follower, "/card-1/fail")
+	var ce *CallError
+	if !errors.As(err, &ce) || ce.Message != `TypeError: The RPC receiver does not implement the method "nope".` {
+		t.Fatalf("a Worker that throws: %v", err)
+	}
+	// A redeploy is run by the new version's Worker.
+	v2 := deployScript(t, c, leader, "app", workerScript, "L2")
+	c.eventually(5*time.Second, "the redeploy on the follower", func() bool {
+		s, _ := follower.Script("app")
+		return s.Version == v2
+	})
+	if resp, err := workerGetTest(t, follower, "/card-1/increment"); err != nil || string(resp.Body) != `{"value":4,"label":"L2"}` {
+		t.Fatalf("after a redeploy = %v, %v", resp, err)
+	}
+	if s, err := leader.host.RouteWorker("any.example", "/"); err != nil || s != "app" {
+		t.Fatalf("the only script's route = %q, %v", s, err)
+	}
+	deployScript(t, c, leader, "other", workerScript, "O")
+	if _, err := leader.host.RouteWorker("any.example", "/"); !errors.Is(err, ErrNoRoute) {
+		t.Fatalf("two scripts without routes: %v, want ErrNoRoute", err)
+	}
+}
+
+func TestRouteMatches(t *testing.T) {
+	for _, tt := range []struct {
+		pattern, host, path string
+		custom, want        bool
+	}{
+		{"example.com/*", "example.com", "/a/b", false, true},
+		{"example.com/*", "other.com", "/a", false, false},
+		{"*.example.com/api/*", "x.example.com", "/api/1", false, true},
+		{"*.example.com/api/*", "x.example.com", "/web", false, false},
+		{"shop.example.com", "shop.example.com", "/any", true, true},
+		{"example.com/", "example.com", "/", false, true},
+	} {
+		if got := routeMatches(fsm.Route{Pattern: tt.pattern, CustomDomain: tt.custom}, tt.host, tt.path); got != tt.want {
+			t.Errorf("%s against %s%s = %v", tt.pattern, tt.host, tt.path, got)
+		}
+	}
+}
