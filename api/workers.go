@@ -1,0 +1,143 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/dobj/dobj/classes"
+	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/host"
+)
+
+// The Worker listener (issue 20; serve's --worker-addr): every request
+// runs the default export's fetch of the script it routes to
+// (host.RouteWorker: the only script, or the one whose routes pattern
+// matches), on this node. It is the application's own port: no dobj
+// route, token or console lives there, and dobj's console cookies are
+// taken out of the requests the Worker sees. The Worker sees the client's
+// address as the CF-Connecting-IP header and request.cf.clientIp.
+//
+// Answers of its own, as problem+json: 404 when no script serves the
+// route, 413 for a body over the limit, 500 when the Worker threw (the
+// detail is its message), 504 when it failed on an object call whose
+// outcome is unknown, 503 when one was not applied (no leader); what the
+// Worker committed through objects before it failed stays committed.
+
+// WorkerHost is what the Worker listener needs; *host.Host has it.
+//
+// Error contract: RouteWorker returns host.ErrNoRoute; ServeWorker
+// returns host.ErrClassNotFound, *host.CallError (the Worker threw; its
+// chain holds the node's error when an object call failed), and the
+// engine's limits' errors.
+type WorkerHost interface {
+	RouteWorker(host, path string) (string, error)
+	ServeWorker(ctx context.Context, script string, req *classes.Request, cf json.RawMessage) (*classes.Response, error)
+}
+
+var _ WorkerHost = (*host.Host)(nil)
+
+// WorkerConfig configures the Worker listener.
+type WorkerConfig struct {
+	NodeID       string
+	MaxBodyBytes int64         // a request body (default 1 MiB)
+	CallTimeout  time.Duration // a request's run (default 1 minute)
+	Logger       *slog.Logger
+}
+
+// NewWorkerHandler is the Worker listener's handler.
+func NewWorkerHandler(cfg WorkerConfig, h WorkerHost) http.Handler {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &workerHandler{cfg: cfg, h: h}
+}
+
+type workerHandler struct {
+	cfg WorkerConfig
+	h   WorkerHost
+}
+
+func (wh *workerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	script, err := wh.h.RouteWorker(r.Host, r.URL.Path)
+	if err != nil {
+		writeProblem(w, newProblem(http.StatusNotFound, "no Worker serves "+r.Host+r.URL.Path))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, wh.cfg.MaxBodyBytes+1))
+	if err != nil {
+		writeProblem(w, newProblem(http.StatusBadRequest, "reading the body: "+err.Error()))
+		return
+	}
+	if int64(len(body)) > wh.cfg.MaxBodyBytes {
+		writeProblem(w, newProblem(http.StatusRequestEntityTooLarge, "the body is over the Worker listener's limit"))
+		return
+	}
+	req, cf := workerRequest(r, body)
+	// As a class call: the run goes on if the client goes away.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), wh.cfg.CallTimeout)
+	defer cancel()
+	resp, err := wh.h.ServeWorker(ctx, script, req, cf)
+	if err != nil {
+		writeProblem(w, workerProblem(script, err))
+		return
+	}
+	for k, vs := range resp.Header {
+		w.Header()[k] = vs
+	}
+	status := resp.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	w.Write(resp.Body)
+}
+
+// workerRequest is the request the Worker gets, and its request.cf.
+func workerRequest(r *http.Request, body []byte) (*classes.Request, json.RawMessage) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	header := r.Header.Clone()
+	stripDobjCookies(header)
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	header.Set("CF-Connecting-IP", ip)
+	if r.Host != "" {
+		header.Set("Host", r.Host)
+	}
+	cf, _ := json.Marshal(map[string]any{
+		"colo": "dobj", "clientIp": ip, "httpProtocol": r.Proto, "country": "XX", "asn": 0,
+	})
+	return &classes.Request{Method: r.Method, URL: scheme + "://" + r.Host + r.URL.RequestURI(), Header: header, Body: body}, cf
+}
+
+// workerProblem is the answer to a Worker that failed.
+func workerProblem(script string, err error) problem {
+	var ce *host.CallError
+	switch {
+	case errors.Is(err, host.ErrClassNotFound):
+		return newProblem(http.StatusNotFound, "script "+script+" is not deployed")
+	case errors.Is(err, cluster.ErrOutcomeUnknown), errors.Is(err, context.DeadlineExceeded):
+		return newProblem(http.StatusGatewayTimeout, "the Worker failed on a call whose outcome is unknown: it may or may not have been applied")
+	case errors.Is(err, cluster.ErrNotApplied), errors.Is(err, cluster.ErrNotLeader):
+		return newProblem(http.StatusServiceUnavailable, "the Worker failed on a call the cluster did not accept (not applied)")
+	case errors.As(err, &ce):
+		return newProblem(http.StatusInternalServerError, ce.Message)
+	}
+	return newProblem(http.StatusInternalServerError, "the Worker failed: "+err.Error())
+}
