@@ -154,6 +154,9 @@ type Config struct {
 
 	// PprofAddr, when set, serves net/http/pprof there, apart from the API.
 	PprofAddr string
+	// WorkerAddr, when set, serves the deployed scripts' Workers there
+	// (issue 20), apart from the API.
+	WorkerAddr string
 	// TestFaults enables POST /_test/partition (fault injection for tests
 	// and `dobj check`). Never on in production.
 	TestFaults bool

@@ -273,6 +273,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (default: text when the log goes to a terminal, json otherwise)")
 	fs.StringVar(&c.LogFile, "log-file", c.LogFile, "append the log to this `file` instead of stderr; GET /_cluster/status names it")
+	fs.StringVar(&c.WorkerAddr, "worker-addr", c.WorkerAddr, "serve the deployed scripts' Workers on this `address` (off when empty): each request runs the Worker of the script it routes to")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve Go's /debug/pprof on this `address` (off when empty); for profiling")
 	fs.BoolVar(&c.TestFaults, "test-faults", c.TestFaults, "enable fault injection (POST /_test/partition); tests only")
 	fs.Var((*bugsValue)(&c.UnsafeBugs), "unsafe-bug", "switch on a known `bug` (stale-reads, ack-before-commit, no-idempotency); repeatable; needs --unsafe-allow-bugs")

@@ -62,6 +62,11 @@ func (c Config) checkAddrs(p *problems) {
 	if err := checkListenAddr(c.HTTPAddr); err != nil {
 		p.bad("http-addr", "%v", err)
 	}
+	if c.WorkerAddr != "" {
+		if err := checkListenAddr(c.WorkerAddr); err != nil {
+			p.bad("worker-addr", "%v", err)
+		}
+	}
 	if err := checkListenAddr(c.RaftAddr); err != nil {
 		p.bad("raft-addr", "%v", err)
 	}

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/dobj/dobj/classes"
+	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/fsm"
 )
 
@@ -120,7 +122,11 @@ func (o *outbound) RPC(ctx context.Context, b int, id, method string, args []byt
 	if err != nil {
 		return nil, err
 	}
-	res, err := o.h.RPC(ctx, key, id, method, args)
+	var res *classes.RPCResult
+	err = retryNotApplied(ctx, func() (err error) {
+		res, err = o.h.RPC(ctx, key, id, method, args)
+		return err
+	})
 	if err != nil {
 		return nil, unwrap(err)
 	}
@@ -132,7 +138,11 @@ func (o *outbound) Fetch(ctx context.Context, b int, id string, req *classes.Req
 	if err != nil {
 		return nil, err
 	}
-	res, err := o.h.Call(ctx, key, id, req, "")
+	var res *CallResult
+	err = retryNotApplied(ctx, func() (err error) {
+		res, err = o.h.Call(ctx, key, id, req, "")
+		return err
+	})
 	if err != nil {
 		var ce *CallError
 		if errors.As(err, &ce) {
@@ -141,6 +151,28 @@ func (o *outbound) Fetch(ctx context.Context, b int, id string, req *classes.Req
 		return nil, err
 	}
 	return res.Response, nil
+}
+
+// retryNotApplied runs call again while it fails without having run (no
+// leader, leadership changing: not applied), with backoff, until ctx
+// ends: a stub's call rides out an election, as Cloudflare's retry
+// what they know did not run. An unknown outcome is never retried.
+func retryNotApplied(ctx context.Context, call func() error) error {
+	wait := 20 * time.Millisecond
+	for {
+		err := call()
+		if !errors.Is(err, cluster.ErrNotApplied) && !errors.Is(err, cluster.ErrNotLeader) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
 }
 
 // RouteWorker returns the script whose Worker serves host and path: the

@@ -3,6 +3,8 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
+	"github.com/dobj/dobj/cluster"
 	"net/http"
 	"testing"
 	"time"
@@ -97,5 +99,32 @@ func TestRouteMatches(t *testing.T) {
 		if got := routeMatches(fsm.Route{Pattern: tt.pattern, CustomDomain: tt.custom}, tt.host, tt.path); got != tt.want {
 			t.Errorf("%s against %s%s = %v", tt.pattern, tt.host, tt.path, got)
 		}
+	}
+}
+
+func TestStubCallsRetryOnlyWhatDidNotRun(t *testing.T) {
+	calls := 0
+	err := retryNotApplied(context.Background(), func() error {
+		calls++
+		if calls < 3 {
+			return fmt.Errorf("%w: electing", cluster.ErrNotApplied)
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Fatalf("not applied twice: %v after %d calls, want success on the third", err, calls)
+	}
+	calls = 0
+	err = retryNotApplied(context.Background(), func() error {
+		calls++
+		return fmt.Errorf("%w: lost", cluster.ErrOutcomeUnknown)
+	})
+	if !errors.Is(err, cluster.ErrOutcomeUnknown) || calls != 1 {
+		t.Fatalf("an unknown outcome: %v after %d calls, want it at once", err, calls)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := retryNotApplied(ctx, func() error { return cluster.ErrNotLeader }); !errors.Is(err, cluster.ErrNotLeader) {
+		t.Fatalf("with its context ended: %v", err)
 	}
 }

@@ -32,6 +32,9 @@ type Config struct {
 	Args     []string // extra serve flags for every node
 	// Secure, when set, runs the cluster with TLS and tokens: see Secure.
 	Secure *Secure
+	// WorkerPort, when set, serves node i's Workers on
+	// 127.0.0.1:WorkerPort+i-1 (--worker-addr).
+	WorkerPort int
 }
 
 // Secure is what a cluster with TLS and tokens runs with: certificates
@@ -80,7 +83,11 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	var peers []string
 	for i := 1; i <= cfg.Nodes; i++ {
-		for _, p := range []int{HTTPPort(cfg.BasePort, i), RaftPort(cfg.BasePort, i)} {
+		ports := []int{HTTPPort(cfg.BasePort, i), RaftPort(cfg.BasePort, i)}
+		if cfg.WorkerPort != 0 {
+			ports = append(ports, cfg.WorkerPort+i-1)
+		}
+		for _, p := range ports {
 			if !Free(p) {
 				return nil, fmt.Errorf("port %d is in use", p)
 			}
@@ -110,6 +117,10 @@ func New(cfg Config) (*Cluster, error) {
 		}, cfg.Args...)
 		if cfg.Secure != nil {
 			n.args = append(n.args, cfg.Secure.serveArgs(id)...)
+		}
+		if cfg.WorkerPort != 0 {
+			n.WorkerAddr = "127.0.0.1:" + strconv.Itoa(cfg.WorkerPort+i-1)
+			n.args = append(n.args, "--worker-addr", n.WorkerAddr)
 		}
 		c.Nodes = append(c.Nodes, n)
 	}

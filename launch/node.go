@@ -18,11 +18,14 @@ type Node struct {
 	ID       string
 	HTTPAddr string // host:port of the API
 	RaftAddr string // host:port of Raft and the peer service
-	DataDir  string
-	LogPath  string
-	binary   string
-	args     []string // serve's arguments
-	scheme   string   // of the API: "" (http) or https
+	// WorkerAddr is host:port of its Workers (Config.WorkerPort); empty
+	// when it serves none.
+	WorkerAddr string
+	DataDir    string
+	LogPath    string
+	binary     string
+	args       []string // serve's arguments
+	scheme     string   // of the API: "" (http) or https
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd

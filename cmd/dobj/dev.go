@@ -36,6 +36,7 @@ func dev(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet("dev")
 	dir := fs.String("dir", filepath.Join("data", "dev"), "data directory; node i keeps its data in DIR/ni and its log in DIR/ni.log")
 	basePort := fs.Int("base-port", 8080, "node i serves HTTP on BASE+i and Raft on BASE+1000+i")
+	workerPort := fs.Int("worker-port", 8787, "node i serves the deployed scripts' Workers on WORKER-PORT+i-1 (0: none)")
 	noRestart := fs.Bool("no-restart", false, "leave a node that exits down instead of restarting it")
 	secure := fs.Bool("secure", false, "serve with TLS (API and mutual TLS between nodes) and tokens: certificates in DIR/certs, tokens in DIR/tokens, made on the first run")
 	if _, err := parseFlags(e, "dev", fs, args, false); err != nil {
@@ -57,6 +58,8 @@ func dev(ctx context.Context, e env, args []string) error {
 		BasePort: *basePort,
 		Nodes:    devNodes,
 		Secure:   sec,
+		// Node 1's Workers at wrangler dev's port.
+		WorkerPort: *workerPort,
 		// Settings after "--" come last, so they win over dev's own.
 		Args: append([]string{"--wal-segment-bytes", fmt.Sprint(devSegmentBytes)}, fs.Args()...),
 	})
@@ -101,6 +104,7 @@ func printBanner(ctx context.Context, w io.Writer, c *launch.Cluster, sec *launc
 		}
 		fmt.Fprintf(w, "  %s  %s  pid %d  log %s%s\n", n.ID, n.URL(), n.PID(), n.LogPath, role)
 	}
+	printWorkers(w, c)
 	if sec != nil {
 		printSecureTry(w, c, sec)
 		return

@@ -90,6 +90,7 @@ type process struct {
 	host     *host.Host
 	api      *api.Server
 	hs       *http.Server
+	workers  *workerServer // --worker-addr's, nil without it (workers.go)
 }
 
 // startProcess opens the API's listener and the Raft node, and builds
@@ -124,6 +125,12 @@ func startProcess(ctx context.Context, cfg config.Config, sec security, base *sl
 		return nil, err
 	}
 	p.host = newHost(cfg, p.node, p.log, met)
+	if p.workers, err = p.listenWorkers(); err != nil {
+		p.host.Close()
+		p.node.Close()
+		ln.Close()
+		return nil, err
+	}
 	p.api = api.New(apiCfg, p.node, p.host)
 	p.hs = &http.Server{
 		Handler:           p.api.Handler(),
@@ -211,6 +218,7 @@ func (p *process) run(ctx context.Context, getenv func(string) string) error {
 		hln = tls.NewListener(p.ln, p.sec.serverTLS)
 	}
 	go func() { served <- p.hs.Serve(api.ProblemListener(hln, p.hs.MaxHeaderBytes)) }()
+	p.workers.serve(log)
 	log.Info("serving", "http_addr", p.ln.Addr().String(), "advertise_http", p.httpAddr,
 		"raft_addr", cfg.RaftAddr, "advertise_raft", p.node.RaftAddr(), "data_dir", cfg.DataDir,
 		"peers", len(cfg.Peers), "join", cfg.Join, "test_faults", cfg.TestFaults,
@@ -253,6 +261,7 @@ func (p *process) shutdown(ctx context.Context, serveErr error) error {
 		p.hs.Close()
 	}
 	p.log.Info("http server stopped")
+	p.workers.close()
 	errs = append(errs, p.api.Close(), p.host.Close())
 	if err := p.node.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close node: %w", err))
@@ -266,6 +275,7 @@ func (p *process) shutdown(ctx context.Context, serveErr error) error {
 
 // close closes what start opened, for a serve that fails before run.
 func (p *process) close() {
+	p.workers.close()
 	p.ln.Close()
 	p.hs.Close()
 	p.api.Close()

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/dobj/dobj/api"
+	"github.com/dobj/dobj/launch"
+)
+
+// workerServer is serve's --worker-addr: the deployed scripts' Workers,
+// on a listener apart from the API's.
+type workerServer struct {
+	ln net.Listener
+	hs *http.Server
+}
+
+// listenWorkers opens --worker-addr (nil when it is not set) and builds
+// its server on p's host.
+func (p *process) listenWorkers() (*workerServer, error) {
+	cfg := p.cfg
+	if cfg.WorkerAddr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", cfg.WorkerAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--worker-addr: %w", err)
+	}
+	h := api.NewWorkerHandler(api.WorkerConfig{NodeID: cfg.ID, MaxBodyBytes: cfg.MaxBodyBytes,
+		CallTimeout: cfg.CallTimeout(), Logger: p.log}, p.host)
+	return &workerServer{ln: ln, hs: &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: min(10*time.Second, cfg.HTTPReadTimeout),
+		ReadTimeout:       cfg.HTTPReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout(),
+		IdleTimeout:       cfg.HTTPIdleTimeout,
+		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+	}}, nil
+}
+
+// serve serves the Workers until the server is shut down.
+func (ws *workerServer) serve(log *slog.Logger) {
+	if ws == nil {
+		return
+	}
+	log.Info("serving Workers", "worker_addr", ws.ln.Addr().String())
+	go ws.hs.Serve(ws.ln)
+}
+
+func (ws *workerServer) close() {
+	if ws != nil {
+		ws.hs.Close()
+		ws.ln.Close()
+	}
+}
+
+// printWorkers shows where dev's nodes serve the Workers.
+func printWorkers(w io.Writer, c *launch.Cluster) {
+	for _, n := range c.Nodes {
+		if n.WorkerAddr != "" {
+			fmt.Fprintf(w, "  %s  Workers: http://%s\n", n.ID, n.WorkerAddr)
+		}
+	}
+}
