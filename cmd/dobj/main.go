@@ -73,6 +73,8 @@ func verbs() map[string]verb {
 			"S defaults to the name of the project in the current directory. A trailing newline of the value is dropped."},
 		"classes": {"", "list the deployed classes and their versions", classesVerb, "dobj classes --url http://127.0.0.1:8082", ""},
 		"call":    {"CLASS NAME [PATH] [-X METHOD] [--data BODY] [--idempotency-key K]", "run fetch of object NAME of CLASS and print its answer", call, "dobj call Counter card-1 /increment -X POST", ""},
+		"rpc": {"SCRIPT CLASS NAME METHOD [JSON-ARG…]", "call METHOD of object NAME of a script's CLASS, without a Worker, and print its JSON result (admin)", rpcVerb, `dobj rpc hono-counter Counter card-1 increment 5`,
+			"Each argument is a JSON value; the object is the one env.X.idFromName(NAME) reaches from the script's Workers."},
 		"members": {"", "list the cluster's members", members, "dobj members --url http://127.0.0.1:8082", ""},
 		"join":    {"ID RAFT_ADDR [HTTP_ADDR]", "add a voter (admin)", joinVerb, "dobj join n4 127.0.0.1:9084 127.0.0.1:8084 --token $ADMIN", ""},
 		"remove":  {"ID", "remove a member (admin)", remove, "dobj remove n4 --token $ADMIN", ""},

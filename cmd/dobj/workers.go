@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -65,4 +67,28 @@ func printWorkers(w io.Writer, c *launch.Cluster) {
 			fmt.Fprintf(w, "  %s  Workers: http://%s\n", n.ID, n.WorkerAddr)
 		}
 	}
+}
+
+// rpcVerb: dobj rpc SCRIPT CLASS NAME METHOD [JSON-ARG…]. It prints the
+// result's JSON, nothing for undefined; a throw is an error naming it.
+func rpcVerb(ctx context.Context, e env, args []string) error {
+	pos, c, cf, err := clientVerb(e, "rpc", args, 4, 1<<10, false, true, nil)
+	if err != nil {
+		return helpOK(err)
+	}
+	var jargs []json.RawMessage
+	for i, a := range pos[4:] {
+		if !json.Valid([]byte(a)) {
+			return fmt.Errorf("rpc: argument %d is not JSON: %s (a string is written '\"text\"')", i+1, a)
+		}
+		jargs = append(jargs, json.RawMessage(a))
+	}
+	res, err := c.RPC(ctx, pos[0], pos[1], pos[2], pos[3], jargs...)
+	if err != nil {
+		return problem(cf, err)
+	}
+	if res != nil {
+		fmt.Fprintln(e.stdout, string(res))
+	}
+	return nil
 }
