@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -49,6 +50,10 @@ type Program struct {
 	// env is the JSON object the constructor's env is made of (a
 	// script's vars and secrets: WithEnv); nil: an empty object.
 	env []byte
+	// bindings, when set, are namespaces in env (WithBindings); envs is
+	// the env made on each runtime.
+	bindings *bindings
+	envs     *sync.Map // *vm → goja.Value
 }
 
 // Class is the exported class the Program runs.

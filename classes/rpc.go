@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/dop251/goja"
 )
@@ -138,12 +139,42 @@ func (p *Program) WithEnv(env json.RawMessage) *Program {
 	return &c
 }
 
-// envValue is the env an instance's constructor gets.
+// WithBindings returns a copy of p whose objects' env also holds
+// namespaces, whose stubs call out through out: a script class's objects
+// call other objects as its Workers do.
+func (p *Program) WithBindings(namespaces []Namespace, out Outbound) *Program {
+	c := *p
+	c.bindings = &bindings{namespaces: namespaces, out: out}
+	c.envs = &sync.Map{}
+	return &c
+}
+
+// envValue is the env an instance's constructor gets: with bindings, one
+// env a runtime, made on its first object.
 func (p *Program) envValue(vm *vm) (goja.Value, error) {
-	if p == nil || len(p.env) == 0 {
+	if p == nil || (len(p.env) == 0 && p.bindings == nil) {
 		return vm.rt.NewObject(), nil
 	}
-	return vm.hooks.jsonParse(goja.Undefined(), vm.rt.ToValue(string(p.env)))
+	if p.bindings == nil {
+		return vm.hooks.jsonParse(goja.Undefined(), vm.rt.ToValue(string(p.env)))
+	}
+	if env, ok := p.envs.Load(vm); ok {
+		return env.(goja.Value), nil
+	}
+	prog, err := workersProgram()
+	if err != nil {
+		return nil, err
+	}
+	makeEnv, _, err := p.bindings.install(vm, prog)
+	if err != nil {
+		return nil, err
+	}
+	env, err := p.bindings.makeEnv(vm, makeEnv, p.env)
+	if err != nil {
+		return nil, err
+	}
+	p.envs.Store(vm, env)
+	return env, nil
 }
 
 // Env is the JSON object WithEnv gave p (nil: none).

@@ -62,6 +62,7 @@ type WorkerConfig struct {
 type Worker struct {
 	cfg     Config
 	wc      WorkerConfig
+	b       *bindings
 	program *goja.Program
 	// idle are runtimes between requests; built counts those that
 	// exist, at most cfg.RuntimesPerClass.
@@ -81,7 +82,7 @@ func NewWorker(cfg Config, wc WorkerConfig) (*Worker, error) {
 	if len(wc.Env) == 0 {
 		wc.Env = json.RawMessage("{}")
 	}
-	return &Worker{cfg: cfg, wc: wc, program: prog, idle: make(chan *workerVM, cfg.RuntimesPerClass)}, nil
+	return &Worker{cfg: cfg, wc: wc, b: &bindings{namespaces: wc.Namespaces, out: wc.Outbound}, program: prog, idle: make(chan *workerVM, cfg.RuntimesPerClass)}, nil
 }
 
 // workerVM is a Worker's runtime: the prelude, workers.js, the module,
@@ -200,18 +201,11 @@ func (w *Worker) build(ctx context.Context) (*workerVM, error) {
 // setup runs workers.js and the module in wv's runtime and makes its env.
 func (w *Worker) setup(wv *workerVM, prog *goja.Program) error {
 	rt := wv.vm.rt
-	fn, err := rt.RunProgram(prog)
+	makeEnv, run, err := w.b.install(wv.vm, prog)
 	if err != nil {
 		return err
 	}
-	f, _ := goja.AssertFunction(fn)
-	out, err := f(goja.Undefined(), w.natives(wv.vm))
-	if err != nil {
-		return err
-	}
-	o := out.ToObject(rt)
-	makeEnv, _ := goja.AssertFunction(o.Get("makeEnv"))
-	wv.run, _ = goja.AssertFunction(o.Get("run"))
+	wv.run = run
 	if _, err := rt.RunProgram(w.program); err != nil {
 		return err
 	}
@@ -223,10 +217,36 @@ func (w *Worker) setup(wv *workerVM, prog *goja.Program) error {
 	if wv.handler == nil || goja.IsUndefined(wv.handler) {
 		return errors.New("the module has no default export")
 	}
-	names := make([]any, len(w.wc.Namespaces))
-	for i, ns := range w.wc.Namespaces {
+	wv.env, err = w.b.makeEnv(wv.vm, makeEnv, w.wc.Env)
+	return err
+}
+
+// install runs workers.js in vm's runtime with b's natives and returns
+// its makeEnv and run.
+func (b *bindings) install(vm *vm, prog *goja.Program) (makeEnv, run goja.Callable, err error) {
+	fn, err := vm.rt.RunProgram(prog)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, _ := goja.AssertFunction(fn)
+	out, err := f(goja.Undefined(), b.natives(vm))
+	if err != nil {
+		return nil, nil, err
+	}
+	o := out.ToObject(vm.rt)
+	makeEnv, _ = goja.AssertFunction(o.Get("makeEnv"))
+	run, _ = goja.AssertFunction(o.Get("run"))
+	return makeEnv, run, nil
+}
+
+// makeEnv is env: the plain JSON's properties and b's namespaces.
+func (b *bindings) makeEnv(vm *vm, makeEnv goja.Callable, plain []byte) (goja.Value, error) {
+	names := make([]any, len(b.namespaces))
+	for i, ns := range b.namespaces {
 		names[i] = ns.Name
 	}
-	wv.env, err = makeEnv(goja.Undefined(), rt.ToValue(string(w.wc.Env)), rt.NewArray(names...))
-	return err
+	if len(plain) == 0 {
+		plain = []byte("{}")
+	}
+	return makeEnv(goja.Undefined(), vm.rt.ToValue(string(plain)), vm.rt.NewArray(names...))
 }

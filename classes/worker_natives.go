@@ -14,7 +14,14 @@ import (
 // The Go half of workers.js: ids of a namespace, and stubs' calls, which
 // run as the request's asynchronous I/O (asyncio.go).
 
-func (w *Worker) natives(vm *vm) *goja.Object {
+// bindings are the Durable Object namespaces of an env and how their
+// stubs call out: a Worker's, or a script class's objects' (WithBindings).
+type bindings struct {
+	namespaces []Namespace
+	out        Outbound
+}
+
+func (w *bindings) natives(vm *vm) *goja.Object {
 	o := vm.rt.NewObject()
 	for name, fn := range map[string]func(goja.FunctionCall) goja.Value{
 		"idFromName":   func(fc goja.FunctionCall) goja.Value { return w.idFromName(vm, fc) },
@@ -30,19 +37,19 @@ func (w *Worker) natives(vm *vm) *goja.Object {
 }
 
 // namespace is binding fc's argument 0 names.
-func (w *Worker) namespace(vm *vm, fc goja.FunctionCall) objects.Namespace {
+func (w *bindings) namespace(vm *vm, fc goja.FunctionCall) objects.Namespace {
 	b := int(fc.Argument(0).ToInteger())
-	if b < 0 || b >= len(w.wc.Namespaces) {
+	if b < 0 || b >= len(w.namespaces) {
 		vm.typeError("no such namespace binding")
 	}
-	return w.wc.Namespaces[b].NS
+	return w.namespaces[b].NS
 }
 
-func (w *Worker) idFromName(vm *vm, fc goja.FunctionCall) goja.Value {
+func (w *bindings) idFromName(vm *vm, fc goja.FunctionCall) goja.Value {
 	return vm.rt.ToValue(w.namespace(vm, fc).IDFromName(fc.Argument(1).String()).String())
 }
 
-func (w *Worker) idFromString(vm *vm, fc goja.FunctionCall) goja.Value {
+func (w *bindings) idFromString(vm *vm, fc goja.FunctionCall) goja.Value {
 	id, err := w.namespace(vm, fc).IDFromString(fc.Argument(1).String())
 	if err != nil {
 		vm.typeError("Invalid Durable Object ID: %v", err)
@@ -50,7 +57,7 @@ func (w *Worker) idFromString(vm *vm, fc goja.FunctionCall) goja.Value {
 	return vm.rt.ToValue(id.String())
 }
 
-func (w *Worker) newUniqueID(vm *vm, fc goja.FunctionCall) goja.Value {
+func (w *bindings) newUniqueID(vm *vm, fc goja.FunctionCall) goja.Value {
 	id, err := w.namespace(vm, fc).NewUniqueID(rand.Reader)
 	if err != nil {
 		vm.typeError("newUniqueId: %v", err)
@@ -59,7 +66,7 @@ func (w *Worker) newUniqueID(vm *vm, fc goja.FunctionCall) goja.Value {
 }
 
 // rpc is native.rpc(binding, id, method, args): a promise of the result.
-func (w *Worker) rpc(vm *vm, fc goja.FunctionCall) goja.Value {
+func (w *bindings) rpc(vm *vm, fc goja.FunctionCall) goja.Value {
 	b, id, method := int(fc.Argument(0).ToInteger()), fc.Argument(1).String(), fc.Argument(2).String()
 	w.namespace(vm, fc)
 	args, err := vm.encode(fc.Argument(3), vm.cfg.MaxResponseBytes)
@@ -69,7 +76,7 @@ func (w *Worker) rpc(vm *vm, fc goja.FunctionCall) goja.Value {
 	c := vm.call
 	p, resolve, reject := vm.rt.NewPromise()
 	c.startIO(func() func() {
-		res, err := w.wc.Outbound.RPC(c.ctx, b, id, method, args)
+		res, err := w.out.RPC(c.ctx, b, id, method, args)
 		return func() {
 			if err != nil {
 				reject(vm.rejection(err))
@@ -120,7 +127,7 @@ func (vm *vm) rejection(err error) goja.Value {
 
 // fetch is native.fetch(binding, id, method, url, [[name, value]…],
 // body): a promise of [status, [[name, value]…], ArrayBuffer].
-func (w *Worker) fetch(vm *vm, fc goja.FunctionCall) goja.Value {
+func (w *bindings) fetch(vm *vm, fc goja.FunctionCall) goja.Value {
 	b, id := int(fc.Argument(0).ToInteger()), fc.Argument(1).String()
 	w.namespace(vm, fc)
 	req := &Request{Method: fc.Argument(2).String(), URL: fc.Argument(3).String(), Header: http.Header{}}
@@ -139,7 +146,7 @@ func (w *Worker) fetch(vm *vm, fc goja.FunctionCall) goja.Value {
 	c := vm.call
 	p, resolve, reject := vm.rt.NewPromise()
 	c.startIO(func() func() {
-		resp, err := w.wc.Outbound.Fetch(c.ctx, b, id, req)
+		resp, err := w.out.Fetch(c.ctx, b, id, req)
 		return func() {
 			if err != nil {
 				reject(vm.rejection(err))

@@ -26,6 +26,12 @@ export class Counter extends DurableObject {
   }
   whoami() { return [this.ctx.id.toString(), this.env.LABEL]; }
   async fail() { await this.ctx.storage.put("value", -1); throw new RangeError("no way"); }
+  // relay calls another object through env, as a Worker would.
+  async relay(name) {
+    await this.ctx.storage.put("relayed", name);
+    const stub = this.env.COUNTER.get(this.env.COUNTER.idFromName(name));
+    return [await stub.increment(10), this.ctx.id.equals(stub.id)];
+  }
 }
 export default { fetch() { return new Response("worker"); } };
 `
@@ -99,6 +105,15 @@ func TestScriptClassRPC(t *testing.T) {
 	}
 	if got, err := rpcTest(t, follower, "app", "card-1", "whoami", "[]"); err != nil || got != `["`+id+`","app"]` {
 		t.Fatalf("whoami = %s, %v; want the id's hex and the script's var", got, err)
+	}
+	// An object calls another through its env (A → B).
+	for i, n := range []*testNode{follower, leader} {
+		if got, err := rpcTest(t, n, "app", "card-1", "relay", `["card-2"]`); err != nil || got != []string{"[10,false]", "[20,false]"}[i] {
+			t.Fatalf("relay #%d via %s = %s, %v", i+1, n.id, got, err)
+		}
+	}
+	if got, err := rpcTest(t, leader, "app", "card-2", "increment", "[0]"); err != nil || got != "20" {
+		t.Fatalf("card-2 after two relays = %s, %v; want 20", got, err)
 	}
 }
 

@@ -87,7 +87,12 @@ func (h *Host) scriptSource(script, createdAs string) (classSource, bool) {
 		return classSource{}, false
 	}
 	return classSource{version: sc.Version, env: ScriptEnv(&sc), compile: func() (*classes.Program, error) {
-		return classes.Compile(class, main, classes.JavaScript)
+		prog, err := classes.Compile(class, main, classes.JavaScript)
+		if err != nil {
+			return nil, err
+		}
+		// Its objects call objects through env as its Worker does.
+		return prog.WithBindings(h.scriptBindings(&sc)), nil
 	}}, true
 }
 

@@ -68,20 +68,8 @@ func (h *Host) worker(script string) (*classes.Worker, error) {
 	if cur := h.workers.m[script]; cur != nil && cur.version == sc.Version && bytes.Equal(cur.env, env) {
 		return cur.w, nil
 	}
-	out := &outbound{h: h}
-	wc := classes.WorkerConfig{Name: script, Source: mainModule(&sc), Env: env, Outbound: out}
-	for _, b := range sc.DurableObjects {
-		owner := b.Script
-		if owner == "" {
-			owner = script
-		}
-		key, ns, err := h.ResolveScriptClass(owner, b.Class)
-		if err != nil {
-			key = "" // calls through it answer ErrClassNotFound
-		}
-		out.keys = append(out.keys, key)
-		wc.Namespaces = append(wc.Namespaces, classes.Namespace{Name: b.Name, NS: ns})
-	}
+	namespaces, out := h.scriptBindings(&sc)
+	wc := classes.WorkerConfig{Name: script, Source: mainModule(&sc), Env: env, Namespaces: namespaces, Outbound: out}
 	w, err := classes.NewWorker(h.cfg.engineConfig(), wc)
 	if err != nil {
 		return nil, &CallError{Message: fmt.Sprintf("script %s version %d does not compile: %v", script, sc.Version, err), Err: err}
@@ -91,6 +79,26 @@ func (h *Host) worker(script string) (*classes.Worker, error) {
 	}
 	h.workers.m[script] = &scriptWorker{version: sc.Version, env: env, w: w}
 	return w, nil
+}
+
+// scriptBindings are the script's Durable Object namespace bindings and
+// the Outbound their stubs call through, for its Worker and its objects.
+func (h *Host) scriptBindings(sc *fsm.Script) ([]classes.Namespace, *outbound) {
+	out := &outbound{h: h}
+	var namespaces []classes.Namespace
+	for _, b := range sc.DurableObjects {
+		owner := b.Script
+		if owner == "" {
+			owner = sc.Name
+		}
+		key, ns, err := h.ResolveScriptClass(owner, b.Class)
+		if err != nil {
+			key = "" // calls through it answer ErrClassNotFound
+		}
+		out.keys = append(out.keys, key)
+		namespaces = append(namespaces, classes.Namespace{Name: b.Name, NS: ns})
+	}
+	return namespaces, out
 }
 
 // outbound is a Worker's classes.Outbound: its namespace bindings'
