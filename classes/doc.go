@@ -38,6 +38,16 @@
 // call that settled it (workerd refuses such cross-request I/O; dobj does
 // not track it).
 //
+// # RPC and Workers
+//
+// Engine.RPC runs any method of an object by name through its gate, with
+// structured-clone arguments and result (rpc.go). A Worker runs a
+// script's default export on runtimes of its own, with an env of vars,
+// secrets and Durable Object namespaces whose stubs call out through the
+// caller's Outbound as the request's asynchronous I/O (worker.go,
+// worker_natives.go, asyncio.go, js/workers.js); a script class's objects
+// get the same namespaces in their env.
+//
 // # Stored values
 //
 // Values are stored as canonical compact JSON (object keys sorted by bytes,

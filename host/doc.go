@@ -12,6 +12,11 @@
 // stream /1, as requests of their own on the peer service; it relays
 // WebSockets to the leader's peer service.
 //
+// A deployed script's classes are hosted the same way under class keys
+// of their own (scripts.go), called by fetch or by RPC (rpc.go); its
+// Worker runs on the node that received the request (worker.go), and its
+// stubs call objects through Call and RPC.
+//
 // The host uses its node only through the Raft interface (raft.go), so
 // the node (package cluster) knows nothing of classes: the host follows
 // leadership by subscribing to it and serves its routes on the node's
