@@ -17,9 +17,13 @@ import (
 // ioQueue is a call's I/O in flight and the completions that came back.
 type ioQueue struct {
 	pending int // started and not yet run; the turn guards it
-	mu      sync.Mutex
-	ready   []func()
-	signal  chan struct{} // one token when ready is not empty
+	// queued are works not yet started: the event loop starts them
+	// (launch) once the call's writes so far are committed, if it
+	// lends its gate (reentry.go), so none leaves before them.
+	queued []func()
+	mu     sync.Mutex
+	ready  []func()
+	signal chan struct{} // one token when ready is not empty
 }
 
 // startIO runs work in a goroutine; the completion it returns runs on
@@ -31,7 +35,7 @@ func (c *call) startIO(work func() func()) {
 	}
 	c.io.pending++
 	q := &c.io
-	go func() {
+	q.queued = append(q.queued, func() {
 		done := work()
 		q.mu.Lock()
 		q.ready = append(q.ready, done)
@@ -40,7 +44,15 @@ func (c *call) startIO(work func() func()) {
 		case q.signal <- struct{}{}:
 		default:
 		}
-	}()
+	})
+}
+
+// launch starts the queued works.
+func (q *ioQueue) launch() {
+	for _, w := range q.queued {
+		go w()
+	}
+	q.queued = nil
 }
 
 // takeReady returns the completions that came back.
@@ -69,6 +81,7 @@ func (c *call) nextTimerAt() (at time.Time, ok bool) {
 // it ran any (false: a timer is due).
 func (in *instance) awaitIO() (bool, error) {
 	c := in.call
+	c.io.launch()
 	for {
 		if ready := c.io.takeReady(); len(ready) > 0 {
 			for _, done := range ready {

@@ -39,6 +39,8 @@ type call struct {
 
 	ws *socketCall // WebSocket sends held by the output gate (websocket.go)
 	io ioQueue     // I/O in flight (asyncio.go)
+	// reentry, when set, lets the call lend its object's gate (reentry.go).
+	reentry *reentry
 
 	cpuUsed time.Duration
 	// allocSinceLook, heap0, gcCycles and heapSample: what chargeHeap

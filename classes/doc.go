@@ -46,7 +46,10 @@
 // secrets and Durable Object namespaces whose stubs call out through the
 // caller's Outbound as the request's asynchronous I/O (worker.go,
 // worker_natives.go, asyncio.go, js/workers.js); a script class's objects
-// get the same namespaces in their env.
+// get the same namespaces in their env. The RPCs of a Reentrant class
+// (a script's) open the object's gate while they await another object or
+// a promise only another request can settle, committing their writes so
+// far first (reentry.go); other calls keep the gate as described above.
 //
 // # Stored values
 //

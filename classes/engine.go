@@ -78,6 +78,10 @@ type ClassRef struct {
 	Name    string
 	Version uint64
 	Program *Program
+	// Reentrant: its RPCs open the object's gate while they await
+	// another object or a promise only another request can settle
+	// (reentry.go); a script's classes are.
+	Reentrant bool
 }
 
 // DefaultCPULimit bounds the JavaScript time of one call unless
@@ -308,11 +312,21 @@ func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state Sta
 		return err
 	}
 	keep := false
-	defer func() { e.slots.release(s, in, keep) }()
+	var c *call
+	defer func() {
+		if c != nil && c.reentry != nil && c.reentry.lost {
+			e.slots.leave(s)
+			return
+		}
+		e.slots.release(s, in, keep)
+	}()
 
-	c := newCall(ctx, state, &e.cfg)
+	c = newCall(ctx, state, &e.cfg)
 	c.object = object
 	c.ws = e.newSocketCall(slotKey{class: ref.Name, object: object})
+	if ref.Reentrant {
+		c.reentry = &reentry{slots: &e.slots, s: &s, key: slotKey{class: ref.Name, object: object}}
+	}
 	defer c.stop()
 	e.calls.Add(1)
 	defer func() {
@@ -338,7 +352,9 @@ func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state Sta
 	}
 	in.begin(c)
 	defer func() {
-		in.end()
+		if c.reentry == nil || !c.reentry.lost { // else others run on it
+			in.end()
+		}
 		in.vm.give()
 		if errors.Is(err, ErrMemoryLimit) || errors.Is(err, errPanic) {
 			e.runtimes.retire(in.vm)

@@ -152,13 +152,20 @@ func (in *instance) settle(v goja.Value, what string) (goja.Value, error) {
 			break
 		}
 		if c.io.pending > 0 {
-			ran, err := in.awaitIO()
+			ran, err := in.awaitIOLent()
 			if err != nil {
 				return nil, err
 			}
 			if ran {
 				continue
 			}
+		}
+		if _, ok := c.nextTimerAt(); !ok && c.canLend() {
+			// Only another request can settle what it awaits.
+			if err := in.lendWhile(true, func() error { return nil }); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		t := c.popTimer()
 		if t == nil {

@@ -43,6 +43,9 @@ type RPCResult struct {
 func (e *Engine) RPC(ctx context.Context, ref ClassRef, object, method string, args []byte, state State, commit func(Effects) error) (*RPCResult, error) {
 	var out *RPCResult
 	err := e.run(ctx, ref, object, state, func(in *instance) error {
+		if r := in.call.reentry; r != nil {
+			r.commit = commit
+		}
 		v, err := in.rpc(method, args)
 		if err != nil {
 			return err

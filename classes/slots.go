@@ -20,6 +20,12 @@ type slot struct {
 	inst    *instance       // nil when none is built
 	epoch   uint64          // bumped by forget: an instance from an older epoch is not kept
 	lru     *list.Element   // in slots.lru while idle with an instance
+	// lenders are calls that lent the gate (reentry.go) and will take it
+	// back: while there are any, the instance is neither idle nor
+	// dropped by another call, and ran is closed (and made anew) each
+	// time another call gives the gate back.
+	lenders int
+	ran     chan struct{}
 }
 
 // slots are the objects with a live instance or a call, and the LRU of idle
@@ -119,7 +125,11 @@ func (ss *slots) release(s *slot, inst *instance, keep bool) {
 		s.inst = nil
 		ss.live--
 	}
-	if old != nil && old != s.inst {
+	if s.ran != nil {
+		close(s.ran)
+		s.ran = nil
+	}
+	if old != nil && old != s.inst && s.lenders == 0 { // else the lender drops it
 		ss.drop(old)
 	}
 	if inst != nil && inst != s.inst && inst != old {
@@ -132,7 +142,7 @@ func (ss *slots) release(s *slot, inst *instance, keep bool) {
 		return
 	}
 	s.busy = false
-	if s.inst != nil {
+	if s.inst != nil && s.lenders == 0 {
 		s.lru = ss.lru.PushFront(s)
 		ss.evict()
 	} else if s.users == 0 {
@@ -169,7 +179,7 @@ func (ss *slots) forget(class string) {
 			continue
 		}
 		s.epoch++
-		if s.busy {
+		if s.busy || s.lenders > 0 {
 			continue
 		}
 		if s.lru != nil {

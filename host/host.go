@@ -257,7 +257,7 @@ func (h *Host) ref(name string, term uint64) (classes.ClassRef, error) {
 	if had {
 		h.engine.Forget(name)
 	}
-	ref := classes.ClassRef{Name: name, Version: src.version, Program: prog.WithEnv(src.env)}
+	ref := classes.ClassRef{Name: name, Version: src.version, Program: prog.WithEnv(src.env), Reentrant: src.reentrant}
 	h.programs[name] = ref
 	return ref, nil
 }
@@ -268,6 +268,9 @@ type classSource struct {
 	version uint64
 	env     []byte
 	compile func() (*classes.Program, error)
+	// reentrant: its RPCs open the object's gate while they await
+	// another object (a script's classes; classes.ClassRef.Reentrant).
+	reentrant bool
 }
 
 // source finds class name in the FSM: a class of /_classes, or a

@@ -32,6 +32,13 @@ export class Counter extends DurableObject {
     const stub = this.env.COUNTER.get(this.env.COUNTER.idFromName(name));
     return [await stub.increment(10), this.ctx.id.equals(stub.id)];
   }
+  // bounce calls name, which calls this object back (A → B → A).
+  async bounce(name) {
+    return await this.env.COUNTER.getByName(name).relayTo(this.ctx.id.toString());
+  }
+  async relayTo(id) {
+    return await this.env.COUNTER.get(this.env.COUNTER.idFromString(id)).increment(100);
+  }
 }
 export default { fetch() { return new Response("worker"); } };
 `
@@ -114,6 +121,10 @@ func TestScriptClassRPC(t *testing.T) {
 	}
 	if got, err := rpcTest(t, leader, "app", "card-2", "increment", "[0]"); err != nil || got != "20" {
 		t.Fatalf("card-2 after two relays = %s, %v; want 20", got, err)
+	}
+	// A → B → A does not deadlock: A's gate opens while it awaits B.
+	if got, err := rpcTest(t, follower, "app", "card-1", "bounce", `["card-3"]`); err != nil || got != "106" {
+		t.Fatalf("card-1 → card-3 → card-1 = %s, %v; want 106", got, err)
 	}
 }
 

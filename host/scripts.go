@@ -86,7 +86,7 @@ func (h *Host) scriptSource(script, createdAs string) (classSource, bool) {
 	if class == "" || main == nil {
 		return classSource{}, false
 	}
-	return classSource{version: sc.Version, env: ScriptEnv(&sc), compile: func() (*classes.Program, error) {
+	return classSource{version: sc.Version, env: ScriptEnv(&sc), reentrant: true, compile: func() (*classes.Program, error) {
 		prog, err := classes.Compile(class, main, classes.JavaScript)
 		if err != nil {
 			return nil, err
