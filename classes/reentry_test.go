@@ -41,6 +41,14 @@ func (o *engineOutbound) Fetch(context.Context, int, string, *Request) (*Respons
 	return nil, ErrNeverSettled
 }
 
+func (o *engineOutbound) ServiceRPC(context.Context, int, string, []byte) (json.RawMessage, error) {
+	return nil, ErrNeverSettled
+}
+
+func (o *engineOutbound) ServiceFetch(context.Context, int, *Request) (*Response, error) {
+	return nil, ErrNeverSettled
+}
+
 const reentrantClass = `
 import { DurableObject } from "cloudflare:workers";
 export class Obj extends DurableObject {
@@ -60,7 +68,7 @@ func newReentrantEngine(t *testing.T) (*Engine, *engineOutbound, objects.Namespa
 	e := newTestEngine(t, Config{})
 	ns := objects.NewNamespace("app", "Obj")
 	out := &engineOutbound{e: e, sts: map[string]*fakeState{}}
-	prog := mustCompile(t, "Obj", reentrantClass).WithBindings([]Namespace{{Name: "NS", NS: ns}}, out)
+	prog := mustCompile(t, "Obj", reentrantClass).WithBindings([]Namespace{{Name: "NS", NS: ns}}, nil, out)
 	out.ref = ClassRef{Name: "app:Obj", Version: 1, Program: prog, Reentrant: true}
 	return e, out, ns
 }

@@ -145,9 +145,9 @@ func (p *Program) WithEnv(env json.RawMessage) *Program {
 // WithBindings returns a copy of p whose objects' env also holds
 // namespaces, whose stubs call out through out: a script class's objects
 // call other objects as its Workers do.
-func (p *Program) WithBindings(namespaces []Namespace, out Outbound) *Program {
+func (p *Program) WithBindings(namespaces []Namespace, services []string, out Outbound) *Program {
 	c := *p
-	c.bindings = &bindings{namespaces: namespaces, out: out}
+	c.bindings = &bindings{namespaces: namespaces, services: services, out: out}
 	c.envs = &sync.Map{}
 	return &c
 }
@@ -168,7 +168,7 @@ func (p *Program) envValue(vm *vm) (goja.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	makeEnv, _, err := p.bindings.install(vm, prog)
+	makeEnv, _, _, err := p.bindings.install(vm, prog)
 	if err != nil {
 		return nil, err
 	}

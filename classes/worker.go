@@ -40,6 +40,10 @@ var workersProgram = sync.OnceValues(func() (*goja.Program, error) {
 type Outbound interface {
 	RPC(ctx context.Context, binding int, id, method string, args []byte) (json.RawMessage, error)
 	Fetch(ctx context.Context, binding int, id string, req *Request) (*Response, error)
+	// ServiceRPC and ServiceFetch call the Worker of service binding
+	// service (an index in WorkerConfig.Services).
+	ServiceRPC(ctx context.Context, service int, method string, args []byte) (json.RawMessage, error)
+	ServiceFetch(ctx context.Context, service int, req *Request) (*Response, error)
 }
 
 // Namespace is one Durable Object namespace binding of a Worker.
@@ -55,6 +59,7 @@ type WorkerConfig struct {
 	Source     []byte
 	Env        json.RawMessage // vars and secrets: a JSON object
 	Namespaces []Namespace
+	Services   []string // service bindings' names in env
 	Outbound   Outbound
 }
 
@@ -82,7 +87,7 @@ func NewWorker(cfg Config, wc WorkerConfig) (*Worker, error) {
 	if len(wc.Env) == 0 {
 		wc.Env = json.RawMessage("{}")
 	}
-	return &Worker{cfg: cfg, wc: wc, b: &bindings{namespaces: wc.Namespaces, out: wc.Outbound}, program: prog, idle: make(chan *workerVM, cfg.RuntimesPerClass)}, nil
+	return &Worker{cfg: cfg, wc: wc, b: &bindings{namespaces: wc.Namespaces, services: wc.Services, out: wc.Outbound}, program: prog, idle: make(chan *workerVM, cfg.RuntimesPerClass)}, nil
 }
 
 // workerVM is a Worker's runtime: the prelude, workers.js, the module,
@@ -90,6 +95,7 @@ func NewWorker(cfg Config, wc WorkerConfig) (*Worker, error) {
 type workerVM struct {
 	*vm
 	run     goja.Callable
+	entry   goja.Callable // callEntry: a service binding's RPC
 	handler goja.Value
 	env     goja.Value
 }
@@ -201,11 +207,11 @@ func (w *Worker) build(ctx context.Context) (*workerVM, error) {
 // setup runs workers.js and the module in wv's runtime and makes its env.
 func (w *Worker) setup(wv *workerVM, prog *goja.Program) error {
 	rt := wv.vm.rt
-	makeEnv, run, err := w.b.install(wv.vm, prog)
+	makeEnv, run, entry, err := w.b.install(wv.vm, prog)
 	if err != nil {
 		return err
 	}
-	wv.run = run
+	wv.run, wv.entry = run, entry
 	if _, err := rt.RunProgram(w.program); err != nil {
 		return err
 	}
@@ -223,20 +229,21 @@ func (w *Worker) setup(wv *workerVM, prog *goja.Program) error {
 
 // install runs workers.js in vm's runtime with b's natives and returns
 // its makeEnv and run.
-func (b *bindings) install(vm *vm, prog *goja.Program) (makeEnv, run goja.Callable, err error) {
+func (b *bindings) install(vm *vm, prog *goja.Program) (makeEnv, run, entry goja.Callable, err error) {
 	fn, err := vm.rt.RunProgram(prog)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	f, _ := goja.AssertFunction(fn)
 	out, err := f(goja.Undefined(), b.natives(vm))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	o := out.ToObject(vm.rt)
 	makeEnv, _ = goja.AssertFunction(o.Get("makeEnv"))
 	run, _ = goja.AssertFunction(o.Get("run"))
-	return makeEnv, run, nil
+	entry, _ = goja.AssertFunction(o.Get("callEntry"))
+	return makeEnv, run, entry, nil
 }
 
 // makeEnv is env: the plain JSON's properties and b's namespaces.
@@ -248,5 +255,9 @@ func (b *bindings) makeEnv(vm *vm, makeEnv goja.Callable, plain []byte) (goja.Va
 	if len(plain) == 0 {
 		plain = []byte("{}")
 	}
-	return makeEnv(goja.Undefined(), vm.rt.ToValue(string(plain)), vm.rt.NewArray(names...))
+	services := make([]any, len(b.services))
+	for i, s := range b.services {
+		services[i] = s
+	}
+	return makeEnv(goja.Undefined(), vm.rt.ToValue(string(plain)), vm.rt.NewArray(names...), vm.rt.NewArray(services...))
 }

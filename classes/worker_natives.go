@@ -2,7 +2,9 @@ package classes
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -18,6 +20,7 @@ import (
 // stubs call out: a Worker's, or a script class's objects' (WithBindings).
 type bindings struct {
 	namespaces []Namespace
+	services   []string // service bindings' env names
 	out        Outbound
 }
 
@@ -29,6 +32,8 @@ func (w *bindings) natives(vm *vm) *goja.Object {
 		"newUniqueId":  func(fc goja.FunctionCall) goja.Value { return w.newUniqueID(vm, fc) },
 		"rpc":          func(fc goja.FunctionCall) goja.Value { return w.rpc(vm, fc) },
 		"fetch":        func(fc goja.FunctionCall) goja.Value { return w.fetch(vm, fc) },
+		"serviceRPC":   func(fc goja.FunctionCall) goja.Value { return w.serviceRPC(vm, fc) },
+		"serviceFetch": func(fc goja.FunctionCall) goja.Value { return w.serviceFetch(vm, fc) },
 		"waitUntil":    vm.waitUntil,
 	} {
 		o.Set(name, fn)
@@ -69,14 +74,39 @@ func (w *bindings) newUniqueID(vm *vm, fc goja.FunctionCall) goja.Value {
 func (w *bindings) rpc(vm *vm, fc goja.FunctionCall) goja.Value {
 	b, id, method := int(fc.Argument(0).ToInteger()), fc.Argument(1).String(), fc.Argument(2).String()
 	w.namespace(vm, fc)
-	args, err := vm.encode(fc.Argument(3), vm.cfg.MaxResponseBytes)
+	return w.rpcCall(vm, method, fc.Argument(3), func(ctx context.Context, args []byte) (json.RawMessage, error) {
+		return w.out.RPC(ctx, b, id, method, args)
+	})
+}
+
+// serviceRPC is native.serviceRPC(service, method, args).
+func (w *bindings) serviceRPC(vm *vm, fc goja.FunctionCall) goja.Value {
+	s, method := w.service(vm, fc), fc.Argument(1).String()
+	return w.rpcCall(vm, method, fc.Argument(2), func(ctx context.Context, args []byte) (json.RawMessage, error) {
+		return w.out.ServiceRPC(ctx, s, method, args)
+	})
+}
+
+// service is the service binding fc's argument 0 names.
+func (w *bindings) service(vm *vm, fc goja.FunctionCall) int {
+	s := int(fc.Argument(0).ToInteger())
+	if s < 0 || s >= len(w.services) {
+		vm.typeError("no such service binding")
+	}
+	return s
+}
+
+// rpcCall encodes args, runs call as the request's I/O and returns a
+// promise of its decoded result.
+func (w *bindings) rpcCall(vm *vm, method string, argv goja.Value, call func(context.Context, []byte) (json.RawMessage, error)) goja.Value {
+	args, err := vm.encode(argv, vm.cfg.MaxResponseBytes)
 	if err != nil {
 		vm.typeError("DataCloneError: the arguments of %s: %v", method, err)
 	}
 	c := vm.call
 	p, resolve, reject := vm.rt.NewPromise()
 	c.startIO(func() func() {
-		res, err := w.out.RPC(c.ctx, b, id, method, args)
+		res, err := call(c.ctx, args)
 		return func() {
 			if err != nil {
 				reject(vm.rejection(err))
@@ -130,9 +160,32 @@ func (vm *vm) rejection(err error) goja.Value {
 func (w *bindings) fetch(vm *vm, fc goja.FunctionCall) goja.Value {
 	b, id := int(fc.Argument(0).ToInteger()), fc.Argument(1).String()
 	w.namespace(vm, fc)
-	req := &Request{Method: fc.Argument(2).String(), URL: fc.Argument(3).String(), Header: http.Header{}}
+	return w.fetchCall(vm, fc.Arguments[2:], func(ctx context.Context, req *Request) (*Response, error) {
+		return w.out.Fetch(ctx, b, id, req)
+	})
+}
+
+// serviceFetch is native.serviceFetch(service, method, url, headers, body).
+func (w *bindings) serviceFetch(vm *vm, fc goja.FunctionCall) goja.Value {
+	s := w.service(vm, fc)
+	return w.fetchCall(vm, fc.Arguments[1:], func(ctx context.Context, req *Request) (*Response, error) {
+		return w.out.ServiceFetch(ctx, s, req)
+	})
+}
+
+// fetchCall builds the Request of [method, url, headers, body], runs
+// call as the request's I/O and returns a promise of the Response's
+// parts.
+func (w *bindings) fetchCall(vm *vm, parts []goja.Value, call func(context.Context, *Request) (*Response, error)) goja.Value {
+	arg := func(i int) goja.Value {
+		if i < len(parts) {
+			return parts[i]
+		}
+		return goja.Undefined()
+	}
+	req := &Request{Method: arg(0).String(), URL: arg(1).String(), Header: http.Header{}}
 	var pairs [][]string
-	if err := vm.rt.ExportTo(fc.Argument(4), &pairs); err != nil {
+	if err := vm.rt.ExportTo(arg(2), &pairs); err != nil {
 		vm.typeError("bad headers: %v", err)
 	}
 	for _, kv := range pairs {
@@ -140,13 +193,13 @@ func (w *bindings) fetch(vm *vm, fc goja.FunctionCall) goja.Value {
 			req.Header.Add(kv[0], kv[1])
 		}
 	}
-	if ab, ok := fc.Argument(5).Export().(goja.ArrayBuffer); ok {
+	if ab, ok := arg(3).Export().(goja.ArrayBuffer); ok {
 		req.Body = bytes.Clone(ab.Bytes())
 	}
 	c := vm.call
 	p, resolve, reject := vm.rt.NewPromise()
 	c.startIO(func() func() {
-		resp, err := w.out.Fetch(c.ctx, b, id, req)
+		resp, err := call(c.ctx, req)
 		return func() {
 			if err != nil {
 				reject(vm.rejection(err))

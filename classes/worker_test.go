@@ -18,6 +18,15 @@ type fakeOutbound struct {
 	mu     sync.Mutex
 	counts map[string]int
 	calls  []string
+	svc    *Worker // the service binding's Worker
+}
+
+func (f *fakeOutbound) ServiceRPC(ctx context.Context, s int, method string, args []byte) (json.RawMessage, error) {
+	return f.svc.RPC(ctx, method, args)
+}
+
+func (f *fakeOutbound) ServiceFetch(ctx context.Context, s int, req *Request) (*Response, error) {
+	return f.svc.Fetch(ctx, req, json.RawMessage(`{}`))
 }
 
 func (f *fakeOutbound) RPC(_ context.Context, b int, id, method string, args []byte) (json.RawMessage, error) {
@@ -141,5 +150,47 @@ export default class extends WorkerEntrypoint {
 	resp, err := workerGet(t, w, "/")
 	if err != nil || string(resp.Body) != "hi GET" {
 		t.Fatalf("WorkerEntrypoint fetch = %v, %v", resp, err)
+	}
+}
+
+// A service binding calls another Worker: fetch, RPC to its default
+// export's methods and to a WorkerEntrypoint class's.
+func TestWorkerServiceBindings(t *testing.T) {
+	for _, svc := range []string{
+		`export default {
+  fetch(request) { return new Response("svc " + request.method + " " + new URL(request.url).pathname); },
+  async add(a, b) { return a + b; },
+  fail() { throw new RangeError("bad sum"); },
+};`,
+		`import { WorkerEntrypoint } from "cloudflare:workers";
+export default class extends WorkerEntrypoint {
+  fetch(request) { return new Response("svc " + request.method + " " + new URL(request.url).pathname); }
+  async add(a, b) { return a + b + (this.env.ZERO ?? 0); }
+  fail() { throw new RangeError("bad sum"); }
+}`,
+	} {
+		sw, err := NewWorker(Config{}, WorkerConfig{Name: "auth", Source: []byte(svc), Env: []byte(`{"ZERO":0}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := &fakeOutbound{svc: sw}
+		w, err := NewWorker(Config{}, WorkerConfig{Name: "app", Services: []string{"AUTH"}, Outbound: out, Source: []byte(`
+export default {
+  async fetch(request, env) {
+    const r = await env.AUTH.fetch("http://auth/check", { method: "POST", body: "x" });
+    let failed;
+    try { await env.AUTH.fail(); } catch (e) { failed = e.name + ": " + e.message; }
+    let missing;
+    try { await env.AUTH.nope(); } catch (e) { missing = e.name; }
+    return new Response([await r.text(), await env.AUTH.add(2, 3), failed, missing].join("|"));
+  },
+};`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := workerGet(t, w, "/")
+		if want := "svc POST /check|5|RangeError: bad sum|TypeError"; err != nil || string(resp.Body) != want {
+			t.Fatalf("service binding = %v, %v; want %q", resp, err, want)
+		}
 	}
 }

@@ -92,7 +92,7 @@ func (h *Host) scriptSource(script, createdAs string) (classSource, bool) {
 			return nil, err
 		}
 		// Its objects call objects through env as its Worker does.
-		return prog.WithBindings(h.scriptBindings(&sc)), nil
+		return prog.WithBindings(h.scriptBindings(&sc)), nil // namespaces, services, outbound
 	}}, true
 }
 

@@ -68,8 +68,9 @@ func (h *Host) worker(script string) (*classes.Worker, error) {
 	if cur := h.workers.m[script]; cur != nil && cur.version == sc.Version && bytes.Equal(cur.env, env) {
 		return cur.w, nil
 	}
-	namespaces, out := h.scriptBindings(&sc)
-	wc := classes.WorkerConfig{Name: script, Source: mainModule(&sc), Env: env, Namespaces: namespaces, Outbound: out}
+	namespaces, services, out := h.scriptBindings(&sc)
+	wc := classes.WorkerConfig{Name: script, Source: mainModule(&sc), Env: env, Namespaces: namespaces,
+		Services: services, Outbound: out}
 	w, err := classes.NewWorker(h.cfg.engineConfig(), wc)
 	if err != nil {
 		return nil, &CallError{Message: fmt.Sprintf("script %s version %d does not compile: %v", script, sc.Version, err), Err: err}
@@ -83,8 +84,13 @@ func (h *Host) worker(script string) (*classes.Worker, error) {
 
 // scriptBindings are the script's Durable Object namespace bindings and
 // the Outbound their stubs call through, for its Worker and its objects.
-func (h *Host) scriptBindings(sc *fsm.Script) ([]classes.Namespace, *outbound) {
+func (h *Host) scriptBindings(sc *fsm.Script) ([]classes.Namespace, []string, *outbound) {
 	out := &outbound{h: h}
+	var services []string
+	for _, sv := range sc.Services {
+		services = append(services, sv.Name)
+		out.services = append(out.services, sv.Service)
+	}
 	var namespaces []classes.Namespace
 	for _, b := range sc.DurableObjects {
 		owner := b.Script
@@ -98,14 +104,42 @@ func (h *Host) scriptBindings(sc *fsm.Script) ([]classes.Namespace, *outbound) {
 		out.keys = append(out.keys, key)
 		namespaces = append(namespaces, classes.Namespace{Name: b.Name, NS: ns})
 	}
-	return namespaces, out
+	return namespaces, services, out
 }
 
 // outbound is a Worker's classes.Outbound: its namespace bindings'
 // class keys, called through the host.
 type outbound struct {
-	h    *Host
-	keys []string
+	h        *Host
+	keys     []string
+	services []string // the scripts service bindings call
+}
+
+// ServiceRPC runs method of service binding s's script's default export,
+// on this node.
+func (o *outbound) ServiceRPC(ctx context.Context, s int, method string, args []byte) (json.RawMessage, error) {
+	w, err := o.serviceWorker(s)
+	if err != nil {
+		return nil, err
+	}
+	return w.RPC(ctx, method, args)
+}
+
+// ServiceFetch runs fetch of service binding s's script, on this node.
+func (o *outbound) ServiceFetch(ctx context.Context, s int, req *classes.Request) (*classes.Response, error) {
+	w, err := o.serviceWorker(s)
+	if err != nil {
+		return nil, err
+	}
+	return w.Fetch(ctx, req, json.RawMessage(`{"colo":"dobj"}`))
+}
+
+func (o *outbound) serviceWorker(s int) (*classes.Worker, error) {
+	if s < 0 || s >= len(o.services) {
+		return nil, ErrClassNotFound
+	}
+	w, err := o.h.worker(o.services[s])
+	return w, unwrap(err)
 }
 
 func (o *outbound) key(b int) (string, error) {

@@ -128,3 +128,40 @@ func TestStubCallsRetryOnlyWhatDidNotRun(t *testing.T) {
 		t.Fatalf("with its context ended: %v", err)
 	}
 }
+
+// A Worker calls another script's Worker through a service binding, on
+// the node that received the request.
+func TestWorkerServiceBinding(t *testing.T) {
+	c := newTestCluster(t)
+	leader := c.waitLeader(nil)
+	deploy := func(put *fsm.ScriptPut) {
+		c.eventually(10*time.Second, "a deploy", func() bool {
+			_, err := leader.DeployScript(context.Background(), put)
+			if err != nil && !errors.Is(err, cluster.ErrNotApplied) && !errors.Is(err, cluster.ErrNotLeader) {
+				t.Fatal(err)
+			}
+			return err == nil
+		})
+	}
+	deploy(&fsm.ScriptPut{Name: "auth", MainModule: "index.js", Modules: []fsm.Module{{Name: "index.js", Type: "esm", Content: []byte(`
+import { WorkerEntrypoint } from "cloudflare:workers";
+export default class extends WorkerEntrypoint {
+  fetch(request) { return new Response("auth " + new URL(request.url).pathname); }
+  check(token) { if (token !== "ok") throw new RangeError("bad token"); return { user: "ada" }; }
+}`)}}})
+	deploy(&fsm.ScriptPut{Name: "app", MainModule: "index.js", Services: []fsm.ServiceBinding{{Name: "AUTH", Service: "auth"}},
+		Modules: []fsm.Module{{Name: "index.js", Type: "esm", Content: []byte(`
+export default {
+  async fetch(request, env) {
+    const who = await env.AUTH.check("ok");
+    let refused;
+    try { await env.AUTH.check("no"); } catch (e) { refused = e.name + ": " + e.message; }
+    const r = await env.AUTH.fetch("http://auth/login");
+    return new Response(who.user + "|" + refused + "|" + await r.text());
+  },
+};`)}}})
+	resp, err := workerGetTest(t, leader, "/")
+	if want := "ada|RangeError: bad token|auth /login"; err != nil || string(resp.Body) != want {
+		t.Fatalf("service binding = %v, %v; want %q", resp, err, want)
+	}
+}

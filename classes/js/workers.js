@@ -12,32 +12,44 @@
     if (name !== undefined) id.name = name;
     return Object.freeze(id);
   }
-  async function stubFetch(b, id, input, init) {
+  // requestParts sends a Request (or what new Request takes) to Go.
+  async function requestParts(input, init) {
     const req = new Request(input, init);
     const headers = [];
     req.headers.forEach((v, k) => { headers.push([k, v]); });
     const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
-    const [status, hs, out] = await native.fetch(b, String(id), req.method, req.url, headers, body);
+    return [req.method, req.url, headers, body];
+  }
+  function responseOf([status, hs, out]) {
     return new Response(status === 204 || status === 304 ? null : out, { status, headers: hs });
   }
-  // A stub: fetch, id and name; any other name is an RPC method, called
-  // as stub.method(args…) or awaited as stub.prop.
-  function makeStub(b, id) {
-    const own = {
-      id, name: id.name,
-      fetch: (input, init) => stubFetch(b, id, input, init),
-      connect() { throw new TypeError("stub.connect is not supported"); },
-    };
+  // rpcProxy: own's properties, and any other name an RPC method,
+  // called as proxy.method(args…) or awaited as proxy.prop.
+  function rpcProxy(own, rpc) {
     return new Proxy(own, {
       get(t, prop) {
         if (typeof prop !== "string") return undefined;
         if (Object.prototype.hasOwnProperty.call(t, prop)) return t[prop];
-        if (prop === "then") return undefined; // a stub is not a thenable
-        const call = (...args) => native.rpc(b, String(id), prop, args);
-        call.then = (res, rej) => native.rpc(b, String(id), prop, []).then(res, rej);
+        if (prop === "then") return undefined; // not a thenable
+        const call = (...args) => rpc(prop, args);
+        call.then = (res, rej) => rpc(prop, []).then(res, rej);
         return call;
       },
     });
+  }
+  function makeStub(b, id) {
+    return rpcProxy({
+      id, name: id.name,
+      fetch: async (input, init) => responseOf(await native.fetch(b, String(id), ...(await requestParts(input, init)))),
+      connect() { throw new TypeError("stub.connect is not supported"); },
+    }, (method, args) => native.rpc(b, String(id), method, args));
+  }
+  // A service binding: fetch and RPC to another script's Worker.
+  function makeService(s) {
+    return rpcProxy({
+      fetch: async (input, init) => responseOf(await native.serviceFetch(s, ...(await requestParts(input, init)))),
+      connect() { throw new TypeError("connect is not supported"); },
+    }, (method, args) => native.serviceRPC(s, method, args));
   }
   function makeNamespace(b) {
     const idOf = (id) => {
@@ -56,10 +68,22 @@
     };
     return Object.freeze(ns);
   }
-  function makeEnv(plain, names) {
+  function makeEnv(plain, names, services) {
     const env = JSON.parse(plain);
     names.forEach((name, b) => { env[name] = makeNamespace(b); });
+    services.forEach((name, s) => { env[name] = makeService(s); });
     return Object.freeze(env);
+  }
+  // entry is the export a service binding's RPC reaches: the default
+  // export's methods, or a WorkerEntrypoint class's instance's.
+  function callEntry(handler, env, method, args) {
+    const ctx = { waitUntil(p) { native.waitUntil(Promise.resolve(p)); }, passThroughOnException() {}, props: {} };
+    const target = typeof handler === "function" ? new handler(ctx, env) : handler;
+    const fn = target === null || target === undefined ? undefined : target[method];
+    if (["fetch", "constructor", "connect"].includes(method) || fn === undefined) {
+      throw new TypeError(`The RPC receiver does not implement the method "${method}".`);
+    }
+    return typeof fn === "function" ? fn.apply(target, args) : fn;
   }
   // run calls the default export's fetch: an object with fetch (a hono
   // app is one), or a class (WorkerEntrypoint) built with (ctx, env).
@@ -80,5 +104,5 @@
     }
     throw new TypeError("the Worker's default export has no fetch handler");
   }
-  return { makeEnv, run };
+  return { makeEnv, run, callEntry };
 })

@@ -1,0 +1,67 @@
+package classes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/dop251/goja"
+)
+
+// RPC runs method(args…) of the Worker's default export (a service
+// binding's RPC): a method of the exported object, or of a new instance
+// of an exported WorkerEntrypoint class built with (ctx, env). args and
+// the result are as Engine.RPC's; a throw or a missing method is a
+// *ScriptError.
+func (w *Worker) RPC(ctx context.Context, method string, args []byte) (json.RawMessage, error) {
+	wv, err := w.take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keep := false
+	defer func() { w.give(wv, keep) }()
+	c := newCall(ctx, nil, &w.cfg)
+	defer c.stop()
+	in := &instance{vm: wv.vm}
+	wv.vm.take()
+	in.begin(c)
+	defer func() {
+		in.end()
+		wv.vm.give()
+	}()
+	v, err := in.run(func() (goja.Value, error) {
+		list, err := in.rpcArgs(args)
+		if err != nil {
+			return nil, err
+		}
+		all := append([]goja.Value{wv.handler, wv.env, wv.vm.rt.ToValue(method)}, wv.vm.rt.NewArray(toAny(list)...))
+		return wv.entry(goja.Undefined(), all...)
+	})
+	if err == nil {
+		v, err = in.settle(v, method)
+	}
+	keep = err == nil || !(errors.Is(err, ErrMemoryLimit) || errors.Is(err, errPanic) || errors.Is(err, ErrCPULimit))
+	if err != nil {
+		return nil, err
+	}
+	if v == nil || goja.IsUndefined(v) {
+		return nil, nil
+	}
+	var enc []byte
+	_, err = in.run(func() (goja.Value, error) {
+		enc, err = wv.vm.encode(v, w.cfg.MaxResponseBytes)
+		return nil, err
+	})
+	if err != nil {
+		return nil, &ScriptError{Name: "DataCloneError", Message: "DataCloneError: the result of " + method + ": " + err.Error(), Err: err}
+	}
+	return enc, nil
+}
+
+func toAny(vs []goja.Value) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
+	}
+	return out
+}
