@@ -18,7 +18,7 @@ type testNode struct {
 // testCluster is three nodes on a cluster.InmemNetwork (no ports, no
 // disks), each with a host.
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	nodes map[string]*testNode
 }
 
@@ -31,7 +31,7 @@ func newTestCluster(t *testing.T) *testCluster {
 	return newTestClusterWith(t, testHostConfig())
 }
 
-func newTestClusterWith(t *testing.T, hcfg Config) *testCluster {
+func newTestClusterWith(t testing.TB, hcfg Config) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, nodes: map[string]*testNode{}}
 	nw := cluster.NewInmemNetwork()

@@ -50,7 +50,7 @@ export class Counter {
 }
 `
 
-func deployTest(t *testing.T, n *testNode, source string) uint64 {
+func deployTest(t testing.TB, n *testNode, source string) uint64 {
 	t.Helper()
 	if _, err := classes.Compile("Counter", []byte(source), classes.JavaScript); err != nil {
 		t.Fatal(err)

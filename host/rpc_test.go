@@ -45,7 +45,7 @@ export default { fetch() { return new Response("worker"); } };
 
 // deployScript deploys source as script name with class Counter and the
 // var LABEL, retrying while the cluster elects.
-func deployScript(t *testing.T, c *testCluster, n *testNode, name, source, label string) uint64 {
+func deployScript(t testing.TB, c *testCluster, n *testNode, name, source, label string) uint64 {
 	t.Helper()
 	put := &fsm.ScriptPut{Name: name, MainModule: "index.js",
 		Modules:        []fsm.Module{{Name: "index.js", Type: "esm", Content: []byte(source)}},
