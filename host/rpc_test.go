@@ -195,3 +195,32 @@ func TestForwardedRPCFrameReadsOldFrames(t *testing.T) {
 		t.Fatalf("an RPC frame reads back as %+v, %v", back, err)
 	}
 }
+
+// A script object's alarm fires on the leader as a /_classes object's
+// does: its storage name leads the scheduler to the script's class.
+func TestScriptClassAlarm(t *testing.T) {
+	c := newTestCluster(t)
+	leader := c.waitLeader(nil)
+	deployScript(t, c, leader, "app", `
+import { DurableObject } from "cloudflare:workers";
+export class Counter extends DurableObject {
+  async arm() { await this.ctx.storage.setAlarm(Date.now() + 20); }
+  async alarm() { await this.ctx.storage.put("fired", this.ctx.id.toString()); }
+}
+export default {};
+`, "app")
+	if _, err := rpcTest(t, leader, "app", "card-1", "arm", "[]"); err != nil {
+		t.Fatal(err)
+	}
+	id := objects.NewNamespace("app", "Counter").IDFromName("card-1").String()
+	object := fsm.ClassObject(ScriptClass("app", "Counter"), id)
+	c.eventually(10*time.Second, "the script object's alarm fired", func() bool {
+		var fired string
+		leader.FSM().Read(func(s *objects.Store) {
+			raw, _ := s.Get(object, "fired")
+			fired = string(raw)
+		})
+		_, pending := leader.FSM().AlarmOf(object)
+		return fired == `"`+id+`"` && !pending
+	})
+}
