@@ -17,9 +17,10 @@ import (
 // ioQueue is a call's I/O in flight and the completions that came back.
 type ioQueue struct {
 	pending int // started and not yet run; the turn guards it
-	// queued are works not yet started: the event loop starts them
-	// (launch) once the call's writes so far are committed, if it
-	// lends its gate (reentry.go), so none leaves before them.
+	// queued are works not yet started by a call that may lend its
+	// gate (reentry.go): the event loop starts them (launch) once the
+	// call's writes so far are committed, so none leaves before them.
+	// Other calls (a Worker's) start them at once.
 	queued []func()
 	mu     sync.Mutex
 	ready  []func()
@@ -35,7 +36,7 @@ func (c *call) startIO(work func() func()) {
 	}
 	c.io.pending++
 	q := &c.io
-	q.queued = append(q.queued, func() {
+	run := func() {
 		done := work()
 		q.mu.Lock()
 		q.ready = append(q.ready, done)
@@ -44,7 +45,12 @@ func (c *call) startIO(work func() func()) {
 		case q.signal <- struct{}{}:
 		default:
 		}
-	})
+	}
+	if c.reentry == nil {
+		go run() // nothing to commit first: it leaves now, awaited or not
+		return
+	}
+	q.queued = append(q.queued, run)
 }
 
 // launch starts the queued works.

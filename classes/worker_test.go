@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dobj/dobj/objects"
 )
@@ -192,5 +193,34 @@ export default {
 		if want := "svc POST /check|5|RangeError: bad sum|TypeError"; err != nil || string(resp.Body) != want {
 			t.Fatalf("service binding = %v, %v; want %q", resp, err, want)
 		}
+	}
+}
+
+// A stub call the Worker does not await still goes out.
+func TestWorkerUnawaitedStubCallGoesOut(t *testing.T) {
+	out := &fakeOutbound{counts: map[string]int{}}
+	w := newTestWorker(t, `
+export default {
+  fetch(request, env) {
+    env.COUNTER.getByName("x").increment();
+    return new Response("sent");
+  },
+};`, out)
+	if resp, err := workerGet(t, w, "/"); err != nil || string(resp.Body) != "sent" {
+		t.Fatalf("fetch = %v, %v", resp, err)
+	}
+	id := objects.NewNamespace("app", "Counter").IDFromName("x").String()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out.mu.Lock()
+		n := out.counts[id]
+		out.mu.Unlock()
+		if n == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the unawaited increment never reached the object")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
