@@ -1,0 +1,221 @@
+package e2e
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dobj/dobj/client"
+)
+
+// Cloudflare's own Durable Objects examples (issue 20's conformance
+// list), each deployed unchanged from its directory under examples/ to
+// three nodes with `dobj deploy` and driven through every node's Worker
+// listener. An example whose code cannot run as written, or that needs
+// what the runtime lacks, is tested for that, or skipped naming it.
+
+// exampleCluster is a three-node cluster whose nodes serve Workers too.
+type exampleCluster struct {
+	*testCluster
+	workers []string // node i's Worker listener, http://host:port
+}
+
+// newExampleCluster starts three nodes with --worker-addr and waits until
+// they are ready.
+func newExampleCluster(t *testing.T) *exampleCluster {
+	t.Helper()
+	c := &exampleCluster{testCluster: newWorkerCluster(t, 3)}
+	c.start()
+	for _, nd := range c.nodes {
+		c.workers = append(c.workers, workerURL(nd))
+	}
+	return c
+}
+
+// deployExample runs `dobj deploy` in the example's directory through a
+// node (retrying while the cluster settles) and returns what it says.
+func (c *exampleCluster) deployExample(dir string) client.ScriptDeployed {
+	c.t.Helper()
+	var d client.ScriptDeployed
+	eventually(c.t, 30*time.Second, "dobj deploy in "+dir, func() error {
+		out, errOut, code := dobjIn(c.t, dir, c.nodes[0].url(), "deploy")
+		if code != 0 {
+			return errors.New(errOut)
+		}
+		return json.Unmarshal([]byte(out), &d)
+	})
+	return d
+}
+
+// worker sends a request to a Worker listener; a transport error is a
+// status 0 answer.
+func (c *exampleCluster) worker(method, url, body string, header map[string]string) response {
+	var b []byte
+	if body != "" {
+		b = []byte(body)
+	}
+	return c.do(method, url, b, header)
+}
+
+// firstRequest sends a request through a Worker listener, again while
+// the node answers that no Worker serves it (it has not yet applied the
+// deploy): requests that must not be repeated.
+func (c *exampleCluster) firstRequest(method, url, body string) response {
+	c.t.Helper()
+	var r response
+	eventually(c.t, 30*time.Second, "a Worker at "+url, func() error {
+		r = c.worker(method, url, body, nil)
+		if r.status == 0 || r.status == http.StatusNotFound && strings.Contains(string(r.body), "no Worker serves") {
+			return errors.New(r.String())
+		}
+		return nil
+	})
+	return r
+}
+
+// waitServed polls url through every node's Worker listener until each
+// answers want (a follower learns of the script through the log).
+func (c *exampleCluster) waitServed(path string, want int) {
+	c.t.Helper()
+	for _, w := range c.workers {
+		eventually(c.t, 30*time.Second, "the Worker served at "+w, func() error {
+			if r := c.worker(http.MethodGet, w+path, "", nil); r.status != want {
+				return fmt.Errorf("GET %s%s: %s", w, path, r)
+			}
+			return nil
+		})
+	}
+}
+
+// "Build a counter": RPC increment, decrement and getCounterValue by name,
+// counted exactly through all three nodes.
+func TestExampleCounter(t *testing.T) {
+	c := newExampleCluster(t)
+	c.deployExample("../examples/do-counter")
+	c.waitServed("/?name=A", http.StatusOK)
+	want := 0
+	for i := range 9 {
+		w := c.workers[i%3]
+		want++
+		r := c.worker(http.MethodGet, w+"/increment?name=A", "", nil)
+		if exp := fmt.Sprintf("Durable Object 'A' count: %d", want); r.status != http.StatusOK || string(r.body) != exp {
+			t.Fatalf("increment %d via %s: %s, want %q", i+1, w, r, exp)
+		}
+	}
+	r := c.worker(http.MethodGet, c.workers[1]+"/decrement?name=A", "", nil)
+	if r.status != http.StatusOK || string(r.body) != "Durable Object 'A' count: 8" {
+		t.Fatalf("decrement: %s", r)
+	}
+	for _, w := range c.workers {
+		if r := c.worker(http.MethodGet, w+"/?name=A", "", nil); string(r.body) != "Durable Object 'A' count: 8" {
+			t.Fatalf("value via %s: %s", w, r)
+		}
+		if r := c.worker(http.MethodGet, w+"/?name=B", "", nil); string(r.body) != "Durable Object 'B' count: 0" {
+			t.Fatalf("another name via %s: %s", w, r)
+		}
+	}
+	if r := c.worker(http.MethodGet, c.workers[2]+"/", "", nil); r.status != http.StatusOK || !strings.HasPrefix(string(r.body), "Select a Durable Object") {
+		t.Fatalf("no name: %s", r)
+	}
+	if r := c.worker(http.MethodGet, c.workers[2]+"/other?name=A", "", nil); r.status != http.StatusNotFound || string(r.body) != "Not found" {
+		t.Fatalf("unknown path: %s", r)
+	}
+	// 64 concurrent increments through the three nodes: each count
+	// answered once, none lost.
+	var wg sync.WaitGroup
+	seen := make([]atomic.Int32, 8+64+1)
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := c.worker(http.MethodGet, c.workers[i%3]+"/increment?name=A", "", nil)
+			n, err := strconv.Atoi(strings.TrimPrefix(string(r.body), "Durable Object 'A' count: "))
+			if r.status != http.StatusOK || err != nil || n < 9 || n > 72 {
+				t.Errorf("concurrent increment: %s", r)
+				return
+			}
+			seen[n].Add(1)
+		}()
+	}
+	wg.Wait()
+	for n := 9; n <= 72; n++ {
+		if seen[n].Load() != 1 {
+			t.Fatalf("count %d answered %d times", n, seen[n].Load())
+		}
+	}
+}
+
+// "Build a rate limiter": one object per client address (the listener's
+// CF-Connecting-IP); past the bucket's 10,000 tokens, refilled 5,000
+// every 5 seconds, requests are refused with 429.
+func TestExampleRateLimiter(t *testing.T) {
+	c := newExampleCluster(t)
+	c.deployExample("../examples/do-rate-limiter")
+	c.waitServed("/", http.StatusOK)
+	if r := c.worker(http.MethodGet, c.workers[0]+"/", "", nil); string(r.body) != "Call some upstream resource..." {
+		t.Fatalf("first request: %s", r)
+	}
+	// 32 clients over the three nodes until the bucket is empty; a
+	// client's own CF-Connecting-IP header does not choose its bucket.
+	// The harness's client keeps two idle connections a host; these
+	// clients keep theirs, so that the rate is not spent on handshakes.
+	hc := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	defer hc.CloseIdleConnections()
+	get := func(url, ip string) (int, string, error) {
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			return 0, "", err
+		}
+		req.Header.Set("CF-Connecting-IP", ip)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), err
+	}
+	var (
+		ok, limited atomic.Int64
+		wg          sync.WaitGroup
+	)
+	start := time.Now()
+	deadline := start.Add(2 * time.Minute)
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ip := fmt.Sprintf("10.0.0.%d", i)
+			for limited.Load() < 100 && time.Now().Before(deadline) {
+				status, body, err := get(c.workers[i%3]+"/", ip)
+				switch {
+				case status == http.StatusOK && body == "Call some upstream resource...":
+					ok.Add(1)
+				case status == http.StatusTooManyRequests && body == "Rate limit exceeded":
+					limited.Add(1)
+				default:
+					t.Errorf("request: %d %s %v", status, body, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if limited.Load() < 100 {
+		t.Fatalf("%d requests answered, %d refused: the limit was not reached", ok.Load(), limited.Load())
+	}
+	// Four requests took tokens before the loop (the first and
+	// waitServed's three).
+	if ok.Load()+4 < 10000 {
+		t.Fatalf("only %d requests passed before the limit, want the bucket's 10,000", ok.Load()+4)
+	}
+	t.Logf("%d requests passed, %d refused, in %v", ok.Load(), limited.Load(), time.Since(start).Round(time.Millisecond))
+}
