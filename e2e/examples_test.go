@@ -219,3 +219,37 @@ func TestExampleRateLimiter(t *testing.T) {
 	}
 	t.Logf("%d requests passed, %d refused, in %v", ok.Load(), limited.Load(), time.Since(start).Round(time.Millisecond))
 }
+
+// "Durable Object in-memory state": its constructor sets this.state
+// without calling super(ctx, env), which JavaScript refuses in a derived
+// class, on Cloudflare as here: every request is the Worker's 500.
+func TestExampleInMemoryState(t *testing.T) {
+	c := newExampleCluster(t)
+	c.deployExample("../examples/do-in-memory-state")
+	for _, w := range c.workers {
+		eventually(t, 30*time.Second, "the example's error via "+w, func() error {
+			r := c.worker(http.MethodGet, w+"/", "", nil)
+			if r.status != http.StatusInternalServerError || r.header.Get("Content-Type") != "application/problem+json" ||
+				!strings.Contains(string(r.body), "Must call super constructor in derived class before accessing 'this'") {
+				return fmt.Errorf("GET %s/: %s", w, r)
+			}
+			return nil
+		})
+	}
+}
+
+// "Durable Object Time To Live": the page's fetch() holds a literal
+// "..." where the rest of the handler would go, so the code does not
+// parse: `dobj deploy` refuses it naming the file and line, and nothing
+// is deployed.
+func TestExampleTTL(t *testing.T) {
+	c := newExampleCluster(t)
+	_, errOut, code := dobjIn(t, "../examples/do-ttl", c.nodes[0].url(), "deploy")
+	if code == 0 || !strings.Contains(errOut, "src/index.ts:19:5: Unexpected \"...\"") {
+		t.Fatalf("dobj deploy: exit %d, %s", code, errOut)
+	}
+	var list struct{ Scripts []client.Script }
+	if err := c.getJSON(c.nodes[0].url()+"/_scripts", &list); err != nil || len(list.Scripts) != 0 {
+		t.Fatalf("scripts after a refused deploy: %+v %v", list, err)
+	}
+}
