@@ -126,6 +126,18 @@ func TestExampleCounter(t *testing.T) {
 			t.Fatalf("another name via %s: %s", w, r)
 		}
 	}
+	// The operator's way to the same object, without a Worker: the
+	// class's RPC method by the script, class and name.
+	for _, nd := range c.nodes {
+		out, errOut, code := dobj(t, nd.url(), "rpc", "my-counter", "Counter", "A", "increment", "2")
+		if code != 0 || strings.TrimSpace(out) != "10" {
+			t.Fatalf("dobj rpc increment 2 via %s: %q %s", nd.id, out, errOut)
+		}
+		out, errOut, code = dobj(t, nd.url(), "rpc", "my-counter", "Counter", "A", "decrement", "2")
+		if code != 0 || strings.TrimSpace(out) != "8" {
+			t.Fatalf("dobj rpc decrement 2 via %s: %q %s", nd.id, out, errOut)
+		}
+	}
 	if r := c.worker(http.MethodGet, c.workers[2]+"/", "", nil); r.status != http.StatusOK || !strings.HasPrefix(string(r.body), "Select a Durable Object") {
 		t.Fatalf("no name: %s", r)
 	}
