@@ -1,0 +1,77 @@
+package classes
+
+import (
+	"strings"
+	"testing"
+)
+
+// bodyCase is a class body to run (see bodyModule) and what it answers,
+// or "!text" for an error whose message contains text.
+type bodyCase struct{ name, body, want string }
+
+// runBodyCases runs each case on a fresh object of a fresh engine.
+func runBodyCases(t *testing.T, cfg Config, tests []bodyCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := runBody(t, newTestEngine(t, cfg), newFakeState("obj"), tt.body)
+			if want, ok := strings.CutPrefix(tt.want, "!"); ok {
+				if msg := scriptMessage(t, err); !strings.Contains(msg, want) {
+					t.Fatalf("error %q, want it to contain %q", msg, want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// hexJS is a helper the crypto cases use: an ArrayBuffer as hex.
+const hexJS = `const hex = (b) => Array.from(new Uint8Array(b), (x) => (x < 16 ? "0" : "") + x.toString(16)).join(""); const enc = (s) => new TextEncoder().encode(s);`
+
+func TestSubtleCrypto(t *testing.T) {
+	runBodyCases(t, Config{}, []bodyCase{
+		{"digest", hexJS + `const d = enc("abc");
+			return [hex(await crypto.subtle.digest("SHA-1", d)), hex(await crypto.subtle.digest({name: "sha-256"}, d.buffer)),
+				hex(await crypto.subtle.digest("SHA-384", d)), hex(await crypto.subtle.digest("SHA-512", new DataView(d.buffer)))]`,
+			`["a9993e364706816aba3e25717850c26c9cd0d89d","ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",` +
+				`"cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7",` +
+				`"ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"]`},
+		{"digest of a view's own bytes", hexJS + `const d = enc("xabcx"); return hex(await crypto.subtle.digest("SHA-1", d.subarray(1, 4)))`,
+			`"a9993e364706816aba3e25717850c26c9cd0d89d"`},
+		{"digest unknown hash rejects", `await crypto.subtle.digest("MD5", new Uint8Array(1))`, `!NotSupportedError: Unrecognized hash algorithm MD5`},
+		{"digest of a string rejects", `await crypto.subtle.digest("SHA-1", "abc")`, `!data must be an ArrayBuffer`},
+		// RFC 4231, test case 2.
+		{"hmac sign verify", hexJS + `const k = await crypto.subtle.importKey("raw", enc("Jefe"), {name: "HMAC", hash: "SHA-256"}, false, ["sign", "verify"]);
+			const sig = await crypto.subtle.sign("HMAC", k, enc("what do ya want for nothing?"));
+			const bad = new Uint8Array(sig.slice(0)); bad[31] ^= 1;
+			return [hex(sig), await crypto.subtle.verify("HMAC", k, sig, enc("what do ya want for nothing?")),
+				await crypto.subtle.verify({name: "HMAC"}, k, bad, enc("what do ya want for nothing?")),
+				await crypto.subtle.verify("HMAC", k, sig.slice(1), enc("what do ya want for nothing?")),
+				k.type, k.extractable, k.algorithm.name, k.algorithm.hash.name, k.algorithm.length, k.usages, String(k)]`,
+			`["5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",true,false,false,"secret",false,"HMAC","SHA-256",32,["sign","verify"],"[object CryptoKey]"]`},
+		{"hmac usage refused", `const k = await crypto.subtle.importKey("raw", new Uint8Array([1]), {name: "HMAC", hash: "SHA-1"}, false, ["verify"]);
+			await crypto.subtle.sign("HMAC", k, new Uint8Array(0))`, `!InvalidAccessError: the key does not allow sign`},
+		{"hmac export", hexJS + `const k = await crypto.subtle.importKey("raw", new Uint8Array([1, 2]), {name: "HMAC", hash: {name: "SHA-512"}}, true, ["sign"]);
+			return hex(await crypto.subtle.exportKey("raw", k))`, `"0102"`},
+		{"hmac not extractable", `const k = await crypto.subtle.importKey("raw", new Uint8Array([1]), {name: "HMAC", hash: "SHA-1"}, false, ["sign"]);
+			await crypto.subtle.exportKey("raw", k)`, `!not extractable`},
+		{"importKey jwk unsupported", `await crypto.subtle.importKey("jwk", {}, {name: "HMAC", hash: "SHA-1"}, false, ["sign"])`, `!NotSupportedError`},
+		{"generateKey", hexJS + `const k = await crypto.subtle.generateKey({name: "HMAC", hash: "SHA-384"}, true, ["sign", "verify"]);
+			const raw = await crypto.subtle.exportKey("raw", k); const sig = await crypto.subtle.sign("HMAC", k, enc("m"));
+			return [k.algorithm.length, raw.byteLength, sig.byteLength, await crypto.subtle.verify("HMAC", k, sig, enc("m"))]`, `[1024,128,48,true]`},
+		{"timingSafeEqual", `const a = new Uint8Array([1, 2, 3]);
+			return [crypto.subtle.timingSafeEqual(a, new Uint8Array([1, 2, 3])), crypto.subtle.timingSafeEqual(a.buffer, new Uint8Array([1, 2, 4]))]`, `[true,false]`},
+		{"timingSafeEqual lengths", `crypto.subtle.timingSafeEqual(new Uint8Array(1), new Uint8Array(2))`, `!same length`},
+		{"getRandomValues quota", `crypto.getRandomValues(new Uint8Array(65537))`, `!QuotaExceededError`},
+		{"getRandomValues at the quota", `return crypto.getRandomValues(new Uint8Array(65536)).length`, `65536`},
+		{"getRandomValues float", `crypto.getRandomValues(new Float64Array(1))`, `!TypeMismatchError`},
+		{"DOMException", `const e = new DOMException("m", "AbortError"); return [e instanceof Error, e.name, e.message, e.code, new DOMException().name]`,
+			`[true,"AbortError","m",20,"Error"]`},
+	})
+}
