@@ -75,3 +75,24 @@ func TestSubtleCrypto(t *testing.T) {
 			`[true,"AbortError","m",20,"Error"]`},
 	})
 }
+
+func TestBase64CloneAndScheduler(t *testing.T) {
+	runBodyCases(t, Config{}, []bodyCase{
+		{"atob padding and whitespace", `return [atob("aGk="), atob("aGk"), atob(" a G\nk = "), atob("YQ=="), atob("YQ"), atob(""), atob(12)]`,
+			"[\"hi\",\"hi\",\"hi\",\"a\",\"a\",\"\",\"\u00d7\"]"},
+		{"atob too much padding", `atob("aGk==")`, `!InvalidCharacterError`},
+		{"atob padding in the middle", `atob("YQ==YQ==")`, `!InvalidCharacterError`},
+		{"atob length 1 mod 4", `atob("aGkhY")`, `!InvalidCharacterError: atob: the string to be decoded is not correctly encoded`},
+		{"atob bad character", `atob("aG-k")`, `!InvalidCharacterError`},
+		{"atob error is a DOMException", `try { atob("!") } catch (e) { return [e instanceof DOMException, e.name, e.code] }`,
+			`[true,"InvalidCharacterError",5]`},
+		{"atob without argument", `atob()`, `!1 argument required`},
+		{"btoa converts", `return [btoa(null), btoa(1), btoa("")]`, `["bnVsbA==","MQ==",""]`},
+		{"btoa non latin1", `try { btoa("☃") } catch (e) { return [e instanceof DOMException, e.name] }`, `[true,"InvalidCharacterError"]`},
+		{"structuredClone stored semantics", `const c = structuredClone({b: new Set([1]), a: [undefined, NaN], d: new Date(5), u: undefined});
+			return [Object.keys(c), c.a, c.b, c.d]`, `[["a","b","d"],[null,NaN],Set{1},Date(1970-01-01T00:00:00.005Z)]`},
+		{"structuredClone refuses functions", `structuredClone({f() {}})`, `!a function (DataCloneError)`},
+		{"scheduler.wait", `const out = []; const a = scheduler.wait(3).then(() => out.push("3")); const b = scheduler.wait(1).then(() => out.push("1"));
+			const r = await scheduler.wait(5); await Promise.all([a, b]); return [r, out]`, `[undefined,["1","3"]]`},
+	})
+}
