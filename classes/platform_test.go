@@ -96,3 +96,51 @@ func TestBase64CloneAndScheduler(t *testing.T) {
 			const r = await scheduler.wait(5); await Promise.all([a, b]); return [r, out]`, `[undefined,["1","3"]]`},
 	})
 }
+
+func TestEventsAndAbort(t *testing.T) {
+	runBodyCases(t, Config{}, []bodyCase{
+		{"dispatch in order with this and target", `const t = new EventTarget(), out = [];
+			t.addEventListener("x", function (e) { out.push(["f", this === t, e.target === t, e.currentTarget === t, e.eventPhase]) });
+			t.addEventListener("x", { handleEvent(e) { out.push(["h", this !== t, e.type]) } });
+			const r = t.dispatchEvent(new Event("x")); return [r, out]`,
+			`[true,[["f",true,true,true,2],["h",true,"x"]]]`},
+		{"duplicates ignored, once, remove", `const t = new EventTarget(); let n = 0, m = 0; const f = () => n++, g = () => m++;
+			t.addEventListener("x", f); t.addEventListener("x", f); t.addEventListener("x", g, {once: true});
+			t.dispatchEvent(new Event("x")); t.dispatchEvent(new Event("x")); t.removeEventListener("x", f); t.dispatchEvent(new Event("x"));
+			return [n, m]`, `[2,1]`},
+		{"listener removed during dispatch is skipped", `const t = new EventTarget(), out = []; const b = () => out.push("b");
+			t.addEventListener("x", () => { out.push("a"); t.removeEventListener("x", b) }); t.addEventListener("x", b);
+			t.dispatchEvent(new Event("x")); return out`, `["a"]`},
+		{"preventDefault", `const t = new EventTarget(); t.addEventListener("x", (e) => e.preventDefault());
+			t.addEventListener("y", (e) => e.preventDefault(), {passive: true});
+			return [t.dispatchEvent(new Event("x", {cancelable: true})), t.dispatchEvent(new Event("x")), t.dispatchEvent(new Event("y", {cancelable: true}))]`,
+			`[false,true,true]`},
+		{"stopImmediatePropagation", `const t = new EventTarget(), out = []; t.addEventListener("x", (e) => { out.push(1); e.stopImmediatePropagation() });
+			t.addEventListener("x", () => out.push(2)); t.dispatchEvent(new Event("x")); return out`, `[1]`},
+		{"a throwing listener does not stop the others", `const t = new EventTarget(), out = []; t.addEventListener("x", () => { throw new Error("boom") });
+			t.addEventListener("x", () => out.push(2)); return [t.dispatchEvent(new Event("x")), out]`, `[true,[2]]`},
+		{"redispatch while dispatching", `const t = new EventTarget(); const e = new Event("x"); let name;
+			t.addEventListener("x", () => { try { t.dispatchEvent(e) } catch (err) { name = err.name } }); t.dispatchEvent(e); return name`,
+			`"InvalidStateError"`},
+		{"dispatch needs an Event", `new EventTarget().dispatchEvent({type: "x"})`, `!not an Event`},
+		{"subclass and CustomEvent", `class Room extends EventTarget {}; const r = new Room(); let d;
+			r.addEventListener("join", (e) => { d = [e.detail, e instanceof Event, String(e)] }); r.dispatchEvent(new CustomEvent("join", {detail: {who: "a"}}));
+			return [d, new CustomEvent("z").detail]`, `[[{"who":"a"},true,"[object CustomEvent]"],null]`},
+		{"AbortController", `const c = new AbortController(), s = c.signal, out = [];
+			s.addEventListener("abort", (e) => out.push([e.type, s.aborted])); s.onabort = () => out.push("on");
+			const before = s.aborted; c.abort(); c.abort("again");
+			return [before, s.aborted, s.reason instanceof DOMException, s.reason.name, out]`,
+			`[false,true,true,"AbortError",[["abort",true],"on"]]`},
+		{"abort reason and throwIfAborted", `const c = new AbortController(); c.signal.throwIfAborted(); c.abort("why"); try { c.signal.throwIfAborted() } catch (e) { return e }`,
+			`"why"`},
+		{"AbortSignal.abort", `const s = AbortSignal.abort(); return [s.aborted, s.reason.name]`, `[true,"AbortError"]`},
+		{"AbortSignal.timeout", `const s = AbortSignal.timeout(2); const before = s.aborted;
+			await new Promise((r) => s.addEventListener("abort", r)); return [before, s.aborted, s.reason.name]`, `[false,true,"TimeoutError"]`},
+		{"AbortSignal.any", `const a = new AbortController(), b = new AbortController(); const s = AbortSignal.any([a.signal, b.signal]);
+			b.abort("b"); return [s.aborted, s.reason]`, `[true,"b"]`},
+		{"signal option removes a listener", `const t = new EventTarget(), c = new AbortController(); let n = 0;
+			t.addEventListener("x", () => n++, {signal: c.signal}); t.dispatchEvent(new Event("x")); c.abort(); t.dispatchEvent(new Event("x"));
+			t.addEventListener("x", () => n++, {signal: c.signal}); t.dispatchEvent(new Event("x")); return n`, `1`},
+		{"AbortSignal constructor", `new AbortSignal()`, `!Illegal constructor`},
+	})
+}
