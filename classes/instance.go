@@ -214,6 +214,9 @@ func (in *instance) fetch(req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if res, err = in.drained(res); err != nil {
+		return nil, err
+	}
 	return in.responseOf(res)
 }
 

@@ -36,6 +36,8 @@ func (vm *vm) natives() *goja.Object {
 		"digest":          vm.digest,
 		"hmacSign":        vm.hmacSign,
 		"timingSafeEqual": vm.timingSafeEqual,
+		"bodyLimit":       vm.bodyLimit,
+		"tooLarge":        vm.tooLarge,
 		"log":             vm.consoleLog,
 		"setTimeout":      vm.setTimeout,
 		"clearTimeout":    vm.clearTimeout,

@@ -1,6 +1,7 @@
 package classes
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -143,4 +144,77 @@ func TestEventsAndAbort(t *testing.T) {
 			t.addEventListener("x", () => n++, {signal: c.signal}); t.dispatchEvent(new Event("x")); return n`, `1`},
 		{"AbortSignal constructor", `new AbortSignal()`, `!Illegal constructor`},
 	})
+}
+
+func TestStreams(t *testing.T) {
+	runBodyCases(t, Config{}, []bodyCase{
+		{"readable start enqueue close", `const s = new ReadableStream({ start(c) { c.enqueue("a"); c.enqueue("b"); c.close() } });
+			const r = s.getReader(); const out = [s.locked];
+			for (;;) { const {value, done} = await r.read(); if (done) break; out.push(value) }
+			r.releaseLock(); return [out, s.locked]`, `[[true,"a","b"],false]`},
+		{"readable pull on demand", `let n = 0; const s = new ReadableStream({ pull(c) { n++; if (n > 3) c.close(); else c.enqueue(n) } }, {highWaterMark: 0});
+			const out = []; for await (const x of s) out.push(x); return [out, n]`, `[[1,2,3],4]`},
+		{"readable async pull", `let n = 0; const s = new ReadableStream({ async pull(c) { await scheduler.wait(1); if (++n > 2) c.close(); else c.enqueue(n) } });
+			const out = []; for await (const x of s) out.push(x); return out`, `[1,2]`},
+		{"readable error", `const s = new ReadableStream({ start(c) { c.enqueue(1); c.error(new Error("broken")) } }); await s.getReader().read()`, `!broken`},
+		{"readable cancel", `let why; const s = new ReadableStream({ cancel(r) { why = r } }); await s.cancel("enough"); return [why, (await s.getReader().read()).done]`,
+			`["enough",true]`},
+		{"locked twice", `const s = new ReadableStream(); s.getReader(); s.getReader()`, `!locked`},
+		{"byob unsupported", `new ReadableStream().getReader({mode: "byob"})`, `!not supported`},
+		{"tee", `const [a, b] = new ReadableStream({ start(c) { c.enqueue(1); c.enqueue(2); c.close() } }).tee();
+			const all = async (s) => { const o = []; for await (const x of s) o.push(x); return o };
+			return [await all(a), await all(b)]`, `[[1,2],[1,2]]`},
+		{"from", `const out = []; for await (const x of ReadableStream.from(["x", "y"])) out.push(x); return out`, `["x","y"]`},
+		{"writable", `const got = []; const w = new WritableStream({ async write(c) { await scheduler.wait(1); got.push(c) }, close() { got.push("closed") } });
+			const wr = w.getWriter(); wr.write(1); wr.write(2); await wr.close(); return [got, w.locked]`, `[[1,2,"closed"],true]`},
+		{"writable write error", `const w = new WritableStream({ write() { throw new Error("sink") } }); const wr = w.getWriter();
+			await wr.write(1).catch(() => {}); await wr.write(2)`, `!sink`},
+		{"transform", `const t = new TransformStream({ transform(c, ctl) { ctl.enqueue(c.toUpperCase()) }, flush(ctl) { ctl.enqueue("!") } });
+			const w = t.writable.getWriter(); w.write("a"); w.write("b"); w.close();
+			const out = []; for await (const x of t.readable) out.push(x); return out`, `["A","B","!"]`},
+		{"pipeThrough", `const src = ReadableStream.from(["a", "b"]);
+			const out = []; for await (const x of src.pipeThrough(new TransformStream({ transform(c, ctl) { ctl.enqueue(c + c) } }))) out.push(x); return out`,
+			`["aa","bb"]`},
+		{"request body is a stream", `const r = new Request("http://h/", {method: "POST", body: "hello"});
+			const rd = r.body.getReader(); const {value} = await rd.read(); const end = await rd.read();
+			return [r.body instanceof ReadableStream, value instanceof Uint8Array, new TextDecoder().decode(value), end.done, r.bodyUsed]`,
+			`[true,true,"hello",true,true]`},
+		{"body stream read then text", `const r = new Response("x"); await r.body.getReader().read(); await r.text()`, `!already been used`},
+		{"body not read leaves text", `const r = new Response("x"); r.body; return [r.bodyUsed, await r.text(), r.bodyUsed]`, `[false,"x",true]`},
+		{"response from a stream", `const s = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode("a")); c.enqueue("b"); c.close() } });
+			const r = new Response(s); return [r.headers.get("content-type"), r.body === s, await r.text(), r.bodyUsed]`, `[null,true,"ab",true]`},
+		{"request from a stream", `const r = new Request("http://h/", {method: "PUT", body: ReadableStream.from([new Uint8Array([123, 125])])}); return await r.json()`, `{}`},
+		{"stream response clone", `const r = new Response(ReadableStream.from(["q"])); const c = r.clone(); return [await c.text(), await r.text()]`, `["q","q"]`},
+		{"locked stream as body", `const s = new ReadableStream(); s.getReader(); new Response(s)`, `!locked`},
+		{"body over the limit", `const r = new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(1 << 16)) } })); await r.arrayBuffer()`,
+			`!body stream is over 1048576 bytes`},
+	})
+}
+
+// TestStreamResponseIsSentWhole: a Response whose body is a stream the
+// class feeds after fetch returns is read to its end before it is sent,
+// and one over the response limit fails the call.
+func TestStreamResponseIsSentWhole(t *testing.T) {
+	p := mustCompile(t, "S", `
+export class S {
+  async fetch(request) {
+    const { readable, writable } = new TransformStream();
+    const w = writable.getWriter(), enc = new TextEncoder();
+    (async () => {
+      for (let i = 0; i < 3; i++) { await scheduler.wait(1); await w.write(enc.encode("chunk" + i + ";")); }
+      if (new URL(request.url).pathname === "/big") await w.write(new Uint8Array(2 << 20));
+      await w.close();
+    })();
+    return new Response(readable, { headers: { "content-type": "text/plain" } });
+  }
+}`)
+	e := newTestEngine(t, Config{})
+	ref := ClassRef{Name: "S", Version: 1, Program: p}
+	if got := mustDo(t, e, ref, "o", newFakeState("o"), "GET", "/", ""); got != "chunk0;chunk1;chunk2;" {
+		t.Fatalf("body %q", got)
+	}
+	_, err := do(t, e, ref, "o", newFakeState("o"), "GET", "/big", "")
+	if !errors.Is(err, ErrResponseTooLarge) {
+		t.Fatalf("a stream over the limit: %v, want ErrResponseTooLarge", err)
+	}
 }

@@ -22,6 +22,14 @@
     }
     return [r.status, h, r._body];
   }
+  // drainBody reads the stream body of a Response fetch returned to its
+  // end, so that the engine sends it whole: it returns r, or a promise of
+  // r once its body is an ArrayBuffer.
+  function drainBody(r) {
+    if (!(r instanceof Response) || !(r._body instanceof ReadableStream)) return r;
+    if (r.bodyUsed || r._body.locked) throw new TypeError("the Response's body stream is locked or was read already");
+    return readAll(r._body, bodyLimit, "the Response").then((b) => { r._body = b; return r; });
+  }
   function isClass(v) {
     return typeof v === "function" && /^class\b/.test(Function.prototype.toString.call(v));
   }
@@ -33,4 +41,4 @@
   function construct(C, ctx, env) { return new C(ctx, env); }
   // requestProto: the engine builds the Request fetch gets itself (see
   // requestValue), on this prototype.
-  return { makeContext, requestProto: Request.prototype, responseParts, isClass, mapEntries, setValues, construct };
+  return { makeContext, requestProto: Request.prototype, responseParts, drainBody, isClass, mapEntries, setValues, construct };

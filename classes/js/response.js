@@ -30,9 +30,9 @@
     get type() { return "default"; }
     get url() { return ""; }
     clone() {
-      if (this._used) throw new TypeError("Body has already been used");
+      if (this.bodyUsed) throw new TypeError("Body has already been used");
       const r = new Response(null, { status: this.status, statusText: this.statusText, headers: this.headers });
-      r._body = this._body;
+      r._body = this._cloneBody();
       return r;
     }
     static json(data, init) {
