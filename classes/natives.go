@@ -38,6 +38,7 @@ func (vm *vm) natives() *goja.Object {
 		"timingSafeEqual": vm.timingSafeEqual,
 		"bodyLimit":       vm.bodyLimit,
 		"tooLarge":        vm.tooLarge,
+		"parseMultipart":  vm.parseMultipart,
 		"log":             vm.consoleLog,
 		"setTimeout":      vm.setTimeout,
 		"clearTimeout":    vm.clearTimeout,

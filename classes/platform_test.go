@@ -218,3 +218,36 @@ export class S {
 		t.Fatalf("a stream over the limit: %v, want ErrResponseTooLarge", err)
 	}
 }
+
+func TestBlobAndFormData(t *testing.T) {
+	runBodyCases(t, Config{}, []bodyCase{
+		{"blob", `const b = new Blob(["hé", new Uint8Array([33]), new Blob(["?"])], {type: "Text/Plain"});
+			return [b.size, b.type, await b.text(), [...new Uint8Array(await b.arrayBuffer())].length, String(b)]`, `[5,"text/plain","hé!?",5,"[object Blob]"]`},
+		{"blob slice", `const b = new Blob(["abcdef"]); return [await b.slice(1, 3).text(), await b.slice(-2).text(), await b.slice(4, 2).text(), b.slice(0, 1, "x/y").type]`,
+			`["bc","ef","","x/y"]`},
+		{"blob bad type", `return new Blob([], {type: "a\u00e9"}).type`, `""`},
+		{"blob stream", `const out = []; for await (const c of new Blob(["xy"]).stream()) out.push(new TextDecoder().decode(c)); return out`, `["xy"]`},
+		{"file", `const f = new File(["1"], "a.txt", {type: "text/plain", lastModified: 5}); return [f.name, f.lastModified, f.size, f instanceof Blob]`,
+			`["a.txt",5,1,true]`},
+		{"blob body", `const r = new Response(new Blob(["{}"], {type: "application/json"})); return [r.headers.get("content-type"), await r.json()]`,
+			`["application/json",{}]`},
+		{"body.blob", `const b = await new Response("hi", {headers: {"content-type": "text/x"}}).blob(); return [b.type, await b.text()]`, `["text/x","hi"]`},
+		{"formdata", `const f = new FormData(); f.append("a", "1"); f.append("b", 2); f.append("a", "3"); f.append("f", new Blob(["z"]));
+			const before = [f.get("a"), f.getAll("a"), f.has("b"), f.get("nope"), f.get("f").name, f.get("f") instanceof File];
+			f.set("a", "4"); f.delete("b"); return [before, [...f].map(([k, v]) => [k, typeof v === "string" ? v : "file"]), [...f.keys()]]`,
+			`[["1",["1","3"],true,null,"blob",true],[["a","4"],["f","file"]],["a","f"]]`},
+		{"formData urlencoded", `const r = new Request("http://h/", {method: "POST", body: new URLSearchParams({a: "x y", b: "2"})});
+			const f = await r.formData(); return [f.get("a"), f.get("b")]`, `["x y","2"]`},
+		{"formData multipart round trip", `const f = new FormData(); f.append("name", "dobj\n"); f.append("up", new File(["bytes"], "a\"b.txt", {type: "text/plain"}));
+			const r = new Response(f); const ct = r.headers.get("content-type");
+			const g = await new Request("http://h/", {method: "POST", body: await r.arrayBuffer(), headers: {"content-type": ct}}).formData();
+			const up = g.get("up"); return [/^multipart\/form-data; boundary=-+formdata-dobj-[0-9a-f]{24}$/.test(ct), g.get("name"), up.name, up.type, await up.text()]`,
+			`[true,"dobj\r\n","a%22b.txt","text/plain","bytes"]`},
+		{"formData multipart by hand", `const body = "--X\r\nContent-Disposition: form-data; name=\"k\"\r\n\r\nv\r\n--X\r\nContent-Disposition: form-data; name=\"f\"; filename=\"dir/x.bin\"\r\n\r\n\u0001\r\n--X--\r\n";
+			const f = await new Request("http://h/", {method: "POST", body, headers: {"content-type": "multipart/form-data; boundary=\"X\""}}).formData();
+			return [f.get("k"), f.get("f").name, f.get("f").size, f.get("f").type]`, `["v","dir/x.bin",1,""]`},
+		{"formData wrong type", `await new Response("a=1").formData()`, `!is not a form's`},
+		{"formData bad multipart", `await new Response("junk", {headers: {"content-type": "multipart/form-data; boundary=X"}}).formData()`, `!not multipart/form-data`},
+		{"formData no boundary", `await new Response("", {headers: {"content-type": "multipart/form-data"}}).formData()`, `!no boundary`},
+	})
+}

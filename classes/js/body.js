@@ -6,27 +6,31 @@
   function protoDefault(proto, k, value) {
     Object.defineProperty(proto, k, { value, writable: true, configurable: true, enumerable: false });
   }
-  // A body is kept as null, a string, an ArrayBuffer, or a ReadableStream
-  // (read to its end when the body is consumed or sent).
-  function bodyInit(body) {
-    if (body === undefined || body === null) return null;
-    if (typeof body === "string") return body;
-    if (body instanceof ArrayBuffer) return body.slice(0);
-    if (ArrayBuffer.isView(body)) return body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength);
-    if (body instanceof URLSearchParams) return body.toString();
+  // extractBody is fetch's "extract a body": [the body as kept, the
+  // Content-Type it implies or null]. A body is kept as null, a string,
+  // an ArrayBuffer, or a ReadableStream (read to its end when the body is
+  // consumed or sent).
+  const TEXT_TYPE = "text/plain;charset=UTF-8";
+  function extractBody(body) {
+    if (body === undefined || body === null) return [null, null];
+    if (typeof body === "string") return [body, TEXT_TYPE];
+    if (body instanceof ArrayBuffer) return [body.slice(0), null];
+    if (ArrayBuffer.isView(body)) return [body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength), null];
+    if (body instanceof URLSearchParams) return [body.toString(), "application/x-www-form-urlencoded;charset=UTF-8"];
+    if (body instanceof Blob) return [body._bytes.slice().buffer, body.type === "" ? null : body.type];
+    if (body instanceof FormData) { const [ct, b] = multipartBody(body); return [b, ct]; }
     if (body instanceof ReadableStream) {
       if (body.locked || body._disturbed) throw new TypeError("the body stream is locked or was read already");
-      return body;
+      return [body, null];
     }
-    return String(body);
+    return [String(body), TEXT_TYPE];
   }
-  // defaultContentType sets the Content-Type fetch's spec gives a body
-  // given as init (a string or URLSearchParams), unless one is set.
-  function defaultContentType(init, headers) {
-    if (headers.has("content-type")) return;
-    if (init instanceof URLSearchParams) headers.set("content-type", "application/x-www-form-urlencoded;charset=UTF-8");
-    else if (init !== null && init !== undefined && !(init instanceof ArrayBuffer) && !ArrayBuffer.isView(init) &&
-      !(init instanceof ReadableStream)) headers.set("content-type", "text/plain;charset=UTF-8");
+  // setBody sets what extractBody makes of init, and the Content-Type it
+  // implies unless headers has one.
+  function setBody(r, init, headers) {
+    const [b, ct] = extractBody(init);
+    r._body = b;
+    if (ct !== null && !headers.has("content-type")) headers.set("content-type", ct);
   }
   // headersOf builds Headers from the engine's "name\0value\0…" (names
   // lower case and valid, values without NUL), unchecked.
@@ -102,6 +106,12 @@
       return this._consume().then((b) => (b === null ? new ArrayBuffer(0) : typeof b === "string" ? native.encodeUTF8(b) : b.slice(0)));
     }
     bytes() { return this.arrayBuffer().then((b) => new Uint8Array(b)); }
-    formData() { return Promise.reject(new TypeError("formData() is not supported")); }
-    blob() { return Promise.reject(new TypeError("blob() is not supported")); }
+    formData() {
+      const ct = this.headers.get("content-type");
+      return this._consume().then((b) => parseFormData(ct, b));
+    }
+    blob() {
+      const ct = this.headers.get("content-type");
+      return this.arrayBuffer().then((b) => new Blob([b], { type: ct === null ? "" : ct }));
+    }
   }

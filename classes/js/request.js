@@ -13,11 +13,11 @@
       if (METHODS.includes(m.toUpperCase())) m = m.toUpperCase();
       this.method = m;
       this.headers = new Headers(init.headers !== undefined ? init.headers : src ? src.headers : undefined);
-      this._body = init.body !== undefined ? bodyInit(init.body) : src ? src._cloneBody() : null;
+      if (init.body !== undefined) setBody(this, init.body, this.headers);
+      else this._body = src ? src._cloneBody() : null;
       if (this._body !== null && (this.method === "GET" || this.method === "HEAD")) {
         throw new TypeError("Request with GET/HEAD method cannot have a body");
       }
-      if (init.body !== undefined) defaultContentType(init.body, this.headers);
       this._used = false;
       this.signal = init.signal !== undefined ? init.signal : src ? src.signal : null;
     }

@@ -18,11 +18,10 @@
       this.status = status;
       this.statusText = init === undefined || init === null || init.statusText === undefined ? "" : String(init.statusText);
       this.headers = new Headers(init === undefined || init === null ? undefined : init.headers);
-      this._body = bodyInit(body);
+      setBody(this, body, this.headers);
       if (this._body !== null && nullBodyStatus(status)) {
         throw new TypeError(`Response with status ${status} cannot have a body`);
       }
-      defaultContentType(body, this.headers);
       this._used = false;
     }
     get ok() { return this.status >= 200 && this.status <= 299; }
