@@ -39,6 +39,11 @@ type call struct {
 
 	ws *socketCall // WebSocket sends held by the output gate (websocket.go)
 
+	// outbound are the call's fetches in flight, which send themselves on
+	// outDone when they complete (fetch.go).
+	outbound []*outbound
+	outDone  chan *outbound
+
 	cpuUsed time.Duration
 	// allocSinceLook, heap0, gcCycles and heapSample: what chargeHeap
 	// (memory.go) counts and compares.
@@ -68,7 +73,13 @@ func newCall(ctx context.Context, state State, cfg *Config) *call {
 	return c
 }
 
-func (c *call) stop() { c.stopCtx() }
+// stop ends the call: its fetches still in flight are canceled.
+func (c *call) stop() {
+	c.stopCtx()
+	for _, op := range c.outbound {
+		op.cancel()
+	}
+}
 
 // interrupt stops the JavaScript running for c, if any, with reason.
 func (c *call) interrupt(reason error) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"time"
 
 	"github.com/dop251/goja"
 )
@@ -124,7 +123,8 @@ func (in *instance) run(f func() (goja.Value, error)) (v goja.Value, err error) 
 
 // settle drives the call's event loop until v (when it is a promise) and
 // every blockConcurrencyWhile and waitUntil promise have settled, running
-// timers as they come due; it returns v's value.
+// timers as they come due and settling fetches as they complete (next);
+// it returns v's value.
 func (in *instance) settle(v goja.Value, what string) (goja.Value, error) {
 	c := in.call
 	p := promiseOf(v)
@@ -147,30 +147,7 @@ func (in *instance) settle(v goja.Value, what string) (goja.Value, error) {
 		if (p == nil || settled(p)) && len(c.blocking) == 0 && len(c.waiting) == 0 {
 			break
 		}
-		t := c.popTimer()
-		if t == nil {
-			return nil, errorf(ErrNeverSettled, "%s awaits something that can never happen (no timer is pending)", what)
-		}
-		if d := time.Until(t.when); d > 0 {
-			if err := in.outside(func() error {
-				wait := time.NewTimer(d)
-				defer wait.Stop()
-				select {
-				case <-wait.C:
-					return nil
-				case <-c.ctx.Done():
-					return c.ctx.Err()
-				}
-			}); err != nil {
-				return nil, err
-			}
-		}
-		if t.every > 0 { // an interval fires again unless its callback clears it
-			next := *t
-			next.when = t.when.Add(t.every)
-			c.timers = append(c.timers, &next)
-		}
-		if _, err := in.run(func() (goja.Value, error) { return t.fn(goja.Undefined(), t.args...) }); err != nil {
+		if err := in.next(what); err != nil {
 			return nil, err
 		}
 	}

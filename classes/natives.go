@@ -39,6 +39,7 @@ func (vm *vm) natives() *goja.Object {
 		"bodyLimit":       vm.bodyLimit,
 		"tooLarge":        vm.tooLarge,
 		"parseMultipart":  vm.parseMultipart,
+		"fetch":           vm.fetch,
 		"log":             vm.consoleLog,
 		"setTimeout":      vm.setTimeout,
 		"clearTimeout":    vm.clearTimeout,

@@ -27,7 +27,7 @@ var preludeFiles embed.FS
 var preludeParts = []string{
 	"builtins.js", "regexp.js", "json.js", "strings.js", "globals.js",
 	"domexception.js", "encoding.js", "headers.js", "url.js", "body.js", "request.js", "response.js",
-	"subtle.js", "crypto.js", "console.js", "timers.js", "events.js", "streams.js", "blob.js", "formdata.js", "clone.js",
+	"subtle.js", "crypto.js", "console.js", "timers.js", "events.js", "streams.js", "blob.js", "formdata.js", "fetch.js", "clone.js",
 	"storage.js", "context.js", "hooks.js",
 }
 

@@ -25,9 +25,9 @@
       this._used = false;
     }
     get ok() { return this.status >= 200 && this.status <= 299; }
-    get redirected() { return false; }
+    get redirected() { return this._redirected === true; }
     get type() { return "default"; }
-    get url() { return ""; }
+    get url() { return this._url === undefined ? "" : this._url; }
     clone() {
       if (this.bodyUsed) throw new TypeError("Body has already been used");
       const r = new Response(null, { status: this.status, statusText: this.statusText, headers: this.headers });
