@@ -50,6 +50,9 @@ func (in *instance) begin(c *call) {
 	in.call = c
 	in.vm.call = c
 	c.rt = in.vm.rt
+	if c.ws != nil {
+		c.ws.owner = in
+	}
 }
 
 // end detaches the call; timers it left pending are dropped.

@@ -73,23 +73,43 @@
     const i = ls.indexOf(l);
     if (i >= 0) ls.splice(i, 1);
   }
+  function reportListenerError(ev, e) {
+    native.log("error", `Uncaught (in ${ev.type} listener) ${e instanceof Error && e.stack ? e.stack : e}`);
+  }
+  // started collects, during dispatchAwaiting, the promises listeners
+  // return; null otherwise.
+  let started = null;
   // invoke calls one listener; what it throws is reported, as the DOM
   // reports it, and the other listeners still run.
   function invoke(t, l, ev) {
     ev._passive = l.passive;
     try {
       const cb = l.callback;
+      let r;
       if (typeof cb === "function") {
-        cb.call(t, ev);
+        r = cb.call(t, ev);
       } else {
         const h = cb.handleEvent;
         if (typeof h !== "function") throw new TypeError("the listener's handleEvent is not a function");
-        h.call(cb, ev);
+        r = h.call(cb, ev);
+      }
+      if (started !== null && r !== null && typeof r === "object" && typeof r.then === "function") {
+        started.push(Promise.resolve(r).catch((e) => reportListenerError(ev, e)));
       }
     } catch (e) {
-      native.log("error", `Uncaught (in ${ev.type} listener) ${e instanceof Error && e.stack ? e.stack : e}`);
+      reportListenerError(ev, e);
     }
     ev._passive = false;
+  }
+  // dispatchAwaiting dispatches ev on t and returns a promise settled when
+  // the promises its listeners returned have: the engine waits for a
+  // socket's async listeners as for a handler (socketevents.go).
+  function dispatchAwaiting(t, ev) {
+    const outer = started;
+    started = [];
+    let mine;
+    try { t.dispatchEvent(ev); } finally { mine = started; started = outer; }
+    return Promise.all(mine);
   }
   class EventTarget {
     constructor() { listenersOf(this); }

@@ -41,4 +41,4 @@
   function construct(C, ctx, env) { return new C(ctx, env); }
   // requestProto: the engine builds the Request fetch gets itself (see
   // requestValue), on this prototype.
-  return { makeContext, requestProto: Request.prototype, responseParts, drainBody, isClass, mapEntries, setValues, construct };
+  return { makeContext, requestProto: Request.prototype, responseParts, drainBody, dispatchAwaiting, isClass, mapEntries, setValues, construct };
