@@ -41,8 +41,9 @@ type call struct {
 
 	// outbound are the call's fetches in flight, which send themselves on
 	// outDone when they complete (fetch.go).
-	outbound []*outbound
-	outDone  chan *outbound
+	outbound     []*outbound
+	outDone      chan *outbound
+	nextOutbound int64
 
 	cpuUsed time.Duration
 	// allocSinceLook, heap0, gcCycles and heapSample: what chargeHeap

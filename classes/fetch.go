@@ -31,6 +31,7 @@ const maxOutbound = 32
 
 // outbound is one fetch in flight.
 type outbound struct {
+	id              int64
 	resolve, reject goja.Callable
 	cancel          context.CancelFunc
 	// Set by the goroutine before it sends the op on call.outDone.
@@ -122,9 +123,10 @@ func outboundClient(allow []string) *http.Client {
 }
 
 // fetch(method, url, "name\0value\0…", body, redirect, resolve, reject)
-// starts an outbound fetch; resolve gets [status, statusText, headers,
-// body ArrayBuffer, url], reject an error. A host not allowed is a
-// TypeError thrown at once (the prelude turns it into a rejection).
+// starts an outbound fetch and returns its id (for abortFetch); resolve
+// gets [status, statusText, headers, body ArrayBuffer, url], reject an
+// error. A host not allowed is a TypeError thrown at once (the prelude
+// turns it into a rejection).
 func (vm *vm) fetch(fc goja.FunctionCall) goja.Value {
 	c := vm.call
 	if c == nil {
@@ -144,7 +146,8 @@ func (vm *vm) fetch(fc goja.FunctionCall) goja.Value {
 	if err != nil {
 		vm.typeError("fetch: %v", err)
 	}
-	op := &outbound{}
+	c.nextOutbound++
+	op := &outbound{id: c.nextOutbound}
 	op.resolve, _ = goja.AssertFunction(fc.Argument(5))
 	op.reject, _ = goja.AssertFunction(fc.Argument(6))
 	base := c.ctx
@@ -171,6 +174,19 @@ func (vm *vm) fetch(fc goja.FunctionCall) goja.Value {
 		}
 		done <- op // never blocks: the channel holds maxOutbound
 	}()
+	return vm.rt.ToValue(op.id)
+}
+
+// abortFetch(id) cancels the call's fetch id, if it is still in flight.
+func (vm *vm) abortFetch(fc goja.FunctionCall) goja.Value {
+	if c := vm.call; c != nil {
+		id := fc.Argument(0).ToInteger()
+		for _, op := range c.outbound {
+			if op.id == id {
+				op.cancel()
+			}
+		}
+	}
 	return goja.Undefined()
 }
 

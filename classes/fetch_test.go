@@ -96,6 +96,8 @@ func TestOutboundFetch(t *testing.T) {
 		{"timeout", `await fetch("` + u + `/slow")`, `!fetch failed`},
 		{"host not allowed", `await fetch("http://localhost:1/")`, `!outbound fetch to localhost:1 is not allowed: dobj serve --outbound-allow`},
 		{"not http", `await fetch("ftp://127.0.0.1/")`, `!not an http or https URL`},
+		{"abort in flight", `const c = new AbortController(); const p = fetch("` + u + `/slow", {signal: c.signal});
+			await scheduler.wait(5); c.abort("stop"); try { await p } catch (e) { return e }`, `"stop"`},
 		{"aborted signal", `await fetch("` + u + `/echo", {signal: AbortSignal.abort()})`, `!AbortError`},
 		{"rejects, does not throw", `const p = fetch("http://nope.test/"); try { await p } catch (e) { return [p instanceof Promise, e instanceof TypeError] }`,
 			`[true,true]`},

@@ -40,6 +40,7 @@ func (vm *vm) natives() *goja.Object {
 		"tooLarge":        vm.tooLarge,
 		"parseMultipart":  vm.parseMultipart,
 		"fetch":           vm.fetch,
+		"abortFetch":      vm.abortFetch,
 		"log":             vm.consoleLog,
 		"setTimeout":      vm.setTimeout,
 		"clearTimeout":    vm.clearTimeout,

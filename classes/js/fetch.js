@@ -26,6 +26,11 @@
     req.headers.forEach((v, k) => { hs += k + "\0" + v + "\0"; });
     const body = req._body === null ? Promise.resolve(null) : req._consume();
     return body.then((b) => new Promise((resolve, reject) => {
-      native.fetch(req.method, req.url, hs, b, redirect, (parts) => resolve(fetchedResponse(parts, req)), reject);
+      const id = native.fetch(req.method, req.url, hs, b, redirect, (parts) => resolve(fetchedResponse(parts, req)), reject);
+      // An abort rejects at once with the signal's reason and cancels
+      // the request, whose own failure then changes nothing.
+      if (signal !== null && signal !== undefined && typeof signal.addEventListener === "function") {
+        signal.addEventListener("abort", () => { reject(signal.reason); native.abortFetch(id); }, { once: true });
+      }
     }));
   });
