@@ -194,9 +194,6 @@ func (in *instance) fetch(req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if res, err = in.drained(res); err != nil {
-		return nil, err
-	}
 	return in.responseOf(res)
 }
 
@@ -221,18 +218,30 @@ func (in *instance) callFetch(req *Request) (goja.Value, error) {
 }
 
 // responseOf turns what fetch returned into a Response, or a ScriptError
-// when it is not one.
+// when it is not one. A Response whose body is a stream is read whole
+// first: responseParts answers it with a promise of the Response with
+// its body read, settled here by the call's event loop.
 func (in *instance) responseOf(res goja.Value) (*Response, error) {
 	vm := in.vm
 	var parts *goja.Object
+	var drained *goja.Promise
 	if _, err := in.run(func() (goja.Value, error) {
 		p, err := vm.hooks.responseParts(goja.Undefined(), res)
 		if err == nil && !goja.IsNull(p) {
-			parts = p.ToObject(vm.rt)
+			if drained = promiseOf(p); drained == nil {
+				parts = p.ToObject(vm.rt)
+			}
 		}
 		return nil, err
 	}); err != nil {
 		return nil, err
+	}
+	if drained != nil {
+		whole, err := in.settle(vm.rt.ToValue(drained), "the Response's body stream")
+		if err != nil {
+			return nil, err
+		}
+		return in.responseOf(whole)
 	}
 	if parts == nil {
 		return nil, &ScriptError{Message: "fetch did not return a Response"}

@@ -8,7 +8,7 @@ import (
 
 // Bodies are whole underneath: a Response whose body is a ReadableStream
 // (js/streams.js) is read to its end, within the response limit, before
-// the engine sends it.
+// the engine sends it (instance.responseOf).
 
 // bodyLimit is the bound on a stream body read whole: MaxResponseBytes.
 func (vm *vm) bodyLimit(goja.FunctionCall) goja.Value {
@@ -21,18 +21,4 @@ func (vm *vm) tooLarge(fc goja.FunctionCall) goja.Value {
 	vm.throw(vm.hooks.rangeErrorCtor, fmt.Errorf("%w: %s's body stream is over %d bytes (%d read)",
 		ErrResponseTooLarge, fc.Argument(0).String(), vm.cfg.MaxResponseBytes, fc.Argument(1).ToInteger()))
 	return nil
-}
-
-// drained is what fetch returned with a stream body read whole: the
-// value itself, or what drainBody's promise settles to once the call's
-// event loop has run the stream's sources.
-func (in *instance) drained(res goja.Value) (goja.Value, error) {
-	v, err := in.run(func() (goja.Value, error) { return in.vm.hooks.drainBody(goja.Undefined(), res) })
-	if err != nil {
-		return nil, err
-	}
-	if v == res {
-		return res, nil
-	}
-	return in.settle(v, "the Response's body stream")
 }

@@ -112,7 +112,7 @@ func (vm *vm) logger() *slog.Logger {
 // runtime before any class code runs, so a class that replaces a global
 // does not change what the engine does.
 type hooks struct {
-	makeContext, responseParts, drainBody     goja.Callable
+	makeContext, responseParts                goja.Callable
 	isClass, mapEntries, setValues, construct goja.Callable
 	jsonParse                                 goja.Callable
 
@@ -166,7 +166,6 @@ func newVM(rt *goja.Runtime, cfg *Config, log *slog.Logger) (*vm, error) {
 	for name, dst := range map[string]*goja.Callable{
 		"makeContext":   &h.makeContext,
 		"responseParts": &h.responseParts,
-		"drainBody":     &h.drainBody,
 		"isClass":       &h.isClass,
 		"mapEntries":    &h.mapEntries,
 		"setValues":     &h.setValues,
