@@ -3,6 +3,7 @@ package classes
 import (
 	"fmt"
 	"time"
+	"weak"
 
 	"github.com/dop251/goja"
 )
@@ -64,7 +65,7 @@ func (e *Engine) autoRespond(k slotKey, id SocketID, binary bool, data []byte) b
 // what they started. When in is not the instance that accepted it, its
 // listeners are gone: the socket is closed (1011), unless it is closing.
 func (in *instance) socketEvent(entry *socketEntry, typ string, args ...goja.Value) error {
-	if entry.owner != in {
+	if entry.owner.Value() != in {
 		if typ == "message" {
 			sc := in.call.ws
 			sc.reg.remove(sc.key, entry.id)
@@ -94,7 +95,7 @@ func (vm *vm) wsListen(fc goja.FunctionCall) goja.Value {
 	if sc.entry(id) != nil {
 		vm.typeError("accept: the WebSocket was accepted already")
 	}
-	sc.accepted = append(sc.accepted, &socketEntry{id: id, listening: true, owner: sc.owner})
+	sc.accepted = append(sc.accepted, &socketEntry{id: id, listening: true, owner: weak.Make(sc.owner)})
 	return goja.Undefined()
 }
 

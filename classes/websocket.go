@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/dop251/goja"
 )
@@ -71,9 +72,10 @@ type socketEntry struct {
 	attachment json.RawMessage
 	// listening marks a socket accepted with ws.accept() (the
 	// non-hibernating API, socketevents.go), whose events go to its
-	// listeners on owner, the instance that accepted it.
+	// listeners on owner, the instance that accepted it: weak, so that a
+	// dropped instance (and its runtime) is not kept for the socket.
 	listening bool
-	owner     *instance
+	owner     weak.Pointer[instance]
 	autoAt    time.Time // the last auto-response sent; guarded by the registry's mu
 }
 
