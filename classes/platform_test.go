@@ -251,3 +251,21 @@ func TestBlobAndFormData(t *testing.T) {
 		{"formData no boundary", `await new Response("", {headers: {"content-type": "multipart/form-data"}}).formData()`, `!no boundary`},
 	})
 }
+
+// TestEngineRequestBodyIsAStream: the Request the engine hands fetch
+// reads as a stream too, as hono reads it.
+func TestEngineRequestBodyIsAStream(t *testing.T) {
+	p := mustCompile(t, "B", `
+export class B {
+  async fetch(request) {
+    const out = [];
+    for await (const chunk of request.body) out.push(new TextDecoder().decode(chunk));
+    return new Response(JSON.stringify([out, request.bodyUsed]));
+  }
+}`)
+	e := newTestEngine(t, Config{})
+	got := mustDo(t, e, ClassRef{Name: "B", Version: 1, Program: p}, "o", newFakeState("o"), "POST", "/", `{"a":1}`)
+	if got != `[["{\"a\":1}"],true]` {
+		t.Fatalf("body %s", got)
+	}
+}
