@@ -23,14 +23,15 @@ type ioQueue struct {
 	// Other calls (a Worker's) start them at once.
 	queued []func()
 	mu     sync.Mutex
-	ready  []func()
+	ready  []func() error
 	signal chan struct{} // one token when ready is not empty
 }
 
 // startIO runs work in a goroutine; the completion it returns runs on
-// the runtime within the call's event loop. A call that ends first drops
+// the runtime within the call's event loop; an error it returns (a
+// JavaScript callback's) fails the call. A call that ends first drops
 // the completion.
-func (c *call) startIO(work func() func()) {
+func (c *call) startIO(work func() func() error) {
 	if c.io.signal == nil {
 		c.io.signal = make(chan struct{}, 1)
 	}
@@ -62,7 +63,7 @@ func (q *ioQueue) launch() {
 }
 
 // takeReady returns the completions that came back.
-func (q *ioQueue) takeReady() []func() {
+func (q *ioQueue) takeReady() []func() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	out := q.ready
@@ -92,7 +93,7 @@ func (in *instance) awaitIO() (bool, error) {
 		if ready := c.io.takeReady(); len(ready) > 0 {
 			for _, done := range ready {
 				c.io.pending--
-				if _, err := in.run(func() (v goja.Value, err error) { done(); return nil, nil }); err != nil {
+				if _, err := in.run(func() (goja.Value, error) { return nil, done() }); err != nil {
 					return true, err
 				}
 			}

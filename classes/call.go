@@ -42,6 +42,11 @@ type call struct {
 	// reentry, when set, lets the call lend its object's gate (reentry.go).
 	reentry *reentry
 
+	// outbound are the call's fetches in flight (fetch.go), which are
+	// also its I/O (io).
+	outbound     []*outbound
+	nextOutbound int64
+
 	cpuUsed time.Duration
 	// allocSinceLook, heap0, gcCycles and heapSample: what chargeHeap
 	// (memory.go) counts and compares.
@@ -71,7 +76,13 @@ func newCall(ctx context.Context, state State, cfg *Config) *call {
 	return c
 }
 
-func (c *call) stop() { c.stopCtx() }
+// stop ends the call: its fetches still in flight are canceled.
+func (c *call) stop() {
+	c.stopCtx()
+	for _, op := range c.outbound {
+		op.cancel()
+	}
+}
 
 // interrupt stops the JavaScript running for c, if any, with reason.
 func (c *call) interrupt(reason error) {

@@ -78,15 +78,33 @@
 //
 // # Globals
 //
-// Request, Response (string, ArrayBuffer, typed-array or null bodies; no
-// streams), Headers, URL, URLSearchParams, TextEncoder, TextDecoder
-// (UTF-8), atob, btoa, crypto.randomUUID and getRandomValues, console
-// (to the engine's slog logger with class and object), setTimeout,
-// setInterval, clearTimeout, clearInterval, performance.now,
-// structuredClone, queueMicrotask, WebSocketPair and WebSocket (the
-// hibernation API: websocket.go), and goja's ECMAScript built-ins. There
-// is no outbound fetch and no Node API. `import { DurableObject } from
-// "cloudflare:workers"` resolves to a base class keeping ctx and env.
+// Request and Response (bodies: strings, ArrayBuffers, typed arrays,
+// URLSearchParams, Blob, FormData — serialized as multipart/form-data —
+// and ReadableStreams; .body is a ReadableStream; text, json,
+// arrayBuffer, bytes, blob and formData, which parses urlencoded and
+// multipart bodies), Headers, URL, URLSearchParams, Blob, File, FormData,
+// ReadableStream, WritableStream, TransformStream and their readers,
+// writers and controllers (default streams, no byte streams: streams.js),
+// TextEncoder, TextDecoder (UTF-8), atob and btoa (HTML's
+// forgiving-base64), crypto.randomUUID, getRandomValues and subtle
+// (digest with SHA-1/256/384/512, HMAC importKey "raw", exportKey,
+// generateKey, sign and verify, and Cloudflare's timingSafeEqual:
+// subtle.go), DOMException, Event, CustomEvent, EventTarget,
+// AbortController and AbortSignal (abort, timeout, any), console (to the
+// engine's slog logger with class and object), setTimeout, setInterval,
+// clearTimeout, clearInterval, scheduler.wait, performance.now,
+// structuredClone (the stored encoding below), queueMicrotask,
+// WebSocketPair and WebSocket (the hibernation API, its auto-responses and
+// the non-hibernating accept() with MessageEvent, CloseEvent and
+// ErrorEvent listeners: websocket.go, socketevents.go), fetch (only to
+// the hosts Config.OutboundAllow names, bounded by OutboundTimeout and
+// MaxResponseBytes: fetch.go), and goja's ECMAScript built-ins (with
+// Symbol.asyncIterator added). Bodies are whole underneath: a stream body
+// is read to its end, within MaxResponseBytes, when it is consumed or
+// sent. Storage keys are converted as WebIDL converts DOMStrings (a
+// number key is its string). There is no Node API. `import {
+// DurableObject } from "cloudflare:workers"` resolves to a base class
+// keeping ctx and env.
 //
 // # Limits
 //

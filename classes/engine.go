@@ -144,6 +144,18 @@ type Config struct {
 	// spreads one object's long-running JavaScript over fewer of its
 	// neighbours, fewer keeps the runtimes warm in the CPU's caches.
 	RuntimesPerClass int
+	// OutboundAllow are the hosts global fetch may reach (serve's
+	// --outbound-allow): "host" (on its scheme's default port),
+	// "host:port", "host:*" (any port), "*.domain" (the names under
+	// domain) or "*" (any host). Empty, the default: none; fetch rejects
+	// with a TypeError that says so.
+	OutboundAllow []string
+	// OutboundTimeout bounds one outbound fetch, within the call's own
+	// deadline (default DefaultOutboundTimeout); its response body is
+	// bounded by MaxResponseBytes.
+	OutboundTimeout time.Duration
+
+	outbound *http.Client // made by setDefaults from OutboundAllow
 }
 
 // WithDefaults returns c with its zero values replaced by the defaults
@@ -195,6 +207,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.RuntimesPerClass <= 0 {
 		c.RuntimesPerClass = max(4, runtime.GOMAXPROCS(0))
+	}
+	if c.OutboundTimeout <= 0 {
+		c.OutboundTimeout = DefaultOutboundTimeout
+	}
+	if c.outbound == nil {
+		c.outbound = outboundClient(c.OutboundAllow)
 	}
 }
 

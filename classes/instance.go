@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"time"
 
 	"github.com/dop251/goja"
 )
@@ -55,6 +54,9 @@ func (in *instance) begin(c *call) {
 	in.call = c
 	in.vm.call = c
 	c.rt = in.vm.rt
+	if c.ws != nil {
+		c.ws.owner = in
+	}
 }
 
 // end detaches the call; timers it left pending are dropped.
@@ -128,7 +130,8 @@ func (in *instance) run(f func() (goja.Value, error)) (v goja.Value, err error) 
 
 // settle drives the call's event loop until v (when it is a promise) and
 // every blockConcurrencyWhile and waitUntil promise have settled, running
-// timers as they come due; it returns v's value.
+// timers as they come due and settling fetches as they complete (next);
+// it returns v's value.
 func (in *instance) settle(v goja.Value, what string) (goja.Value, error) {
 	c := in.call
 	p := promiseOf(v)
@@ -151,46 +154,7 @@ func (in *instance) settle(v goja.Value, what string) (goja.Value, error) {
 		if (p == nil || settled(p)) && len(c.blocking) == 0 && len(c.waiting) == 0 {
 			break
 		}
-		if c.io.pending > 0 {
-			ran, err := in.awaitIOLent()
-			if err != nil {
-				return nil, err
-			}
-			if ran {
-				continue
-			}
-		}
-		if _, ok := c.nextTimerAt(); !ok && c.canLend() {
-			// Only another request can settle what it awaits.
-			if err := in.lendWhile(true, func() error { return nil }); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		t := c.popTimer()
-		if t == nil {
-			return nil, errorf(ErrNeverSettled, "%s awaits something that can never happen (no timer is pending)", what)
-		}
-		if d := time.Until(t.when); d > 0 {
-			if err := in.outside(func() error {
-				wait := time.NewTimer(d)
-				defer wait.Stop()
-				select {
-				case <-wait.C:
-					return nil
-				case <-c.ctx.Done():
-					return c.ctx.Err()
-				}
-			}); err != nil {
-				return nil, err
-			}
-		}
-		if t.every > 0 { // an interval fires again unless its callback clears it
-			next := *t
-			next.when = t.when.Add(t.every)
-			c.timers = append(c.timers, &next)
-		}
-		if _, err := in.run(func() (goja.Value, error) { return t.fn(goja.Undefined(), t.args...) }); err != nil {
+		if err := in.next(what); err != nil {
 			return nil, err
 		}
 	}
@@ -258,18 +222,30 @@ func (in *instance) callFetch(req *Request) (goja.Value, error) {
 }
 
 // responseOf turns what fetch returned into a Response, or a ScriptError
-// when it is not one.
+// when it is not one. A Response whose body is a stream is read whole
+// first: responseParts answers it with a promise of the Response with
+// its body read, settled here by the call's event loop.
 func (in *instance) responseOf(res goja.Value) (*Response, error) {
 	vm := in.vm
 	var parts *goja.Object
+	var drained *goja.Promise
 	if _, err := in.run(func() (goja.Value, error) {
 		p, err := vm.hooks.responseParts(goja.Undefined(), res)
 		if err == nil && !goja.IsNull(p) {
-			parts = p.ToObject(vm.rt)
+			if drained = promiseOf(p); drained == nil {
+				parts = p.ToObject(vm.rt)
+			}
 		}
 		return nil, err
 	}); err != nil {
 		return nil, err
+	}
+	if drained != nil {
+		whole, err := in.settle(vm.rt.ToValue(drained), "the Response's body stream")
+		if err != nil {
+			return nil, err
+		}
+		return in.responseOf(whole)
 	}
 	if parts == nil {
 		return nil, &ScriptError{Message: "fetch did not return a Response"}

@@ -25,39 +25,47 @@ const maxLogBytes = 8 << 10
 // globals on.
 func (vm *vm) natives() *goja.Object {
 	return vm.nativeObject(map[string]func(goja.FunctionCall) goja.Value{
-		"throwTooLarge":  vm.throwTooLarge,
-		"encodeUTF8":     vm.encodeUTF8,
-		"decodeUTF8":     vm.decodeUTF8,
-		"atob":           vm.atob,
-		"btoa":           vm.btoa,
-		"parseURL":       vm.parseURL,
-		"randomUUID":     vm.randomUUID,
-		"randomBytes":    vm.randomBytes,
-		"log":            vm.consoleLog,
-		"setTimeout":     vm.setTimeout,
-		"clearTimeout":   vm.clearTimeout,
-		"monotonicMs":    vm.monotonicMs,
-		"regexpTimedOut": vm.regexpTimedOut,
-		"clone":          vm.clone,
-		"checkDepth":     vm.checkDepth,
-		"checkJSONDepth": vm.checkJSONDepth,
-		"countIn":        vm.countIn,
-		"block":          vm.block,
-		"waitUntil":      vm.waitUntil,
-		"get":            vm.storageGet,
-		"getMany":        vm.storageGetMany,
-		"put":            vm.storagePut,
-		"putMany":        vm.storagePutMany,
-		"delete":         vm.storageDelete,
-		"deleteMany":     vm.storageDeleteMany,
-		"list":           vm.storageList,
-		"deleteAll":      vm.storageDeleteAll,
-		"getAlarm":       vm.storageGetAlarm,
-		"setAlarm":       vm.storageSetAlarm,
-		"deleteAlarm":    vm.storageDeleteAlarm,
-		"txnBegin":       vm.txnBegin,
-		"txnCommit":      vm.txnCommit,
-		"txnRollback":    vm.txnRollback,
+		"throwTooLarge":   vm.throwTooLarge,
+		"encodeUTF8":      vm.encodeUTF8,
+		"decodeUTF8":      vm.decodeUTF8,
+		"atob":            vm.atob,
+		"btoa":            vm.btoa,
+		"parseURL":        vm.parseURL,
+		"randomUUID":      vm.randomUUID,
+		"randomBytes":     vm.randomBytes,
+		"digest":          vm.digest,
+		"hmacSign":        vm.hmacSign,
+		"timingSafeEqual": vm.timingSafeEqual,
+		"bodyLimit":       vm.bodyLimit,
+		"tooLarge":        vm.tooLarge,
+		"parseMultipart":  vm.parseMultipart,
+		"fetch":           vm.fetch,
+		"abortFetch":      vm.abortFetch,
+		"log":             vm.consoleLog,
+		"setTimeout":      vm.setTimeout,
+		"clearTimeout":    vm.clearTimeout,
+		"monotonicMs":     vm.monotonicMs,
+		"regexpTimedOut":  vm.regexpTimedOut,
+		"clone":           vm.clone,
+		"checkDepth":      vm.checkDepth,
+		"checkJSONDepth":  vm.checkJSONDepth,
+		"countIn":         vm.countIn,
+		"block":           vm.block,
+		"waitUntil":       vm.waitUntil,
+		"get":             vm.storageGet,
+		"getMany":         vm.storageGetMany,
+		"put":             vm.storagePut,
+		"putMany":         vm.storagePutMany,
+		"delete":          vm.storageDelete,
+		"deleteMany":      vm.storageDeleteMany,
+		"list":            vm.storageList,
+		"deleteAll":       vm.storageDeleteAll,
+		"getAlarm":        vm.storageGetAlarm,
+		"setAlarm":        vm.storageSetAlarm,
+		"deleteAlarm":     vm.storageDeleteAlarm,
+		"txnBegin":        vm.txnBegin,
+		"txnCommit":       vm.txnCommit,
+		"txnRollback":     vm.txnRollback,
 	})
 }
 
@@ -118,18 +126,24 @@ func (vm *vm) decodeUTF8(fc goja.FunctionCall) goja.Value {
 	return vm.rt.ToValue(s)
 }
 
+// btoa is the base64 of a string's code units, null when one is over
+// 0xFF (the prelude throws InvalidCharacterError).
 func (vm *vm) btoa(fc goja.FunctionCall) goja.Value {
 	s := fc.Argument(0).String()
 	b := make([]byte, 0, len(s))
 	for _, r := range s {
 		if r > 0xff {
-			vm.throw(vm.hooks.errorCtor, errors.New("btoa: the string has characters outside Latin-1 (InvalidCharacterError)"))
+			return goja.Null()
 		}
 		b = append(b, byte(r))
 	}
 	return vm.rt.ToValue(base64.StdEncoding.EncodeToString(b))
 }
 
+// atob is HTML's forgiving-base64 decode, as a string of code units up to
+// 0xFF, or null when the text is not base64 (the prelude throws
+// InvalidCharacterError): ASCII whitespace is ignored; padding, if any,
+// must make the length a multiple of 4.
 func (vm *vm) atob(fc goja.FunctionCall) goja.Value {
 	s := strings.Map(func(r rune) rune {
 		if r == ' ' || r == '\t' || r == '\n' || r == '\f' || r == '\r' {
@@ -137,15 +151,26 @@ func (vm *vm) atob(fc goja.FunctionCall) goja.Value {
 		}
 		return r
 	}, fc.Argument(0).String())
-	b, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
-	if err != nil || len(s)%4 == 1 {
-		vm.throw(vm.hooks.errorCtor, errors.New("atob: the string is not valid base64 (InvalidCharacterError)"))
+	if len(s)%4 == 0 {
+		s = strings.TrimSuffix(s, "=")
+		s = strings.TrimSuffix(s, "=")
+	}
+	if len(s)%4 == 1 || strings.ContainsFunc(s, func(r rune) bool { return !isBase64(r) }) {
+		return goja.Null()
+	}
+	b, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil {
+		return goja.Null()
 	}
 	r := make([]rune, len(b))
 	for i, c := range b {
 		r[i] = rune(c)
 	}
 	return vm.rt.ToValue(string(r))
+}
+
+func isBase64(r rune) bool {
+	return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '+' || r == '/'
 }
 
 // parseURL(url, base?) resolves url against base and returns its parts as

@@ -27,8 +27,8 @@ var preludeFiles embed.FS
 // takes built-ins, then the Web APIs, then the hooks.
 var preludeParts = []string{
 	"builtins.js", "regexp.js", "json.js", "strings.js", "globals.js",
-	"encoding.js", "headers.js", "url.js", "body.js", "request.js", "response.js",
-	"crypto.js", "console.js", "timers.js", "clone.js",
+	"domexception.js", "encoding.js", "headers.js", "url.js", "body.js", "request.js", "response.js",
+	"subtle.js", "crypto.js", "console.js", "timers.js", "events.js", "streams.js", "blob.js", "formdata.js", "fetch.js", "clone.js",
 	"storage.js", "context.js", "hooks.js",
 }
 

@@ -122,7 +122,7 @@ func (in *instance) awaitIOLent() (bool, error) {
 }
 
 // pushBack puts completions taken back in front of the queue.
-func (q *ioQueue) pushBack(ready []func()) {
+func (q *ioQueue) pushBack(ready []func() error) {
 	if len(ready) == 0 {
 		return
 	}

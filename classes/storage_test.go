@@ -59,7 +59,10 @@ func TestStorage(t *testing.T) {
 			append(slices.Clone(all[:5]), `f=1`), ""},
 		{"list start and startAfter", `return await storage.list({start: "a", startAfter: "b"})`, ``, nil, "start and startAfter"},
 		{"list limit zero", `return await storage.list({limit: 0})`, ``, nil, "limit must be a positive integer"},
-		{"list prefix not a string", `return await storage.list({prefix: 1})`, ``, nil, "prefix must be a string"},
+		{"list options converted to strings", `await storage.put({"1": "one", "10": "ten", "2": "two"});
+			return [[...(await storage.list({prefix: 1})).keys()], [...(await storage.list({start: 10, end: 2})).keys()],
+				[...(await storage.list({startAfter: 1, limit: 1})).keys()]]`, `[["1","10"],["10"],["10"]]`,
+			append([]string{}, `1="one"`, `10="ten"`, `2="two"`, `a=1`, `b="two"`, `c={"x":[1,2]}`, `d1=4`, `d2=5`, `e=null`), ""},
 		{"transaction commits", `const r = await storage.transaction(async (txn) => { await txn.put("t", 1); return await txn.get("t"); });
 			return [r, await storage.get("t")]`, `[1,1]`, append(slices.Clone(all), `t=1`), ""},
 		{"transaction throw rolls back", `await storage.put("keep", 1);
@@ -81,7 +84,10 @@ func TestStorage(t *testing.T) {
 			try { await storage.transaction(async (txn) => { await txn.deleteAlarm(); throw new Error("x") }) } catch (e) {}
 			return await storage.getAlarm()`, `7`, nil, ""},
 		{"set alarm bad", `await storage.setAlarm("soon")`, ``, nil, "expected a Date or a number"},
-		{"key not a string", `await storage.get(1)`, ``, nil, "keys must be strings"},
+		{"keys converted to strings", `await storage.put(1, "one"); await storage.put(true, "t");
+			return [await storage.get(1), await storage.get("1"), await storage.get([1, true, null]), await storage.delete([true]), await storage.get(null)]`,
+			`["one","one",Map{"1"=>"one","true"=>"t"},1,undefined]`, append([]string{}, `1="one"`, `a=1`, `b="two"`, `c={"x":[1,2]}`, `d1=4`, `d2=5`, `e=null`), ""},
+		{"key a symbol", `await storage.get(Symbol("k"))`, ``, nil, "keys must be strings, got a symbol"},
 		{"key empty", `await storage.put("", 1)`, ``, nil, "must not be empty"},
 		{"key too long", `await storage.get("k".repeat(2049))`, ``, nil, "key too large"},
 		{"value too large", `await storage.put("big", "x".repeat(200000))`, ``, nil, "value too large"},

@@ -28,6 +28,9 @@ type vm struct {
 	call *call
 	born time.Time // performance.now()'s origin
 	ws   wsHooks   // websocket.js's hooks (websocket.go)
+	// dispatchAwaiting is the prelude's dispatch that returns a promise of
+	// what the listeners started, for websocket.js.
+	dispatchAwaiting goja.Value
 
 	// turn holds a token while one call's JavaScript runs or its Go code
 	// touches the runtime's values (a channel, so that a call waiting for
@@ -172,6 +175,7 @@ func newVM(rt *goja.Runtime, cfg *Config, log *slog.Logger) (*vm, error) {
 			return nil, fmt.Errorf("classes: the prelude lacks %s", name)
 		}
 	}
+	vm.dispatchAwaiting = o.Get("dispatchAwaiting")
 	if h.requestProto, ok = o.Get("requestProto").(*goja.Object); !ok {
 		return nil, errors.New("classes: the prelude lacks requestProto")
 	}

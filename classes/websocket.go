@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
+	"weak"
 
 	"github.com/dop251/goja"
 )
@@ -68,6 +70,13 @@ type socketEntry struct {
 	sock       Socket
 	tags       []string
 	attachment json.RawMessage
+	// listening marks a socket accepted with ws.accept() (the
+	// non-hibernating API, socketevents.go), whose events go to its
+	// listeners on owner, the instance that accepted it: weak, so that a
+	// dropped instance (and its runtime) is not kept for the socket.
+	listening bool
+	owner     weak.Pointer[instance]
+	autoAt    time.Time // the last auto-response sent; guarded by the registry's mu
 }
 
 // socketRegistry is the engine's sockets, by object, in accept order.
@@ -75,6 +84,7 @@ type socketRegistry struct {
 	mu       sync.Mutex
 	next     SocketID
 	byObject map[slotKey][]*socketEntry
+	auto     map[slotKey]autoResponse // ctx.setWebSocketAutoResponse's pairs
 }
 
 func (r *socketRegistry) newID() SocketID {
@@ -180,6 +190,8 @@ type socketCall struct {
 	// ones accepted, not yet registered.
 	pairs    map[SocketID]bool
 	accepted []*socketEntry
+	// owner is the instance the call runs on.
+	owner *instance
 	// conn is the connection of the upgrade request (Connect), and
 	// upgrade the pair fetch answered with (0: none).
 	conn    Socket
@@ -232,6 +244,7 @@ func (sc *socketCall) release() {
 // wsHooks are websocket.js's functions the engine drives.
 type wsHooks struct {
 	wrapContext, upgradeOf, socketFor goja.Callable
+	dispatch                          goja.Callable // an event to a listening socket's listeners (socketevents.go)
 	remembered                        goja.Callable // the sockets the runtime keeps an object for
 }
 
@@ -250,7 +263,7 @@ func (vm *vm) installWebSockets() error {
 	if !ok {
 		return errors.New("classes: websocket.js is not a function")
 	}
-	out, err := setup(goja.Undefined(), vm.socketNatives())
+	out, err := setup(goja.Undefined(), vm.socketNatives(), vm.dispatchAwaiting)
 	if err != nil {
 		return fmt.Errorf("classes: set up websocket.js: %w", err)
 	}
@@ -260,6 +273,7 @@ func (vm *vm) installWebSockets() error {
 		"upgradeOf":   &vm.ws.upgradeOf,
 		"socketFor":   &vm.ws.socketFor,
 		"remembered":  &vm.ws.remembered,
+		"dispatch":    &vm.ws.dispatch,
 	} {
 		if *dst, ok = goja.AssertFunction(o.Get(name)); !ok {
 			return fmt.Errorf("classes: websocket.js lacks %s", name)
@@ -288,6 +302,10 @@ func (vm *vm) socketNatives() *goja.Object {
 		"setAttachment": vm.wsSetAttachment,
 		"getAttachment": vm.wsGetAttachment,
 		"closed":        vm.wsClosed,
+		"listen":        vm.wsListen,
+		"setAuto":       vm.wsSetAuto,
+		"getAuto":       vm.wsGetAuto,
+		"autoAt":        vm.wsAutoAt,
 	})
 }
 
@@ -558,11 +576,12 @@ func (in *instance) fetchUpgrade(req *Request) (*Response, SocketID, error) {
 // does a class without webSocketMessage.
 func (e *Engine) SocketMessage(ctx context.Context, ref ClassRef, object string, id SocketID, binary bool, data []byte, state State, commit func(Effects) error) error {
 	k := slotKey{class: ref.Name, object: object}
-	if e.sockets.find(k, id) == nil {
+	if e.sockets.find(k, id) == nil || e.autoRespond(k, id, binary, data) {
 		return nil
 	}
 	return e.run(ctx, ref, object, state, func(in *instance) error {
-		if e.sockets.find(k, id) == nil { // closed while this call queued
+		entry := e.sockets.find(k, id)
+		if entry == nil { // closed while this call queued
 			return nil
 		}
 		rt := in.vm.rt
@@ -572,7 +591,13 @@ func (e *Engine) SocketMessage(ctx context.Context, ref ClassRef, object string,
 		} else {
 			msg = rt.ToValue(string(data))
 		}
-		if err := in.socketHandler("webSocketMessage", id, msg); err != nil {
+		var err error
+		if entry.listening {
+			err = in.socketEvent(entry, "message", msg)
+		} else {
+			err = in.socketHandler("webSocketMessage", id, msg)
+		}
+		if err != nil {
 			return err
 		}
 		return in.outside(func() error { return commit(in.call.ov.effects()) })
@@ -587,12 +612,24 @@ func (e *Engine) SocketMessage(ctx context.Context, ref ClassRef, object string,
 // nothing.
 func (e *Engine) SocketClosed(ctx context.Context, ref ClassRef, object string, id SocketID, code int, reason string, wasClean bool, state State, commit func(Effects) error) error {
 	k := slotKey{class: ref.Name, object: object}
-	if e.sockets.remove(k, id) == nil {
+	entry := e.sockets.remove(k, id)
+	if entry == nil {
 		return nil
 	}
 	return e.run(ctx, ref, object, state, func(in *instance) error {
 		rt := in.vm.rt
-		if err := in.socketHandler("webSocketClose", id, rt.ToValue(code), rt.ToValue(reason), rt.ToValue(wasClean)); err != nil {
+		var err error
+		if entry.listening {
+			if !wasClean {
+				err = in.socketEvent(entry, "error", rt.ToValue("the connection ended without a close frame"))
+			}
+			if err == nil {
+				err = in.socketEvent(entry, "close", rt.ToValue(code), rt.ToValue(reason), rt.ToValue(wasClean))
+			}
+		} else {
+			err = in.socketHandler("webSocketClose", id, rt.ToValue(code), rt.ToValue(reason), rt.ToValue(wasClean))
+		}
+		if err != nil {
 			return err
 		}
 		return in.outside(func() error { return commit(in.call.ov.effects()) })

@@ -337,7 +337,7 @@ func TestWebSocketAPIErrors(t *testing.T) {
 		{"bad tags", `const [, s] = Object.values(new WebSocketPair()); this.ctx.acceptWebSocket(s, [1])`, "tags must be strings"},
 		{"status", `const [c] = Object.values(new WebSocketPair()); return new Response(null, {status: 200, webSocket: c})`, "status 101"},
 		{"close code", `const [, s] = Object.values(new WebSocketPair()); s.close(1006)`, "close code"},
-		{"event api", `const [, s] = Object.values(new WebSocketPair()); s.accept()`, "hibernation API"},
+		{"accept twice", `const [, s] = Object.values(new WebSocketPair()); s.accept(); this.ctx.acceptWebSocket(s)`, "accepted already"},
 		{"send type", `const [, s] = Object.values(new WebSocketPair()); s.send({})`, "must be a string"},
 	}
 	for _, tt := range tests {

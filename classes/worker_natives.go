@@ -105,23 +105,20 @@ func (w *bindings) rpcCall(vm *vm, method string, argv goja.Value, call func(con
 	}
 	c := vm.call
 	p, resolve, reject := vm.rt.NewPromise()
-	c.startIO(func() func() {
+	c.startIO(func() func() error {
 		res, err := call(c.ctx, args)
-		return func() {
+		return func() error {
 			if err != nil {
-				reject(vm.rejection(err))
-				return
+				return reject(vm.rejection(err))
 			}
 			if res == nil {
-				resolve(goja.Undefined())
-				return
+				return resolve(goja.Undefined())
 			}
 			v, err := vm.decode(res)
 			if err != nil {
-				reject(vm.rejection(err))
-				return
+				return reject(vm.rejection(err))
 			}
-			resolve(v)
+			return resolve(v)
 		}
 	})
 	return vm.rt.ToValue(p)
@@ -198,12 +195,11 @@ func (w *bindings) fetchCall(vm *vm, parts []goja.Value, call func(context.Conte
 	}
 	c := vm.call
 	p, resolve, reject := vm.rt.NewPromise()
-	c.startIO(func() func() {
+	c.startIO(func() func() error {
 		resp, err := call(c.ctx, req)
-		return func() {
+		return func() error {
 			if err != nil {
-				reject(vm.rejection(err))
-				return
+				return reject(vm.rejection(err))
 			}
 			hs := make([]any, 0, len(resp.Header))
 			for k, vs := range resp.Header {
@@ -215,7 +211,7 @@ func (w *bindings) fetchCall(vm *vm, parts []goja.Value, call func(context.Conte
 			if status == 0 {
 				status = 200
 			}
-			resolve(vm.rt.NewArray(status, vm.rt.NewArray(hs...), vm.rt.NewArrayBuffer(resp.Body)))
+			return resolve(vm.rt.NewArray(status, vm.rt.NewArray(hs...), vm.rt.NewArrayBuffer(resp.Body)))
 		}
 	})
 	return vm.rt.ToValue(p)

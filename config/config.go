@@ -97,6 +97,9 @@ type Config struct {
 	// on the leader (0: the runtime's default); calls to an object without
 	// one rebuild it from storage.
 	ClassMaxInstances int
+	// OutboundAllow are the hosts class code's global fetch may reach
+	// (classes.Config.OutboundAllow); none by default.
+	OutboundAllow []string
 	// ClassRuntimes bounds the JavaScript runtimes the instances of one
 	// class share on the leader (0: the runtime's default, the larger of 4
 	// and the CPUs Go uses); it bounds how many of a class's calls run

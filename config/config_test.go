@@ -73,7 +73,7 @@ func TestLoad(t *testing.T) {
 					"--log-store", "bolt", "--wal-segment-bytes", "1048576", "--snapshot-threshold", "16", "--trailing-logs", "8",
 					"--snapshot-interval", "2s", "--apply-timeout", "3s", "--idempotency-window", "1m",
 					"--max-body-bytes", "4096", "--max-name-bytes", "10", "--max-key-bytes", "20", "--max-value-bytes", "30",
-					"--max-list-limit", "5", "--watch-history", "50", "--watch-history-bytes", "4096", "--watch-buffer", "8", "--max-watches", "9", "--max-streams-per-token", "4", "--class-cpu-limit", "2s", "--class-max-instances", "64", "--class-runtimes", "3", "--memory-limit", "1073741824", "--log-level", "debug", "--log-format", "text", "--test-faults",
+					"--max-list-limit", "5", "--watch-history", "50", "--watch-history-bytes", "4096", "--watch-buffer", "8", "--max-watches", "9", "--max-streams-per-token", "4", "--class-cpu-limit", "2s", "--class-max-instances", "64", "--class-runtimes", "3", "--outbound-allow", "api.example.com, *.example.org,127.0.0.1:*", "--memory-limit", "1073741824", "--log-level", "debug", "--log-format", "text", "--test-faults",
 					"--unsafe-bug", "stale-reads", "--unsafe-bug=no-idempotency", "--unsafe-allow-bugs",
 					"--max-txn-ops", "8", "--max-answer-bytes", "999", "--max-in-flight", "3", "--max-script-bytes", "8192",
 					"--http-read-timeout", "4s", "--http-write-timeout", "7s", "--http-idle-timeout", "9s",
@@ -87,7 +87,7 @@ func TestLoad(t *testing.T) {
 					Peers:    []Peer{{"n1", "node1.example:9081"}, {"n2", other}},
 					LogStore: "bolt", WALSegmentBytes: 1 << 20, SnapshotThreshold: 16, TrailingLogs: 8, SnapshotInterval: 2 * time.Second, ApplyTimeout: 3 * time.Second,
 					IdempotencyWindow: time.Minute, MaxBodyBytes: 4096, MaxNameBytes: 10, MaxKeyBytes: 20, MaxValueBytes: 30,
-					MaxListLimit: 5, WatchHistory: 50, WatchHistoryBytes: 4096, WatchBuffer: 8, MaxWatches: 9, MaxStreamsPerToken: 4, ClassCPULimit: 2 * time.Second, ClassMaxInstances: 64, ClassRuntimes: 3, MemoryLimit: 1 << 30, LogLevel: "debug", LogFormat: "text", TestFaults: true,
+					MaxListLimit: 5, WatchHistory: 50, WatchHistoryBytes: 4096, WatchBuffer: 8, MaxWatches: 9, MaxStreamsPerToken: 4, ClassCPULimit: 2 * time.Second, ClassMaxInstances: 64, ClassRuntimes: 3, OutboundAllow: []string{"api.example.com", "*.example.org", "127.0.0.1:*"}, MemoryLimit: 1 << 30, LogLevel: "debug", LogFormat: "text", TestFaults: true,
 					UnsafeBugs: []string{"stale-reads", "no-idempotency"}, UnsafeAllowBugs: true,
 					MaxTxnOps: 8, MaxAnswerBytes: 999, MaxInFlight: 3, MaxScriptBytes: 8192,
 					HTTPReadTimeout: 4 * time.Second, HTTPWriteTimeout: 7 * time.Second, HTTPIdleTimeout: 9 * time.Second,
@@ -545,5 +545,20 @@ func TestHostNames(t *testing.T) {
 	want := []string{"0.0.0.0:8081", "10.0.0.1:8081", "dobj.example", "proxy.example:443"}
 	if got := c.HostNames(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("HostNames = %q, want %q", got, want)
+	}
+}
+
+func TestOutboundAllowPatterns(t *testing.T) {
+	for _, p := range []string{"api.example.com", "*.example.org", "127.0.0.1:*", "h:8080", "[::1]:*", "::1", "*"} {
+		var v hostPatternsValue
+		if err := v.Set(p); err != nil || len(v) != 1 {
+			t.Errorf("--outbound-allow %s: %v", p, err)
+		}
+	}
+	for _, p := range []string{"http://h", "h:0", "h:x", "a.*.b", "h/p", "*.", "*:*"} {
+		var v hostPatternsValue
+		if err := v.Set(p); err == nil {
+			t.Errorf("--outbound-allow %s was accepted", p)
+		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/dobj/dobj/classes"
 )
 
 // EnvPrefix starts the name of every environment variable Load reads:
@@ -262,6 +264,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.PeerTLSCA, "peer-tls-ca", c.PeerTLSCA, "the cluster's CA `file`: peers must present a certificate it signed")
 	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "allow ports other hosts can reach without their credentials: an --http-addr without --auth-file and --tls-cert, a --raft-addr without --peer-tls-*, a --pprof-addr at all (anyone who reaches them can read, write and change membership)")
 	fs.IntVar(&c.ClassMaxInstances, "class-max-instances", c.ClassMaxInstances, "class object instances kept in memory on the leader, least recently used dropped first (0: the runtime's default)")
+	fs.Var((*hostPatternsValue)(&c.OutboundAllow), "outbound-allow", "`hosts` class code's fetch may reach, comma-separated: host, host:port, host:*, *.domain or * (default: none; fetch to any other host rejects with a TypeError)")
 	fs.IntVar(&c.ClassRuntimes, "class-runtimes", c.ClassRuntimes, "JavaScript runtimes the objects of one class share on the leader: how many of its calls run JavaScript at once (0: the larger of 4 and the CPUs)")
 	fs.Int64Var(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "soft limit on the node's memory in bytes: nearing it, Go collects garbage more often rather than grow (0: GOMEMLIMIT's, else none)")
 	fs.DurationVar(&c.ClassCPULimit, "class-cpu-limit", c.ClassCPULimit, "JavaScript time one class call may take before it is stopped (500, nothing committed)")
@@ -356,6 +359,30 @@ func (b *bugsValue) Set(s string) error {
 		if name = strings.TrimSpace(name); name != "" {
 			*b = append(*b, name)
 		}
+	}
+	return nil
+}
+
+// hostPatternsValue is --outbound-allow: "api.example.com,*.example.org,
+// 127.0.0.1:*"; each pattern is checked as it is given.
+type hostPatternsValue []string
+
+func (h *hostPatternsValue) String() string {
+	if h == nil {
+		return ""
+	}
+	return strings.Join(*h, ",")
+}
+
+func (h *hostPatternsValue) Set(s string) error {
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if err := classes.CheckHostPattern(p); err != nil {
+			return err
+		}
+		*h = append(*h, p)
 	}
 	return nil
 }

@@ -34,6 +34,9 @@ type Config struct {
 	// Runtimes bounds the JavaScript runtimes one class's instances share
 	// (0: the runtime's default).
 	Runtimes int
+	// OutboundAllow are the hosts class code's fetch may reach
+	// (classes.Config.OutboundAllow; none when empty).
+	OutboundAllow []string
 	// MaxNameBytes bounds an object's name, as the api's (default
 	// objects.DefaultMaxNameBytes): the leader checks the names peers send.
 	MaxNameBytes int
@@ -67,6 +70,7 @@ func (c Config) engineConfig() classes.Config {
 		MaxKeyBytes:      c.MaxKeyBytes,
 		MaxInstances:     c.MaxInstances,
 		RuntimesPerClass: c.Runtimes,
+		OutboundAllow:    c.OutboundAllow,
 	}.WithDefaults()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -365,5 +366,16 @@ func TestClassDeployAndDeleteThroughAFollower(t *testing.T) {
 		if err != nil || found != want {
 			t.Fatalf("delete via a follower = %v %v, want found %v", found, err, want)
 		}
+	}
+}
+
+// TestEngineConfigCarriesOutboundAllow: serve's --outbound-allow reaches
+// the engine, whose fetch refuses every host without it.
+func TestEngineConfigCarriesOutboundAllow(t *testing.T) {
+	allow := []string{"api.example.com", "127.0.0.1:*"}
+	c := Config{OutboundAllow: allow}
+	c.setDefaults()
+	if got := c.engineConfig().OutboundAllow; !slices.Equal(got, allow) {
+		t.Fatalf("engine's OutboundAllow %v, want %v", got, allow)
 	}
 }

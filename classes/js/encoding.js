@@ -28,5 +28,16 @@
   }
   define("TextEncoder", TextEncoder);
   define("TextDecoder", TextDecoder);
-  define("atob", (s) => native.atob(String(s)));
-  define("btoa", (s) => native.btoa(String(s)));
+  // atob and btoa take one DOMString argument, as WebIDL converts it.
+  define("atob", function atob(s) {
+    if (arguments.length === 0) throw new TypeError("atob: 1 argument required, but only 0 present");
+    const r = native.atob(`${s}`);
+    if (r === null) throw new DOMException("atob: the string to be decoded is not correctly encoded", "InvalidCharacterError");
+    return r;
+  });
+  define("btoa", function btoa(s) {
+    if (arguments.length === 0) throw new TypeError("btoa: 1 argument required, but only 0 present");
+    const r = native.btoa(`${s}`);
+    if (r === null) throw new DOMException("btoa: the string has characters outside Latin-1", "InvalidCharacterError");
+    return r;
+  });

@@ -13,16 +13,16 @@
       if (METHODS.includes(m.toUpperCase())) m = m.toUpperCase();
       this.method = m;
       this.headers = new Headers(init.headers !== undefined ? init.headers : src ? src.headers : undefined);
-      this._body = init.body !== undefined ? bodyInit(init.body) : src ? src._body : null;
+      if (init.body !== undefined) setBody(this, init.body, this.headers);
+      else this._body = src ? src._cloneBody() : null;
       if (this._body !== null && (this.method === "GET" || this.method === "HEAD")) {
         throw new TypeError("Request with GET/HEAD method cannot have a body");
       }
-      if (init.body !== undefined) defaultContentType(init.body, this.headers);
       this._used = false;
       this.signal = init.signal !== undefined ? init.signal : src ? src.signal : null;
     }
     clone() {
-      if (this._used) throw new TypeError("Body has already been used");
+      if (this.bodyUsed) throw new TypeError("Body has already been used");
       return new Request(this);
     }
     get [Symbol.toStringTag]() { return "Request"; }

@@ -18,21 +18,20 @@
       this.status = status;
       this.statusText = init === undefined || init === null || init.statusText === undefined ? "" : String(init.statusText);
       this.headers = new Headers(init === undefined || init === null ? undefined : init.headers);
-      this._body = bodyInit(body);
+      setBody(this, body, this.headers);
       if (this._body !== null && nullBodyStatus(status)) {
         throw new TypeError(`Response with status ${status} cannot have a body`);
       }
-      defaultContentType(body, this.headers);
       this._used = false;
     }
     get ok() { return this.status >= 200 && this.status <= 299; }
-    get redirected() { return false; }
+    get redirected() { return this._redirected === true; }
     get type() { return "default"; }
-    get url() { return ""; }
+    get url() { return this._url === undefined ? "" : this._url; }
     clone() {
-      if (this._used) throw new TypeError("Body has already been used");
+      if (this.bodyUsed) throw new TypeError("Body has already been used");
       const r = new Response(null, { status: this.status, statusText: this.statusText, headers: this.headers });
-      r._body = this._body;
+      r._body = this._cloneBody();
       return r;
     }
     static json(data, init) {

@@ -1,11 +1,26 @@
 // ctx.storage.
 // A part of the class runtime's prelude (prelude.go): it runs in the
 // prelude function's scope, after the parts before it.
+  // Keys are DOMStrings, converted as WebIDL converts them: get(1) reads
+  // "1"; a symbol is a TypeError.
   function key(k) {
-    if (typeof k !== "string") throw new TypeError("storage keys must be strings, got " + typeof k);
-    return k;
+    if (typeof k === "string") return k;
+    if (typeof k === "symbol") throw new TypeError("storage keys must be strings, got a symbol");
+    return `${k}`;
   }
   function keys(ks) { return Array.from(ks, key); }
+  const LIST_STRINGS = ["prefix", "start", "startAfter", "end"];
+  // listOptions converts list()'s string options as WebIDL does.
+  function listOptions(o) {
+    if (o === undefined || o === null) return {};
+    if (typeof o !== "object") return o; // the native refuses it
+    const c = { limit: o.limit, reverse: o.reverse };
+    for (const name of LIST_STRINGS) {
+      const v = o[name];
+      if (v !== undefined) c[name] = key(v);
+    }
+    return c;
+  }
   // Storage methods return promises, as Cloudflare's do, though the
   // work is done at once: Promise.resolve costs less than new Promise.
   const P = Promise;
@@ -33,7 +48,7 @@
       list(o) {
         try {
           check();
-          return P.resolve(native.list(o === undefined || o === null ? {} : o));
+          return P.resolve(native.list(listOptions(o)));
         } catch (e) { return P.reject(e); }
       },
       getAlarm(opts) {

@@ -1,4 +1,5 @@
-// setTimeout, setInterval, their clears, performance and queueMicrotask.
+// setTimeout, setInterval, their clears, performance, queueMicrotask
+// and scheduler.wait.
 // A part of the class runtime's prelude (prelude.go): it runs in the
 // prelude function's scope, after the parts before it.
   // Timers run while the call awaits them; those still pending when the
@@ -17,3 +18,8 @@
   const timeOrigin = Date.now();
   define("performance", Object.freeze({ timeOrigin, now: () => native.monotonicMs() }));
   define("queueMicrotask", (fn) => { Promise.resolve().then(() => fn()); });
+  // scheduler.wait is Cloudflare's promise of a timer: await
+  // scheduler.wait(ms) is setTimeout as a promise.
+  define("scheduler", Object.freeze({
+    wait(ms) { return new Promise((resolve) => { setTimeout(resolve, Number(ms) || 0); }); },
+  }));

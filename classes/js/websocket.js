@@ -1,14 +1,18 @@
 // WebSockets in object classes: Cloudflare's hibernation API
 // (WebSocketPair, ctx.acceptWebSocket, ctx.getWebSockets, ws.send,
-// ws.close, and the class's webSocketMessage and webSocketClose handlers).
+// ws.close, and the class's webSocketMessage and webSocketClose handlers),
+// its auto-responses (WebSocketRequestResponsePair,
+// ctx.setWebSocketAutoResponse) and the non-hibernating ws.accept() with
+// event listeners (socketevents.go).
 // This file evaluates to a function the engine calls once per runtime,
 // after the prelude, with its Go natives (websocket.go); it returns the
 // hooks the engine drives. Sockets belong to the engine, not to the
 // runtime: an instance rebuilt from storage finds its object's sockets
 // again through getWebSockets.
-(function (native) {
+(function (native, dispatchAwaiting) {
   "use strict";
   const g = globalThis;
+  const EventTarget = g.EventTarget, Event = g.Event;
   function define(name, value) {
     Object.defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
   }
@@ -43,8 +47,8 @@
     return null;
   }
 
-  class WebSocket {
-    constructor() { throw new TypeError("WebSocket: make one with new WebSocketPair()"); }
+  class WebSocket extends EventTarget {
+    constructor() { super(); throw new TypeError("WebSocket: make one with new WebSocketPair()"); }
     send(message) {
       const p = serverState(this, "send");
       if (typeof message === "string") { native.send(p.id, message, false); return; }
@@ -64,8 +68,8 @@
     get readyState() { return native.readyState(state(this, "readyState").id); }
     serializeAttachment(v) { native.setAttachment(serverState(this, "serializeAttachment").id, v); }
     deserializeAttachment() { return native.getAttachment(serverState(this, "deserializeAttachment").id); }
-    accept() { throw new TypeError("accept: dobj supports the hibernation API only: use this.ctx.acceptWebSocket(ws)"); }
-    addEventListener() { throw new TypeError("addEventListener: dobj supports the hibernation API only: define webSocketMessage and webSocketClose"); }
+    // accept is the non-hibernating API's: events go to the listeners.
+    accept() { native.listen(serverState(this, "accept").id); }
     get [Symbol.toStringTag]() { return "WebSocket"; }
   }
   for (const [k, v] of [["CONNECTING", CONNECTING], ["OPEN", OPEN], ["CLOSING", CLOSING], ["CLOSED", CLOSED],
@@ -97,6 +101,64 @@
     }
   }
   define("WebSocketPair", WebSocketPair);
+
+  class WebSocketRequestResponsePair {
+    constructor(request, response) {
+      if (arguments.length < 2) throw new TypeError("WebSocketRequestResponsePair: 2 arguments required");
+      Object.defineProperty(this, "_request", { value: `${request}` });
+      Object.defineProperty(this, "_response", { value: `${response}` });
+    }
+    get request() { return this._request; }
+    get response() { return this._response; }
+  }
+  define("WebSocketRequestResponsePair", WebSocketRequestResponsePair);
+
+  class MessageEvent extends Event {
+    constructor(type, init) {
+      super(type, init);
+      Object.defineProperty(this, "_data", { value: init === undefined || init === null ? null : init.data });
+    }
+    get data() { return this._data === undefined ? null : this._data; }
+  }
+  class CloseEvent extends Event {
+    constructor(type, init) {
+      super(type, init);
+      const i = init === undefined || init === null ? {} : init;
+      Object.defineProperties(this, {
+        _code: { value: i.code === undefined ? 0 : Number(i.code) },
+        _reason: { value: i.reason === undefined ? "" : `${i.reason}` },
+        _wasClean: { value: !!i.wasClean },
+      });
+    }
+    get code() { return this._code; }
+    get reason() { return this._reason; }
+    get wasClean() { return this._wasClean; }
+  }
+  class ErrorEvent extends Event {
+    constructor(type, init) {
+      super(type, init);
+      const i = init === undefined || init === null ? {} : init;
+      Object.defineProperties(this, {
+        _message: { value: i.message === undefined ? "" : `${i.message}` },
+        _error: { value: i.error },
+      });
+    }
+    get message() { return this._message; }
+    get error() { return this._error; }
+  }
+  define("MessageEvent", MessageEvent);
+  define("CloseEvent", CloseEvent);
+  define("ErrorEvent", ErrorEvent);
+  // dispatch is an event for a socket accepted with ws.accept(): a
+  // promise of what its listeners started.
+  function dispatch(id, type, a, b, c) {
+    const ws = socketFor(id);
+    let ev;
+    if (type === "message") ev = new MessageEvent("message", { data: a });
+    else if (type === "close") ev = new CloseEvent("close", { code: a, reason: b, wasClean: c });
+    else ev = new ErrorEvent("error", { message: a, error: new Error(a) });
+    return dispatchAwaiting(ws, ev);
+  }
 
   // Response accepts {status: 101, webSocket: client}, Cloudflare's way
   // of answering an upgrade. The new Response shares the prelude's
@@ -149,6 +211,24 @@
         enumerable: true,
         value(ws) { return native.tags(serverState(ws, "getTags").id); },
       },
+      setWebSocketAutoResponse: {
+        enumerable: true,
+        value(pair) {
+          if (pair === undefined || pair === null) { native.setAuto(null, null); return; }
+          if (!(pair instanceof WebSocketRequestResponsePair)) {
+            throw new TypeError("setWebSocketAutoResponse: expected a WebSocketRequestResponsePair");
+          }
+          native.setAuto(pair.request, pair.response);
+        },
+      },
+      getWebSocketAutoResponse: {
+        enumerable: true,
+        value() { const a = native.getAuto(); return a === null ? null : new WebSocketRequestResponsePair(a[0], a[1]); },
+      },
+      getWebSocketAutoResponseTimestamp: {
+        enumerable: true,
+        value(ws) { const ms = native.autoAt(serverState(ws, "getWebSocketAutoResponseTimestamp").id); return ms === null ? null : new Date(ms); },
+      },
     });
     return Object.freeze(c);
   }
@@ -159,5 +239,5 @@
     const p = priv.get(r._webSocket);
     return p === undefined || p.server ? -1 : p.id;
   }
-  return { wrapContext, upgradeOf, socketFor, remembered: () => byID.size };
+  return { wrapContext, upgradeOf, socketFor, dispatch, remembered: () => byID.size };
 })

@@ -376,6 +376,7 @@ func newHost(cfg config.Config, node *cluster.Node, log *slog.Logger, met *metri
 		MaxResponseBytes:  int(cfg.MaxBodyBytes),
 		MaxInstances:      cfg.ClassMaxInstances,
 		Runtimes:          cfg.ClassRuntimes,
+		OutboundAllow:     cfg.OutboundAllow,
 		ApplyTimeout:      cfg.ApplyTimeout,
 		IdempotencyWindow: cfg.IdempotencyWindow,
 		AckBeforeCommit:   slices.Contains(cfg.UnsafeBugs, cluster.BugAckBeforeCommit),
