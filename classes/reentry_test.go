@@ -3,6 +3,9 @@ package classes
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -61,11 +64,20 @@ export class Obj extends DurableObject {
   async hello() { await this.ctx.storage.put("helloed", true); return "hello"; }
   async waitValue() { const v = await new Promise((res) => { this.resolve = res; }); return "got " + v; }
   supply(v) { this.resolve(v); return "supplied"; }
+  async fetchOut(url) {
+    await this.ctx.storage.put("before", 1);
+    const r = await fetch(url);
+    return (await r.text()) + " after " + (await this.ctx.storage.get("helloed"));
+  }
 }
 `
 
 func newReentrantEngine(t *testing.T) (*Engine, *engineOutbound, objects.Namespace) {
-	e := newTestEngine(t, Config{})
+	return newReentrantEngineWith(t, Config{})
+}
+
+func newReentrantEngineWith(t *testing.T, cfg Config) (*Engine, *engineOutbound, objects.Namespace) {
+	e := newTestEngine(t, cfg)
 	ns := objects.NewNamespace("app", "Obj")
 	out := &engineOutbound{e: e, sts: map[string]*fakeState{}}
 	prog := mustCompile(t, "Obj", reentrantClass).WithBindings([]Namespace{{Name: "NS", NS: ns}}, nil, out)
@@ -120,5 +132,49 @@ func TestReentrantWaitForLaterRequest(t *testing.T) {
 	}
 	if v := <-got; v != `"got 42"` {
 		t.Fatalf("waitValue = %s", v)
+	}
+}
+
+// A global fetch is outbound I/O like a stub's call: before it leaves,
+// the writes so far are committed, and while it is out another request
+// to the object runs.
+func TestReentrantFetch(t *testing.T) {
+	var out *engineOutbound
+	var a string
+	release := make(chan struct{})
+	committed := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		committed <- out.state(a).get("before")
+		<-release
+		io.WriteString(w, "fetched")
+	}))
+	defer srv.Close()
+	defer close(release)
+	e, o, ns := newReentrantEngineWith(t, Config{OutboundAllow: []string{"127.0.0.1:*"}})
+	out, a = o, ns.IDFromName("a").String()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := make(chan string, 1)
+	go func() {
+		res, err := out.RPC(ctx, 0, a, "fetchOut", []byte(`["`+srv.URL+`"]`))
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		got <- string(res)
+	}()
+	if v := <-committed; v != "1" {
+		t.Fatalf("the write before the fetch reads %q in storage as the fetch arrives; want it committed", v)
+	}
+	// The fetch is out and held: another request to the object runs now.
+	if res, err := out.RPC(ctx, 0, a, "hello", nil); err != nil || string(res) != `"hello"` {
+		t.Fatalf("hello while the fetch is out = %s, %v", res, err)
+	}
+	release <- struct{}{}
+	if v := <-got; v != `"fetched after true"` {
+		t.Fatalf("fetchOut = %s", v)
+	}
+	if n := e.Instances(); n != 1 {
+		t.Fatalf("%d live instances; want A's", n)
 	}
 }
