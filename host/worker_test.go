@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"github.com/dobj/dobj/cluster"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -163,5 +165,33 @@ export default {
 	resp, err := workerGetTest(t, leader, "/")
 	if want := "ada|RangeError: bad token|auth /login"; err != nil || string(resp.Body) != want {
 		t.Fatalf("service binding = %v, %v; want %q", resp, err, want)
+	}
+}
+
+// A Worker's global fetch reaches the hosts --outbound-allow allows (the
+// Worker's engine gets them too), and a Response whose body is a stream
+// is read whole.
+func TestWorkerOutboundFetch(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "upstream "+r.Method)
+	}))
+	defer up.Close()
+	hcfg := testHostConfig()
+	hcfg.OutboundAllow = []string{"127.0.0.1:*"}
+	c := newTestClusterWith(t, hcfg)
+	leader := c.waitLeader(nil)
+	deployScript(t, c, leader, "app", `
+import { DurableObject } from "cloudflare:workers";
+export class Counter extends DurableObject {}
+export default {
+  async fetch() {
+    const r = await fetch("`+up.URL+`/x", { method: "PUT" });
+    return new Response(r.body, { status: 203 });
+  },
+};
+`, "L")
+	resp, err := workerGetTest(t, leader, "/")
+	if err != nil || resp.Status != 203 || string(resp.Body) != "upstream PUT" {
+		t.Fatalf("a Worker's fetch = %+v, %v; want 203 upstream PUT", resp, err)
 	}
 }
