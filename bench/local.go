@@ -26,6 +26,9 @@ type LocalConfig struct {
 	// Secure runs the cluster with TLS (API and mutual TLS between the
 	// nodes) and tokens, made in Dir (launch.MakeSecure).
 	Secure bool
+	// WorkerPort, when set, serves node i's Workers on
+	// 127.0.0.1:WorkerPort+i-1 (serve --worker-addr).
+	WorkerPort int
 }
 
 // Local is a running local cluster.
@@ -68,7 +71,7 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
 		}
 		l.secure = sec
 	}
-	c, err := launch.New(launch.Config{Binary: cfg.Binary, Dir: l.dir, BasePort: cfg.BasePort, Nodes: cfg.Nodes, Args: cfg.Args, Secure: l.secure})
+	c, err := launch.New(launch.Config{Binary: cfg.Binary, Dir: l.dir, BasePort: cfg.BasePort, Nodes: cfg.Nodes, Args: cfg.Args, Secure: l.secure, WorkerPort: cfg.WorkerPort})
 	if err != nil {
 		l.Close()
 		return nil, fmt.Errorf("local cluster: %w (choose others with --base-port)", err)
@@ -87,6 +90,18 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
 
 // URLs are the nodes' HTTP base URLs.
 func (l *Local) URLs() []string { return l.cluster.URLs() }
+
+// WorkerURLs are the nodes' Worker listeners; none without
+// LocalConfig.WorkerPort.
+func (l *Local) WorkerURLs() []string {
+	var urls []string
+	for _, n := range l.cluster.Nodes {
+		if n.WorkerAddr != "" {
+			urls = append(urls, "http://"+n.WorkerAddr)
+		}
+	}
+	return urls
+}
 
 // Secure is the cluster's certificates and tokens; nil when it runs
 // without.

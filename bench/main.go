@@ -19,17 +19,19 @@ import (
 // Command is `dobj bench`: NewCommand binds its flags to a flag set, the
 // caller parses it, and Run runs what they say.
 type Command struct {
-	o      Options
-	mix    string
-	urls   string
-	asJSON bool
-	quiet  bool
-	local  LocalConfig
-	keep   bool
-	prefix string
-	op     string
-	ca     string
-	secure bool
+	o    Options
+	mix  string
+	urls string
+	// workerURLs: --worker-urls, the Worker listeners with --urls.
+	workerURLs string
+	asJSON     bool
+	quiet      bool
+	local      LocalConfig
+	keep       bool
+	prefix     string
+	op         string
+	ca         string
+	secure     bool
 	// watches holds that many watch streams open on watchOn during the
 	// load (idle: on objects the load never writes).
 	watches int
@@ -47,9 +49,10 @@ func NewCommand(fs *flag.FlagSet) *Command {
 	fs.DurationVar(&c.o.Warmup, "warmup", time.Second, "load sent before measuring starts")
 	fs.IntVar(&c.o.Objects, "objects", 1000, "distinct objects, named PREFIX0 … PREFIX(N-1)")
 	fs.StringVar(&c.prefix, "prefix", "", "start of the run's object names (default: bench-<time>-<random>-, new each run, so that the run can find and delete exactly what it wrote)")
-	fs.StringVar(&c.mix, "mix", "increment=1", "op weights: increment, read (linearizable), stale_read, put, txn, class_increment; e.g. increment=50,read=50")
+	fs.StringVar(&c.mix, "mix", "increment=1", "op weights: increment, read (linearizable), stale_read, put, txn, class_increment, worker_increment; e.g. increment=50,read=50")
 	fs.StringVar(&c.op, "op", "", "one op alone, short for --mix OP=1 (e.g. --op class-increment: the counter as a deployed object class)")
 	fs.StringVar(&c.urls, "urls", "", "comma-separated base URLs of the nodes, clients spread over them (default: start a local three-node cluster)")
+	fs.StringVar(&c.workerURLs, "worker-urls", "", "comma-separated URLs of the nodes' Worker listeners, for worker_increment with --urls (a local cluster serves them on BASE+706+i: 8787-8789 by default, wrangler dev's first)")
 	fs.StringVar(&c.o.Target, "target", TargetDobj, "service under test: dobj, or etcd (its HTTP/JSON gateway; increment and put are puts, read is a range)")
 	fs.DurationVar(&c.o.Timeout, "timeout", 10*time.Second, "per-request timeout")
 	fs.BoolVar(&c.asJSON, "json", false, "print one JSON object instead of the report")
@@ -158,6 +161,11 @@ func (c *Command) options(stderr io.Writer) (Options, error) {
 			o.URLs = append(o.URLs, u)
 		}
 	}
+	for _, u := range strings.Split(c.workerURLs, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			o.WorkerURLs = append(o.WorkerURLs, u)
+		}
+	}
 	if !c.quiet {
 		o.Progress = stderr
 	}
@@ -183,6 +191,9 @@ func (c *Command) startLocal(ctx context.Context, o *Options, stderr io.Writer) 
 	local := c.local
 	local.Keep = c.keep
 	local.Secure = c.secure
+	if o.Mix[OpWorkerIncrement] > 0 {
+		local.WorkerPort = local.BasePort + workerPortOffset
+	}
 	fmt.Fprintf(stderr, "starting a local %d-node cluster on 127.0.0.1:%d-%d\n", 3, local.BasePort+1, local.BasePort+3)
 	l, err := StartLocal(ctx, local)
 	if err != nil {
@@ -194,6 +205,7 @@ func (c *Command) startLocal(ctx context.Context, o *Options, stderr io.Writer) 
 		}
 	}
 	o.URLs = l.URLs()
+	o.WorkerURLs = l.WorkerURLs()
 	if sec := l.Secure(); sec != nil {
 		if o.TLS, err = sec.ClientTLS(); err != nil {
 			stop()

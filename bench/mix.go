@@ -19,10 +19,13 @@ const (
 	// OpClassIncrement is dobj only: POST /do/<bench class>/<name>/increment,
 	// the counter as a deployed object class (issue 14).
 	OpClassIncrement
+	// OpWorkerIncrement is dobj only: POST <Worker URL>/<name>/increment,
+	// the seed's application through a Worker and RPC (issue 20).
+	OpWorkerIncrement
 	numOps
 )
 
-var opNames = [numOps]string{"increment", "read", "stale_read", "put", "txn", "class_increment"}
+var opNames = [numOps]string{"increment", "read", "stale_read", "put", "txn", "class_increment", "worker_increment"}
 
 // opAliases are the other spellings ParseMix accepts.
 var opAliases = map[string]Op{
@@ -30,8 +33,9 @@ var opAliases = map[string]Op{
 	"linearizable": OpRead, "range": OpRead,
 	"stale": OpStaleRead, "stale-read": OpStaleRead, "serializable": OpStaleRead,
 	"storage_put": OpPut, "storage-put": OpPut,
-	"transaction":     OpTxn,
-	"class-increment": OpClassIncrement,
+	"transaction":      OpTxn,
+	"class-increment":  OpClassIncrement,
+	"worker-increment": OpWorkerIncrement,
 }
 
 func (o Op) String() string {

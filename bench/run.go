@@ -11,16 +11,21 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dobj/dobj/client"
 )
 
 // Options describe one run.
 type Options struct {
-	Target   string   // TargetDobj (default) or TargetEtcd
-	URLs     []string // base URLs; client i talks to URLs[i%len(URLs)]
-	Clients  int      // closed-loop clients, each with one request in flight
-	Duration time.Duration
-	Warmup   time.Duration // load sent but not measured before Duration starts
-	Objects  int           // distinct object names, picked uniformly
+	Target string   // TargetDobj (default) or TargetEtcd
+	URLs   []string // base URLs; client i talks to URLs[i%len(URLs)]
+	// WorkerURLs are the nodes' Worker listeners, for OpWorkerIncrement:
+	// client i sends it to WorkerURLs[i%len(WorkerURLs)].
+	WorkerURLs []string
+	Clients    int // closed-loop clients, each with one request in flight
+	Duration   time.Duration
+	Warmup     time.Duration // load sent but not measured before Duration starts
+	Objects    int           // distinct object names, picked uniformly
 	// Prefix starts every object name: objects are Prefix0 … PrefixN-1
 	// (default DefaultPrefix). A run against a cluster holding other data
 	// names its own, so that Remove finds exactly what it wrote.
@@ -83,6 +88,9 @@ func (o *Options) validate() error {
 	if o.Mix.total() == 0 {
 		errs = append(errs, errors.New("mix: no op has a positive weight"))
 	}
+	if o.Mix[OpWorkerIncrement] > 0 && (len(o.WorkerURLs) == 0 || o.Target == TargetEtcd) {
+		errs = append(errs, errors.New("worker_increment needs dobj's Worker listeners (WorkerURLs)"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -108,6 +116,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, errors.New("bench: class_increment is an op of dobj only")
 		}
 		if err := deployBenchClass(ctx, hc, urls[0]); err != nil {
+			return nil, err
+		}
+	}
+	if o.Mix[OpWorkerIncrement] > 0 {
+		if err := deployBenchWorker(ctx, client.New(urls[0], client.WithToken(o.Token), client.WithTLSConfig(o.TLS))); err != nil {
 			return nil, err
 		}
 	}
@@ -174,6 +187,10 @@ func (l *load) run(ctx context.Context, start time.Time) time.Duration {
 // on one of the URLs, recorded once the warmup is over.
 func (l *load) client(ctx context.Context, i int, rng *rand.Rand) {
 	base := l.urls[i%len(l.urls)]
+	workerBase := base
+	if len(l.o.WorkerURLs) > 0 {
+		workerBase = strings.TrimRight(l.o.WorkerURLs[i%len(l.o.WorkerURLs)], "/")
+	}
 	total := l.o.Mix.total()
 	for seq := uint64(1); ; seq++ {
 		t0 := time.Now()
@@ -181,7 +198,11 @@ func (l *load) client(ctx context.Context, i int, rng *rand.Rand) {
 			return
 		}
 		op := l.o.Mix.pick(rng.IntN(total))
-		err := l.tgt.send(l.hc, base, op, rng.IntN(l.o.Objects), seq)
+		b := base
+		if op == OpWorkerIncrement {
+			b = workerBase
+		}
+		err := l.tgt.send(l.hc, b, op, rng.IntN(l.o.Objects), seq)
 		d := time.Since(t0)
 		if ctx.Err() != nil {
 			return // interrupted: this op's outcome is not the server's

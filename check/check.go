@@ -90,8 +90,16 @@ func (c *Config) setDefaults() error {
 		return errors.New("no workload")
 	}
 	for _, w := range c.Workloads {
-		if !slices.Contains(Workloads, w) && w != WorkloadClass {
+		if !slices.Contains(Workloads, w) && w != WorkloadClass && w != WorkloadWorker {
 			return fmt.Errorf("unknown workload %q (known: %v)", w, Workloads)
+		}
+	}
+	if slices.Contains(c.Workloads, WorkloadWorker) {
+		if slices.Contains(c.Workloads, WorkloadClass) {
+			return fmt.Errorf("workloads %s and %s cannot run together", WorkloadClass, WorkloadWorker)
+		}
+		if len(c.URLs) > 0 {
+			return fmt.Errorf("workload %s needs nodes check starts (with their Worker listeners), not --urls", WorkloadWorker)
 		}
 	}
 	for _, n := range c.Nemeses {
@@ -206,8 +214,13 @@ func (r *run) load(ctx context.Context) error {
 	runID := strconv.FormatInt(time.Now().UnixNano()%1e12, 36)
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x636865636b))
 	r.w = newWorkload(ctx, cfg.Workloads, r.nodes, r.h, runID)
-	if _, viaClass := r.w.ops.(classOps); viaClass {
+	switch r.w.ops.(type) {
+	case classOps:
 		if err := deployCheckClass(ctx, r.nodes); err != nil {
+			return err
+		}
+	case workerOps:
+		if err := deployCheckWorker(ctx, r.nodes, filepath.Join(cfg.Dir, "workerapp")); err != nil {
 			return err
 		}
 	}
@@ -346,12 +359,20 @@ func startNodes(ctx context.Context, cfg *Config, rep *Report) ([]*node, *launch
 			}
 			opts = []client.Option{client.WithTLSConfig(tc), client.WithToken(sec.Token)}
 		}
-		procs, err := launchNodes(cfg.Binary, filepath.Join(cfg.Dir, "nodes"), cfg.BasePort, cfg.SnapshotThreshold, cfg.Bug, sec)
+		workerPort := 0
+		if slices.Contains(cfg.Workloads, WorkloadWorker) {
+			workerPort = cfg.BasePort + workerPortOffset + 1
+		}
+		procs, err := launchNodes(cfg.Binary, filepath.Join(cfg.Dir, "nodes"), cfg.BasePort, workerPort, cfg.SnapshotThreshold, cfg.Bug, sec)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w (choose others with --base-port)", err)
 		}
 		for _, p := range procs.Nodes {
-			nodes = append(nodes, newNode(p.ID, p.URL(), p, opts...))
+			n := newNode(p.ID, p.URL(), p, opts...)
+			if p.WorkerAddr != "" {
+				n.workerURL = "http://" + p.WorkerAddr
+			}
+			nodes = append(nodes, n)
 			if err := p.Start(); err != nil {
 				return nodes, procs, err
 			}

@@ -62,18 +62,24 @@ export class DobjCheckKV {
 }
 `
 
-// expandWorkloads turns "class" into the register and counter workloads
-// run through the class.
-func expandWorkloads(kinds []string) (out []string, viaClass bool) {
-	if !slices.Contains(kinds, WorkloadClass) {
-		return kinds, false
+// expandWorkloads turns "class" or "worker" into the register and
+// counter workloads run through the class or the Worker, and returns the
+// operations they use (builtinOps otherwise).
+func expandWorkloads(kinds []string) (out []string, ops kvOps) {
+	switch {
+	case slices.Contains(kinds, WorkloadClass):
+		ops = classOps{}
+	case slices.Contains(kinds, WorkloadWorker):
+		ops = newWorkerOps()
+	default:
+		return kinds, builtinOps{}
 	}
 	for _, k := range kinds {
-		if k != WorkloadClass && k != WorkloadRegister && k != WorkloadCounter {
+		if k != WorkloadClass && k != WorkloadWorker && k != WorkloadRegister && k != WorkloadCounter {
 			out = append(out, k)
 		}
 	}
-	return append(out, WorkloadRegister, WorkloadCounter), true
+	return append(out, WorkloadRegister, WorkloadCounter), ops
 }
 
 // deployCheckClass deploys the class through the first node that takes it.

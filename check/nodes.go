@@ -24,6 +24,9 @@ type node struct {
 	c     *client.Client // workload requests
 	admin *client.Client // status, digest, partition, ready
 	proc  *launch.Node   // nil when attached with --urls
+	// workerURL is its Worker listener (--worker-addr), when check
+	// started it for the worker workload.
+	workerURL string
 }
 
 // newNode is the node at url; opts (a secure cluster's token and CA) go
@@ -56,7 +59,7 @@ func classify(err error) Outcome {
 	switch {
 	case err == nil:
 		return OK
-	case client.Unknown(err):
+	case client.Unknown(err) && !notSent(err):
 		return Unknown
 	default:
 		return Fail

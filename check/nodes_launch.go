@@ -14,8 +14,9 @@ const stopGrace = 10 * time.Second
 // logs in dir/nX.log) on launch's ports at base: a low snapshot threshold
 // and few trailing logs, so that a node that falls behind catches up by
 // installing a snapshot, fault injection on, and bug switched on if not
-// empty; with sec, TLS, mutual TLS and tokens.
-func launchNodes(binary, dir string, base int, snapshotThreshold uint64, bug string, sec *launch.Secure) (*launch.Cluster, error) {
+// empty; with sec, TLS, mutual TLS and tokens; with workerPort, node i
+// serves Workers on workerPort+i-1.
+func launchNodes(binary, dir string, base, workerPort int, snapshotThreshold uint64, bug string, sec *launch.Secure) (*launch.Cluster, error) {
 	threshold := strconv.FormatUint(snapshotThreshold, 10)
 	args := []string{
 		"--snapshot-threshold", threshold,
@@ -31,5 +32,5 @@ func launchNodes(binary, dir string, base int, snapshotThreshold uint64, bug str
 	if bug != "" {
 		args = append(args, "--unsafe-bug", bug, "--unsafe-allow-bugs")
 	}
-	return launch.New(launch.Config{Binary: binary, Dir: dir, BasePort: base, Nodes: 3, Args: args, Secure: sec})
+	return launch.New(launch.Config{Binary: binary, Dir: dir, BasePort: base, Nodes: 3, Args: args, Secure: sec, WorkerPort: workerPort})
 }

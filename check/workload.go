@@ -94,17 +94,18 @@ type workload struct {
 	regKeys *keyspace
 	cntKeys *keyspace
 	parent  context.Context // requests: ends only when the whole check is interrupted
-	ops     kvOps           // built-in routes, or a class's calls (WorkloadClass)
+	ops     kvOps           // built-in routes, a class's calls (WorkloadClass) or a Worker's (WorkloadWorker)
 }
 
 func newWorkload(parent context.Context, kinds []string, nodes []*node, h *history, runID string) *workload {
-	kinds, viaClass := expandWorkloads(kinds)
-	var ops kvOps = builtinOps{}
-	if viaClass {
-		// Class objects live apart from built-in ones; the names keep
-		// the runs' histories apart too.
+	kinds, ops := expandWorkloads(kinds)
+	// Class and script objects live apart from built-in ones; the names
+	// keep the runs' histories apart too.
+	switch ops.(type) {
+	case classOps:
 		runID += "-class"
-		ops = classOps{}
+	case workerOps:
+		runID += "-worker"
 	}
 	return &workload{
 		ops:     ops,

@@ -1,0 +1,109 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestRunWorkerIncrement: worker_increment deploys the seed's counter as
+// a Workers project through the API (its bundle, binding and migration)
+// and sends POST /<name>/increment to the Worker listeners, spread over
+// them, never to the API.
+func TestRunWorkerIncrement(t *testing.T) {
+	var mu sync.Mutex
+	var deployed []string // what each deploy's parts held
+	var apiOther atomic.Int64
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut || r.URL.Path != "/_scripts/dobj-bench-counter" {
+			apiOther.Add(1)
+			http.Error(w, "not a Worker route", http.StatusNotFound)
+			return
+		}
+		_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mr := multipart.NewReader(r.Body, params["boundary"])
+		var parts []string
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				break
+			}
+			b, _ := io.ReadAll(p)
+			parts = append(parts, p.FormName()+"="+string(b))
+		}
+		mu.Lock()
+		deployed = append(deployed, strings.Join(parts, "\n"))
+		mu.Unlock()
+		w.Write([]byte(`{"name":"dobj-bench-counter","version":1}`))
+	}))
+	t.Cleanup(api.Close)
+	var hits [2]atomic.Int64
+	var workers []string
+	for i := range hits {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/increment") || strings.Count(r.URL.Path, "/") != 2 {
+				http.Error(w, "want POST /NAME/increment", http.StatusNotFound)
+				return
+			}
+			hits[i].Add(1)
+			w.Write([]byte(`{"value":1}`))
+		}))
+		t.Cleanup(srv.Close)
+		workers = append(workers, srv.URL)
+	}
+	res, err := Run(context.Background(), Options{
+		URLs: []string{api.URL}, WorkerURLs: workers, Clients: 4, Duration: 200 * time.Millisecond,
+		Objects: 5, Mix: Mix{OpWorkerIncrement: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConsistent(t, res)
+	if res.Overall.Errors != 0 || res.Overall.Successes == 0 || res.Overall.Ops != hits[0].Load()+hits[1].Load() {
+		t.Fatalf("overall %+v, Worker listeners saw %d and %d", res.Overall, hits[0].Load(), hits[1].Load())
+	}
+	if hits[0].Load() == 0 || hits[1].Load() == 0 || apiOther.Load() != 0 {
+		t.Fatalf("Workers saw %d and %d increments, the API %d other requests", hits[0].Load(), hits[1].Load(), apiOther.Load())
+	}
+	if len(deployed) != 1 {
+		t.Fatalf("%d deploys, want 1", len(deployed))
+	}
+	var meta struct {
+		MainModule string `json:"main_module"`
+	}
+	d := deployed[0]
+	meta.MainModule = "?"
+	if i := strings.Index(d, "metadata="); i >= 0 {
+		json.NewDecoder(strings.NewReader(d[i+len("metadata="):])).Decode(&meta)
+	}
+	for _, want := range []string{`"class_name":"Counter"`, `"new_sqlite_classes":["Counter"]`, "var Counter = class extends DurableObject", "getCounterValue"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("deploy lacks %s:\n%.600s", want, d)
+		}
+	}
+	if meta.MainModule != "index.js" || !strings.Contains(d, "\nindex.js=") {
+		t.Errorf("main module %q, parts:\n%.300s", meta.MainModule, d)
+	}
+}
+
+// TestRunWorkerIncrementNeedsWorkerURLs: without Worker listeners the
+// run is refused before it sends anything.
+func TestRunWorkerIncrementNeedsWorkerURLs(t *testing.T) {
+	_, err := Run(context.Background(), Options{URLs: []string{"http://127.0.0.1:1"}, Duration: time.Second, Mix: Mix{OpWorkerIncrement: 1}})
+	if err == nil || !strings.Contains(err.Error(), "WorkerURLs") {
+		t.Fatalf("err %v, want the missing Worker listeners named", err)
+	}
+}
