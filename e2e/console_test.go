@@ -364,7 +364,15 @@ func visitOtherPage(t *testing.T, ctx context.Context, nodeURL, page string) {
 	if !strings.HasPrefix(other.URL, "http://127.0.0.1:") || !strings.HasPrefix(nodeURL, "http://127.0.0.1:") {
 		t.Fatalf("the page %s and the node %s must be on one host", other.URL, nodeURL)
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(other.URL+"/")); err != nil {
+	// A navigation the console page starts at that moment (its sign-in
+	// reloads what it shows) aborts ours: navigate again, a few times.
+	var err error
+	for range 3 {
+		if err = chromedp.Do(ctx, chromedp.Navigate(other.URL+"/")); err == nil || !strings.Contains(err.Error(), "ERR_ABORTED") {
+			break
+		}
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.title === 'done'`)); err != nil {
