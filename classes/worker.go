@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/dobj/dobj/objects"
@@ -16,8 +17,11 @@ import (
 // the node that received them, in goja runtimes of the Worker's own (a
 // pool per script version: the caller builds a new Worker on redeploy).
 // A request runs fetch(request, env, ctx) under the class limits (CPU,
-// memory, response size), with no storage and no gate: requests run in
-// parallel, one per runtime. env holds the script's vars and secrets and
+// memory, response size), with no storage and no gate. Requests share
+// the runtimes as objects do (runtimes.go): one holds a runtime's turn
+// only while its JavaScript runs, and gives it up while it awaits I/O or
+// a timer, so a runtime serves many requests that wait on stub calls,
+// each with its own call state, as a workerd isolate does. env holds the script's vars and secrets and
 // its Durable Object namespaces, whose stubs call objects through
 // Outbound, the caller's (the host's: on the leader, over the forwarding
 // stream from a follower), as asynchronous I/O of the request
@@ -69,11 +73,13 @@ type Worker struct {
 	wc      WorkerConfig
 	b       *bindings
 	program *goja.Program
-	// idle are runtimes between requests; built counts those that
-	// exist, at most cfg.RuntimesPerClass.
-	idle  chan *workerVM
-	mu    sync.Mutex
-	built int
+	// mu guards vms, the runtimes requests may be given, at most
+	// cfg.RuntimesPerClass with those building; changed is closed and
+	// replaced when either changes.
+	mu       sync.Mutex
+	vms      []*workerVM
+	building int
+	changed  chan struct{}
 }
 
 // NewWorker compiles the script's module (esbuild: ESM to an IIFE,
@@ -87,7 +93,7 @@ func NewWorker(cfg Config, wc WorkerConfig) (*Worker, error) {
 	if len(wc.Env) == 0 {
 		wc.Env = json.RawMessage("{}")
 	}
-	return &Worker{cfg: cfg, wc: wc, b: &bindings{namespaces: wc.Namespaces, services: wc.Services, out: wc.Outbound}, program: prog, idle: make(chan *workerVM, cfg.RuntimesPerClass)}, nil
+	return &Worker{cfg: cfg, wc: wc, b: &bindings{namespaces: wc.Namespaces, services: wc.Services, out: wc.Outbound}, program: prog, changed: make(chan struct{})}, nil
 }
 
 // workerVM is a Worker's runtime: the prelude, workers.js, the module,
@@ -98,6 +104,8 @@ type workerVM struct {
 	entry   goja.Callable // callEntry: a service binding's RPC
 	handler goja.Value
 	env     goja.Value
+	// inflight counts the requests on it (guarded by Worker.mu).
+	inflight int
 }
 
 // Fetch runs the default export's fetch with req; cf is request.cf as a
@@ -113,7 +121,9 @@ func (w *Worker) Fetch(ctx context.Context, req *Request, cf json.RawMessage) (*
 	c := newCall(ctx, nil, &w.cfg)
 	defer c.stop()
 	in := &instance{vm: wv.vm}
-	wv.vm.take()
+	if err := wv.vm.takeBefore(ctx); err != nil {
+		return nil, err
+	}
 	in.begin(c)
 	defer func() {
 		in.end()
@@ -138,42 +148,86 @@ func (w *Worker) Fetch(ctx context.Context, req *Request, cf json.RawMessage) (*
 	return resp, err
 }
 
-// take returns an idle runtime, or builds one while fewer than the bound
-// exist, or waits for one.
+// take returns the runtime a request runs on, with the request counted
+// on it: the one with the fewest requests in flight, preferring one whose
+// turn is free; or a new one while fewer than the bound exist and each
+// serves a request. A request holds the runtime's turn only while its
+// JavaScript runs (it gives it up awaiting I/O or a timer), so one
+// runtime serves many requests that wait on stub calls.
 func (w *Worker) take(ctx context.Context) (*workerVM, error) {
-	select {
-	case wv := <-w.idle:
-		return wv, nil
-	default:
-	}
-	w.mu.Lock()
-	if w.built < cap(w.idle) {
-		w.built++
+	for {
+		w.mu.Lock()
+		var best *workerVM
+		for _, wv := range w.vms {
+			if best == nil || betterWorkerVM(wv, best) {
+				best = wv
+			}
+		}
+		room := len(w.vms)+w.building < w.cfg.RuntimesPerClass
+		if best != nil && (best.inflight == 0 || !room) {
+			best.inflight++
+			w.mu.Unlock()
+			return best, nil
+		}
+		if !room { // the last runtimes are being built: wait for one
+			wait := w.changed
+			w.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		w.building++
 		w.mu.Unlock()
 		wv, err := w.build(ctx)
-		if err != nil {
-			w.give(nil, false)
+		w.mu.Lock()
+		w.building--
+		if err == nil {
+			wv.inflight = 1
+			w.vms = append(w.vms, wv)
 		}
+		w.notifyLocked()
+		w.mu.Unlock()
 		return wv, err
-	}
-	w.mu.Unlock()
-	select {
-	case wv := <-w.idle:
-		return wv, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 }
 
-// give returns a runtime to the pool, or drops it (keep false).
-func (w *Worker) give(wv *workerVM, keep bool) {
-	if keep && !wv.vm.retired.Load() {
-		w.idle <- wv
-		return
+// betterWorkerVM: a free turn before a taken one, then fewer requests.
+func betterWorkerVM(a, b *workerVM) bool {
+	aBusy, bBusy := a.vm.turnTaken.Load(), b.vm.turnTaken.Load()
+	if aBusy != bBusy {
+		return !aBusy
 	}
+	return a.inflight < b.inflight
+}
+
+// give ends a request's use of wv; keep false drops the runtime (its
+// state cannot be trusted): requests still on it finish there, new ones
+// go elsewhere.
+func (w *Worker) give(wv *workerVM, keep bool) {
 	w.mu.Lock()
-	w.built--
-	w.mu.Unlock()
+	defer w.mu.Unlock()
+	wv.inflight--
+	if !keep || wv.vm.retired.Load() {
+		w.vms = slices.DeleteFunc(w.vms, func(x *workerVM) bool { return x == wv })
+	}
+	w.notifyLocked()
+}
+
+// notifyLocked wakes the requests waiting in take for room. w.mu is
+// held.
+func (w *Worker) notifyLocked() {
+	close(w.changed)
+	w.changed = make(chan struct{})
+}
+
+// Runtimes is the number of runtimes the Worker has.
+func (w *Worker) Runtimes() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.vms)
 }
 
 // build makes a runtime: the prelude, workers.js, then the module, whose

@@ -23,7 +23,9 @@ func (w *Worker) RPC(ctx context.Context, method string, args []byte) (json.RawM
 	c := newCall(ctx, nil, &w.cfg)
 	defer c.stop()
 	in := &instance{vm: wv.vm}
-	wv.vm.take()
+	if err := wv.vm.takeBefore(ctx); err != nil {
+		return nil, err
+	}
 	in.begin(c)
 	defer func() {
 		in.end()

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -222,5 +224,76 @@ export default {
 			t.Fatal("the unawaited increment never reached the object")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// blockingOutbound holds every RPC until release is closed, counting
+// those that arrived.
+type blockingOutbound struct {
+	fakeOutbound
+	arrived atomic.Int32
+	release chan struct{}
+}
+
+func (b *blockingOutbound) RPC(ctx context.Context, _ int, _, _ string, _ []byte) (json.RawMessage, error) {
+	b.arrived.Add(1)
+	select {
+	case <-b.release:
+		return json.RawMessage("7"), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Worker requests awaiting stub calls give up their runtime's turn: on
+// one runtime, n of them are in flight at once, each with its own call
+// state.
+func TestWorkerRequestsShareRuntimeWhileAwaiting(t *testing.T) {
+	const n = 8
+	out := &blockingOutbound{release: make(chan struct{})}
+	w, err := NewWorker(Config{RuntimesPerClass: 1}, WorkerConfig{Name: "app", Source: []byte(`
+export default {
+  async fetch(request, env) {
+    const mine = new URL(request.url).pathname;
+    const v = await env.COUNTER.getByName(mine).increment();
+    return new Response(mine + "=" + v);
+  },
+};`), Namespaces: []Namespace{{Name: "COUNTER", NS: objects.NewNamespace("app", "Counter")}}, Outbound: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	bodies := make(chan string, n)
+	for i := range n {
+		go func() {
+			resp, err := w.Fetch(ctx, &Request{Method: "GET", URL: fmt.Sprintf("http://app.example/r%d", i), Header: http.Header{}}, json.RawMessage(`{}`))
+			if err != nil {
+				bodies <- err.Error()
+				return
+			}
+			bodies <- string(resp.Body)
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for out.arrived.Load() < n && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	got := out.arrived.Load()
+	close(out.release)
+	if got < n {
+		t.Fatalf("%d of %d requests reached their stub call on one runtime", got, n)
+	}
+	seen := map[string]bool{}
+	for range n {
+		seen[<-bodies] = true
+	}
+	for i := range n {
+		if want := fmt.Sprintf("/r%d=7", i); !seen[want] {
+			t.Errorf("no response %q among %v", want, seen)
+		}
+	}
+	if b := w.Runtimes(); b != 1 {
+		t.Errorf("the Worker built %d runtimes, want 1", b)
 	}
 }
