@@ -23,6 +23,13 @@ import (
 // taken out of the requests the Worker sees. The Worker sees the client's
 // address as the CF-Connecting-IP header and request.cf.clientIp.
 //
+// A WebSocket upgrade whose Worker answers with a Durable Object stub's
+// fetch (return stub.fetch(request)) is served as a /do/ upgrade is:
+// the object's fetch runs on the leader and the client's connection is
+// joined to its socket (relayed from a follower), counted in the node's
+// socket cap (503 over it). The listener has no tokens, so no per-token
+// rule applies. A Worker's own WebSocketPair is not passed on.
+//
 // Answers of its own, as problem+json: 404 when no script serves the
 // route, 413 for a body over the limit, 500 when the Worker threw (the
 // detail is its message), 504 when it failed on an object call whose
@@ -38,6 +45,7 @@ import (
 type WorkerHost interface {
 	RouteWorker(host, path string) (string, error)
 	ServeWorker(ctx context.Context, script string, req *classes.Request, cf json.RawMessage) (*classes.Response, error)
+	ServeWorkerSocket(w http.ResponseWriter, r *http.Request, script string, u *classes.Upgrade) (*host.CallResult, error)
 }
 
 var _ WorkerHost = (*host.Host)(nil)
@@ -88,7 +96,19 @@ func (wh *workerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// As a class call: the run goes on if the client goes away.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), wh.cfg.CallTimeout)
 	defer cancel()
+	upgrade := func() *classes.Upgrade { return nil }
+	if classes.IsUpgrade(r.Header) {
+		ctx, upgrade = classes.WithUpgrade(ctx)
+	}
 	resp, err := wh.h.ServeWorker(ctx, script, req, cf)
+	if err == nil {
+		if u := upgrade(); u != nil {
+			resp, err = wh.serveSocket(w, r, script, u)
+			if resp == nil && err == nil {
+				return // the socket is served
+			}
+		}
+	}
 	if err != nil {
 		writeProblem(w, workerProblem(script, err))
 		return
@@ -102,6 +122,17 @@ func (wh *workerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(status)
 	w.Write(resp.Body)
+}
+
+// serveSocket joins the client's connection to the object socket the
+// Worker answered with; it returns the object's answer when the object
+// accepted none (nil, nil once the socket is served).
+func (wh *workerHandler) serveSocket(w http.ResponseWriter, r *http.Request, script string, u *classes.Upgrade) (*classes.Response, error) {
+	res, err := wh.h.ServeWorkerSocket(w, r, script, u)
+	if err != nil || res == nil {
+		return nil, err
+	}
+	return res.Response, nil
 }
 
 // workerRequest is the request the Worker gets, and its request.cf.

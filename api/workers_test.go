@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,6 +25,10 @@ func (fakeWorkers) RouteWorker(h, path string) (string, error) {
 		return "", host.ErrNoRoute
 	}
 	return "app", nil
+}
+
+func (fakeWorkers) ServeWorkerSocket(http.ResponseWriter, *http.Request, string, *classes.Upgrade) (*host.CallResult, error) {
+	return nil, errors.New("no sockets here")
 }
 
 func (fakeWorkers) ServeWorker(_ context.Context, script string, req *classes.Request, cf json.RawMessage) (*classes.Response, error) {

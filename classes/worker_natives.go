@@ -34,6 +34,8 @@ func (w *bindings) natives(vm *vm) *goja.Object {
 		"fetch":        func(fc goja.FunctionCall) goja.Value { return w.fetch(vm, fc) },
 		"serviceRPC":   func(fc goja.FunctionCall) goja.Value { return w.serviceRPC(vm, fc) },
 		"serviceFetch": func(fc goja.FunctionCall) goja.Value { return w.serviceFetch(vm, fc) },
+		"upgrade":      func(fc goja.FunctionCall) goja.Value { return w.upgrade(vm, fc) },
+		"upgraded":     func(fc goja.FunctionCall) goja.Value { return w.upgraded(vm, fc) },
 		"waitUntil":    vm.waitUntil,
 	} {
 		o.Set(name, fn)

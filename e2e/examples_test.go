@@ -192,14 +192,6 @@ func TestExampleWebSocketHibernation(t *testing.T) {
 			if resp != nil {
 				body, _ = io.ReadAll(resp.Body)
 			}
-			switch {
-			case strings.Contains(string(body), "WebSocketRequestResponsePair is not defined"):
-				t.Skip("the runtime lacks WebSocketRequestResponsePair and ctx.setWebSocketAutoResponse (issue 20's Web APIs), " +
-					"which the example's constructor calls")
-			case strings.Contains(string(body), "status 101 is not in the range 200 to 599"):
-				t.Skip("the Worker listener cannot pass on a WebSocket: the example's Worker returns the object's 101 " +
-					"(return stub.fetch(request)), which the runtime refuses as a Response status")
-			}
 			t.Fatalf("dial %s: %v: %s", w, err, body)
 		}
 		t.Cleanup(func() { conn.CloseNow() })
@@ -213,6 +205,8 @@ func TestExampleWebSocketHibernation(t *testing.T) {
 		}
 		return string(b)
 	}
+	// Through every node's Worker listener: a and b on two nodes, a
+	// third client (below) on the last.
 	a := dial(c.workers[1])
 	b := dial(c.workers[2])
 	if err := a.Write(ctx, websocket.MessageText, []byte("ping")); err != nil {
@@ -243,6 +237,15 @@ func TestExampleWebSocketHibernation(t *testing.T) {
 	}
 	if ids[a] == ids[b] {
 		t.Fatalf("both connections have session %s", ids[a])
+	}
+	z := dial(c.workers[0])
+	if err := z.Write(ctx, websocket.MessageText, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	for _, conn := range []*websocket.Conn{z, a, b} {
+		if m := sessionMessage.FindStringSubmatch(read(conn)); m == nil || m[1] != "hi" || m[3] != "3" {
+			t.Fatalf("message %q, want hi with 3 connections", m)
+		}
 	}
 }
 

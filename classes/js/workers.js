@@ -37,10 +37,23 @@
       },
     });
   }
+  // upgrades: the Responses standing for an object's WebSocket (the
+  // Go half's worker_upgrade.go), with their tokens.
+  const upgrades = new WeakMap();
+  async function stubFetch(b, id, input, init) {
+    const parts = await requestParts(input, init);
+    const t = native.upgrade(b, id, ...parts);
+    if (t < 0) return responseOf(await native.fetch(b, id, ...parts));
+    const r = new Response(null, { status: 200 });
+    r.status = 101;
+    Object.defineProperty(r, "_webSocket", { value: Object.freeze({}) });
+    upgrades.set(r, t);
+    return r;
+  }
   function makeStub(b, id) {
     return rpcProxy({
       id, name: id.name,
-      fetch: async (input, init) => responseOf(await native.fetch(b, String(id), ...(await requestParts(input, init)))),
+      fetch: (input, init) => stubFetch(b, String(id), input, init),
       connect() { throw new TypeError("stub.connect is not supported"); },
     }, (method, args) => native.rpc(b, String(id), method, args));
   }
@@ -85,6 +98,16 @@
     }
     return typeof fn === "function" ? fn.apply(target, args) : fn;
   }
+  // answer is the Worker's answer r, or, when r stands for an object's
+  // WebSocket, tells Go so and answers an empty 200 in its place.
+  function answer(r) {
+    const one = (v) => {
+      if (v === null || typeof v !== "object" || !upgrades.has(v)) return v;
+      native.upgraded(upgrades.get(v));
+      return new Response(null, { status: 200 });
+    };
+    return r !== null && typeof r === "object" && typeof r.then === "function" ? Promise.resolve(r).then(one) : one(r);
+  }
   // run calls the default export's fetch: an object with fetch (a hono
   // app is one), or a class (WorkerEntrypoint) built with (ctx, env).
   function run(handler, request, env, cf) {
@@ -97,10 +120,10 @@
     if (typeof handler === "function") {
       const entry = new handler(ctx, env);
       if (typeof entry.fetch !== "function") throw new TypeError("the Worker's entrypoint has no fetch() method");
-      return entry.fetch(request);
+      return answer(entry.fetch(request));
     }
     if (handler !== null && typeof handler === "object" && typeof handler.fetch === "function") {
-      return handler.fetch(request, env, ctx);
+      return answer(handler.fetch(request, env, ctx));
     }
     throw new TypeError("the Worker's default export has no fetch handler");
   }

@@ -1,0 +1,92 @@
+package host
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/dobj/dobj/classes"
+)
+
+const socketScript = `
+import { DurableObject } from "cloudflare:workers";
+export class Counter extends DurableObject {
+  async fetch(req) {
+    const [client, server] = Object.values(new WebSocketPair());
+    this.ctx.acceptWebSocket(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+  async webSocketMessage(ws, msg) { ws.send("echo " + msg + " " + this.ctx.getWebSockets().length); }
+}
+export default {
+  async fetch(request, env) { return env.COUNTER.getByName("room").fetch(request); },
+};
+`
+
+// serveWorkerSockets serves n's Worker of script "app" on a test server,
+// as the api's Worker listener does, and returns its ws:// URL.
+func serveWorkerSockets(t *testing.T, n *testNode) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, upgrade := classes.WithUpgrade(r.Context())
+		req := &classes.Request{Method: r.Method, URL: "http://x" + r.URL.Path, Header: r.Header.Clone()}
+		resp, err := n.host.ServeWorker(ctx, "app", req, []byte(`{}`))
+		if err == nil && upgrade() == nil {
+			http.Error(w, "the Worker answered without a socket", http.StatusBadGateway)
+			return
+		}
+		if err == nil {
+			var res *CallResult
+			if res, err = n.host.ServeWorkerSocket(w, r, "app", upgrade()); err == nil && res == nil {
+				return
+			} else if err == nil {
+				resp = res.Response
+			}
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(resp.Status)
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+// A Worker that answers a client's upgrade with its object's socket
+// joins the client to the object on the leader, from either node, and
+// the sockets count in the node's cap like /do/ clients'.
+func TestWorkerPassesOnObjectSocket(t *testing.T) {
+	cfg := testHostConfig()
+	cfg.MaxSockets = 1
+	c := newTestClusterWith(t, cfg)
+	leader := c.waitLeader(nil)
+	v := deployScript(t, c, leader, "app", socketScript, "L")
+	f := c.follower(leader)
+	c.eventually(5*time.Second, "the script on the follower", func() bool {
+		s, ok := f.Script("app")
+		return ok && s.Version == v
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	viaFollower, _, err := websocket.Dial(ctx, serveWorkerSockets(t, f), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viaFollower.CloseNow()
+	if err := viaFollower.Write(ctx, websocket.MessageText, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, err := viaFollower.Read(ctx); err != nil || string(b) != "echo hi 1" {
+		t.Fatalf("through the follower's Worker: %q, %v", b, err)
+	}
+	// The leader already serves the relayed socket: its cap of 1 is full.
+	_, resp, err := websocket.Dial(ctx, serveWorkerSockets(t, leader), nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a second socket over the cap: %v, %v", resp, err)
+	}
+}
