@@ -43,7 +43,7 @@ import (
 // chain holds the node's error when an object call failed), and the
 // engine's limits' errors.
 type WorkerHost interface {
-	RouteWorker(host, path string) (string, error)
+	RouteWorker(ctx context.Context, host, path string) (string, error)
 	ServeWorker(ctx context.Context, script string, req *classes.Request, cf json.RawMessage) (*classes.Response, error)
 	ServeWorkerSocket(w http.ResponseWriter, r *http.Request, script string, u *classes.Upgrade) (*host.CallResult, error)
 }
@@ -78,7 +78,7 @@ type workerHandler struct {
 }
 
 func (wh *workerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	script, err := wh.h.RouteWorker(r.Host, r.URL.Path)
+	script, err := wh.h.RouteWorker(r.Context(), r.Host, r.URL.Path)
 	if err != nil {
 		writeProblem(w, newProblem(http.StatusNotFound, "no Worker serves "+r.Host+r.URL.Path))
 		return

@@ -20,7 +20,7 @@ import (
 // echoes what it got, or fails as the path says.
 type fakeWorkers struct{}
 
-func (fakeWorkers) RouteWorker(h, path string) (string, error) {
+func (fakeWorkers) RouteWorker(_ context.Context, h, path string) (string, error) {
 	if h != "app.example" {
 		return "", host.ErrNoRoute
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/fsm"
+	"github.com/dobj/dobj/objects"
 	"github.com/hashicorp/raft"
 )
 
@@ -28,6 +29,8 @@ type fakeRaft struct {
 	// bumpAfterBarrier moves to the next term right after a barrier,
 	// as a leader that lost and won leadership during a run.
 	bumpAfterBarrier bool
+	// catchUp, when set, runs at the next Read.
+	catchUp func()
 }
 
 func newFakeRaft(term uint64) *fakeRaft { return &fakeRaft{m: fsm.New(fsm.Options{}), term: term} }
@@ -74,6 +77,18 @@ func (f *fakeRaft) Propose(_ context.Context, cmd *fsm.Command) (any, uint64, er
 }
 
 func (f *fakeRaft) FSM() *fsm.Machine { return f.m }
+
+// Read runs the test's catchUp first (the writes a follower applies when
+// it catches up with the leader), then fn on no store: the host reads
+// its state from the FSM.
+func (f *fakeRaft) Read(_ context.Context, _ bool, fn func(*objects.Store)) (uint64, error) {
+	if f.catchUp != nil {
+		f.catchUp()
+		f.catchUp = nil
+	}
+	fn(nil)
+	return f.index, nil
+}
 
 func (f *fakeRaft) HandlePeer(string, http.Handler)                            {}
 func (f *fakeRaft) HandleStreamCalls(cluster.StreamCallHandler, time.Duration) {}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/fsm"
+	"github.com/dobj/dobj/objects"
 	"github.com/hashicorp/raft"
 )
 
@@ -46,6 +47,10 @@ type Log interface {
 	// Propose commits cmd and returns the FSM's response and the index.
 	Propose(ctx context.Context, cmd *fsm.Command) (any, uint64, error)
 	FSM() *fsm.Machine
+	// Read runs fn on the state; linearizable, once this node's FSM holds
+	// every write committed before the call (a follower asks the leader
+	// for its commit index).
+	Read(ctx context.Context, linearizable bool, fn func(*objects.Store)) (uint64, error)
 }
 
 // Peers is the node's peer service: the host's routes on it, the calls it

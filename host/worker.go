@@ -13,6 +13,7 @@ import (
 	"github.com/dobj/dobj/classes"
 	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/fsm"
+	"github.com/dobj/dobj/objects"
 )
 
 // Workers (issue 20): a request to the Worker listener runs the default
@@ -220,7 +221,24 @@ func retryNotApplied(ctx context.Context, call func() error) error {
 // RouteWorker returns the script whose Worker serves host and path: the
 // only script, or the one with a routes pattern that matches
 // host+path ('*' matches any run of characters). ErrNoRoute otherwise.
-func (h *Host) RouteWorker(host, path string) (string, error) {
+//
+// A node that finds no script first catches up with the leader's
+// commit index and looks again, so a script deployed through any node
+// before the request began is found on every node (a follower may not
+// yet have applied the deploy its client was just told of).
+func (h *Host) RouteWorker(ctx context.Context, host, path string) (string, error) {
+	script, err := h.routeWorker(host, path)
+	if !errors.Is(err, ErrNoRoute) {
+		return script, err
+	}
+	if _, rerr := h.node.Read(ctx, true, func(*objects.Store) {}); rerr != nil {
+		return "", err
+	}
+	return h.routeWorker(host, path)
+}
+
+// routeWorker is RouteWorker on the scripts this node has applied.
+func (h *Host) routeWorker(host, path string) (string, error) {
 	scripts := h.node.FSM().Scripts()
 	if len(scripts) == 1 {
 		return scripts[0].Name, nil

@@ -77,11 +77,11 @@ func TestWorkerRunsOnEveryNode(t *testing.T) {
 	if resp, err := workerGetTest(t, follower, "/card-1/increment"); err != nil || string(resp.Body) != `{"value":4,"label":"L2"}` {
 		t.Fatalf("after a redeploy = %v, %v", resp, err)
 	}
-	if s, err := leader.host.RouteWorker("any.example", "/"); err != nil || s != "app" {
+	if s, err := leader.host.RouteWorker(context.Background(), "any.example", "/"); err != nil || s != "app" {
 		t.Fatalf("the only script's route = %q, %v", s, err)
 	}
 	deployScript(t, c, leader, "other", workerScript, "O")
-	if _, err := leader.host.RouteWorker("any.example", "/"); !errors.Is(err, ErrNoRoute) {
+	if _, err := leader.host.RouteWorker(context.Background(), "any.example", "/"); !errors.Is(err, ErrNoRoute) {
 		t.Fatalf("two scripts without routes: %v, want ErrNoRoute", err)
 	}
 }
@@ -193,5 +193,35 @@ export default {
 	resp, err := workerGetTest(t, leader, "/")
 	if err != nil || resp.Status != 203 || string(resp.Body) != "upstream PUT" {
 		t.Fatalf("a Worker's fetch = %+v, %v; want 203 upstream PUT", resp, err)
+	}
+}
+
+// A node that has not yet applied a deploy its client was told of (a
+// follower behind the leader) catches up before it answers that no
+// Worker serves the request.
+func TestRouteWorkerCatchesUpBeforeNoRoute(t *testing.T) {
+	f := newFakeRaft(2)
+	h := New(f, testHostConfig())
+	t.Cleanup(func() { h.Close() })
+	if _, err := h.RouteWorker(context.Background(), "w.example", "/"); !errors.Is(err, ErrNoRoute) {
+		t.Fatalf("no script: %v, want ErrNoRoute", err)
+	}
+	put := &fsm.ScriptPut{Name: "app", MainModule: "index.js",
+		Modules:        []fsm.Module{{Name: "index.js", Type: "esm", Content: []byte(workerScript)}},
+		DurableObjects: []fsm.DOBinding{{Name: "COUNTER", Class: "Counter"}},
+		Migrations:     []fsm.Migration{{Tag: "v1", NewClasses: []string{"Counter"}}}}
+	body, err := fsm.EncodeBody(put)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caughtUp := false
+	f.catchUp = func() {
+		caughtUp = true
+		if _, _, err := f.Propose(context.Background(), &fsm.Command{Kind: fsm.KindScriptPut, Body: body}); err != nil {
+			t.Error(err)
+		}
+	}
+	if s, err := h.RouteWorker(context.Background(), "w.example", "/"); err != nil || s != "app" || !caughtUp {
+		t.Fatalf("route after a deploy not yet applied here = %q, %v (caught up %v), want app", s, err, caughtUp)
 	}
 }
