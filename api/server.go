@@ -12,6 +12,7 @@ import (
 	"github.com/dobj/dobj/apitypes"
 	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/fsm"
+	"github.com/dobj/dobj/host"
 	"github.com/dobj/dobj/metrics"
 	"github.com/dobj/dobj/objects"
 	"github.com/dobj/dobj/watch"
@@ -103,6 +104,9 @@ type Config struct {
 	// Watches serves GET /<name>/watch; it must be the node's FSM
 	// Observer. Nil: no watch route.
 	Watches *watch.Hub
+	// Tail serves GET /_scripts/<name>/tail; it must be the hub whose
+	// Handler wraps the node's logger. Nil: no tail route.
+	Tail *host.TailHub
 	// WatchCheckInterval is how often watches check that the node has a
 	// leader and keeps up (default 1s).
 	WatchCheckInterval time.Duration
@@ -232,6 +236,9 @@ func New(cfg Config, node Node, objects Host) *Server {
 
 	s.registerClassRoutes(e)
 	s.registerScriptRoutes(e)
+	if cfg.Tail != nil {
+		e.GET(routeTail, s.tailScript)
+	}
 	s.registerScriptObjectRoutes(e)
 
 	e.POST("/:name/increment", s.increment)
@@ -260,7 +267,7 @@ func (s *Server) Close() error {
 // as 504 instead of hanging.
 func (s *Server) withDeadline(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if c.Path() == routeWatch {
+		if c.Path() == routeWatch || c.Path() == routeTail {
 			return next(c) // a stream lasts as long as its watcher
 		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.RequestTimeout)

@@ -56,11 +56,11 @@ func newStreams(perToken int) *streams {
 	return &streams{perToken: perToken, open: map[*openStream]struct{}{}, counts: map[string]int{}}
 }
 
-// isStream reports whether a request is a long-lived one: a watch or a
-// WebSocket upgrade of a class object.
+// isStream reports whether a request is a long-lived one: a watch, a
+// script's tail or a WebSocket upgrade of a class object.
 func isStream(c echo.Context) bool {
 	r := c.Request()
-	return c.Path() == routeWatch || strings.HasPrefix(r.URL.Path, "/do/") && isWebSocketUpgrade(r)
+	return c.Path() == routeWatch || c.Path() == routeTail || strings.HasPrefix(r.URL.Path, "/do/") && isWebSocketUpgrade(r)
 }
 
 // add counts a new stream of token; false when token holds its most.

@@ -38,6 +38,7 @@ func dev(ctx context.Context, e env, args []string) error {
 	basePort := fs.Int("base-port", 8080, "node i serves HTTP on BASE+i and Raft on BASE+1000+i")
 	workerPort := fs.Int("worker-port", 8787, "node i serves the deployed scripts' Workers on WORKER-PORT+i-1 (0: none)")
 	noRestart := fs.Bool("no-restart", false, "leave a node that exits down instead of restarting it")
+	app := fs.String("app", "", "a Workers project directory to deploy once the cluster is ready, and again whenever its files change")
 	secure := fs.Bool("secure", false, "serve with TLS (API and mutual TLS between nodes) and tokens: certificates in DIR/certs, tokens in DIR/tokens, made on the first run")
 	if _, err := parseFlags(e, "dev", fs, args, false); err != nil {
 		return helpOK(err)
@@ -81,6 +82,9 @@ func dev(ctx context.Context, e env, args []string) error {
 	}
 	printBanner(ctx, e.stdout, c, sec)
 
+	if *app != "" {
+		watchApp(ctx, e.stdout, devClient(c, sec), *app, workerURLs(c), devPoll)
+	}
 	<-ctx.Done()
 	fmt.Fprintln(e.stdout, "dobj dev: stopping...")
 	sup.stop()
@@ -123,6 +127,15 @@ The web console: %[1]s/ (any node)
 
 Ctrl-C stops all three.
 `, u1, u2, u3, selfCommand())
+}
+
+// devClient is an admin client of node 1 (dev --app deploys through it).
+func devClient(c *launch.Cluster, sec *launch.Secure) *client.Client {
+	if sec == nil {
+		return client.New(c.Nodes[0].URL())
+	}
+	tc, _ := sec.ClientTLS()
+	return client.New(c.Nodes[0].URL(), client.WithToken(sec.Tokens["admin"]), client.WithTLSConfig(tc))
 }
 
 // leaderOf asks the nodes who leads; "" if none says. opts carry a

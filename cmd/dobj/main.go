@@ -69,6 +69,8 @@ func verbs() map[string]verb {
 		"deploy": {"[DIR] | FILE [--class NAME]", "deploy a Workers project (DIR, default .), or a JavaScript (.js) or TypeScript (.ts) Durable Object class", deploy, "dobj deploy examples/hono-counter",
 			"A directory (or no argument: the current one) is a project: its wrangler.toml, wrangler.json or\nwrangler.jsonc is read and main bundled here, and a project that cannot deploy fails before\nanything is sent, naming the file, line and field. A file is one class, as before."},
 		"scripts": {"", "list the deployed Workers scripts, their classes and versions", scriptsVerb, "dobj scripts --url http://127.0.0.1:8082", ""},
+		"tail": {"[SCRIPT]", "print a script's console.log lines from every node as they happen (admin)", tailVerb, "dobj tail hono-counter",
+			"SCRIPT defaults to the name of the project in the current directory. Each node sends the lines it\nlogs: a Worker's where the request came in, an object's on the leader. A node drops lines for a\nclient that falls behind, and tail says so."},
 		"secret": {"put NAME [--script S]", "set a secret of a script; the value is read from stdin", secretVerb, "dobj secret put API_TOKEN --script hono-counter < token.txt",
 			"S defaults to the name of the project in the current directory. A trailing newline of the value is dropped."},
 		"classes": {"", "list the deployed classes and their versions", classesVerb, "dobj classes --url http://127.0.0.1:8082", ""},

@@ -36,30 +36,57 @@ func projectDir(pos []string) (string, bool) {
 // with its configuration. Anything wrong with the project is an error
 // naming the file, line and field, before anything is sent.
 func deployProject(ctx context.Context, e env, c *client.Client, cf *clientFlags, dir string, today time.Time) error {
+	out, _, err := uploadProject(ctx, e.stderr, c, dir, today)
+	var ue uploadError
+	if errors.As(err, &ue) {
+		return problem(cf, ue.err)
+	}
+	if err != nil {
+		return err
+	}
+	return printJSON(e.stdout, out)
+}
+
+// uploadError is uploadProject's failure to upload (the project itself
+// was good): the client's error, which problem explains.
+type uploadError struct{ err error }
+
+func (u uploadError) Error() string { return u.err.Error() }
+
+// uploadProject is deploy's work: load, bundle, upload; warnings go to
+// warn. It returns the server's answer and the files the deployment was
+// made from (absolute: the configuration file, main and every bundle
+// input), as far as it got: dev --app watches them.
+func uploadProject(ctx context.Context, warn io.Writer, c *client.Client, dir string, today time.Time) (client.ScriptDeployed, []string, error) {
+	var none client.ScriptDeployed
 	cfg, err := project.Load(dir, today)
 	if err != nil {
-		return fmt.Errorf("deploy %s: %w", dir, err)
+		return none, nil, fmt.Errorf("deploy %s: %w", dir, err)
 	}
+	files := []string{cfg.File, cfg.Main}
 	for _, w := range cfg.Warnings {
-		fmt.Fprintf(e.stderr, "warning: %s\n", w)
+		fmt.Fprintf(warn, "warning: %s\n", w)
 	}
 	script, err := project.Bundle(cfg, project.BundleOptions{})
 	if err != nil {
-		return fmt.Errorf("deploy %s: %w", dir, err)
+		return none, files, fmt.Errorf("deploy %s: %w", dir, err)
+	}
+	for _, in := range script.Inputs {
+		files = append(files, filepath.Join(cfg.Dir, filepath.FromSlash(in)))
 	}
 	for _, w := range script.Warnings {
-		fmt.Fprintf(e.stderr, "warning: %s\n", w)
+		fmt.Fprintf(warn, "warning: %s\n", w)
 	}
 	meta, err := scriptMetadata(cfg)
 	if err != nil {
-		return fmt.Errorf("deploy %s: %w", dir, err)
+		return none, files, fmt.Errorf("deploy %s: %w", dir, err)
 	}
 	modules := []client.ScriptModule{{Name: meta.MainModule, Content: script.Code}}
 	out, err := c.DeployScript(ctx, cfg.Name, meta, modules)
 	if err != nil {
-		return problem(cf, err)
+		return out, files, uploadError{err}
 	}
-	return printJSON(e.stdout, out)
+	return out, files, nil
 }
 
 // scriptMetadata is the upload's metadata part for cfg: the bundle is one

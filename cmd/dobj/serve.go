@@ -124,7 +124,10 @@ func startProcess(ctx context.Context, cfg config.Config, sec security, base *sl
 		ln.Close()
 		return nil, err
 	}
-	p.host = newHost(cfg, p.node, p.log, met)
+	// The host's console lines also reach GET /_scripts/<name>/tail.
+	tail := host.NewTailHub(cfg.ID)
+	apiCfg.Tail = tail
+	p.host = newHost(cfg, p.node, slog.New(tail.Handler(p.log.Handler())), met)
 	if p.workers, err = p.listenWorkers(); err != nil {
 		p.host.Close()
 		p.node.Close()

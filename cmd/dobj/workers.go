@@ -69,6 +69,17 @@ func printWorkers(w io.Writer, c *launch.Cluster) {
 	}
 }
 
+// workerURLs are the nodes' Worker listeners' URLs.
+func workerURLs(c *launch.Cluster) []string {
+	var urls []string
+	for _, n := range c.Nodes {
+		if n.WorkerAddr != "" {
+			urls = append(urls, "http://"+n.WorkerAddr)
+		}
+	}
+	return urls
+}
+
 // rpcVerb: dobj rpc SCRIPT CLASS NAME METHOD [JSON-ARG…]. It prints the
 // result's JSON, nothing for undefined; a throw is an error naming it.
 func rpcVerb(ctx context.Context, e env, args []string) error {
