@@ -103,6 +103,7 @@ type workerVM struct {
 	run     goja.Callable
 	entry   goja.Callable // callEntry: a service binding's RPC
 	handler goja.Value
+	exports *goja.Object // the module's, for named entrypoints
 	env     goja.Value
 	// inflight counts the requests on it (guarded by Worker.mu).
 	inflight int
@@ -112,6 +113,13 @@ type workerVM struct {
 // JSON object. A throw or rejection is a *ScriptError; the limits' errors
 // are the engine's.
 func (w *Worker) Fetch(ctx context.Context, req *Request, cf json.RawMessage) (*Response, error) {
+	return w.FetchEntrypoint(ctx, "", req, cf)
+}
+
+// FetchEntrypoint is Fetch of the module's export named entrypoint (a
+// service binding's entrypoint), or of its default export when
+// entrypoint is empty.
+func (w *Worker) FetchEntrypoint(ctx context.Context, entrypoint string, req *Request, cf json.RawMessage) (*Response, error) {
 	wv, err := w.take(ctx)
 	if err != nil {
 		return nil, err
@@ -130,11 +138,15 @@ func (w *Worker) Fetch(ctx context.Context, req *Request, cf json.RawMessage) (*
 		wv.vm.give()
 	}()
 	v, err := in.run(func() (goja.Value, error) {
+		handler, err := wv.entrypoint(entrypoint)
+		if err != nil {
+			return nil, err
+		}
 		r, err := wv.vm.requestValue(req)
 		if err != nil {
 			return nil, err
 		}
-		return wv.run(goja.Undefined(), wv.handler, r, wv.env, wv.vm.rt.ToValue(string(cf)))
+		return wv.run(goja.Undefined(), handler, r, wv.env, wv.vm.rt.ToValue(string(cf)))
 	})
 	if err == nil {
 		v, err = in.settle(v, "the Worker's fetch")
@@ -273,12 +285,28 @@ func (w *Worker) setup(wv *workerVM, prog *goja.Program) error {
 	if exports == nil || goja.IsUndefined(exports) {
 		return errors.New("the module has no default export")
 	}
-	wv.handler = exports.ToObject(rt).Get("default")
+	wv.exports = exports.ToObject(rt)
+	wv.handler = wv.exports.Get("default")
 	if wv.handler == nil || goja.IsUndefined(wv.handler) {
 		return errors.New("the module has no default export")
 	}
 	wv.env, err = w.b.makeEnv(wv.vm, makeEnv, w.wc.Env)
 	return err
+}
+
+// entrypoint is the export a call to entrypoint runs: the default export
+// when it is empty, else the named export, which must be a class (a
+// WorkerEntrypoint) as on Cloudflare; another is a TypeError.
+func (wv *workerVM) entrypoint(name string) (goja.Value, error) {
+	if name == "" {
+		return wv.handler, nil
+	}
+	v := wv.exports.Get(name)
+	if _, ok := goja.AssertConstructor(v); !ok || name == "default" {
+		msg := fmt.Sprintf("the Worker has no entrypoint class exported as %q", name)
+		return nil, &ScriptError{Name: "TypeError", Message: "TypeError: " + msg, Err: errors.New(msg)}
+	}
+	return v, nil
 }
 
 // install runs workers.js in vm's runtime with b's natives and returns

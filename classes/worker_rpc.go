@@ -14,6 +14,13 @@ import (
 // the result are as Engine.RPC's; a throw or a missing method is a
 // *ScriptError.
 func (w *Worker) RPC(ctx context.Context, method string, args []byte) (json.RawMessage, error) {
+	return w.RPCEntrypoint(ctx, "", method, args)
+}
+
+// RPCEntrypoint is RPC of the module's export named entrypoint (a
+// WorkerEntrypoint class), or of its default export when entrypoint is
+// empty.
+func (w *Worker) RPCEntrypoint(ctx context.Context, entrypoint, method string, args []byte) (json.RawMessage, error) {
 	wv, err := w.take(ctx)
 	if err != nil {
 		return nil, err
@@ -32,11 +39,15 @@ func (w *Worker) RPC(ctx context.Context, method string, args []byte) (json.RawM
 		wv.vm.give()
 	}()
 	v, err := in.run(func() (goja.Value, error) {
+		handler, err := wv.entrypoint(entrypoint)
+		if err != nil {
+			return nil, err
+		}
 		list, err := in.rpcArgs(args)
 		if err != nil {
 			return nil, err
 		}
-		all := append([]goja.Value{wv.handler, wv.env, wv.vm.rt.ToValue(method)}, wv.vm.rt.NewArray(toAny(list)...))
+		all := append([]goja.Value{handler, wv.env, wv.vm.rt.ToValue(method)}, wv.vm.rt.NewArray(toAny(list)...))
 		return wv.entry(goja.Undefined(), all...)
 	})
 	if err == nil {

@@ -91,6 +91,7 @@ func (h *Host) scriptBindings(sc *fsm.Script) ([]classes.Namespace, []string, *o
 	for _, sv := range sc.Services {
 		services = append(services, sv.Name)
 		out.services = append(out.services, sv.Service)
+		out.entrypoints = append(out.entrypoints, sv.Entrypoint)
 	}
 	var namespaces []classes.Namespace
 	for _, b := range sc.DurableObjects {
@@ -114,25 +115,28 @@ type outbound struct {
 	h        *Host
 	keys     []string
 	services []string // the scripts service bindings call
+	// entrypoints are their named exports ("" for the default export).
+	entrypoints []string
 }
 
-// ServiceRPC runs method of service binding s's script's default export,
-// on this node.
+// ServiceRPC runs method of service binding s's script's entrypoint (its
+// named export, else its default export), on this node.
 func (o *outbound) ServiceRPC(ctx context.Context, s int, method string, args []byte) (json.RawMessage, error) {
 	w, err := o.serviceWorker(s)
 	if err != nil {
 		return nil, err
 	}
-	return w.RPC(ctx, method, args)
+	return w.RPCEntrypoint(ctx, o.entrypoints[s], method, args)
 }
 
-// ServiceFetch runs fetch of service binding s's script, on this node.
+// ServiceFetch runs fetch of service binding s's script's entrypoint, on
+// this node.
 func (o *outbound) ServiceFetch(ctx context.Context, s int, req *classes.Request) (*classes.Response, error) {
 	w, err := o.serviceWorker(s)
 	if err != nil {
 		return nil, err
 	}
-	return w.Fetch(ctx, req, json.RawMessage(`{"colo":"dobj"}`))
+	return w.FetchEntrypoint(ctx, o.entrypoints[s], req, json.RawMessage(`{"colo":"dobj"}`))
 }
 
 func (o *outbound) serviceWorker(s int) (*classes.Worker, error) {

@@ -132,7 +132,8 @@ func TestStubCallsRetryOnlyWhatDidNotRun(t *testing.T) {
 }
 
 // A Worker calls another script's Worker through a service binding, on
-// the node that received the request.
+// the node that received the request: its default export, or the
+// WorkerEntrypoint class exported under the binding's entrypoint.
 func TestWorkerServiceBinding(t *testing.T) {
 	c := newTestCluster(t)
 	leader := c.waitLeader(nil)
@@ -150,8 +151,14 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 export default class extends WorkerEntrypoint {
   fetch(request) { return new Response("auth " + new URL(request.url).pathname); }
   check(token) { if (token !== "ok") throw new RangeError("bad token"); return { user: "ada" }; }
-}`)}}})
-	deploy(&fsm.ScriptPut{Name: "app", MainModule: "index.js", Services: []fsm.ServiceBinding{{Name: "AUTH", Service: "auth"}},
+}
+export class Api extends WorkerEntrypoint {
+  fetch() { return new Response("api fetch"); }
+  whoami() { return "api"; }
+}
+export const notAClass = { whoami() { return "object"; } };`)}}})
+	deploy(&fsm.ScriptPut{Name: "app", MainModule: "index.js", Services: []fsm.ServiceBinding{{Name: "AUTH", Service: "auth"},
+		{Name: "API", Service: "auth", Entrypoint: "Api"}, {Name: "BAD", Service: "auth", Entrypoint: "notAClass"}},
 		Modules: []fsm.Module{{Name: "index.js", Type: "esm", Content: []byte(`
 export default {
   async fetch(request, env) {
@@ -159,11 +166,14 @@ export default {
     let refused;
     try { await env.AUTH.check("no"); } catch (e) { refused = e.name + ": " + e.message; }
     const r = await env.AUTH.fetch("http://auth/login");
-    return new Response(who.user + "|" + refused + "|" + await r.text());
+    const api = await env.API.whoami() + " " + await (await env.API.fetch("http://auth/")).text();
+    let bad;
+    try { await env.BAD.whoami(); } catch (e) { bad = e.name; }
+    return new Response(who.user + "|" + refused + "|" + await r.text() + "|" + api + "|" + bad);
   },
 };`)}}})
 	resp, err := workerGetTest(t, leader, "/")
-	if want := "ada|RangeError: bad token|auth /login"; err != nil || string(resp.Body) != want {
+	if want := "ada|RangeError: bad token|auth /login|api api fetch|TypeError"; err != nil || string(resp.Body) != want {
 		t.Fatalf("service binding = %v, %v; want %q", resp, err, want)
 	}
 }
