@@ -120,44 +120,55 @@ func (w *Worker) Fetch(ctx context.Context, req *Request, cf json.RawMessage) (*
 // service binding's entrypoint), or of its default export when
 // entrypoint is empty.
 func (w *Worker) FetchEntrypoint(ctx context.Context, entrypoint string, req *Request, cf json.RawMessage) (*Response, error) {
+	var resp *Response
+	err := w.onRuntime(ctx, func(wv *workerVM, in *instance) error {
+		v, err := in.run(func() (goja.Value, error) {
+			handler, err := wv.entrypoint(entrypoint)
+			if err != nil {
+				return nil, err
+			}
+			r, err := wv.vm.requestValue(req)
+			if err != nil {
+				return nil, err
+			}
+			return wv.run(goja.Undefined(), handler, r, wv.env, wv.vm.rt.ToValue(string(cf)))
+		})
+		if err == nil {
+			v, err = in.settle(v, "the Worker's fetch")
+		}
+		if err != nil {
+			return err
+		}
+		resp, err = in.responseOf(v)
+		return err
+	})
+	return resp, err
+}
+
+// onRuntime runs body as one request on one of the Worker's runtimes:
+// counted on it, its turn taken, a call begun. The runtime is dropped
+// after an error that leaves it unfit (the memory or CPU limit, a
+// panic), kept otherwise.
+func (w *Worker) onRuntime(ctx context.Context, body func(wv *workerVM, in *instance) error) (err error) {
 	wv, err := w.take(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	keep := false
-	defer func() { w.give(wv, keep) }()
+	defer func() {
+		w.give(wv, !(errors.Is(err, ErrMemoryLimit) || errors.Is(err, errPanic) || errors.Is(err, ErrCPULimit)))
+	}()
 	c := newCall(ctx, nil, &w.cfg)
 	defer c.stop()
 	in := &instance{vm: wv.vm}
 	if err := wv.vm.takeBefore(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	in.begin(c)
 	defer func() {
 		in.end()
 		wv.vm.give()
 	}()
-	v, err := in.run(func() (goja.Value, error) {
-		handler, err := wv.entrypoint(entrypoint)
-		if err != nil {
-			return nil, err
-		}
-		r, err := wv.vm.requestValue(req)
-		if err != nil {
-			return nil, err
-		}
-		return wv.run(goja.Undefined(), handler, r, wv.env, wv.vm.rt.ToValue(string(cf)))
-	})
-	if err == nil {
-		v, err = in.settle(v, "the Worker's fetch")
-	}
-	if err != nil {
-		keep = !errors.Is(err, ErrMemoryLimit) && !errors.Is(err, errPanic) && !errors.Is(err, ErrCPULimit)
-		return nil, err
-	}
-	resp, err := in.responseOf(v)
-	keep = err == nil || !errors.Is(err, ErrMemoryLimit)
-	return resp, err
+	return body(wv, in)
 }
 
 // take returns the runtime a request runs on, with the request counted

@@ -3,7 +3,6 @@ package classes
 import (
 	"context"
 	"encoding/json"
-	"errors"
 
 	"github.com/dop251/goja"
 )
@@ -21,52 +20,37 @@ func (w *Worker) RPC(ctx context.Context, method string, args []byte) (json.RawM
 // WorkerEntrypoint class), or of its default export when entrypoint is
 // empty.
 func (w *Worker) RPCEntrypoint(ctx context.Context, entrypoint, method string, args []byte) (json.RawMessage, error) {
-	wv, err := w.take(ctx)
-	if err != nil {
-		return nil, err
-	}
-	keep := false
-	defer func() { w.give(wv, keep) }()
-	c := newCall(ctx, nil, &w.cfg)
-	defer c.stop()
-	in := &instance{vm: wv.vm}
-	if err := wv.vm.takeBefore(ctx); err != nil {
-		return nil, err
-	}
-	in.begin(c)
-	defer func() {
-		in.end()
-		wv.vm.give()
-	}()
-	v, err := in.run(func() (goja.Value, error) {
-		handler, err := wv.entrypoint(entrypoint)
-		if err != nil {
-			return nil, err
-		}
-		list, err := in.rpcArgs(args)
-		if err != nil {
-			return nil, err
-		}
-		all := append([]goja.Value{handler, wv.env, wv.vm.rt.ToValue(method)}, wv.vm.rt.NewArray(toAny(list)...))
-		return wv.entry(goja.Undefined(), all...)
-	})
-	if err == nil {
-		v, err = in.settle(v, method)
-	}
-	keep = err == nil || !(errors.Is(err, ErrMemoryLimit) || errors.Is(err, errPanic) || errors.Is(err, ErrCPULimit))
-	if err != nil {
-		return nil, err
-	}
-	if v == nil || goja.IsUndefined(v) {
-		return nil, nil
-	}
 	var enc []byte
-	_, err = in.run(func() (goja.Value, error) {
-		enc, err = wv.vm.encode(v, w.cfg.MaxResponseBytes)
-		return nil, err
+	err := w.onRuntime(ctx, func(wv *workerVM, in *instance) error {
+		v, err := in.run(func() (goja.Value, error) {
+			handler, err := wv.entrypoint(entrypoint)
+			if err != nil {
+				return nil, err
+			}
+			list, err := in.rpcArgs(args)
+			if err != nil {
+				return nil, err
+			}
+			all := append([]goja.Value{handler, wv.env, wv.vm.rt.ToValue(method)}, wv.vm.rt.NewArray(toAny(list)...))
+			return wv.entry(goja.Undefined(), all...)
+		})
+		if err == nil {
+			v, err = in.settle(v, method)
+		}
+		if err != nil || v == nil || goja.IsUndefined(v) {
+			return err
+		}
+		_, err = in.run(func() (goja.Value, error) {
+			enc, err = wv.vm.encode(v, w.cfg.MaxResponseBytes)
+			return nil, err
+		})
+		if err != nil {
+			return &ScriptError{Name: "DataCloneError", Message: "DataCloneError: the result of " + method + ": " + err.Error(), Err: err}
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, &ScriptError{Name: "DataCloneError", Message: "DataCloneError: the result of " + method + ": " + err.Error(), Err: err}
+		return nil, err
 	}
 	return enc, nil
 }
