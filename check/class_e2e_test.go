@@ -17,6 +17,15 @@ const (
 // linearizable on a healthy cluster; and with the known bug that answers
 // a call before its command commits, caught.
 func TestClassWorkload(t *testing.T) {
+	testDeployedWorkload(t, WorkloadClass, "the class", portsClassPass, portsClassBug)
+}
+
+// testDeployedWorkload runs workload (one that deploys code and runs
+// register and counter through it, reached via) with the leader killed
+// and restarted, on a healthy cluster at port pass, where it must be
+// linearizable, and with the ack-before-commit bug at port bug, which
+// it must catch.
+func testDeployedWorkload(t *testing.T, workload, via string, pass, bug int) {
 	needBinary(t)
 	tests := []struct {
 		name string
@@ -24,8 +33,8 @@ func TestClassWorkload(t *testing.T) {
 		port int
 		pass bool
 	}{
-		{"healthy", "", portsClassPass, true},
-		{"ack-before-commit", "ack-before-commit", portsClassBug, false},
+		{"healthy", "", pass, true},
+		{"ack-before-commit", "ack-before-commit", bug, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,7 +43,7 @@ func TestClassWorkload(t *testing.T) {
 				Dir:          t.TempDir(),
 				BasePort:     tt.port,
 				Duration:     12 * time.Second,
-				Workloads:    []string{WorkloadClass},
+				Workloads:    []string{workload},
 				Nemeses:      []string{NemesisKillLeader},
 				Clients:      6,
 				Bug:          tt.bug,
@@ -44,7 +53,7 @@ func TestClassWorkload(t *testing.T) {
 			rep := runCheck(t, cfg, 30)
 			for _, name := range []string{"register.read", "register.write", "register.cas", "counter.incr", "counter.read"} {
 				if rep.Counts[name].OK == 0 {
-					t.Errorf("no successful %s through the class: %+v", name, rep.Counts)
+					t.Errorf("no successful %s through %s: %+v", name, via, rep.Counts)
 				}
 			}
 			if tt.pass {
@@ -54,7 +63,7 @@ func TestClassWorkload(t *testing.T) {
 				return
 			}
 			if rep.Pass || rep.Verdict != verdictViolation {
-				t.Fatalf("bug %s not caught through the class: verdict %q", tt.bug, rep.Verdict)
+				t.Fatalf("bug %s not caught through %s: verdict %q", tt.bug, via, rep.Verdict)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package check
 
 import (
 	"testing"
-	"time"
 )
 
 // Ports of the worker workload's clusters, in check's range beside the
@@ -20,47 +19,7 @@ const (
 // with the known bug that answers a call before its command commits,
 // caught.
 func TestWorkerWorkload(t *testing.T) {
-	needBinary(t)
-	tests := []struct {
-		name string
-		bug  string
-		port int
-		pass bool
-	}{
-		{"healthy", "", portsWorkerPass, true},
-		{"ack-before-commit", "ack-before-commit", portsWorkerBug, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg := Config{
-				Binary:       binary,
-				Dir:          t.TempDir(),
-				BasePort:     tt.port,
-				Duration:     12 * time.Second,
-				Workloads:    []string{WorkloadWorker},
-				Nemeses:      []string{NemesisKillLeader},
-				Clients:      6,
-				Bug:          tt.bug,
-				Seed:         7,
-				CheckTimeout: 60 * time.Second,
-			}
-			rep := runCheck(t, cfg, 30)
-			for _, name := range []string{"register.read", "register.write", "register.cas", "counter.incr", "counter.read"} {
-				if rep.Counts[name].OK == 0 {
-					t.Errorf("no successful %s through the Worker: %+v", name, rep.Counts)
-				}
-			}
-			if tt.pass {
-				if !rep.Pass || rep.Linearizability != "Ok" || len(rep.Problems) != 0 {
-					t.Fatalf("healthy cluster: verdict %q, porcupine %q, problems %q", rep.Verdict, rep.Linearizability, rep.Problems)
-				}
-				return
-			}
-			if rep.Pass || rep.Verdict != verdictViolation {
-				t.Fatalf("bug %s not caught through the Worker: verdict %q", tt.bug, rep.Verdict)
-			}
-		})
-	}
+	testDeployedWorkload(t, WorkloadWorker, "the Worker", portsWorkerPass, portsWorkerBug)
 }
 
 // TestWorkerWorkloadRefusesAttach: the worker workload needs the Worker
