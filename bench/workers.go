@@ -50,12 +50,9 @@ func deployBenchWorker(ctx context.Context, c *client.Client) error {
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	meta := client.ScriptMetadata{MainModule: "index.js", CompatibilityDate: cfg.CompatibilityDate}
-	for _, b := range cfg.DurableObjects {
-		meta.Bindings = append(meta.Bindings, client.ScriptBinding{Type: client.BindingDurableObject, Name: b.Name, ClassName: b.ClassName})
-	}
-	for _, m := range cfg.Migrations {
-		meta.Migrations = append(meta.Migrations, client.ScriptMigration{Tag: m.Tag, NewSQLiteClasses: m.NewSQLiteClasses})
+	meta, err := cfg.Metadata()
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
 	}
 	modules := []client.ScriptModule{{Name: meta.MainModule, Content: script.Code}}
 	for deadline := time.Now().Add(30 * time.Second); ; {

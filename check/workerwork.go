@@ -57,12 +57,9 @@ func deployCheckWorker(ctx context.Context, nodes []*node, dir string) error {
 	if err != nil {
 		return err
 	}
-	meta := client.ScriptMetadata{MainModule: "index.js", CompatibilityDate: cfg.CompatibilityDate}
-	for _, b := range cfg.DurableObjects {
-		meta.Bindings = append(meta.Bindings, client.ScriptBinding{Type: client.BindingDurableObject, Name: b.Name, ClassName: b.ClassName})
-	}
-	for _, m := range cfg.Migrations {
-		meta.Migrations = append(meta.Migrations, client.ScriptMigration{Tag: m.Tag, NewClasses: m.NewClasses})
+	meta, err := cfg.Metadata()
+	if err != nil {
+		return err
 	}
 	modules := []client.ScriptModule{{Name: meta.MainModule, Content: script.Code}}
 	var last error

@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -77,7 +75,7 @@ func uploadProject(ctx context.Context, warn io.Writer, c *client.Client, dir st
 	for _, w := range script.Warnings {
 		fmt.Fprintf(warn, "warning: %s\n", w)
 	}
-	meta, err := scriptMetadata(cfg)
+	meta, err := cfg.Metadata()
 	if err != nil {
 		return none, files, fmt.Errorf("deploy %s: %w", dir, err)
 	}
@@ -87,50 +85,6 @@ func uploadProject(ctx context.Context, warn io.Writer, c *client.Client, dir st
 		return out, files, uploadError{err}
 	}
 	return out, files, nil
-}
-
-// scriptMetadata is the upload's metadata part for cfg: the bundle is one
-// module named after main, with a .js extension.
-func scriptMetadata(cfg *project.Config) (client.ScriptMetadata, error) {
-	base := filepath.Base(cfg.Main)
-	meta := client.ScriptMetadata{MainModule: strings.TrimSuffix(base, filepath.Ext(base)) + ".js",
-		CompatibilityDate: cfg.CompatibilityDate, CompatibilityFlags: cfg.CompatibilityFlags}
-	for _, b := range cfg.DurableObjects {
-		meta.Bindings = append(meta.Bindings, client.ScriptBinding{Type: client.BindingDurableObject, Name: b.Name,
-			ClassName: b.ClassName, ScriptName: b.ScriptName})
-	}
-	for _, s := range cfg.Services {
-		meta.Bindings = append(meta.Bindings, client.ScriptBinding{Type: client.BindingService, Name: s.Binding,
-			Service: s.Service, Entrypoint: s.Entrypoint})
-	}
-	names := make([]string, 0, len(cfg.Vars))
-	for name := range cfg.Vars {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if text, ok := cfg.Vars[name].(string); ok {
-			meta.Bindings = append(meta.Bindings, client.ScriptBinding{Type: client.BindingText, Name: name, Text: text})
-			continue
-		}
-		v, err := json.Marshal(cfg.Vars[name])
-		if err != nil {
-			return meta, fmt.Errorf("vars.%s: %w", name, err)
-		}
-		meta.Bindings = append(meta.Bindings, client.ScriptBinding{Type: client.BindingJSON, Name: name, JSON: v})
-	}
-	for _, m := range cfg.Migrations {
-		sm := client.ScriptMigration{Tag: m.Tag, NewClasses: m.NewClasses, NewSQLiteClasses: m.NewSQLiteClasses,
-			DeletedClasses: m.DeletedClasses}
-		for _, r := range m.RenamedClasses {
-			sm.RenamedClasses = append(sm.RenamedClasses, client.RenamedClass{From: r.From, To: r.To})
-		}
-		meta.Migrations = append(meta.Migrations, sm)
-	}
-	for _, r := range cfg.Routes {
-		meta.Routes = append(meta.Routes, client.ScriptRoute{Pattern: r.Pattern, ZoneName: r.ZoneName, CustomDomain: r.CustomDomain})
-	}
-	return meta, nil
 }
 
 // scriptsVerb: dobj scripts.
