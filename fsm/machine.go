@@ -67,6 +67,10 @@ type Machine struct {
 	// entrySeq is the place, in the entry being applied, of the command
 	// being applied (sqlPosition); only the applying goroutine uses it.
 	entrySeq int
+	// sqlMu keeps a snapshot's stream of a database and a restore's
+	// install of one apart (sqlsnap.go).
+	sqlMu                    sync.Mutex
+	sqlInstalled, sqlSkipped atomic.Uint64
 	// obs collects the changes of the batch being applied, for
 	// Options.Observer; only the goroutine that applies touches it.
 	obs observed
@@ -302,5 +306,9 @@ func (m *Machine) snapshot() *snapshot {
 		cls:     m.cls.clone(),
 		scr:     m.scr.clone(),
 		applied: m.applied.Load(),
+
+		sqlStore:   m.opts.SQL,
+		sqlObjects: m.sqlObjects.Clone(),
+		sqlMu:      &m.sqlMu,
 	}
 }
