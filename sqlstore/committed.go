@@ -43,3 +43,7 @@ func (f *Frozen) Applied() (uint64, error) {
 	}()
 	return h.applied()
 }
+
+// Limits are the limits the store enforces (Config.Limits, with the
+// defaults filled in).
+func (s *Store) Limits() Limits { return s.cfg.Limits }
