@@ -25,6 +25,8 @@ const (
 	OpPut                 // key-value put: Args are key (string) and value ([]byte)
 	OpDelete              // key-value delete: Args is the key
 	OpDeleteAll           // delete everything: every table, index, view and trigger, and every key-value pair
+	OpSavepoint           // open savepoint Args[0] (an integer, its nesting depth)
+	OpRelease             // release savepoint Args[0] and those inside it
 )
 
 // Statement is one write of a call, as replicas re-run it. Read-only
@@ -64,7 +66,10 @@ type Session struct {
 	reads    int  // read-only statements run, for their random() streams
 	readOnly bool // BeginRead: writes are refused
 	log      []Statement
-	ended    error
+	// saves are the open savepoints, outermost first: each is where the
+	// log was when it opened (savepoint.go).
+	saves []int
+	ended error
 }
 
 // Begin starts a session on object with the values the call fixes.
