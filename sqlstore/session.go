@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -153,7 +154,10 @@ func (sess *Session) execAll(query string, args []any) (*Result, error) {
 			}
 			bound, use = true, args
 		}
-		one, err := sess.execOne(st, use)
+		// The statement's own text: a Stmt's SQL() is all the text it
+		// was prepared from, the statements after it included.
+		text := strings.TrimSpace(rest[:len(rest)-len(tail)])
+		one, err := sess.execOne(st, text, use)
 		closeUncached(st, cached)
 		if err != nil {
 			return nil, err
@@ -178,7 +182,7 @@ func closeUncached(st *sqlite3.Stmt, cached bool) {
 // execOne runs one prepared statement. A write runs inside a savepoint so
 // that, if it fails, it leaves nothing behind (not even the partial work
 // of an OR FAIL), and the log holds exactly the writes that took effect.
-func (sess *Session) execOne(st *sqlite3.Stmt, args []any) (*Result, error) {
+func (sess *Session) execOne(st *sqlite3.Stmt, text string, args []any) (*Result, error) {
 	h := sess.h
 	if n := st.BindCount(); n != len(args) {
 		return nil, &Error{Code: sqlite3.RANGE, Msg: fmt.Sprintf("wrong number of bindings: the statement takes %d, %d given", n, len(args))}
@@ -208,7 +212,7 @@ func (sess *Session) execOne(st *sqlite3.Stmt, args []any) (*Result, error) {
 	if err := h.internalExec("RELEASE dobj_stmt"); err != nil {
 		return nil, sess.undo(err)
 	}
-	sess.log = append(sess.log, Statement{Op: OpSQL, SQL: st.SQL(), Args: args})
+	sess.log = append(sess.log, Statement{Op: OpSQL, SQL: text, Args: args})
 	return res, nil
 }
 
