@@ -92,6 +92,8 @@ func (h *handle) replay(st Statement) error {
 		return h.replaySQL(st.SQL, st.Args)
 	case OpPut, OpDelete, OpDeleteAll:
 		return h.replayKV(st)
+	case OpSavepoint, OpRelease:
+		return h.replaySavepoint(st)
 	}
 	return fmt.Errorf("sqlstore: unknown op %d", st.Op)
 }
