@@ -24,6 +24,7 @@ type call struct {
 
 	ov       overlay
 	saves    map[int64]overlay // transaction savepoints by token
+	sqlSaves map[int64]sqlSave // and their SQL savepoints, on a SQLite-backed object
 	nextSave int64
 	written  int // bytes of keys and values put, against MaxWriteBytes
 

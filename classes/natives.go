@@ -66,6 +66,9 @@ func (vm *vm) natives() *goja.Object {
 		"txnBegin":        vm.txnBegin,
 		"txnCommit":       vm.txnCommit,
 		"txnRollback":     vm.txnRollback,
+		"sqlExec":         vm.sqlExec,
+		"sqlDatabaseSize": vm.sqlDatabaseSize,
+		"requireSQL":      vm.requireSQL,
 	})
 }
 

@@ -29,7 +29,7 @@ var preludeParts = []string{
 	"builtins.js", "regexp.js", "json.js", "strings.js", "globals.js",
 	"domexception.js", "encoding.js", "headers.js", "url.js", "body.js", "request.js", "response.js",
 	"subtle.js", "crypto.js", "console.js", "timers.js", "events.js", "streams.js", "blob.js", "formdata.js", "fetch.js", "clone.js",
-	"storage.js", "context.js", "hooks.js",
+	"storage.js", "sql.js", "context.js", "hooks.js",
 }
 
 // preludeSource joins the parts into the prelude function.

@@ -97,7 +97,7 @@ func (vm *vm) decodeStored(key string, raw json.RawMessage) goja.Value {
 func (vm *vm) storageGet(fc goja.FunctionCall) goja.Value {
 	c := vm.mustCall()
 	k := vm.key(fc.Argument(0))
-	raw, ok := c.ov.get(c.state, k)
+	raw, ok := vm.kvGet(c, k)
 	if !ok {
 		return goja.Undefined()
 	}
@@ -112,7 +112,7 @@ func (vm *vm) storageGetMany(fc goja.FunctionCall) goja.Value {
 	keys = slices.Compact(keys)
 	var pairs []any
 	for _, k := range keys {
-		if raw, ok := c.ov.get(c.state, k); ok {
+		if raw, ok := vm.kvGet(c, k); ok {
 			pairs = append(pairs, vm.rt.NewArray(k, vm.decodeStored(k, raw)))
 		}
 	}
@@ -133,7 +133,7 @@ func (vm *vm) put(c *call, k string, raw json.RawMessage) {
 	if c.written > vm.cfg.MaxWriteBytes {
 		vm.throw(vm.hooks.rangeErrorCtor, fmt.Errorf("%w: over %d bytes of keys and values put in one call", ErrWriteTooLarge, vm.cfg.MaxWriteBytes))
 	}
-	c.ov.put(k, raw)
+	vm.kvPut(c, k, raw)
 }
 
 func (vm *vm) storagePut(fc goja.FunctionCall) goja.Value {
@@ -164,7 +164,7 @@ func (vm *vm) storagePutMany(fc goja.FunctionCall) goja.Value {
 
 func (vm *vm) storageDelete(fc goja.FunctionCall) goja.Value {
 	c := vm.mustCall()
-	return vm.rt.ToValue(c.ov.del(c.state, vm.key(fc.Argument(0))))
+	return vm.rt.ToValue(vm.kvDelete(c, vm.key(fc.Argument(0))))
 }
 
 // storageDeleteMany deletes keys and returns how many were there.
@@ -174,7 +174,7 @@ func (vm *vm) storageDeleteMany(fc goja.FunctionCall) goja.Value {
 	slices.Sort(keys)
 	n := 0
 	for _, k := range slices.Compact(keys) {
-		if c.ov.del(c.state, k) {
+		if vm.kvDelete(c, k) {
 			n++
 		}
 	}
@@ -185,7 +185,7 @@ func (vm *vm) storageDeleteMany(fc goja.FunctionCall) goja.Value {
 func (vm *vm) storageList(fc goja.FunctionCall) goja.Value {
 	c := vm.mustCall()
 	opts := vm.listOptions(fc.Argument(0))
-	entries := c.ov.list(c.state, opts)
+	entries := vm.kvList(c, opts)
 	pairs := make([]any, len(entries))
 	for i, e := range entries {
 		pairs[i] = vm.rt.NewArray(e.Key, vm.decodeStored(e.Key, e.Value))
@@ -230,7 +230,7 @@ func (vm *vm) listOptions(v goja.Value) objects.ListOptions {
 }
 
 func (vm *vm) storageDeleteAll(goja.FunctionCall) goja.Value {
-	vm.mustCall().ov.deleteAll()
+	vm.kvDeleteAll(vm.mustCall())
 	return goja.Undefined()
 }
 
@@ -265,21 +265,32 @@ func (vm *vm) storageDeleteAlarm(goja.FunctionCall) goja.Value {
 	return goja.Undefined()
 }
 
-// ---- transactions: savepoints of the overlay ----
+// ---- transactions: savepoints of the overlay, and of the database ----
 
-func (vm *vm) txnBegin(goja.FunctionCall) goja.Value {
+// txnBegin(sync) opens a transaction and returns its token: a copy of
+// the overlay (the alarm, and the keys of an object that is not
+// SQLite-backed) and, on a SQLite-backed object, a savepoint.
+// transactionSync (sync) exists on SQLite-backed objects only, as on
+// Cloudflare.
+func (vm *vm) txnBegin(fc goja.FunctionCall) goja.Value {
 	c := vm.mustCall()
+	if fc.Argument(0).ToBoolean() && c.sql() == nil {
+		vm.throw(vm.hooks.errorCtor, errNotSQLite)
+	}
 	if c.saves == nil {
 		c.saves = make(map[int64]overlay)
 	}
 	c.nextSave++
+	vm.sqlTxnBegin(c, c.nextSave)
 	c.saves[c.nextSave] = c.ov.clone()
 	return vm.rt.ToValue(c.nextSave)
 }
 
 func (vm *vm) txnCommit(fc goja.FunctionCall) goja.Value {
 	c := vm.mustCall()
-	delete(c.saves, fc.Argument(0).ToInteger())
+	token := fc.Argument(0).ToInteger()
+	delete(c.saves, token)
+	vm.sqlTxnEnd(c, token, true)
 	return goja.Undefined()
 }
 
@@ -290,5 +301,6 @@ func (vm *vm) txnRollback(fc goja.FunctionCall) goja.Value {
 		c.ov = save
 		delete(c.saves, token)
 	}
+	vm.sqlTxnEnd(c, token, false)
 	return goja.Undefined()
 }

@@ -52,6 +52,9 @@ type Config struct {
 	LogStore string
 	// WALSegmentBytes sizes the wal's segment files (0: raft-wal's 64 MiB).
 	WALSegmentBytes int
+	// SQLMaxDatabaseBytes bounds each SQLite-backed object's database
+	// (0: sqlstore's default, Cloudflare's 10 GB).
+	SQLMaxDatabaseBytes int64
 
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration

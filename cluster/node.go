@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dobj/dobj/fsm"
+	"github.com/dobj/dobj/sqlstore"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 )
@@ -27,6 +28,11 @@ type Deps struct {
 	Peers  PeerNet
 	// LogStoreKind names the log store for Status (wal, bolt, inmem).
 	LogStoreKind string
+	// SQL keeps SQLite-backed objects' databases (fsm.Options.SQL); Open
+	// opens it under the data directory's sql/. A node without one (an
+	// in-memory test node that did not ask for it) cannot apply their
+	// calls.
+	SQL *sqlstore.Store
 	// Close releases the stores once Raft has shut down; may be nil.
 	Close func() error
 }
@@ -85,7 +91,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, deps: deps, log: cfg.Logger, blocked: map[string]bool{}}
 	n.cfg.AdvertiseRaft = string(deps.Trans.LocalAddr())
-	n.fsm = fsm.New(fsm.Options{Logger: n.log, IgnoreIdempotency: cfg.bug(BugNoIdempotency), Observer: cfg.Observer})
+	n.fsm = fsm.New(fsm.Options{Logger: n.log, IgnoreIdempotency: cfg.bug(BugNoIdempotency), Observer: cfg.Observer, SQL: deps.SQL})
 
 	rc := n.raftConfig()
 	if err := n.bootstrap(rc); err != nil {

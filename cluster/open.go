@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/dobj/dobj/sqlstore"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
@@ -70,9 +71,10 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// openStores opens the Raft stores in cfg.DataDir: raft.db (bolt) as
-// stable store, the log store the directory holds or cfg.LogStore asks
-// for (see openLogStore) behind a cache, and the file snapshot store.
+// openStores opens the stores in cfg.DataDir: raft.db (bolt) as stable
+// store, the log store the directory holds or cfg.LogStore asks for (see
+// openLogStore) behind a cache, the file snapshot store, and sql/, the
+// databases of SQLite-backed objects (closed after Raft, with the rest).
 func openStores(cfg Config) (Deps, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return Deps{}, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
@@ -102,8 +104,15 @@ func openStores(cfg Config) (Deps, error) {
 		bolt.Close()
 		return Deps{}, err
 	}
+	sqlDir := filepath.Join(cfg.DataDir, "sql")
+	sql, err := sqlstore.Open(sqlstore.Config{Dir: sqlDir, Limits: sqlstore.Limits{DatabaseBytes: cfg.SQLMaxDatabaseBytes}})
+	if err != nil {
+		store.close()
+		bolt.Close()
+		return Deps{}, fmt.Errorf("open SQL store %s: %w", sqlDir, err)
+	}
 	closeAll := func() error {
-		return errors.Join(store.close(), bolt.Close())
+		return errors.Join(sql.Close(), store.close(), bolt.Close())
 	}
 	cfg.Logger.Info("opened raft log", "log_store", store.kind, "data_dir", cfg.DataDir)
 	logs, err := raft.NewLogCache(1024, store.logs)
@@ -111,5 +120,5 @@ func openStores(cfg Config) (Deps, error) {
 		closeAll()
 		return Deps{}, fmt.Errorf("log cache: %w", err)
 	}
-	return Deps{Logs: logs, Stable: bolt, Snaps: snaps, LogStoreKind: store.kind, Close: closeAll}, nil
+	return Deps{Logs: logs, Stable: bolt, Snaps: snaps, LogStoreKind: store.kind, SQL: sql, Close: closeAll}, nil
 }

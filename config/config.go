@@ -66,6 +66,10 @@ type Config struct {
 	// log is freed a whole segment at a time, so a lagging node catches up
 	// from the log, not a snapshot, while what it lacks is still in one.
 	WALSegmentBytes int
+	// SQLMaxDatabaseBytes bounds the database of each SQLite-backed
+	// object (Cloudflare's 10 GB by default): past it, its writes fail
+	// with an error naming the limit, and reads go on.
+	SQLMaxDatabaseBytes int64
 
 	SnapshotThreshold uint64        // log entries between snapshots
 	TrailingLogs      uint64        // log entries kept after a snapshot
@@ -176,31 +180,32 @@ type Config struct {
 // are left empty (DataDir defaults to data/<id> once the id is known).
 func Default() Config {
 	return Config{
-		HTTPAddr:           "127.0.0.1:8081",
-		RaftAddr:           "127.0.0.1:9081",
-		WALSegmentBytes:    64 << 20,
-		SnapshotThreshold:  8192,
-		TrailingLogs:       10240,
-		SnapshotInterval:   30 * time.Second,
-		ApplyTimeout:       5 * time.Second,
-		IdempotencyWindow:  10 * time.Minute,
-		MaxBodyBytes:       1 << 20,
-		MaxNameBytes:       objects.DefaultMaxNameBytes,
-		MaxKeyBytes:        objects.DefaultMaxKeyBytes,
-		MaxValueBytes:      objects.DefaultMaxValueBytes,
-		MaxListLimit:       1000,
-		MaxTxnOps:          objects.DefaultMaxOps,
-		MaxInFlight:        1024,
-		HTTPReadTimeout:    30 * time.Second,
-		HTTPWriteTimeout:   30 * time.Second,
-		HTTPIdleTimeout:    2 * time.Minute,
-		ClassCPULimit:      classes.DefaultCPULimit,
-		WatchHistory:       100_000,
-		WatchHistoryBytes:  64 << 20,
-		WatchBuffer:        1024,
-		MaxWatches:         10_000,
-		MaxStreamsPerToken: 1000,
-		LogLevel:           "info",
+		HTTPAddr:            "127.0.0.1:8081",
+		RaftAddr:            "127.0.0.1:9081",
+		WALSegmentBytes:     64 << 20,
+		SQLMaxDatabaseBytes: 10 << 30,
+		SnapshotThreshold:   8192,
+		TrailingLogs:        10240,
+		SnapshotInterval:    30 * time.Second,
+		ApplyTimeout:        5 * time.Second,
+		IdempotencyWindow:   10 * time.Minute,
+		MaxBodyBytes:        1 << 20,
+		MaxNameBytes:        objects.DefaultMaxNameBytes,
+		MaxKeyBytes:         objects.DefaultMaxKeyBytes,
+		MaxValueBytes:       objects.DefaultMaxValueBytes,
+		MaxListLimit:        1000,
+		MaxTxnOps:           objects.DefaultMaxOps,
+		MaxInFlight:         1024,
+		HTTPReadTimeout:     30 * time.Second,
+		HTTPWriteTimeout:    30 * time.Second,
+		HTTPIdleTimeout:     2 * time.Minute,
+		ClassCPULimit:       classes.DefaultCPULimit,
+		WatchHistory:        100_000,
+		WatchHistoryBytes:   64 << 20,
+		WatchBuffer:         1024,
+		MaxWatches:          10_000,
+		MaxStreamsPerToken:  1000,
+		LogLevel:            "info",
 	}
 }
 

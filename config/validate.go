@@ -123,6 +123,9 @@ func (c Config) checkLimits(p *problems) {
 	if c.SnapshotThreshold == 0 {
 		p.bad("snapshot-threshold", "must be positive")
 	}
+	if c.SQLMaxDatabaseBytes < 64<<10 {
+		p.bad("sql-max-database-bytes", "%d: want at least 64 KiB", c.SQLMaxDatabaseBytes)
+	}
 	for _, d := range []struct {
 		name string
 		ok   bool

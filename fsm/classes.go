@@ -139,8 +139,10 @@ func HTTPHeader(fields []HeaderField) http.Header {
 // still that time, its Retries grows by one (such a command carries
 // nothing else), so that the next leader goes on counting. Request is
 // CallRequestHash of a keyed call's request (version 3): the key is tied
-// to it, as a write's key is to its transaction. EncodeBody writes it as
-// a callRecord.
+// to it, as a write's key is to its transaction. SQL, when not nil, is
+// the writes of an SQLite-backed object (version 4, sql.go): applied
+// first, all or nothing, and such a call carries no Ops. EncodeBody
+// writes it as a callRecord.
 type Call struct {
 	Ops      []objects.Op
 	Alarm    *AlarmChange
@@ -148,6 +150,7 @@ type Call struct {
 	Response *CallResponse
 	Threw    int64
 	Request  []byte
+	SQL      *SQLWrites
 }
 
 // callRecord is Call in a log entry's Body.
@@ -158,6 +161,7 @@ type callRecord struct {
 	Response *CallResponse `msgpack:"r,omitempty"`
 	Threw    int64         `msgpack:"t,omitempty"`
 	Request  []byte        `msgpack:"q,omitempty"`
+	SQL      *sqlRecord    `msgpack:"sql,omitempty"`
 }
 
 var (
@@ -168,7 +172,7 @@ var (
 // EncodeMsgpack writes c as its callRecord.
 func (c *Call) EncodeMsgpack(enc *msgpack.Encoder) error {
 	return enc.Encode(&callRecord{Ops: opRecordsOf(c.Ops), Alarm: c.Alarm, Fired: c.Fired,
-		Response: c.Response, Threw: c.Threw, Request: c.Request})
+		Response: c.Response, Threw: c.Threw, Request: c.Request, SQL: sqlRecordOf(c.SQL)})
 }
 
 // DecodeMsgpack reads a callRecord into c.
@@ -177,7 +181,11 @@ func (c *Call) DecodeMsgpack(dec *msgpack.Decoder) error {
 	if err := dec.Decode(&r); err != nil {
 		return err
 	}
-	*c = Call{Ops: opsOf(r.Ops), Alarm: r.Alarm, Fired: r.Fired, Response: r.Response, Threw: r.Threw, Request: r.Request}
+	sql, err := r.SQL.writes()
+	if err != nil {
+		return err
+	}
+	*c = Call{Ops: opsOf(r.Ops), Alarm: r.Alarm, Fired: r.Fired, Response: r.Response, Threw: r.Threw, Request: r.Request, SQL: sql}
 	return nil
 }
 
@@ -322,7 +330,12 @@ func (m *Machine) applyClassCommand(c *Command, index uint64) (resp interface{},
 
 // applyCall applies a call's effects. A keyed call of version 3 (see
 // Version) is tied to its request and bounded by the table, as a keyed
-// write is; one of version 2 applies as version 2 builds applied it.
+// write is; one of version 2 applies as version 2 builds applied it. A
+// call whose SQL writes fail to re-run (sqlstore.ErrDiverged: a bug, the
+// same on every replica) applies nothing else either — no alarm change,
+// no remembered response — and its result carries the error, so the
+// caller is told its call failed and a retry with the same key runs it
+// again.
 func (m *Machine) applyCall(c *Command, call *Call, index uint64) *CallResult {
 	useIdem := c.IdemKey != "" && !m.opts.IgnoreIdempotency
 	bounded := useIdem && c.V >= callVersion
@@ -337,6 +350,16 @@ func (m *Machine) applyCall(c *Command, call *Call, index uint64) *CallResult {
 		}
 		if bounded && m.idem.full() {
 			return &CallResult{Err: ErrIdempotencyFull, Index: index}
+		}
+	}
+	if call.SQL != nil {
+		// First, and alone: a call with SQL writes carries no ops, so
+		// nothing of it is left applied when the writes fail.
+		if len(call.Ops) > 0 {
+			return &CallResult{Err: ErrSQLCallInvalid, Index: index}
+		}
+		if err := m.applySQL(c, call.SQL, index); err != nil {
+			return &CallResult{Err: err, Index: index}
 		}
 	}
 	if len(call.Ops) > 0 {

@@ -27,10 +27,21 @@ import (
 // version 3 entry (it panics, as on any entry it cannot read) rather
 // than applying it the old way and diverging. Encode writes version 3
 // only for keyed calls (callVersion).
-const Version = 3
+//
+// Version 4 keeps the layout too and adds, in a KindCall's Body, the SQL
+// writes of an SQLite-backed object (Call.SQL, issue 22), which Apply
+// re-runs on the object's database. A build before version 4 would read
+// such a body, skip the field it does not know and apply the call without
+// its writes; it refuses a version 4 entry instead. Encode writes version
+// 4 only for calls that carry SQL writes (sqlCallVersion), keyed or not;
+// a keyed one applies as version 3 does besides.
+const Version = 4
 
 // callVersion is the version of keyed class calls (see Version).
 const callVersion = 3
+
+// sqlCallVersion is the version of calls with SQL writes (see Version).
+const sqlCallVersion = 4
 
 // Kind says what a Command does.
 type Kind uint8
@@ -126,6 +137,8 @@ func Encode(c *Command) ([]byte, error) {
 	switch {
 	case c.Body == nil:
 		c.V = 1
+	case c.Kind == KindCall && callHasSQL(c.Body):
+		c.V = sqlCallVersion
 	case c.Kind == KindCall && c.IdemKey != "":
 		c.V = callVersion
 	default:

@@ -62,15 +62,15 @@ func FuzzReadSnapshot(f *testing.F) {
 	f.Add(buf.Bytes())
 	f.Add([]byte{0x80})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s, err := readSnapshot(bytes.NewReader(b))
-		if err != nil {
+		s, err := readSnapshot(bytes.NewReader(b), skipSQL)
+		if err != nil || s.sqlObjects.Len() > 0 { // databases are read past: nothing to write them from
 			return
 		}
 		var out bytes.Buffer
 		if err := s.write(&out); err != nil {
 			t.Fatalf("a restored state does not snapshot: %v", err)
 		}
-		if _, err := readSnapshot(&out); err != nil {
+		if _, err := readSnapshot(&out, skipSQL); err != nil {
 			t.Fatalf("a re-written snapshot does not read: %v", err)
 		}
 	})

@@ -9,8 +9,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dobj/dobj/objects"
+	"github.com/dobj/dobj/sqlstore"
 	"github.com/hashicorp/raft"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -65,7 +67,31 @@ func goldenCommands(t *testing.T) map[string][]byte {
 		"v2-script-put":    v1(goldenScriptCommands(t)[0]),
 		"v2-secret-put":    v1(goldenScriptCommands(t)[2]),
 		"v2-script-delete": v1(goldenScriptCommands(t)[3]),
+		"v4-sql-call":      v1(sqlCallCmd(t)),
 	}
+}
+
+// sqlCallCmd is a keyed call of an SQLite-backed object, which version 4
+// applies with its SQL writes: every type a statement's arguments take,
+// and a key-value put.
+func sqlCallCmd(t *testing.T) Command {
+	t.Helper()
+	object := ClassObject("app:Counter", "c1")
+	body, err := EncodeBody(&Call{
+		SQL: &SQLWrites{Env: sqlstore.Env{Seed: 7, Now: time.Unix(1_700_000_000, 5).UTC()}, Log: []sqlstore.Statement{
+			{Op: sqlstore.OpSQL, SQL: "CREATE TABLE t (i INTEGER, s TEXT, b BLOB, n, f REAL, r INTEGER, at TEXT)"},
+			{Op: sqlstore.OpSQL, SQL: "INSERT INTO t VALUES (?, ?, ?, ?, ?, random(), datetime('now'))",
+				Args: []any{int64(-300), "x", []byte{1, 2}, nil, 1.5}},
+			{Op: sqlstore.OpPut, Args: []any{"k", []byte("v")}},
+		}},
+		Alarm:    &AlarmChange{At: 1_700_000_001_000},
+		Response: &CallResponse{Status: 200, Body: []byte("ok")},
+		Request:  CallRequestHash(object, "POST", "http://h/hello", nil),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Command{Kind: KindCall, Object: object, IdemKey: "k-4", IdemExpires: 600_000_000_048, Time: 48, Body: body}
 }
 
 // keyedCallCmd is a keyed class call, which version 3 applies bound to
@@ -123,7 +149,7 @@ func TestGoldenCommands(t *testing.T) {
 				t.Fatalf("this build writes %s as %x, the golden file holds %x: a new layout needs a new Version", name, w, b)
 			}
 			// Every entry applies; a batch's sub-entries too.
-			m := New(Options{})
+			m := New(Options{SQL: openSQL(t)})
 			m.Apply(&raft.Log{Index: 7, Type: raft.LogCommand, Data: b})
 		})
 	}

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 
 	"github.com/dobj/dobj/objects"
+	"github.com/dobj/dobj/sqlstore"
+	"github.com/google/btree"
 	"github.com/hashicorp/raft"
 )
 
@@ -42,6 +44,9 @@ type Options struct {
 	IgnoreIdempotency bool
 	// Observer, if set, hears of every object change applied (watches).
 	Observer Observer
+	// SQL keeps the databases of SQLite-backed objects (sql.go). A node
+	// without one cannot apply their calls: it panics on the first.
+	SQL *sqlstore.Store
 }
 
 // Machine is dobj's replicated state machine: every object's storage, the
@@ -57,6 +62,15 @@ type Machine struct {
 	members map[string]string // id -> HTTP address
 	cls     *classState       // object classes: registry and alarms
 	scr     *scriptState      // Workers scripts (scripts.go)
+	// sqlObjects are the objects that have a database in opts.SQL.
+	sqlObjects *btree.BTreeG[string]
+	// entrySeq is the place, in the entry being applied, of the command
+	// being applied (sqlPosition); only the applying goroutine uses it.
+	entrySeq int
+	// sqlMu keeps a snapshot's stream of a database and a restore's
+	// install of one apart (sqlsnap.go).
+	sqlMu                    sync.Mutex
+	sqlInstalled, sqlSkipped atomic.Uint64
 	// obs collects the changes of the batch being applied, for
 	// Options.Observer; only the goroutine that applies touches it.
 	obs observed
@@ -81,6 +95,8 @@ func New(opts Options) *Machine {
 		cls:      newClassState(),
 		scr:      newScriptState(),
 		advanced: make(chan struct{}),
+
+		sqlObjects: newSQLObjects(),
 	}
 }
 
@@ -109,6 +125,7 @@ func (m *Machine) ApplyBatch(logs []*raft.Log) []interface{} {
 }
 
 func (m *Machine) applyCommand(l *raft.Log) interface{} {
+	m.entrySeq = 0
 	return m.applyEncoded(l.Data, l.Index)
 }
 
@@ -126,6 +143,7 @@ func (m *Machine) applyEncoded(data []byte, index uint64) interface{} {
 		}
 		return out
 	}
+	defer func() { m.entrySeq++ }()
 	m.idem.expire(c.Time)
 	switch c.Kind {
 	case KindNoop:
@@ -226,11 +244,18 @@ func (m *Machine) Members() map[string]string {
 // Digest fingerprints the whole state (objects, idempotency table,
 // members) as a hex sha256, with the index it was taken at and the number
 // of keys stored.
+//
+// SQLite-backed objects' databases are hashed with the rest (their
+// logical state, sqlstore's Digest), while Apply waits: a digest is for
+// checks (dobj check, convergence tests), and a node with many large
+// databases stalls its writes for as long as it takes. A database that
+// cannot be read makes the digest say so rather than match another's.
 func (m *Machine) Digest() (digest string, applied uint64, keys int) {
+	h := sha256.New()
 	m.mu.Lock() // snapshot clones the B-trees, which writes to them
 	s := m.snapshot()
+	m.writeSQLDigest(h)
 	m.mu.Unlock()
-	h := sha256.New()
 	d := s.store.Digest()
 	h.Write(d[:])
 	s.writeMeta(h)
@@ -281,5 +306,9 @@ func (m *Machine) snapshot() *snapshot {
 		cls:     m.cls.clone(),
 		scr:     m.scr.clone(),
 		applied: m.applied.Load(),
+
+		sqlStore:   m.opts.SQL,
+		sqlObjects: m.sqlObjects.Clone(),
+		sqlMu:      &m.sqlMu,
 	}
 }

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/dobj/dobj/objects"
+	"github.com/dobj/dobj/sqlstore"
+	"github.com/google/btree"
 	"github.com/hashicorp/raft"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -32,6 +35,10 @@ type snapshotHeader struct {
 	// Scripts counts the script records that follow the class records
 	// (issue 20); snapshots without it read as having none.
 	Scripts int `msgpack:"scripts,omitempty"`
+	// SQL counts the databases of SQLite-backed objects that follow the
+	// script records (issue 22, sqlsnap.go); snapshots without it read
+	// as having none.
+	SQL int `msgpack:"sql,omitempty"`
 }
 
 // snapshot is a point-in-time copy of a Machine's state. The store and the
@@ -44,6 +51,12 @@ type snapshot struct {
 	cls     *classState
 	scr     *scriptState
 	applied uint64
+
+	// The databases of SQLite-backed objects are not copied: their names
+	// are, and Persist streams each from the store (sqlsnap.go).
+	sqlStore   *sqlstore.Store
+	sqlObjects *btree.BTreeG[string]
+	sqlMu      *sync.Mutex
 }
 
 var _ raft.FSMSnapshot = (*snapshot)(nil)
@@ -88,7 +101,7 @@ func (c *Capture) Write(w io.Writer) error { return c.s.write(w) }
 // SnapshotApplied reads the header of a snapshot stream and returns the
 // applied index it was taken at, checking the rest decodes.
 func SnapshotApplied(r io.Reader) (uint64, error) {
-	s, err := readSnapshot(r)
+	s, err := readSnapshot(r, skipSQL)
 	if err != nil {
 		return 0, err
 	}
@@ -109,7 +122,7 @@ func (s *snapshot) write(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := msgpack.NewEncoder(bw)
 	h := snapshotHeader{V: snapshotVersion, Applied: s.applied, Members: s.members, Idem: s.idem.len(), Keys: s.store.Len(),
-		Classes: s.cls.classes.Len(), Alarms: s.cls.alarmOf.Len(), Scripts: s.scr.scripts.Len()}
+		Classes: s.cls.classes.Len(), Alarms: s.cls.alarmOf.Len(), Scripts: s.scr.scripts.Len(), SQL: s.sqlObjects.Len()}
 	if err := enc.Encode(&h); err != nil {
 		return fmt.Errorf("write snapshot header: %w", err)
 	}
@@ -138,6 +151,9 @@ func (s *snapshot) write(w io.Writer) error {
 	if err := s.scr.write(enc); err != nil {
 		return err
 	}
+	if err := s.writeSQL(enc); err != nil {
+		return err
+	}
 	return bw.Flush()
 }
 
@@ -147,7 +163,7 @@ func (s *snapshot) Release() {}
 // Restore replaces the whole state with the snapshot in r.
 func (m *Machine) Restore(r io.ReadCloser) error {
 	defer r.Close()
-	s, err := readSnapshot(r)
+	s, err := readSnapshot(r, m.installSQL)
 	if err != nil {
 		return err
 	}
@@ -157,6 +173,7 @@ func (m *Machine) Restore(r io.ReadCloser) error {
 	}
 	m.mu.Lock()
 	m.store, m.idem, m.members, m.cls, m.scr = s.store, s.idem, members, s.cls, s.scr
+	m.sqlObjects = s.sqlObjects
 	m.mu.Unlock()
 	if m.opts.Observer != nil {
 		m.opts.Observer.Restored(s.applied)
@@ -166,7 +183,9 @@ func (m *Machine) Restore(r io.ReadCloser) error {
 	return nil
 }
 
-func readSnapshot(r io.Reader) (*snapshot, error) {
+// readSnapshot reads a snapshot stream; each database in it goes to sql,
+// which installs it or reads past it.
+func readSnapshot(r io.Reader, sql sqlReader) (*snapshot, error) {
 	dec := msgpack.NewDecoder(bufio.NewReaderSize(r, 1<<16))
 	var h snapshotHeader
 	if err := dec.Decode(&h); err != nil {
@@ -175,7 +194,8 @@ func readSnapshot(r io.Reader) (*snapshot, error) {
 	if h.V != snapshotVersion {
 		return nil, fmt.Errorf("read snapshot: unknown version %d", h.V)
 	}
-	s := &snapshot{store: objects.NewStore(), idem: newIdemTable(), members: h.Members, cls: newClassState(), scr: newScriptState(), applied: h.Applied}
+	s := &snapshot{store: objects.NewStore(), idem: newIdemTable(), members: h.Members, cls: newClassState(), scr: newScriptState(), applied: h.Applied,
+		sqlObjects: newSQLObjects()}
 	for i := 0; i < h.Idem; i++ {
 		var e idemEntry
 		if err := dec.Decode(&e); err != nil {
@@ -203,6 +223,13 @@ func readSnapshot(r io.Reader) (*snapshot, error) {
 	}
 	if err := s.scr.read(dec, h.Scripts); err != nil {
 		return nil, err
+	}
+	names, err := readSQL(dec, h.SQL, sql)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range names {
+		s.sqlObjects.ReplaceOrInsert(o)
 	}
 	return s, nil
 }

@@ -26,6 +26,12 @@ const noSizeLimit = 0xfffffffe
 // transaction, and a command at or below the stored index is skipped, so
 // replaying a Raft log over databases already on disk is harmless.
 // index 0 is never skipped and not stored.
+//
+// A log that fails (ErrDiverged) is remembered with its index (diverged.go),
+// so that skipping it later, over a database that holds later commands,
+// fails it again as it failed the first time. A failure of the node
+// itself (I/O, a full disk) is not ErrDiverged: another replica did not
+// fail alike, and the caller must not go on as if it had.
 func (s *Store) Apply(object string, index uint64, env Env, log []Statement) error {
 	h, err := s.acquire(object)
 	if err != nil {
@@ -43,6 +49,11 @@ func (s *Store) Apply(object string, index uint64, env Env, log []Statement) err
 		if !h.conn.GetAutocommit() {
 			err = errors.Join(err, h.internalExec("ROLLBACK"))
 		}
+		if errors.Is(err, ErrDiverged) && index > 0 {
+			if rerr := h.recordDiverged(index); rerr != nil {
+				return fmt.Errorf("sqlstore: record the divergence of command %d: %w", index, rerr)
+			}
+		}
 		return err
 	}
 	return h.internalExec("COMMIT")
@@ -56,12 +67,15 @@ func (h *handle) applyLog(index uint64, env Env, log []Statement) error {
 			return err
 		}
 		if index <= applied {
-			return nil
+			return h.divergedAt(index)
 		}
 	}
 	for i, st := range log {
 		h.setStatement(env, writeStream(i))
 		if err := h.replay(st); err != nil {
+			if fault(err) {
+				return fmt.Errorf("sqlstore: statement %d (%.80q): %w", i, st.SQL, err)
+			}
 			return fmt.Errorf("%w: statement %d (%.80q): %w", ErrDiverged, i, st.SQL, err)
 		}
 	}
@@ -78,6 +92,8 @@ func (h *handle) replay(st Statement) error {
 		return h.replaySQL(st.SQL, st.Args)
 	case OpPut, OpDelete, OpDeleteAll:
 		return h.replayKV(st)
+	case OpSavepoint, OpRelease:
+		return h.replaySavepoint(st)
 	}
 	return fmt.Errorf("sqlstore: unknown op %d", st.Op)
 }

@@ -70,6 +70,12 @@
 // leader's to enforce: a file's page count depends on its history, which
 // replicas do not share.
 //
+// transactionSync() and storage.transaction() nest as a session's
+// Savepoint, Release and RollbackTo (savepoint.go), logged so that
+// replay opens and releases the same savepoints; a rolled-back one takes
+// its writes out of the log, which is what SQLite's ROLLBACK TO did to
+// the database.
+//
 // A session holds its object's handle until Rollback: the host must begin
 // one only when the commands it proposed for the object earlier have been
 // applied, and must not keep one open across a wait for its own commit.

@@ -114,3 +114,26 @@ func TestExecMultipleStatements(t *testing.T) {
 		t.Error("Exec after Rollback: accepted")
 	}
 }
+
+// TestMultipleStatementsReplay: each statement of a query of several is
+// logged as itself, so a replica re-runs each once.
+func TestMultipleStatementsReplay(t *testing.T) {
+	leader, replica := open(t, Config{}), open(t, Config{})
+	log, _ := lead(t, leader, "o", Env{}, call{sql: []string{
+		"CREATE TABLE t (v);INSERT INTO t VALUES (1), (2);\n  INSERT INTO t SELECT v * 10 FROM t; ",
+	}})
+	if len(log) != 3 || log[1].SQL != "INSERT INTO t VALUES (1), (2);" {
+		t.Fatalf("log %+v: want 3 statements, each its own text", log)
+	}
+	for _, s := range []*Store{leader, replica} {
+		if err := s.Apply("o", 1, Env{}, log); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := query(t, replica, "o", "SELECT sum(v) FROM t"); got[0][0] != int64(33) {
+		t.Fatalf("replica's sum %v, want 33", got)
+	}
+	if digest(t, leader, "o") != digest(t, replica, "o") {
+		t.Fatal("digests differ")
+	}
+}

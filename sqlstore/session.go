@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -25,6 +26,8 @@ const (
 	OpPut                 // key-value put: Args are key (string) and value ([]byte)
 	OpDelete              // key-value delete: Args is the key
 	OpDeleteAll           // delete everything: every table, index, view and trigger, and every key-value pair
+	OpSavepoint           // open savepoint Args[0] (an integer, its nesting depth)
+	OpRelease             // release savepoint Args[0] and those inside it
 )
 
 // Statement is one write of a call, as replicas re-run it. Read-only
@@ -64,7 +67,10 @@ type Session struct {
 	reads    int  // read-only statements run, for their random() streams
 	readOnly bool // BeginRead: writes are refused
 	log      []Statement
-	ended    error
+	// saves are the open savepoints, outermost first: each is where the
+	// log was when it opened (savepoint.go).
+	saves []int
+	ended error
 }
 
 // Begin starts a session on object with the values the call fixes.
@@ -148,7 +154,10 @@ func (sess *Session) execAll(query string, args []any) (*Result, error) {
 			}
 			bound, use = true, args
 		}
-		one, err := sess.execOne(st, use)
+		// The statement's own text: a Stmt's SQL() is all the text it
+		// was prepared from, the statements after it included.
+		text := strings.TrimSpace(rest[:len(rest)-len(tail)])
+		one, err := sess.execOne(st, text, use)
 		closeUncached(st, cached)
 		if err != nil {
 			return nil, err
@@ -173,7 +182,7 @@ func closeUncached(st *sqlite3.Stmt, cached bool) {
 // execOne runs one prepared statement. A write runs inside a savepoint so
 // that, if it fails, it leaves nothing behind (not even the partial work
 // of an OR FAIL), and the log holds exactly the writes that took effect.
-func (sess *Session) execOne(st *sqlite3.Stmt, args []any) (*Result, error) {
+func (sess *Session) execOne(st *sqlite3.Stmt, text string, args []any) (*Result, error) {
 	h := sess.h
 	if n := st.BindCount(); n != len(args) {
 		return nil, &Error{Code: sqlite3.RANGE, Msg: fmt.Sprintf("wrong number of bindings: the statement takes %d, %d given", n, len(args))}
@@ -203,7 +212,7 @@ func (sess *Session) execOne(st *sqlite3.Stmt, args []any) (*Result, error) {
 	if err := h.internalExec("RELEASE dobj_stmt"); err != nil {
 		return nil, sess.undo(err)
 	}
-	sess.log = append(sess.log, Statement{Op: OpSQL, SQL: st.SQL(), Args: args})
+	sess.log = append(sess.log, Statement{Op: OpSQL, SQL: text, Args: args})
 	return res, nil
 }
 

@@ -71,7 +71,7 @@
     s.deleteAll = (opts) => { try { native.deleteAll(); return P.resolve(); } catch (e) { return P.reject(e); } };
     s.sync = () => Promise.resolve();
     s.transaction = async (fn) => {
-      const token = native.txnBegin();
+      const token = native.txnBegin(false);
       let rolledBack = false;
       const txn = storageOps(() => { if (rolledBack) throw new Error("the transaction was rolled back"); });
       txn.rollback = () => {
@@ -89,7 +89,7 @@
       }
     };
     s.transactionSync = (fn) => {
-      const token = native.txnBegin();
+      const token = native.txnBegin(true);
       try {
         const r = fn();
         native.txnCommit(token);
@@ -99,5 +99,7 @@
         throw e;
       }
     };
+    s.sql = makeSql();
+    s.kv = makeKv();
     return Object.freeze(s);
   }

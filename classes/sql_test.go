@@ -1,0 +1,371 @@
+package classes
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dobj/dobj/sqlstore"
+)
+
+// sqlState is a SQLite-backed object's State as the host makes it: a
+// session begun on the leader's store when the call first asks for one,
+// and, at commit, the session's log applied to the leader's store and to
+// a replica's, as the FSM does on every node, the session rolled back
+// first.
+type sqlState struct {
+	*fakeState
+	t                testing.TB
+	leader, replica  *sqlstore.Store
+	env              sqlstore.Env
+	mu               sync.Mutex
+	sess             *sqlstore.Session
+	index            uint64
+	sqlCommits, asks int
+}
+
+var _ SQLState = (*sqlState)(nil)
+
+func newSQLState(t testing.TB, object string) *sqlState {
+	t.Helper()
+	open := func() *sqlstore.Store {
+		s, err := sqlstore.Open(sqlstore.Config{Dir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	st := &sqlState{fakeState: newFakeState(object), t: t, leader: open(), replica: open(),
+		env: sqlstore.Env{Seed: 42, Now: time.Date(2026, 12, 7, 14, 0, 0, 0, time.UTC)}}
+	t.Cleanup(st.abort)
+	return st
+}
+
+func (s *sqlState) SQL() SQLSession {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.asks++
+	if s.sess == nil {
+		sess, err := s.leader.Begin(s.object, s.env)
+		if err != nil {
+			s.t.Errorf("Begin: %v", err)
+			return nil
+		}
+		s.sess = sess
+	}
+	return s.sess
+}
+
+// commit is the host's commit callback: the Effects (an alarm; no keys)
+// and the session's log, applied as one command on every node.
+func (s *sqlState) commit(e Effects, _ *Response) error {
+	if len(e.Ops) > 0 {
+		s.t.Errorf("a SQLite-backed object's Effects carry key-value ops: %+v", e.Ops)
+	}
+	if err := s.apply(e); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sess == nil {
+		return nil
+	}
+	log := s.sess.Log()
+	if err := s.sess.Rollback(); err != nil {
+		return err
+	}
+	s.sess = nil
+	if len(log) == 0 {
+		return nil
+	}
+	s.index++
+	s.sqlCommits++
+	for _, st := range []*sqlstore.Store{s.leader, s.replica} {
+		if err := st.Apply(s.object, s.index, s.env, log); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// abort is what the host does when a call fails: its session is rolled
+// back, nothing applied.
+func (s *sqlState) abort() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sess != nil {
+		_ = s.sess.Rollback()
+		s.sess = nil
+	}
+}
+
+// query reads the leader's committed database.
+func (s *sqlState) query(q string, args ...any) [][]any {
+	s.t.Helper()
+	sess, err := s.leader.BeginRead(s.object, s.env)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer sess.Rollback()
+	res, err := sess.Exec(q, args...)
+	if err != nil {
+		s.t.Fatalf("%s: %v", q, err)
+	}
+	return res.Rows
+}
+
+// kv reads a key the leader committed, as stored.
+func (s *sqlState) kv(key string) (string, bool) {
+	s.t.Helper()
+	sess, err := s.leader.BeginRead(s.object, s.env)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer sess.Rollback()
+	v, ok, err := sess.Get(key)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return string(v), ok
+}
+
+// replicasAgree fails the test unless the replica's database holds what
+// the leader's does.
+func (s *sqlState) replicasAgree() {
+	s.t.Helper()
+	a, err := s.leader.Digest(s.object)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	b, err := s.replica.Digest(s.object)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if a != b {
+		s.t.Fatalf("the replica's database differs from the leader's after replay")
+	}
+}
+
+// runSQL runs body (as runBody does) on a SQLite-backed object.
+func runSQL(t testing.TB, e *Engine, st *sqlState, body string) (string, error) {
+	t.Helper()
+	p := mustCompile(t, "T", bodyModule(body))
+	return callSQL(t, e, ClassRef{Name: "T", Version: 1, Program: p}, st, "/")
+}
+
+func callSQL(t testing.TB, e *Engine, ref ClassRef, st *sqlState, path string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req := &Request{Method: "GET", URL: "http://dobj.test" + path, Header: http.Header{}}
+	resp, err := e.Call(ctx, ref, st.object, req, st, st.commit)
+	st.abort()
+	if err != nil {
+		return "", err
+	}
+	return string(resp.Body), nil
+}
+
+// artists is the table of Cloudflare's SQL API examples.
+const artists = `const sql = ctx.storage.sql;
+	sql.exec("CREATE TABLE IF NOT EXISTS artist(artistid INTEGER PRIMARY KEY, artistname TEXT);" +
+		"INSERT INTO artist (artistid, artistname) VALUES (123, 'Alice'), (456, 'Bob'), (789, 'Charlie');");
+`
+
+// TestSQLAPI runs Cloudflare's documented SQL examples and the rest of
+// the API on a SQLite-backed object; after each call the replica that
+// replayed its log holds what the leader does.
+func TestSQLAPI(t *testing.T) {
+	tests := []struct {
+		name, body, want string
+	}{
+		{"hello world template", `return ctx.storage.sql.exec("SELECT 'Hello, World!' as greeting").one().greeting`, `"Hello, World!"`},
+		{"create, insert, iterate", artists + `let out = [];
+			for (const row of sql.exec("SELECT * FROM artist WHERE artistid > ?;", 200)) out.push(row.artistid + ": " + row.artistname);
+			return out`, `["456: Bob","789: Charlie"]`},
+		{"insert with bindings", `const sql = ctx.storage.sql;
+			sql.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL)");
+			const c = sql.exec("INSERT INTO t (name, score) VALUES (?, ?), (?, ?)", "a", 1.5, "b", 2);
+			return [c.rowsWritten, sql.exec("SELECT * FROM t ORDER BY id").toArray()]`,
+			`[2,[{"id":1,"name":"a","score":1.5},{"id":2,"name":"b","score":2}]]`},
+		{"next", artists + `const c = sql.exec("SELECT artistname FROM artist ORDER BY artistid");
+			return [c.next(), c.next(), c.next(), c.next()]`,
+			`[{"done":false,"value":{"artistname":"Alice"}},{"done":false,"value":{"artistname":"Bob"}},{"done":false,"value":{"artistname":"Charlie"}},{"done":true,"value":undefined}]`},
+		{"raw", artists + `const raw = sql.exec("SELECT * FROM artist ORDER BY artistid").raw();
+			return [raw.next().value, [...raw]]`, `[[123,"Alice"],[[456,"Bob"],[789,"Charlie"]]]`},
+		{"raw toArray", artists + `return sql.exec("SELECT artistid FROM artist ORDER BY artistid").raw().toArray()`, `[[123],[456],[789]]`},
+		{"columnNames", artists + `return sql.exec("SELECT artistid AS id, artistname FROM artist").columnNames`, `["id","artistname"]`},
+		{"one", artists + `return sql.exec("SELECT artistname FROM artist WHERE artistid = ?", 456).one()`, `{"artistname":"Bob"}`},
+		{"one of none", artists + `try { sql.exec("SELECT * FROM artist WHERE artistid = 1").one() } catch (e) { return [e instanceof Error, e.message] }`,
+			`[true,"Expected exactly one result from SQL query, but got no results."]`},
+		{"one of many", artists + `try { sql.exec("SELECT * FROM artist").one() } catch (e) { return e.message }`,
+			`"Expected exactly one result from SQL query, but got multiple results."`},
+		{"toArray after next", artists + `const c = sql.exec("SELECT artistid FROM artist ORDER BY artistid"); c.next();
+			return [c.toArray(), c.toArray()]`, `[[{"artistid":456},{"artistid":789}],[]]`},
+		{"rows read and written", artists + `const w = sql.exec("UPDATE artist SET artistname = upper(artistname)");
+			const r = sql.exec("SELECT * FROM artist"); r.toArray();
+			return [w.rowsWritten, r.rowsRead >= 3, r.rowsWritten]`, `[3,true,0]`},
+		{"value types", `const r = ctx.storage.sql.exec("SELECT 1 AS i, 1.5 AS r, 'x' AS t, x'0102ff' AS b, NULL AS n").one();
+			return [typeof r.i, r.i, r.r, r.t, r.b instanceof ArrayBuffer, [...new Uint8Array(r.b)], r.n]`,
+			`["number",1,1.5,"x",true,[1,2,255],null]`},
+		{"big integers are numbers", `return ctx.storage.sql.exec("SELECT 9007199254740993 AS big").one().big`, `9007199254740992`},
+		{"binding types", `const b = new Uint8Array([9, 8, 7]);
+			return ctx.storage.sql.exec("SELECT typeof(?), typeof(?), typeof(?), typeof(?), typeof(?), typeof(?), typeof(?), typeof(?), hex(?), hex(?)",
+				1, 1.5, "s", b, b.buffer, null, true, 5n, b.subarray(1), new DataView(b.buffer, 2)).raw().next().value`,
+			`["integer","real","text","blob","blob","null","integer","integer","0807","07"]`},
+		{"database size", `const sql = ctx.storage.sql; const before = sql.databaseSize;
+			sql.exec("CREATE TABLE big (x)"); sql.exec("INSERT INTO big VALUES (randomblob(100000))");
+			return [typeof before, sql.databaseSize > before + 100000]`, `["number",true]`},
+		{"increment returning", `const sql = ctx.storage.sql;
+			sql.exec("CREATE TABLE c (k TEXT PRIMARY KEY, v INTEGER)"); sql.exec("INSERT INTO c VALUES ('n', 0)");
+			const a = sql.exec("UPDATE c SET v = v + 1 WHERE k = ? RETURNING v", "n").one().v;
+			return [a, sql.exec("UPDATE c SET v = v + 1 WHERE k = ? RETURNING v", "n").one().v]`, `[1,2]`},
+		{"transactionSync commits", artists + `const r = ctx.storage.transactionSync(() => {
+				sql.exec("INSERT INTO artist VALUES (1, 'Dora')"); return sql.exec("SELECT count(*) AS n FROM artist").one().n; });
+			return [r, sql.exec("SELECT count(*) AS n FROM artist").one().n]`, `[4,4]`},
+		{"transactionSync rolls back and rethrows", artists + `let caught;
+			try { ctx.storage.transactionSync(() => { sql.exec("DELETE FROM artist"); ctx.storage.kv.put("k", 1); throw new RangeError("no"); }); }
+			catch (e) { caught = [e instanceof RangeError, e.message]; }
+			return [caught, sql.exec("SELECT count(*) AS n FROM artist").one().n, ctx.storage.kv.get("k")]`, `[[true,"no"],3,undefined]`},
+		{"transactionSync nests", artists + `ctx.storage.transactionSync(() => {
+				sql.exec("INSERT INTO artist VALUES (1, 'kept')");
+				try { ctx.storage.transactionSync(() => { sql.exec("INSERT INTO artist VALUES (2, 'gone')"); throw new Error("inner"); }); } catch (e) {}
+				sql.exec("INSERT INTO artist VALUES (3, 'kept too')");
+			});
+			return sql.exec("SELECT artistid FROM artist WHERE artistid < 100 ORDER BY 1").raw().toArray()`, `[[1],[3]]`},
+		{"transactionSync of an SQL error", artists + `try { ctx.storage.transactionSync(() => { sql.exec("DELETE FROM artist"); sql.exec("SELEC 1"); }) } catch (e) {}
+			return sql.exec("SELECT count(*) AS n FROM artist").one().n`, `3`},
+		{"sync kv", `const kv = ctx.storage.kv;
+			kv.put("b", {x: [1, 2]}); kv.put("a", 1); kv.put("c", "three");
+			const had = [kv.delete("c"), kv.delete("zz")];
+			return [kv.get("a"), kv.get("b"), kv.get("c"), had, [...kv.list()], [...kv.list({reverse: true, limit: 1})], [...kv.list({prefix: "b"})].length]`,
+			`[1,{"x":[1,2]},undefined,[true,false],[["a",1],["b",{"x":[1,2]}]],[["b",{"x":[1,2]}]],1]`},
+		{"async kv in the database", `await storage.put("a", 1); await storage.put({b: 2, c: 3});
+			const seen = [ctx.storage.kv.get("b"), await storage.get(["a", "c"]), await storage.delete(["a", "zz"])];
+			ctx.storage.kv.put("d", "sync");
+			return [seen, await storage.get("d"), await storage.list({start: "b"})]`,
+			`[[2,Map{"a"=>1,"c"=>3},1],"sync",Map{"b"=>2,"c"=>3,"d"=>"sync"}]`},
+		{"async transaction rolls back SQL", artists + `try { await storage.transaction(async (txn) => {
+				sql.exec("DELETE FROM artist"); await txn.put("k", 1); throw new Error("x"); }); } catch (e) {}
+			const kept = await storage.transaction(async (txn) => { sql.exec("DELETE FROM artist WHERE artistid = 123"); return 1; });
+			return [kept, sql.exec("SELECT count(*) AS n FROM artist").one().n, await storage.get("k")]`, `[1,2,undefined]`},
+		{"deleteAll drops tables", artists + `await storage.put("k", 1); await storage.deleteAll();
+			return [sql.exec("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'artist'").one().n, await storage.get("k")]`, `[0,undefined]`},
+		{"an error caught goes on", artists + `try { sql.exec("INSERT INTO artist VALUES (123, 'dup')") } catch (e) { return sql.exec("SELECT count(*) AS n FROM artist").one().n }`, `3`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newSQLState(t, "obj")
+			got, err := runSQL(t, newTestEngine(t, Config{}), st, tt.body)
+			if err != nil {
+				t.Fatalf("call: %v", err)
+			}
+			if got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+			st.replicasAgree()
+		})
+	}
+}
+
+// TestSQLCommitsWhatTheCallSaw: the rows a call wrote are on disk, in
+// the leader's and the replica's databases, after its commit, and its
+// key-value writes are stored as the key-value classes store them (JSON).
+func TestSQLCommitsWhatTheCallSaw(t *testing.T) {
+	st := newSQLState(t, "obj")
+	e := newTestEngine(t, Config{})
+	_, err := runSQL(t, e, st, artists+`sql.exec("INSERT INTO artist VALUES (?, ?)", 1, new Uint8Array([1, 2]));
+		await storage.put("obj", {a: [1, "x"]}); ctx.storage.kv.put("n", 5);
+		sql.exec("CREATE TABLE r (x, t DEFAULT CURRENT_TIMESTAMP)"); sql.exec("INSERT INTO r (x) VALUES (random())");`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.sqlCommits != 1 {
+		t.Fatalf("%d SQL commits, want 1", st.sqlCommits)
+	}
+	rows := st.query("SELECT artistid, artistname FROM artist ORDER BY artistid")
+	if len(rows) != 4 || rows[0][0] != int64(1) || string(rows[0][1].([]byte)) != "\x01\x02" {
+		t.Fatalf("rows %v", rows)
+	}
+	for key, want := range map[string]string{"obj": `{"a":[1,"x"]}`, "n": `5`} {
+		if got, ok := st.kv(key); !ok || got != want {
+			t.Errorf("key %q stored %q, want %q", key, got, want)
+		}
+	}
+	if ts := st.query("SELECT t FROM r")[0][0]; ts != "2026-12-07 14:00:00" {
+		t.Errorf("CURRENT_TIMESTAMP stored %v, want the call's time", ts)
+	}
+	st.replicasAgree()
+	// The next call reads what the last one committed.
+	got, err := runSQL(t, e, st, `return [ctx.storage.sql.exec("SELECT count(*) AS n FROM artist").one().n, await storage.get("obj")]`)
+	if err != nil || got != `[4,{"a":[1,"x"]}]` {
+		t.Fatalf("next call: %s, %v", got, err)
+	}
+}
+
+// TestSQLErrors: an SQL error throws an Error with SQLite's message, or
+// with the restriction or limit that refused the statement; a call that
+// does not catch it commits nothing.
+func TestSQLErrors(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       []string
+	}{
+		{"syntax", `sql.exec("SELEC 1")`, []string{`near "SELEC": syntax error`, "SQLITE_ERROR"}},
+		{"no such table", `sql.exec("SELECT * FROM nope")`, []string{"no such table: nope"}},
+		{"constraint", `sql.exec("CREATE TABLE u (x UNIQUE)"); sql.exec("INSERT INTO u VALUES (1), (1)")`,
+			[]string{"UNIQUE constraint failed: u.x", "SQLITE_CONSTRAINT"}},
+		{"attach", `sql.exec("ATTACH DATABASE 'x.db' AS x")`, []string{"ATTACH and DETACH are not allowed"}},
+		{"begin", `sql.exec("BEGIN TRANSACTION")`, []string{"BEGIN statements are not allowed", "transactionSync"}},
+		{"savepoint", `sql.exec("SAVEPOINT a")`, []string{"SAVEPOINT, RELEASE and ROLLBACK TO statements are not allowed"}},
+		{"pragma", `sql.exec("PRAGMA journal_mode = DELETE")`, []string{"PRAGMA journal_mode is not allowed"}},
+		{"key-value table", `sql.exec("SELECT * FROM _cf_KV")`, []string{"_cf_* is not allowed"}},
+		{"statement limit", `sql.exec("SELECT " + "1+".repeat(60000) + "1")`, []string{"over the limit of 100000 bytes"}},
+		{"column limit", `sql.exec("CREATE TABLE w (" + Array.from({length: 101}, (_, i) => "c" + i).join(", ") + ")")`,
+			[]string{"too many columns"}},
+		{"too many bindings", `sql.exec("SELECT ?", 1, 2)`, []string{"wrong number of bindings"}},
+		{"bad binding", `sql.exec("SELECT ?", {})`, []string{"binding 1 must be a number, string, ArrayBuffer"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newSQLState(t, "obj")
+			_, err := runSQL(t, newTestEngine(t, Config{}), st, artists+tt.body)
+			msg := scriptMessage(t, err)
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q, want it to contain %q", msg, w)
+				}
+			}
+			if st.sqlCommits != 0 {
+				t.Errorf("a failed call committed")
+			}
+			if n := st.query("SELECT count(*) FROM sqlite_schema WHERE name = 'artist'"); n[0][0] != int64(0) {
+				t.Errorf("a failed call's table is in the database")
+			}
+		})
+	}
+}
+
+// TestSQLNeedsSQLiteClass: a class that is not SQLite-backed gets an
+// Error that names new_sqlite_classes for what only those have.
+func TestSQLNeedsSQLiteClass(t *testing.T) {
+	for _, body := range []string{
+		`ctx.storage.sql.exec("SELECT 1")`,
+		`ctx.storage.sql.databaseSize`,
+		`ctx.storage.kv.get("a")`,
+		`ctx.storage.kv.put("a", 1)`,
+		`ctx.storage.kv.list()`,
+		`ctx.storage.transactionSync(() => 1)`,
+	} {
+		t.Run(body, func(t *testing.T) {
+			_, err := runBody(t, newTestEngine(t, Config{}), newFakeState("obj"), body)
+			if msg := scriptMessage(t, err); !strings.Contains(msg, "new_sqlite_classes") {
+				t.Fatalf("error %q, want it to name new_sqlite_classes", msg)
+			}
+		})
+	}
+}

@@ -1,0 +1,203 @@
+package fsm
+
+import (
+	"bytes"
+	"os"
+	"reflect"
+	"testing"
+
+	"github.com/dobj/dobj/objects"
+	"github.com/dobj/dobj/sqlstore"
+	"github.com/hashicorp/raft"
+)
+
+// sqlFixture is a machine with two SQLite-backed objects, key-value
+// state, an alarm and a remembered call, and the entries that made it.
+type sqlFixture struct {
+	m       *Machine
+	entries [][]byte
+}
+
+func newSQLFixture(t *testing.T, st *sqlstore.Store) *sqlFixture {
+	t.Helper()
+	fx := &sqlFixture{m: New(Options{SQL: st})}
+	a, b := ClassObject("app:Counter", "a"), ClassObject("app:Counter", "b")
+	fx.apply(t, &Command{Kind: KindTxn, Object: "card", Txn: objects.Txn{Success: []objects.Op{{Op: objects.OpIncrement, Key: "value", By: 3}}}, Time: 1})
+	fx.apply(t, sqlCall(t, a, 1, "CREATE TABLE t (id INTEGER PRIMARY KEY, r INTEGER, at TEXT)", "INSERT INTO t (r, at) VALUES (random(), datetime('now'))"))
+	fx.apply(t, sqlCall(t, b, 2, "CREATE TABLE u (v TEXT)", "INSERT INTO u VALUES ('x'), ('y')"))
+	keyed := sqlCall(t, a, 3, "INSERT INTO t (r) VALUES (randomblob(4))")
+	keyed.IdemKey, keyed.IdemExpires = "key", 1_000_000
+	fx.apply(t, keyed)
+	fx.apply(t, classCmd(t, KindCall, a, &Call{Alarm: &AlarmChange{At: 5_000}}))
+	return fx
+}
+
+// apply encodes c, keeps the entry, and applies it at the next index.
+func (fx *sqlFixture) apply(t *testing.T, c *Command) {
+	t.Helper()
+	b, err := Encode(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.entries = append(fx.entries, b)
+	fx.m.Apply(&raft.Log{Index: uint64(len(fx.entries)), Type: raft.LogCommand, Data: b})
+}
+
+// replay applies entries from index from on (1-based) to m, as Raft
+// replays its log after a snapshot.
+func (fx *sqlFixture) replay(m *Machine, from int) {
+	for i := from; i <= len(fx.entries); i++ {
+		m.Apply(&raft.Log{Index: uint64(i), Type: raft.LogCommand, Data: fx.entries[i-1]})
+	}
+}
+
+func restore(t *testing.T, m *Machine, snap []byte) {
+	t.Helper()
+	if err := m.Restore(nopCloser{bytes.NewReader(snap)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sameState fails unless a and b have the same digest, SQL objects and
+// rows.
+func sameState(t *testing.T, a, b *Machine) {
+	t.Helper()
+	da, ia, _ := a.Digest()
+	db, ib, _ := b.Digest()
+	if da != db || ia != ib {
+		t.Fatalf("digests %s at %d and %s at %d differ", da, ia, db, ib)
+	}
+	if !reflect.DeepEqual(a.SQLObjects(), b.SQLObjects()) {
+		t.Fatalf("SQL objects %v and %v", a.SQLObjects(), b.SQLObjects())
+	}
+	for _, q := range []struct{ object, query string }{
+		{ClassObject("app:Counter", "a"), "SELECT * FROM t ORDER BY id"},
+		{ClassObject("app:Counter", "b"), "SELECT * FROM u ORDER BY rowid"},
+	} {
+		if ra, rb := rows(t, a, q.object, q.query), rows(t, b, q.object, q.query); !reflect.DeepEqual(ra, rb) {
+			t.Fatalf("%s: rows %v and %v", q.object, ra, rb)
+		}
+	}
+}
+
+// TestSQLSnapshotRoundTrip: a snapshot carries the databases with the
+// rest of the state; a machine restored from it on another node's store
+// holds the same state, SQL rows included, and so does one restored
+// from a backup of it.
+func TestSQLSnapshotRoundTrip(t *testing.T) {
+	fx := newSQLFixture(t, openSQL(t))
+	b := New(Options{SQL: openSQL(t)})
+	restore(t, b, snapshotBytes(t, fx.m))
+	sameState(t, fx.m, b)
+	if in, sk := b.SQLRestoreStats(); in != 2 || sk != 0 {
+		t.Fatalf("installed %d, skipped %d databases; want 2 and 0", in, sk)
+	}
+	if at, ok := b.AlarmOf(ClassObject("app:Counter", "a")); !ok || at != 5_000 {
+		t.Fatal("the alarm did not survive")
+	}
+	var backup bytes.Buffer
+	if err := fx.m.Capture().Write(&backup); err != nil {
+		t.Fatal(err)
+	}
+	if applied, err := SnapshotApplied(bytes.NewReader(backup.Bytes())); err != nil || applied != fx.m.LastApplied() {
+		t.Fatalf("backup applied %d (%v), want %d", applied, err, fx.m.LastApplied())
+	}
+	c := New(Options{SQL: openSQL(t)})
+	restore(t, c, backup.Bytes())
+	sameState(t, fx.m, c)
+	// A retry of the keyed call gets the first answer and adds no row.
+	fx.replay(c, 4)
+	sameState(t, fx.m, c)
+}
+
+// TestSQLSnapshotStreamsLaterState: a snapshot taken before more writes
+// streams each database as it is when Persist reaches it — later than the
+// snapshot's index — and a machine restored from it, replaying the log
+// after that index, applies none of those writes twice.
+func TestSQLSnapshotStreamsLaterState(t *testing.T) {
+	fx := newSQLFixture(t, openSQL(t))
+	snap, err := fx.m.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := len(fx.entries)
+	a := ClassObject("app:Counter", "a")
+	fx.apply(t, sqlCall(t, a, 9, "INSERT INTO t (r) VALUES (42)"))
+	fx.apply(t, sqlCall(t, a, 10, "UPDATE t SET r = r + 1"))
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	b := New(Options{SQL: openSQL(t)})
+	restore(t, b, sink.Bytes())
+	if b.LastApplied() != uint64(at) {
+		t.Fatalf("restored at %d, want the snapshot's %d", b.LastApplied(), at)
+	}
+	fx.replay(b, at+1)
+	sameState(t, fx.m, b)
+}
+
+// TestSQLRestoreSkipsWhatIsOnDisk: a node restarted on its data
+// directory restores its snapshot without copying a database its own
+// files hold as new or newer (the files stay the same files), and
+// replays nothing they hold; a database behind the snapshot's is
+// installed.
+func TestSQLRestoreSkipsWhatIsOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	st, err := sqlstore.Open(sqlstore.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := newSQLFixture(t, st)
+	snap := snapshotBytes(t, fx.m)
+	a := ClassObject("app:Counter", "a")
+	fx.apply(t, sqlCall(t, a, 9, "INSERT INTO t (r) VALUES (42)"))
+	before, err := os.Stat(st.Path(a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The restart: the same directory, an empty machine, the snapshot,
+	// then the log after it.
+	st2, err := sqlstore.Open(sqlstore.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st2.Close() })
+	b := New(Options{SQL: st2})
+	restore(t, b, snap)
+	if in, sk := b.SQLRestoreStats(); in != 0 || sk != 2 {
+		t.Fatalf("installed %d, skipped %d databases; want 0 and 2", in, sk)
+	}
+	after, err := os.Stat(st2.Path(a))
+	if err != nil || !os.SameFile(before, after) {
+		t.Fatalf("the database file was replaced (%v)", err)
+	}
+	fx.replay(b, int(b.LastApplied())+1)
+	ref := New(Options{SQL: openSQL(t)}) // the state the whole log gives
+	fx.replay(ref, 1)
+	sameState(t, ref, b)
+
+	// A node whose database is behind gets the snapshot's.
+	c := New(Options{SQL: openSQL(t)})
+	c.Apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: fx.entries[1]})
+	restore(t, c, snap)
+	if in, sk := c.SQLRestoreStats(); in != 2 || sk != 0 {
+		t.Fatalf("installed %d, skipped %d databases; want 2 and 0", in, sk)
+	}
+	fx.replay(c, int(c.LastApplied())+1)
+	sameState(t, ref, c)
+}
+
+// TestSQLSnapshotWithoutStore: a node without an SQL store refuses a
+// snapshot that holds databases, and one with no databases needs none.
+func TestSQLSnapshotWithoutStore(t *testing.T) {
+	fx := newSQLFixture(t, openSQL(t))
+	if err := New(Options{}).Restore(nopCloser{bytes.NewReader(snapshotBytes(t, fx.m))}); err == nil {
+		t.Fatal("a node without an SQL store restored SQLite-backed objects")
+	}
+	restore(t, New(Options{}), snapshotBytes(t, New(Options{SQL: openSQL(t)})))
+}
