@@ -22,10 +22,14 @@ const (
 	// OpWorkerIncrement is dobj only: POST <Worker URL>/<name>/increment,
 	// the seed's application through a Worker and RPC (issue 20).
 	OpWorkerIncrement
+	// OpSQLIncrement is dobj only: POST /_scripts/dobj-bench-sql/objects/
+	// SQLCounter/<name>/increment, the counter in an SQL table of an
+	// SQLite-backed object, UPDATE … RETURNING (issue 22).
+	OpSQLIncrement
 	numOps
 )
 
-var opNames = [numOps]string{"increment", "read", "stale_read", "put", "txn", "class_increment", "worker_increment"}
+var opNames = [numOps]string{"increment", "read", "stale_read", "put", "txn", "class_increment", "worker_increment", "sql_increment"}
 
 // opAliases are the other spellings ParseMix accepts.
 var opAliases = map[string]Op{
@@ -36,6 +40,7 @@ var opAliases = map[string]Op{
 	"transaction":      OpTxn,
 	"class-increment":  OpClassIncrement,
 	"worker-increment": OpWorkerIncrement,
+	"sql-increment":    OpSQLIncrement,
 }
 
 func (o Op) String() string {

@@ -124,6 +124,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	if o.Mix[OpSQLIncrement] > 0 {
+		if o.Target == TargetEtcd {
+			return nil, errors.New("bench: sql_increment is an op of dobj only")
+		}
+		if err := deployBenchSQL(ctx, client.New(urls[0], client.WithToken(o.Token), client.WithTLSConfig(o.TLS))); err != nil {
+			return nil, err
+		}
+	}
 	l := &load{o: o, tgt: tgt, hc: hc, urls: urls}
 	for i := range l.recs {
 		l.recs[i] = newRecorder()

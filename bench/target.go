@@ -163,6 +163,8 @@ func (t *dobjTarget) send(hc *httpClient, base string, op Op, object int, seq ui
 		return hc.do(http.MethodPost, base+"/do/"+benchClassName+t.paths[object]+"/increment", nil)
 	case OpWorkerIncrement:
 		return hc.do(http.MethodPost, base+t.paths[object]+"/increment", nil)
+	case OpSQLIncrement:
+		return hc.do(http.MethodPost, base+benchSQLPath+t.paths[object]+"/increment", nil)
 	}
 	return fmt.Errorf("dobj target: unknown op %v", op)
 }
