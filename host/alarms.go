@@ -60,6 +60,7 @@ func (h *Host) leadership(isLeader bool) {
 		h.stopAlarms = nil
 	}
 	if !isLeader {
+		h.sql.endAll() // a new leader's commands must not wait for them
 		if n := h.engine.CloseSockets(closeRestart, "the leader changed; reconnect"); n > 0 {
 			h.log.Info("closed the sockets of class objects after losing leadership", "sockets", n)
 		}

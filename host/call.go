@@ -27,7 +27,9 @@ type run struct {
 	ctx    context.Context
 	ref    classes.ClassRef
 	object string
-	state  objectState
+	// state is an objectState, or a *sqlState for an SQLite-backed
+	// object (sql.go).
+	state classes.State
 	// term is the term of the barrier the run took; its commit is
 	// refused in any other.
 	term    uint64
@@ -86,9 +88,12 @@ func (h *Host) onLeader(parent context.Context, class, name string, o runOpts, f
 		return nil, err
 	}
 	object := fsm.ClassObject(class, name)
-	r := &run{h: h, ctx: ctx, ref: ref, object: object, state: objectState{m: h.node.FSM(), object: object},
+	r := &run{h: h, ctx: ctx, ref: ref, object: object, state: h.newState(ctx, class, object),
 		term: term, idemKey: o.idemKey, fired: o.fired}
 	err = fn(r)
+	if s, ok := r.state.(*sqlState); ok {
+		s.end(nil) // what was not committed is dropped
+	}
 	switch {
 	case r.commitErr != nil:
 		return r, r.commitErr
@@ -145,7 +150,14 @@ func (h *Host) commit(r *run, eff classes.Effects, resp *classes.Response) (*fsm
 	if a := eff.Alarm; a != nil {
 		call.Alarm = &fsm.AlarmChange{Delete: a.Delete, At: a.At}
 	}
-	if len(call.Ops) == 0 && call.Alarm == nil && r.fired == 0 && r.idemKey == "" {
+	if s, ok := r.state.(*sqlState); ok {
+		w, err := s.take() // the session's writes; it is rolled back
+		if err != nil {
+			return nil, err
+		}
+		call.SQL = w
+	}
+	if len(call.Ops) == 0 && call.Alarm == nil && r.fired == 0 && r.idemKey == "" && call.SQL == nil {
 		index := h.node.FSM().LastApplied()
 		if err := h.node.VerifyLeader(r.ctx); err != nil {
 			return nil, err
@@ -167,16 +179,25 @@ func (h *Host) commit(r *run, eff classes.Effects, resp *classes.Response) (*fsm
 		return nil, errStaleTerm
 	}
 	now := time.Now().UnixNano()
+	if call.SQL != nil {
+		now = call.SQL.Env.Now.UnixNano() // the time its statements saw
+	}
 	cmd := &fsm.Command{Kind: fsm.KindCall, Object: r.object, Body: body, IdemKey: r.idemKey,
 		Time: now, IdemExpires: now + int64(h.cfg.IdempotencyWindow)}
 	if h.cfg.AckBeforeCommit {
 		// The known bug: the call is answered as if committed, whether
 		// or not the entry ever commits.
+		if call.SQL != nil {
+			h.sql.doubt(r.object)
+		}
 		go h.node.Propose(context.WithoutCancel(r.ctx), cmd)
 		return &fsm.CallResult{Index: h.node.FSM().LastApplied()}, nil
 	}
 	out, _, err := h.node.Propose(r.ctx, cmd)
 	if err != nil {
+		if call.SQL != nil && errors.Is(err, cluster.ErrOutcomeUnknown) {
+			h.sql.doubt(r.object) // its next session waits for it
+		}
 		if errors.Is(err, cluster.ErrNotLeader) {
 			// Lost leadership between the check and the proposal:
 			// never appended.

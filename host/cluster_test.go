@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/sqlstore"
 )
 
 // testNode is a node of the in-memory test cluster with its host.
@@ -40,6 +41,7 @@ func newTestClusterWith(t testing.TB, hcfg Config) *testCluster {
 	ids := []string{"n1", "n2", "n3"}
 	for _, id := range ids {
 		deps[id] = nw.Deps()
+		deps[id] = withSQL(t, deps[id])
 		peers = append(peers, cluster.Peer{ID: id, RaftAddr: string(deps[id].Trans.LocalAddr())})
 	}
 	for _, id := range ids {
@@ -58,6 +60,19 @@ func newTestClusterWith(t testing.TB, hcfg Config) *testCluster {
 		})
 	}
 	return c
+}
+
+// withSQL gives d a store of SQLite-backed objects' databases in a
+// fresh directory, closed when the test ends (after the node).
+func withSQL(t testing.TB, d cluster.Deps) cluster.Deps {
+	t.Helper()
+	st, err := sqlstore.Open(sqlstore.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	d.SQL = st
+	return d
 }
 
 // waitLeader polls until one of the nodes not in skip is a leader that has

@@ -149,6 +149,10 @@ type Host struct {
 	// workers are the scripts' Workers this node has run (worker.go).
 	workers workers
 
+	// sql are the sessions of SQLite-backed objects open on this leader
+	// (sql.go).
+	sql sqlSessions
+
 	// callsOnStream and callsOnPost count the forwarded calls this
 	// node ran by the way they came: on a /2 forwarding stream or as a
 	// POST on pathCall (a follower whose stream is /1).
