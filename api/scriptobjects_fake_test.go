@@ -17,3 +17,7 @@ func (f *fakeNode) ResolveScriptClass(script, class string) (string, objects.Nam
 func (f *fakeNode) RPC(context.Context, string, string, string, []byte) (*classes.RPCResult, error) {
 	return nil, host.ErrClassNotFound
 }
+
+func (f *fakeNode) QuerySQL(string, string, host.SQLQuery) (*host.SQLAnswer, error) {
+	return nil, host.ErrClassNotFound
+}
