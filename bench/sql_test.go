@@ -49,3 +49,44 @@ func TestRunSQLIncrement(t *testing.T) {
 		}
 	}
 }
+
+// TestRunRqlite: the rqlite target makes its table with a row per
+// object, then sends each sql_increment as UPDATE … RETURNING of one row
+// to /db/execute, and counts an answer that reports an SQL error (rqlite
+// says 200) as a failure.
+func TestRunRqlite(t *testing.T) {
+	var setup atomic.Value
+	var calls, failed atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		body := string(b)
+		switch {
+		case r.Method != http.MethodPost || r.URL.Path != "/db/execute":
+			http.Error(w, "unexpected", http.StatusNotFound)
+		case strings.Contains(body, "CREATE TABLE"):
+			setup.Store(body)
+			w.Write([]byte(`{"results":[{},{"rows_affected":3}]}`))
+		case strings.HasPrefix(body, `[["UPDATE bench_counters SET v = v + 1 WHERE id = ? RETURNING v",`) && calls.Add(1)%3 == 0:
+			failed.Add(1)
+			w.Write([]byte(`{"results":[{"error":"database is locked"}]}`))
+		default:
+			w.Write([]byte(`{"results":[{"columns":["v"],"types":["integer"],"values":[[7]]}]}`))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	res, err := Run(context.Background(), Options{Target: TargetRqlite, URLs: []string{srv.URL}, Clients: 2, Duration: 200 * time.Millisecond,
+		Objects: 3, Mix: Mix{OpSQLIncrement: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConsistent(t, res)
+	if res.Overall.Successes == 0 || res.Overall.Errors == 0 || res.Overall.Errors > failed.Load() || res.Overall.Ops > calls.Load() {
+		t.Fatalf("overall %+v; %d increments sent, %d failed", res.Overall, calls.Load(), failed.Load())
+	}
+	if s, _ := setup.Load().(string); !strings.Contains(s, "VALUES (0, 0),(1, 0),(2, 0)") {
+		t.Fatalf("setup: %s", s)
+	}
+	if _, err := Run(context.Background(), Options{Target: TargetRqlite, URLs: []string{srv.URL}, Duration: time.Second, Mix: Mix{OpIncrement: 1}}); err == nil {
+		t.Fatal("rqlite ran an op other than sql_increment")
+	}
+}
