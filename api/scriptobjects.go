@@ -31,7 +31,7 @@ import (
 
 func (s *Server) registerScriptObjectRoutes(e *echo.Echo) {
 	e.POST("/_scripts/:script/objects/:class/:name/rpc/:method", s.scriptRPC)
-	e.POST("/_scripts/:script/objects/:class/:name/sql", s.querySQL)
+	s.registerSQLRoutes(e)
 	e.Any("/_scripts/:script/objects/:class/:name", s.scriptFetch)
 	e.Any("/_scripts/:script/objects/:class/:name/*", s.scriptFetch)
 }

@@ -21,3 +21,7 @@ func (f *fakeNode) RPC(context.Context, string, string, string, []byte) (*classe
 func (f *fakeNode) QuerySQL(string, string, host.SQLQuery) (*host.SQLAnswer, error) {
 	return nil, host.ErrClassNotFound
 }
+
+func (f *fakeNode) SQLObjects(string, string, int) ([]host.SQLObject, bool, error) {
+	return nil, false, nil
+}

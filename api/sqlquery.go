@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/dobj/dobj/apitypes"
+	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/host"
 	"github.com/dobj/dobj/sqlstore"
 	"github.com/labstack/echo/v4"
@@ -28,8 +29,25 @@ import (
 // it runs. A class that is not SQLite-backed is a 400; an object nothing
 // was written to has no database, 404.
 
+//
+// The console reaches SQL objects by their FSM names, which it lists:
+//
+//	GET  /_sql/objects?prefix=&start_after=&limit=
+//	     200 {"objects": [{"object": "_do/<script>:<Class>/<id>", "class":
+//	     "<script>:<Class>", "id": "<id>", "bytes": n}], "more": bool}
+//	POST /_sql/query
+//	     body: an SQLQuery with "object": an FSM name of that list
+//
+// both admin (requiredRole's /_sql/).
+
 // maxSQLRows bounds the rows of one answer; a query's limit may lower it.
 const maxSQLRows = 1000
+
+func (s *Server) registerSQLRoutes(e *echo.Echo) {
+	e.POST("/_scripts/:script/objects/:class/:name/sql", s.querySQL)
+	e.GET("/_sql/objects", s.listSQLObjects)
+	e.POST("/_sql/query", s.querySQLObject)
+}
 
 // querySQL serves POST /_scripts/<script>/objects/<Class>/<name>/sql.
 func (s *Server) querySQL(c echo.Context) error {
@@ -37,16 +55,53 @@ func (s *Server) querySQL(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := s.readBody(c)
+	in, err := s.sqlQueryBody(c, false)
 	if err != nil {
 		return err
 	}
+	return s.runSQLQuery(c, key, id, in)
+}
+
+// querySQLObject serves POST /_sql/query.
+func (s *Server) querySQLObject(c echo.Context) error {
+	in, err := s.sqlQueryBody(c, true)
+	if err != nil {
+		return err
+	}
+	key, id, ok := fsm.SplitClassObject(in.Object)
+	if !ok {
+		return badRequest("object must be an SQL object's name as GET /_sql/objects lists it")
+	}
+	if err := s.readConsistent(c); err != nil {
+		return err
+	}
+	return s.runSQLQuery(c, key, id, in)
+}
+
+// sqlQueryBody decodes an SQLQuery; withObject: it names its object.
+func (s *Server) sqlQueryBody(c echo.Context, withObject bool) (apitypes.SQLQuery, error) {
 	var in apitypes.SQLQuery
+	body, err := s.readBody(c)
+	if err != nil {
+		return in, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return badRequest(`the body must be {"query": "…", "params": […]}: %v`, err)
+		return in, badRequest(`the body must be {"query": "…", "params": […]}: %v`, err)
 	}
+	switch {
+	case withObject && in.Object == "":
+		return in, badRequest("object is missing: an SQL object's name as GET /_sql/objects lists it")
+	case !withObject && in.Object != "":
+		return in, badRequest("object is named by the path here, not the body")
+	}
+	return in, nil
+}
+
+// runSQLQuery runs in on object id of class key and writes the answer.
+func (s *Server) runSQLQuery(c echo.Context, key, id string, in apitypes.SQLQuery) error {
+	var err error
 	if in.Query == "" {
 		return badRequest("query is empty")
 	}
@@ -78,6 +133,47 @@ func (s *Server) querySQL(c echo.Context) error {
 		}
 	}
 	return writeJSON(c, http.StatusOK, out)
+}
+
+// sqlObjectsPage is GET /_sql/objects's answer.
+type sqlObjectsPage struct {
+	Objects []sqlObjectJSON `json:"objects"`
+	More    bool            `json:"more"`
+}
+
+type sqlObjectJSON struct {
+	Object string `json:"object"`
+	Class  string `json:"class"`
+	ID     string `json:"id"`
+	Bytes  int64  `json:"bytes"`
+}
+
+// listSQLObjects serves GET /_sql/objects.
+func (s *Server) listSQLObjects(c echo.Context) error {
+	q, err := query(c)
+	if err != nil {
+		return err
+	}
+	limit := s.cfg.MaxListLimit
+	if raw := q.Get("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 {
+			return badRequest("limit must be a positive integer")
+		}
+		limit = min(n, limit)
+	}
+	if err := s.readConsistent(c); err != nil {
+		return err
+	}
+	list, more, err := s.classes.SQLObjects(q.Get("prefix"), q.Get("start_after"), limit)
+	if err != nil {
+		return err
+	}
+	page := sqlObjectsPage{Objects: make([]sqlObjectJSON, len(list)), More: more}
+	for i, o := range list {
+		page.Objects[i] = sqlObjectJSON{Object: o.Object, Class: o.Class, ID: o.ID, Bytes: o.Bytes}
+	}
+	return writeJSON(c, http.StatusOK, page)
 }
 
 // sqlQueryFailed words a failed query for the operator: the statement's

@@ -93,4 +93,34 @@ func TestSQLQueryRoute(t *testing.T) {
 	if code, body := query(`{"query": "SELECT count(*) FROM notes"}`); code != 200 || !strings.Contains(body, `"rows":[[3]]`) {
 		t.Fatalf("after the refused writes: %d %s", code, body)
 	}
+
+	// The console's routes: the object listed by its FSM name, and
+	// queried by it.
+	code, raw := call(t, http.MethodGet, n.url+"/_sql/objects?prefix=_do/app:", nil, nil)
+	var page struct {
+		Objects []struct {
+			Object, Class, ID string
+			Bytes             int64
+		}
+		More bool
+	}
+	if code != 200 || json.Unmarshal(raw, &page) != nil || len(page.Objects) != 1 || page.More {
+		t.Fatalf("GET /_sql/objects = %d %s", code, raw)
+	}
+	o := page.Objects[0]
+	if o.Class != "app:Notes" || len(o.ID) != 64 || o.Object != "_do/app:Notes/"+o.ID || o.Bytes < 4096 {
+		t.Fatalf("listed %+v", o)
+	}
+	if code, body := call(t, http.MethodGet, n.url+"/_sql/objects?start_after="+o.Object, nil, nil); code != 200 || string(body) != `{"objects":[],"more":false}`+"\n" {
+		t.Fatalf("past the last object: %d %s", code, body)
+	}
+	code, raw = call(t, http.MethodPost, n.url+"/_sql/query", []byte(`{"object": "`+o.Object+`", "query": "SELECT text FROM notes ORDER BY id DESC", "limit": 1}`), nil)
+	if code != 200 || !strings.Contains(string(raw), `"rows":[["third"]]`) || !strings.Contains(string(raw), `"more":true`) {
+		t.Fatalf("POST /_sql/query = %d %s", code, raw)
+	}
+	for _, bad := range []string{`{"query": "SELECT 1"}`, `{"object": "card-1", "query": "SELECT 1"}`} {
+		if code, body := call(t, http.MethodPost, n.url+"/_sql/query", []byte(bad), nil); code != 400 {
+			t.Errorf("POST /_sql/query %s = %d %s; want 400", bad, code, body)
+		}
+	}
 }

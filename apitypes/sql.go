@@ -8,6 +8,8 @@ import "encoding/json"
 // exponent), a string, null, true or false (1 and 0, as SQLite keeps
 // them), or SQLBlob's object for a BLOB.
 type SQLQuery struct {
+	// Object is the object's FSM name, for POST /_sql/query only.
+	Object string            `json:"object,omitempty"`
 	Query  string            `json:"query"`
 	Params []json.RawMessage `json:"params,omitempty"`
 	// Limit bounds the rows returned (0: the node's bound, 1000).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/dobj/dobj/fsm"
@@ -84,4 +85,39 @@ func (h *Host) QuerySQL(class, id string, q SQLQuery) (*SQLAnswer, error) {
 		return nil, err
 	}
 	return &SQLAnswer{Columns: res.Columns, Rows: res.Rows, RowsRead: res.RowsRead, More: more}, nil
+}
+
+// SQLObject is an object that has a database on this node: its FSM name
+// (fsm.ClassObject's), its class key and id, and its database's size.
+type SQLObject struct {
+	Object string
+	Class  string
+	ID     string
+	Bytes  int64
+}
+
+// SQLObjects lists the objects whose names start with prefix and sort
+// after startAfter that have a database, in name order, at most limit of
+// them; more says there are others. It reads this node's state as it is:
+// the caller makes it linearizable by reading through the node first.
+func (h *Host) SQLObjects(prefix, startAfter string, limit int) (out []SQLObject, more bool, err error) {
+	store := h.node.FSM().SQL()
+	if store == nil {
+		return nil, false, nil
+	}
+	for _, name := range h.node.FSM().SQLObjects() {
+		if name <= startAfter || !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		if len(out) == limit {
+			return out, true, nil
+		}
+		class, id, _ := fsm.SplitClassObject(name)
+		n, err := store.DatabaseSize(name)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, SQLObject{Object: name, Class: class, ID: id, Bytes: n})
+	}
+	return out, false, nil
 }
