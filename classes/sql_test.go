@@ -2,7 +2,9 @@ package classes
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -368,4 +370,71 @@ func TestSQLNeedsSQLiteClass(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rpcCommit is commit for Engine.RPC.
+func (s *sqlState) rpcCommit(e Effects) error { return s.commit(e, nil) }
+
+// TestSQLReentrantCommitsAtLend: a reentrant call on a SQLite-backed
+// object that awaits a fetch commits its SQL writes before the fetch
+// leaves (its Effects are empty: the writes are in the session), and
+// another call runs on the object, in a session of its own, while the
+// fetch is out.
+func TestSQLReentrantCommitsAtLend(t *testing.T) {
+	st := newSQLState(t, "obj")
+	commits := make(chan int, 1)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st.mu.Lock()
+		commits <- st.sqlCommits
+		st.mu.Unlock()
+		<-release
+		io.WriteString(w, "fetched")
+	}))
+	defer srv.Close()
+	e := newTestEngine(t, Config{OutboundAllow: []string{"127.0.0.1:*"}})
+	ref := ClassRef{Name: "S", Version: 1, Reentrant: true, Program: mustCompile(t, "S", `
+import { DurableObject } from "cloudflare:workers";
+export class S extends DurableObject {
+  async write(url) {
+    const sql = this.ctx.storage.sql;
+    sql.exec("CREATE TABLE t (v)");
+    sql.exec("INSERT INTO t VALUES ('before')");
+    const r = await fetch(url);
+    sql.exec("INSERT INTO t VALUES ('after')");
+    return (await r.text()) + " " + sql.exec("SELECT count(*) AS n FROM t").one().n;
+  }
+  other() { this.ctx.storage.sql.exec("INSERT INTO t VALUES ('other')"); return "other"; }
+}`)}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := make(chan string, 1)
+	go func() {
+		res, err := e.RPC(ctx, ref, st.object, "write", []byte(`["`+srv.URL+`"]`), st, st.rpcCommit)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		got <- string(res.Value)
+	}()
+	if n := <-commits; n != 1 {
+		close(release)
+		t.Fatalf("%d SQL commits as the fetch arrives; want the writes before it committed", n)
+	}
+	if rows := st.query("SELECT group_concat(v) FROM t"); rows[0][0] != "before" {
+		close(release)
+		t.Fatalf("the database holds %v as the fetch arrives; want the write before it", rows)
+	}
+	res, err := e.RPC(ctx, ref, st.object, "other", nil, st, st.rpcCommit)
+	close(release)
+	if err != nil || string(res.Value) != `"other"` {
+		t.Fatalf("other while the fetch is out = %v, %v", res, err)
+	}
+	if v := <-got; v != `"fetched 3"` {
+		t.Fatalf("write = %s", v)
+	}
+	if rows := st.query("SELECT group_concat(v) FROM t"); rows[0][0] != "before,other,after" {
+		t.Fatalf("rows %v", rows)
+	}
+	st.replicasAgree()
 }
