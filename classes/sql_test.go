@@ -2,6 +2,7 @@ package classes
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -33,8 +34,14 @@ var _ SQLState = (*sqlState)(nil)
 
 func newSQLState(t testing.TB, object string) *sqlState {
 	t.Helper()
+	return newSQLStateWith(t, object, sqlstore.Limits{})
+}
+
+// newSQLStateWith is newSQLState with the stores' limits.
+func newSQLStateWith(t testing.TB, object string, limits sqlstore.Limits) *sqlState {
+	t.Helper()
 	open := func() *sqlstore.Store {
-		s, err := sqlstore.Open(sqlstore.Config{Dir: t.TempDir()})
+		s, err := sqlstore.Open(sqlstore.Config{Dir: t.TempDir(), Limits: limits})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,6 +94,9 @@ func (s *sqlState) commit(e Effects, _ *Response) error {
 	s.index++
 	s.sqlCommits++
 	for _, st := range []*sqlstore.Store{s.leader, s.replica} {
+		if st == nil { // a benchmark's: no replica
+			continue
+		}
 		if err := st.Apply(s.object, s.index, s.env, log); err != nil {
 			return err
 		}
@@ -257,6 +267,8 @@ func TestSQLAPI(t *testing.T) {
 			return [kept, sql.exec("SELECT count(*) AS n FROM artist").one().n, await storage.get("k")]`, `[1,2,undefined]`},
 		{"deleteAll drops tables", artists + `await storage.put("k", 1); await storage.deleteAll();
 			return [sql.exec("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'artist'").one().n, await storage.get("k")]`, `[0,undefined]`},
+		{"alarms beside SQL", artists + `await storage.setAlarm(5000); sql.exec("DELETE FROM artist");
+			return [await storage.getAlarm(), sql.exec("SELECT count(*) AS n FROM artist").one().n]`, `[5000,0]`},
 		{"an error caught goes on", artists + `try { sql.exec("INSERT INTO artist VALUES (123, 'dup')") } catch (e) { return sql.exec("SELECT count(*) AS n FROM artist").one().n }`, `3`},
 	}
 	for _, tt := range tests {
@@ -435,6 +447,58 @@ export class S extends DurableObject {
 	}
 	if rows := st.query("SELECT group_concat(v) FROM t"); rows[0][0] != "before,other,after" {
 		t.Fatalf("rows %v", rows)
+	}
+	st.replicasAgree()
+}
+
+// sqlCounter is a counter kept in a SQL table, its table made by the
+// constructor as Cloudflare's examples make theirs.
+const sqlCounter = `
+import { DurableObject } from "cloudflare:workers";
+export class Counter extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    ctx.blockConcurrencyWhile(async () => {
+      this.sql.exec("CREATE TABLE IF NOT EXISTS counter (k TEXT PRIMARY KEY, v INTEGER NOT NULL); INSERT OR IGNORE INTO counter VALUES ('n', 0)");
+    });
+  }
+  async fetch(request) {
+    const v = this.sql.exec("UPDATE counter SET v = v + 1 WHERE k = ? RETURNING v", "n").one().v;
+    return new Response(String(v));
+  }
+}`
+
+// TestSQLCounter: the constructor's table and each call's increment are
+// committed; a new instance (a restart) reads the count from disk.
+func TestSQLCounter(t *testing.T) {
+	st := newSQLState(t, "obj")
+	ref := ClassRef{Name: "Counter", Version: 1, Program: mustCompile(t, "Counter", sqlCounter)}
+	for i, e := range []*Engine{newTestEngine(t, Config{}), newTestEngine(t, Config{})} {
+		for j := 1; j <= 2; j++ {
+			got, err := callSQL(t, e, ref, st, "/")
+			if want := fmt.Sprint(2*i + j); err != nil || got != want {
+				t.Fatalf("engine %d, call %d: %q, %v; want %s", i, j, got, err, want)
+			}
+		}
+	}
+	st.replicasAgree()
+}
+
+// TestSQLSizeLimit: at the database's size limit a write throws an
+// Error that names the limit, and reads go on.
+func TestSQLSizeLimit(t *testing.T) {
+	st := newSQLStateWith(t, "obj", sqlstore.Limits{DatabaseBytes: 64 << 10})
+	got, err := runSQL(t, newTestEngine(t, Config{}), st, `const sql = ctx.storage.sql;
+		sql.exec("CREATE TABLE big (x)");
+		let msg;
+		try { sql.exec("INSERT INTO big VALUES (randomblob(100000))"); } catch (e) { msg = e.message; }
+		return [msg, sql.exec("SELECT count(*) AS n FROM big").one().n]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "database size limit of 65536 bytes reached") || !strings.HasSuffix(got, ",0]") {
+		t.Fatalf("got %s; want the limit's error, then a read", got)
 	}
 	st.replicasAgree()
 }
