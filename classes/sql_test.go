@@ -502,3 +502,17 @@ func TestSQLSizeLimit(t *testing.T) {
 	}
 	st.replicasAgree()
 }
+
+// TestExampleHelloWorldTemplate: create-cloudflare's Durable Objects
+// hello world (examples/hello-world-do-template) answers sayHello from
+// its SQL query, unchanged.
+func TestExampleHelloWorldTemplate(t *testing.T) {
+	ref := compileExample(t, "hello-world-do-template/src/index.ts")
+	st := newSQLState(t, "obj")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := newTestEngine(t, Config{}).RPC(ctx, ref, st.object, "sayHello", nil, st, st.rpcCommit)
+	if err != nil || string(res.Value) != `"Hello, World!"` {
+		t.Fatalf("sayHello = %v, %v", res, err)
+	}
+}
