@@ -516,3 +516,38 @@ func TestExampleHelloWorldTemplate(t *testing.T) {
 		t.Fatalf("sayHello = %v, %v", res, err)
 	}
 }
+
+// TestSQLDocsExample: the SQL Storage page's example, its table made in
+// the constructor by one exec of two statements, then iterated.
+func TestSQLDocsExample(t *testing.T) {
+	st := newSQLState(t, "obj")
+	ref := ClassRef{Name: "MyDurableObject", Version: 1, Program: mustCompile(t, "MyDurableObject", `
+import { DurableObject } from "cloudflare:workers";
+export class MyDurableObject extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`+"`"+`CREATE TABLE IF NOT EXISTS artist(
+      artistid    INTEGER PRIMARY KEY,
+      artistname  TEXT
+    );INSERT INTO artist (artistid, artistname) VALUES
+      (123, 'Alice'),
+      (456, 'Bob'),
+      (789, 'Charlie');`+"`"+`
+    );
+  }
+  async fetch(request) {
+    let result = "";
+    for (let row of this.sql.exec("SELECT * FROM artist;")) result += row.artistid + ": " + row.artistname + "\n";
+    return new Response(result);
+  }
+}`)}
+	got, err := callSQL(t, newTestEngine(t, Config{}), ref, st, "/")
+	if want := "123: Alice\n456: Bob\n789: Charlie\n"; err != nil || got != want {
+		t.Fatalf("got %q, %v; want %q", got, err, want)
+	}
+	if rows := st.query("SELECT count(*) FROM artist"); rows[0][0] != int64(3) {
+		t.Fatalf("committed %v rows", rows)
+	}
+	st.replicasAgree()
+}
