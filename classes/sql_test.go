@@ -341,6 +341,7 @@ func TestSQLErrors(t *testing.T) {
 		{"statement limit", `sql.exec("SELECT " + "1+".repeat(60000) + "1")`, []string{"over the limit of 100000 bytes"}},
 		{"column limit", `sql.exec("CREATE TABLE w (" + Array.from({length: 101}, (_, i) => "c" + i).join(", ") + ")")`,
 			[]string{"too many columns"}},
+		{"row limit", `sql.exec("INSERT INTO artist VALUES (1, ?)", "x".repeat(2100000))`, []string{"string or blob too big", "SQLITE_TOOBIG"}},
 		{"too many bindings", `sql.exec("SELECT ?", 1, 2)`, []string{"wrong number of bindings"}},
 		{"bad binding", `sql.exec("SELECT ?", {})`, []string{"binding 1 must be a number, string, ArrayBuffer"}},
 	}
