@@ -228,7 +228,10 @@ func TestSQLAPI(t *testing.T) {
 		{"binding types", `const b = new Uint8Array([9, 8, 7]);
 			return ctx.storage.sql.exec("SELECT typeof(?), typeof(?), typeof(?), typeof(?), typeof(?), typeof(?), typeof(?), typeof(?), hex(?), hex(?)",
 				1, 1.5, "s", b, b.buffer, null, true, 5n, b.subarray(1), new DataView(b.buffer, 2)).raw().next().value`,
-			`["integer","real","text","blob","blob","null","integer","integer","0807","07"]`},
+			`["real","real","text","blob","blob","null","integer","integer","0807","07"]`},
+		{"numbers bind as REAL, as on Cloudflare", artists + `return [sql.exec("SELECT ? / 2 AS h", 5).one().h,
+				sql.exec("SELECT artistid FROM artist ORDER BY 1 LIMIT ?", 2).raw().toArray(),
+				sql.exec("SELECT typeof(artistid) AS t FROM artist WHERE artistid = ?", 456).one().t]`, `[2.5,[[123],[456]],"integer"]`},
 		{"database size", `const sql = ctx.storage.sql; const before = sql.databaseSize;
 			sql.exec("CREATE TABLE big (x)"); sql.exec("INSERT INTO big VALUES (randomblob(100000))");
 			return [typeof before, sql.databaseSize > before + 100000]`, `["number",true]`},
