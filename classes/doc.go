@@ -51,6 +51,22 @@
 // a promise only another request can settle, committing their writes so
 // far first (reentry.go); other calls keep the gate as described above.
 //
+// # SQLite-backed objects
+//
+// When the State of a call is an SQLState (the object's class is listed
+// under new_sqlite_classes), ctx.storage.sql, ctx.storage.kv and
+// transactionSync are Cloudflare's (sql.go, js/sql.js), and the
+// asynchronous key-value API reads and writes the object's database too:
+// every storage operation goes at once to the SQLSession the State hands
+// out (one per stretch of the call; sqlstore runs it), so SQL code sees
+// its own writes synchronously, and the call's Effects carry only its
+// alarm — the host takes the session's log at commit. exec runs its
+// statements to the end at once; the cursor hands out rows already read.
+// Transactions (transactionSync, transaction) are savepoints of the
+// session, nested, and keep the object's gate as on other objects, so a
+// session never changes under an open one. A class that is not
+// SQLite-backed gets an Error naming new_sqlite_classes from these APIs.
+//
 // # Stored values
 //
 // Values are stored as canonical compact JSON (object keys sorted by bytes,

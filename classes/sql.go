@@ -3,7 +3,6 @@ package classes
 import (
 	"encoding/json"
 	"errors"
-	"math"
 	"math/big"
 
 	"github.com/dobj/dobj/objects"
@@ -116,21 +115,18 @@ func (vm *vm) sqlExec(fc goja.FunctionCall) goja.Value {
 // maxSafeInteger is JavaScript's Number.MAX_SAFE_INTEGER.
 const maxSafeInteger = 1<<53 - 1
 
-// sqlBinding converts binding i of exec as Cloudflare does: a number (an
-// INTEGER when it is a safe integer, else REAL), a string (TEXT), an
-// ArrayBuffer (BLOB; js/sql.js turns views into one), null or undefined
-// (NULL); and a boolean as 1 or 0 (as D1 binds one) and a BigInt as an
-// INTEGER.
+// sqlBinding converts binding i of exec as Cloudflare does: a number is
+// a REAL (workerd binds every number as a double: SELECT ? / 2 with 5 is
+// 2.5; an INTEGER column stores an integral one as an INTEGER), a string
+// TEXT, an ArrayBuffer a BLOB (js/sql.js turns views into one), null or
+// undefined NULL. dobj also binds a boolean as the INTEGER 1 or 0 (as D1
+// does) and a BigInt as an INTEGER, for integers past 2^53.
 func (vm *vm) sqlBinding(i int, v goja.Value) any {
 	switch {
 	case v == nil || goja.IsUndefined(v) || goja.IsNull(v):
 		return nil
 	case goja.IsNumber(v):
-		f := v.ToFloat()
-		if f == math.Trunc(f) && math.Abs(f) <= maxSafeInteger {
-			return int64(f)
-		}
-		return f
+		return v.ToFloat()
 	case goja.IsString(v):
 		return v.String()
 	}

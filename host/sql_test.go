@@ -3,9 +3,11 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -259,5 +261,77 @@ func TestSQLSessionEndsWithLeadership(t *testing.T) {
 		if got := query(t, n, object, "SELECT sum(v) FROM t"); got[0][0] != int64(3) {
 			t.Fatalf("%s: sum %v, want 3", n.id, got[0][0])
 		}
+	}
+}
+
+// doubtingRaft is a fakeRaft whose first call with SQL writes has an
+// unknown outcome (not applied, as an entry still in flight), and which
+// records the kinds of the commands it is given.
+type doubtingRaft struct {
+	*fakeRaft
+	mu       sync.Mutex
+	kinds    []fsm.Kind
+	doubted  bool
+	failNext bool
+}
+
+func (d *doubtingRaft) Propose(ctx context.Context, cmd *fsm.Command) (any, uint64, error) {
+	d.mu.Lock()
+	d.kinds = append(d.kinds, cmd.Kind)
+	unknown := cmd.Kind == fsm.KindCall && !d.doubted && d.failNext
+	if unknown {
+		d.doubted = true
+	}
+	d.mu.Unlock()
+	if unknown {
+		return nil, 0, fmt.Errorf("%w: leadership lost while committing", cluster.ErrOutcomeUnknown)
+	}
+	return d.fakeRaft.Propose(ctx, cmd)
+}
+
+// TestSQLSessionWaitsForAnUnknownCommit: after a call of an SQLite-backed
+// object whose commit's outcome is unknown, the object's next session
+// begins only after a no-op proposed after it is applied (so it sees
+// that entry if it commits); other calls begin at once.
+func TestSQLSessionWaitsForAnUnknownCommit(t *testing.T) {
+	st, err := sqlstore.Open(sqlstore.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	d := &doubtingRaft{fakeRaft: &fakeRaft{m: fsm.New(fsm.Options{SQL: st}), term: 2}}
+	h := New(d, testHostConfig())
+	defer h.Close()
+	body, err := fsm.EncodeBody(&fsm.ScriptPut{Name: "app", MainModule: "index.js",
+		Modules:        []fsm.Module{{Name: "index.js", Type: "esm", Content: []byte(scriptSQL)}},
+		DurableObjects: []fsm.DOBinding{{Name: "COUNTER", Class: "Counter"}},
+		Migrations:     []fsm.Migration{{Tag: "v1", NewSQLiteClasses: []string{"Counter"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.Propose(context.Background(), &fsm.Command{Kind: fsm.KindScriptPut, Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	call := func() error {
+		id := objects.NewNamespace("app", "Counter").IDFromName("c1").String()
+		_, err := h.RPC(context.Background(), ScriptClass("app", "Counter"), id, "increment", []byte("[1]"))
+		return err
+	}
+	if err := call(); err != nil { // no doubt: call, nothing before it
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	d.failNext, d.kinds = true, nil
+	d.mu.Unlock()
+	if err := call(); !errors.Is(err, cluster.ErrOutcomeUnknown) {
+		t.Fatalf("first call: %v, want the unknown outcome", err)
+	}
+	if err := call(); err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if want := []fsm.Kind{fsm.KindCall, fsm.KindNoop, fsm.KindCall}; !reflect.DeepEqual(d.kinds, want) {
+		t.Fatalf("proposed %v, want %v: the unknown call, a no-op, the next call", d.kinds, want)
 	}
 }

@@ -1,8 +1,10 @@
 // Package sqlstore keeps SQLite-backed objects: one SQLite database per
 // object, on disk, written only through replicated, deterministic logs.
-// It is the storage half of issue 22; the FSM (fsm/), the object host
-// and the JavaScript runtime's ctx.storage.sql and ctx.storage.kv are to
-// be built on it. It imports nothing of the project.
+// It is the storage half of issue 22: the FSM (fsm/sql.go, fsm/sqlsnap.go)
+// applies calls' logs and streams databases in snapshots, the object host
+// (host/sql.go) runs leader sessions, and the JavaScript runtime's
+// ctx.storage.sql and ctx.storage.kv (classes/sql.go) run on them. It
+// imports nothing of the project.
 //
 // # The SQLite
 //
@@ -66,7 +68,10 @@
 // A write that fails in a session runs in a savepoint and changes
 // nothing, so the log holds only writes that took effect; one that fails
 // on replay (it cannot, but for a bug) fails the whole command
-// (ErrDiverged) on every replica alike. The database size limit is the
+// (ErrDiverged) on every replica alike, and the database remembers it
+// (diverged.go) so that the command fails again if it is met again over
+// a database that holds later commands. A failure of the node itself
+// (I/O, a full disk) is not ErrDiverged. The database size limit is the
 // leader's to enforce: a file's page count depends on its history, which
 // replicas do not share.
 //

@@ -1,7 +1,9 @@
 package sqlstore
 
 import (
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -135,5 +137,20 @@ func TestMultipleStatementsReplay(t *testing.T) {
 	}
 	if digest(t, leader, "o") != digest(t, replica, "o") {
 		t.Fatal("digests differ")
+	}
+}
+
+// TestBindingOverRowLimit: a binding over the size limit is refused as
+// a limit, with the reason, like a value a statement builds.
+func TestBindingOverRowLimit(t *testing.T) {
+	s := open(t, Config{Limits: Limits{RowBytes: 1000}})
+	sess, err := s.Begin("o", Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Rollback()
+	_, err = sess.Exec("SELECT ?", strings.Repeat("x", 1001))
+	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "limited in size") || !strings.Contains(err.Error(), "SQLITE_TOOBIG") {
+		t.Fatalf("error %v; want ErrLimit saying why", err)
 	}
 }

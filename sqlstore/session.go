@@ -267,7 +267,7 @@ func (sess *Session) restart() error {
 func (h *handle) run(st *sqlite3.Stmt, args []any) (*Result, error) {
 	defer st.Reset()
 	if err := bindAll(st, args); err != nil {
-		return nil, err
+		return nil, h.explain(err)
 	}
 	before := h.conn.TotalChanges()
 	n := st.ColumnCount()
