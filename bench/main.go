@@ -49,7 +49,7 @@ func NewCommand(fs *flag.FlagSet) *Command {
 	fs.DurationVar(&c.o.Warmup, "warmup", time.Second, "load sent before measuring starts")
 	fs.IntVar(&c.o.Objects, "objects", 1000, "distinct objects, named PREFIX0 … PREFIX(N-1)")
 	fs.StringVar(&c.prefix, "prefix", "", "start of the run's object names (default: bench-<time>-<random>-, new each run, so that the run can find and delete exactly what it wrote)")
-	fs.StringVar(&c.mix, "mix", "increment=1", "op weights: increment, read (linearizable), stale_read, put, txn, class_increment, worker_increment, sql_increment; e.g. increment=50,read=50")
+	fs.StringVar(&c.mix, "mix", "increment=1", "op weights: increment, read (linearizable), stale_read, put, txn, class_increment, worker_increment, sql_increment, sql_fill; e.g. increment=50,read=50")
 	fs.StringVar(&c.op, "op", "", "one op alone, short for --mix OP=1 (e.g. --op class-increment: the counter as a deployed object class)")
 	fs.StringVar(&c.urls, "urls", "", "comma-separated base URLs of the nodes, clients spread over them (default: start a local three-node cluster)")
 	fs.StringVar(&c.workerURLs, "worker-urls", "", "comma-separated URLs of the nodes' Worker listeners, for worker_increment with --urls (a local cluster serves them on BASE+706+i: 8787-8789 by default, wrangler dev's first)")

@@ -26,10 +26,14 @@ const (
 	// SQLCounter/<name>/increment, the counter in an SQL table of an
 	// SQLite-backed object, UPDATE … RETURNING (issue 22).
 	OpSQLIncrement
+	// OpSQLFill is dobj only: POST …/SQLCounter/<name>/fill, a row of
+	// 256 KiB of random bytes (made by every replica from the call's
+	// seed, so the Raft entry stays small): the scale run's data.
+	OpSQLFill
 	numOps
 )
 
-var opNames = [numOps]string{"increment", "read", "stale_read", "put", "txn", "class_increment", "worker_increment", "sql_increment"}
+var opNames = [numOps]string{"increment", "read", "stale_read", "put", "txn", "class_increment", "worker_increment", "sql_increment", "sql_fill"}
 
 // opAliases are the other spellings ParseMix accepts.
 var opAliases = map[string]Op{
@@ -41,6 +45,7 @@ var opAliases = map[string]Op{
 	"class-increment":  OpClassIncrement,
 	"worker-increment": OpWorkerIncrement,
 	"sql-increment":    OpSQLIncrement,
+	"sql-fill":         OpSQLFill,
 }
 
 func (o Op) String() string {

@@ -131,9 +131,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if err := setupRqlite(ctx, hc, urls[0], o.Objects); err != nil {
 			return nil, err
 		}
-	} else if o.Mix[OpSQLIncrement] > 0 {
+	} else if o.Mix[OpSQLIncrement] > 0 || o.Mix[OpSQLFill] > 0 {
 		if o.Target == TargetEtcd {
-			return nil, errors.New("bench: sql_increment is an op of dobj and rqlite only")
+			return nil, errors.New("bench: sql_increment and sql_fill are ops of dobj (and sql_increment of rqlite) only")
 		}
 		if err := deployBenchSQL(ctx, client.New(urls[0], client.WithToken(o.Token), client.WithTLSConfig(o.TLS))); err != nil {
 			return nil, err

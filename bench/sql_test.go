@@ -11,12 +11,12 @@ import (
 	"time"
 )
 
-// TestRunSQLIncrement: sql_increment deploys the SQL counter project
-// (its class listed under new_sqlite_classes, its UPDATE … RETURNING)
-// and then calls only the objects' operator route.
+// TestRunSQLIncrement: sql_increment and sql_fill deploy the SQL counter
+// project (its class listed under new_sqlite_classes, its UPDATE …
+// RETURNING) and then call only the objects' operator routes.
 func TestRunSQLIncrement(t *testing.T) {
 	var deploy atomic.Value
-	var calls, other atomic.Int64
+	var calls, fills, other atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Method == http.MethodPut && r.URL.Path == "/_scripts/dobj-bench-sql":
@@ -27,6 +27,10 @@ func TestRunSQLIncrement(t *testing.T) {
 			strings.HasSuffix(r.URL.Path, "/increment") && strings.Count(r.URL.Path, "/") == 6:
 			calls.Add(1)
 			w.Write([]byte(`{"value":1}`))
+		case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/_scripts/dobj-bench-sql/objects/SQLCounter/p") &&
+			strings.HasSuffix(r.URL.Path, "/fill") && r.URL.RawQuery == "kb=256":
+			fills.Add(1)
+			w.Write([]byte(`{"bytes":1}`))
 		default:
 			other.Add(1)
 			http.Error(w, "unexpected", http.StatusNotFound)
@@ -34,16 +38,17 @@ func TestRunSQLIncrement(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	res, err := Run(context.Background(), Options{URLs: []string{srv.URL}, Clients: 4, Duration: 200 * time.Millisecond,
-		Objects: 5, Prefix: "p", Mix: Mix{OpSQLIncrement: 1}})
+		Objects: 5, Prefix: "p", Warmup: 0, Mix: Mix{OpSQLIncrement: 1, OpSQLFill: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkConsistent(t, res)
-	if res.Overall.Errors != 0 || res.Overall.Successes == 0 || res.Overall.Ops != calls.Load() || other.Load() != 0 {
-		t.Fatalf("overall %+v; %d increments, %d other requests", res.Overall, calls.Load(), other.Load())
+	if res.Overall.Errors != 0 || res.ByOp["sql_increment"].Ops != calls.Load() || res.ByOp["sql_fill"].Ops != fills.Load() ||
+		calls.Load() == 0 || fills.Load() == 0 || other.Load() != 0 {
+		t.Fatalf("overall %+v; %d increments, %d fills, %d other requests", res.Overall, calls.Load(), fills.Load(), other.Load())
 	}
 	d, _ := deploy.Load().(string)
-	for _, want := range []string{`"new_sqlite_classes":["SQLCounter"]`, "UPDATE counter SET v = v + 1 WHERE id = 1 RETURNING v"} {
+	for _, want := range []string{`"new_sqlite_classes":["SQLCounter"]`, "UPDATE counter SET v = v + 1 WHERE id = 1 RETURNING v", "randomblob(?)"} {
 		if !strings.Contains(d, want) {
 			t.Errorf("the deploy lacks %s:\n%.600s", want, d)
 		}

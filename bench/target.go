@@ -176,6 +176,8 @@ func (t *dobjTarget) send(hc *httpClient, base string, op Op, object int, seq ui
 		return hc.do(http.MethodPost, base+t.paths[object]+"/increment", nil)
 	case OpSQLIncrement:
 		return hc.do(http.MethodPost, base+benchSQLPath+t.paths[object]+"/increment", nil)
+	case OpSQLFill:
+		return hc.do(http.MethodPost, base+benchSQLPath+t.paths[object]+"/fill?kb=256", nil)
 	}
 	return fmt.Errorf("dobj target: unknown op %v", op)
 }

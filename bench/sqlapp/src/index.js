@@ -17,11 +17,24 @@ export class SQLCounter extends DurableObject {
     return sql.exec("INSERT INTO counter VALUES (1, 1) RETURNING v").one().v;
   }
 
+  // fill adds a row of kb KiB (random bytes, the same on every replica:
+  // randomblob() draws from the call's seed), for the scale run.
+  fill(kb) {
+    const sql = this.ctx.storage.sql;
+    sql.exec("CREATE TABLE IF NOT EXISTS blobs (id INTEGER PRIMARY KEY, b BLOB NOT NULL)");
+    sql.exec("INSERT INTO blobs (b) VALUES (randomblob(?))", kb * 1024);
+    return sql.databaseSize;
+  }
+
   async fetch(request) {
-    if (request.method !== "POST" || new URL(request.url).pathname !== "/increment") {
-      return new Response("POST /increment", { status: 404 });
+    const url = new URL(request.url);
+    if (request.method === "POST" && url.pathname === "/increment") {
+      return Response.json({ value: this.increment() });
     }
-    return Response.json({ value: this.increment() });
+    if (request.method === "POST" && url.pathname === "/fill") {
+      return Response.json({ bytes: this.fill(Number(url.searchParams.get("kb") ?? "256")) });
+    }
+    return new Response("POST /increment or /fill?kb=N", { status: 404 });
   }
 }
 
