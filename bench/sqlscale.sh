@@ -153,7 +153,7 @@ restart=$(awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN { printf "%.2f", ns / 1e9 }')
 
 echo
 echo "dobj SQL scale run: $objects objects, $gb GB, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "fill: ${fill_s}s; disk: $(for i in 1 2 3; do printf 'n%s %s  ' $i "$(du -sh "$tmp/n$i" | cut -f1)"; done)"
+echo "fill: ${fill_s}s; disk: $(for i in 1 2 3; do printf 'n%s %s  ' $i "$(du -sh "$tmp/n$i" 2>/dev/null | cut -f1)"; done)"
 echo "leader n$lead peak RSS: $(($(cat "$tmp/peak-rss-kb") / 1024)) MB (goal: under 1024)"
 p99=$(jq '.overall.latency_ms.p99' "$tmp/normal.json")
 p99s=$(jq '.overall.latency_ms.p99' "$tmp/snapshot.json")
