@@ -58,7 +58,7 @@ export default {};
 
 // deploySQLScript deploys source as script name, its Counter created by
 // new_sqlite_classes.
-func deploySQLScript(t *testing.T, c *testCluster, n *testNode, name, source string) {
+func deploySQLScript(t testing.TB, c *testCluster, n *testNode, name, source string) {
 	t.Helper()
 	put := &fsm.ScriptPut{Name: name, MainModule: "index.js",
 		Modules:        []fsm.Module{{Name: "index.js", Type: "esm", Content: []byte(source)}},
