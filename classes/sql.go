@@ -80,7 +80,7 @@ func (vm *vm) sqlThrow(err error) {
 }
 
 // sqlExec(query, ...bindings) runs query and returns what js/sql.js
-// makes a cursor of: {columnNames, rows (arrays), rowsRead, rowsWritten}.
+// makes a cursor of: [columnNames, rows (arrays), rowsRead, rowsWritten].
 func (vm *vm) sqlExec(fc goja.FunctionCall) goja.Value {
 	s := vm.mustSQL()
 	query := fc.Argument(0).String()
@@ -104,12 +104,7 @@ func (vm *vm) sqlExec(fc goja.FunctionCall) goja.Value {
 		}
 		rows[i] = vm.rt.NewArray(vals...)
 	}
-	o := vm.rt.NewObject()
-	_ = o.Set("columnNames", vm.rt.NewArray(names...))
-	_ = o.Set("rows", vm.rt.NewArray(rows...))
-	_ = o.Set("rowsRead", res.RowsRead)
-	_ = o.Set("rowsWritten", res.RowsWritten)
-	return o
+	return vm.rt.NewArray(vm.rt.NewArray(names...), vm.rt.NewArray(rows...), res.RowsRead, res.RowsWritten)
 }
 
 // maxSafeInteger is JavaScript's Number.MAX_SAFE_INTEGER.
