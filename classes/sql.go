@@ -44,10 +44,6 @@ type SQLState interface {
 
 var _ SQLSession = (*sqlstore.Session)(nil)
 
-// errNotSQLite is what a class not listed under new_sqlite_classes gets
-// for the APIs only SQLite-backed objects have.
-var errNotSQLite = errors.New("this API needs a SQLite-backed Durable Object: list the class under new_sqlite_classes in a [[migrations]] entry of its wrangler configuration")
-
 // sql is the call's SQL session, nil when its object is not SQLite-backed.
 func (c *call) sql() SQLSession {
 	if s, ok := c.state.(SQLState); ok {
@@ -68,7 +64,7 @@ func (c *call) sqlBacked() bool {
 func (vm *vm) mustSQL() SQLSession {
 	s := vm.mustCall().sql()
 	if s == nil {
-		vm.throw(vm.hooks.errorCtor, errNotSQLite)
+		vm.throw(vm.hooks.errorCtor, ErrNotSQLite)
 	}
 	return s
 }

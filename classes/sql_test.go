@@ -2,6 +2,7 @@ package classes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -331,22 +332,23 @@ func TestSQLErrors(t *testing.T) {
 	tests := []struct {
 		name, body string
 		want       []string
+		is         error // what the ScriptError wraps, if set
 	}{
-		{"syntax", `sql.exec("SELEC 1")`, []string{`near "SELEC": syntax error`, "SQLITE_ERROR"}},
-		{"no such table", `sql.exec("SELECT * FROM nope")`, []string{"no such table: nope"}},
+		{"syntax", `sql.exec("SELEC 1")`, []string{`near "SELEC": syntax error`, "SQLITE_ERROR"}, nil},
+		{"no such table", `sql.exec("SELECT * FROM nope")`, []string{"no such table: nope"}, nil},
 		{"constraint", `sql.exec("CREATE TABLE u (x UNIQUE)"); sql.exec("INSERT INTO u VALUES (1), (1)")`,
-			[]string{"UNIQUE constraint failed: u.x", "SQLITE_CONSTRAINT"}},
-		{"attach", `sql.exec("ATTACH DATABASE 'x.db' AS x")`, []string{"ATTACH and DETACH are not allowed"}},
-		{"begin", `sql.exec("BEGIN TRANSACTION")`, []string{"BEGIN statements are not allowed", "transactionSync"}},
-		{"savepoint", `sql.exec("SAVEPOINT a")`, []string{"SAVEPOINT, RELEASE and ROLLBACK TO statements are not allowed"}},
-		{"pragma", `sql.exec("PRAGMA journal_mode = DELETE")`, []string{"PRAGMA journal_mode is not allowed"}},
-		{"key-value table", `sql.exec("SELECT * FROM _cf_KV")`, []string{"_cf_* is not allowed"}},
-		{"statement limit", `sql.exec("SELECT " + "1+".repeat(60000) + "1")`, []string{"over the limit of 100000 bytes"}},
+			[]string{"UNIQUE constraint failed: u.x", "SQLITE_CONSTRAINT"}, nil},
+		{"attach", `sql.exec("ATTACH DATABASE 'x.db' AS x")`, []string{"ATTACH and DETACH are not allowed"}, sqlstore.ErrRefused},
+		{"begin", `sql.exec("BEGIN TRANSACTION")`, []string{"BEGIN statements are not allowed", "transactionSync"}, nil},
+		{"savepoint", `sql.exec("SAVEPOINT a")`, []string{"SAVEPOINT, RELEASE and ROLLBACK TO statements are not allowed"}, nil},
+		{"pragma", `sql.exec("PRAGMA journal_mode = DELETE")`, []string{"PRAGMA journal_mode is not allowed"}, nil},
+		{"key-value table", `sql.exec("SELECT * FROM _cf_KV")`, []string{"_cf_* is not allowed"}, nil},
+		{"statement limit", `sql.exec("SELECT " + "1+".repeat(60000) + "1")`, []string{"over the limit of 100000 bytes"}, sqlstore.ErrLimit},
 		{"column limit", `sql.exec("CREATE TABLE w (" + Array.from({length: 101}, (_, i) => "c" + i).join(", ") + ")")`,
-			[]string{"too many columns"}},
-		{"row limit", `sql.exec("INSERT INTO artist VALUES (1, ?)", "x".repeat(2100000))`, []string{"string or blob too big", "SQLITE_TOOBIG"}},
-		{"too many bindings", `sql.exec("SELECT ?", 1, 2)`, []string{"wrong number of bindings"}},
-		{"bad binding", `sql.exec("SELECT ?", {})`, []string{"binding 1 must be a number, string, ArrayBuffer"}},
+			[]string{"too many columns"}, nil},
+		{"row limit", `sql.exec("INSERT INTO artist VALUES (1, ?)", "x".repeat(2100000))`, []string{"string or blob too big", "SQLITE_TOOBIG"}, nil},
+		{"too many bindings", `sql.exec("SELECT ?", 1, 2)`, []string{"wrong number of bindings"}, nil},
+		{"bad binding", `sql.exec("SELECT ?", {})`, []string{"binding 1 must be a number, string, ArrayBuffer"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -357,6 +359,9 @@ func TestSQLErrors(t *testing.T) {
 				if !strings.Contains(msg, w) {
 					t.Errorf("error %q, want it to contain %q", msg, w)
 				}
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("error %v does not wrap %v", err, tt.is)
 			}
 			if st.sqlCommits != 0 {
 				t.Errorf("a failed call committed")
@@ -381,8 +386,8 @@ func TestSQLNeedsSQLiteClass(t *testing.T) {
 	} {
 		t.Run(body, func(t *testing.T) {
 			_, err := runBody(t, newTestEngine(t, Config{}), newFakeState("obj"), body)
-			if msg := scriptMessage(t, err); !strings.Contains(msg, "new_sqlite_classes") {
-				t.Fatalf("error %q, want it to name new_sqlite_classes", msg)
+			if msg := scriptMessage(t, err); !strings.Contains(msg, "new_sqlite_classes") || !errors.Is(err, ErrNotSQLite) {
+				t.Fatalf("error %q, want ErrNotSQLite naming new_sqlite_classes", msg)
 			}
 		})
 	}
