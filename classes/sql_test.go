@@ -560,3 +560,31 @@ export class MyDurableObject extends DurableObject {
 	}
 	st.replicasAgree()
 }
+
+// TestSQLInAlarm: an alarm handler of a SQLite-backed object writes SQL,
+// committed with the alarm's own deletion.
+func TestSQLInAlarm(t *testing.T) {
+	st := newSQLState(t, "obj")
+	st.fakeState.alarm, st.fakeState.hasAl = 5, true
+	ref := ClassRef{Name: "A", Version: 1, Program: mustCompile(t, "A", `
+import { DurableObject } from "cloudflare:workers";
+export class A extends DurableObject {
+  alarm(info) {
+    this.ctx.storage.sql.exec("CREATE TABLE fired (retry INTEGER); INSERT INTO fired VALUES (?)", info.retryCount);
+  }
+}`)}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := newTestEngine(t, Config{}).Alarm(ctx, ref, st.object, AlarmInfo{RetryCount: 2, IsRetry: true}, st, st.rpcCommit)
+	st.abort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := st.query("SELECT retry FROM fired"); len(rows) != 1 || rows[0][0] != int64(2) {
+		t.Fatalf("rows %v", rows)
+	}
+	if _, ok := st.Alarm(); ok {
+		t.Error("the alarm is still set after it ran")
+	}
+	st.replicasAgree()
+}
