@@ -154,3 +154,36 @@ func TestBindingOverRowLimit(t *testing.T) {
 		t.Fatalf("error %v; want ErrLimit saying why", err)
 	}
 }
+
+// TestDatabaseSizeShrinks: the size a session reports counts the pages
+// in use, as Cloudflare's databaseSize does: deleting rows lowers it.
+func TestDatabaseSizeShrinks(t *testing.T) {
+	s := open(t, Config{})
+	sess, err := s.Begin("o", Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Rollback()
+	size := func() int64 {
+		t.Helper()
+		n, err := sess.DatabaseSize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := sess.Exec("CREATE TABLE t (b)"); err != nil {
+		t.Fatal(err)
+	}
+	empty := size()
+	if _, err := sess.Exec("INSERT INTO t VALUES (zeroblob(200000))"); err != nil {
+		t.Fatal(err)
+	}
+	full := size()
+	if _, err := sess.Exec("DELETE FROM t"); err != nil {
+		t.Fatal(err)
+	}
+	if after := size(); full < empty+150000 || after > empty {
+		t.Fatalf("sizes: empty %d, with 200 kB %d, after the delete %d; want the delete to give the space back", empty, full, after)
+	}
+}

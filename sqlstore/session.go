@@ -339,10 +339,12 @@ func (h *handle) pageSize() int64 {
 	return n
 }
 
-// size is the database's size in bytes: its pages times their size.
+// size is the database's size in bytes as Cloudflare reports it: the
+// pages in use (not those on the free list, which the next writes reuse)
+// times their size, so it shrinks when rows are deleted.
 func (h *handle) size() (int64, error) {
 	var n int64
-	_, err := h.internalQuery("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()", func(st *sqlite3.Stmt) error {
+	_, err := h.internalQuery("SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()", func(st *sqlite3.Stmt) error {
 		n = st.ColumnInt64(0)
 		return nil
 	})
