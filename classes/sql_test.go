@@ -205,6 +205,8 @@ func TestSQLAPI(t *testing.T) {
 			const c = sql.exec("INSERT INTO t (name, score) VALUES (?, ?), (?, ?)", "a", 1.5, "b", 2);
 			return [c.rowsWritten, sql.exec("SELECT * FROM t ORDER BY id").toArray()]`,
 			`[2,[{"id":1,"name":"a","score":1.5},{"id":2,"name":"b","score":2}]]`},
+		{"bindings are the last statement's", artists + `return sql.exec("INSERT INTO artist VALUES (1, 'Dora'); SELECT artistname FROM artist WHERE artistid = ?", 1).one()`,
+			`{"artistname":"Dora"}`},
 		{"next", artists + `const c = sql.exec("SELECT artistname FROM artist ORDER BY artistid");
 			return [c.next(), c.next(), c.next(), c.next()]`,
 			`[{"done":false,"value":{"artistname":"Alice"}},{"done":false,"value":{"artistname":"Bob"}},{"done":false,"value":{"artistname":"Charlie"}},{"done":true,"value":undefined}]`},
@@ -347,7 +349,9 @@ func TestSQLErrors(t *testing.T) {
 		{"column limit", `sql.exec("CREATE TABLE w (" + Array.from({length: 101}, (_, i) => "c" + i).join(", ") + ")")`,
 			[]string{"too many columns"}, nil},
 		{"row limit", `sql.exec("INSERT INTO artist VALUES (1, ?)", "x".repeat(2100000))`, []string{"string or blob too big", "SQLITE_TOOBIG"}, nil},
-		{"too many bindings", `sql.exec("SELECT ?", 1, 2)`, []string{"wrong number of bindings"}, nil},
+		{"parameters before the last statement", `sql.exec("INSERT INTO artist VALUES (?, 'x'); SELECT 1", 1)`,
+			[]string{"When executing multiple SQL statements in a single call, only the last statement can have parameters"}, nil},
+		{"too many bindings", `sql.exec("SELECT ?", 1, 2)`, []string{"Wrong number of parameter bindings for SQL query"}, nil},
 		{"bad binding", `sql.exec("SELECT ?", {})`, []string{"binding 1 must be a number, string, ArrayBuffer"}, nil},
 	}
 	for _, tt := range tests {
