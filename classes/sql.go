@@ -3,7 +3,6 @@ package classes
 import (
 	"encoding/json"
 	"errors"
-	"math"
 	"math/big"
 
 	"github.com/dobj/dobj/objects"
@@ -45,10 +44,6 @@ type SQLState interface {
 
 var _ SQLSession = (*sqlstore.Session)(nil)
 
-// errNotSQLite is what a class not listed under new_sqlite_classes gets
-// for the APIs only SQLite-backed objects have.
-var errNotSQLite = errors.New("this API needs a SQLite-backed Durable Object: list the class under new_sqlite_classes in a [[migrations]] entry of its wrangler configuration")
-
 // sql is the call's SQL session, nil when its object is not SQLite-backed.
 func (c *call) sql() SQLSession {
 	if s, ok := c.state.(SQLState); ok {
@@ -69,7 +64,7 @@ func (c *call) sqlBacked() bool {
 func (vm *vm) mustSQL() SQLSession {
 	s := vm.mustCall().sql()
 	if s == nil {
-		vm.throw(vm.hooks.errorCtor, errNotSQLite)
+		vm.throw(vm.hooks.errorCtor, ErrNotSQLite)
 	}
 	return s
 }
@@ -81,7 +76,7 @@ func (vm *vm) sqlThrow(err error) {
 }
 
 // sqlExec(query, ...bindings) runs query and returns what js/sql.js
-// makes a cursor of: {columnNames, rows (arrays), rowsRead, rowsWritten}.
+// makes a cursor of: [columnNames, rows (arrays), rowsRead, rowsWritten].
 func (vm *vm) sqlExec(fc goja.FunctionCall) goja.Value {
 	s := vm.mustSQL()
 	query := fc.Argument(0).String()
@@ -105,32 +100,24 @@ func (vm *vm) sqlExec(fc goja.FunctionCall) goja.Value {
 		}
 		rows[i] = vm.rt.NewArray(vals...)
 	}
-	o := vm.rt.NewObject()
-	_ = o.Set("columnNames", vm.rt.NewArray(names...))
-	_ = o.Set("rows", vm.rt.NewArray(rows...))
-	_ = o.Set("rowsRead", res.RowsRead)
-	_ = o.Set("rowsWritten", res.RowsWritten)
-	return o
+	return vm.rt.NewArray(vm.rt.NewArray(names...), vm.rt.NewArray(rows...), res.RowsRead, res.RowsWritten)
 }
 
 // maxSafeInteger is JavaScript's Number.MAX_SAFE_INTEGER.
 const maxSafeInteger = 1<<53 - 1
 
-// sqlBinding converts binding i of exec as Cloudflare does: a number (an
-// INTEGER when it is a safe integer, else REAL), a string (TEXT), an
-// ArrayBuffer (BLOB; js/sql.js turns views into one), null or undefined
-// (NULL); and a boolean as 1 or 0 (as D1 binds one) and a BigInt as an
-// INTEGER.
+// sqlBinding converts binding i of exec as Cloudflare does: a number is
+// a REAL (workerd binds every number as a double: SELECT ? / 2 with 5 is
+// 2.5; an INTEGER column stores an integral one as an INTEGER), a string
+// TEXT, an ArrayBuffer a BLOB (js/sql.js turns views into one), null or
+// undefined NULL. dobj also binds a boolean as the INTEGER 1 or 0 (as D1
+// does) and a BigInt as an INTEGER, for integers past 2^53.
 func (vm *vm) sqlBinding(i int, v goja.Value) any {
 	switch {
 	case v == nil || goja.IsUndefined(v) || goja.IsNull(v):
 		return nil
 	case goja.IsNumber(v):
-		f := v.ToFloat()
-		if f == math.Trunc(f) && math.Abs(f) <= maxSafeInteger {
-			return int64(f)
-		}
-		return f
+		return v.ToFloat()
 	case goja.IsString(v):
 		return v.String()
 	}

@@ -124,3 +124,54 @@ func TestSavepointErrors(t *testing.T) {
 		t.Errorf("log after rolling everything back: %+v", sess.Log())
 	}
 }
+
+// TestSavepointsSurviveTheSizeLimit: a write that hits the size limit
+// inside a savepoint (SQLite may roll back the whole transaction then;
+// the session replays its log) leaves the savepoints open: the call can
+// still roll one back, and a replica ends where the leader does.
+func TestSavepointsSurviveTheSizeLimit(t *testing.T) {
+	s := open(t, Config{Limits: Limits{DatabaseBytes: 64 << 10}})
+	sess, err := s.Begin("o", Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Rollback()
+	if _, err := sess.Exec("CREATE TABLE t (b)"); err != nil {
+		t.Fatal(err)
+	}
+	outer, err := sess.Savepoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sess.Exec("INSERT INTO t VALUES ('kept')"); err != nil {
+		t.Fatal(err)
+	}
+	inner, err := sess.Savepoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full error
+	for i := 0; i < 100 && full == nil; i++ {
+		_, full = sess.Exec("INSERT INTO t VALUES (zeroblob(4000))")
+	}
+	if !errors.Is(full, ErrLimit) {
+		t.Fatalf("want the size limit, got %v", full)
+	}
+	if err := sess.RollbackTo(inner); err != nil {
+		t.Fatalf("RollbackTo after the limit: %v", err)
+	}
+	if err := sess.Release(outer); err != nil {
+		t.Fatalf("Release after the limit: %v", err)
+	}
+	res, err := sess.Exec("SELECT group_concat(b) FROM t")
+	if err != nil || res.Rows[0][0] != "kept" {
+		t.Fatalf("rows %v, %v; want only 'kept'", res, err)
+	}
+	replica := open(t, Config{})
+	if err := replica.Apply("o", 1, Env{}, sess.Log()); err != nil {
+		t.Fatal(err)
+	}
+	if got := query(t, replica, "o", "SELECT group_concat(b) FROM t"); got[0][0] != "kept" {
+		t.Fatalf("replica holds %v", got)
+	}
+}
