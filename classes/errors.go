@@ -37,6 +37,11 @@ var (
 	// ErrWriteTooLarge: one call put more than Config.MaxWriteBytes of keys
 	// and values. A RangeError inside JavaScript, like ErrValueTooLarge.
 	ErrWriteTooLarge = errors.New("call writes too much")
+	// ErrNotSQLite: a class that is not SQLite-backed (not listed under
+	// new_sqlite_classes) used ctx.storage.sql, ctx.storage.kv or
+	// transactionSync. An Error inside JavaScript; uncaught, the call's
+	// *ScriptError wraps it.
+	ErrNotSQLite = errors.New("this API needs a SQLite-backed Durable Object: list the class under new_sqlite_classes in a [[migrations]] entry of its wrangler configuration")
 	// ErrKeyTooLarge: a storage key is longer than Config.MaxKeyBytes.
 	ErrKeyTooLarge = errors.New("key too large")
 	// ErrStringTooLarge: a string built by repeat/padStart/padEnd would be

@@ -44,10 +44,6 @@ type SQLState interface {
 
 var _ SQLSession = (*sqlstore.Session)(nil)
 
-// errNotSQLite is what a class not listed under new_sqlite_classes gets
-// for the APIs only SQLite-backed objects have.
-var errNotSQLite = errors.New("this API needs a SQLite-backed Durable Object: list the class under new_sqlite_classes in a [[migrations]] entry of its wrangler configuration")
-
 // sql is the call's SQL session, nil when its object is not SQLite-backed.
 func (c *call) sql() SQLSession {
 	if s, ok := c.state.(SQLState); ok {
@@ -68,7 +64,7 @@ func (c *call) sqlBacked() bool {
 func (vm *vm) mustSQL() SQLSession {
 	s := vm.mustCall().sql()
 	if s == nil {
-		vm.throw(vm.hooks.errorCtor, errNotSQLite)
+		vm.throw(vm.hooks.errorCtor, ErrNotSQLite)
 	}
 	return s
 }
@@ -80,7 +76,7 @@ func (vm *vm) sqlThrow(err error) {
 }
 
 // sqlExec(query, ...bindings) runs query and returns what js/sql.js
-// makes a cursor of: {columnNames, rows (arrays), rowsRead, rowsWritten}.
+// makes a cursor of: [columnNames, rows (arrays), rowsRead, rowsWritten].
 func (vm *vm) sqlExec(fc goja.FunctionCall) goja.Value {
 	s := vm.mustSQL()
 	query := fc.Argument(0).String()
@@ -104,12 +100,7 @@ func (vm *vm) sqlExec(fc goja.FunctionCall) goja.Value {
 		}
 		rows[i] = vm.rt.NewArray(vals...)
 	}
-	o := vm.rt.NewObject()
-	_ = o.Set("columnNames", vm.rt.NewArray(names...))
-	_ = o.Set("rows", vm.rt.NewArray(rows...))
-	_ = o.Set("rowsRead", res.RowsRead)
-	_ = o.Set("rowsWritten", res.RowsWritten)
-	return o
+	return vm.rt.NewArray(vm.rt.NewArray(names...), vm.rt.NewArray(rows...), res.RowsRead, res.RowsWritten)
 }
 
 // maxSafeInteger is JavaScript's Number.MAX_SAFE_INTEGER.
@@ -200,6 +191,18 @@ func (vm *vm) sqlTxnBegin(c *call, token int64) {
 	c.sqlSaves[token] = sqlSave{sess: s, sp: sp}
 }
 
+// sameSession reports whether a and b are one session. A session the
+// host hands out may be a value of a type that cannot be compared (== of
+// such interface values panics): then it cannot tell, and says yes.
+func sameSession(a, b SQLSession) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = true
+		}
+	}()
+	return a == b
+}
+
 // sqlTxnEnd releases (commit) or rolls back transaction token's
 // savepoint, if it has one. A transaction keeps the object's gate, so its
 // session cannot have been replaced; if it was, the writes are beyond
@@ -210,7 +213,7 @@ func (vm *vm) sqlTxnEnd(c *call, token int64, commit bool) {
 		return
 	}
 	delete(c.sqlSaves, token)
-	if c.sql() != save.sess {
+	if !sameSession(c.sql(), save.sess) {
 		vm.throw(vm.hooks.errorCtor, errors.New("the transaction outlived its storage session"))
 	}
 	var err error

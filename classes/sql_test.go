@@ -2,6 +2,7 @@ package classes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -204,6 +205,8 @@ func TestSQLAPI(t *testing.T) {
 			const c = sql.exec("INSERT INTO t (name, score) VALUES (?, ?), (?, ?)", "a", 1.5, "b", 2);
 			return [c.rowsWritten, sql.exec("SELECT * FROM t ORDER BY id").toArray()]`,
 			`[2,[{"id":1,"name":"a","score":1.5},{"id":2,"name":"b","score":2}]]`},
+		{"bindings are the last statement's", artists + `return sql.exec("INSERT INTO artist VALUES (1, 'Dora'); SELECT artistname FROM artist WHERE artistid = ?", 1).one()`,
+			`{"artistname":"Dora"}`},
 		{"next", artists + `const c = sql.exec("SELECT artistname FROM artist ORDER BY artistid");
 			return [c.next(), c.next(), c.next(), c.next()]`,
 			`[{"done":false,"value":{"artistname":"Alice"}},{"done":false,"value":{"artistname":"Bob"}},{"done":false,"value":{"artistname":"Charlie"}},{"done":true,"value":undefined}]`},
@@ -331,22 +334,25 @@ func TestSQLErrors(t *testing.T) {
 	tests := []struct {
 		name, body string
 		want       []string
+		is         error // what the ScriptError wraps, if set
 	}{
-		{"syntax", `sql.exec("SELEC 1")`, []string{`near "SELEC": syntax error`, "SQLITE_ERROR"}},
-		{"no such table", `sql.exec("SELECT * FROM nope")`, []string{"no such table: nope"}},
+		{"syntax", `sql.exec("SELEC 1")`, []string{`near "SELEC": syntax error`, "SQLITE_ERROR"}, nil},
+		{"no such table", `sql.exec("SELECT * FROM nope")`, []string{"no such table: nope"}, nil},
 		{"constraint", `sql.exec("CREATE TABLE u (x UNIQUE)"); sql.exec("INSERT INTO u VALUES (1), (1)")`,
-			[]string{"UNIQUE constraint failed: u.x", "SQLITE_CONSTRAINT"}},
-		{"attach", `sql.exec("ATTACH DATABASE 'x.db' AS x")`, []string{"ATTACH and DETACH are not allowed"}},
-		{"begin", `sql.exec("BEGIN TRANSACTION")`, []string{"BEGIN statements are not allowed", "transactionSync"}},
-		{"savepoint", `sql.exec("SAVEPOINT a")`, []string{"SAVEPOINT, RELEASE and ROLLBACK TO statements are not allowed"}},
-		{"pragma", `sql.exec("PRAGMA journal_mode = DELETE")`, []string{"PRAGMA journal_mode is not allowed"}},
-		{"key-value table", `sql.exec("SELECT * FROM _cf_KV")`, []string{"_cf_* is not allowed"}},
-		{"statement limit", `sql.exec("SELECT " + "1+".repeat(60000) + "1")`, []string{"over the limit of 100000 bytes"}},
+			[]string{"UNIQUE constraint failed: u.x", "SQLITE_CONSTRAINT"}, nil},
+		{"attach", `sql.exec("ATTACH DATABASE 'x.db' AS x")`, []string{"ATTACH and DETACH are not allowed"}, sqlstore.ErrRefused},
+		{"begin", `sql.exec("BEGIN TRANSACTION")`, []string{"BEGIN statements are not allowed", "transactionSync"}, nil},
+		{"savepoint", `sql.exec("SAVEPOINT a")`, []string{"SAVEPOINT, RELEASE and ROLLBACK TO statements are not allowed"}, nil},
+		{"pragma", `sql.exec("PRAGMA journal_mode = DELETE")`, []string{"PRAGMA journal_mode is not allowed"}, nil},
+		{"key-value table", `sql.exec("SELECT * FROM _cf_KV")`, []string{"_cf_* is not allowed"}, nil},
+		{"statement limit", `sql.exec("SELECT " + "1+".repeat(60000) + "1")`, []string{"over the limit of 100000 bytes"}, sqlstore.ErrLimit},
 		{"column limit", `sql.exec("CREATE TABLE w (" + Array.from({length: 101}, (_, i) => "c" + i).join(", ") + ")")`,
-			[]string{"too many columns"}},
-		{"row limit", `sql.exec("INSERT INTO artist VALUES (1, ?)", "x".repeat(2100000))`, []string{"string or blob too big", "SQLITE_TOOBIG"}},
-		{"too many bindings", `sql.exec("SELECT ?", 1, 2)`, []string{"wrong number of bindings"}},
-		{"bad binding", `sql.exec("SELECT ?", {})`, []string{"binding 1 must be a number, string, ArrayBuffer"}},
+			[]string{"too many columns"}, nil},
+		{"row limit", `sql.exec("INSERT INTO artist VALUES (1, ?)", "x".repeat(2100000))`, []string{"string or blob too big", "SQLITE_TOOBIG"}, nil},
+		{"parameters before the last statement", `sql.exec("INSERT INTO artist VALUES (?, 'x'); SELECT 1", 1)`,
+			[]string{"When executing multiple SQL statements in a single call, only the last statement can have parameters"}, nil},
+		{"too many bindings", `sql.exec("SELECT ?", 1, 2)`, []string{"Wrong number of parameter bindings for SQL query"}, nil},
+		{"bad binding", `sql.exec("SELECT ?", {})`, []string{"binding 1 must be a number, string, ArrayBuffer"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -357,6 +363,9 @@ func TestSQLErrors(t *testing.T) {
 				if !strings.Contains(msg, w) {
 					t.Errorf("error %q, want it to contain %q", msg, w)
 				}
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("error %v does not wrap %v", err, tt.is)
 			}
 			if st.sqlCommits != 0 {
 				t.Errorf("a failed call committed")
@@ -381,8 +390,8 @@ func TestSQLNeedsSQLiteClass(t *testing.T) {
 	} {
 		t.Run(body, func(t *testing.T) {
 			_, err := runBody(t, newTestEngine(t, Config{}), newFakeState("obj"), body)
-			if msg := scriptMessage(t, err); !strings.Contains(msg, "new_sqlite_classes") {
-				t.Fatalf("error %q, want it to name new_sqlite_classes", msg)
+			if msg := scriptMessage(t, err); !strings.Contains(msg, "new_sqlite_classes") || !errors.Is(err, ErrNotSQLite) {
+				t.Fatalf("error %q, want ErrNotSQLite naming new_sqlite_classes", msg)
 			}
 		})
 	}
@@ -554,4 +563,48 @@ export class MyDurableObject extends DurableObject {
 		t.Fatalf("committed %v rows", rows)
 	}
 	st.replicasAgree()
+}
+
+// TestSQLInAlarm: an alarm handler of a SQLite-backed object writes SQL,
+// committed with the alarm's own deletion.
+func TestSQLInAlarm(t *testing.T) {
+	st := newSQLState(t, "obj")
+	st.fakeState.alarm, st.fakeState.hasAl = 5, true
+	ref := ClassRef{Name: "A", Version: 1, Program: mustCompile(t, "A", `
+import { DurableObject } from "cloudflare:workers";
+export class A extends DurableObject {
+  alarm(info) {
+    this.ctx.storage.sql.exec("CREATE TABLE fired (retry INTEGER); INSERT INTO fired VALUES (?)", info.retryCount);
+  }
+}`)}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := newTestEngine(t, Config{}).Alarm(ctx, ref, st.object, AlarmInfo{RetryCount: 2, IsRetry: true}, st, st.rpcCommit)
+	st.abort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := st.query("SELECT retry FROM fired"); len(rows) != 1 || rows[0][0] != int64(2) {
+		t.Fatalf("rows %v", rows)
+	}
+	if _, ok := st.Alarm(); ok {
+		t.Error("the alarm is still set after it ran")
+	}
+	st.replicasAgree()
+}
+
+// uncomparable is a session value == cannot compare.
+type uncomparable struct {
+	SQLSession
+	_ []int
+}
+
+func TestSameSession(t *testing.T) {
+	a, b := &sqlstore.Session{}, &sqlstore.Session{}
+	if !sameSession(a, a) || sameSession(a, b) {
+		t.Fatal("sameSession of pointers")
+	}
+	if !sameSession(uncomparable{SQLSession: a}, uncomparable{SQLSession: a}) {
+		t.Fatal("sameSession of values it cannot compare: want true (it cannot tell)")
+	}
 }

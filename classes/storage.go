@@ -275,7 +275,7 @@ func (vm *vm) storageDeleteAlarm(goja.FunctionCall) goja.Value {
 func (vm *vm) txnBegin(fc goja.FunctionCall) goja.Value {
 	c := vm.mustCall()
 	if fc.Argument(0).ToBoolean() && c.sql() == nil {
-		vm.throw(vm.hooks.errorCtor, errNotSQLite)
+		vm.throw(vm.hooks.errorCtor, ErrNotSQLite)
 	}
 	if c.saves == nil {
 		c.saves = make(map[int64]overlay)

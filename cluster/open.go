@@ -105,7 +105,8 @@ func openStores(cfg Config) (Deps, error) {
 		return Deps{}, err
 	}
 	sqlDir := filepath.Join(cfg.DataDir, "sql")
-	sql, err := sqlstore.Open(sqlstore.Config{Dir: sqlDir, Limits: sqlstore.Limits{DatabaseBytes: cfg.SQLMaxDatabaseBytes}})
+	sql, err := sqlstore.Open(sqlstore.Config{Dir: sqlDir, MaxOpen: cfg.SQLOpenDatabases,
+		Limits: sqlstore.Limits{DatabaseBytes: cfg.SQLMaxDatabaseBytes}})
 	if err != nil {
 		store.close()
 		bolt.Close()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -77,6 +78,7 @@ func TestSQLStoreUnderDataDir(t *testing.T) {
 	cfg := testConfig("solo", dir)
 	cfg.Peers = []Peer{{ID: "solo", RaftAddr: "127.0.0.1:0"}}
 	cfg.SQLMaxDatabaseBytes = 1 << 20
+	cfg.SQLOpenDatabases = 3
 	n, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +88,12 @@ func TestSQLStoreUnderDataDir(t *testing.T) {
 	st := n.FSM().SQL()
 	if got := st.Limits().DatabaseBytes; got != 1<<20 {
 		t.Fatalf("database limit %d, want %d", got, 1<<20)
+	}
+	for i := range 5 {
+		proposeSQL(t, n, fsm.ClassObject("app:Counter", fmt.Sprint("other-", i)), "CREATE TABLE t (v)")
+	}
+	if got := st.OpenHandles(); got > 3 {
+		t.Fatalf("%d databases open, want at most 3", got)
 	}
 	object := fsm.ClassObject("app:Counter", "c1")
 	proposeSQL(t, n, object, "CREATE TABLE t (v)", "INSERT INTO t VALUES (1)")
@@ -116,8 +124,8 @@ func TestSQLStoreUnderDataDir(t *testing.T) {
 	if got := sqlCount(t, n2, object); got != 2 {
 		t.Fatalf("%d rows after the restart, want 2", got)
 	}
-	if in, sk := n2.FSM().SQLRestoreStats(); in != 0 || sk != 1 {
-		t.Fatalf("restart installed %d and skipped %d databases; want 0 and 1", in, sk)
+	if in, sk := n2.FSM().SQLRestoreStats(); in != 0 || sk != 6 {
+		t.Fatalf("restart installed %d and skipped %d databases; want 0 and 6", in, sk)
 	}
 	after, err := os.Stat(n2.FSM().SQL().Path(object))
 	if err != nil || !os.SameFile(info, after) {

@@ -70,6 +70,10 @@ type Config struct {
 	// object (Cloudflare's 10 GB by default): past it, its writes fail
 	// with an error naming the limit, and reads go on.
 	SQLMaxDatabaseBytes int64
+	// SQLOpenDatabases bounds the SQLite-backed objects' databases a node
+	// keeps open; a call of an object whose database was closed opens it
+	// again, which costs far more than the call's statements.
+	SQLOpenDatabases int
 
 	SnapshotThreshold uint64        // log entries between snapshots
 	TrailingLogs      uint64        // log entries kept after a snapshot
@@ -184,6 +188,7 @@ func Default() Config {
 		RaftAddr:            "127.0.0.1:9081",
 		WALSegmentBytes:     64 << 20,
 		SQLMaxDatabaseBytes: 10 << 30,
+		SQLOpenDatabases:    64,
 		SnapshotThreshold:   8192,
 		TrailingLogs:        10240,
 		SnapshotInterval:    30 * time.Second,

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ncruces/go-sqlite3"
 )
 
 // sqlProject is a Worker and a SQLite-backed class whose SQL is the
@@ -74,4 +76,42 @@ func TestSQLThroughAWorker(t *testing.T) {
 			t.Fatalf("%s keeps databases %v (%v), want the object's one", nd.id, dbs, err)
 		}
 	}
+}
+
+// kvKeys counts the key-value pairs the SQLite-backed objects of nd hold:
+// the rows of _cf_KV in each database under its data directory's sql/,
+// read from this process while the node runs (SQLite's WAL lets a
+// reader in beside the node's connections; it sees what is committed).
+func kvKeys(nd *node) (int, error) {
+	dbs, err := filepath.Glob(filepath.Join(nd.dataDir, "sql", "*.db"))
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, db := range dbs {
+		n, err := kvKeysOf(db)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// kvKeysOf counts the rows of _cf_KV in the database file db.
+func kvKeysOf(db string) (int, error) {
+	c, err := sqlite3.OpenFlags(db, sqlite3.OPEN_READONLY)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	st, _, err := c.Prepare("SELECT count(*) FROM _cf_KV")
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	if !st.Step() {
+		return 0, st.Err()
+	}
+	return st.ColumnInt(0), nil
 }

@@ -39,6 +39,9 @@ type snapshotHeader struct {
 	// script records (issue 22, sqlsnap.go); snapshots without it read
 	// as having none.
 	SQL int `msgpack:"sql,omitempty"`
+	// SQLStore is the identity (sqlstore.Store.ID) of the store the
+	// databases were streamed from, when there are any.
+	SQLStore string `msgpack:"sqlstore,omitempty"`
 }
 
 // snapshot is a point-in-time copy of a Machine's state. The store and the
@@ -123,6 +126,9 @@ func (s *snapshot) write(w io.Writer) error {
 	enc := msgpack.NewEncoder(bw)
 	h := snapshotHeader{V: snapshotVersion, Applied: s.applied, Members: s.members, Idem: s.idem.len(), Keys: s.store.Len(),
 		Classes: s.cls.classes.Len(), Alarms: s.cls.alarmOf.Len(), Scripts: s.scr.scripts.Len(), SQL: s.sqlObjects.Len()}
+	if h.SQL > 0 && s.sqlStore != nil {
+		h.SQLStore = s.sqlStore.ID()
+	}
 	if err := enc.Encode(&h); err != nil {
 		return fmt.Errorf("write snapshot header: %w", err)
 	}
@@ -224,7 +230,7 @@ func readSnapshot(r io.Reader, sql sqlReader) (*snapshot, error) {
 	if err := s.scr.read(dec, h.Scripts); err != nil {
 		return nil, err
 	}
-	names, err := readSQL(dec, h.SQL, sql)
+	names, err := readSQL(dec, h.SQL, h.SQLStore, sql)
 	if err != nil {
 		return nil, err
 	}

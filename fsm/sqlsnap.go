@@ -126,11 +126,13 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 }
 
 // sqlReader is what reading a snapshot does with each database: install
-// it, or read past it. It returns the set of objects' names.
-type sqlReader func(rec *sqlObjectRecord, db io.Reader) error
+// it, or read past it. from is the identity of the store it was streamed
+// from.
+type sqlReader func(from string, rec *sqlObjectRecord, db io.Reader) error
 
-// readSQL reads n databases, giving each to use.
-func readSQL(dec *msgpack.Decoder, n int, use sqlReader) ([]string, error) {
+// readSQL reads n databases streamed from store from, giving each to use,
+// and returns their objects' names.
+func readSQL(dec *msgpack.Decoder, n int, from string, use sqlReader) ([]string, error) {
 	names := make([]string, 0, n)
 	for i := 0; i < n; i++ {
 		var rec sqlObjectRecord
@@ -138,7 +140,7 @@ func readSQL(dec *msgpack.Decoder, n int, use sqlReader) ([]string, error) {
 			return nil, fmt.Errorf("read database %d: %w", i, err)
 		}
 		cr := &chunkReader{dec: dec}
-		if err := use(&rec, cr); err != nil {
+		if err := use(from, &rec, cr); err != nil {
 			return nil, fmt.Errorf("read database of %s: %w", rec.Object, err)
 		}
 		if _, err := io.Copy(io.Discard, cr); err != nil { // what use left
@@ -150,20 +152,28 @@ func readSQL(dec *msgpack.Decoder, n int, use sqlReader) ([]string, error) {
 }
 
 // skipSQL reads past a database.
-func skipSQL(_ *sqlObjectRecord, db io.Reader) error {
+func skipSQL(_ string, _ *sqlObjectRecord, db io.Reader) error {
 	_, err := io.Copy(io.Discard, db)
 	return err
 }
 
 // installSQL is Restore's sqlReader: it installs a database unless the
-// node's own already holds its applied position or a later one.
-func (m *Machine) installSQL(rec *sqlObjectRecord, db io.Reader) error {
+// node's own already holds its applied position or a later one. A
+// snapshot this store wrote (a restart) is not even checked, database by
+// database: Freeze made each recorded state durable, and a database never
+// goes back, so the file, if there, holds it — opening 10,000 databases
+// to ask would take a restart tens of seconds.
+func (m *Machine) installSQL(from string, rec *sqlObjectRecord, db io.Reader) error {
 	st := m.opts.SQL
 	if st == nil {
 		return errors.New("the snapshot holds SQLite-backed objects, but this node has no SQL store")
 	}
 	m.sqlMu.Lock() // no Persist streams it meanwhile
 	defer m.sqlMu.Unlock()
+	if from != "" && from == st.ID() && st.Has(rec.Object) {
+		m.sqlSkipped.Add(1)
+		return nil
+	}
 	local, err := st.Applied(rec.Object)
 	if err != nil {
 		return err

@@ -172,6 +172,9 @@ func TestSQLRestoreSkipsWhatIsOnDisk(t *testing.T) {
 	if in, sk := b.SQLRestoreStats(); in != 0 || sk != 2 {
 		t.Fatalf("installed %d, skipped %d databases; want 0 and 2", in, sk)
 	}
+	if n := st2.OpenHandles(); n != 0 {
+		t.Fatalf("restoring its own snapshot opened %d databases, want none", n)
+	}
 	after, err := os.Stat(st2.Path(a))
 	if err != nil || !os.SameFile(before, after) {
 		t.Fatalf("the database file was replaced (%v)", err)
@@ -190,6 +193,16 @@ func TestSQLRestoreSkipsWhatIsOnDisk(t *testing.T) {
 	}
 	fx.replay(c, int(c.LastApplied())+1)
 	sameState(t, ref, c)
+
+	// Another node's store whose databases are as new: checked, kept.
+	d := New(Options{SQL: openSQL(t)})
+	fx.replay(d, 1)
+	restore(t, d, snap)
+	if in, sk := d.SQLRestoreStats(); in != 0 || sk != 2 {
+		t.Fatalf("installed %d, skipped %d databases; want 0 and 2", in, sk)
+	}
+	fx.replay(d, int(d.LastApplied())+1)
+	sameState(t, ref, d)
 }
 
 // TestSQLSnapshotWithoutStore: a node without an SQL store refuses a

@@ -88,7 +88,7 @@ func (h *Host) onLeader(parent context.Context, class, name string, o runOpts, f
 		return nil, err
 	}
 	object := fsm.ClassObject(class, name)
-	r := &run{h: h, ctx: ctx, ref: ref, object: object, state: h.newState(ctx, class, object),
+	r := &run{h: h, ctx: ctx, ref: ref, object: object, state: h.newState(ctx, class, object, term),
 		term: term, idemKey: o.idemKey, fired: o.fired}
 	err = fn(r)
 	if s, ok := r.state.(*sqlState); ok {

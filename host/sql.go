@@ -114,8 +114,9 @@ func (ss *sqlSessions) settle(ctx context.Context, node Raft, object string) err
 // has it (alarms), and its database through a session of the leader's.
 type sqlState struct {
 	objectState
-	h   *Host
-	ctx context.Context
+	h    *Host
+	ctx  context.Context
+	term uint64 // the run's: no session begins in another
 
 	// mu guards the session: the engine uses it from the call's
 	// goroutine, leadership(false) may end it from another.
@@ -165,6 +166,12 @@ func (s *sqlState) begin() error {
 	}
 	s.sess = sess
 	s.h.sql.add(s)
+	// Registered first, checked after: a leadership lost before this
+	// check is seen here, one lost after it ends the session (endAll).
+	if !s.h.node.IsLeader() || s.h.node.Term() != s.term {
+		_ = s.rollbackLocked()
+		return errSessionEnded
+	}
 	return nil
 }
 
@@ -320,12 +327,12 @@ func (h *Host) sqlClass(class string) bool {
 	return false
 }
 
-// newState is the state of a run of object of class: a sqlState for an
-// SQLite-backed class, else the committed key-value storage.
-func (h *Host) newState(ctx context.Context, class, object string) classes.State {
+// newState is the state of a run of object of class in term: a sqlState
+// for an SQLite-backed class, else the committed key-value storage.
+func (h *Host) newState(ctx context.Context, class, object string, term uint64) classes.State {
 	base := objectState{m: h.node.FSM(), object: object}
 	if !h.sqlClass(class) {
 		return base
 	}
-	return &sqlState{objectState: base, h: h, ctx: ctx}
+	return &sqlState{objectState: base, h: h, ctx: ctx, term: term}
 }

@@ -58,7 +58,7 @@ export default {};
 
 // deploySQLScript deploys source as script name, its Counter created by
 // new_sqlite_classes.
-func deploySQLScript(t *testing.T, c *testCluster, n *testNode, name, source string) {
+func deploySQLScript(t testing.TB, c *testCluster, n *testNode, name, source string) {
 	t.Helper()
 	put := &fsm.ScriptPut{Name: name, MainModule: "index.js",
 		Modules:        []fsm.Module{{Name: "index.js", Type: "esm", Content: []byte(source)}},
@@ -238,7 +238,7 @@ func TestSQLSessionEndsWithLeadership(t *testing.T) {
 		t.Fatal(err)
 	}
 	object := sqlObject("c1")
-	st := leader.host.newState(context.Background(), ScriptClass("app", "Counter"), object).(*sqlState)
+	st := leader.host.newState(context.Background(), ScriptClass("app", "Counter"), object, leader.Term()).(*sqlState)
 	sess := st.SQL()
 	if _, err := sess.Exec("INSERT INTO t (v) VALUES (100)"); err != nil {
 		t.Fatal(err)
@@ -257,6 +257,12 @@ func TestSQLSessionEndsWithLeadership(t *testing.T) {
 	if w, err := st.take(); w != nil || err == nil {
 		t.Fatalf("the ended session hands over %v, %v", w, err)
 	}
+	// A run that began before the change begins no session after it.
+	late := leader.host.newState(context.Background(), ScriptClass("app", "Counter"), object, st.term).(*sqlState)
+	if _, err := late.SQL().Exec("SELECT 1"); !errors.Is(err, cluster.ErrNotApplied) {
+		t.Fatalf("a session began on a node that no longer leads: %v", err)
+	}
+	late.end(nil)
 	for _, n := range c.nodes {
 		if got := query(t, n, object, "SELECT sum(v) FROM t"); got[0][0] != int64(3) {
 			t.Fatalf("%s: sum %v, want 3", n.id, got[0][0])

@@ -92,7 +92,7 @@ func TestExecMultipleStatements(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sess.Rollback()
-	res, err := sess.Exec("CREATE TABLE t (v); INSERT INTO t VALUES (1); INSERT INTO t VALUES (?); SELECT sum(v) FROM t;", 41)
+	res, err := sess.Exec("CREATE TABLE t (v); INSERT INTO t VALUES (1); INSERT INTO t VALUES (41); SELECT sum(v) FROM t WHERE v < ?; -- the sum", 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +104,18 @@ func TestExecMultipleStatements(t *testing.T) {
 	}
 	if _, err := sess.Exec("SELECT ?; SELECT ?", 1, 2); err == nil {
 		t.Error("bindings for two statements: accepted")
+	}
+	// As on Cloudflare, the bindings are the last statement's: an
+	// earlier one with parameters is refused before it runs.
+	_, err = sess.Exec("INSERT INTO t VALUES (?); SELECT 1", 5)
+	if err == nil || !strings.Contains(err.Error(), "only the last statement can have parameters") {
+		t.Errorf("parameters in a statement before the last: %v", err)
+	}
+	if _, err := sess.Exec("INSERT INTO t VALUES (7); SELECT 1", 5); err == nil || !strings.Contains(err.Error(), "Wrong number of parameter bindings") {
+		t.Errorf("a binding for a last statement without parameters: %v", err)
+	}
+	if res, err := sess.Exec("SELECT count(*) FROM t WHERE v IN (5, 7)"); err != nil || res.Rows[0][0] != int64(1) {
+		t.Errorf("rows of the refused queries: %v, %v; want only the 7 of the statement before the last", res, err)
 	}
 	if _, err := sess.Exec("SELECT 1", 1); err == nil {
 		t.Error("a binding for a query without parameters: accepted")
@@ -152,5 +164,38 @@ func TestBindingOverRowLimit(t *testing.T) {
 	_, err = sess.Exec("SELECT ?", strings.Repeat("x", 1001))
 	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "limited in size") || !strings.Contains(err.Error(), "SQLITE_TOOBIG") {
 		t.Fatalf("error %v; want ErrLimit saying why", err)
+	}
+}
+
+// TestDatabaseSizeShrinks: the size a session reports counts the pages
+// in use, as Cloudflare's databaseSize does: deleting rows lowers it.
+func TestDatabaseSizeShrinks(t *testing.T) {
+	s := open(t, Config{})
+	sess, err := s.Begin("o", Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Rollback()
+	size := func() int64 {
+		t.Helper()
+		n, err := sess.DatabaseSize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := sess.Exec("CREATE TABLE t (b)"); err != nil {
+		t.Fatal(err)
+	}
+	empty := size()
+	if _, err := sess.Exec("INSERT INTO t VALUES (zeroblob(200000))"); err != nil {
+		t.Fatal(err)
+	}
+	full := size()
+	if _, err := sess.Exec("DELETE FROM t"); err != nil {
+		t.Fatal(err)
+	}
+	if after := size(); full < empty+150000 || after > empty {
+		t.Fatalf("sizes: empty %d, with 200 kB %d, after the delete %d; want the delete to give the space back", empty, full, after)
 	}
 }

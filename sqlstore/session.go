@@ -134,10 +134,11 @@ func (sess *Session) Exec(query string, args ...any) (*Result, error) {
 	return sess.execAll(query, norm)
 }
 
-// execAll runs each statement of query in turn.
+// execAll runs each statement of query in turn. As on Cloudflare, the
+// bindings are the last statement's: an earlier one with parameters is
+// refused, before it runs.
 func (sess *Session) execAll(query string, args []any) (*Result, error) {
 	res := &Result{}
-	bound := false
 	for rest := query; !isBlank(rest); {
 		st, tail, cached, err := sess.h.prepare(rest)
 		if err != nil {
@@ -147,12 +148,15 @@ func (sess *Session) execAll(query string, args []any) (*Result, error) {
 			break
 		}
 		var use []any
-		if st.BindCount() > 0 {
-			if bound {
-				closeUncached(st, cached)
-				return nil, &Error{Code: sqlite3.RANGE, Msg: "bindings apply to one statement of a query; run the statements one by one"}
+		if n := st.BindCount(); n > 0 || len(args) > 0 {
+			if sess.h.hasStatement(tail) {
+				if n > 0 {
+					closeUncached(st, cached)
+					return nil, &Error{Code: sqlite3.RANGE, Msg: "When executing multiple SQL statements in a single call, only the last statement can have parameters"}
+				}
+			} else {
+				use = args
 			}
-			bound, use = true, args
 		}
 		// The statement's own text: a Stmt's SQL() is all the text it
 		// was prepared from, the statements after it included.
@@ -167,10 +171,25 @@ func (sess *Session) execAll(query string, args []any) (*Result, error) {
 		res.RowsWritten += one.RowsWritten
 		rest = tail
 	}
-	if !bound && len(args) > 0 {
-		return nil, &Error{Code: sqlite3.RANGE, Msg: fmt.Sprintf("%d bindings given, but the query has no parameters", len(args))}
-	}
 	return res, nil
+}
+
+// hasStatement reports whether sql holds a statement, not only blanks
+// and comments. One that does not compile yet (its table is made by an
+// earlier statement of the query) is a statement too.
+func (h *handle) hasStatement(sql string) bool {
+	if isBlank(sql) {
+		return false
+	}
+	st, _, cached, err := h.prepare(sql)
+	if err != nil {
+		return true
+	}
+	if st == nil {
+		return false
+	}
+	closeUncached(st, cached)
+	return true
 }
 
 func closeUncached(st *sqlite3.Stmt, cached bool) {
@@ -185,7 +204,7 @@ func closeUncached(st *sqlite3.Stmt, cached bool) {
 func (sess *Session) execOne(st *sqlite3.Stmt, text string, args []any) (*Result, error) {
 	h := sess.h
 	if n := st.BindCount(); n != len(args) {
-		return nil, &Error{Code: sqlite3.RANGE, Msg: fmt.Sprintf("wrong number of bindings: the statement takes %d, %d given", n, len(args))}
+		return nil, &Error{Code: sqlite3.RANGE, Msg: fmt.Sprintf("Wrong number of parameter bindings for SQL query: the statement takes %d, %d given", n, len(args))}
 	}
 	readOnly := st.ReadOnly()
 	if !readOnly && sess.readOnly {
@@ -339,10 +358,12 @@ func (h *handle) pageSize() int64 {
 	return n
 }
 
-// size is the database's size in bytes: its pages times their size.
+// size is the database's size in bytes as Cloudflare reports it: the
+// pages in use (not those on the free list, which the next writes reuse)
+// times their size, so it shrinks when rows are deleted.
 func (h *handle) size() (int64, error) {
 	var n int64
-	_, err := h.internalQuery("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()", func(st *sqlite3.Stmt) error {
+	_, err := h.internalQuery("SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()", func(st *sqlite3.Stmt) error {
 		n = st.ColumnInt64(0)
 		return nil
 	})

@@ -119,13 +119,21 @@ type Frozen struct {
 	dir  string
 }
 
-// Freeze holds object's database at its current state. Close the result.
+// Freeze holds object's database at its current state, which it makes
+// durable first (commits are not synced one by one: synchronous=NORMAL),
+// so that a snapshot that records the state can count on this store's
+// file holding it or a later one, after any crash. Close the result.
 func (s *Store) Freeze(object string) (*Frozen, error) {
 	h, err := s.acquire(object)
 	if err != nil {
 		return nil, err
 	}
 	defer s.release(h) // no command runs between opening and the read
+	// A checkpoint syncs the log first: every commit so far, and so
+	// the state frozen, is on disk, whatever a power cut does after.
+	if _, err := h.internalQuery("PRAGMA wal_checkpoint(PASSIVE)", func(*sqlite3.Stmt) error { return nil }); err != nil {
+		return nil, fmt.Errorf("sqlstore: freeze %s: %w", object, err)
+	}
 	c, err := sqlite3.OpenFlags(h.path, sqlite3.OPEN_READONLY)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: freeze %s: %w", object, err)

@@ -76,6 +76,7 @@ var ErrClosed = errors.New("sqlstore: store closed")
 // calls on one object are serialized by that object's handle.
 type Store struct {
 	cfg   Config
+	id    string // the directory's identity (ID)
 	dates *dateHelper
 
 	mu      sync.Mutex
@@ -97,11 +98,15 @@ func Open(cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("sqlstore: create %s: %w", cfg.Dir, err)
 	}
+	id, err := storeID(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
 	dates, err := newDateHelper()
 	if err != nil {
 		return nil, err
 	}
-	return &Store{cfg: cfg, dates: dates, handles: map[string]*handle{}}, nil
+	return &Store{cfg: cfg, id: id, dates: dates, handles: map[string]*handle{}}, nil
 }
 
 // Close closes every handle; it waits for sessions in progress to end.

@@ -300,7 +300,7 @@ func TestRestrictions(t *testing.T) {
 		{"CREATE INDEX i ON _cf_KV (value)", nil, ErrRefused, "_cf_"},
 		{"DROP TABLE _cf_META", nil, ErrRefused, "_cf_"},
 		{"CREATE TEMP TABLE x (a)", nil, ErrRefused, "replicated"},
-		{"SELECT ?1", []any{1, 2}, nil, "wrong number of bindings"},
+		{"SELECT ?1", []any{1, 2}, nil, "Wrong number of parameter bindings"},
 		{"SELECT " + strings.Repeat("?,", 100) + "?", make([]any, 101), ErrLimit, "too many SQL variables"},
 		{"CREATE TABLE wide (" + columns(101) + ")", nil, ErrLimit, "too many columns"},
 		{"INSERT INTO t VALUES (zeroblob(2000001))", nil, ErrLimit, "too big"},

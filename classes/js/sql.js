@@ -16,49 +16,52 @@
     for (let j = 0; j < names.length; j++) o[names[j]] = raw[j];
     return o;
   }
-  // makeCursor is exec's result: every row is already read (the
-  // statement ran to its end, its writes made), handed out one at a time.
+  // A cursor is exec's result: every row is already read (the statement
+  // ran to its end, its writes made), handed out one at a time. Its
+  // state is under symbols, its methods on the prototype, so that an
+  // exec makes no closures.
+  const CUR = Symbol("cursor");
+  function takeRow(st) { return st.i < st.rows.length ? st.rows[st.i++] : undefined; }
+  class SqlStorageRawIterator {
+    constructor(st) { this[CUR] = st; }
+    next() {
+      const raw = takeRow(this[CUR]);
+      return raw === undefined ? { done: true, value: undefined } : { done: false, value: raw };
+    }
+    toArray() {
+      const st = this[CUR], out = st.rows.slice(st.i);
+      st.i = st.rows.length;
+      return out;
+    }
+    [Symbol.iterator]() { return this; }
+  }
+  class SqlStorageCursor {
+    constructor(st) { this[CUR] = st; }
+    next() {
+      const st = this[CUR], raw = takeRow(st);
+      return raw === undefined ? { done: true, value: undefined } : { done: false, value: rowObject(st.names, raw) };
+    }
+    toArray() {
+      const st = this[CUR], out = [];
+      for (let raw = takeRow(st); raw !== undefined; raw = takeRow(st)) out.push(rowObject(st.names, raw));
+      return out;
+    }
+    one() {
+      const st = this[CUR], raw = takeRow(st);
+      if (raw === undefined) throw new Error(ONE_NONE);
+      if (st.i < st.rows.length) { st.i = st.rows.length; throw new Error(ONE_MANY); }
+      return rowObject(st.names, raw);
+    }
+    raw() { return new SqlStorageRawIterator(this[CUR]); }
+    [Symbol.iterator]() { return this; }
+    get columnNames() { return this[CUR].names.slice(); }
+    get rowsRead() { return this[CUR].rowsRead; }
+    get rowsWritten() { return this[CUR].rowsWritten; }
+  }
+  // makeCursor wraps what the native returns: [columnNames, rows (arrays),
+  // rowsRead, rowsWritten].
   function makeCursor(r) {
-    const names = r.columnNames, rows = r.rows;
-    let i = 0;
-    function take() { return i < rows.length ? rows[i++] : undefined; }
-    const cursor = {
-      next() {
-        const raw = take();
-        return raw === undefined ? { done: true, value: undefined } : { done: false, value: rowObject(names, raw) };
-      },
-      toArray() {
-        const out = [];
-        for (let raw = take(); raw !== undefined; raw = take()) out.push(rowObject(names, raw));
-        return out;
-      },
-      one() {
-        const raw = take();
-        if (raw === undefined) throw new Error(ONE_NONE);
-        if (i < rows.length) { i = rows.length; throw new Error(ONE_MANY); }
-        return rowObject(names, raw);
-      },
-      raw() {
-        const it = {
-          next() {
-            const raw = take();
-            return raw === undefined ? { done: true, value: undefined } : { done: false, value: raw };
-          },
-          toArray() {
-            const out = [];
-            for (let raw = take(); raw !== undefined; raw = take()) out.push(raw);
-            return out;
-          },
-          [Symbol.iterator]() { return it; },
-        };
-        return it;
-      },
-      [Symbol.iterator]() { return cursor; },
-      get columnNames() { return names.slice(); },
-      get rowsRead() { return r.rowsRead; },
-      get rowsWritten() { return r.rowsWritten; },
-    };
-    return cursor;
+    return new SqlStorageCursor({ names: r[0], rows: r[1], rowsRead: r[2], rowsWritten: r[3], i: 0 });
   }
   function makeSql() {
     return Object.freeze({
