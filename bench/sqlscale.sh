@@ -41,10 +41,20 @@ declare -A pid
 
 log() { printf '%s sqlscale.sh: %s\n' "$(date +%T)" "$*" >&2; }
 
-cleanup() {
-	local p
+# stop: SIGTERM to every node, SIGKILL to those still running 20s later
+# (a node stops only once a snapshot it is writing is done).
+stop() {
+	local p deadline=$((SECONDS + 20))
 	for p in "${pid[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pid[@]}"; do wait "$p" 2>/dev/null || true; done
+	for p in "${pid[@]}"; do
+		while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+		kill -KILL "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+}
+
+cleanup() {
+	stop
 	if [ -n "$keep" ]; then log "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
@@ -122,7 +132,8 @@ sampler=$!
 want=$((gb * 1024 * 1024 * 1024))
 start_fill=$SECONDS
 while :; do
-	have=$(du -sb "$tmp/n$lead/sql" | cut -f1)
+	# A snapshot's temporary files come and go while du runs.
+	have=$({ du -sb "$tmp/n$lead/sql" 2>/dev/null || true; } | cut -f1)
 	[ "$have" -ge "$want" ] && break
 	log "the leader's databases hold $((have / 1024 / 1024)) MB"
 	bench -c 16 --op sql-fill --duration 20s --warmup 0s >"$tmp/fill.json"
@@ -145,6 +156,9 @@ kill $sampler 2>/dev/null || true
 follower=$((lead % 3 + 1))
 log "restarting n$follower"
 kill -TERM "${pid[$follower]}"
+deadline=$((SECONDS + 60))
+while kill -0 "${pid[$follower]}" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+kill -KILL "${pid[$follower]}" 2>/dev/null || true
 wait "${pid[$follower]}" 2>/dev/null || true
 t0=$(date +%s%N)
 start "$follower"
