@@ -48,7 +48,7 @@ type Host interface {
 	ServeWebSocket(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request) (*host.CallResult, error)
 	// ResolveScriptClass and RPC: a script's objects (scriptobjects.go).
 	ResolveScriptClass(script, class string) (key string, ns objects.Namespace, err error)
-	RPC(ctx context.Context, class, id, method string, args []byte) (*classes.RPCResult, error)
+	RPC(ctx context.Context, class string, id classes.StubID, method string, args []byte) (*classes.RPCResult, error)
 }
 
 var _ Host = (*host.Host)(nil)

@@ -22,6 +22,7 @@ export class Counter extends DurableObject {
   }
   reset() { return this.ctx.storage.deleteAll(); }
   fail() { throw new RangeError("no way"); }
+  whoami() { return this.ctx.id.name; }
   async fetch(request) {
     return new Response(new URL(request.url).pathname + " " + ((await this.ctx.storage.get("value")) || 0));
   }
@@ -51,6 +52,10 @@ func TestScriptObjectRoutes(t *testing.T) {
 	}
 	if code, body := call(t, http.MethodGet, base+"/some/path", nil, nil); code != 200 || string(body) != "/some/path 6" {
 		t.Fatalf("fetch = %d %s", code, body)
+	}
+	// The object is reached by its name: it sees it as ctx.id.name.
+	if code, body := call(t, http.MethodPost, base+"/rpc/whoami", nil, nil); code != 200 || string(body) != `"card-1"` {
+		t.Fatalf("rpc whoami = %d %s; want 200 \"card-1\"", code, body)
 	}
 	if code, body := call(t, http.MethodPost, base+"/rpc/reset", []byte("[]"), nil); code != 204 || len(body) != 0 {
 		t.Fatalf("rpc reset = %d %s; want 204", code, body)

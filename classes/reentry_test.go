@@ -31,16 +31,18 @@ func (o *engineOutbound) state(id string) *fakeState {
 	return o.sts[id]
 }
 
-func (o *engineOutbound) RPC(ctx context.Context, b int, id, method string, args []byte) (json.RawMessage, error) {
-	st := o.state(id)
-	res, err := o.e.RPC(ctx, o.ref, id, method, args, st, st.apply)
+func (o *engineOutbound) RPC(ctx context.Context, b int, id StubID, method string, args []byte) (json.RawMessage, error) {
+	st := o.state(id.ID)
+	ref := o.ref
+	ref.IDName = id.Name // as the host does once it has checked the name
+	res, err := o.e.RPC(ctx, ref, id.ID, method, args, st, st.apply)
 	if err != nil {
 		return nil, err
 	}
 	return res.Value, nil
 }
 
-func (o *engineOutbound) Fetch(context.Context, int, string, *Request) (*Response, error) {
+func (o *engineOutbound) Fetch(context.Context, int, StubID, *Request) (*Response, error) {
 	return nil, ErrNeverSettled
 }
 
@@ -55,6 +57,7 @@ func (o *engineOutbound) ServiceFetch(context.Context, int, *Request) (*Response
 const reentrantClass = `
 import { DurableObject } from "cloudflare:workers";
 export class Obj extends DurableObject {
+  constructor(ctx, env) { super(ctx, env); this.named = String(ctx.id.name); }
   async callOther(other) {
     await this.ctx.storage.put("before", 1);
     const back = await this.env.NS.getByName(other).callBack(this.ctx.id.toString());
@@ -64,6 +67,12 @@ export class Obj extends DurableObject {
   async hello() { await this.ctx.storage.put("helloed", true); return "hello"; }
   async waitValue() { const v = await new Promise((res) => { this.resolve = res; }); return "got " + v; }
   supply(v) { this.resolve(v); return "supplied"; }
+  whoami() { return [String(this.ctx.id.name), this.named, this.ctx.id.equals(this.env.NS.idFromName("b"))]; }
+  async askOther(name, how) {
+    const ns = this.env.NS;
+    const id = how === "name" ? ns.idFromName(name) : ns.idFromString(ns.idFromName(name).toString());
+    return await ns.get(id).whoami();
+  }
   async fetchOut(url) {
     await this.ctx.storage.put("before", 1);
     const r = await fetch(url);
@@ -92,7 +101,7 @@ func TestReentrantCallBack(t *testing.T) {
 	a := ns.IDFromName("a").String()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res, err := out.RPC(ctx, 0, a, "callOther", []byte(`["b"]`))
+	res, err := out.RPC(ctx, 0, StubID{ID: a}, "callOther", []byte(`["b"]`))
 	if err != nil || string(res) != `"hello after 1"` {
 		t.Fatalf("A → B → A = %s, %v", res, err)
 	}
@@ -117,7 +126,7 @@ func TestReentrantWaitForLaterRequest(t *testing.T) {
 	defer cancel()
 	got := make(chan string, 1)
 	go func() {
-		res, err := out.RPC(ctx, 0, a, "waitValue", nil)
+		res, err := out.RPC(ctx, 0, StubID{ID: a}, "waitValue", nil)
 		if err != nil {
 			got <- err.Error()
 			return
@@ -127,7 +136,7 @@ func TestReentrantWaitForLaterRequest(t *testing.T) {
 	for e.Stats().Calls == 0 {
 		time.Sleep(time.Millisecond) // polls until waitValue holds the gate
 	}
-	if res, err := out.RPC(ctx, 0, a, "supply", []byte(`[42]`)); err != nil || string(res) != `"supplied"` {
+	if res, err := out.RPC(ctx, 0, StubID{ID: a}, "supply", []byte(`[42]`)); err != nil || string(res) != `"supplied"` {
 		t.Fatalf("supply = %s, %v", res, err)
 	}
 	if v := <-got; v != `"got 42"` {
@@ -156,7 +165,7 @@ func TestReentrantFetch(t *testing.T) {
 	defer cancel()
 	got := make(chan string, 1)
 	go func() {
-		res, err := out.RPC(ctx, 0, a, "fetchOut", []byte(`["`+srv.URL+`"]`))
+		res, err := out.RPC(ctx, 0, StubID{ID: a}, "fetchOut", []byte(`["`+srv.URL+`"]`))
 		if err != nil {
 			got <- err.Error()
 			return
@@ -167,7 +176,7 @@ func TestReentrantFetch(t *testing.T) {
 		t.Fatalf("the write before the fetch reads %q in storage as the fetch arrives; want it committed", v)
 	}
 	// The fetch is out and held: another request to the object runs now.
-	if res, err := out.RPC(ctx, 0, a, "hello", nil); err != nil || string(res) != `"hello"` {
+	if res, err := out.RPC(ctx, 0, StubID{ID: a}, "hello", nil); err != nil || string(res) != `"hello"` {
 		t.Fatalf("hello while the fetch is out = %s, %v", res, err)
 	}
 	release <- struct{}{}
@@ -176,5 +185,30 @@ func TestReentrantFetch(t *testing.T) {
 	}
 	if n := e.Instances(); n != 1 {
 		t.Fatalf("%d live instances; want A's", n)
+	}
+}
+
+// An object reached through an id made from a name sees that name as
+// ctx.id.name, in its constructor too; one reached through an id made
+// otherwise does not, until a named call brings the name, which then
+// stays.
+func TestObjectSeesItsIDName(t *testing.T) {
+	_, out, ns := newReentrantEngine(t)
+	a := StubID{ID: ns.IDFromName("a").String()}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ask := func(other, how, want string) {
+		t.Helper()
+		res, err := out.RPC(ctx, 0, a, "askOther", []byte(`["`+other+`","`+how+`"]`))
+		if err != nil || string(res) != want {
+			t.Fatalf("askOther(%s, %s) = %s, %v; want %s", other, how, res, err, want)
+		}
+	}
+	ask("c", "string", `["undefined","undefined",false]`)
+	ask("c", "name", `["c","undefined",false]`)   // built unnamed, named since
+	ask("c", "string", `["c","undefined",false]`) // the name stays
+	ask("b", "name", `["b","b",true]`)
+	if res, err := out.RPC(ctx, 0, a, "whoami", nil); err != nil || string(res) != `["undefined","undefined",false]` {
+		t.Fatalf("a called without a name: whoami = %s, %v", res, err)
 	}
 }

@@ -35,19 +35,27 @@ var workersProgram = sync.OnceValues(func() (*goja.Program, error) {
 })
 
 // Outbound is how a Worker's stubs reach objects; binding is the index of
-// the namespace in WorkerConfig.Namespaces, id the object's 64 hex
-// digits.
+// the namespace in WorkerConfig.Namespaces, id the object's.
 //
 // Error contract: a *ScriptError (the object's code threw: its Name and
 // Message) rejects the caller's promise with that exception; any other
 // error rejects it with an Error carrying its text.
 type Outbound interface {
-	RPC(ctx context.Context, binding int, id, method string, args []byte) (json.RawMessage, error)
-	Fetch(ctx context.Context, binding int, id string, req *Request) (*Response, error)
+	RPC(ctx context.Context, binding int, id StubID, method string, args []byte) (json.RawMessage, error)
+	Fetch(ctx context.Context, binding int, id StubID, req *Request) (*Response, error)
 	// ServiceRPC and ServiceFetch call the Worker of service binding
 	// service (an index in WorkerConfig.Services).
 	ServiceRPC(ctx context.Context, service int, method string, args []byte) (json.RawMessage, error)
 	ServiceFetch(ctx context.Context, service int, req *Request) (*Response, error)
+}
+
+// StubID is the object a stub calls: its id's 64 hex digits and, when
+// the id was made from a name (idFromName, getByName), that name, which
+// the object sees as ctx.id.name once the leader has checked that it
+// derives the id.
+type StubID struct {
+	ID   string
+	Name string
 }
 
 // Namespace is one Durable Object namespace binding of a Worker.

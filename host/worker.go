@@ -164,7 +164,7 @@ func unwrap(err error) error {
 	return err
 }
 
-func (o *outbound) RPC(ctx context.Context, b int, id, method string, args []byte) (json.RawMessage, error) {
+func (o *outbound) RPC(ctx context.Context, b int, id classes.StubID, method string, args []byte) (json.RawMessage, error) {
 	key, err := o.key(b)
 	if err != nil {
 		return nil, err
@@ -180,14 +180,14 @@ func (o *outbound) RPC(ctx context.Context, b int, id, method string, args []byt
 	return res.Value, nil
 }
 
-func (o *outbound) Fetch(ctx context.Context, b int, id string, req *classes.Request) (*classes.Response, error) {
+func (o *outbound) Fetch(ctx context.Context, b int, id classes.StubID, req *classes.Request) (*classes.Response, error) {
 	key, err := o.key(b)
 	if err != nil {
 		return nil, err
 	}
 	var res *CallResult
 	err = retryNotApplied(ctx, func() (err error) {
-		res, err = o.h.Call(ctx, key, id, req, "")
+		res, err = o.h.CallStub(ctx, key, id, req, "")
 		return err
 	})
 	if err != nil {

@@ -42,7 +42,7 @@ func BenchmarkScriptIncrement(b *testing.B) {
 	key, ns, _ := leader.host.ResolveScriptClass("app", "Counter")
 	b.Run("rpc", func(b *testing.B) {
 		run(b, func(ctx context.Context, name string) error {
-			_, err := leader.host.RPC(ctx, key, ns.IDFromName(name).String(), "increment", []byte("[]"))
+			_, err := leader.host.RPC(ctx, key, classes.StubID{ID: ns.IDFromName(name).String()}, "increment", []byte("[]"))
 			return err
 		})
 	})

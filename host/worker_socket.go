@@ -25,5 +25,5 @@ func (h *Host) ServeWorkerSocket(w http.ResponseWriter, r *http.Request, script 
 	if err != nil {
 		return nil, err
 	}
-	return h.ServeWebSocket(w, r, key, u.ID, u.Request)
+	return h.ServeWebSocket(w, r, key, u.ID.ID, u.Request)
 }
