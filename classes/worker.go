@@ -88,6 +88,9 @@ type Worker struct {
 	vms      []*workerVM
 	building int
 	changed  chan struct{}
+	// sockets are the WebSockets the Worker serves itself
+	// (worker_socket.go).
+	sockets socketRegistry
 }
 
 // NewWorker compiles the script's module (esbuild: ESM to an IIFE,
@@ -129,6 +132,8 @@ func (w *Worker) Fetch(ctx context.Context, req *Request, cf json.RawMessage) (*
 // entrypoint is empty.
 func (w *Worker) FetchEntrypoint(ctx context.Context, entrypoint string, req *Request, cf json.RawMessage) (*Response, error) {
 	var resp *Response
+	var socket SocketID
+	var on *workerVM
 	err := w.onRuntime(ctx, func(wv *workerVM, in *instance) error {
 		v, err := in.run(func() (goja.Value, error) {
 			handler, err := wv.entrypoint(entrypoint)
@@ -144,12 +149,23 @@ func (w *Worker) FetchEntrypoint(ctx context.Context, entrypoint string, req *Re
 		if err == nil {
 			v, err = in.settle(v, "the Worker's fetch")
 		}
-		if err != nil {
+		if err == nil {
+			socket, err = w.answerSocket(ctx, in, v)
+		}
+		switch {
+		case err != nil:
 			return err
+		case socket != 0: // its own WebSocket (worker_socket.go)
+			in.call.ws.upgrade, on = socket, wv
+			resp = &Response{Status: 101}
+			return nil
 		}
 		resp, err = in.responseOf(v)
 		return err
 	})
+	if err == nil && socket != 0 {
+		w.chooseSocket(ctx, on, socket)
+	}
 	return resp, err
 }
 
@@ -167,6 +183,7 @@ func (w *Worker) onRuntime(ctx context.Context, body func(wv *workerVM, in *inst
 	}()
 	c := newCall(ctx, nil, &w.cfg)
 	defer c.stop()
+	c.ws = &socketCall{reg: &w.sockets, key: workerSocketKey}
 	in := &instance{vm: wv.vm}
 	if err := wv.vm.takeBefore(ctx); err != nil {
 		return err
@@ -176,7 +193,9 @@ func (w *Worker) onRuntime(ctx context.Context, body func(wv *workerVM, in *inst
 		in.end()
 		wv.vm.give()
 	}()
-	return body(wv, in)
+	err = body(wv, in)
+	w.releaseSockets(c.ws)
+	return err
 }
 
 // take returns the runtime a request runs on, with the request counted

@@ -18,15 +18,18 @@ import (
 // Worker returns that Response, Fetch's caller learns of it from
 // WithUpgrade's function and serves the upgrade through the host's
 // class-socket path (the object's fetch runs then, on the leader). A
-// Worker that changes or replaces that Response, or that answers with
-// a client end of a WebSocketPair of its own, is not supported.
+// Worker that changes or replaces that Response is not supported. A
+// Worker may also answer with a WebSocketPair of its own
+// (worker_socket.go).
 
-// Upgrade is the object socket a Worker answered with: the stub's
-// binding index, the object's id, and the request its fetch gets.
+// Upgrade is the socket a Worker answered with: an object's (the
+// stub's binding index, the object's id, and the request its fetch
+// gets), or, when Socket is set, the Worker's own (worker_socket.go).
 type Upgrade struct {
 	Binding int
 	ID      StubID
 	Request *Request
+	Socket  *WorkerSocket
 }
 
 // upgradeSlot holds the upgrades a request's stubs made and the one the

@@ -311,6 +311,11 @@ func (h *Host) socketClosed(s socket, code int, reason string, clean bool) {
 func (h *Host) closeSockets() {
 	h.engine.CloseSockets(closeRestart, "the node is stopping; reconnect")
 	h.relays.closeAll(closeRestart, "the node is stopping; reconnect")
+	h.workers.mu.Lock()
+	defer h.workers.mu.Unlock()
+	for _, w := range h.workers.m {
+		w.w.CloseSockets(closeRestart, "the node is stopping; reconnect")
+	}
 }
 
 // ServeWebSocket serves an upgrade request to object name of class:
