@@ -395,6 +395,7 @@ func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state Sta
 		return err
 	}
 	c.ws.release() // committed: what the call sent goes out
+	c.io.launch()  // and the calls out it queued and did not await
 	keep = true
 	return nil
 }

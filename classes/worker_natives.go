@@ -118,8 +118,8 @@ func (w *bindings) rpcCall(vm *vm, method string, argv goja.Value, call func(con
 	}
 	c := vm.call
 	p, resolve, reject := vm.rt.NewPromise()
-	c.startIO(func() func() error {
-		res, err := call(c.ctx, args)
+	c.startIO(func(ctx context.Context) func() error {
+		res, err := call(ctx, args)
 		return func() error {
 			if err != nil {
 				return reject(vm.rejection(err))
@@ -208,8 +208,8 @@ func (w *bindings) fetchCall(vm *vm, parts []goja.Value, call func(context.Conte
 	}
 	c := vm.call
 	p, resolve, reject := vm.rt.NewPromise()
-	c.startIO(func() func() error {
-		resp, err := call(c.ctx, req)
+	c.startIO(func(ctx context.Context) func() error {
+		resp, err := call(ctx, req)
 		return func() error {
 			if err != nil {
 				return reject(vm.rejection(err))
