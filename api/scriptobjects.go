@@ -76,7 +76,7 @@ func (s *Server) scriptFetch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.fetchObject(c, key, id.ID, rest, classNotFound)
+	return s.fetchObject(c, key, id, rest, classNotFound)
 }
 
 // scriptRPC serves POST /_scripts/<script>/objects/<Class>/<name>/rpc/<method>.

@@ -19,11 +19,11 @@ func isWebSocketUpgrade(r *http.Request) bool {
 
 // callOrUpgrade runs a call, or serves an upgrade request (then nil,
 // nil means the socket was accepted).
-func (s *Server) callOrUpgrade(ctx context.Context, c echo.Context, class, name string, req *classes.Request, idem string) (*host.CallResult, error) {
+func (s *Server) callOrUpgrade(ctx context.Context, c echo.Context, class string, id classes.StubID, req *classes.Request, idem string) (*host.CallResult, error) {
 	if isWebSocketUpgrade(c.Request()) {
-		return s.serveWebSocket(c, class, name, req)
+		return s.serveWebSocket(c, class, id.ID, req)
 	}
-	return s.classes.Call(ctx, class, name, req, idem)
+	return s.classes.CallStub(ctx, class, id, req, idem)
 }
 
 // serveWebSocket hands an upgrade request to the node: fetch of the
