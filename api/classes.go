@@ -47,7 +47,7 @@ type Host interface {
 	// CallStub runs fetch of an object: a /_classes object by its name
 	// (id.ID), a script's by its id, with the name it was made from.
 	CallStub(ctx context.Context, class string, id classes.StubID, req *classes.Request, idemKey string) (*host.CallResult, error)
-	ServeWebSocket(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request) (*host.CallResult, error)
+	ServeWebSocket(w http.ResponseWriter, r *http.Request, class string, id classes.StubID, req *classes.Request) (*host.CallResult, error)
 	// ResolveScriptClass and RPC: a script's objects (scriptobjects.go).
 	ResolveScriptClass(script, class string) (key string, ns objects.Namespace, err error)
 	RPC(ctx context.Context, class string, id classes.StubID, method string, args []byte) (*classes.RPCResult, error)

@@ -251,7 +251,7 @@ func (f *fakeNode) CallStub(context.Context, string, classes.StubID, *classes.Re
 	return nil, host.ErrClassNotFound
 }
 
-func (f *fakeNode) ServeWebSocket(http.ResponseWriter, *http.Request, string, string, *classes.Request) (*host.CallResult, error) {
+func (f *fakeNode) ServeWebSocket(http.ResponseWriter, *http.Request, string, classes.StubID, *classes.Request) (*host.CallResult, error) {
 	return nil, host.ErrClassNotFound
 }
 

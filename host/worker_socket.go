@@ -38,7 +38,7 @@ func (h *Host) ServeWorkerSocket(w http.ResponseWriter, r *http.Request, script 
 	if err != nil {
 		return nil, err
 	}
-	return h.ServeWebSocket(w, r, key, u.ID.ID, u.Request)
+	return h.ServeWebSocket(w, r, key, u.ID, u.Request)
 }
 
 // serveOwnSocket completes the handshake of a Worker's own socket on w

@@ -20,7 +20,7 @@ export class Counter extends DurableObject {
     this.ctx.acceptWebSocket(server);
     return new Response(null, { status: 101, webSocket: client });
   }
-  async webSocketMessage(ws, msg) { ws.send("echo " + msg + " " + this.ctx.getWebSockets().length); }
+  async webSocketMessage(ws, msg) { ws.send("echo " + msg + " " + this.ctx.getWebSockets().length + " " + this.ctx.id.name); }
 }
 export default {
   async fetch(request, env) { return env.COUNTER.getByName("room").fetch(request); },
@@ -81,7 +81,9 @@ func TestWorkerPassesOnObjectSocket(t *testing.T) {
 	if err := viaFollower.Write(ctx, websocket.MessageText, []byte("hi")); err != nil {
 		t.Fatal(err)
 	}
-	if _, b, err := viaFollower.Read(ctx); err != nil || string(b) != "echo hi 1" {
+	// The object was reached through getByName("room"): the name came
+	// with the relayed socket.
+	if _, b, err := viaFollower.Read(ctx); err != nil || string(b) != "echo hi 1 room" {
 		t.Fatalf("through the follower's Worker: %q, %v", b, err)
 	}
 	// The leader already serves the relayed socket: its cap of 1 is full.
