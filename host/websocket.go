@@ -317,6 +317,9 @@ func (h *Host) closeSockets() {
 	for _, w := range h.workers.m {
 		w.w.CloseSockets(closeRestart, "the node is stopping; reconnect")
 	}
+	for _, w := range h.workers.serving {
+		w.CloseSockets(closeRestart, "the node is stopping; reconnect")
+	}
 }
 
 // ServeWebSocket serves an upgrade request to object id of class (a

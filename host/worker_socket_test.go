@@ -170,6 +170,23 @@ func TestWorkerServesOwnSocket(t *testing.T) {
 		}
 		read(want)
 	}
-	conn.Close(websocket.StatusNormalClosure, "")
+	// A redeploy leaves the socket on the version that accepted it; the
+	// node's stop closes it as its other sockets (1012: reconnect).
+	v2 := deployScript(t, c, leader, "app", ownSocketScript, "L2")
+	c.eventually(5*time.Second, "the redeploy on the follower", func() bool {
+		s, _ := f.Script("app")
+		return s.Version == v2
+	})
+	if resp, err := workerGetTest(t, f, "/"); err != nil || resp.Status != 426 {
+		t.Fatalf("a request to the new version = %v, %v", resp, err)
+	}
+	if err := conn.Write(ctx, websocket.MessageText, []byte("still")); err != nil {
+		t.Fatal(err)
+	}
+	read("echo still")
+	f.host.closeSockets()
+	if _, _, err := conn.Read(ctx); websocket.CloseStatus(err) != closeRestart {
+		t.Fatalf("after the node's stop the client read %v; want close %d", err, closeRestart)
+	}
 	c.eventually(5*time.Second, "the socket's place given back", func() bool { return f.host.sockets.open.Load() == 0 })
 }
