@@ -164,6 +164,14 @@ export default { fetch() { return new Response("svc"); } };
 	if r := upload(t, ts.URL, "svc", svc, svcModule); r.status != http.StatusOK {
 		t.Fatalf("deploy svc: %d %s", r.status, r.body)
 	}
+	// legacy was deployed (before this check) with a class its module
+	// does not export.
+	legacy := node.apply(fsm.KindScriptPut, &fsm.ScriptPut{Name: "legacy", MainModule: "index.js",
+		Modules:    []fsm.Module{{Name: "index.js", Type: "esm", Content: []byte("export default {};\n")}},
+		Migrations: []fsm.Migration{{Tag: "v1", NewClasses: []string{"Counter"}}}})
+	if legacy.Err != nil {
+		t.Fatal(legacy.Err)
+	}
 	bound := counterMeta()
 	bound.Bindings = append(bound.Bindings, client.ScriptBinding{Type: client.BindingService, Name: "ADMIN", Service: "svc", Entrypoint: "Admin"})
 	if r := upload(t, ts.URL, "app", bound, counterModule); r.status != http.StatusOK {
@@ -206,6 +214,9 @@ export default { fetch() { return new Response("svc"); } };
 		{"service binding to its own missing entrypoint", "app", with(func(m *client.ScriptMetadata) {
 			m.Bindings = append(m.Bindings, client.ScriptBinding{Type: client.BindingService, Name: "SELF", Service: "app", Entrypoint: "Gone"})
 		}), counterModule, 400, "service binding SELF: script app does not export entrypoint Gone (it exports Counter)"},
+		{"binding to another script's class it does not export", "third", with(func(m *client.ScriptMetadata) {
+			m.Bindings = append(m.Bindings, client.ScriptBinding{Type: client.BindingDurableObject, Name: "OLD", ClassName: "Counter", ScriptName: "legacy"})
+		}), counterModule, 400, "durable_objects binding OLD: script legacy does not export class Counter (it exports no class)"},
 		{"main module that does not load", "app", counterMeta(), "export class {", 400, "the main module index.js does not load"},
 		{"main module not uploaded", "app", with(func(m *client.ScriptMetadata) { m.MainModule = "main.js" }), counterModule, 400, "main_module"},
 		{"bad compatibility date", "app", with(func(m *client.ScriptMetadata) { m.CompatibilityDate = "2025-13-45" }), counterModule, 400, "compatibility_date"},
