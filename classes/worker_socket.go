@@ -49,7 +49,7 @@ func (s *WorkerSocket) Message(ctx context.Context, binary bool, data []byte) er
 	if s.w.sockets.find(workerSocketKey, s.id) == nil {
 		return nil
 	}
-	return s.w.onSocketRuntime(ctx, s.wv, func(in *instance) error {
+	return s.onRuntime(ctx, func(in *instance) error {
 		rt := in.vm.rt
 		msg := rt.ToValue(string(data))
 		if binary {
@@ -67,7 +67,7 @@ func (s *WorkerSocket) Closed(ctx context.Context, code int, reason string, wasC
 	if s.w.sockets.remove(workerSocketKey, s.id) == nil {
 		return nil
 	}
-	return s.w.onSocketRuntime(ctx, s.wv, func(in *instance) error {
+	return s.onRuntime(ctx, func(in *instance) error {
 		rt := in.vm.rt
 		if !wasClean {
 			if err := in.dispatchSocket(s.id, "error", rt.ToValue("the connection ended without a close frame")); err != nil {
@@ -112,12 +112,15 @@ func (in *instance) dispatchSocket(id SocketID, typ string, args ...goja.Value) 
 	return err
 }
 
-// onSocketRuntime runs body as a request on wv, the runtime that holds
-// the socket's listeners. A runtime retired since (over the memory
-// limit) has lost them: the socket is closed with 1011.
-func (w *Worker) onSocketRuntime(ctx context.Context, wv *workerVM, body func(in *instance) error) error {
+// onRuntime runs body as a request on the runtime that holds the
+// socket's listeners. A runtime retired since (over the memory limit)
+// has lost them: the socket is closed with 1011.
+func (s *WorkerSocket) onRuntime(ctx context.Context, body func(in *instance) error) error {
+	w, wv := s.w, s.wv
 	if wv.vm.retired.Load() {
-		w.CloseSockets(1011, "the Worker's runtime was reset")
+		if e := w.sockets.remove(workerSocketKey, s.id); e != nil {
+			e.sock.Close(1011, "the Worker's runtime was reset")
+		}
 		return nil
 	}
 	c := newCall(ctx, nil, &w.cfg)

@@ -96,6 +96,22 @@ func TestWorkerServesItsOwnWebSocket(t *testing.T) {
 		t.Fatalf("close listeners saw %v, %v", resp, err)
 	}
 
+	// A runtime retired (over the memory limit) has lost its listeners:
+	// each of its sockets is closed with 1011 at its next message.
+	_, u1, _ := open("/chat")
+	_, u2, _ := open("/chat")
+	s1, s2 := &fakeSocket{}, &fakeSocket{}
+	u1.Socket.Attach(s1)
+	u2.Socket.Attach(s2)
+	u1.Socket.wv.vm.retired.Store(true)
+	if err := u1.Socket.Message(ctx, false, []byte("hi")); err != nil || !strings.HasPrefix(s1.closedWith(), "1011") || w.Sockets() != 1 {
+		t.Fatalf("a message on a retired runtime: %v, closed %q, %d sockets left; want 1011 and the other socket kept", err, s1.closedWith(), w.Sockets())
+	}
+	w.CloseSockets(1001, "")
+	if s2.closedWith() != "1001" {
+		t.Fatalf("CloseSockets closed the other socket with %q", s2.closedWith())
+	}
+
 	var se *ScriptError
 	// Not taken: an unaccepted server end, a request that is no
 	// client's upgrade; a pair accepted by a request that answered
