@@ -330,7 +330,7 @@ func TestSQLSessionWaitsForAnUnknownCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	call := func() error {
-		id := objects.NewNamespace("app", "Counter").IDFromName("c1").String()
+		id := classes.StubID{ID: objects.NewNamespace("app", "Counter").IDFromName("c1").String(), Name: "c1"}
 		_, err := h.RPC(context.Background(), ScriptClass("app", "Counter"), id, "increment", []byte("[1]"))
 		return err
 	}
