@@ -44,11 +44,13 @@ type Host interface {
 	DeleteClass(ctx context.Context, name string) (bool, error)
 	Class(name string) (cluster.Class, bool)
 	Classes() []cluster.Class
-	Call(ctx context.Context, class, name string, req *classes.Request, idemKey string) (*host.CallResult, error)
-	ServeWebSocket(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request) (*host.CallResult, error)
+	// CallStub runs fetch of an object: a /_classes object by its name
+	// (id.ID), a script's by its id, with the name it was made from.
+	CallStub(ctx context.Context, class string, id classes.StubID, req *classes.Request, idemKey string) (*host.CallResult, error)
+	ServeWebSocket(w http.ResponseWriter, r *http.Request, class string, id classes.StubID, req *classes.Request) (*host.CallResult, error)
 	// ResolveScriptClass and RPC: a script's objects (scriptobjects.go).
 	ResolveScriptClass(script, class string) (key string, ns objects.Namespace, err error)
-	RPC(ctx context.Context, class, id, method string, args []byte) (*classes.RPCResult, error)
+	RPC(ctx context.Context, class string, id classes.StubID, method string, args []byte) (*classes.RPCResult, error)
 	// QuerySQL and SQLObjects: operators' reads of SQLite-backed
 	// objects (sqlquery.go).
 	QuerySQL(class, id string, q host.SQLQuery) (*host.SQLAnswer, error)
@@ -244,14 +246,14 @@ func (s *Server) callClass(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.fetchObject(c, class, name, rest, classNotFound)
+	return s.fetchObject(c, class, classes.StubID{ID: name}, rest, classNotFound)
 }
 
 // fetchObject runs fetch of object name of class (a class key), with the
 // request's URL made relative to the object (rest: the escaped path
 // after it), and writes its response; notFound is the error when the
 // class is not there.
-func (s *Server) fetchObject(c echo.Context, class, name, rest string, notFound func(string) error) error {
+func (s *Server) fetchObject(c echo.Context, class string, id classes.StubID, rest string, notFound func(string) error) error {
 	r := c.Request()
 	idem, err := s.idempotencyKey(c)
 	if err != nil {
@@ -277,7 +279,7 @@ func (s *Server) fetchObject(c echo.Context, class, name, rest string, notFound 
 	// (a write does not either).
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.CallTimeout)
 	defer cancel()
-	res, err := s.callOrUpgrade(ctx, c, class, name, req, idem)
+	res, err := s.callOrUpgrade(ctx, c, class, id, req, idem)
 	if res == nil && err == nil {
 		return nil // upgraded to a WebSocket, served in the background
 	}

@@ -74,10 +74,10 @@ func (f *fakeClassNode) Classes() []cluster.Class {
 	return out
 }
 
-func (f *fakeClassNode) Call(ctx context.Context, class, name string, req *classes.Request, idemKey string) (*host.CallResult, error) {
+func (f *fakeClassNode) CallStub(ctx context.Context, class string, id classes.StubID, req *classes.Request, idemKey string) (*host.CallResult, error) {
 	f.cmu.Lock()
 	defer f.cmu.Unlock()
-	f.calls = append(f.calls, classCall{class, name, req, idemKey})
+	f.calls = append(f.calls, classCall{class, id.ID, req, idemKey})
 	if _, ok := f.classes[class]; !ok {
 		return nil, host.ErrClassNotFound
 	}

@@ -247,11 +247,11 @@ func (f *fakeNode) Class(string) (cluster.Class, bool) { return cluster.Class{},
 
 func (f *fakeNode) Classes() []cluster.Class { return nil }
 
-func (f *fakeNode) Call(context.Context, string, string, *classes.Request, string) (*host.CallResult, error) {
+func (f *fakeNode) CallStub(context.Context, string, classes.StubID, *classes.Request, string) (*host.CallResult, error) {
 	return nil, host.ErrClassNotFound
 }
 
-func (f *fakeNode) ServeWebSocket(http.ResponseWriter, *http.Request, string, string, *classes.Request) (*host.CallResult, error) {
+func (f *fakeNode) ServeWebSocket(http.ResponseWriter, *http.Request, string, classes.StubID, *classes.Request) (*host.CallResult, error) {
 	return nil, host.ErrClassNotFound
 }
 

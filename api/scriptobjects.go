@@ -37,11 +37,12 @@ func (s *Server) registerScriptObjectRoutes(e *echo.Echo) {
 }
 
 // scriptObjectPath splits /_scripts/<script>/objects/<Class>/<name>/<rest>
-// (escaped): the object's class key and id, and the escaped rest.
-func (s *Server) scriptObjectPath(c echo.Context) (key, id, rest string, err error) {
+// (escaped): the object's class key and id (made from its name), and
+// the escaped rest.
+func (s *Server) scriptObjectPath(c echo.Context) (key string, id classes.StubID, rest string, err error) {
 	script, err := scriptName(c)
 	if err != nil {
-		return "", "", "", err
+		return "", id, "", err
 	}
 	p := c.Request().URL.EscapedPath()
 	_, p, _ = strings.Cut(strings.TrimPrefix(p, "/_scripts/"), "/")
@@ -50,23 +51,23 @@ func (s *Server) scriptObjectPath(c echo.Context) (key, id, rest string, err err
 	rawName, rest, _ := strings.Cut(p, "/")
 	class, err := checkClassName(rawClass)
 	if err != nil {
-		return "", "", "", err
+		return "", id, "", err
 	}
 	name, err := s.decodeObjectName(rawName)
 	if err != nil {
-		return "", "", "", err
+		return "", id, "", err
 	}
 	if err := s.readConsistent(c); err != nil {
-		return "", "", "", err
+		return "", id, "", err
 	}
 	key, ns, err := s.classes.ResolveScriptClass(script, class)
 	if errors.Is(err, host.ErrClassNotFound) {
-		return "", "", "", &apiError{http.StatusNotFound, "script " + script + " has no class " + class}
+		return "", id, "", &apiError{http.StatusNotFound, "script " + script + " has no class " + class}
 	}
 	if err != nil {
-		return "", "", "", err
+		return "", id, "", err
 	}
-	return key, ns.IDFromName(name).String(), rest, nil
+	return key, classes.StubID{ID: ns.IDFromName(name).String(), Name: name}, rest, nil
 }
 
 // scriptFetch serves ANY /_scripts/<script>/objects/<Class>/<name>/<path…>.

@@ -22,8 +22,11 @@ export class Counter extends DurableObject {
   }
   reset() { return this.ctx.storage.deleteAll(); }
   fail() { throw new RangeError("no way"); }
+  whoami() { return this.ctx.id.name; }
   async fetch(request) {
-    return new Response(new URL(request.url).pathname + " " + ((await this.ctx.storage.get("value")) || 0));
+    const path = new URL(request.url).pathname;
+    if (path === "/id-name") return new Response(String(this.ctx.id.name));
+    return new Response(path + " " + ((await this.ctx.storage.get("value")) || 0));
   }
 }
 export default { fetch() { return new Response("worker"); } };
@@ -51,6 +54,14 @@ func TestScriptObjectRoutes(t *testing.T) {
 	}
 	if code, body := call(t, http.MethodGet, base+"/some/path", nil, nil); code != 200 || string(body) != "/some/path 6" {
 		t.Fatalf("fetch = %d %s", code, body)
+	}
+	// The object is reached by its name: it sees it as ctx.id.name, by
+	// RPC and by fetch.
+	if code, body := call(t, http.MethodPost, base+"/rpc/whoami", nil, nil); code != 200 || string(body) != `"card-1"` {
+		t.Fatalf("rpc whoami = %d %s; want 200 \"card-1\"", code, body)
+	}
+	if code, body := call(t, http.MethodGet, n.url+"/_scripts/app/objects/Counter/card-5/id-name", nil, nil); code != 200 || string(body) != "card-5" {
+		t.Fatalf("fetch of ctx.id.name = %d %s; want 200 card-5", code, body)
 	}
 	if code, body := call(t, http.MethodPost, base+"/rpc/reset", []byte("[]"), nil); code != 204 || len(body) != 0 {
 		t.Fatalf("rpc reset = %d %s; want 204", code, body)

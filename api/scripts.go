@@ -120,6 +120,9 @@ func (h *scriptRoutes) deploy(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := h.checkExports(c, put); err != nil {
+		return err
+	}
 	d, err := h.node.DeployScript(c.Request().Context(), put)
 	if err != nil {
 		return refused(http.StatusBadRequest, err)

@@ -155,6 +155,28 @@ func TestScriptUploadRefusals(t *testing.T) {
 	if r := upload(t, ts.URL, "other", other, counterModule); r.status != http.StatusOK {
 		t.Fatalf("deploy other: %d %s", r.status, r.body)
 	}
+	// svc exports the entrypoint Admin, a WorkerEntrypoint.
+	svc := client.ScriptMetadata{MainModule: "index.js", CompatibilityDate: "2025-04-01"}
+	const svcModule = `import { WorkerEntrypoint } from "cloudflare:workers";
+export class Admin extends WorkerEntrypoint { ping() { return "pong"; } }
+export default { fetch() { return new Response("svc"); } };
+`
+	if r := upload(t, ts.URL, "svc", svc, svcModule); r.status != http.StatusOK {
+		t.Fatalf("deploy svc: %d %s", r.status, r.body)
+	}
+	// legacy was deployed (before this check) with a class its module
+	// does not export.
+	legacy := node.apply(fsm.KindScriptPut, &fsm.ScriptPut{Name: "legacy", MainModule: "index.js",
+		Modules:    []fsm.Module{{Name: "index.js", Type: "esm", Content: []byte("export default {};\n")}},
+		Migrations: []fsm.Migration{{Tag: "v1", NewClasses: []string{"Counter"}}}})
+	if legacy.Err != nil {
+		t.Fatal(legacy.Err)
+	}
+	bound := counterMeta()
+	bound.Bindings = append(bound.Bindings, client.ScriptBinding{Type: client.BindingService, Name: "ADMIN", Service: "svc", Entrypoint: "Admin"})
+	if r := upload(t, ts.URL, "app", bound, counterModule); r.status != http.StatusOK {
+		t.Fatalf("a binding to an exported entrypoint: %d %s", r.status, r.body)
+	}
 	with := func(f func(*client.ScriptMetadata)) client.ScriptMetadata {
 		m := counterMeta()
 		f(&m)
@@ -184,6 +206,18 @@ func TestScriptUploadRefusals(t *testing.T) {
 			m.Bindings = m.Bindings[1:]
 			m.Migrations = append(m.Migrations, client.ScriptMigration{Tag: "v2", DeletedClasses: []string{"Counter"}})
 		}), counterModule, 400, "still bound by script other (durable_objects binding FAR)"},
+		{"binding to a class the module does not export", "app", counterMeta(),
+			"export class Other {}\nexport default {};\n", 400, "durable_objects binding COUNTER: script app does not export class Counter (it exports Other)"},
+		{"service binding to an entrypoint the script does not export", "app", with(func(m *client.ScriptMetadata) {
+			m.Bindings = append(m.Bindings, client.ScriptBinding{Type: client.BindingService, Name: "ADMIN", Service: "svc", Entrypoint: "Nope"})
+		}), counterModule, 400, "service binding ADMIN: script svc does not export entrypoint Nope (it exports Admin)"},
+		{"service binding to its own missing entrypoint", "app", with(func(m *client.ScriptMetadata) {
+			m.Bindings = append(m.Bindings, client.ScriptBinding{Type: client.BindingService, Name: "SELF", Service: "app", Entrypoint: "Gone"})
+		}), counterModule, 400, "service binding SELF: script app does not export entrypoint Gone (it exports Counter)"},
+		{"binding to another script's class it does not export", "third", with(func(m *client.ScriptMetadata) {
+			m.Bindings = append(m.Bindings, client.ScriptBinding{Type: client.BindingDurableObject, Name: "OLD", ClassName: "Counter", ScriptName: "legacy"})
+		}), counterModule, 400, "durable_objects binding OLD: script legacy does not export class Counter (it exports no class)"},
+		{"main module that does not load", "app", counterMeta(), "export class {", 400, "the main module index.js does not load"},
 		{"main module not uploaded", "app", with(func(m *client.ScriptMetadata) { m.MainModule = "main.js" }), counterModule, 400, "main_module"},
 		{"bad compatibility date", "app", with(func(m *client.ScriptMetadata) { m.CompatibilityDate = "2025-13-45" }), counterModule, 400, "compatibility_date"},
 		{"unknown binding type", "app", with(func(m *client.ScriptMetadata) {

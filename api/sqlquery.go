@@ -59,7 +59,7 @@ func (s *Server) querySQL(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.runSQLQuery(c, key, id, in)
+	return s.runSQLQuery(c, key, id.ID, in)
 }
 
 // querySQLObject serves POST /_sql/query.

@@ -54,7 +54,7 @@ type fakeSocketNode struct {
 	*fakeClassNode
 }
 
-func (f fakeSocketNode) ServeWebSocket(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request) (*host.CallResult, error) {
+func (f fakeSocketNode) ServeWebSocket(w http.ResponseWriter, r *http.Request, class string, id classes.StubID, req *classes.Request) (*host.CallResult, error) {
 	c, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return nil, nil

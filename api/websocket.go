@@ -19,17 +19,17 @@ func isWebSocketUpgrade(r *http.Request) bool {
 
 // callOrUpgrade runs a call, or serves an upgrade request (then nil,
 // nil means the socket was accepted).
-func (s *Server) callOrUpgrade(ctx context.Context, c echo.Context, class, name string, req *classes.Request, idem string) (*host.CallResult, error) {
+func (s *Server) callOrUpgrade(ctx context.Context, c echo.Context, class string, id classes.StubID, req *classes.Request, idem string) (*host.CallResult, error) {
 	if isWebSocketUpgrade(c.Request()) {
-		return s.serveWebSocket(c, class, name, req)
+		return s.serveWebSocket(c, class, id, req)
 	}
-	return s.classes.Call(ctx, class, name, req, idem)
+	return s.classes.CallStub(ctx, class, id, req, idem)
 }
 
 // serveWebSocket hands an upgrade request to the node: fetch of the
 // object runs on the leader; when it accepts a WebSocket the handshake is
 // done and serveWebSocket returns nil, nil; otherwise it returns fetch's
 // answer or the error, which callClass answers as for any call.
-func (s *Server) serveWebSocket(c echo.Context, class, name string, req *classes.Request) (*host.CallResult, error) {
-	return s.classes.ServeWebSocket(c.Response(), c.Request(), class, name, req)
+func (s *Server) serveWebSocket(c echo.Context, class string, id classes.StubID, req *classes.Request) (*host.CallResult, error) {
+	return s.classes.ServeWebSocket(c.Response(), c.Request(), class, id, req)
 }

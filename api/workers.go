@@ -28,7 +28,9 @@ import (
 // the object's fetch runs on the leader and the client's connection is
 // joined to its socket (relayed from a follower), counted in the node's
 // socket cap (503 over it). The listener has no tokens, so no per-token
-// rule applies. A Worker's own WebSocketPair is not passed on.
+// rule applies. A Worker that answers with a WebSocketPair of its own
+// (server.accept() and its listeners) serves the socket on this node,
+// counted in the same cap.
 //
 // Answers of its own, as problem+json: 404 when no script serves the
 // route, 413 for a body over the limit, 500 when the Worker threw (the

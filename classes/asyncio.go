@@ -1,9 +1,11 @@
 package classes
 
 import (
-	"github.com/dop251/goja"
+	"context"
 	"sync"
 	"time"
+
+	"github.com/dop251/goja"
 )
 
 // Asynchronous I/O of a call (issue 20): what a call awaits that Go does
@@ -17,10 +19,11 @@ import (
 // ioQueue is a call's I/O in flight and the completions that came back.
 type ioQueue struct {
 	pending int // started and not yet run; the turn guards it
-	// queued are works not yet started by a call that may lend its
-	// gate (reentry.go): the event loop starts them (launch) once the
-	// call's writes so far are committed, so none leaves before them.
-	// Other calls (a Worker's) start them at once.
+	// queued are works not yet started: a reentrant class's call
+	// (reentry.go) that cannot commit its writes so far where it makes
+	// the call (a fetch, or within transaction()) queues them, and they
+	// leave (launch) once those writes are committed — at its next wait
+	// for I/O, or after its final commit.
 	queued []func()
 	mu     sync.Mutex
 	ready  []func() error
@@ -31,14 +34,27 @@ type ioQueue struct {
 // the runtime within the call's event loop; an error it returns (a
 // JavaScript callback's) fails the call. A call that ends first drops
 // the completion.
-func (c *call) startIO(work func() func() error) {
+//
+// The work leaves at once, awaited or not, as on Cloudflare: a
+// reentrant class's RPC first commits its writes so far (commitSoFar),
+// so that nothing leaves before the writes it follows are durable; one
+// that cannot commit here queues it (ioQueue.queued). The work's context
+// is the call's without its cancellation (its deadline stays): a call
+// that returns without awaiting it does not stop it.
+func (c *call) startIO(work func(ctx context.Context) func() error) {
 	if c.io.signal == nil {
 		c.io.signal = make(chan struct{}, 1)
 	}
 	c.io.pending++
 	q := &c.io
 	run := func() {
-		done := work()
+		ctx := context.WithoutCancel(c.ctx)
+		if d, ok := c.ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, d)
+			defer cancel()
+		}
+		done := work(ctx)
 		q.mu.Lock()
 		q.ready = append(q.ready, done)
 		q.mu.Unlock()
@@ -47,11 +63,34 @@ func (c *call) startIO(work func() func() error) {
 		default:
 		}
 	}
-	if c.reentry == nil {
-		go run() // nothing to commit first: it leaves now, awaited or not
-		return
+	switch {
+	case c.reentry == nil: // nothing to commit first (a Worker's call)
+		go run()
+	case c.canLend():
+		if err := c.commitSoFar(); err != nil {
+			// The call fails with the commit's error as soon as its
+			// JavaScript runs on; the work never leaves.
+			c.interrupt(err)
+			return
+		}
+		go run()
+	default:
+		q.queued = append(q.queued, run)
 	}
-	q.queued = append(q.queued, run)
+}
+
+// commitSoFar commits the writes the call made so far as one Effects,
+// with the runtime's turn held (the call is within its JavaScript).
+func (c *call) commitSoFar() error {
+	eff := c.ov.effects()
+	if eff.Empty() {
+		return nil
+	}
+	if err := c.reentry.commit(eff); err != nil {
+		return err
+	}
+	c.ov = overlay{}
+	return nil
 }
 
 // launch starts the queued works.

@@ -50,6 +50,11 @@
 // (a script's) open the object's gate while they await another object or
 // a promise only another request can settle, committing their writes so
 // far first (reentry.go); other calls keep the gate as described above.
+// A stub's id made from a name carries it (StubID), and a script's object
+// sees it as ctx.id.name once its caller checked it (ClassRef.IDName). A
+// Worker answering a client's upgrade passes on an object's socket
+// (worker_upgrade.go) or serves a WebSocketPair of its own, whose
+// listeners run on the runtime that accepted it (worker_socket.go).
 //
 // # SQLite-backed objects
 //

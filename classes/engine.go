@@ -82,6 +82,11 @@ type ClassRef struct {
 	// another object or a promise only another request can settle
 	// (reentry.go); a script's classes are.
 	Reentrant bool
+	// IDName, for a call to a script's object, is the name the object's
+	// id was made from (idFromName, getByName), which the caller checked
+	// derives the id; "" when the id came without one. The object's
+	// ctx.id.name answers it from then on.
+	IDName string
 }
 
 // DefaultCPULimit bounds the JavaScript time of one call unless
@@ -379,15 +384,18 @@ func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state Sta
 		}
 	}()
 	if in.object == nil {
-		if err := in.construct(object); err != nil {
+		if err := in.construct(object, ref.IDName); err != nil {
 			return err
 		}
 		e.built.Add(1)
+	} else {
+		in.nameID(ref.IDName)
 	}
 	if err := body(in); err != nil {
 		return err
 	}
 	c.ws.release() // committed: what the call sent goes out
+	c.io.launch()  // and the calls out it queued and did not await
 	keep = true
 	return nil
 }

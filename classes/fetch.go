@@ -161,7 +161,8 @@ func (vm *vm) fetch(fc goja.FunctionCall) goja.Value {
 	op.cancel = cancel
 	c.outbound = append(c.outbound, op)
 	client, max, timeout := vm.cfg.outbound, vm.cfg.MaxResponseBytes, vm.cfg.OutboundTimeout
-	c.startIO(func() func() error {
+	// A global fetch stays the call's: it is aborted when the call ends.
+	c.startIO(func(context.Context) func() error {
 		ctx, stop := context.WithTimeout(ctx, timeout) // from when it leaves
 		defer stop()
 		got := doFetch(client, req.WithContext(ctx), max)

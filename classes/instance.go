@@ -19,15 +19,25 @@ type instance struct {
 	program *Program
 	epoch   uint64 // the slot epoch it belongs to (see slots.release)
 	call    *call  // the call running on it, between begin and end
+	// named holds ctx.id.name for a script's object (a JavaScript
+	// object with the property name once a call brought it); nil for a
+	// /_classes object, whose id is its name.
+	named *goja.Object
 }
 
 // construct runs constructor(ctx, env) for object and lets the
 // constructor's blockConcurrencyWhile promises settle, within the call
-// that begun on in.
-func (in *instance) construct(object string) error {
+// that begun on in. idName is ClassRef.IDName.
+func (in *instance) construct(object, idName string) error {
 	vm := in.vm
 	v, err := in.run(func() (goja.Value, error) {
-		ctx, err := vm.hooks.makeContext(goja.Undefined(), vm.rt.ToValue(object))
+		args := []goja.Value{vm.rt.ToValue(object)}
+		if in.program.bindings != nil { // a script's class
+			in.named = vm.rt.NewObject()
+			in.nameID(idName)
+			args = append(args, in.named)
+		}
+		ctx, err := vm.hooks.makeContext(goja.Undefined(), args...)
 		if err != nil {
 			return nil, err
 		}
@@ -46,6 +56,16 @@ func (in *instance) construct(object string) error {
 	}
 	in.object = o
 	return nil
+}
+
+// nameID gives a script's object the name its id was made from (a
+// name its caller verified), which ctx.id.name then answers; the
+// caller holds the runtime's turn. An empty name changes nothing: a
+// name once known stays, as the id is the name's.
+func (in *instance) nameID(name string) {
+	if in.named != nil && name != "" {
+		in.named.Set("name", name)
+	}
 }
 
 // begin attaches c to the instance for one call; the caller holds the

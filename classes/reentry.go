@@ -9,7 +9,12 @@ import (
 // Reentrancy (issue 20): Cloudflare's input gate lets other requests to
 // an object run while one awaits something other than its own storage.
 // An RPC of a class whose ClassRef is Reentrant (a script's) does the
-// same, at two points of its event loop (instance.settle):
+// same. Where it makes a call out (another object's RPC or fetch, a
+// service's, a global fetch), awaited or not, it commits its writes so
+// far, with its runtime's turn held, and the call leaves at once
+// (asyncio.go: as on Cloudflare, where a call out waits only for the
+// output gate, not for the caller's next await). Then, at two points of
+// its event loop (instance.settle):
 //
 //   - before it waits for outbound I/O (another object's RPC or fetch),
 //     and

@@ -3,10 +3,12 @@ package classes
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +22,9 @@ type engineOutbound struct {
 	ref ClassRef
 	mu  sync.Mutex
 	sts map[string]*fakeState
+	// arrived, when set, hears each RPC's method as it reaches the
+	// engine.
+	arrived func(method string)
 }
 
 func (o *engineOutbound) state(id string) *fakeState {
@@ -31,16 +36,24 @@ func (o *engineOutbound) state(id string) *fakeState {
 	return o.sts[id]
 }
 
-func (o *engineOutbound) RPC(ctx context.Context, b int, id, method string, args []byte) (json.RawMessage, error) {
-	st := o.state(id)
-	res, err := o.e.RPC(ctx, o.ref, id, method, args, st, st.apply)
+func (o *engineOutbound) RPC(ctx context.Context, b int, id StubID, method string, args []byte) (json.RawMessage, error) {
+	o.mu.Lock()
+	arrived := o.arrived
+	o.mu.Unlock()
+	if arrived != nil {
+		arrived(method)
+	}
+	st := o.state(id.ID)
+	ref := o.ref
+	ref.IDName = id.Name // as the host does once it has checked the name
+	res, err := o.e.RPC(ctx, ref, id.ID, method, args, st, st.apply)
 	if err != nil {
 		return nil, err
 	}
 	return res.Value, nil
 }
 
-func (o *engineOutbound) Fetch(context.Context, int, string, *Request) (*Response, error) {
+func (o *engineOutbound) Fetch(context.Context, int, StubID, *Request) (*Response, error) {
 	return nil, ErrNeverSettled
 }
 
@@ -55,6 +68,7 @@ func (o *engineOutbound) ServiceFetch(context.Context, int, *Request) (*Response
 const reentrantClass = `
 import { DurableObject } from "cloudflare:workers";
 export class Obj extends DurableObject {
+  constructor(ctx, env) { super(ctx, env); this.named = String(ctx.id.name); }
   async callOther(other) {
     await this.ctx.storage.put("before", 1);
     const back = await this.env.NS.getByName(other).callBack(this.ctx.id.toString());
@@ -64,6 +78,26 @@ export class Obj extends DurableObject {
   async hello() { await this.ctx.storage.put("helloed", true); return "hello"; }
   async waitValue() { const v = await new Promise((res) => { this.resolve = res; }); return "got " + v; }
   supply(v) { this.resolve(v); return "supplied"; }
+  async fetch(request) { this.env.NS.getByName(new URL(request.url).pathname.slice(1)).hello(); return new Response("sent"); }
+  fireAndForget(other) { this.env.NS.getByName(other).hello(); return "sent"; }
+  // fireWhileBusy writes, calls other without awaiting it, and goes on
+  // without yielding to the event loop (only resolved promises) until
+  // the test marks "arrived" in its storage or a bound passes.
+  async fireWhileBusy(other) {
+    await this.ctx.storage.put("before", 2);
+    this.env.NS.getByName(other).hello();
+    const t = Date.now();
+    while (!(await this.ctx.storage.get("arrived"))) {
+      if (Date.now() - t > 10000) return "not arrived while busy";
+    }
+    return "arrived while busy";
+  }
+  whoami() { return [String(this.ctx.id.name), this.named, this.ctx.id.equals(this.env.NS.idFromName("b"))]; }
+  async askOther(name, how) {
+    const ns = this.env.NS;
+    const id = how === "name" ? ns.idFromName(name) : ns.idFromString(ns.idFromName(name).toString());
+    return await ns.get(id).whoami();
+  }
   async fetchOut(url) {
     await this.ctx.storage.put("before", 1);
     const r = await fetch(url);
@@ -92,7 +126,7 @@ func TestReentrantCallBack(t *testing.T) {
 	a := ns.IDFromName("a").String()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res, err := out.RPC(ctx, 0, a, "callOther", []byte(`["b"]`))
+	res, err := out.RPC(ctx, 0, StubID{ID: a}, "callOther", []byte(`["b"]`))
 	if err != nil || string(res) != `"hello after 1"` {
 		t.Fatalf("A → B → A = %s, %v", res, err)
 	}
@@ -117,7 +151,7 @@ func TestReentrantWaitForLaterRequest(t *testing.T) {
 	defer cancel()
 	got := make(chan string, 1)
 	go func() {
-		res, err := out.RPC(ctx, 0, a, "waitValue", nil)
+		res, err := out.RPC(ctx, 0, StubID{ID: a}, "waitValue", nil)
 		if err != nil {
 			got <- err.Error()
 			return
@@ -127,7 +161,7 @@ func TestReentrantWaitForLaterRequest(t *testing.T) {
 	for e.Stats().Calls == 0 {
 		time.Sleep(time.Millisecond) // polls until waitValue holds the gate
 	}
-	if res, err := out.RPC(ctx, 0, a, "supply", []byte(`[42]`)); err != nil || string(res) != `"supplied"` {
+	if res, err := out.RPC(ctx, 0, StubID{ID: a}, "supply", []byte(`[42]`)); err != nil || string(res) != `"supplied"` {
 		t.Fatalf("supply = %s, %v", res, err)
 	}
 	if v := <-got; v != `"got 42"` {
@@ -156,7 +190,7 @@ func TestReentrantFetch(t *testing.T) {
 	defer cancel()
 	got := make(chan string, 1)
 	go func() {
-		res, err := out.RPC(ctx, 0, a, "fetchOut", []byte(`["`+srv.URL+`"]`))
+		res, err := out.RPC(ctx, 0, StubID{ID: a}, "fetchOut", []byte(`["`+srv.URL+`"]`))
 		if err != nil {
 			got <- err.Error()
 			return
@@ -167,7 +201,7 @@ func TestReentrantFetch(t *testing.T) {
 		t.Fatalf("the write before the fetch reads %q in storage as the fetch arrives; want it committed", v)
 	}
 	// The fetch is out and held: another request to the object runs now.
-	if res, err := out.RPC(ctx, 0, a, "hello", nil); err != nil || string(res) != `"hello"` {
+	if res, err := out.RPC(ctx, 0, StubID{ID: a}, "hello", nil); err != nil || string(res) != `"hello"` {
 		t.Fatalf("hello while the fetch is out = %s, %v", res, err)
 	}
 	release <- struct{}{}
@@ -176,5 +210,100 @@ func TestReentrantFetch(t *testing.T) {
 	}
 	if n := e.Instances(); n != 1 {
 		t.Fatalf("%d live instances; want A's", n)
+	}
+}
+
+// An object reached through an id made from a name sees that name as
+// ctx.id.name, in its constructor too; one reached through an id made
+// otherwise does not, until a named call brings the name, which then
+// stays.
+func TestObjectSeesItsIDName(t *testing.T) {
+	_, out, ns := newReentrantEngine(t)
+	a := StubID{ID: ns.IDFromName("a").String()}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ask := func(other, how, want string) {
+		t.Helper()
+		res, err := out.RPC(ctx, 0, a, "askOther", []byte(`["`+other+`","`+how+`"]`))
+		if err != nil || string(res) != want {
+			t.Fatalf("askOther(%s, %s) = %s, %v; want %s", other, how, res, err, want)
+		}
+	}
+	ask("c", "string", `["undefined","undefined",false]`)
+	ask("c", "name", `["c","undefined",false]`)   // built unnamed, named since
+	ask("c", "string", `["c","undefined",false]`) // the name stays
+	ask("b", "name", `["b","b",true]`)
+	if res, err := out.RPC(ctx, 0, a, "whoami", nil); err != nil || string(res) != `["undefined","undefined",false]` {
+		t.Fatalf("a called without a name: whoami = %s, %v", res, err)
+	}
+}
+
+// An object's stub call that it does not await leaves at once, not at
+// its next await, and still only once the writes before it are
+// committed (the output gate); one made just before the call returns
+// runs too.
+func TestUnawaitedStubCallStartsPromptly(t *testing.T) {
+	_, out, ns := newReentrantEngine(t)
+	a, b := ns.IDFromName("a").String(), ns.IDFromName("b").String()
+	committed := make(chan string, 1)
+	out.arrived = func(method string) {
+		if method == "hello" {
+			committed <- out.state(a).get("before")
+			out.state(a).load("arrived", "true") // what A's loop looks for
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := out.RPC(ctx, 0, StubID{ID: a}, "fireWhileBusy", []byte(`["b"]`))
+	if err != nil || string(res) != `"arrived while busy"` {
+		t.Fatalf("fireWhileBusy = %s, %v", res, err)
+	}
+	if v := <-committed; v != "2" {
+		t.Fatalf("A's write before the call reads %q as the call arrives; want it committed", v)
+	}
+	out.mu.Lock()
+	out.arrived = nil
+	out.mu.Unlock()
+	res, err = out.RPC(ctx, 0, StubID{ID: a}, "fireAndForget", []byte(`["c"]`))
+	if err != nil || string(res) != `"sent"` {
+		t.Fatalf("fireAndForget = %s, %v", res, err)
+	}
+	// A fetch keeps its gate and commits once: the call leaves after
+	// that commit, and runs although the fetch returned.
+	st := out.state(a)
+	resp, err := out.e.Call(ctx, out.ref, a, &Request{Method: "GET", URL: "http://do/d", Header: http.Header{}}, st,
+		func(e Effects, _ *Response) error { return st.apply(e) })
+	if err != nil || string(resp.Body) != "sent" {
+		t.Fatalf("fetch = %v, %v", resp, err)
+	}
+	for _, name := range []string{"c", "d"} {
+		other := out.state(ns.IDFromName(name).String())
+		deadline := time.Now().Add(10 * time.Second)
+		for other.get("helloed") != "true" && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond) // polls for the call A did not await
+		}
+		if other.get("helloed") != "true" {
+			t.Fatalf("the call A made to %s without awaiting it never ran", name)
+		}
+	}
+	_ = b
+}
+
+// A call out whose writes before it fail to commit never leaves, and the
+// RPC fails with the commit's error.
+func TestCallOutAfterAFailedCommit(t *testing.T) {
+	_, out, ns := newReentrantEngine(t)
+	a := ns.IDFromName("a").String()
+	var calls atomic.Int64
+	out.arrived = func(string) { calls.Add(1) }
+	boom := errors.New("the commit failed")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := out.e.RPC(ctx, out.ref, a, "fireWhileBusy", []byte(`["b"]`), out.state(a), func(Effects) error { return boom })
+	if !errors.Is(err, boom) {
+		t.Fatalf("fireWhileBusy with a failing commit: %v; want the commit's error", err)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("%d calls left after the failed commit", n)
 	}
 }

@@ -35,19 +35,27 @@ var workersProgram = sync.OnceValues(func() (*goja.Program, error) {
 })
 
 // Outbound is how a Worker's stubs reach objects; binding is the index of
-// the namespace in WorkerConfig.Namespaces, id the object's 64 hex
-// digits.
+// the namespace in WorkerConfig.Namespaces, id the object's.
 //
 // Error contract: a *ScriptError (the object's code threw: its Name and
 // Message) rejects the caller's promise with that exception; any other
 // error rejects it with an Error carrying its text.
 type Outbound interface {
-	RPC(ctx context.Context, binding int, id, method string, args []byte) (json.RawMessage, error)
-	Fetch(ctx context.Context, binding int, id string, req *Request) (*Response, error)
+	RPC(ctx context.Context, binding int, id StubID, method string, args []byte) (json.RawMessage, error)
+	Fetch(ctx context.Context, binding int, id StubID, req *Request) (*Response, error)
 	// ServiceRPC and ServiceFetch call the Worker of service binding
 	// service (an index in WorkerConfig.Services).
 	ServiceRPC(ctx context.Context, service int, method string, args []byte) (json.RawMessage, error)
 	ServiceFetch(ctx context.Context, service int, req *Request) (*Response, error)
+}
+
+// StubID is the object a stub calls: its id's 64 hex digits and, when
+// the id was made from a name (idFromName, getByName), that name, which
+// the object sees as ctx.id.name once the leader has checked that it
+// derives the id.
+type StubID struct {
+	ID   string
+	Name string
 }
 
 // Namespace is one Durable Object namespace binding of a Worker.
@@ -80,6 +88,9 @@ type Worker struct {
 	vms      []*workerVM
 	building int
 	changed  chan struct{}
+	// sockets are the WebSockets the Worker serves itself
+	// (worker_socket.go).
+	sockets socketRegistry
 }
 
 // NewWorker compiles the script's module (esbuild: ESM to an IIFE,
@@ -121,6 +132,8 @@ func (w *Worker) Fetch(ctx context.Context, req *Request, cf json.RawMessage) (*
 // entrypoint is empty.
 func (w *Worker) FetchEntrypoint(ctx context.Context, entrypoint string, req *Request, cf json.RawMessage) (*Response, error) {
 	var resp *Response
+	var socket SocketID
+	var on *workerVM
 	err := w.onRuntime(ctx, func(wv *workerVM, in *instance) error {
 		v, err := in.run(func() (goja.Value, error) {
 			handler, err := wv.entrypoint(entrypoint)
@@ -136,12 +149,23 @@ func (w *Worker) FetchEntrypoint(ctx context.Context, entrypoint string, req *Re
 		if err == nil {
 			v, err = in.settle(v, "the Worker's fetch")
 		}
-		if err != nil {
+		if err == nil {
+			socket, err = w.answerSocket(ctx, in, v)
+		}
+		switch {
+		case err != nil:
 			return err
+		case socket != 0: // its own WebSocket (worker_socket.go)
+			in.call.ws.upgrade, on = socket, wv
+			resp = &Response{Status: 101}
+			return nil
 		}
 		resp, err = in.responseOf(v)
 		return err
 	})
+	if err == nil && socket != 0 {
+		w.chooseSocket(ctx, on, socket)
+	}
 	return resp, err
 }
 
@@ -159,6 +183,7 @@ func (w *Worker) onRuntime(ctx context.Context, body func(wv *workerVM, in *inst
 	}()
 	c := newCall(ctx, nil, &w.cfg)
 	defer c.stop()
+	c.ws = &socketCall{reg: &w.sockets, key: workerSocketKey}
 	in := &instance{vm: wv.vm}
 	if err := wv.vm.takeBefore(ctx); err != nil {
 		return err
@@ -168,7 +193,9 @@ func (w *Worker) onRuntime(ctx context.Context, body func(wv *workerVM, in *inst
 		in.end()
 		wv.vm.give()
 	}()
-	return body(wv, in)
+	err = body(wv, in)
+	w.releaseSockets(c.ws)
+	return err
 }
 
 // take returns the runtime a request runs on, with the request counted

@@ -72,9 +72,20 @@ func (w *bindings) newUniqueID(vm *vm, fc goja.FunctionCall) goja.Value {
 	return vm.rt.ToValue(id.String())
 }
 
-// rpc is native.rpc(binding, id, method, args): a promise of the result.
+// stubID is the StubID of native's arguments id and name (undefined
+// for an id made without one).
+func stubID(id, name goja.Value) StubID {
+	s := StubID{ID: id.String()}
+	if !goja.IsUndefined(name) && !goja.IsNull(name) {
+		s.Name = name.String()
+	}
+	return s
+}
+
+// rpc is native.rpc(binding, id, method, args, name): a promise of the
+// result.
 func (w *bindings) rpc(vm *vm, fc goja.FunctionCall) goja.Value {
-	b, id, method := int(fc.Argument(0).ToInteger()), fc.Argument(1).String(), fc.Argument(2).String()
+	b, id, method := int(fc.Argument(0).ToInteger()), stubID(fc.Argument(1), fc.Argument(4)), fc.Argument(2).String()
 	w.namespace(vm, fc)
 	return w.rpcCall(vm, method, fc.Argument(3), func(ctx context.Context, args []byte) (json.RawMessage, error) {
 		return w.out.RPC(ctx, b, id, method, args)
@@ -107,8 +118,8 @@ func (w *bindings) rpcCall(vm *vm, method string, argv goja.Value, call func(con
 	}
 	c := vm.call
 	p, resolve, reject := vm.rt.NewPromise()
-	c.startIO(func() func() error {
-		res, err := call(c.ctx, args)
+	c.startIO(func(ctx context.Context) func() error {
+		res, err := call(ctx, args)
 		return func() error {
 			if err != nil {
 				return reject(vm.rejection(err))
@@ -154,12 +165,12 @@ func (vm *vm) rejection(err error) goja.Value {
 	return o
 }
 
-// fetch is native.fetch(binding, id, method, url, [[name, value]…],
-// body): a promise of [status, [[name, value]…], ArrayBuffer].
+// fetch is native.fetch(binding, id, name, method, url, [[name,
+// value]…], body): a promise of [status, [[name, value]…], ArrayBuffer].
 func (w *bindings) fetch(vm *vm, fc goja.FunctionCall) goja.Value {
-	b, id := int(fc.Argument(0).ToInteger()), fc.Argument(1).String()
+	b, id := int(fc.Argument(0).ToInteger()), stubID(fc.Argument(1), fc.Argument(2))
 	w.namespace(vm, fc)
-	return w.fetchCall(vm, fc.Arguments[2:], func(ctx context.Context, req *Request) (*Response, error) {
+	return w.fetchCall(vm, fc.Arguments[min(3, len(fc.Arguments)):], func(ctx context.Context, req *Request) (*Response, error) {
 		return w.out.Fetch(ctx, b, id, req)
 	})
 }
@@ -197,8 +208,8 @@ func (w *bindings) fetchCall(vm *vm, parts []goja.Value, call func(context.Conte
 	}
 	c := vm.call
 	p, resolve, reject := vm.rt.NewPromise()
-	c.startIO(func() func() error {
-		resp, err := call(c.ctx, req)
+	c.startIO(func(ctx context.Context) func() error {
+		resp, err := call(ctx, req)
 		return func() error {
 			if err != nil {
 				return reject(vm.rejection(err))

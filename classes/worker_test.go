@@ -21,7 +21,8 @@ type fakeOutbound struct {
 	mu     sync.Mutex
 	counts map[string]int
 	calls  []string
-	svc    *Worker // the service binding's Worker
+	names  []string // the stubs' ids' names, "" for none
+	svc    *Worker  // the service binding's Worker
 }
 
 func (f *fakeOutbound) ServiceRPC(ctx context.Context, s int, method string, args []byte) (json.RawMessage, error) {
@@ -32,14 +33,15 @@ func (f *fakeOutbound) ServiceFetch(ctx context.Context, s int, req *Request) (*
 	return f.svc.Fetch(ctx, req, json.RawMessage(`{}`))
 }
 
-func (f *fakeOutbound) RPC(_ context.Context, b int, id, method string, args []byte) (json.RawMessage, error) {
+func (f *fakeOutbound) RPC(_ context.Context, b int, id StubID, method string, args []byte) (json.RawMessage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, method+" "+string(args))
+	f.names = append(f.names, id.Name)
 	switch method {
 	case "increment":
-		f.counts[id]++
-		b, _ := json.Marshal(f.counts[id])
+		f.counts[id.ID]++
+		b, _ := json.Marshal(f.counts[id.ID])
 		return b, nil
 	case "boom":
 		return nil, &ScriptError{Name: "RangeError", Message: "RangeError: too far"}
@@ -49,8 +51,11 @@ func (f *fakeOutbound) RPC(_ context.Context, b int, id, method string, args []b
 	return nil, noMethod(method)
 }
 
-func (f *fakeOutbound) Fetch(_ context.Context, b int, id string, req *Request) (*Response, error) {
-	return &Response{Status: 201, Header: http.Header{"X-Id": {id}}, Body: []byte(req.Method + " " + req.URL + " " + string(req.Body))}, nil
+func (f *fakeOutbound) Fetch(_ context.Context, b int, id StubID, req *Request) (*Response, error) {
+	f.mu.Lock()
+	f.names = append(f.names, id.Name)
+	f.mu.Unlock()
+	return &Response{Status: 201, Header: http.Header{"X-Id": {id.ID}}, Body: []byte(req.Method + " " + req.URL + " " + string(req.Body))}, nil
 }
 
 const workerApp = `
@@ -74,6 +79,15 @@ export default {
     if (url.pathname === "/fetch") {
       const r = await stub.fetch("http://do/x", { method: "POST", body: "hi" });
       return new Response(r.status + " " + r.headers.get("x-id").length + " " + await r.text());
+    }
+    if (url.pathname === "/names") {
+      const ns = env.COUNTER, named = ns.idFromName("x");
+      await ns.get(ns.newUniqueId()).nothing();
+      await ns.get(ns.idFromString(named.toString())).nothing();
+      await ns.get(named).nothing();
+      await ns.getByName("y").nothing();
+      await ns.getByName("z").fetch("http://do/");
+      return new Response("ok");
     }
     if (url.pathname === "/throw") throw new TypeError("worker broke");
     let done = false;
@@ -235,7 +249,7 @@ type blockingOutbound struct {
 	release chan struct{}
 }
 
-func (b *blockingOutbound) RPC(ctx context.Context, _ int, _, _ string, _ []byte) (json.RawMessage, error) {
+func (b *blockingOutbound) RPC(ctx context.Context, _ int, _ StubID, _ string, _ []byte) (json.RawMessage, error) {
 	b.arrived.Add(1)
 	select {
 	case <-b.release:
@@ -295,5 +309,18 @@ export default {
 	}
 	if b := w.Runtimes(); b != 1 {
 		t.Errorf("the Worker built %d runtimes, want 1", b)
+	}
+}
+
+// A stub of an id made from a name sends the name with its calls; one
+// of an id made otherwise sends none.
+func TestWorkerStubsSendIDName(t *testing.T) {
+	out := &fakeOutbound{counts: map[string]int{}}
+	w := newTestWorker(t, workerApp, out)
+	if resp, err := workerGet(t, w, "/names"); err != nil || string(resp.Body) != "ok" {
+		t.Fatalf("/names = %v, %v", resp, err)
+	}
+	if got := strings.Join(out.names, ","); got != ",,x,y,z" {
+		t.Fatalf("names sent %q; want \",,x,y,z\"", got)
 	}
 }

@@ -18,15 +18,18 @@ import (
 // Worker returns that Response, Fetch's caller learns of it from
 // WithUpgrade's function and serves the upgrade through the host's
 // class-socket path (the object's fetch runs then, on the leader). A
-// Worker that changes or replaces that Response, or that answers with
-// a client end of a WebSocketPair of its own, is not supported.
+// Worker that changes or replaces that Response is not supported. A
+// Worker may also answer with a WebSocketPair of its own
+// (worker_socket.go).
 
-// Upgrade is the object socket a Worker answered with: the stub's
-// binding index, the object's id, and the request its fetch gets.
+// Upgrade is the socket a Worker answered with: an object's (the
+// stub's binding index, the object's id, and the request its fetch
+// gets), or, when Socket is set, the Worker's own (worker_socket.go).
 type Upgrade struct {
 	Binding int
-	ID      string
+	ID      StubID
 	Request *Request
+	Socket  *WorkerSocket
 }
 
 // upgradeSlot holds the upgrades a request's stubs made and the one the
@@ -56,7 +59,7 @@ func IsUpgrade(h http.Header) bool {
 	return strings.EqualFold(h.Get("Upgrade"), "websocket")
 }
 
-// upgrade is native.upgrade(binding, id, method, url, headers): a token
+// upgrade is native.upgrade(binding, id, name, method, url, headers): a token
 // for an upgrade the Worker may answer with, or -1 when the request is
 // not a client's upgrade (the stub then fetches as usual).
 func (w *bindings) upgrade(vm *vm, fc goja.FunctionCall) goja.Value {
@@ -66,9 +69,9 @@ func (w *bindings) upgrade(vm *vm, fc goja.FunctionCall) goja.Value {
 	}
 	b := int(fc.Argument(0).ToInteger())
 	w.namespace(vm, fc)
-	req := &Request{Method: fc.Argument(2).String(), URL: fc.Argument(3).String(), Header: http.Header{}}
+	req := &Request{Method: fc.Argument(3).String(), URL: fc.Argument(4).String(), Header: http.Header{}}
 	var pairs [][]string
-	if err := vm.rt.ExportTo(fc.Argument(4), &pairs); err != nil {
+	if err := vm.rt.ExportTo(fc.Argument(5), &pairs); err != nil {
 		vm.typeError("bad headers: %v", err)
 	}
 	for _, kv := range pairs {
@@ -81,7 +84,7 @@ func (w *bindings) upgrade(vm *vm, fc goja.FunctionCall) goja.Value {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.pending = append(s.pending, Upgrade{Binding: b, ID: fc.Argument(1).String(), Request: req})
+	s.pending = append(s.pending, Upgrade{Binding: b, ID: stubID(fc.Argument(1), fc.Argument(2)), Request: req})
 	return vm.rt.ToValue(len(s.pending) - 1)
 }
 

@@ -42,7 +42,7 @@ func TestWorkerAnswersWithObjectSocket(t *testing.T) {
 		t.Fatal("the Worker's answer was not taken as the object's socket")
 	}
 	id := objects.NewNamespace("app", "Counter").IDFromName("room").String()
-	if u.Binding != 0 || u.ID != id || u.Request.URL != "http://app.example/socket" || !IsUpgrade(u.Request.Header) {
+	if u.Binding != 0 || u.ID != (StubID{ID: id, Name: "room"}) || u.Request.URL != "http://app.example/socket" || !IsUpgrade(u.Request.Header) {
 		t.Fatalf("upgrade %+v, want binding 0, object %s, the client's request", u, id)
 	}
 

@@ -61,6 +61,9 @@ type runOpts struct {
 	// term, when set, is the only term the run may take: a socket's
 	// handlers run in the term its connect did.
 	term uint64
+	// idName is the name the call's stub made the object's id from
+	// (classes.ClassRef.IDName), checked before anything runs.
+	idName string
 }
 
 // onLeader is the one leader-side path of every run of an object's code:
@@ -87,6 +90,10 @@ func (h *Host) onLeader(parent context.Context, class, name string, o runOpts, f
 	if err != nil {
 		return nil, err
 	}
+	if err := checkIDName(class, name, o.idName); err != nil {
+		return nil, err
+	}
+	ref.IDName = o.idName
 	object := fsm.ClassObject(class, name)
 	r := &run{h: h, ctx: ctx, ref: ref, object: object, state: h.newState(ctx, class, object, term),
 		term: term, idemKey: o.idemKey, fired: o.fired}
@@ -103,11 +110,12 @@ func (h *Host) onLeader(parent context.Context, class, name string, o runOpts, f
 	return r, nil
 }
 
-// call runs fetch of object name of class on the leader.
-func (h *Host) call(ctx context.Context, class, name string, req *classes.Request, idemKey string) (*CallResult, error) {
+// call runs fetch of object id of class on the leader.
+func (h *Host) call(ctx context.Context, class string, id classes.StubID, req *classes.Request, idemKey string) (*CallResult, error) {
 	var resp *classes.Response
 	var replay *CallResult
-	r, err := h.onLeader(ctx, class, name, runOpts{idemKey: idemKey}, func(r *run) error {
+	name := id.ID
+	r, err := h.onLeader(ctx, class, name, runOpts{idemKey: idemKey, idName: id.Name}, func(r *run) error {
 		if idemKey != "" {
 			// Refused before it runs, as Apply would refuse it: a key
 			// tied to another request, or a full table.
@@ -246,13 +254,20 @@ func callResponse(r *fsm.CallResponse) *classes.Response {
 // leader is known, cluster.ErrNotApplied, cluster.ErrOutcomeUnknown as
 // for a write.
 func (h *Host) Call(ctx context.Context, class, name string, req *classes.Request, idemKey string) (*CallResult, error) {
+	return h.CallStub(ctx, class, classes.StubID{ID: name}, req, idemKey)
+}
+
+// CallStub is Call of a script's object through a stub's id: with
+// id.Name set, the object's ctx.id.name, once the leader has checked
+// that the name derives id.ID (objects.ErrInvalid otherwise).
+func (h *Host) CallStub(ctx context.Context, class string, id classes.StubID, req *classes.Request, idemKey string) (*CallResult, error) {
 	if h.node.IsLeader() {
-		return h.call(ctx, class, name, req, idemKey)
+		return h.call(ctx, class, id, req, idemKey)
 	}
-	id, addr := h.node.LeaderPeer()
+	leaderID, addr := h.node.LeaderPeer()
 	if addr == "" {
 		return nil, cluster.ErrNotLeader
 	}
-	return h.forward(ctx, id, addr, forwardedCall{Class: class, Name: name, Method: req.Method, URL: req.URL,
-		Header: wireHeaders(req.Header), Body: req.Body, IdemKey: idemKey})
+	return h.forward(ctx, leaderID, addr, &namedCall{Class: class, Name: id.ID, Method: req.Method, URL: req.URL,
+		Header: wireHeaders(req.Header), Body: req.Body, IdemKey: idemKey, IDName: id.Name})
 }

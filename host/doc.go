@@ -15,7 +15,10 @@
 // A deployed script's classes are hosted the same way under class keys
 // of their own (scripts.go), called by fetch or by RPC (rpc.go); its
 // Worker runs on the node that received the request (worker.go), and its
-// stubs call objects through Call and RPC.
+// stubs call objects through Call and RPC, with the name an id was made
+// from, which the leader checks before the object sees it. A WebSocket
+// the Worker answers with is an object's, served as a class socket, or
+// its own, served on that node (worker_socket.go).
 //
 // The host uses its node only through the Raft interface (raft.go), so
 // the node (package cluster) knows nothing of classes: the host follows

@@ -198,6 +198,12 @@ func writeCallResult(w http.ResponseWriter, res forwardedCallResult) {
 // either way it came. A node that is not the leader runs nothing and
 // says so (not applied).
 func (h *Host) runForwarded(ctx context.Context, fc *forwardedCall) forwardedCallResult {
+	return h.runForwardedNamed(ctx, fc, "")
+}
+
+// runForwardedNamed is runForwarded of a call through an id made from
+// idName.
+func (h *Host) runForwardedNamed(ctx context.Context, fc *forwardedCall, idName string) forwardedCallResult {
 	if !h.node.IsLeader() {
 		return callResultOf(nil, cluster.ErrNotLeader)
 	}
@@ -208,28 +214,21 @@ func (h *Host) runForwarded(ctx context.Context, fc *forwardedCall) forwardedCal
 	// The call may run longer than the API's request deadline that this
 	// route shares; and, like a write, it goes on if the follower stops
 	// waiting (which then reports an unknown outcome).
-	return callResultOf(h.call(context.WithoutCancel(ctx), fc.Class, fc.Name, req, fc.IdemKey))
+	return callResultOf(h.call(context.WithoutCancel(ctx), fc.Class, classes.StubID{ID: fc.Name, Name: idName}, req, fc.IdemKey))
 }
 
 // forward sends a call to the leader and waits for its outcome: on the
 // forwarding stream, or as a POST to a leader that speaks only /1. A
 // failure before the call was sent is not applied; after, the call may
 // have run and committed (outcome unknown).
-func (h *Host) forward(ctx context.Context, leaderID string, leader raft.ServerAddress, fc forwardedCall) (*CallResult, error) {
-	call, err := encodeFrame(&fc)
-	if err != nil {
-		return nil, fmt.Errorf("%w: encode forwarded call: %w", cluster.ErrNotApplied, err)
-	}
-	answer, err := h.node.StreamCall(ctx, leaderID, leader, call)
+// A /1 leader has no scripts, hence no names: the POST carries none.
+func (h *Host) forward(ctx context.Context, leaderID string, leader raft.ServerAddress, c *namedCall) (*CallResult, error) {
+	res, err := h.forwardNamed(ctx, leaderID, leader, c)
 	switch {
 	case errors.Is(err, cluster.ErrStreamV1):
-		return h.post(ctx, leader, fc)
+		return h.post(ctx, leader, *c.fetch())
 	case err != nil:
 		return nil, err
-	}
-	var res forwardedCallResult
-	if err := msgpack.Unmarshal(answer, &res); err != nil {
-		return nil, fmt.Errorf("%w: the leader's answer: %v", cluster.ErrOutcomeUnknown, err)
 	}
 	return res.outcome()
 }
@@ -292,21 +291,18 @@ func (h *Host) post(ctx context.Context, leader raft.ServerAddress, fc forwarded
 // running.
 func (h *Host) runStreamCall(ctx context.Context, call []byte) []byte {
 	var res forwardedCallResult
-	var fr forwardedRPC
+	var fr namedCall
 	switch err := decodeCall(call, &fr); {
 	case len(call) > maxForwardedCallBytes:
 		res = callResultOf(nil, fmt.Errorf("%w: forwarded call of %d bytes, over the limit of %d", cluster.ErrNotApplied, len(call), maxForwardedCallBytes))
 	case err != nil:
-		res = callResultOf(nil, fmt.Errorf("%w: bad forwarded call: %v", cluster.ErrNotApplied, err))
+		res = callResultOf(nil, fmt.Errorf("%w: %s: %v", cluster.ErrNotApplied, badCallMsg, err))
+	case fr.RPC:
+		h.callsOnStream.Add(1)
+		res = h.runForwardedRPC(ctx, &fr)
 	default:
 		h.callsOnStream.Add(1)
-		if fr.RPC {
-			res = h.runForwardedRPC(ctx, &fr)
-		} else {
-			fc := forwardedCall{Class: fr.Class, Name: fr.Name, Method: fr.Method, URL: fr.URL, Header: fr.Header,
-				Body: fr.Body, IdemKey: fr.IdemKey}
-			res = h.runForwarded(ctx, &fc)
-		}
+		res = h.runForwardedNamed(ctx, fr.fetch(), fr.IDName)
 	}
 	answer, err := encodeFrame(&res)
 	if err != nil {
@@ -316,24 +312,39 @@ func (h *Host) runStreamCall(ctx context.Context, call []byte) []byte {
 	return answer
 }
 
-func decodeCall(b []byte, fc *forwardedRPC) error {
+// badCallMsg is in the answer to a frame the leader could not read.
+const badCallMsg = "bad forwarded call"
+
+// decodeCall reads a call frame of any layout (rpc.go): a fetch's, an
+// RPC's, or a named call's.
+func decodeCall(b []byte, fc *namedCall) error {
 	if len(b) > maxForwardedCallBytes {
 		return nil // refused by size
 	}
 	if err := fsm.WellFormed(b); err != nil {
 		return err
 	}
-	if n, err := msgpack.NewDecoder(bytes.NewReader(b)).DecodeArrayLen(); err == nil && n == fetchFrameFields {
-		// A fetch's frame, as /2 has always written it (rpc.go).
+	n, err := msgpack.NewDecoder(bytes.NewReader(b)).DecodeArrayLen()
+	switch {
+	case err == nil && n == fetchFrameFields:
+		// A fetch's frame, as /2 has always written it.
 		var c forwardedCall
 		if err := msgpack.Unmarshal(b, &c); err != nil {
 			return err
 		}
-		*fc = forwardedRPC{Class: c.Class, Name: c.Name, Method: c.Method, URL: c.URL, Header: c.Header,
+		*fc = namedCall{Class: c.Class, Name: c.Name, Method: c.Method, URL: c.URL, Header: c.Header,
 			Body: c.Body, IdemKey: c.IdemKey}
 		return nil
+	case err == nil && n == namedFrameFields:
+		return msgpack.Unmarshal(b, fc)
 	}
-	return msgpack.Unmarshal(b, fc)
+	var r forwardedRPC
+	if err := msgpack.Unmarshal(b, &r); err != nil {
+		return err
+	}
+	*fc = namedCall{Class: r.Class, Name: r.Name, Method: r.Method, URL: r.URL, Header: r.Header,
+		Body: r.Body, IdemKey: r.IdemKey, RPC: r.RPC}
+	return nil
 }
 
 // peerClient posts to the leader's peer service over the node's peer

@@ -26,6 +26,20 @@ type callFrame struct {
 	C  *forwardedCall      `msgpack:"c"`
 }
 
+// rpcFrame and namedFrame are call frames whose call is an RPC's or a
+// named call's (rpc.go).
+type rpcFrame struct {
+	ID uint64              `msgpack:"id"`
+	W  *msgpack.RawMessage `msgpack:"w"`
+	C  *forwardedRPC       `msgpack:"c"`
+}
+
+type namedFrame struct {
+	ID uint64              `msgpack:"id"`
+	W  *msgpack.RawMessage `msgpack:"w"`
+	C  *namedCall          `msgpack:"c"`
+}
+
 type answerFrame struct {
 	ID uint64               `msgpack:"id"`
 	R  *msgpack.RawMessage  `msgpack:"r"`
@@ -40,6 +54,12 @@ func TestGoldenCallFrames(t *testing.T) {
 		"v2-stream-result-call": &answerFrame{ID: 8, C: &forwardedCallResult{Code: objects.CodeOK, Status: 201,
 			Header: []wireHeader{{Name: "X-Version", Value: "1"}}, Body: []byte("3"), Index: 44, Replayed: true}},
 		"v2-stream-result-call-failed": &answerFrame{ID: 9, C: &forwardedCallResult{Code: callFailed, Msg: "Error: thrown after a write"}},
+		"v2-stream-request-rpc": &rpcFrame{ID: 10, C: &forwardedRPC{Class: "app:Counter", Name: goldenID,
+			Method: "increment", Body: []byte("[2]"), RPC: true}},
+		"v2-stream-request-rpc-named": &namedFrame{ID: 11, C: &namedCall{Class: "app:Counter", Name: goldenID,
+			Method: "increment", Body: []byte("[2]"), RPC: true, IDName: "card-1"}},
+		"v2-stream-request-call-named": &namedFrame{ID: 12, C: &namedCall{Class: "app:Counter", Name: goldenID,
+			Method: "GET", URL: "http://do/x", Header: []wireHeader{{Name: "Accept", Value: "text/plain"}}, IDName: "card-1"}},
 	}
 	for name, v := range frames {
 		t.Run(name, func(t *testing.T) {
@@ -103,6 +123,9 @@ func TestGoldenCallBodies(t *testing.T) {
 		})
 	}
 }
+
+// goldenID is the id of app's Counter card-1.
+const goldenID = "72d5fe266f449a6f0449f3727c9b189297e1754742b4f5033b4a055664c5400d"
 
 func mustRead(t *testing.T, frame string) []byte {
 	t.Helper()

@@ -150,8 +150,10 @@ type Host struct {
 	workers workers
 
 	// sql are the sessions of SQLite-backed objects open on this leader
-	// (sql.go).
-	sql sqlSessions
+	// (sql.go); maxSQLLog bounds the SQL writes of one commit, as the
+	// engine's MaxWriteBytes bounds a call's key-value writes.
+	sql       sqlSessions
+	maxSQLLog int
 
 	// callsOnStream and callsOnPost count the forwarded calls this
 	// node ran by the way they came: on a /2 forwarding stream or as a
@@ -170,13 +172,15 @@ type Host struct {
 // deploy. Close it before the node.
 func New(node Raft, cfg Config) *Host {
 	cfg.setDefaults()
+	ecfg := cfg.engineConfig()
 	h := &Host{
-		node:     node,
-		cfg:      cfg,
-		log:      cfg.Logger,
-		engine:   classes.NewEngine(cfg.engineConfig()),
-		programs: map[string]classes.ClassRef{},
-		peers:    newPeerClient(node, 256),
+		node:      node,
+		cfg:       cfg,
+		log:       cfg.Logger,
+		engine:    classes.NewEngine(ecfg),
+		maxSQLLog: ecfg.MaxWriteBytes,
+		programs:  map[string]classes.ClassRef{},
+		peers:     newPeerClient(node, 256),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	node.OnLeadership(h.leadership)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/dobj/dobj/classes"
 	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/objects"
+	"github.com/hashicorp/raft"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -28,9 +30,67 @@ import (
 // callFailed with Msg the message and a header rpcErrorName holding the
 // exception's name.
 
-// fetchFrameFields is the number of fields of a fetch's frame
-// (forwardedCall), by which the leader tells it from an RPC's.
-const fetchFrameFields = 7
+// A call to a script's object through an id made from a name carries
+// the name, for the object's ctx.id.name: its frame is a namedCall, the
+// forwardedRPC's eight fields with a ninth, IDName (a fetch's has RPC
+// unset). A call without a name keeps its frame of seven or eight
+// fields, byte for byte. The leader checks that the name derives the id
+// before the object sees it (checkIDName). A leader built before names
+// cannot read a frame of nine fields and answers not applied with
+// badCallMsg before anything runs; the follower then sends the call
+// again without the name (forwardNamed).
+
+// fetchFrameFields and namedFrameFields are the numbers of fields of a
+// fetch's frame (forwardedCall) and of a named call's (namedCall), by
+// which the leader tells them from an RPC's.
+const (
+	fetchFrameFields = 7
+	namedFrameFields = 9
+)
+
+// namedCall is a call frame with the name the object's id was made from.
+type namedCall struct {
+	Class   string       `msgpack:"c"`
+	Name    string       `msgpack:"n"`
+	Method  string       `msgpack:"m"`
+	URL     string       `msgpack:"u"`
+	Header  []wireHeader `msgpack:"h,omitempty"`
+	Body    []byte       `msgpack:"b,omitempty"`
+	IdemKey string       `msgpack:"i,omitempty"`
+	RPC     bool         `msgpack:"r,omitempty"`
+	IDName  string       `msgpack:"a,omitempty"`
+}
+
+// frame is the call's frame in its layout: a named call's when it
+// carries a name, else a fetch's or an RPC's as before names.
+func (c *namedCall) frame() ([]byte, error) {
+	switch {
+	case c.IDName != "":
+		return encodeFrame(c)
+	case c.RPC:
+		return encodeFrame(&forwardedRPC{Class: c.Class, Name: c.Name, Method: c.Method, URL: c.URL, Header: c.Header,
+			Body: c.Body, IdemKey: c.IdemKey, RPC: true})
+	}
+	return encodeFrame(c.fetch())
+}
+
+func (c *namedCall) fetch() *forwardedCall {
+	return &forwardedCall{Class: c.Class, Name: c.Name, Method: c.Method, URL: c.URL, Header: c.Header,
+		Body: c.Body, IdemKey: c.IdemKey}
+}
+
+// checkIDName checks that name derives the id of object id of class
+// key (a script class's: a /_classes object's id is its name).
+func checkIDName(key, id, name string) error {
+	if name == "" {
+		return nil
+	}
+	script, createdAs, ok := splitScriptClass(key)
+	if !ok || objects.NewNamespace(script, createdAs).IDFromName(name).String() != id {
+		return fmt.Errorf("%w: the name sent with the call does not derive the object's id", objects.ErrInvalid)
+	}
+	return nil
+}
 
 // forwardedRPC is a call frame with the RPC field: an RPC when set.
 type forwardedRPC struct {
@@ -54,7 +114,7 @@ const rpcErrorName = "Rpc-Error-Name"
 // structured-clone values (classes.RPC). A follower forwards it. Errors
 // are Call's; a *CallError wraps the *classes.ScriptError of a throw
 // (its Name and Message) when the code threw.
-func (h *Host) RPC(ctx context.Context, class, id, method string, args []byte) (*classes.RPCResult, error) {
+func (h *Host) RPC(ctx context.Context, class string, id classes.StubID, method string, args []byte) (*classes.RPCResult, error) {
 	if h.node.IsLeader() {
 		return h.rpc(ctx, class, id, method, args)
 	}
@@ -62,30 +122,47 @@ func (h *Host) RPC(ctx context.Context, class, id, method string, args []byte) (
 	if addr == "" {
 		return nil, cluster.ErrNotLeader
 	}
-	frame, err := encodeFrame(&forwardedRPC{Class: class, Name: id, Method: method, Body: args, RPC: true})
-	if err != nil {
-		return nil, fmt.Errorf("%w: encode forwarded call: %w", cluster.ErrNotApplied, err)
-	}
-	answer, err := h.node.StreamCall(ctx, leaderID, addr, frame)
-	switch {
-	case errors.Is(err, cluster.ErrStreamV1):
+	res, err := h.forwardNamed(ctx, leaderID, addr, &namedCall{Class: class, Name: id.ID, Method: method, Body: args,
+		RPC: true, IDName: id.Name})
+	if errors.Is(err, cluster.ErrStreamV1) {
 		return nil, fmt.Errorf("%w: the leader's build has no RPC", cluster.ErrNotApplied)
-	case err != nil:
-		return nil, err
 	}
-	var res forwardedCallResult
-	if err := msgpack.Unmarshal(answer, &res); err != nil {
-		return nil, fmt.Errorf("%w: the leader's answer: %v", cluster.ErrOutcomeUnknown, err)
+	if err != nil {
+		return nil, err
 	}
 	return res.rpcOutcome()
 }
 
+// forwardNamed sends c to the leader on the forwarding stream and reads
+// its answer; a named call that a leader built before names could not
+// read (nothing ran) goes again without the name.
+func (h *Host) forwardNamed(ctx context.Context, leaderID string, addr raft.ServerAddress, c *namedCall) (*forwardedCallResult, error) {
+	for {
+		frame, err := c.frame()
+		if err != nil {
+			return nil, fmt.Errorf("%w: encode forwarded call: %w", cluster.ErrNotApplied, err)
+		}
+		answer, err := h.node.StreamCall(ctx, leaderID, addr, frame)
+		if err != nil {
+			return nil, err
+		}
+		var res forwardedCallResult
+		if err := msgpack.Unmarshal(answer, &res); err != nil {
+			return nil, fmt.Errorf("%w: the leader's answer: %v", cluster.ErrOutcomeUnknown, err)
+		}
+		if c.IDName == "" || res.Code != codeNotApplied || !strings.Contains(res.Msg, badCallMsg) {
+			return &res, nil
+		}
+		c.IDName = ""
+	}
+}
+
 // rpc runs an RPC on the leader.
-func (h *Host) rpc(ctx context.Context, class, id, method string, args []byte) (*classes.RPCResult, error) {
+func (h *Host) rpc(ctx context.Context, class string, id classes.StubID, method string, args []byte) (*classes.RPCResult, error) {
 	var out *classes.RPCResult
-	_, err := h.onLeader(ctx, class, id, runOpts{}, func(r *run) error {
+	_, err := h.onLeader(ctx, class, id.ID, runOpts{idName: id.Name}, func(r *run) error {
 		var err error
-		out, err = h.engine.RPC(r.ctx, r.ref, id, method, args, r.state, r.commitEffects)
+		out, err = h.engine.RPC(r.ctx, r.ref, id.ID, method, args, r.state, r.commitEffects)
 		return err
 	})
 	if err != nil {
@@ -95,14 +172,14 @@ func (h *Host) rpc(ctx context.Context, class, id, method string, args []byte) (
 }
 
 // runForwardedRPC runs an RPC a follower sent, on the leader.
-func (h *Host) runForwardedRPC(ctx context.Context, fr *forwardedRPC) forwardedCallResult {
+func (h *Host) runForwardedRPC(ctx context.Context, fr *namedCall) forwardedCallResult {
 	if !h.node.IsLeader() {
 		return callResultOf(nil, cluster.ErrNotLeader)
 	}
 	if err := h.checkNames(fr.Class, fr.Name); err != nil {
 		return callResultOf(nil, err)
 	}
-	res, err := h.rpc(context.WithoutCancel(ctx), fr.Class, fr.Name, fr.Method, fr.Body)
+	res, err := h.rpc(context.WithoutCancel(ctx), fr.Class, classes.StubID{ID: fr.Name, Name: fr.IDName}, fr.Method, fr.Body)
 	var ce *CallError
 	var se *classes.ScriptError
 	switch {

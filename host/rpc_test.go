@@ -1,12 +1,14 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"github.com/vmihailenco/msgpack/v5"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +16,8 @@ import (
 	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
+	"github.com/hashicorp/raft"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 const scriptCounter = `
@@ -64,6 +68,8 @@ func deployScript(t testing.TB, c *testCluster, n *testNode, name, source, label
 	return d.Version
 }
 
+// rpcTest calls method of script's Counter name through its name, as the
+// operator's route does.
 func rpcTest(t *testing.T, n *testNode, script, name, method, args string) (string, error) {
 	t.Helper()
 	key, ns, err := n.host.ResolveScriptClass(script, "Counter")
@@ -72,7 +78,7 @@ func rpcTest(t *testing.T, n *testNode, script, name, method, args string) (stri
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res, err := n.host.RPC(ctx, key, ns.IDFromName(name).String(), method, []byte(args))
+	res, err := n.host.RPC(ctx, key, classes.StubID{ID: ns.IDFromName(name).String(), Name: name}, method, []byte(args))
 	if err != nil {
 		return "", err
 	}
@@ -161,9 +167,9 @@ func TestScriptClassRPCErrorsCrossTheStream(t *testing.T) {
 	}
 }
 
-// The leader decodes every call frame as a forwardedRPC: a fetch frame
-// as /2 wrote it (golden) reads with RPC false and its fields intact,
-// and an RPC frame holds one field more.
+// The leader decodes every call frame as a namedCall: a fetch frame as
+// /2 wrote it (golden) reads with RPC false and its fields intact, an
+// RPC frame holds one field more, a named call's two more.
 func TestForwardedRPCFrameReadsOldFrames(t *testing.T) {
 	golden, err := os.ReadFile(filepath.Join("..", "testdata", "frames", "v2-stream-request-call.msgpack"))
 	if err != nil {
@@ -177,23 +183,84 @@ func TestForwardedRPCFrameReadsOldFrames(t *testing.T) {
 	if err := msgpack.Unmarshal(golden, &frame); err != nil {
 		t.Fatal(err)
 	}
-	var got forwardedRPC
+	var got namedCall
 	if err := decodeCall(frame.C, &got); err != nil {
 		t.Fatal(err)
 	}
-	want := forwardedRPC{Class: "Counter", Name: "c1", Method: "POST", URL: "http://dobj/do/Counter/c1/increment?by=2",
+	want := namedCall{Class: "Counter", Name: "c1", Method: "POST", URL: "http://dobj/do/Counter/c1/increment?by=2",
 		Header: []wireHeader{{Name: "Content-Type", Value: "text/plain"}}, Body: []byte("2"), IdemKey: "k-2"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("the golden fetch frame reads as %+v", got)
 	}
-	rpc, err := encodeFrame(&forwardedRPC{Class: "app:Counter", Name: "ab", Method: "increment", Body: []byte("[1]"), RPC: true})
+	for _, c := range []namedCall{
+		{Class: "app:Counter", Name: "ab", Method: "increment", Body: []byte("[1]"), RPC: true},
+		{Class: "app:Counter", Name: "ab", Method: "increment", Body: []byte("[1]"), RPC: true, IDName: "card-1"},
+		{Class: "app:Counter", Name: "ab", Method: "GET", URL: "http://do/", IDName: "card-1"},
+		{Class: "app:Counter", Name: "ab", Method: "GET", URL: "http://do/"},
+	} {
+		b, err := c.frame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back namedCall
+		if err := decodeCall(b, &back); err != nil || !reflect.DeepEqual(back, c) {
+			t.Fatalf("%+v reads back as %+v, %v", c, back, err)
+		}
+	}
+}
+
+// An object reached through a name sees it as ctx.id.name, from a
+// follower too and from another object; one reached through a unique id
+// sees none; a name that does not derive the id is refused before
+// anything runs.
+func TestScriptObjectSeesItsIDName(t *testing.T) {
+	c := newTestCluster(t)
+	leader := c.waitLeader(nil)
+	v := deployScript(t, c, leader, "app", `
+import { DurableObject } from "cloudflare:workers";
+export class Counter extends DurableObject {
+  async myName() { await this.ctx.storage.put("asked", true); return String(this.ctx.id.name); }
+  async nameOf(name) { return await this.env.COUNTER.getByName(name).myName(); }
+  async uniqueName() { return await this.env.COUNTER.get(this.env.COUNTER.newUniqueId()).myName(); }
+}
+export default {};
+`, "app")
+	follower := c.follower(leader)
+	c.eventually(5*time.Second, "the script on the follower", func() bool {
+		s, ok := follower.Script("app")
+		return ok && s.Version == v
+	})
+	key, ns, err := leader.host.ResolveScriptClass("app", "Counter")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back forwardedRPC
-	if err := decodeCall(rpc, &back); err != nil || !back.RPC || back.Method != "increment" {
-		t.Fatalf("an RPC frame reads back as %+v, %v", back, err)
+	for _, n := range []*testNode{leader, follower} {
+		for _, tt := range []struct{ name, method, args, want string }{
+			{"card-1", "myName", "[]", `"card-1"`},
+			{"card-2", "nameOf", `["card-3"]`, `"card-3"`},
+			{"card-2", "uniqueName", "[]", `"undefined"`},
+		} {
+			if got, err := rpcTest(t, n, "app", tt.name, tt.method, tt.args); err != nil || got != tt.want {
+				t.Fatalf("%s.%s via %s = %s, %v; want %s", tt.name, tt.method, n.id, got, err, tt.want)
+			}
+		}
+		forged := classes.StubID{ID: ns.IDFromName("card-4").String(), Name: "card-1"}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := n.host.RPC(ctx, key, forged, "myName", nil)
+		if !errors.Is(err, objects.ErrInvalid) {
+			t.Fatalf("a forged name via %s: %v; want ErrInvalid", n.id, err)
+		}
+		_, err = n.host.CallStub(ctx, key, forged, &classes.Request{Method: "GET", URL: "http://do/", Header: http.Header{}}, "")
+		cancel()
+		if !errors.Is(err, objects.ErrInvalid) {
+			t.Fatalf("a forged name's fetch via %s: %v; want ErrInvalid", n.id, err)
+		}
 	}
+	leader.FSM().Read(func(s *objects.Store) {
+		if _, ok := s.Get(fsm.ClassObject(key, ns.IDFromName("card-4").String()), "asked"); ok {
+			t.Fatal("an object ran for a forged name")
+		}
+	})
 }
 
 // A script object's alarm fires on the leader as a /_classes object's
@@ -223,4 +290,57 @@ export default {};
 		_, pending := leader.FSM().AlarmOf(object)
 		return fired == `"`+id+`"` && !pending
 	})
+}
+
+// oldLeaderFollower is a follower whose leader was built before named
+// calls: it reads frames as that build did (a fetch's seven fields, else
+// an RPC's eight), refusing any other as not applied before anything
+// runs, and answers what it read.
+type oldLeaderFollower struct {
+	*fakeRaft
+	mu  sync.Mutex
+	ran []forwardedRPC
+}
+
+func (f *oldLeaderFollower) IsLeader() bool { return false }
+func (f *oldLeaderFollower) LeaderPeer() (string, raft.ServerAddress) {
+	return "old", "127.0.0.1:1"
+}
+
+func (f *oldLeaderFollower) StreamCall(_ context.Context, _ string, _ raft.ServerAddress, call []byte) ([]byte, error) {
+	var fr forwardedRPC
+	res := forwardedCallResult{Code: objects.CodeOK, Status: 204}
+	if n, _ := msgpack.NewDecoder(bytes.NewReader(call)).DecodeArrayLen(); n == fetchFrameFields {
+		var c forwardedCall
+		msgpack.Unmarshal(call, &c)
+		fr = forwardedRPC{Class: c.Class, Name: c.Name, Method: c.Method}
+	} else if err := msgpack.Unmarshal(call, &fr); err != nil {
+		res = forwardedCallResult{Code: codeNotApplied, Msg: "not applied: bad forwarded call: " + err.Error()}
+	}
+	if res.Code == objects.CodeOK {
+		f.mu.Lock()
+		f.ran = append(f.ran, fr)
+		f.mu.Unlock()
+	}
+	return encodeFrame(&res)
+}
+
+// A named call to a leader built before names runs there once, without
+// the name, rather than being refused.
+func TestNamedCallToAnOlderLeader(t *testing.T) {
+	f := &oldLeaderFollower{fakeRaft: newFakeRaft(2)}
+	h := New(f, testHostConfig())
+	t.Cleanup(func() { h.Close() })
+	id := classes.StubID{ID: objects.NewNamespace("app", "Counter").IDFromName("card-1").String(), Name: "card-1"}
+	if _, err := h.RPC(context.Background(), "app:Counter", id, "increment", []byte("[]")); err != nil {
+		t.Fatalf("RPC: %v", err)
+	}
+	if _, err := h.CallStub(context.Background(), "app:Counter", id, &classes.Request{Method: "GET", URL: "http://do/", Header: http.Header{}}, ""); err != nil {
+		t.Fatalf("fetch: %v", err)
+	}
+	want := []forwardedRPC{{Class: "app:Counter", Name: id.ID, Method: "increment", Body: []byte("[]"), RPC: true},
+		{Class: "app:Counter", Name: id.ID, Method: "GET"}}
+	if !reflect.DeepEqual(f.ran, want) {
+		t.Fatalf("the older leader ran %+v; want %+v", f.ran, want)
+	}
 }

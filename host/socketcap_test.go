@@ -48,7 +48,7 @@ func serveSockets(t *testing.T, n *testNode) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req := &classes.Request{Method: r.Method, URL: "http://x" + r.URL.Path, Header: r.Header.Clone()}
-		res, err := n.host.ServeWebSocket(w, r, "Room", "r1", req)
+		res, err := n.host.ServeWebSocket(w, r, "Room", classes.StubID{ID: "r1"}, req)
 		switch {
 		case res == nil && err == nil: // upgraded
 		case err != nil:

@@ -191,7 +191,33 @@ func (s *sqlState) take() (*fsm.SQLWrites, error) {
 		w = &fsm.SQLWrites{Env: s.sess.Env(), Log: log}
 	}
 	err := s.rollbackLocked()
+	if n := logBytes(w); err == nil && n > s.h.maxSQLLog {
+		err = &CallError{Message: fmt.Sprintf("the call's SQL writes take %d bytes, over the limit of %d bytes for one commit; nothing was committed", n, s.h.maxSQLLog),
+			Err: classes.ErrWriteTooLarge}
+	}
 	return w, err
+}
+
+// logBytes is about what w takes in a command: its statements' text and
+// arguments.
+func logBytes(w *fsm.SQLWrites) int {
+	if w == nil {
+		return 0
+	}
+	n := 0
+	for _, st := range w.Log {
+		n += 8 + len(st.SQL)
+		for _, a := range st.Args {
+			switch v := a.(type) {
+			case string:
+				n += len(v)
+			case []byte:
+				n += len(v)
+			}
+			n += 9
+		}
+	}
+	return n
 }
 
 // end rolls back any session and makes later ones fail with why (nil:

@@ -34,6 +34,11 @@ export class Counter extends DurableObject {
   }
   total() { return this.sql.exec("SELECT coalesce(sum(v), 0) AS s FROM t").one().s; }
   fail() { this.sql.exec("INSERT INTO t (v) VALUES (1000)"); throw new RangeError("no way"); }
+  big(n) {
+    const s = "x".repeat(100000);
+    for (let i = 0; i < n; i++) this.sql.exec("INSERT INTO t (v, at) VALUES (0, ?)", s);
+    return n;
+  }
   caught() {
     try { this.sql.exec("INSERT INTO nope VALUES (1)"); } catch (e) { return e.message; }
   }
@@ -168,6 +173,12 @@ func TestSQLClassThrowCommitsNothing(t *testing.T) {
 	}
 	if got := leader.FSM().LastApplied(); got != before {
 		t.Fatalf("the failed call proposed something (applied %d, was %d)", got, before)
+	}
+	if _, err := rpcTest(t, leader, "app", "c1", "big", "[90]"); err == nil || !strings.Contains(err.Error(), "over the limit") {
+		t.Fatalf("a call writing 9 MB: %v, want refused", err)
+	}
+	if got := leader.FSM().LastApplied(); got != before {
+		t.Fatalf("the oversized call proposed something (applied %d, was %d)", got, before)
 	}
 	msg, err := rpcTest(t, leader, "app", "c1", "caught", "[]")
 	if err != nil || !strings.Contains(msg, "no such table") {
@@ -319,7 +330,7 @@ func TestSQLSessionWaitsForAnUnknownCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	call := func() error {
-		id := objects.NewNamespace("app", "Counter").IDFromName("c1").String()
+		id := classes.StubID{ID: objects.NewNamespace("app", "Counter").IDFromName("c1").String(), Name: "c1"}
 		_, err := h.RPC(context.Background(), ScriptClass("app", "Counter"), id, "increment", []byte("[1]"))
 		return err
 	}

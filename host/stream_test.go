@@ -201,7 +201,7 @@ func TestStreamCallCut(t *testing.T) {
 		t.Fatalf("call while the leader is cut off: %v, want not applied", err)
 	}
 	// Even past the leader's address check, the stream cannot be dialed.
-	fc := forwardedCall{Class: "Counter", Name: "c1", Method: http.MethodPost, URL: "http://x/increment"}
+	fc := &namedCall{Class: "Counter", Name: "c1", Method: http.MethodPost, URL: "http://x/increment"}
 	if _, err := f.host.forward(context.Background(), leader.id, rafted(leader), fc); !errors.Is(err, cluster.ErrNotApplied) {
 		t.Fatalf("call on a stream that cannot be dialed: %v, want ErrNotApplied", err)
 	}

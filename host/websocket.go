@@ -191,7 +191,8 @@ func (h *Host) openSocket(public bool) (done func(), err error) {
 // browser's same-origin check; a follower's relay is not a browser) and
 // returns nil, nil: the socket is served in the background. Otherwise it
 // returns the call's answer, as call does, and w is untouched.
-func (h *Host) connect(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request, public bool) (*CallResult, error) {
+func (h *Host) connect(w http.ResponseWriter, r *http.Request, class string, id classes.StubID, req *classes.Request, public bool) (*CallResult, error) {
+	name := id.ID
 	done, err := h.openSocket(public)
 	if err != nil {
 		return nil, err
@@ -204,19 +205,19 @@ func (h *Host) connect(w http.ResponseWriter, r *http.Request, class, name strin
 	}()
 	sock := newServerSocket()
 	var resp *classes.Response
-	var id classes.SocketID
-	run, err := h.onLeader(context.WithoutCancel(r.Context()), class, name, runOpts{}, func(run *run) error {
+	var sid classes.SocketID
+	run, err := h.onLeader(context.WithoutCancel(r.Context()), class, name, runOpts{idName: id.Name}, func(run *run) error {
 		var err error
-		resp, id, err = h.engine.Connect(run.ctx, run.ref, name, req, run.state, sock, run.commit)
+		resp, sid, err = h.engine.Connect(run.ctx, run.ref, name, req, run.state, sock, run.commit)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if id == 0 {
+	if sid == 0 {
 		return &CallResult{Response: resp, Index: run.applied.Index}, nil
 	}
-	s := socket{class: class, name: name, id: id, term: run.term}
+	s := socket{class: class, name: name, id: sid, term: run.term}
 	// The server's read and write timeouts are for requests, not for a
 	// connection that lasts.
 	rc := http.NewResponseController(w)
@@ -311,17 +312,27 @@ func (h *Host) socketClosed(s socket, code int, reason string, clean bool) {
 func (h *Host) closeSockets() {
 	h.engine.CloseSockets(closeRestart, "the node is stopping; reconnect")
 	h.relays.closeAll(closeRestart, "the node is stopping; reconnect")
+	h.workers.mu.Lock()
+	defer h.workers.mu.Unlock()
+	for _, w := range h.workers.m {
+		w.w.CloseSockets(closeRestart, "the node is stopping; reconnect")
+	}
+	for _, w := range h.workers.serving {
+		w.CloseSockets(closeRestart, "the node is stopping; reconnect")
+	}
 }
 
-// ServeWebSocket serves an upgrade request to object name of class:
+// ServeWebSocket serves an upgrade request to object id of class (a
+// /_classes object's id is its name; a script object's may come with the
+// name it was made from, as for CallStub):
 // fetch runs on the leader (through the leader's peer service when this
 // node is a follower, which then relays the socket). When fetch accepted
 // a WebSocket the handshake is done on w, the socket is served in the
 // background, and ServeWebSocket returns nil, nil. Otherwise it returns
 // fetch's answer or an error, as Call does, and w is untouched.
-func (h *Host) ServeWebSocket(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request) (*CallResult, error) {
+func (h *Host) ServeWebSocket(w http.ResponseWriter, r *http.Request, class string, id classes.StubID, req *classes.Request) (*CallResult, error) {
 	if h.node.IsLeader() {
-		return h.connect(w, r, class, name, req, true)
+		return h.connect(w, r, class, id, req, true)
 	}
-	return h.relay(w, r, class, name, req)
+	return h.relay(w, r, class, id, req)
 }

@@ -22,7 +22,8 @@ import (
 
 // A follower relays a client's WebSocket to the leader: it opens a
 // WebSocket of its own to the leader's peer service (GET pathSocket on
-// the Raft port, the class, object and URL in the query, the client's
+// the Raft port, the class, object (and the name its id was made from,
+// a), and URL in the query, the client's
 // headers as they came), where the leader runs fetch. When fetch accepts,
 // the leader answers 101 and the follower accepts the client's socket
 // and copies messages both ways; otherwise the leader answers 200 with an
@@ -107,7 +108,7 @@ func (a *answerCapture) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // relay serves an upgrade request on a follower through the leader.
-func (h *Host) relay(w http.ResponseWriter, r *http.Request, class, name string, req *classes.Request) (*CallResult, error) {
+func (h *Host) relay(w http.ResponseWriter, r *http.Request, class string, id classes.StubID, req *classes.Request) (*CallResult, error) {
 	leaderID, addr := h.node.LeaderPeer()
 	if addr == "" {
 		return nil, cluster.ErrNotLeader
@@ -137,7 +138,11 @@ func (h *Host) relay(w http.ResponseWriter, r *http.Request, class, name string,
 	for _, k := range handshakeHeaders {
 		header.Del(k)
 	}
-	q := url.Values{"c": {class}, "n": {name}, "u": {req.URL}}
+	q := url.Values{"c": {class}, "n": {id.ID}, "u": {req.URL}}
+	if id.Name != "" {
+		// The name the id was made from (an older leader ignores it).
+		q.Set("a", id.Name)
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.callTimeout())
 	defer cancel()
 	lc, _, err := websocket.Dial(ctx, "ws://"+string(addr)+pathSocket+"?"+q.Encode(), &websocket.DialOptions{
@@ -271,7 +276,7 @@ func (h *Host) serveSocket(w http.ResponseWriter, r *http.Request) {
 	case !h.node.IsLeader():
 		err = cluster.ErrNotLeader
 	default:
-		res, err = h.connect(w, r, q.Get("c"), q.Get("n"), req, false)
+		res, err = h.connect(w, r, q.Get("c"), classes.StubID{ID: q.Get("n"), Name: q.Get("a")}, req, false)
 		if res == nil && err == nil {
 			return // upgraded
 		}

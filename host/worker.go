@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,10 @@ var ErrNoRoute = errors.New("no Worker serves this route")
 type workers struct {
 	mu sync.Mutex
 	m  map[string]*scriptWorker
+	// serving are Workers replaced by a newer version that still serve
+	// WebSockets of their own: those stay on the version that accepted
+	// them, and are closed with the rest when the node stops.
+	serving []*classes.Worker
 }
 
 type scriptWorker struct {
@@ -79,6 +84,10 @@ func (h *Host) worker(script string) (*classes.Worker, error) {
 	if h.workers.m == nil {
 		h.workers.m = map[string]*scriptWorker{}
 	}
+	if cur := h.workers.m[script]; cur != nil {
+		h.workers.serving = append(h.workers.serving, cur.w)
+	}
+	h.workers.serving = slices.DeleteFunc(h.workers.serving, func(w *classes.Worker) bool { return w.Sockets() == 0 })
 	h.workers.m[script] = &scriptWorker{version: sc.Version, env: env, w: w}
 	return w, nil
 }
@@ -164,7 +173,7 @@ func unwrap(err error) error {
 	return err
 }
 
-func (o *outbound) RPC(ctx context.Context, b int, id, method string, args []byte) (json.RawMessage, error) {
+func (o *outbound) RPC(ctx context.Context, b int, id classes.StubID, method string, args []byte) (json.RawMessage, error) {
 	key, err := o.key(b)
 	if err != nil {
 		return nil, err
@@ -180,14 +189,14 @@ func (o *outbound) RPC(ctx context.Context, b int, id, method string, args []byt
 	return res.Value, nil
 }
 
-func (o *outbound) Fetch(ctx context.Context, b int, id string, req *classes.Request) (*classes.Response, error) {
+func (o *outbound) Fetch(ctx context.Context, b int, id classes.StubID, req *classes.Request) (*classes.Response, error) {
 	key, err := o.key(b)
 	if err != nil {
 		return nil, err
 	}
 	var res *CallResult
 	err = retryNotApplied(ctx, func() (err error) {
-		res, err = o.h.Call(ctx, key, id, req, "")
+		res, err = o.h.CallStub(ctx, key, id, req, "")
 		return err
 	})
 	if err != nil {

@@ -23,7 +23,11 @@ export class Counter extends DurableObject {
     await this.ctx.storage.put("value", v);
     return v;
   }
-  async fetch(request) { return new Response("value " + ((await this.ctx.storage.get("value")) || 0)); }
+  idName() { return String(this.ctx.id.name); }
+  async fetch(request) {
+    if (new URL(request.url).pathname === "/id-name") return new Response(String(this.ctx.id.name));
+    return new Response("value " + ((await this.ctx.storage.get("value")) || 0));
+  }
 }
 export default {
   async fetch(request, env) {
@@ -31,6 +35,11 @@ export default {
     const stub = env.COUNTER.getByName(url.pathname.split("/")[1]);
     if (url.pathname.endsWith("/increment")) return Response.json({ value: await stub.increment(), label: env.LABEL });
     if (url.pathname.endsWith("/fail")) await stub.nope();
+    if (url.pathname.endsWith("/id-name")) {
+      const fetched = await (await stub.fetch("http://do/id-name")).text();
+      const unique = await env.COUNTER.get(env.COUNTER.newUniqueId()).idName();
+      return new Response([await stub.idName(), fetched, unique].join(" "));
+    }
     return stub.fetch(request);
   },
 };
@@ -62,6 +71,13 @@ func TestWorkerRunsOnEveryNode(t *testing.T) {
 	}
 	if resp, err := workerGetTest(t, follower, "/card-1/"); err != nil || string(resp.Body) != "value 3" {
 		t.Fatalf("stub.fetch = %v, %v", resp, err)
+	}
+	// An object reached through getByName sees its name, by RPC and by
+	// fetch; one reached through newUniqueId has none.
+	for _, n := range []*testNode{follower, leader} {
+		if resp, err := workerGetTest(t, n, "/card-9/id-name"); err != nil || string(resp.Body) != "card-9 card-9 undefined" {
+			t.Fatalf("ctx.id.name via %s = %v, %v", n.id, resp, err)
+		}
 	}
 	_, err := workerGetTest(t, follower, "/card-1/fail")
 	var ce *CallError

@@ -71,7 +71,8 @@ const runtimeModules = `^cloudflare:`
 // without a script_name and every class its migrations leave.
 //
 // A file that does not build is a *ConfigError naming the source file, line
-// and column; a class it does not export is a *ConfigError naming the
+// and column; a class it does not export (or an entrypoint a service
+// binding to the project itself names) is a *ConfigError naming the
 // configuration file, line and field that require it.
 func Bundle(cfg *Config, opts BundleOptions) (*Script, error) {
 	format := opts.Format
@@ -268,6 +269,14 @@ func (c *Config) checkExports(exports []string) error {
 	for _, cl := range c.Classes() {
 		if !slices.Contains(exports, cl.Name) {
 			return missing(c.classField(cl.Name), cl.Name)
+		}
+	}
+	// A service binding to the project itself names an entrypoint of
+	// its own main module; another script's is the server's to check.
+	for i, s := range c.Services {
+		if s.Service == c.Name && s.Entrypoint != "" && !slices.Contains(exports, s.Entrypoint) {
+			return c.errorAt(field{"services", i, "entrypoint"}, "entrypoint %s is not exported by %s (service binding %s)",
+				s.Entrypoint, filepath.ToSlash(main), s.Binding)
 		}
 	}
 	return nil

@@ -143,6 +143,8 @@ func TestBundleMissingExport(t *testing.T) {
 			"migrations[0].new_classes[1]", "class Gone is not exported"},
 		{"renamed class", head + "[[migrations]]\ntag = \"v1\"\nnew_classes = [\"Counter\", \"Old\"]\n[[migrations]]\ntag = \"v2\"\nrenamed_classes = [\n  { from = \"Old\", to = \"New\" },\n]\n", 9,
 			"migrations[1].renamed_classes[0].to", "class New is not exported"},
+		{"entrypoint of a service binding to itself", head + "[[services]]\nbinding = \"SELF\"\nservice = \"a\"\nentrypoint = \"Admin\"\n", 6,
+			"services[0].entrypoint", "entrypoint Admin is not exported by src/index.ts (service binding SELF)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -42,8 +42,8 @@
   const upgrades = new WeakMap();
   async function stubFetch(b, id, input, init) {
     const parts = await requestParts(input, init);
-    const t = native.upgrade(b, id, ...parts);
-    if (t < 0) return responseOf(await native.fetch(b, id, ...parts));
+    const t = native.upgrade(b, String(id), id.name, ...parts);
+    if (t < 0) return responseOf(await native.fetch(b, String(id), id.name, ...parts));
     const r = new Response(null, { status: 200 });
     r.status = 101;
     Object.defineProperty(r, "_webSocket", { value: Object.freeze({}) });
@@ -53,9 +53,9 @@
   function makeStub(b, id) {
     return rpcProxy({
       id, name: id.name,
-      fetch: (input, init) => stubFetch(b, String(id), input, init),
+      fetch: (input, init) => stubFetch(b, id, input, init),
       connect() { throw new TypeError("stub.connect is not supported"); },
-    }, (method, args) => native.rpc(b, String(id), method, args));
+    }, (method, args) => native.rpc(b, String(id), method, args, id.name));
   }
   // A service binding: fetch and RPC to another script's Worker.
   function makeService(s) {

@@ -83,7 +83,7 @@ func dev(ctx context.Context, e env, args []string) error {
 	printBanner(ctx, e.stdout, c, sec)
 
 	if *app != "" {
-		watchApp(ctx, e.stdout, devClient(c, sec), *app, workerURLs(c), devPoll)
+		watchApp(ctx, e.stdout, devClients(c, sec), *app, workerURLs(c), devPoll)
 	}
 	<-ctx.Done()
 	fmt.Fprintln(e.stdout, "dobj dev: stopping...")
@@ -129,13 +129,19 @@ Ctrl-C stops all three.
 `, u1, u2, u3, selfCommand())
 }
 
-// devClient is an admin client of node 1 (dev --app deploys through it).
-func devClient(c *launch.Cluster, sec *launch.Secure) *client.Client {
-	if sec == nil {
-		return client.New(c.Nodes[0].URL())
+// devClients are admin clients of the nodes in order (dev --app deploys
+// through the first that is up).
+func devClients(c *launch.Cluster, sec *launch.Secure) []*client.Client {
+	var opts []client.Option
+	if sec != nil {
+		tc, _ := sec.ClientTLS()
+		opts = []client.Option{client.WithToken(sec.Tokens["admin"]), client.WithTLSConfig(tc)}
 	}
-	tc, _ := sec.ClientTLS()
-	return client.New(c.Nodes[0].URL(), client.WithToken(sec.Tokens["admin"]), client.WithTLSConfig(tc))
+	var out []*client.Client
+	for _, n := range c.Nodes {
+		out = append(out, client.New(n.URL(), opts...))
+	}
+	return out
 }
 
 // leaderOf asks the nodes who leads; "" if none says. opts carry a

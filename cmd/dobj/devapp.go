@@ -25,17 +25,18 @@ type fileStamp struct {
 	size int64
 }
 
-// watchApp deploys the project in dir through c, then redeploys it each
+// watchApp deploys the project in dir through the first of nodes that
+// is up (deployTo: node 1 unless it is down), then redeploys it each
 // time one of its files changes, until ctx is done. Each outcome goes to
 // w: the new version and the Workers' URLs, or the error (a bad project
 // names its file, line and field); a failed deploy leaves the previous
 // version serving.
-func watchApp(ctx context.Context, w io.Writer, c *client.Client, dir string, workers []string, every time.Duration) {
+func watchApp(ctx context.Context, w io.Writer, nodes []*client.Client, dir string, workers []string, every time.Duration) {
 	var known []string // the files of the last deploy that got as far as loading
 	for {
 		files := append(configFiles(dir), known...)
 		seen := stamps(files)
-		out, got, err := uploadProject(ctx, w, c, dir, time.Now())
+		out, got, err := uploadProject(ctx, w, nodes, dir, time.Now())
 		if got != nil {
 			known = got
 		}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +25,8 @@ export default { async fetch(): Promise<Response> { return new Response("` + tex
 
 // TestWatchAppRedeploys: dev --app's loop deploys the project, redeploys
 // it when a source file changes, reports a broken save by file and line
-// while the previous version keeps serving, and picks up the fix.
+// while the previous version keeps serving, and picks up the fix; with
+// node 1 down, through another node.
 func TestWatchAppRedeploys(t *testing.T) {
 	httpAddr, raftAddr, workerAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	url := "http://" + httpAddr
@@ -43,7 +46,9 @@ func TestWatchAppRedeploys(t *testing.T) {
 	var out syncBuffer
 	go func() {
 		defer close(done)
-		watchApp(ctx, &out, client.New(url), dir, []string{"http://" + workerAddr}, 20*time.Millisecond)
+		// Node 1 is down: the deploys go through the next node.
+		nodes := []*client.Client{client.New("http://" + freeAddr(t)), client.New(url)}
+		watchApp(ctx, &out, nodes, dir, []string{"http://" + workerAddr}, 20*time.Millisecond)
 	}()
 	defer func() { cancel(); <-done }()
 
@@ -89,4 +94,36 @@ func pollUntil(d time.Duration, cond func() bool) bool {
 		}
 	}
 	return cond()
+}
+
+// deployTo goes on to the next node when one is down or has no leader
+// (503), and stops at any other answer: a refusal is the project's.
+func TestDeployToNextNode(t *testing.T) {
+	var hits []string
+	node := func(name string, status int) *client.Client {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits = append(hits, name)
+			if status != http.StatusOK {
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(status)
+				fmt.Fprintf(w, `{"type":"x","title":"x","status":%d,"detail":"from %s"}`, status, name)
+				return
+			}
+			fmt.Fprintf(w, `{"script":"app","version":7,"applied_migrations":[],"classes":[]}`)
+		}))
+		t.Cleanup(ts.Close)
+		return client.New(ts.URL)
+	}
+	down := client.New("http://" + freeAddr(t))
+	meta := client.ScriptMetadata{MainModule: "index.js"}
+	mods := []client.ScriptModule{{Name: "index.js", Content: []byte("export default {}")}}
+	out, err := deployTo(context.Background(), []*client.Client{down, node("n2", 503), node("n3", 200)}, "app", meta, mods)
+	if err != nil || out.Version != 7 || strings.Join(hits, ",") != "n2,n3" {
+		t.Fatalf("deploy = %+v, %v after %v; want version 7 from n3", out, err, hits)
+	}
+	hits = nil
+	_, err = deployTo(context.Background(), []*client.Client{node("n1", 400), node("n2", 200)}, "app", meta, mods)
+	if err == nil || !strings.Contains(err.Error(), "from n1") || strings.Join(hits, ",") != "n1" {
+		t.Fatalf("a refusal: %v after %v; want n1's, and no other node tried", err, hits)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,7 +35,7 @@ func projectDir(pos []string) (string, bool) {
 // with its configuration. Anything wrong with the project is an error
 // naming the file, line and field, before anything is sent.
 func deployProject(ctx context.Context, e env, c *client.Client, cf *clientFlags, dir string, today time.Time) error {
-	out, _, err := uploadProject(ctx, e.stderr, c, dir, today)
+	out, _, err := uploadProject(ctx, e.stderr, []*client.Client{c}, dir, today)
 	var ue uploadError
 	if errors.As(err, &ue) {
 		return problem(cf, ue.err)
@@ -51,11 +52,12 @@ type uploadError struct{ err error }
 
 func (u uploadError) Error() string { return u.err.Error() }
 
-// uploadProject is deploy's work: load, bundle, upload; warnings go to
-// warn. It returns the server's answer and the files the deployment was
-// made from (absolute: the configuration file, main and every bundle
-// input), as far as it got: dev --app watches them.
-func uploadProject(ctx context.Context, warn io.Writer, c *client.Client, dir string, today time.Time) (client.ScriptDeployed, []string, error) {
+// uploadProject is deploy's work: load, bundle, upload through the
+// first of nodes that takes it (deployTo); warnings go to warn. It
+// returns the server's answer and the files the deployment was made from
+// (absolute: the configuration file, main and every bundle input), as
+// far as it got: dev --app watches them.
+func uploadProject(ctx context.Context, warn io.Writer, nodes []*client.Client, dir string, today time.Time) (client.ScriptDeployed, []string, error) {
 	var none client.ScriptDeployed
 	cfg, err := project.Load(dir, today)
 	if err != nil {
@@ -80,11 +82,30 @@ func uploadProject(ctx context.Context, warn io.Writer, c *client.Client, dir st
 		return none, files, fmt.Errorf("deploy %s: %w", dir, err)
 	}
 	modules := []client.ScriptModule{{Name: meta.MainModule, Content: script.Code}}
-	out, err := c.DeployScript(ctx, cfg.Name, meta, modules)
+	out, err := deployTo(ctx, nodes, cfg.Name, meta, modules)
 	if err != nil {
 		return out, files, uploadError{err}
 	}
 	return out, files, nil
+}
+
+// deployTo uploads the script through nodes in order until one answers
+// other than "unavailable": a node that is down (no answer) or that has
+// no leader (503) leaves the next one to try. Trying again is safe: a
+// deploy that did commit is redeployed with the same code, and
+// migrations already applied are skipped. The last failure is returned
+// when none took it.
+func deployTo(ctx context.Context, nodes []*client.Client, name string, meta client.ScriptMetadata, modules []client.ScriptModule) (client.ScriptDeployed, error) {
+	var out client.ScriptDeployed
+	err := errors.New("no node to deploy to")
+	for _, c := range nodes {
+		out, err = c.DeployScript(ctx, name, meta, modules)
+		var ce *client.Error
+		if err == nil || ctx.Err() != nil || (errors.As(err, &ce) && ce.Status != http.StatusServiceUnavailable) {
+			return out, err
+		}
+	}
+	return out, err
 }
 
 // scriptsVerb: dobj scripts.

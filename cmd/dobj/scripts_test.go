@@ -138,6 +138,17 @@ func TestDeployProjectInProcess(t *testing.T) {
 	if err := run(context.Background(), []string{"secret", "get", "TOKEN"}, env, io.Discard, io.Discard); err == nil {
 		t.Fatal("secret get is not a verb")
 	}
+	// A service binding to an entrypoint small does not export: the
+	// server refuses it, naming the binding, and nothing is deployed.
+	caller := strings.Replace(goodToml, `name = "small"`, `name = "caller"`, 1) +
+		"\n[[services]]\nbinding = \"ADMIN\"\nservice = \"small\"\nentrypoint = \"Admin\"\n"
+	err = run(context.Background(), []string{"deploy", writeProject(t, caller)}, env, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "service binding ADMIN: script small does not export entrypoint Admin") {
+		t.Fatalf("deploy with a binding to a missing entrypoint: %v", err)
+	}
+	if _, err := client.New(url).Script(context.Background(), "caller"); err == nil {
+		t.Fatal("the refused project was deployed")
+	}
 }
 
 func env2(getenv func(string) string, stdin io.Reader, stdout io.Writer) env {
