@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +122,36 @@ func TestSQLQueryRoute(t *testing.T) {
 	for _, bad := range []string{`{"query": "SELECT 1"}`, `{"object": "card-1", "query": "SELECT 1"}`} {
 		if code, body := call(t, http.MethodPost, n.url+"/_sql/query", []byte(bad), nil); code != 400 {
 			t.Errorf("POST /_sql/query %s = %d %s; want 400", bad, code, body)
+		}
+	}
+}
+
+// TestSQLQueryThroughAFollower: a query through a follower sees every
+// write acknowledged before it began, as the follower's other reads do
+// (with ?consistency=stale it soon answers from behind).
+func TestSQLQueryThroughAFollower(t *testing.T) {
+	n1 := startStackNode(t, "n1", []cluster.Peer{{ID: "n1", RaftAddr: "127.0.0.1:0"}})
+	eventually(t, 10*time.Second, "n1 ready", n1.node.Ready)
+	n2 := startStackNode(t, "n2", nil)
+	body, _ := json.Marshal(map[string]string{"id": "n2", "raft_addr": n2.node.RaftAddr(), "http_addr": strings.TrimPrefix(n2.url, "http://")})
+	if code, b := call(t, http.MethodPost, n1.url+"/_cluster/join", body, nil); code != 200 {
+		t.Fatalf("join n2: %d %s", code, b)
+	}
+	eventually(t, 10*time.Second, "n2 ready", n2.node.Ready)
+	_, err := n1.node.DeployScript(context.Background(), &fsm.ScriptPut{Name: "app", MainModule: "index.js",
+		Modules:        []fsm.Module{{Name: "index.js", Type: "esm", Content: []byte(sqlApp)}},
+		DurableObjects: []fsm.DOBinding{{Name: "NOTES", Class: "Notes"}, {Name: "PLAIN", Class: "Plain"}},
+		Migrations:     []fsm.Migration{{Tag: "v1", NewSQLiteClasses: []string{"Notes"}, NewClasses: []string{"Plain"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 20; i++ {
+		if code, b := call(t, http.MethodPost, n1.url+"/_scripts/app/objects/Notes/n-1/rpc/add", []byte(`["x", []]`), nil); code != 200 {
+			t.Fatalf("add %d: %d %s", i, code, b)
+		}
+		code, b := call(t, http.MethodPost, n2.url+"/_scripts/app/objects/Notes/n-1/sql", []byte(`{"query": "SELECT count(*) FROM notes"}`), nil)
+		if want := `"rows":[[` + strconv.Itoa(i) + `]]`; code != 200 || !strings.Contains(string(b), want) {
+			t.Fatalf("after add %d the follower answered %d %s; want %s", i, code, b, want)
 		}
 	}
 }
