@@ -191,6 +191,18 @@ func (vm *vm) sqlTxnBegin(c *call, token int64) {
 	c.sqlSaves[token] = sqlSave{sess: s, sp: sp}
 }
 
+// sameSession reports whether a and b are one session. A session the
+// host hands out may be a value of a type that cannot be compared (== of
+// such interface values panics): then it cannot tell, and says yes.
+func sameSession(a, b SQLSession) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = true
+		}
+	}()
+	return a == b
+}
+
 // sqlTxnEnd releases (commit) or rolls back transaction token's
 // savepoint, if it has one. A transaction keeps the object's gate, so its
 // session cannot have been replaced; if it was, the writes are beyond
@@ -201,7 +213,7 @@ func (vm *vm) sqlTxnEnd(c *call, token int64, commit bool) {
 		return
 	}
 	delete(c.sqlSaves, token)
-	if c.sql() != save.sess {
+	if !sameSession(c.sql(), save.sess) {
 		vm.throw(vm.hooks.errorCtor, errors.New("the transaction outlived its storage session"))
 	}
 	var err error

@@ -592,3 +592,19 @@ export class A extends DurableObject {
 	}
 	st.replicasAgree()
 }
+
+// uncomparable is a session value == cannot compare.
+type uncomparable struct {
+	SQLSession
+	_ []int
+}
+
+func TestSameSession(t *testing.T) {
+	a, b := &sqlstore.Session{}, &sqlstore.Session{}
+	if !sameSession(a, a) || sameSession(a, b) {
+		t.Fatal("sameSession of pointers")
+	}
+	if !sameSession(uncomparable{SQLSession: a}, uncomparable{SQLSession: a}) {
+		t.Fatal("sameSession of values it cannot compare: want true (it cannot tell)")
+	}
+}
