@@ -54,7 +54,7 @@ func sqlVerb(ctx context.Context, e env, args []string) error {
 	if res.More {
 		more = "; more rows left out (--limit, or narrow the query)"
 	}
-	fmt.Fprintf(e.stderr, "%d rows, %d rows read%s\n", len(res.Rows), res.RowsRead, more)
+	fmt.Fprintf(e.stderr, "%s, %s read%s\n", plural(len(res.Rows), "row"), plural(int(res.RowsRead), "row"), more)
 	return nil
 }
 
@@ -69,4 +69,12 @@ func sqlCell(v json.RawMessage) string {
 		return s
 	}
 	return string(v)
+}
+
+// plural is n and noun, with an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -44,7 +44,7 @@ func TestSQLVerb(t *testing.T) {
 	if err := run(ctx, []string{"sql", "small", "Counter", "c1", "SELECT name, n, NULL AS z FROM hits WHERE n > ?", "1"}, env, &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
-	if want := "name  n  z\na b   5  NULL\n"; out.String() != want || !strings.Contains(errOut.String(), "1 rows") {
+	if want := "name  n  z\na b   5  NULL\n"; out.String() != want || !strings.Contains(errOut.String(), "1 row,") {
 		t.Fatalf("dobj sql printed %q (stderr %q); want %q", out.String(), errOut.String(), want)
 	}
 	out.Reset()
