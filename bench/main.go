@@ -53,7 +53,7 @@ func NewCommand(fs *flag.FlagSet) *Command {
 	fs.StringVar(&c.op, "op", "", "one op alone, short for --mix OP=1 (e.g. --op class-increment: the counter as a deployed object class)")
 	fs.StringVar(&c.urls, "urls", "", "comma-separated base URLs of the nodes, clients spread over them (default: start a local three-node cluster)")
 	fs.StringVar(&c.workerURLs, "worker-urls", "", "comma-separated URLs of the nodes' Worker listeners, for worker_increment with --urls (a local cluster serves them on BASE+706+i: 8787-8789 by default, wrangler dev's first)")
-	fs.StringVar(&c.o.Target, "target", TargetDobj, "service under test: dobj, etcd (its HTTP/JSON gateway; increment and put are puts, read is a range), or rqlite (sql_increment only: UPDATE … RETURNING of one row per object)")
+	fs.StringVar(&c.o.Target, "target", TargetDobj, "service under test: dobj; etcd (its HTTP/JSON gateway; increment and put are puts, read is a range); rqlite (sql_increment only: UPDATE … RETURNING of one row per object); or app, the seed's counter application on another Workers runtime such as workerd (worker_increment only; nothing deployed or deleted; bench/workerd.sh)")
 	fs.DurationVar(&c.o.Timeout, "timeout", 10*time.Second, "per-request timeout")
 	fs.BoolVar(&c.asJSON, "json", false, "print one JSON object instead of the report")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress lines")
@@ -108,9 +108,14 @@ func (c *Command) Run(ctx context.Context, stdout, stderr io.Writer) error {
 		}
 		defer stop()
 	}
+	// The application's counters cannot be deleted: they stay.
+	keep := c.keep || o.Target == TargetApp
 	if attached && !c.quiet {
 		then := "deleted at the end; --keep keeps them"
-		if c.keep {
+		switch {
+		case o.Target == TargetApp:
+			then = "kept (the application cannot delete them)"
+		case c.keep:
 			then = "kept (--keep)"
 		}
 		fmt.Fprintf(stderr, "objects %s0 … %s%d: %s\n", o.Prefix, o.Prefix, o.Objects-1, then)
@@ -134,7 +139,7 @@ func (c *Command) Run(ctx context.Context, stdout, stderr io.Writer) error {
 	} else {
 		WriteReport(stdout, res)
 	}
-	if attached && !c.keep {
+	if attached && !keep {
 		if err := c.removeObjects(ctx, o, stderr); err != nil {
 			return err
 		}

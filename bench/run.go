@@ -17,7 +17,7 @@ import (
 
 // Options describe one run.
 type Options struct {
-	Target string   // TargetDobj (default), TargetEtcd or TargetRqlite
+	Target string   // TargetDobj (default), TargetEtcd, TargetRqlite or TargetApp
 	URLs   []string // base URLs; client i talks to URLs[i%len(URLs)]
 	// WorkerURLs are the nodes' Worker listeners, for OpWorkerIncrement:
 	// client i sends it to WorkerURLs[i%len(WorkerURLs)].
@@ -88,11 +88,14 @@ func (o *Options) validate() error {
 	if o.Mix.total() == 0 {
 		errs = append(errs, errors.New("mix: no op has a positive weight"))
 	}
-	if o.Mix[OpWorkerIncrement] > 0 && (len(o.WorkerURLs) == 0 || o.Target == TargetEtcd) {
+	if o.Mix[OpWorkerIncrement] > 0 && (len(o.WorkerURLs) == 0 || o.Target == TargetEtcd) && o.Target != TargetApp {
 		errs = append(errs, errors.New("worker_increment needs dobj's Worker listeners (WorkerURLs)"))
 	}
 	if o.Target == TargetRqlite && o.Mix.total() != o.Mix[OpSQLIncrement] {
 		errs = append(errs, errors.New("target rqlite: sql_increment is its one op"))
+	}
+	if o.Target == TargetApp && o.Mix.total() != o.Mix[OpWorkerIncrement] {
+		errs = append(errs, errors.New("the app target serves worker_increment only"))
 	}
 	return errors.Join(errs...)
 }
@@ -122,7 +125,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	if o.Mix[OpWorkerIncrement] > 0 {
+	if o.Mix[OpWorkerIncrement] > 0 && o.Target != TargetApp {
 		if err := deployBenchWorker(ctx, client.New(urls[0], client.WithToken(o.Token), client.WithTLSConfig(o.TLS))); err != nil {
 			return nil, err
 		}

@@ -18,6 +18,12 @@ import (
 const (
 	TargetDobj = "dobj"
 	TargetEtcd = "etcd"
+	// TargetApp is the seed's counter application (examples/hono-counter)
+	// served by any Workers runtime, such as workerd (bench/workerd.sh):
+	// worker_increment is its POST /<name>/increment at the URLs.
+	// Nothing is deployed or deleted: the runtime serves the application
+	// already, and its counters have no delete route.
+	TargetApp = "app"
 )
 
 // target sends one op of a kind to one object of the service under test.
@@ -43,8 +49,10 @@ func newTarget(name string, objects int, prefix string) (target, error) {
 		return newEtcdTarget(objects, prefix), nil
 	case TargetRqlite:
 		return rqliteTarget{}, nil
+	case TargetApp:
+		return newAppTarget(objects, prefix), nil
 	}
-	return nil, fmt.Errorf("unknown target %q (want %s, %s or %s)", name, TargetDobj, TargetEtcd, TargetRqlite)
+	return nil, fmt.Errorf("unknown target %q (want %s, %s, %s or %s)", name, TargetDobj, TargetEtcd, TargetRqlite, TargetApp)
 }
 
 // StatusError is a non-2xx answer.
@@ -180,6 +188,28 @@ func (t *dobjTarget) send(hc *httpClient, base string, op Op, object int, seq ui
 		return hc.do(http.MethodPost, base+benchSQLPath+t.paths[object]+"/fill?kb=256", nil)
 	}
 	return fmt.Errorf("dobj target: unknown op %v", op)
+}
+
+// appTarget speaks the seed's counter application's routes.
+type appTarget struct {
+	paths []string // "/<escaped object name>"
+}
+
+func newAppTarget(objects int, prefix string) *appTarget {
+	return &appTarget{paths: newDobjTarget(objects, prefix).paths}
+}
+
+func (t *appTarget) send(hc *httpClient, base string, op Op, object int, _ uint64) error {
+	if op != OpWorkerIncrement {
+		return fmt.Errorf("app target: %v is not an op of the application", op)
+	}
+	return hc.do(http.MethodPost, base+t.paths[object]+"/increment", nil)
+}
+
+// remove is refused: the application has no route that deletes a
+// counter.
+func (t *appTarget) remove(*httpClient, string, int) error {
+	return errors.New("app target: the application cannot delete its counters")
 }
 
 // etcdTarget speaks etcd v3's HTTP/JSON gateway: keys and values are

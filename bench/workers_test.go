@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -105,5 +106,54 @@ func TestRunWorkerIncrementNeedsWorkerURLs(t *testing.T) {
 	_, err := Run(context.Background(), Options{URLs: []string{"http://127.0.0.1:1"}, Duration: time.Second, Mix: Mix{OpWorkerIncrement: 1}})
 	if err == nil || !strings.Contains(err.Error(), "WorkerURLs") {
 		t.Fatalf("err %v, want the missing Worker listeners named", err)
+	}
+}
+
+// TestMainAppTarget: --target app sends worker_increment as POST
+// /<name>/increment to the URLs, which serve the application already:
+// nothing is deployed, and nothing deleted at the end (the application
+// has no route for it); other ops and a local cluster are refused.
+func TestMainAppTarget(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{} // "METHOD /path" of anything but an increment
+	var incs atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/increment") && strings.Count(r.URL.Path, "/") == 2 {
+			incs.Add(1)
+			w.Write([]byte(`{"value":1}`))
+			return
+		}
+		mu.Lock()
+		seen[r.Method+" "+r.URL.Path]++
+		mu.Unlock()
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	args := []string{"--target", "app", "--urls", srv.URL, "--op", "worker-increment", "-c", "2", "--duration", "150ms", "--warmup", "0s", "--objects", "3", "--json"}
+	var stdout, stderr bytes.Buffer
+	if err := Main(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("Main: %v\n%s", err, stderr.String())
+	}
+	var res Result
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	s := res.ByOp["worker_increment"]
+	if s.Successes == 0 || s.Errors != 0 || incs.Load() < s.Successes {
+		t.Fatalf("worker_increment %+v, the application saw %d increments", s, incs.Load())
+	}
+	if len(seen) != 0 {
+		t.Errorf("requests other than increments: %v", seen)
+	}
+	if !strings.Contains(stderr.String(), "the application cannot delete them") {
+		t.Errorf("stderr does not say the counters stay:\n%s", stderr.String())
+	}
+	for name, args := range map[string][]string{
+		"other op":      {"--target", "app", "--urls", srv.URL, "--op", "increment", "--duration", "100ms"},
+		"local cluster": {"--target", "app", "--op", "worker-increment", "--duration", "100ms"},
+	} {
+		if err := Main(context.Background(), args, io.Discard, io.Discard); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }
