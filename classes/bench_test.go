@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dobj/dobj/objects"
 )
 
 // cpuTimer reports the process's CPU time (user and system) per op
@@ -200,5 +202,55 @@ func BenchmarkCallSQLCounter(b *testing.B) {
 	b.StopTimer()
 	if got := st.query("SELECT v FROM counter")[0][0].(int64); got < int64(b.N) {
 		b.Fatalf("counted %d of %d", got, b.N)
+	}
+}
+
+// benchWorkerApp is the seed's counter Worker as dobj bench's
+// worker-increment deploys it (bench/workerapp): its routes by hand,
+// each request an RPC increment on the named counter.
+const benchWorkerApp = `
+import { DurableObject } from "cloudflare:workers";
+export class Counter extends DurableObject {}
+export default {
+  async fetch(request, env) {
+    const parts = new URL(request.url).pathname.split("/");
+    const name = decodeURIComponent(parts[1] ?? "");
+    const stub = env.COUNTER.get(env.COUNTER.idFromName(name));
+    if (request.method === "POST" && parts.length === 3 && parts[2] === "increment") {
+      return Response.json({ name, value: await stub.increment(1) });
+    }
+    return new Response("Not Found", { status: 404 });
+  },
+};
+`
+
+// BenchmarkWorkerIncrement is one request of dobj bench's
+// worker-increment through a Worker, its stub's RPC answered at once by
+// a fake: the Worker's own cost, without the object's or the network's.
+func BenchmarkWorkerIncrement(b *testing.B) {
+	out := &fakeOutbound{counts: map[string]int{}}
+	w, err := NewWorker(Config{}, WorkerConfig{Name: "app", Source: []byte(benchWorkerApp),
+		Namespaces: []Namespace{{Name: "COUNTER", NS: objects.NewNamespace("app", "Counter")}}, Outbound: out})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The api's request and request.cf (api/workers.go).
+	req := &Request{Method: "POST", URL: "http://127.0.0.1:8787/bench-1/increment",
+		Header: http.Header{"Content-Length": {"0"}, "Cf-Connecting-Ip": {"127.0.0.1"}, "User-Agent": {"fasthttp"}}}
+	cf := []byte(`{"asn":0,"clientIp":"127.0.0.1","colo":"dobj","country":"XX","httpProtocol":"HTTP/1.1"}`)
+	ctx := context.Background()
+	b.ReportAllocs()
+	defer cpuTimer(b)()
+	for b.Loop() {
+		out.mu.Lock()
+		out.calls = out.calls[:0]
+		out.mu.Unlock()
+		resp, err := w.Fetch(ctx, req, cf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if resp.Status != http.StatusOK {
+			b.Fatalf("status %d: %s", resp.Status, resp.Body)
+		}
 	}
 }

@@ -4,11 +4,19 @@
 // prelude; it returns { makeEnv, run }.
 (function (native) {
   "use strict";
-  function makeId(hex, name) {
-    const id = {
-      toString() { return hex; },
-      equals(o) { return o !== null && typeof o === "object" && String(o) === hex; },
-    };
+  // A DurableObjectId: toString() is its 64 hex digits, name the name it
+  // was made from. Its methods are its prototype's and its state symbol
+  // keys, so that making one (a request makes one or two) makes no
+  // functions; ID_NS records the namespace that made it.
+  const ID_HEX = Symbol("hex"), ID_NS = Symbol("namespace");
+  const idProto = {
+    toString() { return this[ID_HEX]; },
+    equals(o) { return o !== null && typeof o === "object" && String(o) === this[ID_HEX]; },
+  };
+  function makeId(hex, name, b) {
+    const id = Object.create(idProto);
+    id[ID_HEX] = hex;
+    id[ID_NS] = b;
     if (name !== undefined) id.name = name;
     return Object.freeze(id);
   }
@@ -24,18 +32,23 @@
     return new Response(status === 204 || status === 304 ? null : out, { status, headers: hs });
   }
   // rpcProxy: own's properties, and any other name an RPC method,
-  // called as proxy.method(args…) or awaited as proxy.prop.
+  // called as proxy.method(args…) or awaited as proxy.prop; rpc is
+  // own[RPC]. One handler serves every proxy.
+  const RPC = Symbol("rpc"), hasOwn = Object.prototype.hasOwnProperty;
+  const rpcHandler = {
+    get(t, prop) {
+      if (typeof prop !== "string") return undefined;
+      if (hasOwn.call(t, prop)) return t[prop];
+      if (prop === "then") return undefined; // not a thenable
+      const rpc = t[RPC];
+      const call = (...args) => rpc(prop, args);
+      call.then = (res, rej) => rpc(prop, []).then(res, rej);
+      return call;
+    },
+  };
   function rpcProxy(own, rpc) {
-    return new Proxy(own, {
-      get(t, prop) {
-        if (typeof prop !== "string") return undefined;
-        if (Object.prototype.hasOwnProperty.call(t, prop)) return t[prop];
-        if (prop === "then") return undefined; // not a thenable
-        const call = (...args) => rpc(prop, args);
-        call.then = (res, rej) => rpc(prop, []).then(res, rej);
-        return call;
-      },
-    });
+    Object.defineProperty(own, RPC, { value: rpc });
+    return new Proxy(own, rpcHandler);
   }
   // upgrades: the Responses standing for an object's WebSocket (the
   // Go half's worker_upgrade.go), with their tokens.
@@ -50,12 +63,14 @@
     upgrades.set(r, t);
     return r;
   }
+  function stubConnect() { throw new TypeError("stub.connect is not supported"); }
   function makeStub(b, id) {
+    const hex = String(id);
     return rpcProxy({
       id, name: id.name,
       fetch: (input, init) => stubFetch(b, id, input, init),
-      connect() { throw new TypeError("stub.connect is not supported"); },
-    }, (method, args) => native.rpc(b, String(id), method, args, id.name));
+      connect: stubConnect,
+    }, (method, args) => native.rpc(b, hex, method, args, id.name));
   }
   // A service binding: fetch and RPC to another script's Worker.
   function makeService(s) {
@@ -69,12 +84,14 @@
       if (id === null || typeof id !== "object" || typeof id.toString !== "function") {
         throw new TypeError("get() needs a DurableObjectId");
       }
-      return makeId(native.idFromString(b, String(id)), id.name);
+      // This namespace's own ids are checked already (and frozen).
+      if (Object.getPrototypeOf(id) === idProto && id[ID_NS] === b) return id;
+      return makeId(native.idFromString(b, String(id)), id.name, b);
     };
     const ns = {
-      idFromName(name) { name = String(name); return makeId(native.idFromName(b, name), name); },
-      idFromString(s) { return makeId(native.idFromString(b, String(s))); },
-      newUniqueId() { return makeId(native.newUniqueId(b)); },
+      idFromName(name) { name = String(name); return makeId(native.idFromName(b, name), name, b); },
+      idFromString(s) { return makeId(native.idFromString(b, String(s)), undefined, b); },
+      newUniqueId() { return makeId(native.newUniqueId(b), undefined, b); },
       get(id) { return makeStub(b, idOf(id)); },
       getByName(name) { return makeStub(b, ns.idFromName(name)); },
       jurisdiction() { return ns; },
@@ -100,23 +117,26 @@
   }
   // answer is the Worker's answer r, or, when r stands for an object's
   // WebSocket, tells Go so and answers an empty 200 in its place.
-  function answer(r) {
-    const one = (v) => {
-      if (v === null || typeof v !== "object" || !upgrades.has(v)) return v;
-      native.upgraded(upgrades.get(v));
-      return new Response(null, { status: 200 });
-    };
-    return r !== null && typeof r === "object" && typeof r.then === "function" ? Promise.resolve(r).then(one) : one(r);
+  function answerOne(v) {
+    if (v === null || typeof v !== "object" || !upgrades.has(v)) return v;
+    native.upgraded(upgrades.get(v));
+    return new Response(null, { status: 200 });
   }
+  function answer(r) {
+    return r !== null && typeof r === "object" && typeof r.then === "function" ? Promise.resolve(r).then(answerOne) : answerOne(r);
+  }
+  function waitUntil(p) { native.waitUntil(Promise.resolve(p)); }
+  function passThroughOnException() {}
   // run calls the default export's fetch: an object with fetch (a hono
   // app is one), or a class (WorkerEntrypoint) built with (ctx, env).
   function run(handler, request, env, cf) {
-    Object.defineProperty(request, "cf", { value: JSON.parse(cf), enumerable: true });
-    const ctx = {
-      waitUntil(p) { native.waitUntil(Promise.resolve(p)); },
-      passThroughOnException() {},
-      props: {},
-    };
+    // request.cf is parsed when first read: few Workers read it.
+    let parsed;
+    Object.defineProperty(request, "cf", {
+      get() { return parsed === undefined ? (parsed = JSON.parse(cf)) : parsed; },
+      enumerable: true,
+    });
+    const ctx = { waitUntil, passThroughOnException, props: {} };
     if (typeof handler === "function") {
       const entry = new handler(ctx, env);
       if (typeof entry.fetch !== "function") throw new TypeError("the Worker's entrypoint has no fetch() method");
