@@ -82,3 +82,49 @@ func TestRPCErrors(t *testing.T) {
 		t.Fatal("arguments that are not an array were accepted")
 	}
 }
+
+// TestRPCScalarArgsDecodeAsJSONParse: the arguments rpcArgs decodes
+// without JSON.parse are the values JavaScript's JSON.parse gives (1e400
+// is Infinity, which goja's refused), and anything else goes to
+// JSON.parse.
+func TestRPCScalarArgsDecodeAsJSONParse(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	prog := mustCompile(t, "Echo", `
+export class Echo {
+  show(...args) {
+    return args.map((a) => typeof a + ":" + (Object.is(a, -0) ? "-0" : typeof a === "object" && a !== null ? JSON.stringify(a) : String(a))).join("|");
+  }
+}`)
+	ref := ClassRef{Name: "Echo", Version: 1, Program: prog}
+	st := newFakeState("e1")
+	for _, tc := range []struct{ args, want string }{
+		{`[]`, `""`},
+		{` [ ] `, `""`},
+		{`[1]`, `"number:1"`},
+		{`[ -2.5e3 ]`, `"number:-2500"`},
+		{`[-0]`, `"number:-0"`},
+		{`[1e400]`, `"number:Infinity"`},
+		{`[9007199254740993]`, `"number:9007199254740992"`},
+		{`[true]`, `"boolean:true"`},
+		{`[null]`, `"object:null"`},
+		{`["a,b"]`, `"string:a,b"`},
+		{`["a\"b"]`, `"string:a\"b"`},
+		{`["é"]`, `"string:é"`},
+		{`[1,2]`, `"number:1|number:2"`},
+		{`["a","b"]`, `"string:a|string:b"`},
+		{`[[1]]`, `"object:[1]"`},
+		{`[{"$date":"2026-01-02T00:00:00.000Z"}]`, `"object:\"2026-01-02T00:00:00.000Z\""`},
+	} {
+		res, err := rpcOf(t, e, ref, st, "show", tc.args)
+		if err != nil {
+			t.Errorf("show(%s): %v", tc.args, err)
+		} else if string(res.Value) != tc.want {
+			t.Errorf("show(%s) = %s, want %s", tc.args, res.Value, tc.want)
+		}
+	}
+	for _, bad := range []string{`[-Inf]`, `[0x1p4]`, `[1`, `[1]]`, `[,]`} {
+		if res, err := rpcOf(t, e, ref, st, "show", bad); err == nil {
+			t.Errorf("show(%s) = %s, want a TypeError", bad, res.Value)
+		}
+	}
+}
