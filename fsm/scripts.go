@@ -409,6 +409,18 @@ func (ss *scriptState) putSecret(p *SecretPut) *ScriptResponse {
 	return &ScriptResponse{Found: true, Version: s.Version}
 }
 
+// StoredScript returns the deployed script name as the machine stores
+// it, shared: the caller must not modify it. The machine never changes a
+// stored script (a change stores a new one), so while name's state stays
+// the same, so does the pointer: a cache of what was built from a script
+// (its compiled Worker, its env) is current while it holds this pointer.
+func (m *Machine) StoredScript(name string) (*Script, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	s := m.scr.get(name)
+	return s, s != nil
+}
+
 // Script returns the deployed script name, with its modules and secrets
 // (the caller decides what leaves the node).
 func (m *Machine) Script(name string) (Script, bool) {

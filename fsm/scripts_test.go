@@ -223,3 +223,31 @@ func goldenScriptCommands(t *testing.T) []Command {
 	}
 	return out
 }
+
+// TestStoredScriptChangesOnlyWithTheScript: StoredScript's pointer stays
+// the same while the script does, and every change (a deploy, a secret)
+// stores a new one and leaves the old as it was: the host's caches of
+// compiled Workers and programs rely on it.
+func TestStoredScriptChangesOnlyWithTheScript(t *testing.T) {
+	m := New(Options{})
+	f := &feeder{t: t, m: m}
+	if _, ok := m.StoredScript("app"); ok {
+		t.Fatal("an absent script was found")
+	}
+	f.script(KindScriptPut, counterScript("app"))
+	first, _ := m.StoredScript("app")
+	f.script(KindScriptPut, counterScript("other"))
+	if again, _ := m.StoredScript("app"); again != first {
+		t.Fatal("another script's deploy replaced this one's")
+	}
+	f.script(KindSecretPut, &SecretPut{Script: "app", Name: "TOKEN", Value: "one"})
+	secret, _ := m.StoredScript("app")
+	if secret == first || len(first.Secrets) != 0 || len(secret.Secrets) != 1 {
+		t.Fatalf("after a secret: same pointer %v, old secrets %v, new %v", secret == first, first.Secrets, secret.Secrets)
+	}
+	f.script(KindScriptPut, counterScript("app"))
+	// A secret keeps the version: only the pointer tells the env changed.
+	if redeployed, _ := m.StoredScript("app"); redeployed == secret || secret.Version != first.Version || redeployed.Version == first.Version {
+		t.Fatalf("after a redeploy: same pointer %v, versions %d and %d", redeployed == secret, secret.Version, redeployed.Version)
+	}
+}

@@ -137,7 +137,7 @@ type Host struct {
 	// has run in term, the newest term a call of this node ran in, and
 	// stopAlarms, which ends the alarm scheduler of the current term.
 	mu         sync.Mutex
-	programs   map[string]classes.ClassRef
+	programs   map[string]program
 	term       uint64
 	stopAlarms context.CancelFunc
 
@@ -179,7 +179,7 @@ func New(node Raft, cfg Config) *Host {
 		log:       cfg.Logger,
 		engine:    classes.NewEngine(ecfg),
 		maxSQLLog: ecfg.MaxWriteBytes,
-		programs:  map[string]classes.ClassRef{},
+		programs:  map[string]program{},
 		peers:     newPeerClient(node, 256),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
@@ -257,8 +257,13 @@ func (h *Host) ref(name string, term uint64) (classes.ClassRef, error) {
 		}
 		return classes.ClassRef{}, ErrClassNotFound
 	}
-	if had && cached.Version == src.version && bytes.Equal(cached.Program.Env(), src.env) {
-		return cached, nil
+	if had && src.from != nil && cached.from == src.from {
+		return cached.ref, nil // the same stored script: its version and env
+	}
+	env := src.env()
+	if had && cached.ref.Version == src.version && bytes.Equal(cached.ref.Program.Env(), env) {
+		h.programs[name] = program{ref: cached.ref, from: src.from}
+		return cached.ref, nil
 	}
 	prog, err := src.compile()
 	if err != nil {
@@ -269,16 +274,28 @@ func (h *Host) ref(name string, term uint64) (classes.ClassRef, error) {
 	if had {
 		h.engine.Forget(name)
 	}
-	ref := classes.ClassRef{Name: name, Version: src.version, Program: prog.WithEnv(src.env), Reentrant: src.reentrant}
-	h.programs[name] = ref
+	ref := classes.ClassRef{Name: name, Version: src.version, Program: prog.WithEnv(env), Reentrant: src.reentrant}
+	h.programs[name] = program{ref: ref, from: src.from}
 	return ref, nil
+}
+
+// program is a class's compiled program and, for a script's class, the
+// stored script it was compiled from (fsm.Machine.StoredScript): while
+// the FSM holds the same one, the program is current.
+type program struct {
+	ref  classes.ClassRef
+	from *fsm.Script
 }
 
 // classSource is what ref compiles a class from: its version, the env
 // its objects get, and how to compile it.
 type classSource struct {
 	version uint64
-	env     []byte
+	// from is the stored script a script's class comes from, nil for a
+	// class of /_classes; env is its env, made when asked (a call on a
+	// program already compiled from the same script never asks).
+	from    *fsm.Script
+	env     func() []byte
 	compile func() (*classes.Program, error)
 	// reentrant: its RPCs open the object's gate while they await
 	// another object (a script's classes; classes.ClassRef.Reentrant).
@@ -295,7 +312,7 @@ func (h *Host) source(name string) (classSource, bool) {
 	if !ok {
 		return classSource{}, false
 	}
-	return classSource{version: c.Version, compile: func() (*classes.Program, error) {
+	return classSource{version: c.Version, env: func() []byte { return nil }, compile: func() (*classes.Program, error) {
 		return classes.Compile(name, c.Source, classes.Lang(c.Lang))
 	}}, true
 }

@@ -72,7 +72,7 @@ func (h *Host) ResolveScriptClass(script, class string) (key string, ns objects.
 // scriptSource is source for a script's class: the script's main
 // module, its version, and its vars and secrets as the env.
 func (h *Host) scriptSource(script, createdAs string) (classSource, bool) {
-	sc, ok := h.node.FSM().Script(script)
+	sc, ok := h.node.FSM().StoredScript(script)
 	if !ok {
 		return classSource{}, false
 	}
@@ -82,17 +82,18 @@ func (h *Host) scriptSource(script, createdAs string) (classSource, bool) {
 			class = c.Name
 		}
 	}
-	main := mainModule(&sc)
+	main := mainModule(sc)
 	if class == "" || main == nil {
 		return classSource{}, false
 	}
-	return classSource{version: sc.Version, env: ScriptEnv(&sc), reentrant: true, compile: func() (*classes.Program, error) {
+	env := func() []byte { return ScriptEnv(sc) }
+	return classSource{version: sc.Version, from: sc, env: env, reentrant: true, compile: func() (*classes.Program, error) {
 		prog, err := classes.Compile(class, main, classes.JavaScript)
 		if err != nil {
 			return nil, err
 		}
 		// Its objects call objects through env as its Worker does.
-		return prog.WithBindings(h.scriptBindings(&sc)), nil // namespaces, services, outbound
+		return prog.WithBindings(h.scriptBindings(sc)), nil // namespaces, services, outbound
 	}}, true
 }
 

@@ -42,6 +42,9 @@ type scriptWorker struct {
 	version uint64
 	env     []byte
 	w       *classes.Worker
+	// from is the stored script it was built from (StoredScript): while
+	// the FSM holds the same one, the Worker is current.
+	from *fsm.Script
 }
 
 // ServeWorker runs the Worker of script with req; cf is request.cf (a
@@ -64,18 +67,23 @@ func (h *Host) ServeWorker(ctx context.Context, script string, req *classes.Requ
 
 // worker returns script's Worker, built for its current version.
 func (h *Host) worker(script string) (*classes.Worker, error) {
-	sc, ok := h.node.FSM().Script(script)
+	sc, ok := h.node.FSM().StoredScript(script)
 	if !ok {
 		return nil, fmt.Errorf("%w: no script %s", ErrClassNotFound, script)
 	}
-	env := ScriptEnv(&sc)
 	h.workers.mu.Lock()
 	defer h.workers.mu.Unlock()
-	if cur := h.workers.m[script]; cur != nil && cur.version == sc.Version && bytes.Equal(cur.env, env) {
+	cur := h.workers.m[script]
+	if cur != nil && cur.from == sc {
+		return cur.w, nil // the same stored script: its version and env
+	}
+	env := ScriptEnv(sc)
+	if cur != nil && cur.version == sc.Version && bytes.Equal(cur.env, env) {
+		cur.from = sc
 		return cur.w, nil
 	}
-	namespaces, services, out := h.scriptBindings(&sc)
-	wc := classes.WorkerConfig{Name: script, Source: mainModule(&sc), Env: env, Namespaces: namespaces,
+	namespaces, services, out := h.scriptBindings(sc)
+	wc := classes.WorkerConfig{Name: script, Source: mainModule(sc), Env: env, Namespaces: namespaces,
 		Services: services, Outbound: out}
 	w, err := classes.NewWorker(h.cfg.engineConfig(), wc)
 	if err != nil {
@@ -84,11 +92,11 @@ func (h *Host) worker(script string) (*classes.Worker, error) {
 	if h.workers.m == nil {
 		h.workers.m = map[string]*scriptWorker{}
 	}
-	if cur := h.workers.m[script]; cur != nil {
+	if cur != nil {
 		h.workers.serving = append(h.workers.serving, cur.w)
 	}
 	h.workers.serving = slices.DeleteFunc(h.workers.serving, func(w *classes.Worker) bool { return w.Sockets() == 0 })
-	h.workers.m[script] = &scriptWorker{version: sc.Version, env: env, w: w}
+	h.workers.m[script] = &scriptWorker{version: sc.Version, env: env, w: w, from: sc}
 	return w, nil
 }
 
