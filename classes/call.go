@@ -49,6 +49,8 @@ type call struct {
 	nextOutbound int64
 
 	cpuUsed time.Duration
+	// watchdog watches the call's segments of JavaScript, one at a time.
+	watchdog *watchdog
 	// allocSinceLook, heap0, gcCycles and heapSample: what chargeHeap
 	// (memory.go) counts and compares.
 	allocSinceLook, heap0, gcCycles uint64
