@@ -83,7 +83,9 @@ func (c *call) startIO(work func(ctx context.Context) func() error) {
 // with the runtime's turn held (the call is within its JavaScript).
 func (c *call) commitSoFar() error {
 	eff := c.ov.effects()
-	if eff.Empty() {
+	// A SQLite-backed object's writes are in its session, not in the
+	// Effects: it commits whatever they hold (as reentry's lend does).
+	if eff.Empty() && !c.sqlBacked() {
 		return nil
 	}
 	if err := c.reentry.commit(eff); err != nil {
