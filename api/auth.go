@@ -15,7 +15,7 @@ type Authorizer interface {
 
 // requiredRole is the role a request needs: none for the probes and the
 // console's page, files and sign-in (which hold no data), admin for
-// membership, classes, scripts, backups and fault injection, read for other GETs,
+// membership, classes, scripts, SQL objects, backups and fault injection, read for other GETs,
 // write for the rest.
 func requiredRole(method, path string) auth.Role {
 	switch {
@@ -25,7 +25,7 @@ func requiredRole(method, path string) auth.Role {
 		return auth.RoleNone
 	case path == "/_cluster/join", strings.HasPrefix(path, "/_cluster/members"),
 		strings.HasPrefix(path, "/_cluster/backup"), strings.HasPrefix(path, "/_classes"),
-		strings.HasPrefix(path, "/_scripts"),
+		strings.HasPrefix(path, "/_scripts"), strings.HasPrefix(path, "/_sql/"),
 		strings.HasPrefix(path, "/_test/"):
 		return auth.RoleAdmin
 	case strings.HasPrefix(path, "/do/"):

@@ -51,6 +51,10 @@ type Host interface {
 	// ResolveScriptClass and RPC: a script's objects (scriptobjects.go).
 	ResolveScriptClass(script, class string) (key string, ns objects.Namespace, err error)
 	RPC(ctx context.Context, class string, id classes.StubID, method string, args []byte) (*classes.RPCResult, error)
+	// QuerySQL and SQLObjects: operators' reads of SQLite-backed
+	// objects (sqlquery.go).
+	QuerySQL(class, id string, q host.SQLQuery) (*host.SQLAnswer, error)
+	SQLObjects(prefix, startAfter string, limit int) ([]host.SQLObject, bool, error)
 }
 
 var _ Host = (*host.Host)(nil)

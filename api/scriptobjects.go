@@ -19,6 +19,8 @@ import (
 //	     body: a JSON array of the arguments (none: empty body or []);
 //	     200 with the result as JSON, 204 when it is undefined; a throw
 //	     is 500 problem+json whose detail is "<Name>: <message>"
+//	POST /_scripts/<script>/objects/<Class>/<name>/sql
+//	     a read-only SQL query of an SQLite-backed object (sqlquery.go)
 //	ANY  /_scripts/<script>/objects/<Class>/<name>/<path…>
 //	     fetch(request) of the object, as /do/<Class>/<name>/<path…>
 //
@@ -29,6 +31,7 @@ import (
 
 func (s *Server) registerScriptObjectRoutes(e *echo.Echo) {
 	e.POST("/_scripts/:script/objects/:class/:name/rpc/:method", s.scriptRPC)
+	s.registerSQLRoutes(e)
 	e.Any("/_scripts/:script/objects/:class/:name", s.scriptFetch)
 	e.Any("/_scripts/:script/objects/:class/:name/*", s.scriptFetch)
 }

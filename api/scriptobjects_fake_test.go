@@ -17,3 +17,11 @@ func (f *fakeNode) ResolveScriptClass(script, class string) (string, objects.Nam
 func (f *fakeNode) RPC(context.Context, string, classes.StubID, string, []byte) (*classes.RPCResult, error) {
 	return nil, host.ErrClassNotFound
 }
+
+func (f *fakeNode) QuerySQL(string, string, host.SQLQuery) (*host.SQLAnswer, error) {
+	return nil, host.ErrClassNotFound
+}
+
+func (f *fakeNode) SQLObjects(string, string, int) ([]host.SQLObject, bool, error) {
+	return nil, false, nil
+}

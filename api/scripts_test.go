@@ -294,6 +294,7 @@ func TestScriptRoutesNeedAdmin(t *testing.T) {
 	for _, r := range []struct{ method, path string }{
 		{"GET", "/_scripts"}, {"PUT", "/_scripts/app"}, {"DELETE", "/_scripts/app"},
 		{"PUT", "/_scripts/app/secrets/TOKEN"}, {"GET", "/_scripts/app/secrets"},
+		{"POST", "/_scripts/app/objects/Notes/n-1/sql"}, {"GET", "/_sql/objects"}, {"POST", "/_sql/query"},
 	} {
 		if got := requiredRole(r.method, r.path); got != auth.RoleAdmin {
 			t.Errorf("%s %s needs %v, want admin", r.method, r.path, got)

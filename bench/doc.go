@@ -8,8 +8,11 @@
 // It speaks HTTP directly rather than through the client package, with one
 // pooled keep-alive transport and requests built with few allocations: on a
 // small machine the generator shares the CPU with the servers it measures,
-// and the same lean loop drives both targets — dobj, and etcd's HTTP/JSON
-// gateway (/v3/kv/put, /v3/kv/range) for the comparison that compare.sh runs.
+// and the same lean loop drives every target — dobj, etcd's HTTP/JSON
+// gateway (/v3/kv/put, /v3/kv/range) for the comparison that compare.sh
+// runs, and rqlite's /db/execute (rqlite.go) for rqlite.sh's comparison of
+// SQL counter increments (sql.go, sqlapp/: an SQLite-backed class).
+// sqlscale.sh runs the SQLite scale run with the sql-fill op.
 //
 // Without URLs it starts its own three-node cluster: the dobj binary's
 // `serve` processes on loopback ports, data in a temporary directory, all

@@ -49,11 +49,11 @@ func NewCommand(fs *flag.FlagSet) *Command {
 	fs.DurationVar(&c.o.Warmup, "warmup", time.Second, "load sent before measuring starts")
 	fs.IntVar(&c.o.Objects, "objects", 1000, "distinct objects, named PREFIX0 … PREFIX(N-1)")
 	fs.StringVar(&c.prefix, "prefix", "", "start of the run's object names (default: bench-<time>-<random>-, new each run, so that the run can find and delete exactly what it wrote)")
-	fs.StringVar(&c.mix, "mix", "increment=1", "op weights: increment, read (linearizable), stale_read, put, txn, class_increment, worker_increment; e.g. increment=50,read=50")
+	fs.StringVar(&c.mix, "mix", "increment=1", "op weights: increment, read (linearizable), stale_read, put, txn, class_increment, worker_increment, sql_increment, sql_fill; e.g. increment=50,read=50")
 	fs.StringVar(&c.op, "op", "", "one op alone, short for --mix OP=1 (e.g. --op class-increment: the counter as a deployed object class)")
 	fs.StringVar(&c.urls, "urls", "", "comma-separated base URLs of the nodes, clients spread over them (default: start a local three-node cluster)")
 	fs.StringVar(&c.workerURLs, "worker-urls", "", "comma-separated URLs of the nodes' Worker listeners, for worker_increment with --urls (a local cluster serves them on BASE+706+i: 8787-8789 by default, wrangler dev's first)")
-	fs.StringVar(&c.o.Target, "target", TargetDobj, "service under test: dobj, or etcd (its HTTP/JSON gateway; increment and put are puts, read is a range)")
+	fs.StringVar(&c.o.Target, "target", TargetDobj, "service under test: dobj, etcd (its HTTP/JSON gateway; increment and put are puts, read is a range), or rqlite (sql_increment only: UPDATE … RETURNING of one row per object)")
 	fs.DurationVar(&c.o.Timeout, "timeout", 10*time.Second, "per-request timeout")
 	fs.BoolVar(&c.asJSON, "json", false, "print one JSON object instead of the report")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress lines")
@@ -185,8 +185,8 @@ func (c *Command) options(stderr io.Writer) (Options, error) {
 // measures, and points o at it (URLs, and its TLS and token when secure).
 // stop stops it.
 func (c *Command) startLocal(ctx context.Context, o *Options, stderr io.Writer) (stop func(), err error) {
-	if o.Target == TargetEtcd {
-		return nil, errors.New("bench: --target etcd needs --urls")
+	if o.Target != TargetDobj && o.Target != "" {
+		return nil, fmt.Errorf("bench: --target %s needs --urls", o.Target)
 	}
 	local := c.local
 	local.Keep = c.keep

@@ -22,10 +22,18 @@ const (
 	// OpWorkerIncrement is dobj only: POST <Worker URL>/<name>/increment,
 	// the seed's application through a Worker and RPC (issue 20).
 	OpWorkerIncrement
+	// OpSQLIncrement is dobj only: POST /_scripts/dobj-bench-sql/objects/
+	// SQLCounter/<name>/increment, the counter in an SQL table of an
+	// SQLite-backed object, UPDATE … RETURNING (issue 22).
+	OpSQLIncrement
+	// OpSQLFill is dobj only: POST …/SQLCounter/<name>/fill, a row of
+	// 256 KiB of random bytes (made by every replica from the call's
+	// seed, so the Raft entry stays small): the scale run's data.
+	OpSQLFill
 	numOps
 )
 
-var opNames = [numOps]string{"increment", "read", "stale_read", "put", "txn", "class_increment", "worker_increment"}
+var opNames = [numOps]string{"increment", "read", "stale_read", "put", "txn", "class_increment", "worker_increment", "sql_increment", "sql_fill"}
 
 // opAliases are the other spellings ParseMix accepts.
 var opAliases = map[string]Op{
@@ -36,6 +44,8 @@ var opAliases = map[string]Op{
 	"transaction":      OpTxn,
 	"class-increment":  OpClassIncrement,
 	"worker-increment": OpWorkerIncrement,
+	"sql-increment":    OpSQLIncrement,
+	"sql-fill":         OpSQLFill,
 }
 
 func (o Op) String() string {

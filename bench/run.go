@@ -17,7 +17,7 @@ import (
 
 // Options describe one run.
 type Options struct {
-	Target string   // TargetDobj (default) or TargetEtcd
+	Target string   // TargetDobj (default), TargetEtcd or TargetRqlite
 	URLs   []string // base URLs; client i talks to URLs[i%len(URLs)]
 	// WorkerURLs are the nodes' Worker listeners, for OpWorkerIncrement:
 	// client i sends it to WorkerURLs[i%len(WorkerURLs)].
@@ -91,6 +91,9 @@ func (o *Options) validate() error {
 	if o.Mix[OpWorkerIncrement] > 0 && (len(o.WorkerURLs) == 0 || o.Target == TargetEtcd) {
 		errs = append(errs, errors.New("worker_increment needs dobj's Worker listeners (WorkerURLs)"))
 	}
+	if o.Target == TargetRqlite && o.Mix.total() != o.Mix[OpSQLIncrement] {
+		errs = append(errs, errors.New("target rqlite: sql_increment is its one op"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -121,6 +124,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if o.Mix[OpWorkerIncrement] > 0 {
 		if err := deployBenchWorker(ctx, client.New(urls[0], client.WithToken(o.Token), client.WithTLSConfig(o.TLS))); err != nil {
+			return nil, err
+		}
+	}
+	if o.Target == TargetRqlite {
+		if err := setupRqlite(ctx, hc, urls[0], o.Objects); err != nil {
+			return nil, err
+		}
+	} else if o.Mix[OpSQLIncrement] > 0 || o.Mix[OpSQLFill] > 0 {
+		if o.Target == TargetEtcd {
+			return nil, errors.New("bench: sql_increment and sql_fill are ops of dobj (and sql_increment of rqlite) only")
+		}
+		if err := deployBenchSQL(ctx, client.New(urls[0], client.WithToken(o.Token), client.WithTLSConfig(o.TLS))); err != nil {
 			return nil, err
 		}
 	}

@@ -41,8 +41,10 @@ func newTarget(name string, objects int, prefix string) (target, error) {
 		return newDobjTarget(objects, prefix), nil
 	case TargetEtcd:
 		return newEtcdTarget(objects, prefix), nil
+	case TargetRqlite:
+		return rqliteTarget{}, nil
 	}
-	return nil, fmt.Errorf("unknown target %q (want %s or %s)", name, TargetDobj, TargetEtcd)
+	return nil, fmt.Errorf("unknown target %q (want %s, %s or %s)", name, TargetDobj, TargetEtcd, TargetRqlite)
 }
 
 // StatusError is a non-2xx answer.
@@ -98,6 +100,12 @@ func newHTTPClient(clients int, timeout time.Duration, token string, tc *tls.Con
 
 // do sends method url with body (JSON, when not nil); nil on a 2xx answer.
 func (h *httpClient) do(method, url string, body []byte) error {
+	return h.doCheck(method, url, body, nil)
+}
+
+// doCheck is do, with a 2xx answer's body then judged by check (when not
+// nil), for a service that answers 200 to a statement that failed.
+func (h *httpClient) doCheck(method, url string, body []byte, check func(answer []byte) error) error {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
@@ -115,6 +123,9 @@ func (h *httpClient) do(method, url string, body []byte) error {
 	}
 	if code := resp.StatusCode(); code/100 != 2 {
 		return &StatusError{Status: code}
+	}
+	if check != nil {
+		return check(resp.Body())
 	}
 	return nil
 }
@@ -163,6 +174,10 @@ func (t *dobjTarget) send(hc *httpClient, base string, op Op, object int, seq ui
 		return hc.do(http.MethodPost, base+"/do/"+benchClassName+t.paths[object]+"/increment", nil)
 	case OpWorkerIncrement:
 		return hc.do(http.MethodPost, base+t.paths[object]+"/increment", nil)
+	case OpSQLIncrement:
+		return hc.do(http.MethodPost, base+benchSQLPath+t.paths[object]+"/increment", nil)
+	case OpSQLFill:
+		return hc.do(http.MethodPost, base+benchSQLPath+t.paths[object]+"/fill?kb=256", nil)
 	}
 	return fmt.Errorf("dobj target: unknown op %v", op)
 }

@@ -30,17 +30,24 @@ var benchWorkerApp embed.FS
 // deployBenchWorker bundles workerapp as dobj deploy does and uploads it
 // through base, retrying while the cluster has no leader.
 func deployBenchWorker(ctx context.Context, c *client.Client) error {
-	dir, err := os.MkdirTemp("", "dobj-bench-worker-")
+	return deployBenchProject(ctx, c, benchWorkerApp, "workerapp", "worker-increment")
+}
+
+// deployBenchProject bundles the project at root of fsys as dobj deploy
+// does and uploads it through c, retrying while the cluster has no
+// leader; op names what needs it, for the errors.
+func deployBenchProject(ctx context.Context, c *client.Client, fsys fs.FS, root, op string) error {
+	dir, err := os.MkdirTemp("", "dobj-bench-"+root+"-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	sub, err := fs.Sub(benchWorkerApp, "workerapp")
+	sub, err := fs.Sub(fsys, root)
 	if err == nil {
 		err = os.CopyFS(dir, sub)
 	}
 	if err != nil {
-		return fmt.Errorf("bench: write the Worker project: %w", err)
+		return fmt.Errorf("bench: write the %s project: %w", op, err)
 	}
 	cfg, err := project.Load(dir, time.Now())
 	if err != nil {
@@ -62,7 +69,7 @@ func deployBenchWorker(ctx context.Context, c *client.Client) error {
 		time.Sleep(200 * time.Millisecond) // no leader yet: try again
 	}
 	if err != nil {
-		return fmt.Errorf("bench: deploy the worker-increment project: %w", err)
+		return fmt.Errorf("bench: deploy the %s project: %w", op, err)
 	}
 	return nil
 }

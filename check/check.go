@@ -89,15 +89,18 @@ func (c *Config) setDefaults() error {
 	if len(c.Workloads) == 0 {
 		return errors.New("no workload")
 	}
+	deployed := 0
 	for _, w := range c.Workloads {
-		if !slices.Contains(Workloads, w) && w != WorkloadClass && w != WorkloadWorker {
-			return fmt.Errorf("unknown workload %q (known: %v)", w, Workloads)
+		if slices.Contains(deployedWorkloads, w) {
+			deployed++
+		} else if !slices.Contains(Workloads, w) {
+			return fmt.Errorf("unknown workload %q (known: %v, and %v)", w, Workloads, deployedWorkloads)
 		}
 	}
+	if deployed > 1 {
+		return fmt.Errorf("workloads %v: at most one of them runs at a time", deployedWorkloads)
+	}
 	if slices.Contains(c.Workloads, WorkloadWorker) {
-		if slices.Contains(c.Workloads, WorkloadClass) {
-			return fmt.Errorf("workloads %s and %s cannot run together", WorkloadClass, WorkloadWorker)
-		}
 		if len(c.URLs) > 0 {
 			return fmt.Errorf("workload %s needs nodes check starts (with their Worker listeners), not --urls", WorkloadWorker)
 		}
@@ -214,9 +217,13 @@ func (r *run) load(ctx context.Context) error {
 	runID := strconv.FormatInt(time.Now().UnixNano()%1e12, 36)
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x636865636b))
 	r.w = newWorkload(ctx, cfg.Workloads, r.nodes, r.h, runID)
-	switch r.w.ops.(type) {
+	switch ops := r.w.ops.(type) {
 	case classOps:
-		if err := deployCheckClass(ctx, r.nodes); err != nil {
+		deploy := func() error { return deployCheckClass(ctx, r.nodes) }
+		if ops.script != "" {
+			deploy = func() error { return deployProject(ctx, r.nodes, sqlApp, "sqlapp", filepath.Join(cfg.Dir, "sqlapp")) }
+		}
+		if err := deploy(); err != nil {
 			return err
 		}
 	case workerOps:

@@ -24,8 +24,9 @@ func TestClassWorkload(t *testing.T) {
 // register and counter through it, reached via) with the leader killed
 // and restarted, on a healthy cluster at port pass, where it must be
 // linearizable, and with the ack-before-commit bug at port bug, which
-// it must catch.
-func testDeployedWorkload(t *testing.T, workload, via string, pass, bug int) {
+// it must catch. It returns the healthy run's directory, where its
+// stopped nodes' data stays until the test ends.
+func testDeployedWorkload(t *testing.T, workload, via string, pass, bug int) (passDir string) {
 	needBinary(t)
 	tests := []struct {
 		name string
@@ -37,10 +38,14 @@ func testDeployedWorkload(t *testing.T, workload, via string, pass, bug int) {
 		{"ack-before-commit", "ack-before-commit", bug, false},
 	}
 	for _, tt := range tests {
+		dir := t.TempDir()
+		if tt.pass {
+			passDir = dir
+		}
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := Config{
 				Binary:       binary,
-				Dir:          t.TempDir(),
+				Dir:          dir,
 				BasePort:     tt.port,
 				Duration:     12 * time.Second,
 				Workloads:    []string{workload},
@@ -67,4 +72,5 @@ func testDeployedWorkload(t *testing.T, workload, via string, pass, bug int) {
 			}
 		})
 	}
+	return passDir
 }

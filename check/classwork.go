@@ -62,20 +62,26 @@ export class DobjCheckKV {
 }
 `
 
-// expandWorkloads turns "class" or "worker" into the register and
-// counter workloads run through the class or the Worker, and returns the
-// operations they use (builtinOps otherwise).
+// deployedWorkloads run register and counter through deployed code;
+// one run takes at most one of them.
+var deployedWorkloads = []string{WorkloadClass, WorkloadWorker, WorkloadSQL}
+
+// expandWorkloads turns "class", "worker" or "sql" into the register and
+// counter workloads run through the class, the Worker or the SQL class,
+// and returns the operations they use (builtinOps otherwise).
 func expandWorkloads(kinds []string) (out []string, ops kvOps) {
 	switch {
 	case slices.Contains(kinds, WorkloadClass):
-		ops = classOps{}
+		ops = classOps{class: checkClassName}
 	case slices.Contains(kinds, WorkloadWorker):
 		ops = newWorkerOps()
+	case slices.Contains(kinds, WorkloadSQL):
+		ops = classOps{script: checkSQLScript, class: checkSQLClass}
 	default:
 		return kinds, builtinOps{}
 	}
 	for _, k := range kinds {
-		if k != WorkloadClass && k != WorkloadWorker && k != WorkloadRegister && k != WorkloadCounter {
+		if !slices.Contains(deployedWorkloads, k) && k != WorkloadRegister && k != WorkloadCounter {
 			out = append(out, k)
 		}
 	}
@@ -138,12 +144,14 @@ func (builtinOps) count(ctx context.Context, n *node, object, key string) (int64
 	return n.c.Counter(ctx, object, client.ReadOptions{Key: key})
 }
 
-// classOps call checkClassSource's routes.
-type classOps struct{}
+// classOps call checkClassSource's routes, or, with a script, the same
+// routes of that script's class (sqlapp's CheckSQL) through the operator
+// route /_scripts/<script>/objects/<class>/<object>/<route>.
+type classOps struct{ script, class string }
 
 // call runs one fetch and decodes its JSON answer; an answer other than
 // 200 from the class is a definite failure (nothing it wrote committed).
-func (classOps) call(ctx context.Context, n *node, object, method, route, key string, body any, idemKey string, out any) error {
+func (o classOps) call(ctx context.Context, n *node, object, method, route, key string, body any, idemKey string, out any) error {
 	r := client.CallRequest{Method: method, Path: route + "?key=" + url.QueryEscape(key), IdempotencyKey: idemKey}
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -152,7 +160,13 @@ func (classOps) call(ctx context.Context, n *node, object, method, route, key st
 		}
 		r.Body = b
 	}
-	resp, err := n.c.Call(ctx, checkClassName, object, r)
+	var resp *client.Response
+	var err error
+	if o.script != "" {
+		resp, err = n.c.ScriptCall(ctx, o.script, o.class, object, r)
+	} else {
+		resp, err = n.c.Call(ctx, o.class, object, r)
+	}
 	if err != nil {
 		return err
 	}

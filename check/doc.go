@@ -17,7 +17,8 @@
 // processes, started through package launch), nemesis.go (the faults),
 // workload.go (the clients), classwork.go (the workloads through an object
 // class), workerwork.go and workerapp/ (through a deployed Worker's RPCs,
-// on the nodes' Worker listeners at base+51..53), idempotency.go and set.go (their checks), history.go (the
+// on the nodes' Worker listeners at base+51..53), sqlwork.go and sqlapp/
+// (through an SQLite-backed class's SQL tables), idempotency.go and set.go (their checks), history.go (the
 // record), model.go (porcupine), progress.go (the progress line),
 // report.go (verdict, counts, visualization). It knows the server only
 // through the client package, the binary's flags, launch, and (for the

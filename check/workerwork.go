@@ -42,12 +42,19 @@ var workerApp embed.FS
 // deployCheckWorker writes workerapp into dir, bundles it as dobj deploy
 // does and uploads it through the first node that takes it.
 func deployCheckWorker(ctx context.Context, nodes []*node, dir string) error {
-	sub, err := fs.Sub(workerApp, "workerapp")
+	return deployProject(ctx, nodes, workerApp, "workerapp", dir)
+}
+
+// deployProject writes the project at root of fsys into dir, bundles it
+// as dobj deploy does and uploads it through the first node that takes
+// it.
+func deployProject(ctx context.Context, nodes []*node, fsys fs.FS, root, dir string) error {
+	sub, err := fs.Sub(fsys, root)
 	if err == nil {
 		err = os.CopyFS(dir, sub)
 	}
 	if err != nil {
-		return fmt.Errorf("write the check's Worker project: %w", err)
+		return fmt.Errorf("write the check's project %s: %w", root, err)
 	}
 	cfg, err := project.Load(dir, time.Now())
 	if err != nil {
@@ -72,7 +79,7 @@ func deployCheckWorker(ctx context.Context, nodes []*node, dir string) error {
 	}) {
 		return nil
 	}
-	return fmt.Errorf("deploy the check's Worker: %w", last)
+	return fmt.Errorf("deploy the check's project %s: %w", root, last)
 }
 
 // workerOps send the workloads' operations to the nodes' Worker

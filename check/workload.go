@@ -101,9 +101,12 @@ func newWorkload(parent context.Context, kinds []string, nodes []*node, h *histo
 	kinds, ops := expandWorkloads(kinds)
 	// Class and script objects live apart from built-in ones; the names
 	// keep the runs' histories apart too.
-	switch ops.(type) {
+	switch ops := ops.(type) {
 	case classOps:
 		runID += "-class"
+		if ops.script != "" {
+			runID += "-sql"
+		}
 	case workerOps:
 		runID += "-worker"
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/dobj/dobj/client"
 )
 
 // chromium returns Debian's chromium, installing it with apt-get when it is
@@ -414,5 +415,63 @@ Promise.allSettled([
 	}
 	if len(st.Members) != 3 {
 		t.Fatalf("members after the other page's joins: %+v, want the 3 of the cluster", st.Members)
+	}
+}
+
+// TestConsoleShowsSQLTables: the console lists an SQLite-backed object,
+// its tables, and the first rows of the table chosen, saying when there
+// are more.
+func TestConsoleShowsSQLTables(t *testing.T) {
+	tab := browser(t)
+	c := newCluster(t, 1)
+	c.start()
+	node := c.nodes[0]
+	meta := client.ScriptMetadata{MainModule: "index.js", CompatibilityDate: "2025-04-01",
+		Bindings:   []client.ScriptBinding{{Type: client.BindingDurableObject, Name: "NOTES", ClassName: "Notes"}},
+		Migrations: []client.ScriptMigration{{Tag: "v1", NewSQLiteClasses: []string{"Notes"}}}}
+	src := `import { DurableObject } from "cloudflare:workers";
+export class Notes extends DurableObject {
+  fill() {
+    const sql = this.ctx.storage.sql;
+    sql.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT, extra)");
+    sql.exec("CREATE TABLE tags (tag TEXT)");
+    for (let i = 1; i <= 60; i++) sql.exec("INSERT INTO notes (text) VALUES (?)", "note " + i);
+    this.ctx.storage.kv.put("hidden", 1);
+    return 60;
+  }
+}
+export default { fetch() { return new Response("ok"); } };`
+	if _, err := client.New(node.url()).DeployScript(context.Background(), "app", meta,
+		[]client.ScriptModule{{Name: "index.js", Content: []byte(src)}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.do(http.MethodPost, node.url()+"/_scripts/app/objects/Notes/n1/rpc/fill", []byte("[]"), nil); r.status != http.StatusOK {
+		t.Fatalf("fill: %s", r)
+	}
+
+	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(node.url()+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#sql-objects tr[data-sql-object^="_do/app:Notes/"]`)),
+		chromedp.Click(chromedp.CSS(`#sql-objects tr[data-sql-object^="_do/app:Notes/"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#sql-tables button[data-sql-table="notes"].on`)),
+		chromedp.WaitVisible(chromedp.CSS(`#sql-rows tr td`))); err != nil {
+		t.Fatalf("the SQL browser: %v", err)
+	}
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+  const text = (sel) => document.querySelector(sel).textContent;
+  return [text('#sql-tables'), text('#sql-head'), text('#sql-rows tr:first-child'),
+    document.querySelectorAll('#sql-rows tr').length, text('#sql-more')].join(' | ');
+})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "notestags | idtextextra | 1note 1NULL | 50 | the first 50 rows"; shown != want {
+		t.Fatalf("the console shows %q, want %q", shown, want)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#sql-tables button[data-sql-table="tags"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#sql-tables button[data-sql-table="tags"].on`)),
+		chromedp.WaitVisible(chromedp.CSS(`#sql-rows tr.empty`))); err != nil {
+		t.Fatalf("the empty table: %v", err)
 	}
 }

@@ -273,9 +273,6 @@ func TestExampleAlarmsBatcher(t *testing.T) {
 	c.waitPublished()
 	c.deployExample("../examples/do-alarms-batcher")
 	r := c.firstRequest(http.MethodPost, c.workers[0]+"/", "a")
-	if r.status == http.StatusInternalServerError && strings.Contains(string(r.body), "storage keys must be strings, got number") {
-		t.Skip("the runtime lacks WebIDL conversion of storage keys (issue 20): the example's storage.put(this.count, …) passes a number")
-	}
 	if r.status != http.StatusOK || string(r.body) != `{"queued":1}` {
 		t.Fatalf("first POST: %s", r)
 	}
@@ -300,11 +297,6 @@ func TestExampleAlarmsBatcher(t *testing.T) {
 		case got := <-upstream:
 			return got
 		case <-time.After(30 * time.Second):
-			for _, nd := range c.nodes {
-				if nd.CountLogLines("fetch is not defined") > 0 {
-					t.Skip("the runtime lacks global fetch (--outbound-allow): the example's alarm() POSTs the batch to example.com")
-				}
-			}
 			t.Fatal("no batch upstream within 30s of the alarm's time")
 			return ""
 		}

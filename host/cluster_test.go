@@ -34,6 +34,21 @@ func newTestCluster(t *testing.T) *testCluster {
 
 func newTestClusterWith(t testing.TB, hcfg Config) *testCluster {
 	t.Helper()
+	return newTestClusterTimeout(t, hcfg, 300*time.Millisecond)
+}
+
+// newSteadyCluster is newTestCluster whose Raft waits a second before
+// it elects: on a busy machine its leader stays, for tests whose calls
+// are not to be retried.
+func newSteadyCluster(t *testing.T) *testCluster {
+	t.Helper()
+	return newTestClusterTimeout(t, testHostConfig(), time.Second)
+}
+
+// newTestClusterTimeout is newTestClusterWith with Raft's heartbeat and
+// election timeouts.
+func newTestClusterTimeout(t testing.TB, hcfg Config, timeout time.Duration) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t, nodes: map[string]*testNode{}}
 	nw := cluster.NewInmemNetwork()
 	deps := map[string]cluster.Deps{}
@@ -47,7 +62,7 @@ func newTestClusterWith(t testing.TB, hcfg Config) *testCluster {
 	for _, id := range ids {
 		n, err := cluster.New(context.Background(), cluster.Config{
 			ID: id, Peers: peers, Faults: true, ApplyTimeout: 3 * time.Second,
-			HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
+			HeartbeatTimeout: timeout, ElectionTimeout: timeout,
 		}, deps[id])
 		if err != nil {
 			t.Fatalf("start %s: %v", id, err)

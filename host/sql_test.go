@@ -117,7 +117,7 @@ func (c *testCluster) caughtUp(leader *testNode) {
 // leader or a follower, write rows every node's database holds alike —
 // random() and datetime('now') included — and the nodes' digests agree.
 func TestSQLClassReplicates(t *testing.T) {
-	c := newTestCluster(t)
+	c := newSteadyCluster(t)
 	leader := c.waitLeader(nil)
 	deploySQLScript(t, c, leader, "app", scriptSQL)
 	follower := c.follower(leader)
@@ -161,7 +161,7 @@ func TestSQLClassReplicates(t *testing.T) {
 // write commits nothing, and leaves the object's database free for the
 // next call; an SQL error the code catches is only an error.
 func TestSQLClassThrowCommitsNothing(t *testing.T) {
-	c := newTestCluster(t)
+	c := newSteadyCluster(t)
 	leader := c.waitLeader(nil)
 	deploySQLScript(t, c, leader, "app", scriptSQL)
 	if _, err := rpcTest(t, leader, "app", "c1", "increment", "[1]"); err != nil {
@@ -193,7 +193,7 @@ func TestSQLClassThrowCommitsNothing(t *testing.T) {
 // writes before it lends its gate and writes again after, in a new
 // session; both stretches are on every node.
 func TestSQLClassReentrant(t *testing.T) {
-	c := newTestCluster(t)
+	c := newSteadyCluster(t)
 	leader := c.waitLeader(nil)
 	deploySQLScript(t, c, leader, "app", scriptSQL)
 	if v, err := rpcTest(t, leader, "app", "a", "relay", `["b"]`); err != nil || v != "15" {
@@ -213,7 +213,7 @@ func TestSQLClassReentrant(t *testing.T) {
 // TestSQLClassIdempotencyKey: a fetch retried with its Idempotency-Key
 // gets the first answer, and its writes are applied once.
 func TestSQLClassIdempotencyKey(t *testing.T) {
-	c := newTestCluster(t)
+	c := newSteadyCluster(t)
 	leader := c.waitLeader(nil)
 	deploySQLScript(t, c, leader, "app", scriptSQL)
 	key, ns, err := leader.host.ResolveScriptClass("app", "Counter")
@@ -242,7 +242,7 @@ func TestSQLClassIdempotencyKey(t *testing.T) {
 // the new leader's commands for the object apply on the old leader at
 // once instead of waiting for the call.
 func TestSQLSessionEndsWithLeadership(t *testing.T) {
-	c := newTestCluster(t)
+	c := newSteadyCluster(t)
 	leader := c.waitLeader(nil)
 	deploySQLScript(t, c, leader, "app", scriptSQL)
 	if _, err := rpcTest(t, leader, "app", "c1", "increment", "[1]"); err != nil {

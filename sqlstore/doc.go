@@ -103,7 +103,9 @@
 // writes. Snapshots (snapshot.go): Freeze holds one object's state in a
 // read transaction, WriteTo streams it through SQLite's backup API, and
 // Install puts a streamed database in place; Digest hashes an object's
-// logical state for dobj check.
+// logical state for dobj check. Operators read with Query (query.go): one
+// bounded statement in a BeginRead session, never creating a database
+// (Exists).
 //
 // Because each database records the Raft index it has applied and Apply
 // skips what a database already holds, a snapshot need not freeze every

@@ -347,6 +347,91 @@ $('keys-first').addEventListener('click', () => browse.open && openObject(browse
 $('keys-next').addEventListener('click', () => browse.open && browse.keysNext && openObject(browse.open, browse.keysNext));
 $('keys-next').disabled = true;
 
+// ---------- SQL objects ----------
+
+// SQLite-backed objects are listed by their names in the FSM; opening
+// one lists its tables, and a table shows its first SQL_ROWS rows, each a
+// read-only query of this node's copy (consistency=stale). The panel
+// needs the admin role and stays hidden without it.
+const SQL_ROWS = 50;
+const TABLES_QUERY = "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') " +
+  "AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name";
+const sqlb = { next: '', at: '', open: null, table: null };
+
+async function sqlQuery(object, query) {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), 2500);
+  try {
+    const r = await fetch('/_sql/query?consistency=stale', { method: 'POST', signal: ctl.signal,
+      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ object, query, limit: SQL_ROWS }) });
+    return { ok: r.ok, body: await r.json().catch(() => null) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function loadSQLObjects(startAfter) {
+  sqlb.at = startAfter || '';
+  let r;
+  try { r = await getJSON('/_sql/objects?consistency=stale&limit=12&start_after=' + enc(sqlb.at)); } catch (e) { return; }
+  if (!r.ok || !r.body) { $('sql-panel').hidden = true; return; }
+  $('sql-panel').hidden = false;
+  const rows = r.body.objects.map((o) => {
+    const open = sqlb.open && sqlb.open.object === o.object;
+    const tr = el('tr', { class: open ? 'open' : '', 'data-sql-object': o.object, title: o.object, onclick: () => openSQLObject(o) });
+    tr.append(el('td', { class: 'mono' }, o.id.slice(0, 12) + '…'), el('td', {}, o.class), el('td', {}, String(o.bytes)));
+    return tr;
+  });
+  if (rows.length === 0) rows.push(el('tr', { class: 'empty' }, el('td', { colspan: '3' }, 'no SQL objects')));
+  $('sql-objects').replaceChildren(...rows);
+  const list = r.body.objects;
+  sqlb.next = r.body.more && list.length ? list[list.length - 1].object : '';
+  $('sql-next').disabled = !sqlb.next;
+}
+
+async function openSQLObject(o) {
+  if (!sqlb.open || sqlb.open.object !== o.object) sqlb.table = null;
+  sqlb.open = o;
+  for (const tr of $('sql-objects').children) tr.classList.toggle('open', tr.dataset.sqlObject === o.object);
+  $('sql-title').textContent = o.class + ' ' + o.id.slice(0, 12) + '…';
+  let r;
+  try { r = await sqlQuery(o.object, TABLES_QUERY); } catch (e) { toast('SQL: ' + e.message); return; }
+  if (!r.ok) { toast('SQL: ' + ((r.body && r.body.detail) || 'query failed')); return; }
+  const names = r.body.rows.map((row) => row[0]);
+  $('sql-tables').replaceChildren(...names.map((name) =>
+    el('button', { class: 'btn ghost small' + (name === sqlb.table ? ' on' : ''), 'data-sql-table': name, onclick: () => openSQLTable(name) }, name)));
+  if (names.length === 0) {
+    $('sql-tables').replaceChildren(el('span', { class: 'muted' }, 'no tables'));
+    showSQLRows([], [], false);
+    return;
+  }
+  openSQLTable(names.includes(sqlb.table) ? sqlb.table : names[0]);
+}
+
+async function openSQLTable(name) {
+  sqlb.table = name;
+  for (const b of $('sql-tables').children) b.classList.toggle('on', b.dataset.sqlTable === name);
+  let r;
+  try { r = await sqlQuery(sqlb.open.object, 'SELECT * FROM "' + name.replace(/"/g, '""') + '"'); } catch (e) { toast('SQL: ' + e.message); return; }
+  if (!r.ok) { toast('SQL: ' + ((r.body && r.body.detail) || 'query failed')); return; }
+  showSQLRows(r.body.columns, r.body.rows, r.body.more);
+}
+
+function showSQLRows(columns, rows, more) {
+  $('sql-head').replaceChildren(el('tr', {}, ...columns.map((c) => el('th', {}, c))));
+  const trs = rows.map((row) => el('tr', {}, ...row.map((v) => {
+    if (v === null) return el('td', { class: 'null' }, 'NULL');
+    if (typeof v === 'object' && v.blob !== undefined) return el('td', {}, 'BLOB ' + v.blob);
+    return el('td', {}, String(v));
+  })));
+  if (trs.length === 0) trs.push(el('tr', { class: 'empty' }, el('td', { colspan: String(Math.max(columns.length, 1)) }, 'no rows')));
+  $('sql-rows').replaceChildren(...trs);
+  $('sql-more').textContent = more ? 'the first ' + SQL_ROWS + ' rows' : '';
+}
+
+$('sql-first').addEventListener('click', () => loadSQLObjects(''));
+$('sql-next').addEventListener('click', () => sqlb.next && loadSQLObjects(sqlb.next));
+
 // ---------- sign-in ----------
 
 // A node started with --auth-file asks for a token. The console posts it
@@ -415,11 +500,14 @@ function start() {
   pollCluster();
   setInterval(pollCluster, 1000);
   loadObjects('');
+  loadSQLObjects('');
   // The pages shown are read again every few seconds, so new objects and
   // keys show up without a click.
   setInterval(() => {
     loadObjects(browse.at);
     if (browse.open) openObject(browse.open, browse.keysAt);
+    loadSQLObjects(sqlb.at);
+    if (sqlb.open && sqlb.table) openSQLTable(sqlb.table);
   }, 4000);
 }
 

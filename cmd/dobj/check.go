@@ -18,7 +18,7 @@ import (
 func checkVerb(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet("check")
 	duration := fs.Duration("duration", check.DefaultDuration, "how long clients and nemesis run")
-	workloads := fs.String("workload", "all", "comma-separated: "+strings.Join(check.Workloads, ",")+", or all; "+check.WorkloadClass+" runs register and counter through a deployed object class, "+check.WorkloadWorker+" through a deployed Worker and RPC")
+	workloads := fs.String("workload", "all", "comma-separated: "+strings.Join(check.Workloads, ",")+", or all; "+check.WorkloadClass+" runs register and counter through a deployed object class, "+check.WorkloadWorker+" through a deployed Worker and RPC, "+check.WorkloadSQL+" through an SQLite-backed class's SQL tables")
 	nemeses := fs.String("nemesis", "all", "comma-separated: "+strings.Join(check.Nemeses, ",")+", all or none")
 	clients := fs.Int("clients", check.DefaultClients, "concurrent clients")
 	urls := fs.String("urls", "", "comma-separated URLs of every node of a running cluster to attach to (no process nemeses then)")
