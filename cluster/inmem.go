@@ -32,7 +32,7 @@ func (nw *InmemNetwork) Deps() Deps {
 	return nw.attach(addr, trans, Deps{
 		Logs:         store,
 		Stable:       store,
-		Snaps:        raft.NewInmemSnapshotStore(),
+		Snaps:        newRefSnapshotStore(raft.NewInmemSnapshotStore(), ""),
 		LogStoreKind: "inmem",
 	})
 }

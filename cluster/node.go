@@ -93,6 +93,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	n.cfg.AdvertiseRaft = string(deps.Trans.LocalAddr())
 	n.fsm = fsm.New(fsm.Options{Logger: n.log, IgnoreIdempotency: cfg.bug(BugNoIdempotency), Observer: cfg.Observer, SQL: deps.SQL})
 
+	rs, _ := deps.Snaps.(*refSnapshotStore)
+	if rs != nil {
+		rs.disarm() // NewRaft restores the node's own snapshot as it is
+	}
 	rc := n.raftConfig()
 	if err := n.bootstrap(rc); err != nil {
 		return nil, err
@@ -102,6 +106,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	n.raft = r
+	if rs != nil {
+		rs.arm(n.fsm.Expand) // from now on Open is Raft sending to a follower
+	}
 	n.prop.apply = func(data []byte) raft.ApplyFuture { return r.Apply(data, time.Second) }
 	n.prop.gatherFor = func(took time.Duration) time.Duration { return min(took, maxGather) }
 	n.prop.observe = n.observeEntry
@@ -192,6 +199,9 @@ func (n *Node) Close() error {
 			}
 		}
 		var errs []error
+		if rs, ok := n.deps.Snaps.(*refSnapshotStore); ok {
+			rs.halt() // a snapshot being expanded for a follower stops
+		}
 		if err := n.raft.Shutdown().Error(); err != nil {
 			errs = append(errs, fmt.Errorf("shut raft down: %w", err))
 		}

@@ -121,5 +121,5 @@ func openStores(cfg Config) (Deps, error) {
 		closeAll()
 		return Deps{}, fmt.Errorf("log cache: %w", err)
 	}
-	return Deps{Logs: logs, Stable: bolt, Snaps: snaps, LogStoreKind: store.kind, SQL: sql, Close: closeAll}, nil
+	return Deps{Logs: logs, Stable: bolt, Snaps: newRefSnapshotStore(snaps, cfg.DataDir), LogStoreKind: store.kind, SQL: sql, Close: closeAll}, nil
 }

@@ -67,7 +67,7 @@ func FuzzReadSnapshot(f *testing.F) {
 			return
 		}
 		var out bytes.Buffer
-		if err := s.write(&out); err != nil {
+		if err := s.write(&out, true); err != nil {
 			t.Fatalf("a restored state does not snapshot: %v", err)
 		}
 		if _, err := readSnapshot(&out, skipSQL); err != nil {

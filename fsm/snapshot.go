@@ -20,6 +20,11 @@ import (
 // keeps older snapshots readable without a new version.
 const snapshotVersion = 1
 
+// snapshotRefVersion is the layout of a snapshot that holds databases by
+// reference (sqlsnap.go); one that holds none, or all inline (a backup,
+// a snapshot sent to a follower), is still written as snapshotVersion.
+const snapshotRefVersion = 2
+
 // snapshotHeader opens a snapshot stream. Counts come first so that
 // Restore knows how many records follow.
 type snapshotHeader struct {
@@ -99,7 +104,7 @@ func (c *Capture) Applied() uint64 { return c.s.applied }
 func (c *Capture) Keys() int { return c.s.store.Len() }
 
 // Write streams the captured state in the snapshot format.
-func (c *Capture) Write(w io.Writer) error { return c.s.write(w) }
+func (c *Capture) Write(w io.Writer) error { return c.s.write(w, true) }
 
 // SnapshotApplied reads the header of a snapshot stream and returns the
 // applied index it was taken at, checking the rest decodes.
@@ -112,22 +117,27 @@ func SnapshotApplied(r io.Reader) (uint64, error) {
 }
 
 // Persist streams the snapshot as msgpack: a header, the idempotency
-// entries in key order, then every object's entries in (object, key) order.
+// entries in key order, then every object's entries in (object, key)
+// order, ..., and the databases by reference (sqlsnap.go).
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
-	if err := s.write(sink); err != nil {
+	if err := s.write(sink, false); err != nil {
 		sink.Cancel()
 		return err
 	}
 	return sink.Close()
 }
 
-func (s *snapshot) write(w io.Writer) error {
+// write writes the snapshot to w, its databases inline or by reference.
+func (s *snapshot) write(w io.Writer, inline bool) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := msgpack.NewEncoder(bw)
 	h := snapshotHeader{V: snapshotVersion, Applied: s.applied, Members: s.members, Idem: s.idem.len(), Keys: s.store.Len(),
 		Classes: s.cls.classes.Len(), Alarms: s.cls.alarmOf.Len(), Scripts: s.scr.scripts.Len(), SQL: s.sqlObjects.Len()}
 	if h.SQL > 0 && s.sqlStore != nil {
 		h.SQLStore = s.sqlStore.ID()
+	}
+	if h.SQL > 0 && !inline {
+		h.V = snapshotRefVersion
 	}
 	if err := enc.Encode(&h); err != nil {
 		return fmt.Errorf("write snapshot header: %w", err)
@@ -157,7 +167,7 @@ func (s *snapshot) write(w io.Writer) error {
 	if err := s.scr.write(enc); err != nil {
 		return err
 	}
-	if err := s.writeSQL(enc); err != nil {
+	if err := s.writeSQL(enc, inline); err != nil {
 		return err
 	}
 	return bw.Flush()
@@ -197,7 +207,7 @@ func readSnapshot(r io.Reader, sql sqlReader) (*snapshot, error) {
 	if err := dec.Decode(&h); err != nil {
 		return nil, fmt.Errorf("read snapshot header: %w", err)
 	}
-	if h.V != snapshotVersion {
+	if h.V != snapshotVersion && h.V != snapshotRefVersion {
 		return nil, fmt.Errorf("read snapshot: unknown version %d", h.V)
 	}
 	s := &snapshot{store: objects.NewStore(), idem: newIdemTable(), members: h.Members, cls: newClassState(), scr: newScriptState(), applied: h.Applied,
@@ -230,7 +240,7 @@ func readSnapshot(r io.Reader, sql sqlReader) (*snapshot, error) {
 	if err := s.scr.read(dec, h.Scripts); err != nil {
 		return nil, err
 	}
-	names, err := readSQL(dec, h.SQL, h.SQLStore, sql)
+	names, err := readSQL(dec, h.SQL, h.SQLStore, h.V == snapshotRefVersion, sql)
 	if err != nil {
 		return nil, err
 	}

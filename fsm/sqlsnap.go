@@ -9,42 +9,82 @@ import (
 )
 
 // Snapshots of SQLite-backed objects. Snapshot copies nothing of the
-// databases: it clones the set of their names, in constant time. Persist
-// (and a backup's Write) then streams them one at a time after the
-// in-memory records, each frozen only while it is streamed
-// (sqlstore.Freeze: a read transaction on a connection of its own, which
-// stalls no writer), so each database is at its state at that moment —
-// at or after the snapshot's index — with the applied position it holds
-// recorded before its bytes. Restoring such a snapshot and replaying the
-// log after its index gives every database its state at the end of the
-// log: sqlstore.Store.Apply skips the commands a database already holds.
+// databases: it clones the set of their names, in constant time.
 //
-// Restore installs a database only if the node's own is behind the one
-// streamed: a node restarted on its data directory reads its databases'
-// bytes from the snapshot and drops them, and replays none of what its
-// files hold.
+// A node's own snapshots (Persist, into its local snapshot store) hold
+// the databases by reference: each is a sqlObjectRecord with Ref set,
+// naming the object and the applied position its database holds, made
+// durable first (sqlstore.Store.Durable), and no bytes. The databases on
+// disk are the node's state; a snapshot file does not grow with them, and
+// taking one neither copies them nor holds any open for long. A node that
+// restores its own snapshot (a restart) checks that each database holds
+// at least the recorded position and fails, naming the object, if one is
+// missing or behind (checkSQLRef): that is a lost or replaced file, which
+// replaying the log could not repair once the log is compacted.
 //
-// In the stream, each database is a sqlObjectRecord followed by its file
-// as msgpack bin chunks of at most maxSQLChunk bytes, ended by an empty
-// one, so that neither side holds more than a chunk in memory.
+// The bytes leave the node inline: a backup (Capture.Write) streams every
+// database, and a snapshot sent to a follower is expanded first (Expand:
+// the local file's records, then each database frozen and streamed in
+// turn). Each database is then at its state at that moment — at or after
+// the position the snapshot recorded, since a database only moves forward
+// along the log — with the applied position it holds recorded before its
+// bytes. Restoring such a snapshot and replaying the log after its index
+// gives every database its state at the end of the log:
+// sqlstore.Store.Apply skips the commands a database already holds, so
+// the writes the stream holds beyond the snapshot's index apply once.
+//
+// Restore installs an inline database only if the node's own is behind
+// the one streamed.
+//
+// In the stream, an inline database is a sqlObjectRecord followed by its
+// file as msgpack bin chunks of at most maxSQLChunk bytes, ended by an
+// empty one, so that neither side holds more than a chunk in memory. A
+// snapshot with a by-reference record is snapshotRefVersion, which
+// builds before it refuse rather than read chunks that are not there.
 
 // sqlObjectRecord opens a database in a snapshot.
 type sqlObjectRecord struct {
 	Object  string `msgpack:"o"`
 	Applied uint64 `msgpack:"a"` // sqlstore's applied position, as sqlPosition makes it
+	// Ref: no bytes follow; the database is the writing node's own file,
+	// which holds Applied or a later position.
+	Ref bool `msgpack:"r,omitempty"`
 }
 
 // maxSQLChunk bounds a chunk of a database in a snapshot.
 const maxSQLChunk = 1 << 20
 
-// writeSQL streams every database of s, in name order, to enc.
-func (s *snapshot) writeSQL(enc *msgpack.Encoder) error {
+// writeSQL writes every database of s, in name order, to enc: streamed
+// if inline, else by reference.
+func (s *snapshot) writeSQL(enc *msgpack.Encoder, inline bool) error {
 	var err error
 	s.sqlObjects.Ascend(func(object string) bool {
-		err = s.writeSQLObject(enc, object)
+		if inline {
+			err = s.writeSQLObject(enc, object)
+		} else {
+			err = s.writeSQLRef(enc, object)
+		}
 		return err == nil
 	})
 	return err
+}
+
+// writeSQLRef writes a reference to one database: its name and the
+// applied position it durably holds.
+func (s *snapshot) writeSQLRef(enc *msgpack.Encoder, object string) error {
+	if s.sqlStore == nil {
+		return fmt.Errorf("refer to database of %s: this node has no SQL store", object)
+	}
+	s.sqlMu.Lock() // no Restore installs it meanwhile
+	applied, err := s.sqlStore.Durable(object)
+	s.sqlMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("refer to database of %s: %w", object, err)
+	}
+	if err := enc.Encode(&sqlObjectRecord{Object: object, Applied: applied, Ref: true}); err != nil {
+		return fmt.Errorf("refer to database of %s: %w", object, err)
+	}
+	return nil
 }
 
 // writeSQLObject freezes one database and streams it.
@@ -126,18 +166,29 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 }
 
 // sqlReader is what reading a snapshot does with each database: install
-// it, or read past it. from is the identity of the store it was streamed
-// from.
+// it, check it, or read past it. from is the identity of the store it was
+// streamed from; db is nil for a by-reference record.
 type sqlReader func(from string, rec *sqlObjectRecord, db io.Reader) error
 
 // readSQL reads n databases streamed from store from, giving each to use,
-// and returns their objects' names.
-func readSQL(dec *msgpack.Decoder, n int, from string, use sqlReader) ([]string, error) {
+// and returns their objects' names. refs says whether the stream's
+// version allows by-reference records.
+func readSQL(dec *msgpack.Decoder, n int, from string, refs bool, use sqlReader) ([]string, error) {
 	names := make([]string, 0, n)
 	for i := 0; i < n; i++ {
 		var rec sqlObjectRecord
 		if err := dec.Decode(&rec); err != nil {
 			return nil, fmt.Errorf("read database %d: %w", i, err)
+		}
+		if rec.Ref {
+			if !refs {
+				return nil, fmt.Errorf("read database of %s: a reference in a snapshot of a version without them", rec.Object)
+			}
+			if err := use(from, &rec, nil); err != nil {
+				return nil, fmt.Errorf("read database of %s: %w", rec.Object, err)
+			}
+			names = append(names, rec.Object)
+			continue
 		}
 		cr := &chunkReader{dec: dec}
 		if err := use(from, &rec, cr); err != nil {
@@ -153,6 +204,9 @@ func readSQL(dec *msgpack.Decoder, n int, from string, use sqlReader) ([]string,
 
 // skipSQL reads past a database.
 func skipSQL(_ string, _ *sqlObjectRecord, db io.Reader) error {
+	if db == nil {
+		return nil
+	}
 	_, err := io.Copy(io.Discard, db)
 	return err
 }
@@ -170,6 +224,9 @@ func (m *Machine) installSQL(from string, rec *sqlObjectRecord, db io.Reader) er
 	}
 	m.sqlMu.Lock() // no Persist streams it meanwhile
 	defer m.sqlMu.Unlock()
+	if db == nil {
+		return m.checkSQLRef(from, rec)
+	}
 	if from != "" && from == st.ID() && st.Has(rec.Object) {
 		m.sqlSkipped.Add(1)
 		return nil
@@ -191,4 +248,51 @@ func (m *Machine) installSQL(from string, rec *sqlObjectRecord, db io.Reader) er
 // were as new already.
 func (m *Machine) SQLRestoreStats() (installed, skipped uint64) {
 	return m.sqlInstalled.Load(), m.sqlSkipped.Load()
+}
+
+// checkSQLRef is Restore's check of a by-reference database: the node's
+// own store wrote the snapshot, and its database holds at least the
+// recorded position. Anything else is a lost, replaced or foreign file;
+// the error names the object, and the node does not start on it.
+func (m *Machine) checkSQLRef(from string, rec *sqlObjectRecord) error {
+	st := m.opts.SQL
+	if from != st.ID() {
+		return fmt.Errorf("the snapshot refers to the database of %s in SQL store %q, but this node's store is %q", rec.Object, from, st.ID())
+	}
+	if !st.Has(rec.Object) {
+		return fmt.Errorf("the snapshot refers to the database of %s at position %d, which is missing from %s", rec.Object, rec.Applied, st.Path(rec.Object))
+	}
+	local, err := st.Applied(rec.Object)
+	if err != nil {
+		return err
+	}
+	if local < rec.Applied {
+		return fmt.Errorf("the snapshot refers to the database of %s at position %d, but %s holds only position %d", rec.Object, rec.Applied, st.Path(rec.Object), local)
+	}
+	m.sqlSkipped.Add(1)
+	return nil
+}
+
+// SnapshotByReference reads the header of a snapshot stream and reports
+// whether its databases may be held by reference (a node's own snapshot),
+// so that it must go through Expand before it leaves the node.
+func SnapshotByReference(r io.Reader) (bool, error) {
+	var h snapshotHeader
+	if err := msgpack.NewDecoder(r).Decode(&h); err != nil {
+		return false, fmt.Errorf("read snapshot header: %w", err)
+	}
+	return h.V == snapshotRefVersion, nil
+}
+
+// Expand copies the snapshot r to w with every database inline, streamed
+// from this node's store as it is now, one at a time: what a follower
+// installs. r must be this node's own snapshot (its references point
+// into this store); an aborted w (its Write failing) stops it.
+func (m *Machine) Expand(r io.Reader, w io.Writer) error {
+	s, err := readSnapshot(r, skipSQL)
+	if err != nil {
+		return err
+	}
+	s.sqlStore, s.sqlMu = m.opts.SQL, &m.sqlMu
+	return s.write(w, true)
 }

@@ -2,13 +2,16 @@ package fsm
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/dobj/dobj/objects"
 	"github.com/dobj/dobj/sqlstore"
 	"github.com/hashicorp/raft"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // sqlFixture is a machine with two SQLite-backed objects, key-value
@@ -87,7 +90,7 @@ func sameState(t *testing.T, a, b *Machine) {
 func TestSQLSnapshotRoundTrip(t *testing.T) {
 	fx := newSQLFixture(t, openSQL(t))
 	b := New(Options{SQL: openSQL(t)})
-	restore(t, b, snapshotBytes(t, fx.m))
+	restore(t, b, shippedBytes(t, fx.m, snapshotBytes(t, fx.m)))
 	sameState(t, fx.m, b)
 	if in, sk := b.SQLRestoreStats(); in != 2 || sk != 0 {
 		t.Fatalf("installed %d, skipped %d databases; want 2 and 0", in, sk)
@@ -129,7 +132,7 @@ func TestSQLSnapshotStreamsLaterState(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := New(Options{SQL: openSQL(t)})
-	restore(t, b, sink.Bytes())
+	restore(t, b, shippedBytes(t, fx.m, sink.Bytes()))
 	if b.LastApplied() != uint64(at) {
 		t.Fatalf("restored at %d, want the snapshot's %d", b.LastApplied(), at)
 	}
@@ -150,6 +153,7 @@ func TestSQLRestoreSkipsWhatIsOnDisk(t *testing.T) {
 	}
 	fx := newSQLFixture(t, st)
 	snap := snapshotBytes(t, fx.m)
+	shipped := shippedBytes(t, fx.m, snap)
 	a := ClassObject("app:Counter", "a")
 	fx.apply(t, sqlCall(t, a, 9, "INSERT INTO t (r) VALUES (42)"))
 	before, err := os.Stat(st.Path(a))
@@ -172,9 +176,6 @@ func TestSQLRestoreSkipsWhatIsOnDisk(t *testing.T) {
 	if in, sk := b.SQLRestoreStats(); in != 0 || sk != 2 {
 		t.Fatalf("installed %d, skipped %d databases; want 0 and 2", in, sk)
 	}
-	if n := st2.OpenHandles(); n != 0 {
-		t.Fatalf("restoring its own snapshot opened %d databases, want none", n)
-	}
 	after, err := os.Stat(st2.Path(a))
 	if err != nil || !os.SameFile(before, after) {
 		t.Fatalf("the database file was replaced (%v)", err)
@@ -187,7 +188,7 @@ func TestSQLRestoreSkipsWhatIsOnDisk(t *testing.T) {
 	// A node whose database is behind gets the snapshot's.
 	c := New(Options{SQL: openSQL(t)})
 	c.Apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: fx.entries[1]})
-	restore(t, c, snap)
+	restore(t, c, shipped)
 	if in, sk := c.SQLRestoreStats(); in != 2 || sk != 0 {
 		t.Fatalf("installed %d, skipped %d databases; want 2 and 0", in, sk)
 	}
@@ -197,7 +198,7 @@ func TestSQLRestoreSkipsWhatIsOnDisk(t *testing.T) {
 	// Another node's store whose databases are as new: checked, kept.
 	d := New(Options{SQL: openSQL(t)})
 	fx.replay(d, 1)
-	restore(t, d, snap)
+	restore(t, d, shipped)
 	if in, sk := d.SQLRestoreStats(); in != 0 || sk != 2 {
 		t.Fatalf("installed %d, skipped %d databases; want 0 and 2", in, sk)
 	}
@@ -213,4 +214,115 @@ func TestSQLSnapshotWithoutStore(t *testing.T) {
 		t.Fatal("a node without an SQL store restored SQLite-backed objects")
 	}
 	restore(t, New(Options{}), snapshotBytes(t, New(Options{SQL: openSQL(t)})))
+}
+
+// shippedBytes is snap, a snapshot of m, as it leaves m's node: expanded.
+func shippedBytes(t *testing.T, m *Machine, snap []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	if err := m.Expand(bytes.NewReader(snap), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// TestSQLSnapshotByReference: a node's own snapshot holds its databases
+// by reference, so its size does not grow with theirs, in a version a
+// build without references refuses; expanded, it holds them inline, in
+// the old version, and restores elsewhere to the same state.
+func TestSQLSnapshotByReference(t *testing.T) {
+	fx := newSQLFixture(t, openSQL(t))
+	small := snapshotBytes(t, fx.m)
+	a := ClassObject("app:Counter", "a")
+	for i := range 4 {
+		fx.apply(t, sqlCall(t, a, uint64(20+i), "INSERT INTO t (r) VALUES (randomblob(1000000))"))
+	}
+	big := snapshotBytes(t, fx.m)
+	if len(big) != len(small) {
+		t.Fatalf("the snapshot grew from %d to %d bytes with 4 MB more in a database", len(small), len(big))
+	}
+	shipped := shippedBytes(t, fx.m, big)
+	if len(shipped) < 4_000_000 {
+		t.Fatalf("the expanded snapshot is %d bytes, want the databases' 4 MB in it", len(shipped))
+	}
+	for _, c := range []struct {
+		snap []byte
+		ref  bool
+	}{{big, true}, {shipped, false}} {
+		if ref, err := SnapshotByReference(bytes.NewReader(c.snap)); err != nil || ref != c.ref {
+			t.Fatalf("by reference %v (%v), want %v", ref, err, c.ref)
+		}
+	}
+	var h snapshotHeader
+	if err := msgpack.NewDecoder(bytes.NewReader(big)).Decode(&h); err != nil || h.V == snapshotVersion {
+		t.Fatalf("a snapshot with references has version %d (%v): older builds would misread it", h.V, err)
+	}
+	b := New(Options{SQL: openSQL(t)})
+	restore(t, b, shipped)
+	sameState(t, fx.m, b)
+}
+
+// TestSQLRefRestoreFails: restoring a by-reference snapshot fails, naming
+// the object, when the database it refers to is missing, behind the
+// recorded position, or in another node's store.
+func TestSQLRefRestoreFails(t *testing.T) {
+	dir := t.TempDir()
+	st, err := sqlstore.Open(sqlstore.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	fx := newSQLFixture(t, st)
+	a, b := ClassObject("app:Counter", "a"), ClassObject("app:Counter", "b")
+	older := frozenBytes(t, st, a)
+	fx.apply(t, sqlCall(t, a, 9, "INSERT INTO t (r) VALUES (42)"))
+	snap := snapshotBytes(t, fx.m)
+	current := frozenBytes(t, st, a)
+
+	fails := func(what string, st *sqlstore.Store, object string) {
+		t.Helper()
+		err := New(Options{SQL: st}).Restore(nopCloser{bytes.NewReader(snap)})
+		if err == nil || !strings.Contains(err.Error(), object) {
+			t.Fatalf("%s: restore gave %v, want an error naming %s", what, err, object)
+		}
+	}
+	if err := New(Options{SQL: openSQL(t)}).Restore(nopCloser{bytes.NewReader(snap)}); err == nil || !strings.Contains(err.Error(), a) {
+		t.Fatalf("another node's store: restore gave %v, want an error naming %s", err, a)
+	}
+	if err := st.Install(a, bytes.NewReader(older)); err != nil {
+		t.Fatal(err)
+	}
+	fails("a database behind", st, a)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(st.Path(b) + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	st2, err := sqlstore.Open(sqlstore.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st2.Close() })
+	if err := st2.Install(a, bytes.NewReader(current)); err != nil { // a is fine again
+		t.Fatal(err)
+	}
+	fails("a missing database", st2, b)
+}
+
+// frozenBytes is object's database in st as it is now, as a file.
+func frozenBytes(t *testing.T, st *sqlstore.Store, object string) []byte {
+	t.Helper()
+	f, err := st.Freeze(object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	_, err = f.WriteTo(&out)
+	if err := errors.Join(err, f.Close()); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
 }

@@ -109,9 +109,12 @@
 //
 // Because each database records the Raft index it has applied and Apply
 // skips what a database already holds, a snapshot need not freeze every
-// object at the snapshot's index: the FSM's Persist can stream objects
-// one at a time, each at its state then (at or after the index), with no
-// copy made at Snapshot time and no object held open for long. Restoring
-// it and replaying the log after the snapshot's index brings every
-// database to the same state, commands an object already holds skipped.
+// object at the snapshot's index, nor copy any. The FSM's own snapshots
+// refer to each database by name and the position it durably holds
+// (Durable), so a snapshot file does not grow with the data; the bytes
+// are streamed only when a snapshot leaves the node (a backup, or one
+// sent to a follower), one object at a time, each at its state then (at
+// or after the index), with no object held open for long. Restoring it
+// and replaying the log after the snapshot's index brings every database
+// to the same state, commands an object already holds skipped.
 package sqlstore

@@ -145,6 +145,22 @@ func (s *Store) Freeze(object string) (*Frozen, error) {
 	return &Frozen{conn: c, dir: s.cfg.Dir}, nil
 }
 
+// Durable makes object's database durable as it is now, as Freeze does,
+// and returns the applied position it holds (Applied): what a snapshot
+// that refers to the database, rather than copying it, records. After it
+// the file holds that position or a later one, whatever a crash does.
+func (s *Store) Durable(object string) (uint64, error) {
+	h, err := s.acquire(object)
+	if err != nil {
+		return 0, err
+	}
+	defer s.release(h)
+	if _, err := h.internalQuery("PRAGMA wal_checkpoint(PASSIVE)", func(*sqlite3.Stmt) error { return nil }); err != nil {
+		return 0, fmt.Errorf("sqlstore: sync %s: %w", object, err)
+	}
+	return h.applied()
+}
+
 // WriteTo streams the frozen database as a self-contained SQLite file
 // (copied page by page with SQLite's backup API into a temporary file,
 // then sent): what Install takes.
