@@ -45,7 +45,7 @@ type Config struct {
 const (
 	DefaultDuration          = 60 * time.Second
 	DefaultClients           = 8
-	DefaultBasePort          = 31000 // check's tests take 31000-32999 (HTTP below 32000, Raft above), e2e's 27100-29799, bench's 20000-26999
+	DefaultBasePort          = 31000 // check's tests take 30000-31999 (HTTP below 31000, Raft above), e2e's 27100-29799, bench's 20000-26999
 	DefaultSnapshotThreshold = 64
 	DefaultCheckTimeout      = 5 * time.Minute
 )

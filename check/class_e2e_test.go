@@ -8,8 +8,8 @@ import (
 // Ports of the class workload's clusters, in check's range beside the
 // other tests' (see e2e_test.go).
 const (
-	portsClassPass = 31500
-	portsClassBug  = 31600
+	portsClassPass = 30500
+	portsClassBug  = 30600
 )
 
 // TestClassWorkload runs the register and counter workloads through a

@@ -50,15 +50,16 @@ func needBinary(t *testing.T) {
 	}
 }
 
-// Base ports, one per test, in check's range 31000-32999 (HTTP below
-// 32000, Raft above; e2e takes
-// 27100-29799, bench 20000-26999; all below Linux's ephemeral ports from
-// 32768): node i of a cluster at base uses base+i and base+1000+i.
+// Base ports, one per test, in check's range 30000-31999 (HTTP and the
+// Worker listeners below 31000, Raft above; e2e takes 27100-29799, bench
+// 20000-26999; all below Linux's ephemeral ports from 32768, which an
+// outgoing connection may hold): node i of a cluster at base uses base+i,
+// base+50+i (Workers) and base+1000+i.
 const (
-	portsPass            = 31100
-	portsStaleReads      = 31200
-	portsAckBeforeCommit = 31300
-	portsNoIdempotency   = 31400
+	portsPass            = 30100
+	portsStaleReads      = 30200
+	portsAckBeforeCommit = 30300
+	portsNoIdempotency   = 30400
 )
 
 // logNodeTails logs the last lines of each node's log of a check run

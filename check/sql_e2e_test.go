@@ -14,8 +14,8 @@ import (
 // Ports of the sql workload's clusters, in check's range beside the
 // other tests' (see e2e_test.go).
 const (
-	portsSQLPass = 31900
-	portsSQLBug  = 31950
+	portsSQLPass = 30900
+	portsSQLBug  = 30000
 )
 
 // TestSQLWorkload runs the register and counter workloads through an

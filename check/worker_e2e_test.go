@@ -8,8 +8,8 @@ import (
 // other tests' (see e2e_test.go); node i's Worker listener is at
 // base+workerPortOffset+i.
 const (
-	portsWorkerPass = 31700
-	portsWorkerBug  = 31800
+	portsWorkerPass = 30700
+	portsWorkerBug  = 30800
 )
 
 // TestWorkerWorkload runs the register and counter workloads through a
