@@ -79,6 +79,12 @@ func (h *handle) setup(s *Store) error {
 	if _, err := c.Config(sqlite3.DBCONFIG_NO_CKPT_ON_CLOSE, true); err != nil {
 		return err
 	}
+	// A small page cache (SQLite's default is 2 MB a connection) lets a
+	// node keep a thousand databases open in a few hundred MB; the
+	// operating system's cache still holds what is read often.
+	if err := c.Exec(fmt.Sprintf("PRAGMA cache_size=%d", -cacheKiB)); err != nil {
+		return err
+	}
 	// WAL: a reader (a snapshot being streamed) does not block the
 	// writer; synchronous=NORMAL is enough because Raft's log, not this
 	// file, is what makes a command durable (see the package doc).
@@ -102,6 +108,11 @@ func (h *handle) setup(s *Store) error {
 	}
 	return c.SetAuthorizer(h.authorize)
 }
+
+// cacheKiB is the page cache of each open database, in KiB: with it an
+// open handle holds about 0.45 MB at most (measured with 2 MB databases
+// read whole), against 3.7 MB with SQLite's default.
+const cacheKiB = 128
 
 // close finalizes the cached statements and closes the connection.
 func (h *handle) close() error {

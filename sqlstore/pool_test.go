@@ -5,6 +5,8 @@ import (
 	"os"
 	"sync"
 	"testing"
+
+	"github.com/ncruces/go-sqlite3"
 )
 
 // TestPoolBound: touching many objects keeps at most MaxOpen handles
@@ -134,5 +136,30 @@ func TestPoolCloseLeavesLog(t *testing.T) {
 	}
 	if rows := query(t, s, "a", "SELECT v FROM t"); len(rows) != 1 || rows[0][0] != int64(7) {
 		t.Fatalf("a holds %v after reopening over its log", rows)
+	}
+}
+
+// TestHandleCacheBounded: an open database's page cache is cacheKiB,
+// not SQLite's 2 MB default, so that DefaultMaxOpen handles fit in
+// memory.
+func TestHandleCacheBounded(t *testing.T) {
+	s := open(t, Config{})
+	h, err := s.acquire("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.release(h)
+	var got int64
+	if _, err := h.internalQuery("PRAGMA cache_size", func(st *sqlite3.Stmt) error {
+		got = st.ColumnInt64(0)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got != -cacheKiB {
+		t.Fatalf("cache_size is %d, want %d (KiB)", got, -cacheKiB)
+	}
+	if s.cfg.MaxOpen != DefaultMaxOpen {
+		t.Fatalf("MaxOpen defaults to %d, want %d", s.cfg.MaxOpen, DefaultMaxOpen)
 	}
 }
