@@ -36,6 +36,35 @@ type handle struct {
 	pageBytes int64
 	// cache holds prepared statements, user and internal, by SQL text.
 	cache map[string]*sqlite3.Stmt
+	// maxPages is max_page_count as last set, 0 if not known: set
+	// again only when it is to change (setMaxPages).
+	maxPages int64
+	// appliedIdx is the applied index the database holds, read once
+	// and kept up to date by Apply: no other connection writes it.
+	appliedIdx   uint64
+	appliedKnown bool
+}
+
+// setMaxPages sets max_page_count to n unless it is so already. SQLite
+// does not lower it below the database's size: then it is not known to
+// be n, and is set again next time, as SQLite clamps it then.
+func (h *handle) setMaxPages(n int64) error {
+	if h.maxPages == n {
+		return nil
+	}
+	var got int64
+	if _, err := h.internalQuery(fmt.Sprintf("PRAGMA max_page_count=%d", n), func(st *sqlite3.Stmt) error {
+		got = st.ColumnInt64(0)
+		return nil
+	}); err != nil {
+		h.maxPages = 0
+		return err
+	}
+	h.maxPages = 0
+	if got == n {
+		h.maxPages = n
+	}
+	return nil
 }
 
 // fixed is what a command fixes for the nondeterministic SQL functions:
