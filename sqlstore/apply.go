@@ -38,17 +38,17 @@ func (s *Store) Apply(object string, index uint64, env Env, log []Statement) err
 		return err
 	}
 	defer s.release(h)
-	if err := h.internalExec(fmt.Sprintf("PRAGMA max_page_count=%d", noSizeLimit)); err != nil {
-		return err
-	}
-	if err := h.internalExec("BEGIN IMMEDIATE"); err != nil {
-		return err
-	}
-	err = h.applyLog(index, env, log)
-	if err != nil {
-		if !h.conn.GetAutocommit() {
-			err = errors.Join(err, h.internalExec("ROLLBACK"))
+	err = h.applyOnce(index, env, log)
+	if err != nil && h.maxPages != noSizeLimit && h.conn.GetAutocommit() {
+		// It ran under a leader session's size limit, left set to
+		// spare a statement per call: what failed may be the limit,
+		// which is not a replica's to enforce. Nothing of the first
+		// run is left; run it again with no limit.
+		if err = h.setMaxPages(noSizeLimit); err == nil {
+			err = h.applyOnce(index, env, log)
 		}
+	}
+	if err != nil {
 		if errors.Is(err, ErrDiverged) && index > 0 {
 			if rerr := h.recordDiverged(index); rerr != nil {
 				return fmt.Errorf("sqlstore: record the divergence of command %d: %w", index, rerr)
@@ -56,7 +56,29 @@ func (s *Store) Apply(object string, index uint64, env Env, log []Statement) err
 		}
 		return err
 	}
-	return h.internalExec("COMMIT")
+	return nil
+}
+
+// applyOnce runs log in a transaction of its own and commits it, or
+// rolls it back and returns why.
+func (h *handle) applyOnce(index uint64, env Env, log []Statement) error {
+	if err := h.internalExec("BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	err := h.applyLog(index, env, log)
+	if err == nil {
+		err = h.internalExec("COMMIT")
+	}
+	if err != nil {
+		if !h.conn.GetAutocommit() {
+			err = errors.Join(err, h.internalExec("ROLLBACK"))
+		}
+		return err
+	}
+	if h.appliedKnown && index > h.appliedIdx { // not skipped: stored
+		h.appliedIdx = index
+	}
+	return nil
 }
 
 // applyLog runs log inside the open transaction.
@@ -126,11 +148,17 @@ func (h *handle) replaySQL(sql string, args []any) error {
 
 // applied is the Raft index of the last command applied to the database.
 func (h *handle) applied() (uint64, error) {
+	if h.appliedKnown {
+		return h.appliedIdx, nil
+	}
 	var idx int64
 	_, err := h.internalQuery("SELECT value FROM _cf_META WHERE key = 'applied'", func(st *sqlite3.Stmt) error {
 		idx = st.ColumnInt64(0)
 		return nil
 	})
+	if err == nil {
+		h.appliedIdx, h.appliedKnown = uint64(idx), true
+	}
 	return uint64(idx), err
 }
 

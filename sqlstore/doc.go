@@ -65,8 +65,9 @@
 // the one exception is a rowid table whose largest rowid is already
 // 9223372036854775807, where SQLite picks a random free rowid (with
 // AUTOINCREMENT it fails instead) — left as a known gap.
-// A write that fails in a session runs in a savepoint and changes
-// nothing, so the log holds only writes that took effect; one that fails
+// A write that fails in a session changes nothing (it runs in a
+// savepoint, or, the transaction's first write, it undoes the
+// transaction), so the log holds only writes that took effect; one that fails
 // on replay (it cannot, but for a bug) fails the whole command
 // (ErrDiverged) on every replica alike, and the database remembers it
 // (diverged.go) so that the command fails again if it is met again over
@@ -94,7 +95,9 @@
 // _cf_ table but through the key-value API; no temporary objects, which
 // live in one connection and would not replicate. Limits (store.go) are
 // SQLite's own per-connection limits, errors wrapping ErrLimit; the size
-// limit is max_page_count.
+// limit is max_page_count, set by a session and left set (so that a
+// leader's calls do not set it twice each); Apply runs a log that failed
+// under it again without it.
 //
 // # Key-value storage and snapshots
 //

@@ -85,14 +85,14 @@ func (sess *Session) kvWrite(st Statement) error {
 	if sess.readOnly {
 		return errReadOnly()
 	}
-	if err := sess.h.internalExec("SAVEPOINT dobj_stmt"); err != nil {
+	err := sess.guarded(func() error {
+		if err := sess.h.replayKV(st); err != nil {
+			return sess.h.explain(err)
+		}
+		return nil
+	})
+	if err != nil {
 		return err
-	}
-	if err := sess.h.replayKV(st); err != nil {
-		return sess.undo(sess.h.explain(err))
-	}
-	if err := sess.h.internalExec("RELEASE dobj_stmt"); err != nil {
-		return sess.undo(err)
 	}
 	sess.log = append(sess.log, st)
 	return nil

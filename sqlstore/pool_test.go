@@ -2,8 +2,11 @@ package sqlstore
 
 import (
 	"fmt"
+	"os"
 	"sync"
 	"testing"
+
+	"github.com/ncruces/go-sqlite3"
 )
 
 // TestPoolBound: touching many objects keeps at most MaxOpen handles
@@ -109,5 +112,54 @@ func TestConcurrentObjects(t *testing.T) {
 	}
 	if total != workers*incs {
 		t.Fatalf("counted %d increments, want %d", total, workers*incs)
+	}
+}
+
+// TestPoolCloseLeavesLog: a handle the pool closes does not checkpoint
+// (which syncs the database, and made an open cost a disk sync): its
+// write-ahead log stays for the next open, which reads the data from it.
+func TestPoolCloseLeavesLog(t *testing.T) {
+	s := open(t, Config{MaxOpen: 1})
+	create := []Statement{{Op: OpSQL, SQL: "CREATE TABLE t (v)"}, {Op: OpSQL, SQL: "INSERT INTO t VALUES (7)"}}
+	if err := s.Apply("a", 1, Env{}, create); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply("b", 1, Env{}, create); err != nil { // closes a's handle
+		t.Fatal(err)
+	}
+	if n := s.OpenHandles(); n != 1 {
+		t.Fatalf("%d handles open, want 1", n)
+	}
+	fi, err := os.Stat(s.Path("a") + "-wal")
+	if err != nil || fi.Size() == 0 {
+		t.Fatalf("a's log after its handle closed: %v, %v; want it kept, not checkpointed", fi, err)
+	}
+	if rows := query(t, s, "a", "SELECT v FROM t"); len(rows) != 1 || rows[0][0] != int64(7) {
+		t.Fatalf("a holds %v after reopening over its log", rows)
+	}
+}
+
+// TestHandleCacheBounded: an open database's page cache is cacheKiB,
+// not SQLite's 2 MB default, so that DefaultMaxOpen handles fit in
+// memory.
+func TestHandleCacheBounded(t *testing.T) {
+	s := open(t, Config{})
+	h, err := s.acquire("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.release(h)
+	var got int64
+	if _, err := h.internalQuery("PRAGMA cache_size", func(st *sqlite3.Stmt) error {
+		got = st.ColumnInt64(0)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got != -cacheKiB {
+		t.Fatalf("cache_size is %d, want %d (KiB)", got, -cacheKiB)
+	}
+	if s.cfg.MaxOpen != DefaultMaxOpen {
+		t.Fatalf("MaxOpen defaults to %d, want %d", s.cfg.MaxOpen, DefaultMaxOpen)
 	}
 }

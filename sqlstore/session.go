@@ -80,7 +80,7 @@ func (s *Store) Begin(object string, env Env) (*Session, error) {
 		return nil, err
 	}
 	pages := s.cfg.Limits.DatabaseBytes / h.pageBytes
-	if err := h.internalExec(fmt.Sprintf("PRAGMA max_page_count=%d", max(pages, 1))); err != nil {
+	if err := h.setMaxPages(max(pages, 1)); err != nil {
 		s.release(h)
 		return nil, err
 	}
@@ -198,9 +198,9 @@ func closeUncached(st *sqlite3.Stmt, cached bool) {
 	}
 }
 
-// execOne runs one prepared statement. A write runs inside a savepoint so
-// that, if it fails, it leaves nothing behind (not even the partial work
-// of an OR FAIL), and the log holds exactly the writes that took effect.
+// execOne runs one prepared statement. A write is guarded so that, if it
+// fails, it leaves nothing behind (not even the partial work of an OR
+// FAIL), and the log holds exactly the writes that took effect.
 func (sess *Session) execOne(st *sqlite3.Stmt, text string, args []any) (*Result, error) {
 	h := sess.h
 	if n := st.BindCount(); n != len(args) {
@@ -216,23 +216,41 @@ func (sess *Session) execOne(st *sqlite3.Stmt, text string, args []any) (*Result
 	} else {
 		h.setStatement(sess.env, writeStream(len(sess.log)))
 	}
-	if !readOnly {
-		if err := h.internalExec("SAVEPOINT dobj_stmt"); err != nil {
-			return nil, err
-		}
-	}
-	res, err := h.run(st, args)
 	if readOnly {
-		return res, err
+		return h.run(st, args)
 	}
+	var res *Result
+	err := sess.guarded(func() (err error) {
+		res, err = h.run(st, args)
+		return err
+	})
 	if err != nil {
-		return nil, sess.undo(err)
-	}
-	if err := h.internalExec("RELEASE dobj_stmt"); err != nil {
-		return nil, sess.undo(err)
+		return nil, err
 	}
 	sess.log = append(sess.log, Statement{Op: OpSQL, SQL: text, Args: args})
 	return res, nil
+}
+
+// guarded runs a write so that, if it fails, nothing of it is left: in a
+// savepoint, or, as the transaction's first write (the log empty), with
+// the transaction to undo instead.
+func (sess *Session) guarded(write func() error) error {
+	h := sess.h
+	first := len(sess.log) == 0
+	if !first {
+		if err := h.internalExec("SAVEPOINT dobj_stmt"); err != nil {
+			return err
+		}
+	}
+	if err := write(); err != nil {
+		return sess.undo(err, first)
+	}
+	if !first {
+		if err := h.internalExec("RELEASE dobj_stmt"); err != nil {
+			return sess.undo(err, false)
+		}
+	}
+	return nil
 }
 
 // writeStream is the random() stream of the log's statement i: the
@@ -244,14 +262,21 @@ func writeStream(i int) uint64 { return 2 * uint64(i) }
 // write draws.
 func readStream(i int) uint64 { return 2*uint64(i) + 1 }
 
-// undo rolls a failed write back to its savepoint. Some errors
-// (SQLITE_FULL at the size limit among them) make SQLite roll back the
-// whole transaction instead; then the session begins a new one and
-// replays its log, which ends where the call was before the failed
-// write, since the log is deterministic. Only if that fails does the
-// session end.
-func (sess *Session) undo(cause error) error {
+// undo rolls a failed write back to its savepoint, or, for the
+// transaction's first write (first: no savepoint), the transaction. Some
+// errors (SQLITE_FULL at the size limit among them) make SQLite roll back
+// the whole transaction itself. Either way the session then begins a new
+// one and replays its log, which ends where the call was before the
+// failed write, since the log is deterministic. Only if that fails does
+// the session end.
+func (sess *Session) undo(cause error, first bool) error {
 	h := sess.h
+	if first && !h.conn.GetAutocommit() {
+		if err := h.internalExec("ROLLBACK"); err != nil {
+			sess.ended = fmt.Errorf("%w: the transaction could not be rolled back: %w", ErrSessionDone, errors.Join(cause, err))
+			return cause
+		}
+	}
 	if h.conn.GetAutocommit() {
 		if err := sess.restart(); err != nil {
 			sess.ended = fmt.Errorf("%w: the transaction was rolled back by: %w", ErrSessionDone, errors.Join(cause, err))

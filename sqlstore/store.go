@@ -17,7 +17,8 @@ type Config struct {
 	// later). It is created if missing.
 	Dir string
 	// MaxOpen bounds the database handles kept open at once; the least
-	// recently used idle handle is closed past it. Zero means 64.
+	// recently used idle handle is closed past it. Zero means
+	// DefaultMaxOpen.
 	MaxOpen int
 	// Limits are Cloudflare's per-statement and per-database limits.
 	// Zero fields take DefaultLimits' values.
@@ -68,6 +69,12 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
+// DefaultMaxOpen is MaxOpen's default: an open database holds about
+// 0.45 MB at most (its page cache is cacheKiB), so 1,024 of them stay
+// under 0.5 GB, and a node with that many objects in use opens none per
+// call (an open costs as much as dozens of applies).
+const DefaultMaxOpen = 1024
+
 // ErrClosed is returned by every method of a closed Store.
 var ErrClosed = errors.New("sqlstore: store closed")
 
@@ -92,7 +99,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, errors.New("sqlstore: no directory")
 	}
 	if cfg.MaxOpen <= 0 {
-		cfg.MaxOpen = 64
+		cfg.MaxOpen = DefaultMaxOpen
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
