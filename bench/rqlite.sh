@@ -55,30 +55,8 @@ case "$rounds" in "" | *[!0-9]* | 0*) echo "rqlite.sh: --rounds wants a positive
 repo=$(cd "$(dirname "$0")/.." && pwd)
 base_port=${DOBJ_BASE_PORT:-8080}
 rq_port=${RQLITE_PORT:-4001}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/dobj-rqlite.XXXXXX")
-pids=()
-
-log() { printf '%s rqlite.sh: %s\n' "$(date +%T)" "$*" >&2; }
-
-# stop_members: stops the processes started last (pids) and waits for
-# them, 10s before a KILL.
-stop_members() {
-	local pid deadline=$((SECONDS + 10))
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do
-		while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	pids=()
-}
-
-cleanup() {
-	stop_members
-	if [ -n "$keep" ]; then log "kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$(dirname "$0")/lib.sh"
+bench_init rqlite.sh
 
 for tool in jq curl go; do
 	command -v $tool >/dev/null || { echo "rqlite.sh: $tool is missing" >&2; exit 1; }
