@@ -48,6 +48,9 @@ func TestSQLWorkload(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := waitReady(ctx, nodes, startWait); err != nil {
+		for _, p := range procs.Nodes {
+			t.Logf("%s's log, last lines:\n%s", p.ID, p.Tail(30))
+		}
 		t.Fatal(err)
 	}
 	if digests, err := waitConverged(ctx, nodes, 5*time.Second); err == nil {
