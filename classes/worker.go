@@ -181,6 +181,13 @@ func (w *Worker) onRuntime(ctx context.Context, body func(wv *workerVM, in *inst
 	defer func() {
 		w.give(wv, !(errors.Is(err, ErrMemoryLimit) || errors.Is(err, errPanic) || errors.Is(err, ErrCPULimit)))
 	}()
+	return w.callOn(ctx, wv, func(in *instance) error { return body(wv, in) })
+}
+
+// callOn runs body as one call on the runtime wv: a call begun with the
+// Worker's sockets, the runtime's turn taken for it, and the sockets the
+// call accepted handed over once it ends.
+func (w *Worker) callOn(ctx context.Context, wv *workerVM, body func(in *instance) error) error {
 	c := newCall(ctx, nil, &w.cfg)
 	defer c.stop()
 	c.ws = &socketCall{reg: &w.sockets, key: workerSocketKey}
@@ -193,7 +200,7 @@ func (w *Worker) onRuntime(ctx context.Context, body func(wv *workerVM, in *inst
 		in.end()
 		wv.vm.give()
 	}()
-	err = body(wv, in)
+	err := body(in)
 	w.releaseSockets(c.ws)
 	return err
 }

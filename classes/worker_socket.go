@@ -123,21 +123,7 @@ func (s *WorkerSocket) onRuntime(ctx context.Context, body func(in *instance) er
 		}
 		return nil
 	}
-	c := newCall(ctx, nil, &w.cfg)
-	defer c.stop()
-	c.ws = &socketCall{reg: &w.sockets, key: workerSocketKey}
-	in := &instance{vm: wv.vm}
-	if err := wv.vm.takeBefore(ctx); err != nil {
-		return err
-	}
-	in.begin(c)
-	defer func() {
-		in.end()
-		wv.vm.give()
-	}()
-	err := body(in)
-	w.releaseSockets(c.ws)
-	return err
+	return w.callOn(ctx, wv, body)
 }
 
 // releaseSockets ends a Worker call's use of WebSockets: the pair the
