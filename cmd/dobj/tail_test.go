@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -33,19 +30,7 @@ export default {
 // and its object's with the class and object, as a request through the
 // Worker listener logs them.
 func TestTailFollowsConsole(t *testing.T) {
-	httpAddr, raftAddr, workerAddr := freeAddr(t), freeAddr(t), freeAddr(t)
-	url := "http://" + httpAddr
-	runServe(t, io.Discard, url, "--id", "n1", "--data-dir", t.TempDir(), "--http-addr", httpAddr,
-		"--raft-addr", raftAddr, "--peers", "n1="+raftAddr, "--worker-addr", workerAddr)
-	env := getenvOf(map[string]string{"DOBJ_URL": url})
-	dir := writeProject(t, goodToml)
-	if err := os.WriteFile(filepath.Join(dir, "src", "index.ts"), []byte(loggingProject), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Chdir(dir)
-	if err := run(context.Background(), []string{"deploy"}, env, io.Discard, io.Discard); err != nil {
-		t.Fatalf("deploy: %v", err)
-	}
+	workerAddr, env := serveProject(t, loggingProject)
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut syncBuffer
 	done := make(chan error, 1)

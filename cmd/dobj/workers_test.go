@@ -32,19 +32,7 @@ export default {
 // deployed with dobj deploy answers there, and dobj rpc reaches the same
 // object without a Worker.
 func TestServeWorkersAndRPC(t *testing.T) {
-	httpAddr, raftAddr, workerAddr := freeAddr(t), freeAddr(t), freeAddr(t)
-	url := "http://" + httpAddr
-	runServe(t, io.Discard, url, "--id", "n1", "--data-dir", t.TempDir(), "--http-addr", httpAddr,
-		"--raft-addr", raftAddr, "--peers", "n1="+raftAddr, "--worker-addr", workerAddr)
-	env := getenvOf(map[string]string{"DOBJ_URL": url})
-	dir := writeProject(t, goodToml)
-	if err := os.WriteFile(filepath.Join(dir, "src", "index.ts"), []byte(workerProject), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Chdir(dir)
-	if err := run(context.Background(), []string{"deploy"}, env, io.Discard, io.Discard); err != nil {
-		t.Fatalf("deploy: %v", err)
-	}
+	workerAddr, env := serveProject(t, workerProject)
 	resp, err := http.Get("http://" + workerAddr + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -65,4 +53,28 @@ func TestServeWorkersAndRPC(t *testing.T) {
 	if err := run(context.Background(), []string{"rpc", "small", "Counter", "c1", "increment", "five"}, env, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "not JSON") {
 		t.Fatalf("a bad argument: %v", err)
 	}
+}
+
+// serveProject runs serve of a one-node cluster in this process with a
+// Worker listener, and deploys goodToml's project with src as its
+// src/index.ts from the project's directory, now the current one. It
+// returns the Worker listener's address and the environment that points
+// the CLI at the node.
+func serveProject(t *testing.T, src string) (workerAddr string, env func(string) string) {
+	t.Helper()
+	httpAddr, raftAddr := freeAddr(t), freeAddr(t)
+	workerAddr = freeAddr(t)
+	url := "http://" + httpAddr
+	runServe(t, io.Discard, url, "--id", "n1", "--data-dir", t.TempDir(), "--http-addr", httpAddr,
+		"--raft-addr", raftAddr, "--peers", "n1="+raftAddr, "--worker-addr", workerAddr)
+	env = getenvOf(map[string]string{"DOBJ_URL": url})
+	dir := writeProject(t, goodToml)
+	if err := os.WriteFile(filepath.Join(dir, "src", "index.ts"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	if err := run(context.Background(), []string{"deploy"}, env, io.Discard, io.Discard); err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	return workerAddr, env
 }
