@@ -68,6 +68,18 @@ func deployScript(t testing.TB, c *testCluster, n *testNode, name, source, label
 	return d.Version
 }
 
+// followerHolding returns a follower of leader once it holds version v
+// of script.
+func (c *testCluster) followerHolding(leader *testNode, script string, v uint64) *testNode {
+	c.t.Helper()
+	f := c.follower(leader)
+	c.eventually(5*time.Second, "the script on the follower", func() bool {
+		s, ok := f.Script(script)
+		return ok && s.Version == v
+	})
+	return f
+}
+
 // rpcTest calls method of script's Counter name through its name, as the
 // operator's route does.
 func rpcTest(t *testing.T, n *testNode, script, name, method, args string) (string, error) {
@@ -138,11 +150,7 @@ func TestScriptClassRPCErrorsCrossTheStream(t *testing.T) {
 	c := newTestCluster(t)
 	leader := c.waitLeader(nil)
 	v := deployScript(t, c, leader, "app", scriptCounter, "app")
-	follower := c.follower(leader)
-	c.eventually(5*time.Second, "the script on the follower", func() bool {
-		s, ok := follower.Script("app")
-		return ok && s.Version == v
-	})
+	follower := c.followerHolding(leader, "app", v)
 	for _, n := range []*testNode{leader, follower} {
 		for _, tt := range []struct{ method, name, msg string }{
 			{"fail", "RangeError", "RangeError: no way"},
@@ -225,11 +233,7 @@ export class Counter extends DurableObject {
 }
 export default {};
 `, "app")
-	follower := c.follower(leader)
-	c.eventually(5*time.Second, "the script on the follower", func() bool {
-		s, ok := follower.Script("app")
-		return ok && s.Version == v
-	})
+	follower := c.followerHolding(leader, "app", v)
 	key, ns, err := leader.host.ResolveScriptClass("app", "Counter")
 	if err != nil {
 		t.Fatal(err)

@@ -66,11 +66,7 @@ func TestWorkerPassesOnObjectSocket(t *testing.T) {
 	c := newTestClusterWith(t, cfg)
 	leader := c.waitLeader(nil)
 	v := deployScript(t, c, leader, "app", socketScript, "L")
-	f := c.follower(leader)
-	c.eventually(5*time.Second, "the script on the follower", func() bool {
-		s, ok := f.Script("app")
-		return ok && s.Version == v
-	})
+	f := c.followerHolding(leader, "app", v)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	viaFollower, _, err := websocket.Dial(ctx, serveWorkerSockets(t, f), nil)
@@ -130,11 +126,7 @@ func TestWorkerServesOwnSocket(t *testing.T) {
 	c := newTestClusterWith(t, cfg)
 	leader := c.waitLeader(nil)
 	v := deployScript(t, c, leader, "app", ownSocketScript, "L")
-	f := c.follower(leader)
-	c.eventually(5*time.Second, "the script on the follower", func() bool {
-		s, ok := f.Script("app")
-		return ok && s.Version == v
-	})
+	f := c.followerHolding(leader, "app", v)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	url := serveWorkerSockets(t, f)

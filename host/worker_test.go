@@ -57,11 +57,7 @@ func TestWorkerRunsOnEveryNode(t *testing.T) {
 	c := newTestCluster(t)
 	leader := c.waitLeader(nil)
 	v := deployScript(t, c, leader, "app", workerScript, "L")
-	follower := c.follower(leader)
-	c.eventually(5*time.Second, "the script on the follower", func() bool {
-		s, ok := follower.Script("app")
-		return ok && s.Version == v
-	})
+	follower := c.followerHolding(leader, "app", v)
 	for i, n := range []*testNode{follower, leader, follower} {
 		resp, err := workerGetTest(t, n, "/card-1/increment")
 		want := []string{`{"value":1,"label":"L"}`, `{"value":2,"label":"L"}`, `{"value":3,"label":"L"}`}[i]
