@@ -79,12 +79,13 @@ func (c *call) startIO(work func(ctx context.Context) func() error) {
 	}
 }
 
-// commitSoFar commits the writes the call made so far as one Effects,
-// with the runtime's turn held (the call is within its JavaScript).
+// commitSoFar commits the writes the call made so far as one Effects:
+// where a reentrant call lends its gate (reentry.go) and where a call
+// out leaves. A SQLite-backed object's writes are in its session, not in
+// the Effects, so its commit runs even with empty Effects and hands the
+// session over.
 func (c *call) commitSoFar() error {
 	eff := c.ov.effects()
-	// A SQLite-backed object's writes are in its session, not in the
-	// Effects: it commits whatever they hold (as reentry's lend does).
 	if eff.Empty() && !c.sqlBacked() {
 		return nil
 	}

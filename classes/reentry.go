@@ -59,13 +59,8 @@ func (in *instance) lendWhile(untilRan bool, wait func() error) error {
 	r := c.reentry
 	var waitErr error
 	err := in.outside(func() error {
-		// A SQLite-backed object's writes are in its session, which
-		// the commit hands over: it commits whatever the Effects say.
-		if eff := c.ov.effects(); !eff.Empty() || c.sqlBacked() {
-			if err := r.commit(eff); err != nil {
-				return err
-			}
-			c.ov = overlay{}
+		if err := c.commitSoFar(); err != nil {
+			return err
 		}
 		ran := r.slots.lend(*r.s, in)
 		waitErr = wait()
