@@ -85,9 +85,10 @@ func openLogStore(dir, want string, segmentBytes int, bolt *raftboltdb.BoltStore
 	if err := os.MkdirAll(walDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", walDir, err)
 	}
-	// raft-wal's Close leaves the meta database open (v0.4.0), so the node
-	// opens it here and closes it itself: a node reopened in the same
-	// process would otherwise wait forever for the file's lock.
+	// The node opens the meta database itself and closes it after the
+	// WAL: raft-wal v0.4.0's Close left it open, so a node reopened in the
+	// same process waited forever for the file's lock, and an Open that
+	// fails leaves it to the caller. Closing it twice is harmless.
 	meta := &metadb.BoltMetaDB{}
 	// A segment size of 0 is raft-wal's default.
 	w, err := raftwal.Open(walDir, raftwal.WithMetaStore(meta), raftwal.WithSegmentSize(segmentBytes), raftwal.WithLogger(logger))
