@@ -87,20 +87,49 @@ func leader(ctx context.Context, nodes []*node) *node {
 }
 
 // waitReady polls /_ready on every node until all answer 200 or timeout.
+// It fails at once when a node check started has exited, with how it
+// exited and the end of its log (where its panic or error is).
 func waitReady(ctx context.Context, nodes []*node, timeout time.Duration) error {
 	var notReady []string
+	var gone error
 	if poll(ctx, timeout, func(ctx context.Context) bool {
 		notReady = nil
 		for _, n := range nodes {
+			if gone = n.exited(); gone != nil {
+				return true
+			}
 			if ok, _ := n.admin.Ready(ctx); !ok {
 				notReady = append(notReady, n.id)
 			}
 		}
 		return len(notReady) == 0
 	}) {
-		return nil
+		return gone
 	}
 	return fmt.Errorf("not ready after %v: %s", timeout, strings.Join(notReady, ", "))
+}
+
+// exitTailLines is how much of an exited node's log an error carries.
+const exitTailLines = 40
+
+// exited is nil while the node may still answer: attached, or started
+// and running (paused counts). For a started node whose process has
+// exited, it says how (exit status or signal) and ends with the last
+// lines of its log.
+func (n *node) exited() error {
+	if n.proc == nil || n.proc.PID() == 0 || n.proc.Running() {
+		return nil
+	}
+	return fmt.Errorf("%s (pid %d) exited: %v; the end of its log %s:\n%s",
+		n.id, n.proc.PID(), exitStatus(n.proc.Err()), n.proc.LogPath, n.proc.Tail(exitTailLines))
+}
+
+// exitStatus says how a process ended, from its Wait error.
+func exitStatus(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
 }
 
 // waitConverged polls every node's state digest until all are equal, or
