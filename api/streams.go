@@ -193,7 +193,10 @@ func (w *hijackWatcher) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return tc, brw, nil
 }
 
-// trackedConn calls closed once, when it is first closed.
+// trackedConn calls closed once, when it is first closed: before the
+// connection closes, so that the stream is no longer counted by the time
+// its client sees it end (a client that reconnects at once is not
+// refused for the stream it just lost).
 type trackedConn struct {
 	net.Conn
 	once   sync.Once
@@ -201,7 +204,6 @@ type trackedConn struct {
 }
 
 func (c *trackedConn) Close() error {
-	err := c.Conn.Close()
 	c.once.Do(c.closed)
-	return err
+	return c.Conn.Close()
 }
