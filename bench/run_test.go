@@ -9,7 +9,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -176,14 +178,12 @@ func TestRunAgainstFakeDobj(t *testing.T) {
 	srv := httptest.NewServer(f.handler())
 	t.Cleanup(srv.Close)
 	// Two "nodes" that are the same server: clients spread over both.
-	var progress bytes.Buffer
 	res, err := Run(context.Background(), Options{
 		URLs:     []string{srv.URL, srv.URL + "/"},
 		Clients:  4,
-		Duration: 1100 * time.Millisecond, // long enough for one progress line
+		Duration: 1100 * time.Millisecond,
 		Objects:  7,
 		Mix:      Mix{1, 1, 1, 1, 1},
-		Progress: &progress,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -216,8 +216,61 @@ func TestRunAgainstFakeDobj(t *testing.T) {
 	if res.DurationSec <= 0 || res.DurationSec > 1.1 {
 		t.Errorf("measured %vs, want (0, 1.1]", res.DurationSec)
 	}
-	if !strings.Contains(progress.String(), "ops/s") {
-		t.Errorf("no progress line in %q", progress.String())
+}
+
+// progressLine is a line of a run's progress once the warmup is over;
+// its group is the ops measured so far.
+var progressLine = regexp.MustCompile(`(?m)^\s*\d+\.\ds\s+(\d+) ops\s+\d+ ops/s\s+\(last 1s:\s+\d+/s\)\s+errors 0$`)
+
+// progressWriter keeps what a run's progress writes and calls seen once,
+// at the first line that counts some measured ops.
+type progressWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	seen func()
+	once sync.Once
+}
+
+func (w *progressWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if m := progressLine.FindSubmatch(p); m != nil && string(m[1]) != "0" {
+		w.once.Do(w.seen)
+	}
+	return len(p), nil
+}
+
+func (w *progressWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// A run prints progress lines while it goes on, with the ops measured so
+// far: the test waits for one that counts some (the ticker fires once a
+// second, however slow the machine) and then ends the run.
+func TestRunPrintsProgressWhileRunning(t *testing.T) {
+	f := newFakeDobj(0)
+	srv := httptest.NewServer(f.handler())
+	t.Cleanup(srv.Close)
+	// The timeout only bounds a failing test.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var seen atomic.Bool
+	progress := &progressWriter{seen: func() { seen.Store(true); cancel() }}
+	res, err := Run(ctx, Options{URLs: []string{srv.URL}, Clients: 2, Duration: 5 * time.Minute, Objects: 1,
+		Mix: Mix{OpIncrement: 1}, Progress: progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !seen.Load() {
+		t.Fatalf("no progress line counting ops in %vs:\n%s", res.DurationSec, progress.String())
+	}
+	for _, m := range progressLine.FindAllStringSubmatch(progress.String(), -1) {
+		if n, _ := strconv.ParseInt(m[1], 10, 64); n > res.Overall.Ops {
+			t.Errorf("progress line counts %d ops, more than the run's %d: %q", n, res.Overall.Ops, m[0])
+		}
 	}
 }
 
