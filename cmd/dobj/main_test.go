@@ -141,12 +141,16 @@ func startServe(t *testing.T, logs io.Writer) (url string, stop func() error) {
 		"--raft-addr", raftAddr, "--peers", "n1="+raftAddr)
 }
 
+// errServeStopped is the cause runServe's stop ends serve's context
+// with, as a signal would.
+var errServeStopped = errors.New("the test stopped serve")
+
 // runServe runs `serve` with args in this process, the way main does,
 // waits until url answers /_ready, and returns a stop function that
 // cancels its context and returns run's error.
 func runServe(t *testing.T, logs io.Writer, url string, args ...string) (stop func() error) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"serve"}, args...), getenvOf(nil), io.Discard, logs)
@@ -155,7 +159,7 @@ func runServe(t *testing.T, logs io.Writer, url string, args ...string) (stop fu
 	var err error
 	stop = func() error {
 		once.Do(func() {
-			cancel()
+			cancel(errServeStopped)
 			select {
 			case err = <-done:
 			case <-time.After(20 * time.Second):
@@ -279,7 +283,8 @@ func TestServeInProcess(t *testing.T) {
 		t.Fatal("still serving after stop")
 	}
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
-	for _, want := range []string{`"msg":"serving"`, `"msg":"stopping: signal received"`, `"msg":"stopped"`} {
+	// The stop line says what ended the context (main's: the signal).
+	for _, want := range []string{`"msg":"serving"`, `"msg":"stopping: signal received","node":"n1","cause":"the test stopped serve"`, `"msg":"stopped"`} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("logs lack %s", want)
 		}

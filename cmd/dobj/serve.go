@@ -245,7 +245,8 @@ func (p *process) run(ctx context.Context, getenv func(string) string) error {
 	var serveErr error
 	select {
 	case <-ctx.Done():
-		log.Info("stopping: signal received")
+		// The cause names the signal (SIGINT or SIGTERM) that ended ctx.
+		log.Info("stopping: signal received", "cause", context.Cause(ctx))
 	case serveErr = <-served:
 		log.Error("http server stopped", "err", serveErr)
 	}
