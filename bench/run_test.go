@@ -315,10 +315,19 @@ func TestRunCountsTransportErrors(t *testing.T) {
 
 func TestRunStopsWhenContextIsDone(t *testing.T) {
 	f := newFakeDobj(0)
-	srv := httptest.NewServer(f.handler())
-	t.Cleanup(srv.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// The context ends at the 5th request: by then one of the two
+	// clients has sent 3, and its first 2 were answered and counted
+	// (however slow the machine, unlike a fixed timeout).
+	h := f.handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		if f.requests.Load() >= 5 {
+			cancel()
+		}
+	}))
+	t.Cleanup(srv.Close)
 	start := time.Now()
 	res, err := Run(ctx, Options{URLs: []string{srv.URL}, Clients: 2, Duration: time.Minute, Objects: 1, Mix: Mix{OpIncrement: 1}})
 	if err != nil {
