@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -80,113 +81,137 @@ func classValue(n *testNode, key string) string {
 	return v
 }
 
+// TestClassCallsOnTheLeader: a class call runs on the leader and commits
+// before it answers; a retry with its key replays it; a call that writes
+// nothing appends nothing; a throw commits nothing; a redeploy and a
+// delete take effect for the next call and keep the storage. It runs in
+// one leader's term (inOneTerm): the stats and the log it looks at are
+// the leader's.
 func TestClassCallsOnTheLeader(t *testing.T) {
-	c := newTestCluster(t)
-	leader := c.waitLeader(nil)
+	inOneTerm(t, classCallsOnTheLeader)
+}
+
+func classCallsOnTheLeader(t *testing.T, c *testCluster, leader *testNode) error {
 	if _, err := callTest(t, leader, "increment", ""); !errors.Is(err, ErrClassNotFound) {
-		t.Fatalf("call before deploy: %v, want ErrClassNotFound", err)
+		return fmt.Errorf("call before deploy: %v, want ErrClassNotFound", err)
 	}
-	v1 := deployTest(t, leader, testCounterV1)
+	v1, err := leader.host.DeployClass(context.Background(), "Counter", classes.JavaScript, []byte(testCounterV1))
+	if err != nil {
+		return fmt.Errorf("deploy: %w", err)
+	}
 	if cl, ok := leader.Class("Counter"); !ok || cl.Version != v1 || cl.Lang != "js" {
-		t.Fatalf("registered class = %+v %v, version %d", cl, ok, v1)
+		return fmt.Errorf("registered class = %+v %v, version %d", cl, ok, v1)
 	}
 
 	res, err := callTest(t, leader, "increment", "once")
 	if err != nil || res.Response.Status != 201 || string(res.Response.Body) != "1" || res.Response.Header.Get("X-Version") != "1" || res.Replayed {
-		t.Fatalf("first call = %+v %v", res, err)
+		return fmt.Errorf("first call = %+v %v", res, err)
 	}
 	if st := leader.host.Stats(); st.Instances != 1 || st.Runtimes != 1 || st.Calls != 1 {
-		t.Fatalf("class stats after one call %+v, want one instance on one runtime", st)
+		return fmt.Errorf("class stats after one call %+v, want one instance on one runtime", st)
 	}
 	// The write is committed before the answer: every replica gets it.
-	c.eventually(5*time.Second, "the call's write on every node", func() bool {
+	if !c.poll(5*time.Second, func() bool {
 		for _, n := range c.nodes {
 			if classValue(n, "value") != "1" {
 				return false
 			}
 		}
 		return true
-	})
+	}) {
+		return errors.New("the call's write did not reach every node")
+	}
 
 	// A retry with the key answers the first response and runs nothing.
 	again, err := callTest(t, leader, "increment", "once")
 	if err != nil || !again.Replayed || string(again.Response.Body) != "1" || again.Index != res.Index || again.Response.Header.Get("X-Version") != "1" {
-		t.Fatalf("retry = %+v %v, first index %d", again, err, res.Index)
+		return fmt.Errorf("retry = %+v %v, first index %d", again, err, res.Index)
 	}
 	if v := classValue(leader, "value"); v != "1" {
-		t.Fatalf("value after the retry = %s", v)
+		return fmt.Errorf("value after the retry = %s", v)
 	}
 
 	// A call that writes nothing and has no key appends nothing to the
-	// log (measured within one term: an election appends a no-op).
-	for attempt := 0; ; attempt++ {
-		term, before := leader.Term(), leader.FSM().LastApplied()
-		read, err := callTest(t, leader, "", "")
-		if err != nil || string(read.Response.Body) != "1" {
-			t.Fatalf("read-only call = %+v %v", read, err)
-		}
-		if leader.Term() != term && attempt < 3 {
-			continue
-		}
-		if after := leader.FSM().LastApplied(); after != before {
-			t.Fatalf("read-only call appended to the log: last index %d -> %d", before, after)
-		}
-		break
+	// log.
+	before := leader.FSM().LastApplied()
+	read, err := callTest(t, leader, "", "")
+	if err != nil || string(read.Response.Body) != "1" {
+		return fmt.Errorf("read-only call = %+v %v", read, err)
+	}
+	if after := leader.FSM().LastApplied(); after != before {
+		return fmt.Errorf("read-only call appended to the log: last index %d -> %d", before, after)
 	}
 
 	// A throw commits nothing, not even the writes before it.
 	_, err = callTest(t, leader, "throw", "")
 	var ce *CallError
 	if !errors.As(err, &ce) || !strings.Contains(ce.Message, "thrown after a write") {
-		t.Fatalf("throwing call: %v", err)
+		return fmt.Errorf("throwing call: %v", err)
 	}
 	if v := classValue(leader, "value"); v != "1" {
-		t.Fatalf("value after a throw = %s", v)
+		return fmt.Errorf("value after a throw = %s", v)
 	}
 
 	// A redeploy replaces the class for the next call; storage stays.
-	if v2 := deployTest(t, leader, testCounterV2); v2 <= v1 {
-		t.Fatalf("redeploy version %d after %d", v2, v1)
+	if v2, err := leader.host.DeployClass(context.Background(), "Counter", classes.JavaScript, []byte(testCounterV2)); err != nil || v2 <= v1 {
+		return fmt.Errorf("redeploy: version %d after %d, %v", v2, v1, err)
 	}
 	if res, err := callTest(t, leader, "", ""); err != nil || string(res.Response.Body) != "v2:1" {
-		t.Fatalf("call after redeploy = %+v %v", res, err)
+		return fmt.Errorf("call after redeploy = %+v %v", res, err)
 	}
 
 	// Deleting the class keeps its storage.
 	if found, err := leader.host.DeleteClass(context.Background(), "Counter"); err != nil || !found {
-		t.Fatalf("delete = %v %v", found, err)
+		return fmt.Errorf("delete = %v %v", found, err)
 	}
 	if _, err := callTest(t, leader, "", ""); !errors.Is(err, ErrClassNotFound) {
-		t.Fatalf("call after delete: %v", err)
+		return fmt.Errorf("call after delete: %v", err)
 	}
 	if v := classValue(leader, "value"); v != "1" {
-		t.Fatalf("storage after delete = %q", v)
+		return fmt.Errorf("storage after delete = %q", v)
 	}
+	return nil
 }
 
+// TestClassAlarmFiresOnceOnTheLeader: an alarm set by a call is stored
+// with the call's command, fires once on the leader and is cleared by
+// its own command on every replica. It runs in one leader's term
+// (inOneTerm).
 func TestClassAlarmFiresOnceOnTheLeader(t *testing.T) {
-	c := newTestCluster(t)
-	leader := c.waitLeader(nil)
-	deployTest(t, leader, testCounterV1)
+	inOneTerm(t, classAlarmFiresOnce)
+}
+
+func classAlarmFiresOnce(t *testing.T, c *testCluster, leader *testNode) error {
+	if _, err := leader.host.DeployClass(context.Background(), "Counter", classes.JavaScript, []byte(testCounterV1)); err != nil {
+		return fmt.Errorf("deploy: %w", err)
+	}
+	object := fsm.ClassObject("Counter", "c1")
+	// The alarm is due 100 ms after the call: by the time the test looks,
+	// it may have fired already, which it can only have done once stored.
 	if _, err := callTest(t, leader, "alarm", ""); err != nil {
-		t.Fatal(err)
+		return fmt.Errorf("the call that sets the alarm: %w", err)
 	}
-	if _, ok := leader.FSM().AlarmOf(fsm.ClassObject("Counter", "c1")); !ok {
-		t.Fatal("setAlarm did not reach the FSM with the call's command")
+	if _, pending := leader.FSM().AlarmOf(object); !pending && classValue(leader, "fired") == "" {
+		return errors.New("setAlarm did not reach the FSM with the call's command")
 	}
-	c.eventually(10*time.Second, "the alarm fired and was cleared", func() bool {
-		_, pending := leader.FSM().AlarmOf(fsm.ClassObject("Counter", "c1"))
+	if !c.poll(10*time.Second, func() bool {
+		_, pending := leader.FSM().AlarmOf(object)
 		return classValue(leader, "fired") == "1" && !pending
-	})
+	}) {
+		return errors.New("the alarm did not fire and clear on the leader")
+	}
 	// Cleared by its own command, on every replica.
-	c.eventually(5*time.Second, "the alarm cleared on every node", func() bool {
+	if !c.poll(5*time.Second, func() bool {
 		for _, n := range c.nodes {
-			if _, pending := n.FSM().AlarmOf(fsm.ClassObject("Counter", "c1")); pending || classValue(n, "fired") != "1" {
+			if _, pending := n.FSM().AlarmOf(object); pending || classValue(n, "fired") != "1" {
 				return false
 			}
 		}
 		return true
-	})
+	}) {
+		return errors.New("the alarm is not cleared, or did not fire once, on every node")
+	}
+	return nil
 }
 
 // testFlakyAlarm's alarm throws on its first run and records the
