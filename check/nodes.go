@@ -114,22 +114,21 @@ const exitTailLines = 40
 
 // exited is nil while the node may still answer: attached, or started
 // and running (paused counts). For a started node whose process has
-// exited, it says how (exit status or signal) and ends with the last
-// lines of its log.
+// exited, it says how (exit status or signal, and the panic or error it
+// wrote) and ends with the last lines of its log.
 func (n *node) exited() error {
 	if n.proc == nil || n.proc.PID() == 0 || n.proc.Running() {
 		return nil
 	}
-	return fmt.Errorf("%s (pid %d) exited: %v; the end of its log %s:\n%s",
-		n.id, n.proc.PID(), exitStatus(n.proc.Err()), n.proc.LogPath, n.proc.Tail(exitTailLines))
-}
-
-// exitStatus says how a process ended, from its Wait error.
-func exitStatus(err error) string {
-	if err == nil {
-		return "exit status 0"
+	how := "exit status 0"
+	if err := n.proc.Err(); err != nil {
+		how = err.Error()
 	}
-	return err.Error()
+	if cause := n.proc.ExitCause(); cause != "" {
+		how += ": " + cause
+	}
+	return fmt.Errorf("%s (pid %d) exited: %s; the end of its log %s:\n%s",
+		n.id, n.proc.PID(), how, n.proc.LogPath, n.proc.Tail(exitTailLines))
 }
 
 // waitConverged polls every node's state digest until all are equal, or

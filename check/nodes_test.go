@@ -41,10 +41,10 @@ func fakeServe(t *testing.T, id, script string) *node {
 // panics or is killed must not look like one still starting.
 func TestWaitReadyReportsAnExitedNode(t *testing.T) {
 	t.Run("exits by itself", func(t *testing.T) {
-		n := fakeServe(t, "n2", `echo "panic: the reason, $*" >&2; exit 3`)
+		n := fakeServe(t, "n2", `echo "panic: the reason, $*" >&2; echo; echo "the end"; exit 3`)
 		err := waitReady(context.Background(), []*node{n}, time.Minute)
-		if err == nil || !strings.Contains(err.Error(), "n2 (pid") || !strings.Contains(err.Error(), "exit status 3") ||
-			!strings.Contains(err.Error(), "panic: the reason, serve --id n2") {
+		if err == nil || !strings.Contains(err.Error(), "n2 (pid") || !strings.Contains(err.Error(), "exited: exit status 3: panic: the reason, serve --id n2;") ||
+			!strings.Contains(err.Error(), "\nthe end") {
 			t.Fatalf("err = %v, want n2's exit status and the end of its log", err)
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -29,6 +30,7 @@ type Node struct {
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
+	logStart int64         // the log's size when cmd started: its output follows
 	exited   chan struct{} // closed once cmd has been waited for
 	waitErr  error
 	paused   bool
@@ -62,6 +64,11 @@ func (n *Node) StartEnv(env []string) error {
 	if err != nil {
 		return err
 	}
+	fi, err := log.Stat()
+	if err != nil {
+		log.Close()
+		return err
+	}
 	// Not CommandContext: the processes are stopped gracefully by Stop.
 	cmd := exec.Command(n.binary, n.args...)
 	if env != nil {
@@ -77,11 +84,16 @@ func (n *Node) StartEnv(env []string) error {
 	go func() {
 		err := cmd.Wait()
 		log.Close()
+		cause := fatalLine(n.LogPath, fi.Size())
 		n.mu.Lock()
 		n.waitErr = err
 		expected := n.stopping
 		if !expected {
-			n.crashes = append(n.crashes, fmt.Sprintf("%s (pid %d) exited on its own: %v", n.ID, cmd.Process.Pid, err))
+			crash := fmt.Sprintf("%s (pid %d) exited on its own: %v", n.ID, cmd.Process.Pid, exitStatus(err))
+			if cause != "" {
+				crash += ": " + cause
+			}
+			n.crashes = append(n.crashes, crash)
 		}
 		onExit := n.onExit
 		n.mu.Unlock()
@@ -90,8 +102,51 @@ func (n *Node) StartEnv(env []string) error {
 			onExit(n, err)
 		}
 	}()
-	n.cmd, n.exited, n.waitErr, n.paused, n.stopping = cmd, exited, nil, false, false
+	n.cmd, n.logStart, n.exited, n.waitErr, n.paused, n.stopping = cmd, fi.Size(), exited, nil, false, false
 	return nil
+}
+
+// ExitCause is what the last process wrote, as it ended, about why: the
+// last line of its output that starts with "panic: ", "fatal error: "
+// (the Go runtime) or "error: " (how dobj's main reports the error it
+// exits 1 with). It is empty when there is none, as for a process
+// killed by a signal, or one that stopped as asked.
+func (n *Node) ExitCause() string {
+	n.mu.Lock()
+	from := n.logStart
+	n.mu.Unlock()
+	return fatalLine(n.LogPath, from)
+}
+
+// fatalLine is the last line of the file at path, from offset from on,
+// that says why a process ended (ExitCause).
+func fatalLine(path string, from int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return ""
+	}
+	last := ""
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") || strings.HasPrefix(l, "error: ") {
+			last = l
+		}
+	}
+	return last
+}
+
+// exitStatus says how a process ended, from its Wait error.
+func exitStatus(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
 }
 
 // Running reports whether the process is alive (paused counts as alive).
