@@ -112,8 +112,9 @@ func openStores(cfg Config) (Deps, error) {
 		bolt.Close()
 		return Deps{}, fmt.Errorf("open SQL store %s: %w", sqlDir, err)
 	}
+	stable := newClosingStable(bolt, bolt.Close)
 	closeAll := func() error {
-		return errors.Join(sql.Close(), store.close(), bolt.Close())
+		return errors.Join(sql.Close(), store.close(), stable.Close())
 	}
 	cfg.Logger.Info("opened raft log", "log_store", store.kind, "data_dir", cfg.DataDir)
 	logs, err := raft.NewLogCache(1024, store.logs)
@@ -121,5 +122,5 @@ func openStores(cfg Config) (Deps, error) {
 		closeAll()
 		return Deps{}, fmt.Errorf("log cache: %w", err)
 	}
-	return Deps{Logs: logs, Stable: bolt, Snaps: newRefSnapshotStore(snaps, cfg.DataDir), LogStoreKind: store.kind, SQL: sql, Close: closeAll}, nil
+	return Deps{Logs: logs, Stable: stable, Snaps: newRefSnapshotStore(snaps, cfg.DataDir), LogStoreKind: store.kind, SQL: sql, Close: closeAll}, nil
 }
