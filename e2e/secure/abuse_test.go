@@ -101,6 +101,7 @@ func TestAbuse(t *testing.T) {
 
 	// /_health is polled throughout; every answer must be 200.
 	var healthFailures atomic.Int64
+	var firstHealthFailure atomic.Value // string: what the first failure was
 	healthDone := make(chan struct{})
 	go func() {
 		defer close(healthDone)
@@ -110,6 +111,11 @@ func TestAbuse(t *testing.T) {
 			if err != nil || resp.StatusCode != 200 {
 				if ctx.Err() == nil {
 					healthFailures.Add(1)
+					why := fmt.Sprint(err)
+					if err == nil {
+						why = resp.Status
+					}
+					firstHealthFailure.CompareAndSwap(nil, time.Now().Format("15:04:05.000 ")+why)
 				}
 			}
 			if resp != nil {
@@ -224,7 +230,7 @@ func TestAbuse(t *testing.T) {
 	cancel()
 	<-healthDone
 	if f := healthFailures.Load(); f > 0 {
-		t.Errorf("/_health failed %d times under abuse", f)
+		t.Errorf("/_health failed %d times under abuse; the first: %v", f, firstHealthFailure.Load())
 	}
 	resp, err := n.httpClient(t).Get(n.url() + "/_health")
 	if err != nil || resp.StatusCode != 200 {
