@@ -2,32 +2,47 @@
 # Issue 22's scale run: SQLite-backed objects holding more data than a
 # node would keep in memory, on a three-node cluster on this machine.
 #
-#   bash bench/sqlscale.sh [--gb 10] [--objects 10000] [--keep]
+#   bash bench/sqlscale.sh [--gb 10] [--objects 10000] [--fill-max 0s] [--keep]
 #
 # 1. Fills OBJECTS objects with rows of 256 KiB (dobj bench --op sql-fill,
 #    16 clients) until the leader's databases hold GB gigabytes, sampling
-#    the leader's RSS every second.
+#    the leader's RSS every second; with --fill-max (seconds, 0 for no
+#    limit) it stops filling after that long, and goes on with less.
 # 2. Measures SQL counter increments (--op sql-increment, 64 clients,
 #    15s) on their own, then again while `dobj backup` streams a snapshot
 #    of the whole state from the leader (the snapshot path: every
 #    database read through SQLite's backup API), and prints both p99s.
 # 3. Stops a follower (SIGTERM), starts it again on its data and times
 #    how long until it answers /_ready.
+# 4. Starts a fourth node, n4, with an empty data directory and --join,
+#    and times how long until it has caught up: its applied index
+#    reaches the leader's commit index of the moment it started (the
+#    leader sends it a snapshot, streaming every database), sampling its
+#    RSS and the leader's snapshot-send-* temporary files. Then checks
+#    that the four nodes' digests (GET /_cluster/digest, what dobj check
+#    compares; SQL state included) agree, and removes n4.
 # It prints the leader's peak RSS, the p99s and their ratio, the
-# restart time and the disk each node uses. The issue's goals (10 GB
+# restart time, n4's catch-up time and peak RSS, the snapshot-send
+# temporary space and the disk each node uses. The issue's goals (10 GB
 # over 10,000 objects): RSS under 1 GB, ratio at most 3, ready in under
-# 10 s.
+# 10 s, a new member catches up.
+# Disk: each of three nodes holds GB gigabytes; the leader writes the
+# snapshot it sends n4 to a temporary file (GB more), and n4 keeps the
+# snapshot it received beside the databases restored from it (2 x GB):
+# about 6 x GB in all, which the script checks is free before it starts.
 # Environment: DOBJ (a dobj binary instead of building ./cmd/dobj),
 # DOBJ_BASE_PORT (node i: HTTP base+i, Raft base+1000+i; default 8080).
 set -euo pipefail
 
 gb=10
 objects=10000
+fill_max=0
 keep=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--gb) gb=$2; shift 2 ;;
 	--objects) objects=$2; shift 2 ;;
+	--fill-max) fill_max=${2%s}; shift 2 ;;
 	--keep) keep=1; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "sqlscale.sh: unknown argument $1" >&2; exit 2 ;;
@@ -38,6 +53,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 base=${DOBJ_BASE_PORT:-8080}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dobj-sqlscale.XXXXXX")
 declare -A pid
+samplers=()
 
 log() { printf '%s sqlscale.sh: %s\n' "$(date +%T)" "$*" >&2; }
 
@@ -54,6 +70,8 @@ stop() {
 }
 
 cleanup() {
+	local s
+	for s in "${samplers[@]}"; do kill "$s" 2>/dev/null || true; done
 	stop
 	if [ -n "$keep" ]; then log "kept $tmp"; else rm -rf "$tmp"; fi
 }
@@ -71,16 +89,51 @@ else
 	dobj=$tmp/dobj
 fi
 
+# About 6 x GB: see Disk above; and 2 GB to spare.
+read -r used_kb free_kb < <(df -k --output=used,avail "$tmp" | tail -1)
+need_kb=$(awk -v gb="$gb" 'BEGIN { printf "%d", (6 * gb + 2) * 1048576 }')
+if [ "$free_kb" -lt "$need_kb" ]; then
+	echo "sqlscale.sh: --gb $gb needs about $((need_kb / 1048576)) GB free for $tmp; $((free_kb / 1048576)) GB are" >&2
+	exit 1
+fi
+
 peers="n1=127.0.0.1:$((base + 1001)),n2=127.0.0.1:$((base + 1002)),n3=127.0.0.1:$((base + 1003))"
 urls="http://127.0.0.1:$((base + 1)),http://127.0.0.1:$((base + 2)),http://127.0.0.1:$((base + 3))"
 
-# start I: starts node nI on its data directory.
+# start I [FLAG...]: starts node nI on its data directory, with --peers
+# unless FLAGs (--join URL) say otherwise.
 start() {
-	mkdir -p "$tmp/n$1"
-	"$dobj" serve --id "n$1" --data-dir "$tmp/n$1" --http-addr "127.0.0.1:$((base + $1))" \
-		--raft-addr "127.0.0.1:$((base + 1000 + $1))" --peers "$peers" >>"$tmp/n$1.log" 2>&1 &
-	pid[$1]=$!
+	local i=$1
+	shift
+	[ $# -gt 0 ] || set -- --peers "$peers"
+	mkdir -p "$tmp/n$i"
+	"$dobj" serve --id "n$i" --data-dir "$tmp/n$i" --http-addr "127.0.0.1:$((base + i))" \
+		--raft-addr "127.0.0.1:$((base + 1000 + i))" "$@" >>"$tmp/n$i.log" 2>&1 &
+	pid[$i]=$!
 }
+
+# status I FIELD: FIELD of node nI's /_cluster/status.
+status() {
+	curl -fsS --max-time 5 "http://127.0.0.1:$((base + $1))/_cluster/status" | jq -r ".$2"
+}
+
+# sample_peak CMD FILE: runs CMD (which prints a number) every second and
+# keeps the largest it printed in FILE, until killed.
+sample_peak() {
+	local peak=0 v
+	echo 0 >"$2"
+	while :; do
+		v=$(eval "$1" 2>/dev/null || true)
+		if [ "${v:-0}" -gt "$peak" ] 2>/dev/null; then
+			peak=$v
+			echo "$peak" >"$2"
+		fi
+		sleep 1
+	done
+}
+
+# rss_kb PID: PID's resident set in kB, 0 once it has exited.
+rss_kb() { ps -o rss= -p "$1" | tr -d ' ' || echo 0; }
 
 # ready I: waits until node nI answers /_ready (60s at most).
 ready() {
@@ -117,24 +170,23 @@ for i in 1 2 3; do ready $i; done
 lead=$(leader)
 log "n$lead leads; filling $objects objects to $gb GB"
 
-# The leader's peak RSS, sampled every second.
-echo 0 >"$tmp/peak-rss-kb"
-(
-	peak=0
-	while kill -0 "${pid[$lead]}" 2>/dev/null; do
-		rss=$(ps -o rss= -p "${pid[$lead]}" 2>/dev/null | tr -d ' ' || echo 0)
-		[ "${rss:-0}" -gt "$peak" ] && peak=$rss && echo "$peak" >"$tmp/peak-rss-kb"
-		sleep 1
-	done
-) &
-sampler=$!
+# The leader's peak RSS, sampled every second until the end; and the
+# most space used on the file system holding the data.
+sample_peak "rss_kb ${pid[$lead]}" "$tmp/peak-rss-kb" &
+samplers=($!)
+sample_peak "df -k --output=used '$tmp' | tail -1" "$tmp/peak-used-kb" &
+samplers+=($!)
 
-want=$((gb * 1024 * 1024 * 1024))
+want=$(awk -v gb="$gb" 'BEGIN { printf "%d", gb * 1073741824 }')
 start_fill=$SECONDS
 while :; do
 	# A snapshot's temporary files come and go while du runs.
 	have=$({ du -sb "$tmp/n$lead/sql" 2>/dev/null || true; } | cut -f1)
 	[ "$have" -ge "$want" ] && break
+	if [ "$fill_max" -gt 0 ] && [ $((SECONDS - start_fill)) -ge "$fill_max" ]; then
+		log "stopping the fill after ${fill_max}s, short of $gb GB"
+		break
+	fi
 	log "the leader's databases hold $((have / 1024 / 1024)) MB"
 	bench -c 16 --op sql-fill --duration 20s --warmup 0s >"$tmp/fill.json"
 done
@@ -151,7 +203,6 @@ log "SQL increments while dobj backup streams a snapshot from n$lead"
 backup=$!
 bench -c 64 --op sql-increment --duration 15s --warmup 0s >"$tmp/snapshot.json"
 wait $backup
-kill $sampler 2>/dev/null || true
 
 follower=$((lead % 3 + 1))
 log "restarting n$follower"
@@ -165,9 +216,57 @@ start "$follower"
 ready "$follower"
 restart=$(awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN { printf "%.2f", ns / 1e9 }')
 
+lead=$(leader)
+target=$(status "$lead" commit_index)
+log "n4 joins through n$lead, to catch up to index $target"
+t0=$(date +%s%N)
+start 4 --join "http://127.0.0.1:$((base + lead))"
+sample_peak "rss_kb ${pid[4]}" "$tmp/n4-rss-kb" &
+samplers+=($!)
+sample_peak "du -cb $tmp/n$lead/snapshot-send-* | tail -1 | cut -f1" "$tmp/send-bytes" &
+samplers+=($!)
+deadline=$((SECONDS + 3600))
+while :; do
+	applied=$(status 4 applied_index 2>/dev/null || echo 0)
+	[ "${applied:-0}" -ge "$target" ] 2>/dev/null && break
+	if ! kill -0 "${pid[4]}" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+		echo "sqlscale.sh: n4 did not catch up to index $target (at ${applied:-?}); its log:" >&2
+		tail -20 "$tmp/n4.log" >&2
+		exit 1
+	fi
+	sleep 0.2
+done
+catchup=$(awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN { printf "%.1f", ns / 1e9 }')
+log "n4 caught up in ${catchup}s; comparing the four nodes' digests"
+d0=$SECONDS
+digests=""
+for try in 1 2 3; do
+	getters=()
+	for i in 1 2 3 4; do
+		curl -fsS --max-time 1800 "http://127.0.0.1:$((base + i))/_cluster/digest" >"$tmp/digest-n$i.json" &
+		getters+=($!)
+	done
+	for g in "${getters[@]}"; do wait "$g"; done
+	digests=$(for i in 1 2 3 4; do jq -r '"\(.applied_index) \(.digest)"' "$tmp/digest-n$i.json"; done | sort -u)
+	[ "$(wc -l <<<"$digests")" -eq 1 ] && break
+	log "digests differ (try $try): $digests"
+done
+digest_s=$((SECONDS - d0))
+du_n4=$(du -sh "$tmp/n4/sql" "$tmp/n4/snapshots" 2>/dev/null | awk '{printf "%s %s  ", $2, $1}' | sed "s|$tmp/n4/||g")
+log "removing n4"
+curl -fsS -X DELETE "http://127.0.0.1:$((base + lead))/_cluster/members/n4" >/dev/null
+kill -TERM "${pid[4]}"
+deadline=$((SECONDS + 20))
+while kill -0 "${pid[4]}" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+kill -KILL "${pid[4]}" 2>/dev/null || true
+wait "${pid[4]}" 2>/dev/null || true
+for s in "${samplers[@]}"; do kill "$s" 2>/dev/null || true; done
+
 echo
 echo "dobj SQL scale run: $objects objects, $gb GB, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "fill: ${fill_s}s; disk: $(for i in 1 2 3; do printf 'n%s %s  ' $i "$(du -sh "$tmp/n$i" 2>/dev/null | cut -f1)"; done)"
+have=$(du -sb "$tmp/n$lead/sql" | cut -f1)
+echo "fill: $(awk -v b="$have" 'BEGIN { printf "%.2f", b / 1073741824 }') GB in the leader's databases in ${fill_s}s, $(awk -v b="$have" -v s="$fill_s" 'BEGIN { printf "%.1f", b / 1048576 / s }') MB/s"
+echo "disk: $(for i in 1 2 3 4; do printf 'n%s %s  ' $i "$(du -sh "$tmp/n$i" 2>/dev/null | cut -f1)"; done)(n4: $du_n4); least free: $(((free_kb - $(cat "$tmp/peak-used-kb") + used_kb) / 1048576)) GB of the file system"
 echo "leader n$lead peak RSS: $(($(cat "$tmp/peak-rss-kb") / 1024)) MB (goal: under 1024)"
 p99=$(jq '.overall.latency_ms.p99' "$tmp/normal.json")
 p99s=$(jq '.overall.latency_ms.p99' "$tmp/snapshot.json")
@@ -175,3 +274,12 @@ echo "sql-increment: $(jq '.overall.ops_per_sec | floor' "$tmp/normal.json") ops
 	"$(jq '.overall.ops_per_sec | floor' "$tmp/snapshot.json") ops/s, p99 ${p99s} ms during a backup of $(cat "$tmp/backup-s")s;" \
 	"ratio $(awk -v a="$p99s" -v b="$p99" 'BEGIN { printf "%.2f", a / b }') (goal: at most 3)"
 echo "n$follower ready ${restart}s after its restart (goal: under 10)"
+echo "n4 caught up to index $target in ${catchup}s, peak RSS $(($(cat "$tmp/n4-rss-kb") / 1024)) MB;" \
+	"the leader's snapshot-send temporary files peaked at $(($(cat "$tmp/send-bytes") / 1048576)) MB"
+if [ "$(wc -l <<<"$digests")" -eq 1 ]; then
+	echo "digests of n1-n4 agree at index ${digests%% *} (compared in ${digest_s}s)"
+else
+	echo "digests of n1-n4 differ:"
+	echo "$digests"
+	exit 1
+fi
