@@ -91,7 +91,7 @@ fi
 
 # About 6 x GB: see Disk above; and 2 GB to spare.
 read -r used_kb free_kb < <(df -k --output=used,avail "$tmp" | tail -1)
-need_kb=$(awk -v gb="$gb" 'BEGIN { printf "%d", (6 * gb + 2) * 1048576 }')
+need_kb=$(awk -v gb="$gb" 'BEGIN { printf "%.0f", (6 * gb + 2) * 1048576 }')
 if [ "$free_kb" -lt "$need_kb" ]; then
 	echo "sqlscale.sh: --gb $gb needs about $((need_kb / 1048576)) GB free for $tmp; $((free_kb / 1048576)) GB are" >&2
 	exit 1
@@ -177,7 +177,7 @@ samplers=($!)
 sample_peak "df -k --output=used '$tmp' | tail -1" "$tmp/peak-used-kb" &
 samplers+=($!)
 
-want=$(awk -v gb="$gb" 'BEGIN { printf "%d", gb * 1073741824 }')
+want=$(awk -v gb="$gb" 'BEGIN { printf "%.0f", gb * 1073741824 }')
 start_fill=$SECONDS
 while :; do
 	# A snapshot's temporary files come and go while du runs.
