@@ -2,7 +2,7 @@
 # Issue 22's scale run: SQLite-backed objects holding more data than a
 # node would keep in memory, on a three-node cluster on this machine.
 #
-#   bash bench/sqlscale.sh [--gb 10] [--objects 10000] [--fill-max 0s] [--keep]
+#   bash bench/sqlscale.sh [--gb 10] [--objects 10000] [--fill-max 0s] [--serve-args ARGS] [--keep]
 #
 # 1. Fills OBJECTS objects with rows of 256 KiB (dobj bench --op sql-fill,
 #    16 clients) until the leader's databases hold GB gigabytes, sampling
@@ -21,6 +21,11 @@
 #    RSS and the leader's snapshot-send-* temporary files. Then checks
 #    that the four nodes' digests (GET /_cluster/digest, what dobj check
 #    compares; SQL state included) agree, and removes n4.
+#    For n4 to be sent a snapshot rather than replay the log, the log
+#    must have been compacted past its start: --serve-args (more flags
+#    for every node's serve, split at spaces) such as "--snapshot-threshold
+#    2048 --trailing-logs 1024" see to it when the run writes fewer
+#    entries than the defaults keep (8,192 between snapshots, 10,240 kept).
 # It prints the leader's peak RSS, the p99s and their ratio, the
 # restart time, n4's catch-up time and peak RSS, the snapshot-send
 # temporary space and the disk each node uses. The issue's goals (10 GB
@@ -37,12 +42,14 @@ set -euo pipefail
 gb=10
 objects=10000
 fill_max=0
+serve_args=()
 keep=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--gb) gb=$2; shift 2 ;;
 	--objects) objects=$2; shift 2 ;;
 	--fill-max) fill_max=${2%s}; shift 2 ;;
+	--serve-args) read -r -a serve_args <<<"$2"; shift 2 ;;
 	--keep) keep=1; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "sqlscale.sh: unknown argument $1" >&2; exit 2 ;;
@@ -108,7 +115,7 @@ start() {
 	[ $# -gt 0 ] || set -- --peers "$peers"
 	mkdir -p "$tmp/n$i"
 	"$dobj" serve --id "n$i" --data-dir "$tmp/n$i" --http-addr "127.0.0.1:$((base + i))" \
-		--raft-addr "127.0.0.1:$((base + 1000 + i))" "$@" >>"$tmp/n$i.log" 2>&1 &
+		--raft-addr "127.0.0.1:$((base + 1000 + i))" "$@" "${serve_args[@]}" >>"$tmp/n$i.log" 2>&1 &
 	pid[$i]=$!
 }
 
