@@ -60,71 +60,57 @@ while [ $# -gt 0 ]; do
 done
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-base=${DOBJ_BASE_PORT:-8080}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/dobj-sqlscale.XXXXXX")
-declare -A pid
-samplers=()
-
-log() { printf '%s sqlscale.sh: %s\n' "$(date +%T)" "$*" >&2; }
-
-# stop: SIGTERM to every node, SIGKILL to those still running 20s later
-# (a node stops only once a snapshot it is writing is done).
-stop() {
-	local p deadline=$((SECONDS + 20))
-	for p in "${pid[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pid[@]}"; do
-		while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-}
-
-cleanup() {
-	local s
-	for s in "${samplers[@]}"; do kill "$s" 2>/dev/null || true; done
-	stop
-	if [ -n "$keep" ]; then log "kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+base_port=${DOBJ_BASE_PORT:-8080}
+ports_hint="set DOBJ_BASE_PORT"
+# A node stops only once a snapshot it is writing is done: give it 20s.
+stop_grace=20
+. "$(dirname "$0")/lib.sh"
+bench_init sqlscale.sh
+declare -A pid # node number: its process, also in pids
 
 for tool in jq curl; do
-	command -v $tool >/dev/null || { echo "sqlscale.sh: $tool is missing" >&2; exit 1; }
+	command -v $tool >/dev/null || die "$tool is missing"
 done
-if [ -n "${DOBJ:-}" ]; then
-	dobj=$DOBJ
-else
-	log "building dobj"
-	(cd "$repo" && go build -o "$tmp/dobj" ./cmd/dobj)
-	dobj=$tmp/dobj
-fi
+dobj_binary
+for i in 1 2 3 4; do
+	port_free $((base_port + i))
+	port_free $((base_port + 1000 + i))
+done
 
 # About 6 x GB: see Disk above; and 2 GB to spare.
 read -r used_kb free_kb < <(df -k --output=used,avail "$tmp" | tail -1)
 need_kb=$(awk -v gb="$gb" 'BEGIN { printf "%.0f", (6 * gb + 2) * 1048576 }')
 if [ "$free_kb" -lt "$need_kb" ]; then
-	echo "sqlscale.sh: --gb $gb needs about $((need_kb / 1048576)) GB free for $tmp; $((free_kb / 1048576)) GB are" >&2
-	exit 1
+	die "--gb $gb needs about $((need_kb / 1048576)) GB free for $tmp; $((free_kb / 1048576)) GB are"
 fi
 
-peers="n1=127.0.0.1:$((base + 1001)),n2=127.0.0.1:$((base + 1002)),n3=127.0.0.1:$((base + 1003))"
-urls="http://127.0.0.1:$((base + 1)),http://127.0.0.1:$((base + 2)),http://127.0.0.1:$((base + 3))"
+dobj_addrs # dobj_peers, dobj_urls
 
 # start I [FLAG...]: starts node nI on its data directory, with --peers
 # unless FLAGs (--join URL) say otherwise.
 start() {
 	local i=$1
 	shift
-	[ $# -gt 0 ] || set -- --peers "$peers"
+	[ $# -gt 0 ] || set -- --peers "$dobj_peers"
 	mkdir -p "$tmp/n$i"
-	"$dobj" serve --id "n$i" --data-dir "$tmp/n$i" --http-addr "127.0.0.1:$((base + i))" \
-		--raft-addr "127.0.0.1:$((base + 1000 + i))" --http-write-timeout 1h "$@" "${serve_args[@]}" >>"$tmp/n$i.log" 2>&1 &
+	"$dobj" serve --id "n$i" --data-dir "$tmp/n$i" --http-addr "127.0.0.1:$((base_port + i))" \
+		--raft-addr "127.0.0.1:$((base_port + 1000 + i))" --http-write-timeout 1h "$@" "${serve_args[@]}" >>"$tmp/n$i.log" 2>&1 &
 	pid[$i]=$!
+	pids+=($!)
+}
+
+# stop_node I GRACE: stops node nI, and kills it GRACE seconds later.
+stop_node() {
+	local deadline=$((SECONDS + $2))
+	kill -TERM "${pid[$1]}"
+	while kill -0 "${pid[$1]}" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+	kill -KILL "${pid[$1]}" 2>/dev/null || true
+	wait "${pid[$1]}" 2>/dev/null || true
 }
 
 # status I FIELD: FIELD of node nI's /_cluster/status.
 status() {
-	curl -fsS --max-time 5 "http://127.0.0.1:$((base + $1))/_cluster/status" | jq -r ".$2"
+	curl -fsS --max-time 5 "http://127.0.0.1:$((base_port + $1))/_cluster/status" | jq -r ".$2"
 }
 
 # sample_peak CMD FILE: runs CMD (which prints a number) every second and
@@ -146,23 +132,13 @@ sample_peak() {
 rss_kb() { ps -o rss= -p "$1" | tr -d ' ' || echo 0; }
 
 # ready I: waits until node nI answers /_ready (60s at most).
-ready() {
-	local deadline=$((SECONDS + 60))
-	until curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$((base + $1))/_ready" 2>/dev/null; do
-		if [ $SECONDS -ge $deadline ]; then
-			echo "sqlscale.sh: n$1 not ready after 60s; its log:" >&2
-			tail -20 "$tmp/n$1.log" >&2
-			exit 1
-		fi
-		sleep 0.05
-	done
-}
+ready() { wait_for "http://127.0.0.1:$((base_port + $1))/_ready" "${pid[$1]}" "n$1" "$tmp/n$1.log" 60 0.05; }
 
 # leader: the number of the node that leads.
 leader() {
 	local i
 	for i in 1 2 3; do
-		if curl -fsS --max-time 2 "http://127.0.0.1:$((base + i))/_cluster/status" | jq -e '.state == "leader"' >/dev/null 2>&1; then
+		if curl -fsS --max-time 2 "http://127.0.0.1:$((base_port + i))/_cluster/status" | jq -e '.state == "leader"' >/dev/null 2>&1; then
 			echo "$i"
 			return
 		fi
@@ -171,10 +147,10 @@ leader() {
 }
 
 bench() {
-	"$dobj" bench --urls "$urls" --objects "$objects" --prefix scale- --keep --quiet --json "$@"
+	"$dobj" bench --urls "$dobj_urls" --objects "$objects" --prefix scale- --keep --quiet --json "$@"
 }
 
-log "starting three nodes on $urls"
+log "starting three nodes on $dobj_urls"
 for i in 1 2 3; do start $i; done
 for i in 1 2 3; do ready $i; done
 lead=$(leader)
@@ -184,8 +160,10 @@ log "n$lead leads; filling $objects objects to $gb GB"
 # most space used on the file system holding the data.
 sample_peak "rss_kb ${pid[$lead]}" "$tmp/peak-rss-kb" &
 samplers=($!)
+pids+=($!)
 sample_peak "df -k --output=used '$tmp' | tail -1" "$tmp/peak-used-kb" &
 samplers+=($!)
+pids+=($!)
 
 want=$(awk -v gb="$gb" 'BEGIN { printf "%.0f", gb * 1073741824 }')
 start_fill=$SECONDS
@@ -207,7 +185,7 @@ bench -c 64 --op sql-increment --duration 15s --warmup 3s >"$tmp/normal.json"
 log "SQL increments while dobj backup streams a snapshot from n$lead"
 (
 	b0=$SECONDS
-	"$dobj" backup --url "http://127.0.0.1:$((base + lead))" >/dev/null
+	"$dobj" backup --url "http://127.0.0.1:$((base_port + lead))" >/dev/null
 	echo $((SECONDS - b0)) >"$tmp/backup-s"
 ) &
 backup=$!
@@ -216,11 +194,7 @@ wait $backup
 
 follower=$((lead % 3 + 1))
 log "restarting n$follower"
-kill -TERM "${pid[$follower]}"
-deadline=$((SECONDS + 60))
-while kill -0 "${pid[$follower]}" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
-kill -KILL "${pid[$follower]}" 2>/dev/null || true
-wait "${pid[$follower]}" 2>/dev/null || true
+stop_node "$follower" 60
 t0=$(date +%s%N)
 start "$follower"
 ready "$follower"
@@ -230,11 +204,13 @@ lead=$(leader)
 target=$(status "$lead" commit_index)
 log "n4 joins through n$lead, to catch up to index $target"
 t0=$(date +%s%N)
-start 4 --join "http://127.0.0.1:$((base + lead))"
+start 4 --join "http://127.0.0.1:$((base_port + lead))"
 sample_peak "rss_kb ${pid[4]}" "$tmp/n4-rss-kb" &
 samplers+=($!)
+pids+=($!)
 sample_peak "du -cb $tmp/n$lead/snapshot-send-* | tail -1 | cut -f1" "$tmp/send-bytes" &
 samplers+=($!)
+pids+=($!)
 deadline=$((SECONDS + 3600))
 while :; do
 	applied=$(status 4 applied_index 2>/dev/null || echo 0)
@@ -253,7 +229,7 @@ digests=""
 for try in 1 2 3; do
 	getters=()
 	for i in 1 2 3 4; do
-		curl -fsS --max-time 1800 "http://127.0.0.1:$((base + i))/_cluster/digest" >"$tmp/digest-n$i.json" &
+		curl -fsS --max-time 1800 "http://127.0.0.1:$((base_port + i))/_cluster/digest" >"$tmp/digest-n$i.json" &
 		getters+=($!)
 	done
 	for g in "${getters[@]}"; do wait "$g" || true; done
@@ -264,12 +240,8 @@ done
 digest_s=$((SECONDS - d0))
 du_n4=$(du -sh "$tmp/n4/sql" "$tmp/n4/snapshots" 2>/dev/null | awk '{printf "%s %s  ", $2, $1}' | sed "s|$tmp/n4/||g")
 log "removing n4"
-curl -fsS -X DELETE "http://127.0.0.1:$((base + lead))/_cluster/members/n4" >/dev/null
-kill -TERM "${pid[4]}"
-deadline=$((SECONDS + 20))
-while kill -0 "${pid[4]}" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
-kill -KILL "${pid[4]}" 2>/dev/null || true
-wait "${pid[4]}" 2>/dev/null || true
+curl -fsS -X DELETE "http://127.0.0.1:$((base_port + lead))/_cluster/members/n4" >/dev/null
+stop_node 4 20
 for s in "${samplers[@]}"; do kill "$s" 2>/dev/null || true; done
 
 echo
