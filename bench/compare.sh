@@ -52,30 +52,10 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 base_port=${DOBJ_BASE_PORT:-8080}
 read -r -a etcd_ports <<<"${ETCD_PORTS:-12379 22379 32379}"
 . "$(dirname "$0")/lib.sh"
-bench_init compare
+bench_init compare.sh
+ports_hint="set DOBJ_BASE_PORT or ETCD_PORTS"
 
 # ---- tools -------------------------------------------------------------
-
-apt_install() {
-	if [ "$(id -u)" != 0 ]; then
-		echo "compare.sh: $* missing and not root: install them (apt-get install $*)" >&2
-		exit 1
-	fi
-	log "installing $*"
-	apt-get update -qq
-	# Keep the package's own etcd service from starting where no policy
-	# says so already: we start our own members.
-	local policy=/usr/sbin/policy-rc.d added=""
-	if [ ! -e $policy ]; then
-		printf '#!/bin/sh\nexit 101\n' >$policy && chmod +x $policy && added=1
-	fi
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2 || {
-		[ -n "$added" ] && rm -f $policy
-		exit 1
-	}
-	[ -n "$added" ] && rm -f $policy
-	return 0
-}
 
 missing=()
 command -v jq >/dev/null || missing+=(jq)
@@ -87,39 +67,7 @@ if [ "$only" != dobj ]; then
 fi
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
-if [ -n "${DOBJ:-}" ]; then
-	dobj=$DOBJ
-else
-	log "building dobj"
-	(cd "$repo" && go build -o "$tmp/dobj" ./cmd/dobj)
-	dobj=$tmp/dobj
-fi
-
-# wait_for URL PID NAME LOG: polls URL until it answers 2xx, for 30s, while
-# the process lives.
-wait_for() {
-	local url=$1 pid=$2 name=$3 logfile=$4 deadline=$((SECONDS + 30))
-	until curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			echo "compare.sh: $name exited; its log:" >&2
-			tail -20 "$logfile" >&2
-			exit 1
-		fi
-		if [ $SECONDS -ge $deadline ]; then
-			echo "compare.sh: $name not ready at $url after 30s; its log:" >&2
-			tail -20 "$logfile" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
-}
-
-port_free() {
-	if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
-		echo "compare.sh: port $1 is in use (set DOBJ_BASE_PORT or ETCD_PORTS)" >&2
-		exit 1
-	fi
-}
+dobj_binary
 
 # ---- etcd --------------------------------------------------------------
 
@@ -155,31 +103,7 @@ start_etcd() {
 
 # ---- dobj --------------------------------------------------------------
 
-dobj_urls=""
-start_dobj() {
-	local i peers="" members=()
-	dobj_urls=""
-	for i in 1 2 3; do
-		port_free $((base_port + i))
-		port_free $((base_port + 1000 + i))
-		peers+="${peers:+,}n$i=127.0.0.1:$((base_port + 1000 + i))"
-		dobj_urls+="${dobj_urls:+,}http://127.0.0.1:$((base_port + i))"
-	done
-	log "starting dobj on ${dobj_urls}"
-	for i in 1 2 3; do
-		mkdir -p "$tmp/dobj-data/n$i"
-		"$dobj" serve --id "n$i" --data-dir "$tmp/dobj-data/n$i" \
-			--http-addr "127.0.0.1:$((base_port + i))" --raft-addr "127.0.0.1:$((base_port + 1000 + i))" \
-			--peers "$peers" >"$tmp/n$i.log" 2>&1 &
-		pids+=($!)
-		members+=("$!:$i")
-	done
-	local m
-	for m in "${members[@]}"; do
-		IFS=: read -r pid i <<<"$m"
-		wait_for "http://127.0.0.1:$((base_port + i))/_ready" "$pid" "dobj n$i" "$tmp/n$i.log"
-	done
-}
+# start_dobj (lib.sh) starts a fresh three-node dobj on $dobj_urls.
 
 # ---- load --------------------------------------------------------------
 

@@ -57,6 +57,7 @@ base_port=${DOBJ_BASE_PORT:-8080}
 rq_port=${RQLITE_PORT:-4001}
 . "$(dirname "$0")/lib.sh"
 bench_init rqlite.sh
+ports_hint="set DOBJ_BASE_PORT or RQLITE_PORT"
 
 for tool in jq curl go; do
 	command -v $tool >/dev/null || { echo "rqlite.sh: $tool is missing" >&2; exit 1; }
@@ -64,13 +65,7 @@ done
 
 # ---- binaries ----------------------------------------------------------
 
-if [ -n "${DOBJ:-}" ]; then
-	dobj=$DOBJ
-else
-	log "building dobj"
-	(cd "$repo" && go build -o "$tmp/dobj" ./cmd/dobj)
-	dobj=$tmp/dobj
-fi
+dobj_binary
 
 if [ -n "${RQLITED:-}" ]; then
 	rqlited=$RQLITED
@@ -86,59 +81,10 @@ else
 	rqlited=$tmp/rqlited
 fi
 
-# wait_for URL PID NAME LOG: polls URL until it answers 2xx, for 60s,
-# while the process lives.
-wait_for() {
-	local url=$1 pid=$2 name=$3 logfile=$4 deadline=$((SECONDS + 60))
-	until curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			echo "rqlite.sh: $name exited; its log:" >&2
-			tail -20 "$logfile" >&2
-			exit 1
-		fi
-		if [ $SECONDS -ge $deadline ]; then
-			echo "rqlite.sh: $name not ready at $url after 60s; its log:" >&2
-			tail -20 "$logfile" >&2
-			exit 1
-		fi
-		sleep 0.2
-	done
-}
-
-port_free() {
-	if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
-		echo "rqlite.sh: port $1 is in use (set DOBJ_BASE_PORT or RQLITE_PORT)" >&2
-		exit 1
-	fi
-}
-
 # ---- clusters ----------------------------------------------------------
 
-urls=""
-start_dobj() {
-	local i peers="" members=()
-	urls=""
-	for i in 1 2 3; do
-		port_free $((base_port + i))
-		port_free $((base_port + 1000 + i))
-		peers+="${peers:+,}n$i=127.0.0.1:$((base_port + 1000 + i))"
-		urls+="${urls:+,}http://127.0.0.1:$((base_port + i))"
-	done
-	log "starting dobj on $urls"
-	for i in 1 2 3; do
-		mkdir -p "$tmp/dobj-data/n$i"
-		"$dobj" serve --id "n$i" --data-dir "$tmp/dobj-data/n$i" \
-			--http-addr "127.0.0.1:$((base_port + i))" --raft-addr "127.0.0.1:$((base_port + 1000 + i))" \
-			--peers "$peers" >"$tmp/n$i.log" 2>&1 &
-		pids+=($!)
-		members+=("$!:$i")
-	done
-	local m pid
-	for m in "${members[@]}"; do
-		IFS=: read -r pid i <<<"$m"
-		wait_for "http://127.0.0.1:$((base_port + i))/_ready" "$pid" "dobj n$i" "$tmp/n$i.log"
-	done
-}
+# start_dobj (lib.sh) starts a fresh three-node dobj; start_rqlite the
+# same of rqlite. The load goes to urls.
 
 start_rqlite() {
 	local i join="" members=()
@@ -159,7 +105,7 @@ start_rqlite() {
 	local m pid
 	for m in "${members[@]}"; do
 		IFS=: read -r pid i <<<"$m"
-		wait_for "http://127.0.0.1:$((rq_port + 2 * i))/readyz" "$pid" "rqlite r$i" "$tmp/r$i.log"
+		wait_for "http://127.0.0.1:$((rq_port + 2 * i))/readyz" "$pid" "rqlite r$i" "$tmp/r$i.log" 60 0.2
 	done
 }
 
@@ -180,7 +126,8 @@ measure() {
 	sync # what an earlier step wrote is not written back while this one runs
 	case $1 in
 	dobj)
-		start_dobj
+		start_dobj 60 0.2
+		urls=$dobj_urls
 		run dobj class-increment dobj-class "$round"
 		run dobj sql-increment dobj-sql "$round"
 		;;

@@ -58,23 +58,9 @@ base_port=${DOBJ_BASE_PORT:-8080}
 wport=${WORKERD_PORT:-8790}
 version=${WORKERD_VERSION:-1.20261123.1}
 work=${WORKERD_DIR:-$repo/bench/.workerd}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/dobj-workerd.XXXXXX")
-wpid=""
-
-log() { printf '%s workerd.sh: %s\n' "$(date +%T)" "$*" >&2; }
-
-stop_workerd() {
-	[ -n "$wpid" ] || return 0
-	kill -TERM "$wpid" 2>/dev/null || true
-	wait "$wpid" 2>/dev/null || true
-	wpid=""
-}
-cleanup() {
-	stop_workerd
-	if [ -n "$keep" ]; then log "kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+ports_hint="set WORKERD_PORT"
+. "$(dirname "$0")/lib.sh"
+bench_init workerd.sh # workerd, once started, is the one process in pids
 
 # ---- tools and the application ----------------------------------------
 
@@ -83,23 +69,8 @@ command -v npm >/dev/null || missing+=(nodejs npm)
 command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)
 command -v column >/dev/null || missing+=(bsdextrautils)
-if [ ${#missing[@]} -gt 0 ]; then
-	if [ "$(id -u)" != 0 ]; then
-		echo "workerd.sh: ${missing[*]} missing and not root: install them (apt-get install ${missing[*]})" >&2
-		exit 1
-	fi
-	log "installing ${missing[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
-
-if [ -n "${DOBJ:-}" ]; then
-	dobj=$DOBJ
-else
-	log "building dobj"
-	(cd "$repo" && go build -o "$tmp/dobj" ./cmd/dobj)
-	dobj=$tmp/dobj
-fi
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+dobj_binary
 
 app=$work/hono-counter
 mkdir -p "$app"
@@ -154,20 +125,17 @@ bench() {
 # then 64 clients and 1.
 measure_workerd() {
 	local mode=$1 round=$2 url=http://127.0.0.1:$wport
-	if (exec 3<>"/dev/tcp/127.0.0.1/$wport") 2>/dev/null; then
-		echo "workerd.sh: port $wport is in use (set WORKERD_PORT)" >&2
-		exit 1
-	fi
+	port_free "$wport"
 	config "$mode" >"$app/config-$mode.capnp"
 	rm -rf "$tmp/storage" && mkdir -p "$tmp/storage"
 	sync
 	log "workerd $mode (round $round of $rounds) on $url"
 	"$app/node_modules/.bin/workerd" serve "$app/config-$mode.capnp" --directory-path "storage=$tmp/storage" \
 		>"$tmp/workerd-$mode.log" 2>&1 &
-	wpid=$!
+	pids+=($!)
 	local deadline=$((SECONDS + 30))
 	until curl -s -o /dev/null --max-time 1 "$url/"; do # any answer: it listens
-		if ! kill -0 "$wpid" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+		if ! kill -0 "${pids[0]}" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
 			echo "workerd.sh: workerd did not start; its log:" >&2
 			tail -20 "$tmp/workerd-$mode.log" >&2
 			exit 1
@@ -178,7 +146,7 @@ measure_workerd() {
 	"$dobj" bench "${a[@]}" -c 64 --objects 1000 --duration 5s --warmup 0s --quiet >/dev/null
 	bench "workerd-$mode-c64-r$round" "${a[@]}" -c 64
 	bench "workerd-$mode-c1-r$round" "${a[@]}" -c 1
-	stop_workerd
+	stop_members
 }
 
 # measure_dobj OP ROUND: a local three-node cluster for each run.
