@@ -92,7 +92,13 @@ func TestWorkerRunsOnEveryNode(t *testing.T) {
 	if s, err := leader.host.RouteWorker(context.Background(), "any.example", "/"); err != nil || s != "app" {
 		t.Fatalf("the only script's route = %q, %v", s, err)
 	}
-	deployScript(t, c, leader, "other", workerScript, "O")
+	vo := deployScript(t, c, leader, "other", workerScript, "O")
+	// The deploy returns once applied on the leader it reached, which
+	// may no longer be this node after an election.
+	c.eventually(5*time.Second, "the second script on the node routing", func() bool {
+		s, ok := leader.Script("other")
+		return ok && s.Version == vo
+	})
 	if _, err := leader.host.RouteWorker(context.Background(), "any.example", "/"); !errors.Is(err, ErrNoRoute) {
 		t.Fatalf("two scripts without routes: %v, want ErrNoRoute", err)
 	}
