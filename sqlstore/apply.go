@@ -142,7 +142,7 @@ func (h *handle) replaySQL(sql string, args []any) error {
 			return err
 		}
 	}
-	_, err = h.run(stmt, norm)
+	_, err = h.run(stmt, norm, keepNone)
 	return err
 }
 

@@ -125,18 +125,29 @@ func (h *handle) replayKV(st Statement) error {
 }
 
 // List returns the entries opts selects, in key byte order (descending if
-// opts.Reverse).
+// opts.Reverse). Like a statement's result, the entries may hold at most
+// Limits.ResultBytes (keys and values): past that it fails naming the
+// limit.
 func (sess *Session) List(opts ListOptions) ([]Entry, error) {
 	if sess.ended != nil {
 		return nil, sess.ended
 	}
 	q, args := listQuery(opts)
 	var out []Entry
+	var bytes int64
+	limit := sess.st.cfg.Limits.ResultBytes
 	_, err := sess.h.internalQuery(q, func(st *sqlite3.Stmt) error {
-		out = append(out, Entry{Key: st.ColumnText(0), Value: st.ColumnBlob(1, []byte{})})
+		e := Entry{Key: st.ColumnText(0), Value: st.ColumnBlob(1, []byte{})}
+		if bytes += int64(len(e.Key) + len(e.Value)); bytes > limit {
+			return errResultTooBig(limit)
+		}
+		out = append(out, e)
 		return nil
 	}, args...)
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // listQuery is the SELECT for opts. The bounds are compared as TEXT, so

@@ -216,12 +216,13 @@ func (sess *Session) execOne(st *sqlite3.Stmt, text string, args []any) (*Result
 	} else {
 		h.setStatement(sess.env, writeStream(len(sess.log)))
 	}
+	limit := sess.st.cfg.Limits.ResultBytes
 	if readOnly {
-		return h.run(st, args)
+		return h.run(st, args, limit)
 	}
 	var res *Result
 	err := sess.guarded(func() (err error) {
-		res, err = h.run(st, args)
+		res, err = h.run(st, args, limit)
 		return err
 	})
 	if err != nil {
@@ -307,8 +308,16 @@ func (sess *Session) restart() error {
 	return nil
 }
 
-// run binds args to st and steps it to the end.
-func (h *handle) run(st *sqlite3.Stmt, args []any) (*Result, error) {
+// keepNone is run's maxBytes for a statement whose rows nobody reads
+// (replay): it steps to the end and keeps none.
+const keepNone = -1
+
+// run binds args to st and steps it to the end, keeping its rows while
+// their values hold at most maxBytes (as valueBytes counts them): past
+// that it fails with an error naming the limit (wrapping ErrLimit),
+// having kept no more than one row over it. A write it stopped is the
+// caller's to undo (guarded): SQLite made its changes at the first step.
+func (h *handle) run(st *sqlite3.Stmt, args []any, maxBytes int64) (*Result, error) {
 	defer st.Reset()
 	if err := bindAll(st, args); err != nil {
 		return nil, h.explain(err)
@@ -319,10 +328,19 @@ func (h *handle) run(st *sqlite3.Stmt, args []any) (*Result, error) {
 	for i := range n {
 		res.Columns[i] = st.ColumnName(i)
 	}
+	var rows, bytes int64
 	for st.Step() {
+		rows++
+		if maxBytes == keepNone {
+			continue
+		}
 		row := make([]any, n)
 		for i := range n {
 			row[i] = columnValue(st, i)
+			bytes += int64(valueBytes(row[i]))
+		}
+		if bytes > maxBytes {
+			return nil, errResultTooBig(maxBytes)
 		}
 		res.Rows = append(res.Rows, row)
 	}
@@ -332,8 +350,15 @@ func (h *handle) run(st *sqlite3.Stmt, args []any) (*Result, error) {
 	res.RowsWritten = h.conn.TotalChanges() - before
 	// SQLite counts no rows read; rows a full scan stepped over, or the
 	// rows returned if more, is the estimate Cloudflare's figure tracks.
-	res.RowsRead = max(int64(st.Status(sqlite3.STMTSTATUS_FULLSCAN_STEP, true)), int64(len(res.Rows)))
+	res.RowsRead = max(int64(st.Status(sqlite3.STMTSTATUS_FULLSCAN_STEP, true)), rows)
 	return res, nil
+}
+
+// errResultTooBig is what a statement whose result is over the limit of
+// limit bytes fails with.
+func errResultTooBig(limit int64) error {
+	return &Error{Code: sqlite3.TOOBIG, kind: ErrLimit,
+		Msg: fmt.Sprintf("result size limit of %d bytes reached: the statement's rows hold more, read them in pages with LIMIT", limit)}
 }
 
 // Log is the session's writes so far, in order, for the Raft command.

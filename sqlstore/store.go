@@ -34,10 +34,16 @@ type Limits struct {
 	RowBytes       int   // a string, BLOB or row
 	FunctionArgs   int   // arguments of an SQL function
 	LikePattern    int   // the length of a LIKE or GLOB pattern
+	// ResultBytes bounds what one statement's result may hold while a
+	// session keeps it (resultBytes counts it): the rows are read before
+	// the JavaScript gets any, so without it a SELECT of a large table
+	// would take as much of the node's memory as the table holds.
+	ResultBytes int64
 }
 
 // DefaultLimits are Cloudflare's published limits (the database size is
-// the paid plan's 10 GB).
+// the paid plan's 10 GB), and dobj's bound on a statement's result: half
+// the memory Cloudflare gives a whole isolate (128 MB).
 var DefaultLimits = Limits{
 	DatabaseBytes:  10 << 30,
 	StatementBytes: 100_000,
@@ -46,6 +52,7 @@ var DefaultLimits = Limits{
 	RowBytes:       2_000_000,
 	FunctionArgs:   32,
 	LikePattern:    50,
+	ResultBytes:    64 << 20,
 }
 
 // withDefaults fills the zero fields of l from DefaultLimits.
@@ -59,6 +66,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.DatabaseBytes <= 0 {
 		l.DatabaseBytes = d.DatabaseBytes
+	}
+	if l.ResultBytes <= 0 {
+		l.ResultBytes = d.ResultBytes
 	}
 	l.StatementBytes = pick(l.StatementBytes, d.StatementBytes)
 	l.Params = pick(l.Params, d.Params)
