@@ -55,6 +55,9 @@ type Config struct {
 	// SQLMaxDatabaseBytes bounds each SQLite-backed object's database
 	// (0: sqlstore's default, Cloudflare's 10 GB).
 	SQLMaxDatabaseBytes int64
+	// SQLMaxResultBytes bounds one statement's result (0: sqlstore's
+	// default, 64 MiB).
+	SQLMaxResultBytes int64
 	// SQLOpenDatabases bounds the databases kept open (0: sqlstore's
 	// default).
 	SQLOpenDatabases int

@@ -106,7 +106,7 @@ func openStores(cfg Config) (Deps, error) {
 	}
 	sqlDir := filepath.Join(cfg.DataDir, "sql")
 	sql, err := sqlstore.Open(sqlstore.Config{Dir: sqlDir, MaxOpen: cfg.SQLOpenDatabases,
-		Limits: sqlstore.Limits{DatabaseBytes: cfg.SQLMaxDatabaseBytes}})
+		Limits: sqlstore.Limits{DatabaseBytes: cfg.SQLMaxDatabaseBytes, ResultBytes: cfg.SQLMaxResultBytes}})
 	if err != nil {
 		store.close()
 		bolt.Close()

@@ -71,13 +71,14 @@ func sqlCount(t *testing.T, n *Node, object string) int64 {
 
 // TestSQLStoreUnderDataDir: a node keeps SQLite-backed objects'
 // databases in its data directory's sql/, with the size limit it was
-// given, closes them when it stops, and on restart restores its snapshot
+// given (and the result size limit), closes them when it stops, and on restart restores its snapshot
 // without copying the databases its files already hold.
 func TestSQLStoreUnderDataDir(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig("solo", dir)
 	cfg.Peers = []Peer{{ID: "solo", RaftAddr: "127.0.0.1:0"}}
 	cfg.SQLMaxDatabaseBytes = 1 << 20
+	cfg.SQLMaxResultBytes = 1 << 17
 	cfg.SQLOpenDatabases = 3
 	n, err := Open(context.Background(), cfg)
 	if err != nil {
@@ -88,6 +89,9 @@ func TestSQLStoreUnderDataDir(t *testing.T) {
 	st := n.FSM().SQL()
 	if got := st.Limits().DatabaseBytes; got != 1<<20 {
 		t.Fatalf("database limit %d, want %d", got, 1<<20)
+	}
+	if got := st.Limits().ResultBytes; got != 1<<17 {
+		t.Fatalf("result limit %d, want %d", got, 1<<17)
 	}
 	for i := range 5 {
 		proposeSQL(t, n, fsm.ClassObject("app:Counter", fmt.Sprint("other-", i)), "CREATE TABLE t (v)")

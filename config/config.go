@@ -70,6 +70,10 @@ type Config struct {
 	// object (Cloudflare's 10 GB by default): past it, its writes fail
 	// with an error naming the limit, and reads go on.
 	SQLMaxDatabaseBytes int64
+	// SQLMaxResultBytes bounds what one statement's result (or a
+	// key-value list) of a SQLite-backed object may hold in the node's
+	// memory: past it the statement fails with an error naming the limit.
+	SQLMaxResultBytes int64
 	// SQLOpenDatabases bounds the SQLite-backed objects' databases a node
 	// keeps open; a call of an object whose database was closed opens it
 	// again, which costs far more than the call's statements. Each open
@@ -189,6 +193,7 @@ func Default() Config {
 		RaftAddr:            "127.0.0.1:9081",
 		WALSegmentBytes:     64 << 20,
 		SQLMaxDatabaseBytes: 10 << 30,
+		SQLMaxResultBytes:   64 << 20,
 		SQLOpenDatabases:    1024,
 		SnapshotThreshold:   8192,
 		TrailingLogs:        10240,

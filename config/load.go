@@ -239,6 +239,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.LogStore, "log-store", c.LogStore, "Raft log of a new data directory: wal (one fsync an append) or bolt (raft.db); a data directory keeps the log it has (default: that, else wal)")
 	fs.IntVar(&c.WALSegmentBytes, "wal-segment-bytes", c.WALSegmentBytes, "size of each wal segment file (the log is freed a segment at a time)")
 	fs.Int64Var(&c.SQLMaxDatabaseBytes, "sql-max-database-bytes", c.SQLMaxDatabaseBytes, "largest database of one SQLite-backed object (10 GB, as Cloudflare's); past it its writes fail, reads go on")
+	fs.Int64Var(&c.SQLMaxResultBytes, "sql-max-result-bytes", c.SQLMaxResultBytes, "most bytes one SQL statement's result (or a key-value list) of a SQLite-backed object may hold in memory; past it the statement fails naming the limit")
 	fs.IntVar(&c.SQLOpenDatabases, "sql-open-databases", c.SQLOpenDatabases, "SQLite-backed objects' databases kept open, the least recently used closed past it (each open one holds up to about 0.45 MB)")
 	fs.Uint64Var(&c.SnapshotThreshold, "snapshot-threshold", c.SnapshotThreshold, "log entries between snapshots")
 	fs.Uint64Var(&c.TrailingLogs, "trailing-logs", c.TrailingLogs, "log entries kept after a snapshot")

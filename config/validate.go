@@ -126,6 +126,9 @@ func (c Config) checkLimits(p *problems) {
 	if c.SQLMaxDatabaseBytes < 64<<10 {
 		p.bad("sql-max-database-bytes", "%d: want at least 64 KiB", c.SQLMaxDatabaseBytes)
 	}
+	if c.SQLMaxResultBytes < 64<<10 {
+		p.bad("sql-max-result-bytes", "%d: want at least 64 KiB", c.SQLMaxResultBytes)
+	}
 	if c.SQLOpenDatabases < 1 {
 		p.bad("sql-open-databases", "must be positive")
 	}

@@ -192,6 +192,7 @@ func (p *process) clusterConfig(limits objects.Limits, met *metrics.Set) cluster
 		LogStore:            cfg.LogStore,
 		WALSegmentBytes:     cfg.WALSegmentBytes,
 		SQLMaxDatabaseBytes: cfg.SQLMaxDatabaseBytes,
+		SQLMaxResultBytes:   cfg.SQLMaxResultBytes,
 		SQLOpenDatabases:    cfg.SQLOpenDatabases,
 		SnapshotThreshold:   cfg.SnapshotThreshold,
 		TrailingLogs:        cfg.TrailingLogs,
