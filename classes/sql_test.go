@@ -516,6 +516,49 @@ func TestSQLSizeLimit(t *testing.T) {
 	st.replicasAgree()
 }
 
+// bigTable makes table big of 100 rows of 1,000 bytes, 100 KB in all.
+const bigTable = `const sql = ctx.storage.sql;
+	sql.exec("CREATE TABLE big (id INTEGER PRIMARY KEY, v TEXT, n INTEGER DEFAULT 0)");
+	sql.exec("INSERT INTO big (id, v) SELECT value, printf('%.1000c', 'x') FROM generate_series(1, 100)");
+`
+
+// TestSQLResultLimit: a statement whose result is over the limit throws
+// an Error that names it, and a call that does not catch it commits
+// nothing; one that does goes on, the failed write undone, and reads the
+// same rows in pages.
+func TestSQLResultLimit(t *testing.T) {
+	limits := sqlstore.Limits{ResultBytes: 64 << 10}
+	st := newSQLStateWith(t, "obj", limits)
+	_, err := runSQL(t, newTestEngine(t, Config{}), st, bigTable+`return sql.exec("SELECT * FROM big").toArray().length`)
+	msg := scriptMessage(t, err)
+	if !strings.Contains(msg, "result size limit of 65536 bytes reached") || !strings.Contains(msg, "SQLITE_TOOBIG") || !errors.Is(err, sqlstore.ErrLimit) {
+		t.Fatalf("error %v; want the result size limit, named", err)
+	}
+	if st.sqlCommits != 0 {
+		t.Fatal("a call that did not catch the error committed")
+	}
+	if n := st.query("SELECT count(*) FROM sqlite_schema WHERE name = 'big'"); n[0][0] != int64(0) {
+		t.Fatal("the failed call's table is in the database")
+	}
+
+	st = newSQLStateWith(t, "obj", limits)
+	got, err := runSQL(t, newTestEngine(t, Config{}), st, bigTable+`let msg;
+		try { sql.exec("UPDATE big SET n = n + 1 RETURNING v"); } catch (e) { msg = e.message; }
+		let rows = 0;
+		for (let off = 0; off < 100; off += 25) rows += sql.exec("SELECT v FROM big LIMIT 25 OFFSET ?", off).toArray().length;
+		return [msg, rows, sql.exec("SELECT sum(n) AS s FROM big").one().s]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "result size limit of 65536 bytes reached") || !strings.HasSuffix(got, ",100,0]") {
+		t.Fatalf("got %s; want the limit's error, 100 rows in pages, no update", got)
+	}
+	if st.sqlCommits != 1 || st.query("SELECT count(*), sum(n) FROM big")[0][0] != int64(100) || st.query("SELECT sum(n) FROM big")[0][0] != int64(0) {
+		t.Fatal("the call that caught the error did not commit its table as it saw it")
+	}
+	st.replicasAgree()
+}
+
 // TestExampleHelloWorldTemplate: create-cloudflare's Durable Objects
 // hello world (examples/hello-world-do-template) answers sayHello from
 // its SQL query, unchanged.
