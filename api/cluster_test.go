@@ -34,13 +34,13 @@ func (s *stackNode) stop() {
 	s.node.Close()
 }
 
-func startStackNode(t *testing.T, id string, peers []cluster.Peer) *stackNode {
+func startStackNode(t *testing.T, id string, peers []cluster.Peer, opts ...func(*cluster.Config)) *stackNode {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	node, err := cluster.Open(context.Background(), cluster.Config{
+	cfg := cluster.Config{
 		ID:               id,
 		DataDir:          t.TempDir(),
 		RaftAddr:         "127.0.0.1:0",
@@ -49,7 +49,11 @@ func startStackNode(t *testing.T, id string, peers []cluster.Peer) *stackNode {
 		HeartbeatTimeout: 300 * time.Millisecond,
 		ElectionTimeout:  300 * time.Millisecond,
 		ApplyTimeout:     3 * time.Second,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	node, err := cluster.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,6 +126,50 @@ func TestSQLQueryRoute(t *testing.T) {
 	}
 }
 
+// TestSQLQueryResultLimit: a query whose first row alone is over the
+// node's result size limit (--sql-max-result-bytes) is a 400 that names
+// the limit, on both operator routes, where a long answer of small rows
+// stops before the limit and says there is more.
+func TestSQLQueryResultLimit(t *testing.T) {
+	n := startStackNode(t, "n1", []cluster.Peer{{ID: "n1", RaftAddr: "127.0.0.1:0"}},
+		func(c *cluster.Config) { c.SQLMaxResultBytes = 64 << 10 })
+	eventually(t, 10*time.Second, "n1 ready", n.node.Ready)
+	_, err := n.node.DeployScript(context.Background(), &fsm.ScriptPut{Name: "app", MainModule: "index.js",
+		Modules:        []fsm.Module{{Name: "index.js", Type: "esm", Content: []byte(sqlApp)}},
+		DurableObjects: []fsm.DOBinding{{Name: "NOTES", Class: "Notes"}, {Name: "PLAIN", Class: "Plain"}},
+		Migrations:     []fsm.Migration{{Tag: "v1", NewSQLiteClasses: []string{"Notes"}, NewClasses: []string{"Plain"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := n.url + "/_scripts/app/objects/Notes/n-1"
+	if code, body := call(t, http.MethodPost, base+"/rpc/add", []byte(`["first", [1]]`), nil); code != 200 {
+		t.Fatalf("add = %d %s", code, body)
+	}
+	const big = `"SELECT randomblob(40000) AS a, randomblob(40000) AS b FROM notes"`
+	code, raw := call(t, http.MethodGet, n.url+"/_sql/objects?prefix=_do/app:", nil, nil)
+	var page struct{ Objects []struct{ Object string } }
+	if code != 200 || json.Unmarshal(raw, &page) != nil || len(page.Objects) != 1 {
+		t.Fatalf("GET /_sql/objects = %d %s", code, raw)
+	}
+	object := page.Objects[0].Object
+	for url, body := range map[string]string{
+		base + "/sql":         `{"query": ` + big + `}`,
+		n.url + "/_sql/query": `{"object": "` + object + `", "query": ` + big + `}`,
+	} {
+		code, raw := call(t, http.MethodPost, url, []byte(body), nil)
+		var p struct{ Detail string }
+		json.Unmarshal(raw, &p)
+		if code != 400 || !strings.Contains(p.Detail, "result size limit of 65536 bytes") {
+			t.Errorf("%s %s = %d %.300s; want 400 naming the result size limit", url, body, code, raw)
+		}
+	}
+	code, raw = call(t, http.MethodPost, base+"/sql", []byte(`{"query": "SELECT randomblob(30000) FROM generate_series(1, 300)"}`), nil)
+	var res apitypes.SQLResult
+	if code != 200 || json.Unmarshal(raw, &res) != nil || !res.More || len(res.Rows) != 2 {
+		t.Fatalf("many small rows = %d, %d rows, more %v; want 200, 2 rows (60,000 bytes of 65,536) and more", code, len(res.Rows), res.More)
+	}
+}
+
 // TestSQLQueryThroughAFollower: a query through a follower sees every
 // write acknowledged before it began, as the follower's other reads do
 // (with ?consistency=stale it soon answers from behind).

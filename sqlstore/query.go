@@ -34,7 +34,10 @@ func (s *Store) Exists(object string) (bool, error) {
 }
 
 // QueryLimits bound what Query returns: at most Rows rows, and no row
-// more once the values returned add up to Bytes.
+// more once the values returned add up to Bytes. Neither may the values
+// go over the store's Limits.ResultBytes: the answer stops before the row
+// that would take them over it, and a first row over it alone fails the
+// query, as such a result fails a session's Exec.
 type QueryLimits struct {
 	Rows  int
 	Bytes int
@@ -82,12 +85,14 @@ func (sess *Session) Query(query string, args []any, lim QueryLimits) (res *Resu
 	}
 	h.setStatement(sess.env, readStream(sess.reads))
 	sess.reads++
-	return h.runBounded(st, norm, lim)
+	return h.runBounded(st, norm, lim, sess.st.cfg.Limits.ResultBytes)
 }
 
 // runBounded binds args to st and steps it until lim is reached; more
-// reports a row past it.
-func (h *handle) runBounded(st *sqlite3.Stmt, args []any, lim QueryLimits) (*Result, bool, error) {
+// reports a row past it. The last row may take the values over
+// lim.Bytes, never over maxBytes: that row is left out (more), or, the
+// first, fails the query (errResultTooBig).
+func (h *handle) runBounded(st *sqlite3.Stmt, args []any, lim QueryLimits, maxBytes int64) (*Result, bool, error) {
 	defer st.Reset()
 	if err := bindAll(st, args); err != nil {
 		return nil, false, err
@@ -107,6 +112,13 @@ func (h *handle) runBounded(st *sqlite3.Stmt, args []any, lim QueryLimits) (*Res
 		for i := range n {
 			row[i] = columnValue(st, i)
 			bytes += valueBytes(row[i])
+		}
+		if int64(bytes) > maxBytes {
+			if len(res.Rows) == 0 {
+				return nil, false, errResultTooBig(maxBytes)
+			}
+			more = true
+			break
 		}
 		res.Rows = append(res.Rows, row)
 	}

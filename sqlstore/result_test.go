@@ -125,3 +125,26 @@ func TestListResultLimit(t *testing.T) {
 		t.Fatalf("list of 10: %d entries, %v", len(got), err)
 	}
 }
+
+// TestQueryResultLimit: an operator's query stops at its own limits, or
+// before the row that would take its answer over the store's result
+// limit, and says there is more; a first row over that limit alone fails
+// it, naming the limit.
+func TestQueryResultLimit(t *testing.T) {
+	s := resultLimitStore(t)
+	sess, err := s.BeginRead("o", Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Rollback()
+	res, more, err := sess.Query("SELECT v FROM t", nil, QueryLimits{Rows: 1000, Bytes: 4000})
+	if err != nil || !more || len(res.Rows) != 20 {
+		t.Fatalf("query under its own limits: %d rows, more %v, %v; want 20 and more", len(res.Rows), more, err)
+	}
+	res, more, err = sess.Query("SELECT v FROM t", nil, QueryLimits{Rows: 1000, Bytes: 1 << 20})
+	if err != nil || !more || len(res.Rows) != 50 {
+		t.Fatalf("query over the result limit: %d rows, more %v, %v; want 50 and more", len(res.Rows), more, err)
+	}
+	_, _, err = sess.Query("SELECT randomblob(6000), randomblob(6000)", nil, QueryLimits{Rows: 1000, Bytes: 4000})
+	wantResultLimit(t, err)
+}
