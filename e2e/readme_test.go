@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -298,27 +299,59 @@ func readyURLs(cmd string) []string {
 	return []string{"http://" + addr + "/_ready"}
 }
 
-// readmeServerProc is a background server of the README test.
+// readmeServerProc is a background server of the README test: a
+// process group the test leads (go run and the dobj it started).
 type readmeServerProc struct {
 	line int
 	cmd  *exec.Cmd
 	log  *os.File
-	done chan struct{} // closed when it exited
+	done chan struct{} // closed when it exited and was reaped
+
+	mu sync.Mutex
+	// reaped is set, under mu, before the group's leader is reaped: from
+	// then on its number, and its group's, may be another process's, so
+	// the group is signalled no more.
+	reaped bool
+}
+
+// watch waits for the group's leader to exit; then, while the leader is
+// not yet reaped and the group's ID is still the test's, it kills
+// whatever the leader started and left in its group, and reaps it.
+func (p *readmeServerProc) watch() {
+	pid := p.cmd.Process.Pid
+	if waitNoReap(pid) == nil {
+		p.mu.Lock()
+		syscall.Kill(-pid, syscall.SIGKILL)
+		p.reaped = true
+		p.mu.Unlock()
+	}
+	p.cmd.Wait()
+	p.mu.Lock()
+	p.reaped = true
+	p.mu.Unlock()
+	close(p.done)
+}
+
+// signal sends sig to the process group unless its leader was reaped.
+func (p *readmeServerProc) signal(sig syscall.Signal) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.reaped {
+		syscall.Kill(-p.cmd.Process.Pid, sig)
+	}
 }
 
 // stop sends SIGINT to its process group, as Ctrl-C in its terminal
-// would (go run and the dobj it started), then SIGKILL if it lingers.
+// would, then SIGKILL if it lingers; watch kills what is left in the
+// group once the leader has exited.
 func (p *readmeServerProc) stop() {
-	pid := p.cmd.Process.Pid
-	syscall.Kill(-pid, syscall.SIGINT)
+	p.signal(syscall.SIGINT)
 	select {
 	case <-p.done:
 	case <-time.After(30 * time.Second):
-		syscall.Kill(-pid, syscall.SIGKILL)
+		p.signal(syscall.SIGKILL)
 		<-p.done
 	}
-	// Whatever it started and left in its group goes too.
-	syscall.Kill(-pid, syscall.SIGKILL)
 }
 
 func (p *readmeServerProc) tail() string {
@@ -470,7 +503,7 @@ func startReadmeServer(t *testing.T, dir string, env []string, logs string, line
 		t.Fatalf("README line %d: %s: %v", line, text, err)
 	}
 	p := &readmeServerProc{line: line, cmd: cmd, log: log, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(p.done) }()
+	go p.watch()
 	return p
 }
 
