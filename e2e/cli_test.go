@@ -225,13 +225,20 @@ func TestDev(t *testing.T) {
 	var devDone atomic.Bool
 	var pids []int
 	t.Cleanup(func() {
-		// Only if the test failed while dev runs: its children first (dev
-		// has not reaped them, so their PIDs are still theirs), then dev.
+		// Only if the test failed while dev runs: Ctrl-C, as at the end,
+		// so that dev stops its nodes; if it does not, the nodes it still
+		// has (a number dev reaped is no longer its node's), then dev.
 		if devDone.Load() {
 			return
 		}
+		cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-exited:
+			return
+		case <-time.After(40 * time.Second):
+		}
 		for _, pid := range pids {
-			syscall.Kill(pid, syscall.SIGKILL)
+			killChild(cmd.Process.Pid, pid)
 		}
 		cmd.Process.Kill()
 	})
@@ -288,7 +295,7 @@ func TestDev(t *testing.T) {
 
 	// dev supervises its nodes: one that dies is reported with the end of
 	// its log, and restarted.
-	if err := syscall.Kill(pids[2], syscall.SIGKILL); err != nil {
+	if err := killChild(cmd.Process.Pid, pids[2]); err != nil {
 		t.Fatal(err)
 	}
 	restarted := regexp.MustCompile(`restarted n3 as pid (\d+)`)
@@ -341,6 +348,28 @@ func TestDev(t *testing.T) {
 			t.Errorf("dev's data for %s not kept: %v", id, err)
 		}
 	}
+}
+
+// killChild sends SIGKILL to process pid if it is still a child of
+// parent, which a process the test started (dev) has not reaped, so the
+// number is not yet another process's. The signal goes through a pidfd
+// (os.FindProcess's on Linux), which reaches only the process it was
+// opened for, so a number freed and taken again between the check and
+// the signal is not hit either.
+func killChild(parent, pid int) error {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return err
+	}
+	defer p.Release()
+	ppid, err := parentOf(pid)
+	if err != nil {
+		return err
+	}
+	if ppid != parent {
+		return fmt.Errorf("pid %d is not %d's child any more (its parent is %d)", pid, parent, ppid)
+	}
+	return p.Kill()
 }
 
 // lockedBuffer is a bytes.Buffer that a process writes while the test

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -76,5 +77,33 @@ func killIfRunning(pid int, cmdline string) {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ") == cmdline {
 		p.Kill()
+	}
+}
+
+// TestKillChild: killChild ends a child of the given parent, and leaves
+// a process that is not, or no longer, its child alone.
+func TestKillChild(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs /proc")
+	}
+	child := exec.Command("sleep", "300")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+	if err := killChild(os.Getpid()+0x7fffff, child.Process.Pid); err == nil || !strings.Contains(err.Error(), "not") {
+		t.Fatalf("killChild of another parent's: %v; want a refusal", err)
+	}
+	if err := syscall.Kill(child.Process.Pid, 0); err != nil {
+		t.Fatalf("the child was hit: %v", err)
+	}
+	if err := killChild(os.Getpid(), child.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Wait(); err == nil || child.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child ended with %v, want SIGKILL", err)
+	}
+	if err := killChild(os.Getpid(), child.Process.Pid); err == nil {
+		t.Fatal("killChild of a reaped child succeeded")
 	}
 }
