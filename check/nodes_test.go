@@ -53,7 +53,7 @@ func TestWaitReadyReportsAnExitedNode(t *testing.T) {
 		if !poll(context.Background(), time.Minute, func(context.Context) bool { return n.proc.CountLogLines("started") > 0 }) {
 			t.Fatal("the script never started")
 		}
-		if err := syscall.Kill(n.proc.PID(), syscall.SIGKILL); err != nil {
+		if err := n.proc.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		err := waitReady(context.Background(), []*node{n}, time.Minute)

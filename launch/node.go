@@ -246,6 +246,23 @@ func (n *Node) expectExit() (*exec.Cmd, chan struct{}, error) {
 	return n.cmd, n.exited, nil
 }
 
+// Signal sends sig to the running process as a fault from outside
+// would (a SIGKILL is recorded among UnexpectedExits). It goes through
+// the process's os.Process, never by number, and only while the process
+// is the node's: one that has exited is not signalled, and its number,
+// which may be another process's by then, is not used.
+func (n *Node) Signal(sig syscall.Signal) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil || isClosed(n.exited) {
+		return fmt.Errorf("%s is not running", n.ID)
+	}
+	if err := n.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("%v %s (pid %d): %w", sig, n.ID, n.cmd.Process.Pid, err)
+	}
+	return nil
+}
+
 // Pause stops the process with SIGSTOP; Resume continues it with SIGCONT.
 func (n *Node) Pause() error  { return n.signalPause(syscall.SIGSTOP, true) }
 func (n *Node) Resume() error { return n.signalPause(syscall.SIGCONT, false) }

@@ -89,10 +89,13 @@ func TestExitCauseIsTheProcessOwnLastWords(t *testing.T) {
 			t.Fatal("the second run never started")
 		}
 	}
-	if err := syscall.Kill(p.PID(), syscall.SIGKILL); err != nil {
+	if err := p.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-p.Exited()
+	if err := p.Signal(syscall.SIGKILL); err == nil || !strings.Contains(err.Error(), "not running") {
+		t.Errorf("signal after the exit: %v, want not running", err)
+	}
 	if got := p.ExitCause(); got != "" {
 		t.Errorf("exit cause %q after a kill, want none", got)
 	}

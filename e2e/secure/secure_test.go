@@ -99,7 +99,7 @@ func TestTLSAndTokens(t *testing.T) {
 
 	t.Run("SIGHUP reloads the tokens", func(t *testing.T) {
 		writeFile(t, n.tokens, "write rotated-secret-2\n")
-		if err := syscall.Kill(n.proc.PID(), syscall.SIGHUP); err != nil {
+		if err := n.proc.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, 10*time.Second, "the new token accepted", func() error {
