@@ -97,7 +97,12 @@
 // SQLite's own per-connection limits, errors wrapping ErrLimit; the size
 // limit is max_page_count, set by a session and left set (so that a
 // leader's calls do not set it twice each); Apply runs a log that failed
-// under it again without it.
+// under it again without it. One limit is dobj's own: a session reads a
+// statement's rows to the end before its caller gets any, so what they
+// may hold is bounded (ResultBytes; a key-value List too), and a
+// statement past it fails with ErrLimit, a write undone as any failed
+// write is. Replay keeps no rows at all, so the limit is the leader's
+// alone, like the size limit.
 //
 // # Key-value storage and snapshots
 //
