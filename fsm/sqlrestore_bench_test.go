@@ -1,0 +1,91 @@
+package fsm
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/dobj/dobj/sqlstore"
+	"github.com/hashicorp/raft"
+)
+
+// BenchmarkSQLRestoreOwnSnapshot is a node restarted on its data: a
+// fresh store over a directory of many small databases (one row each)
+// restores the node's own snapshot, which refers to all of them. The
+// number of objects is DOBJ_BENCH_SQL_OBJECTS (default 1,000); with
+// DOBJ_BENCH_SQL_DIR set, the databases and the snapshot are kept there
+// and reused by later runs, since making 10,000 takes minutes.
+func BenchmarkSQLRestoreOwnSnapshot(b *testing.B) {
+	n := 1000
+	if v, err := strconv.Atoi(os.Getenv("DOBJ_BENCH_SQL_OBJECTS")); err == nil && v > 0 {
+		n = v
+	}
+	dir := os.Getenv("DOBJ_BENCH_SQL_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	dbDir := filepath.Join(dir, fmt.Sprintf("sql-%d", n))
+	snapPath := dbDir + ".snap"
+	snap, err := os.ReadFile(snapPath)
+	if err != nil {
+		snap = fillSQLObjects(b, dbDir, n)
+		if err := os.WriteFile(snapPath, snap, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		st, err := sqlstore.Open(sqlstore.Config{Dir: dbDir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := New(Options{SQL: st}).Restore(nopCloser{bytes.NewReader(snap)}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := st.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
+
+// fillSQLObjects makes n objects with one small row each in a store over
+// dir and returns the node's own snapshot of them.
+func fillSQLObjects(b *testing.B, dir string, n int) []byte {
+	st, err := sqlstore.Open(sqlstore.Config{Dir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	m := New(Options{SQL: st})
+	for i := range n {
+		w := &SQLWrites{Env: sqlstore.Env{Seed: uint64(i), Now: time.Unix(1_700_000_000, 0).UTC()}, Log: []sqlstore.Statement{
+			{Op: sqlstore.OpSQL, SQL: "CREATE TABLE t (v INTEGER)"},
+			{Op: sqlstore.OpSQL, SQL: "INSERT INTO t VALUES (1)"},
+		}}
+		body, err := EncodeBody(&Call{SQL: w, Response: &CallResponse{Status: 200}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		data, err := Encode(&Command{Kind: KindCall, Object: ClassObject("app:Counter", strconv.Itoa(i)), Body: body, Time: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.Apply(&raft.Log{Index: uint64(i + 1), Type: raft.LogCommand, Data: data})
+	}
+	s, err := m.Snapshot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Release()
+	var sink memSink
+	if err := s.Persist(&sink); err != nil {
+		b.Fatal(err)
+	}
+	return sink.Bytes()
+}
