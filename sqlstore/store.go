@@ -101,6 +101,8 @@ type Store struct {
 	lru     list.List // of *handle, most recently used first
 	opened  int       // handles opened over the store's life
 	closed  bool
+	// expect: positions databases must hold when next opened (Expect).
+	expect map[string]uint64
 }
 
 // Open makes a store over cfg.Dir.
@@ -123,7 +125,7 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{cfg: cfg, id: id, dates: dates, handles: map[string]*handle{}}, nil
+	return &Store{cfg: cfg, id: id, dates: dates, handles: map[string]*handle{}, expect: map[string]uint64{}}, nil
 }
 
 // Close closes every handle; it waits for sessions in progress to end.
@@ -195,6 +197,11 @@ func (s *Store) pin(object string) (*handle, error) {
 	if !ok {
 		var err error
 		h, err = openHandle(s, object)
+		if err == nil {
+			if err = s.checkExpected(h); err != nil {
+				_ = h.close()
+			}
+		}
 		if err != nil {
 			s.mu.Unlock()
 			return nil, err
@@ -258,6 +265,7 @@ func (s *Store) replace(object, name string) error {
 			return err
 		}
 	}
+	delete(s.expect, object) // the new file's position is its own
 	path := s.Path(object)
 	for _, ext := range []string{"-wal", "-shm"} {
 		if err := os.Remove(path + ext); err != nil && !errors.Is(err, os.ErrNotExist) {
