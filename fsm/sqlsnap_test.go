@@ -3,6 +3,7 @@ package fsm
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -263,8 +264,9 @@ func TestSQLSnapshotByReference(t *testing.T) {
 }
 
 // TestSQLRefRestoreFails: restoring a by-reference snapshot fails, naming
-// the object, when the database it refers to is missing, behind the
-// recorded position, or in another node's store.
+// the object, when the database it refers to is missing or in another
+// node's store; one behind the recorded position stops the node at its
+// first use (behindStops).
 func TestSQLRefRestoreFails(t *testing.T) {
 	dir := t.TempDir()
 	st, err := sqlstore.Open(sqlstore.Config{Dir: dir})
@@ -292,7 +294,7 @@ func TestSQLRefRestoreFails(t *testing.T) {
 	if err := st.Install(a, bytes.NewReader(older)); err != nil {
 		t.Fatal(err)
 	}
-	fails("a database behind", st, a)
+	behindStops(t, st, snap, fx.entries, a)
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -325,4 +327,30 @@ func frozenBytes(t *testing.T, st *sqlstore.Store, object string) []byte {
 		t.Fatal(err)
 	}
 	return out.Bytes()
+}
+
+// behindStops: a machine restored from snap over st, in which object's
+// database is behind the position snap records, restores, fails a read
+// of it with sqlstore.ErrBehind, and panics,
+// naming it, on the first entry after the snapshot that writes it, as on
+// any failure of its SQL store: the node stops before replaying the log
+// onto a lost or replaced file.
+func behindStops(t *testing.T, st *sqlstore.Store, snap []byte, entries [][]byte, object string) {
+	t.Helper()
+	m := New(Options{SQL: st})
+	restore(t, m, snap)
+	if _, err := st.Applied(object); !errors.Is(err, sqlstore.ErrBehind) || !strings.Contains(err.Error(), object) {
+		t.Fatalf("a read of a database behind: %v, want ErrBehind naming %s", err, object)
+	}
+	c := sqlCall(t, object, 99, "INSERT INTO t (r) VALUES (7)")
+	b, err := Encode(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), object) {
+			t.Fatalf("apply onto a database behind: panic %v, want one naming %s", p, object)
+		}
+	}()
+	m.Apply(&raft.Log{Index: uint64(len(entries) + 1), Type: raft.LogCommand, Data: b})
 }
