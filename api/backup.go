@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/dobj/dobj/cluster"
 	"github.com/labstack/echo/v4"
@@ -23,9 +22,7 @@ func (s *Server) backup(c echo.Context) error {
 	}
 	// The stream may outlast the server's write timeout: a large state
 	// takes as long as it takes.
-	if err := http.NewResponseController(c.Response()).SetWriteDeadline(time.Time{}); err != nil {
-		s.log.Debug("backup: cannot lift the write deadline", "err", err)
-	}
+	s.liftWriteDeadline(c, "backup")
 	h := c.Response().Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set(headerIndex, strconv.FormatUint(capture.Applied(), 10))

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dobj/dobj/apitypes"
 	"github.com/dobj/dobj/classes"
@@ -48,6 +49,8 @@ type fakeNode struct {
 	// lag, when set, is how far Status reports the applied index behind
 	// the commit index.
 	lag uint64
+	// slowDigest is how long Digest works (hashing gigabytes, at scale).
+	slowDigest time.Duration
 
 	members map[string]bool // Remove refuses other ids; Join adds
 	writes  []writeCall
@@ -143,6 +146,10 @@ func (f *fakeNode) Remove(ctx context.Context, id string) error {
 }
 
 func (f *fakeNode) Digest() apitypes.Digest {
+	f.mu.Lock()
+	slow := f.slowDigest
+	f.mu.Unlock()
+	time.Sleep(slow)
 	return apitypes.Digest{Digest: "ab12", AppliedIndex: 7, Keys: 2}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/dobj/dobj/cluster"
@@ -39,8 +40,18 @@ func (s *Server) status(c echo.Context) error {
 }
 
 // digest serves GET /_cluster/digest: this node's state fingerprint.
+// It hashes every SQLite-backed object's database, minutes with
+// gigabytes of them, so it may outlast the server's write timeout.
 func (s *Server) digest(c echo.Context) error {
+	s.liftWriteDeadline(c, "digest")
 	return writeJSON(c, 200, s.node.Digest())
+}
+
+// liftWriteDeadline lets the answer to c take as long as it takes.
+func (s *Server) liftWriteDeadline(c echo.Context, route string) {
+	if err := http.NewResponseController(c.Response()).SetWriteDeadline(time.Time{}); err != nil {
+		s.log.Debug(route+": cannot lift the write deadline", "err", err)
+	}
 }
 
 type joinRequest struct {

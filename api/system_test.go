@@ -2,10 +2,13 @@ package api
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dobj/dobj/apitypes"
 	"github.com/dobj/dobj/cluster"
@@ -94,5 +97,30 @@ func TestCloseIsIdempotent(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDigestOutlastsTheWriteTimeout: a digest that takes longer than the
+// server's write timeout (gigabytes of SQLite databases to hash) still
+// gets its answer out, as a backup does.
+func TestDigestOutlastsTheWriteTimeout(t *testing.T) {
+	node := newFakeNode()
+	node.slowDigest = 400 * time.Millisecond
+	s := newFakeServer(Config{NodeID: "n1"}, node)
+	ts := httptest.NewUnstartedServer(s.Handler())
+	ts.Config.WriteTimeout = 50 * time.Millisecond
+	ts.Start()
+	t.Cleanup(func() {
+		ts.Close()
+		s.Close()
+	})
+	res, err := http.Get(ts.URL + "/_cluster/digest")
+	if err != nil {
+		t.Fatalf("a digest slower than the write timeout: %v", err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != 200 || string(body) != `{"digest":"ab12","applied_index":7,"keys":2}`+"\n" {
+		t.Fatalf("digest = %d %s (%v)", res.StatusCode, body, err)
 	}
 }
