@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/dobj/dobj/sqlstore"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -229,6 +230,11 @@ func (m *Machine) installSQL(from string, rec *sqlObjectRecord, db io.Reader) er
 		return nil
 	}
 	local, err := st.Applied(rec.Object)
+	if errors.Is(err, sqlstore.ErrBehind) {
+		// Behind what this node's own snapshot recorded (checkSQLRef):
+		// the streamed database replaces the lost or replaced file.
+		local, err = 0, nil
+	}
 	if err != nil {
 		return err
 	}

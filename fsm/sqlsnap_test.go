@@ -354,3 +354,32 @@ func behindStops(t *testing.T, st *sqlstore.Store, snap []byte, entries [][]byte
 	}()
 	m.Apply(&raft.Log{Index: uint64(len(entries) + 1), Type: raft.LogCommand, Data: b})
 }
+
+// TestSQLStreamReplacesADatabaseBehind: a node restarted with a database
+// behind its own snapshot, sent a snapshot by the leader, installs the
+// streamed database in its place, and reads the leader's rows.
+func TestSQLStreamReplacesADatabaseBehind(t *testing.T) {
+	st := openSQL(t)
+	fx := newSQLFixture(t, st)
+	a := ClassObject("app:Counter", "a")
+	older := frozenBytes(t, st, a)
+	fx.apply(t, sqlCall(t, a, 9, "INSERT INTO t (r) VALUES (42)"))
+	own := snapshotBytes(t, fx.m)
+	want := rows(t, fx.m, a, "SELECT * FROM t ORDER BY id")
+	leader := New(Options{SQL: openSQL(t)})
+	restore(t, leader, shippedBytes(t, fx.m, own))
+	sent := shippedBytes(t, leader, snapshotBytes(t, leader))
+
+	if err := st.Install(a, bytes.NewReader(older)); err != nil {
+		t.Fatal(err)
+	}
+	m := New(Options{SQL: st})
+	restore(t, m, own)
+	if _, err := st.Applied(a); !errors.Is(err, sqlstore.ErrBehind) {
+		t.Fatalf("the database behind: %v, want ErrBehind", err)
+	}
+	restore(t, m, sent)
+	if got := rows(t, m, a, "SELECT * FROM t ORDER BY id"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after the leader's snapshot: rows %v, want %v", got, want)
+	}
+}
