@@ -3,6 +3,7 @@ package fsm
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,6 +21,49 @@ import (
 // DOBJ_BENCH_SQL_DIR set, the databases and the snapshot are kept there
 // and reused by later runs, since making 10,000 takes minutes.
 func BenchmarkSQLRestoreOwnSnapshot(b *testing.B) {
+	dbDir, snap := sqlObjectsDir(b)
+	b.ResetTimer()
+	for range b.N {
+		st, err := sqlstore.Open(sqlstore.Config{Dir: dbDir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := New(Options{SQL: st}).Restore(nopCloser{bytes.NewReader(snap)}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := st.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
+
+// BenchmarkSQLDigest is the SQL half of GET /_cluster/digest over the
+// databases BenchmarkSQLRestoreOwnSnapshot makes: the time the FSM
+// holds its lock, and so stalls every write, to hash them.
+func BenchmarkSQLDigest(b *testing.B) {
+	dbDir, snap := sqlObjectsDir(b)
+	st, err := sqlstore.Open(sqlstore.Config{Dir: dbDir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	m := New(Options{SQL: st})
+	if err := m.Restore(nopCloser{bytes.NewReader(snap)}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		m.mu.Lock()
+		m.writeSQLDigest(io.Discard)
+		m.mu.Unlock()
+	}
+}
+
+// sqlObjectsDir is a directory of DOBJ_BENCH_SQL_OBJECTS databases
+// (default 1,000), made if need be, and the node's own snapshot of them.
+func sqlObjectsDir(b *testing.B) (string, []byte) {
 	n := 1000
 	if v, err := strconv.Atoi(os.Getenv("DOBJ_BENCH_SQL_OBJECTS")); err == nil && v > 0 {
 		n = v
@@ -37,21 +81,7 @@ func BenchmarkSQLRestoreOwnSnapshot(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ResetTimer()
-	for range b.N {
-		st, err := sqlstore.Open(sqlstore.Config{Dir: dbDir})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := New(Options{SQL: st}).Restore(nopCloser{bytes.NewReader(snap)}); err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		if err := st.Close(); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-	}
+	return dbDir, snap
 }
 
 // fillSQLObjects makes n objects with one small row each in a store over
