@@ -124,5 +124,10 @@
 // sent to a follower), one object at a time, each at its state then (at
 // or after the index), with no object held open for long. Restoring it
 // and replaying the log after the snapshot's index brings every database
-// to the same state, commands an object already holds skipped.
+// to the same state, commands an object already holds skipped. A node
+// restoring its own snapshot (a restart) opens none of the databases,
+// an open costing milliseconds: Expect (expect.go) records the position
+// each must hold, checked when it is first opened, before anything uses
+// it; one behind (a lost or replaced file) fails every use with
+// ErrBehind until a streamed database replaces it.
 package sqlstore
