@@ -194,7 +194,7 @@ func Default() Config {
 		WALSegmentBytes:     64 << 20,
 		SQLMaxDatabaseBytes: 10 << 30,
 		SQLMaxResultBytes:   64 << 20,
-		SQLOpenDatabases:    1024,
+		SQLOpenDatabases:    512,
 		SnapshotThreshold:   8192,
 		TrailingLogs:        10240,
 		SnapshotInterval:    30 * time.Second,

@@ -60,7 +60,7 @@ func TestLoad(t *testing.T) {
 				}
 				if c.SnapshotThreshold != 8192 || c.TrailingLogs != 10240 || c.ApplyTimeout != 5*time.Second ||
 					c.IdempotencyWindow != 10*time.Minute || c.MaxBodyBytes != 1<<20 || c.MaxNameBytes != 256 ||
-					c.MaxKeyBytes != 2048 || c.MaxValueBytes != 128<<10 || c.MaxListLimit != 1000 || c.SQLMaxDatabaseBytes != 10<<30 || c.SQLMaxResultBytes != 64<<20 || c.SQLOpenDatabases != 1024 {
+					c.MaxKeyBytes != 2048 || c.MaxValueBytes != 128<<10 || c.MaxListLimit != 1000 || c.SQLMaxDatabaseBytes != 10<<30 || c.SQLMaxResultBytes != 64<<20 || c.SQLOpenDatabases != 512 {
 					t.Errorf("defaults differ from the contract: %+v", c)
 				}
 			},
