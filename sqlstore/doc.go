@@ -18,8 +18,9 @@
 // connection (modernc registers them for the whole process, with no way
 // to reach the connection's command from inside one), which is how
 // random(), randomblob() and the date functions are made deterministic;
-// the online backup API, used to stream snapshots; serialize and
-// deserialize (ext/serdes) if a later step wants them. Its session
+// the online backup API (snapshots used it before a handle locked its
+// file; they copy the file now), serialize and deserialize (ext/serdes)
+// if a later step wants them. Its session
 // extension is not compiled in, nor modernc's reachable, which settles
 // the replication design below. Its cost: each connection has its own
 // WebAssembly memory (hence the bounded pool), and a call into SQLite is
