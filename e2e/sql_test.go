@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -80,8 +81,10 @@ func TestSQLThroughAWorker(t *testing.T) {
 
 // kvKeys counts the key-value pairs the SQLite-backed objects of nd hold:
 // the rows of _cf_KV in each database under its data directory's sql/,
-// read from this process while the node runs (SQLite's WAL lets a
-// reader in beside the node's connections; it sees what is committed).
+// read from this process while the node runs. The node's connection
+// locks each file (locking_mode=EXCLUSIVE), so the file and its log are
+// copied and the copy read: a copy taken in the middle of a commit may
+// fail to read or read short, which the callers' polling waits out.
 func kvKeys(nd *node) (int, error) {
 	dbs, err := filepath.Glob(filepath.Join(nd.dataDir, "sql", "*.db"))
 	if err != nil {
@@ -89,7 +92,7 @@ func kvKeys(nd *node) (int, error) {
 	}
 	total := 0
 	for _, db := range dbs {
-		n, err := kvKeysOf(db)
+		n, err := kvKeysOfCopy(db)
 		if err != nil {
 			return 0, err
 		}
@@ -98,9 +101,33 @@ func kvKeys(nd *node) (int, error) {
 	return total, nil
 }
 
+// kvKeysOfCopy counts the rows of _cf_KV in a copy of the database file
+// db and its log.
+func kvKeysOfCopy(db string) (int, error) {
+	dir, err := os.MkdirTemp("", "kvkeys-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	cp := filepath.Join(dir, "copy.db")
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(db + suffix)
+		if errors.Is(err, os.ErrNotExist) && suffix != "" {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if err := os.WriteFile(cp+suffix, b, 0o644); err != nil {
+			return 0, err
+		}
+	}
+	return kvKeysOf(cp)
+}
+
 // kvKeysOf counts the rows of _cf_KV in the database file db.
 func kvKeysOf(db string) (int, error) {
-	c, err := sqlite3.OpenFlags(db, sqlite3.OPEN_READONLY)
+	c, err := sqlite3.OpenFlags(db, sqlite3.OPEN_READWRITE)
 	if err != nil {
 		return 0, err
 	}

@@ -38,6 +38,8 @@ func (s *Store) Apply(object string, index uint64, env Env, log []Statement) err
 		return err
 	}
 	defer s.release(h)
+	h.files.Lock() // it commits
+	defer h.files.Unlock()
 	err = h.applyOnce(index, env, log)
 	if err != nil && h.maxPages != noSizeLimit && h.conn.GetAutocommit() {
 		// It ran under a leader session's size limit, left set to

@@ -6,48 +6,140 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/ncruces/go-sqlite3"
 )
 
-// DigestCommitted is Digest of object's committed state, read on a
-// connection of its own: it does not wait for a session that holds the
-// object's handle (a leader's call in progress, whose writes are not
-// committed and so not part of it). The FSM computes its digest this way
-// while it keeps commands from being applied: waiting for a session
-// there could wait for a call that itself waits for the FSM.
+// DigestCommitted is Digest of object's committed state, without waiting
+// for a session that holds the object's handle (a leader's call in
+// progress, whose writes are not committed and so not part of it). The
+// FSM computes its digest this way while it keeps commands from being
+// applied: waiting for a session there could wait for a call that itself
+// waits for the FSM. It never creates a database: an object without one
+// is ErrNoDatabase.
 func (s *Store) DigestCommitted(object string) ([32]byte, error) {
 	var sum [32]byte
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
-		return sum, ErrClosed
+	if !s.Has(object) {
+		return sum, fmt.Errorf("sqlstore: digest of %s: %w", object, ErrNoDatabase)
 	}
-	c, err := sqlite3.OpenFlags(s.Path(object), sqlite3.OPEN_READWRITE)
-	if err != nil {
-		return sum, fmt.Errorf("sqlstore: digest of %s: %w", object, err)
+	for {
+		h, err := s.pin(object)
+		if err != nil {
+			return sum, err
+		}
+		if !h.mu.TryLock() {
+			// In use: by a session, most likely, which commits nothing.
+			sum, err = s.digestFiles(h)
+			s.unpin(h)
+			return sum, err
+		}
+		if h.conn == nil { // replaced meanwhile: pin the new one
+			s.release(h)
+			continue
+		}
+		sum, err = h.digest() // no session holds it: all is committed
+		s.release(h)
+		return sum, err
 	}
-	h := &handle{name: object, path: s.Path(object), conn: c, cache: map[string]*sqlite3.Stmt{}}
-	defer h.close()
-	if err := h.internalExec("BEGIN"); err != nil {
-		return sum, fmt.Errorf("sqlstore: digest of %s: %w", object, err)
-	}
-	return h.digest()
 }
 
-// Applied is the applied index of the frozen state (Store.Applied's, at
-// the point it was frozen): what a snapshot records with the database.
-func (f *Frozen) Applied() (uint64, error) {
-	h := &handle{conn: f.conn, cache: map[string]*sqlite3.Stmt{}}
-	defer func() {
-		for _, st := range h.cache {
-			_ = st.Close()
-		}
-	}()
-	return h.applied()
+// digestFiles is DigestCommitted of h's database while another user
+// holds the handle: the database file and its log are copied, while
+// nothing commits, checkpoints or replaces them (h.files), and the copy
+// is opened on a connection of its own. The holder may be a session,
+// which commits nothing but may write to the log: frames past the last
+// commit, which SQLite's recovery of the copy leaves out, or, once all of
+// the log is in the file, a new log over the old one, whose header it
+// writes first — then the file alone is the committed state, and the
+// copied log is left out (the header is read again after the copy).
+func (s *Store) digestFiles(h *handle) ([32]byte, error) {
+	var sum [32]byte
+	dir, err := os.MkdirTemp(s.cfg.Dir, "digest-*")
+	if err != nil {
+		return sum, fmt.Errorf("sqlstore: digest of %s: %w", h.name, err)
+	}
+	defer os.RemoveAll(dir)
+	name := filepath.Join(dir, "copy.db")
+	h.files.RLock()
+	err = copyCommitted(h.path, name)
+	h.files.RUnlock()
+	if err != nil {
+		return sum, fmt.Errorf("sqlstore: digest of %s: %w", h.name, err)
+	}
+	c, err := sqlite3.OpenFlags(name, sqlite3.OPEN_READWRITE)
+	if err != nil {
+		return sum, fmt.Errorf("sqlstore: digest of %s: %w", h.name, err)
+	}
+	cp := &handle{name: h.name, path: name, conn: c, cache: map[string]*sqlite3.Stmt{}}
+	defer cp.close()
+	if err := c.Exec("PRAGMA locking_mode=EXCLUSIVE"); err != nil { // no -shm file
+		return sum, fmt.Errorf("sqlstore: digest of %s: %w", h.name, err)
+	}
+	return cp.digest()
+}
+
+// walHeaderBytes is the size of a write-ahead log's header.
+const walHeaderBytes = 32
+
+// copyCommitted copies the database file at path and its log to dst and
+// dst's log; a log whose header changed while it was copied is left out
+// (see digestFiles).
+func copyCommitted(path, dst string) error {
+	if err := copyFile(path, dst); err != nil {
+		return err
+	}
+	wal := path + "-wal"
+	before := make([]byte, walHeaderBytes)
+	if err := readHeader(wal, before); errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if err := copyFile(wal, dst+"-wal"); err != nil {
+		return err
+	}
+	after := make([]byte, walHeaderBytes)
+	if err := readHeader(wal, after); err != nil {
+		return err
+	}
+	if !bytes.Equal(before, after) {
+		return os.Remove(dst + "-wal") // a new log: the file holds all
+	}
+	return nil
+}
+
+// readHeader reads the first len(buf) bytes of the file at name; a
+// shorter file leaves the rest of buf zero.
+func readHeader(name string, buf []byte) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	clear(buf)
+	_, err = io.ReadFull(f, buf)
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+// copyFile copies the file at src to a new file dst.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	return errors.Join(err, out.Close())
 }
 
 // Limits are the limits the store enforces (Config.Limits, with the

@@ -18,8 +18,9 @@
 // connection (modernc registers them for the whole process, with no way
 // to reach the connection's command from inside one), which is how
 // random(), randomblob() and the date functions are made deterministic;
-// the online backup API, used to stream snapshots; serialize and
-// deserialize (ext/serdes) if a later step wants them. Its session
+// the online backup API (snapshots used it before a handle locked its
+// file; they copy the file now), serialize and deserialize (ext/serdes)
+// if a later step wants them. Its session
 // extension is not compiled in, nor modernc's reachable, which settles
 // the replication design below. Its cost: each connection has its own
 // WebAssembly memory (hence the bounded pool), and a call into SQLite is
@@ -30,9 +31,15 @@
 // An object's database is Dir/<sha256 of its name>.db (store.go). Open
 // handles are pooled, least recently used first out, MaxOpen at most
 // while they are idle, so a node with 10,000 objects keeps a few open. The
-// journal is WAL: a snapshot being streamed (a read transaction on its own
-// connection, Frozen in snapshot.go) blocks no writer, and commits append
-// to the log instead of rewriting pages twice. synchronous=NORMAL: a
+// journal is WAL: commits append to the log instead of rewriting pages
+// twice. A handle is the only connection to its database and locks it
+// while open (locking_mode=EXCLUSIVE): the log's index lives in its
+// memory, with no -shm file and no file lock taken per transaction.
+// What reads a database beside it goes through it or copies the files
+// under it: Freeze copies the file after a checkpoint, DigestCommitted
+// copies the file and its log while a session holds the handle
+// (committed.go). Nothing outside the store can read an open database's
+// file; a copy of the file and its log can be read. synchronous=NORMAL: a
 // commit may be lost by a power cut, never the database; Raft's log is
 // what makes a command durable, and the last applied Raft index is
 // stored in the same transaction as the command's writes (Apply), so a
@@ -108,9 +115,9 @@
 //
 // The key-value API (kv.go) is the _cf_KV table of the same database,
 // logged like SQL, so one transaction holds a call's SQL and key-value
-// writes. Snapshots (snapshot.go): Freeze holds one object's state in a
-// read transaction, WriteTo streams it through SQLite's backup API, and
-// Install puts a streamed database in place; Digest hashes an object's
+// writes. Snapshots (snapshot.go): Freeze copies one object's file at
+// its state then, WriteTo streams the copy, and Install puts a streamed
+// database in place; Digest hashes an object's
 // logical state for dobj check. Operators read with Query (query.go): one
 // bounded statement in a BeginRead session, never creating a database
 // (Exists).
@@ -122,7 +129,7 @@
 // (Durable), so a snapshot file does not grow with the data; the bytes
 // are streamed only when a snapshot leaves the node (a backup, or one
 // sent to a follower), one object at a time, each at its state then (at
-// or after the index), with no object held open for long. Restoring it
+// or after the index), each object's commands waiting only while its file is copied. Restoring it
 // and replaying the log after the snapshot's index brings every database
 // to the same state, commands an object already holds skipped. A node
 // restoring its own snapshot (a restart) opens none of the databases,

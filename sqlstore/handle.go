@@ -20,6 +20,10 @@ type handle struct {
 
 	mu   sync.Mutex
 	conn *sqlite3.Conn // nil once closed
+	// files is held (taken after mu) by whatever commits, checkpoints or
+	// replaces the files: DigestCommitted reads them, under RLock,
+	// while a session holds mu (digestFiles).
+	files sync.RWMutex
 	// internal is set while the store runs its own statements (the
 	// key-value table, metadata, digests): the authorizer lets them by.
 	internal bool
@@ -108,14 +112,23 @@ func (h *handle) setup(s *Store) error {
 	if _, err := c.Config(sqlite3.DBCONFIG_NO_CKPT_ON_CLOSE, true); err != nil {
 		return err
 	}
+	// The one connection a node keeps to a database locks it for good,
+	// set before anything reads the file (cache_size loads the schema):
+	// SQLite then keeps the log's index in this connection's memory (no
+	// -shm file) and takes no lock at each transaction, which otherwise
+	// is a dozen fcntl calls an increment. Nothing else opens the file
+	// while the handle is open (see Freeze and DigestCommitted).
+	if err := c.Exec("PRAGMA locking_mode=EXCLUSIVE"); err != nil {
+		return err
+	}
 	// A small page cache (SQLite's default is 2 MB a connection) lets a
 	// node keep a thousand databases open in a few hundred MB; the
 	// operating system's cache still holds what is read often.
 	if err := c.Exec(fmt.Sprintf("PRAGMA cache_size=%d", -cacheKiB)); err != nil {
 		return err
 	}
-	// WAL: a reader (a snapshot being streamed) does not block the
-	// writer; synchronous=NORMAL is enough because Raft's log, not this
+	// WAL: commits append to the log instead of writing pages twice;
+	// synchronous=NORMAL is enough because Raft's log, not this
 	// file, is what makes a command durable (see the package doc).
 	err := c.Exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;
 		CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;

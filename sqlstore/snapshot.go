@@ -109,40 +109,72 @@ func quoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
-// Frozen is one object's database held at one state: a read transaction
-// on a connection of its own. In WAL mode it stalls no writer: commands go
-// on being applied while it is open, and it still reads the state it was
-// frozen at. The FSM's Snapshot freezes (quickly, under Apply's order);
-// its Persist streams with WriteTo later, concurrently with Apply.
+// Frozen is one object's database as it was at one state: a copy of its
+// file, taken under the object's handle and streamed later. Commands go
+// on being applied meanwhile; the copy keeps the state it was taken at.
+// The FSM's Persist freezes one database at a time and streams it at
+// once (fsm/sqlsnap.go).
 type Frozen struct {
-	conn *sqlite3.Conn
-	dir  string
+	name    string // the copy, removed by Close
+	applied uint64
 }
 
-// Freeze holds object's database at its current state, which it makes
-// durable first (commits are not synced one by one: synchronous=NORMAL),
-// so that a snapshot that records the state can count on this store's
-// file holding it or a later one, after any crash. Close the result.
+// Freeze copies object's database as it is now into a file of its own,
+// which it makes durable first (commits are not synced one by one:
+// synchronous=NORMAL), so that a snapshot that records the state can
+// count on this store's file holding it or a later one, after any
+// crash. The handle locks the file (locking_mode=EXCLUSIVE), so the copy
+// is made through it: a checkpoint moves the whole log into the file,
+// and the file is copied while the object's commands wait, for as long
+// as copying the file takes. Close the result.
 func (s *Store) Freeze(object string) (*Frozen, error) {
 	h, err := s.acquire(object)
 	if err != nil {
 		return nil, err
 	}
-	defer s.release(h) // no command runs between opening and the read
-	// A checkpoint syncs the log first: every commit so far, and so
-	// the state frozen, is on disk, whatever a power cut does after.
-	if _, err := h.internalQuery("PRAGMA wal_checkpoint(PASSIVE)", func(*sqlite3.Stmt) error { return nil }); err != nil {
+	defer s.release(h)
+	h.files.Lock()
+	defer h.files.Unlock()
+	if err := h.checkpointAll(); err != nil {
 		return nil, fmt.Errorf("sqlstore: freeze %s: %w", object, err)
 	}
-	c, err := sqlite3.OpenFlags(h.path, sqlite3.OPEN_READONLY)
+	applied, err := h.applied()
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: freeze %s: %w", object, err)
 	}
-	if err := c.Exec("BEGIN; SELECT count(*) FROM sqlite_schema;"); err != nil {
-		_ = c.Close()
+	tmp, err := os.CreateTemp(s.cfg.Dir, "snapshot-*.db")
+	if err != nil {
 		return nil, fmt.Errorf("sqlstore: freeze %s: %w", object, err)
 	}
-	return &Frozen{conn: c, dir: s.cfg.Dir}, nil
+	f := &Frozen{name: tmp.Name(), applied: applied}
+	src, err := os.Open(h.path)
+	if err == nil {
+		_, err = io.Copy(tmp, src)
+		err = errors.Join(err, src.Close())
+	}
+	if err = errors.Join(err, tmp.Close()); err != nil {
+		_ = os.Remove(f.name)
+		return nil, fmt.Errorf("sqlstore: freeze %s: %w", object, err)
+	}
+	return f, nil
+}
+
+// checkpointAll copies every commit of the log into the database file
+// and syncs both: the file alone then holds the state, durably. With
+// the file locked by this connection no reader holds a checkpoint back;
+// one that did not copy it all is an error all the same.
+func (h *handle) checkpointAll() error {
+	var busy, logFrames, done int64
+	if _, err := h.internalQuery("PRAGMA wal_checkpoint(PASSIVE)", func(st *sqlite3.Stmt) error {
+		busy, logFrames, done = st.ColumnInt64(0), st.ColumnInt64(1), st.ColumnInt64(2)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if busy != 0 || logFrames != done {
+		return fmt.Errorf("checkpoint copied %d of the log's %d frames", done, logFrames)
+	}
+	return nil
 }
 
 // Durable makes object's database durable as it is now, as Freeze does,
@@ -155,41 +187,39 @@ func (s *Store) Durable(object string) (uint64, error) {
 		return 0, err
 	}
 	defer s.release(h)
-	if _, err := h.internalQuery("PRAGMA wal_checkpoint(PASSIVE)", func(*sqlite3.Stmt) error { return nil }); err != nil {
+	h.files.Lock()
+	defer h.files.Unlock()
+	if err := h.checkpointAll(); err != nil {
 		return 0, fmt.Errorf("sqlstore: sync %s: %w", object, err)
 	}
 	return h.applied()
 }
 
-// WriteTo streams the frozen database as a self-contained SQLite file
-// (copied page by page with SQLite's backup API into a temporary file,
-// then sent): what Install takes.
+// Applied is the applied index of the frozen state (Store.Applied's, at
+// the point it was frozen): what a snapshot records with the database.
+func (f *Frozen) Applied() (uint64, error) { return f.applied, nil }
+
+// WriteTo streams the frozen database as a self-contained SQLite file:
+// what Install takes.
 func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
-	tmp, err := os.CreateTemp(f.dir, "snapshot-*.db")
+	if f.name == "" {
+		return 0, errors.New("sqlstore: snapshot: the frozen database is closed")
+	}
+	src, err := os.Open(f.name)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: snapshot: %w", err)
-	}
-	name := tmp.Name()
-	_ = tmp.Close()
-	defer os.Remove(name)
-	if err := f.conn.Backup("main", name); err != nil {
-		return 0, fmt.Errorf("sqlstore: snapshot backup: %w", err)
-	}
-	src, err := os.Open(name)
-	if err != nil {
-		return 0, err
 	}
 	defer src.Close()
 	return io.Copy(w, src)
 }
 
-// Close ends the read transaction. It is idempotent.
+// Close removes the copy. It is idempotent.
 func (f *Frozen) Close() error {
-	if f.conn == nil {
+	if f.name == "" {
 		return nil
 	}
-	err := f.conn.Close()
-	f.conn = nil
+	err := os.Remove(f.name)
+	f.name = ""
 	return err
 }
 

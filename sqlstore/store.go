@@ -228,6 +228,12 @@ func (s *Store) pin(object string) (*handle, error) {
 // release unlocks h and lets the pool close it if it is over its bound.
 func (s *Store) release(h *handle) {
 	h.mu.Unlock()
+	s.unpin(h)
+}
+
+// unpin counts the caller out of h's users (pin's undo), and lets the
+// pool close it if it is over its bound.
+func (s *Store) unpin(h *handle) {
 	s.mu.Lock()
 	h.refs--
 	if !s.closed {
@@ -271,6 +277,9 @@ func (s *Store) replace(object, name string) error {
 		if err != nil {
 			return err
 		}
+		// A DigestCommitted that pinned it may be copying its files.
+		h.files.Lock()
+		defer h.files.Unlock()
 	}
 	delete(s.expect, object) // the new file's position is its own
 	path := s.Path(object)
