@@ -58,49 +58,19 @@ case "$storage" in sqlite) storages=(sqlite) ;; kv) storages=(kv) ;; both) stora
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 base_port=${DOBJ_BASE_PORT:-8080}
+ports_hint="set DOBJ_BASE_PORT"
 . "$(dirname "$0")/lib.sh"
 bench_init workers.sh
 
 for tool in jq curl; do
-	command -v $tool >/dev/null || { echo "workers.sh: $tool missing (apt-get install $tool)" >&2; exit 1; }
+	command -v $tool >/dev/null || die "$tool missing (apt-get install $tool)"
 done
-if [ -n "${DOBJ:-}" ]; then
-	dobj=$DOBJ
-else
-	log "building dobj"
-	(cd "$repo" && go build -o "$tmp/dobj" ./cmd/dobj)
-	dobj=$tmp/dobj
-fi
-serve=${DOBJ_SERVE:-$dobj}
+dobj_binary
+dobj_serve=${DOBJ_SERVE:-}
+dobj_worker_port=$((base_port + 707))
 
 api_url() { echo "http://127.0.0.1:$((base_port + $1))"; }
-worker_url() { echo "http://127.0.0.1:$((base_port + 706 + $1))"; }
-
-# start_dobj: a fresh three-node cluster with Worker listeners, ready.
-start_dobj() {
-	local i peers="" deadline
-	for i in 1 2 3; do
-		peers+="${peers:+,}n$i=127.0.0.1:$((base_port + 1000 + i))"
-	done
-	for i in 1 2 3; do
-		mkdir -p "$tmp/data/n$i"
-		"$serve" serve --id "n$i" --data-dir "$tmp/data/n$i" --http-addr "127.0.0.1:$((base_port + i))" \
-			--raft-addr "127.0.0.1:$((base_port + 1000 + i))" --worker-addr "127.0.0.1:$((base_port + 706 + i))" \
-			--peers "$peers" >"$tmp/n$i.log" 2>&1 &
-		pids+=($!)
-	done
-	deadline=$((SECONDS + 30))
-	for i in 1 2 3; do
-		until curl -fsS -o /dev/null --max-time 1 "$(api_url $i)/_ready" 2>/dev/null; do
-			if [ $SECONDS -ge $deadline ]; then
-				echo "workers.sh: node n$i not ready after 30s; its log:" >&2
-				tail -20 "$tmp/n$i.log" >&2
-				exit 1
-			fi
-			sleep 0.1
-		done
-	done
-}
+worker_url() { echo "http://127.0.0.1:$((dobj_worker_port + $1 - 1))"; }
 
 # follower: the number of a node that is not the leader.
 follower() {
@@ -111,8 +81,7 @@ follower() {
 			return
 		fi
 	done
-	echo "workers.sh: no follower" >&2
-	exit 1
+	die "no follower"
 }
 
 # bench OUT ARGS…: one `dobj bench` run on the objects bench-0 …, its
@@ -153,7 +122,7 @@ measure() {
 			--duration "$duration" --warmup "$warmup"
 	done
 	stop_members
-	rm -rf "$tmp/data"
+	rm -rf "$tmp/dobj-data"
 }
 
 for round in $(seq 1 "$rounds"); do
