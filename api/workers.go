@@ -153,10 +153,18 @@ func workerRequest(r *http.Request, body []byte) (*classes.Request, json.RawMess
 	if r.Host != "" {
 		header.Set("Host", r.Host)
 	}
-	cf, _ := json.Marshal(map[string]any{
-		"colo": "dobj", "clientIp": ip, "httpProtocol": r.Proto, "country": "XX", "asn": 0,
-	})
+	cf, _ := json.Marshal(requestCF{Colo: "dobj", ClientIP: ip, HTTPProtocol: r.Proto, Country: "XX"})
 	return &classes.Request{Method: r.Method, URL: scheme + "://" + r.Host + r.URL.RequestURI(), Header: header, Body: body}, cf
+}
+
+// requestCF is request.cf: its fields in name order, as a map would
+// encode them, without a map to make and sort each request.
+type requestCF struct {
+	ASN          int    `json:"asn"`
+	ClientIP     string `json:"clientIp"`
+	Colo         string `json:"colo"`
+	Country      string `json:"country"`
+	HTTPProtocol string `json:"httpProtocol"`
 }
 
 // workerProblem is the answer to a Worker that failed.

@@ -13,6 +13,11 @@
 // runs, and rqlite's /db/execute (rqlite.go) for rqlite.sh's comparison of
 // SQL counter increments (sql.go, sqlapp/: an SQLite-backed class).
 // sqlscale.sh runs the SQLite scale run with the sql-fill op.
+// worker-increment and rpc-increment (workers.go, workerapp/: the seed's
+// Counter as a Workers project) measure the seed's application through
+// the Worker listeners and the same Counter called directly;
+// workers.sh sets them beside class-increment, and workerd.sh beside the
+// application on workerd (the app target).
 //
 // Without URLs it starts its own three-node cluster: the dobj binary's
 // `serve` processes on loopback ports, data in a temporary directory, all

@@ -115,20 +115,25 @@ dobj_addrs() {
 # start_dobj [TIMEOUT] [POLL]: starts that three-node dobj ($dobj) with
 # data in $tmp/dobj-data/nI and logs in $tmp/nI.log, its processes added
 # to pids, and waits for each node's /_ready as wait_for does with
-# TIMEOUT and POLL. It refuses ports in use (port_free).
+# TIMEOUT and POLL. It refuses ports in use (port_free). With
+# dobj_worker_port set, node i also serves Workers on
+# dobj_worker_port+i-1; with dobj_serve set, that binary runs the nodes.
 start_dobj() {
-	local i timeout=${1:-30} poll=${2:-0.1} members=()
+	local i timeout=${1:-30} poll=${2:-0.1} members=() workers=()
 	dobj_addrs
 	for i in 1 2 3; do
 		port_free $((base_port + i))
 		port_free $((base_port + 1000 + i))
+		[ -z "${dobj_worker_port:-}" ] || port_free $((dobj_worker_port + i - 1))
 	done
 	log "starting dobj on ${dobj_urls}"
 	for i in 1 2 3; do
 		mkdir -p "$tmp/dobj-data/n$i"
-		"$dobj" serve --id "n$i" --data-dir "$tmp/dobj-data/n$i" \
+		workers=()
+		[ -z "${dobj_worker_port:-}" ] || workers=(--worker-addr "127.0.0.1:$((dobj_worker_port + i - 1))")
+		"${dobj_serve:-$dobj}" serve --id "n$i" --data-dir "$tmp/dobj-data/n$i" \
 			--http-addr "127.0.0.1:$((base_port + i))" --raft-addr "127.0.0.1:$((base_port + 1000 + i))" \
-			--peers "$dobj_peers" >"$tmp/n$i.log" 2>&1 &
+			--peers "$dobj_peers" "${workers[@]}" >"$tmp/n$i.log" 2>&1 &
 		pids+=($!)
 		members+=("$!:$i")
 	done

@@ -22,6 +22,11 @@ const (
 	// OpWorkerIncrement is dobj only: POST <Worker URL>/<name>/increment,
 	// the seed's application through a Worker and RPC (issue 20).
 	OpWorkerIncrement
+	// OpRPCIncrement is dobj only: POST /_scripts/<bench Worker script>/
+	// objects/Counter/<name>/rpc/increment with [1], the same Counter's
+	// increment as OpWorkerIncrement's called directly through the
+	// operator route, without a Worker (issue 20).
+	OpRPCIncrement
 	// OpSQLIncrement is dobj only: POST /_scripts/dobj-bench-sql/objects/
 	// SQLCounter/<name>/increment, the counter in an SQL table of an
 	// SQLite-backed object, UPDATE … RETURNING (issue 22).
@@ -33,7 +38,7 @@ const (
 	numOps
 )
 
-var opNames = [numOps]string{"increment", "read", "stale_read", "put", "txn", "class_increment", "worker_increment", "sql_increment", "sql_fill"}
+var opNames = [numOps]string{"increment", "read", "stale_read", "put", "txn", "class_increment", "worker_increment", "rpc_increment", "sql_increment", "sql_fill"}
 
 // opAliases are the other spellings ParseMix accepts.
 var opAliases = map[string]Op{
@@ -44,6 +49,7 @@ var opAliases = map[string]Op{
 	"transaction":      OpTxn,
 	"class-increment":  OpClassIncrement,
 	"worker-increment": OpWorkerIncrement,
+	"rpc-increment":    OpRPCIncrement,
 	"sql-increment":    OpSQLIncrement,
 	"sql-fill":         OpSQLFill,
 }

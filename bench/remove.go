@@ -20,7 +20,7 @@ func Remove(ctx context.Context, o Options) (int, error) {
 		return 0, errors.New("bench: remove: no URLs or no objects")
 	}
 	o.setDefaults()
-	tgt, err := newTarget(o.Target, o.Objects, o.Prefix)
+	tgt, err := newTarget(o)
 	if err != nil {
 		return 0, fmt.Errorf("bench: remove: %w", err)
 	}

@@ -22,10 +22,14 @@ type Options struct {
 	// WorkerURLs are the nodes' Worker listeners, for OpWorkerIncrement:
 	// client i sends it to WorkerURLs[i%len(WorkerURLs)].
 	WorkerURLs []string
-	Clients    int // closed-loop clients, each with one request in flight
-	Duration   time.Duration
-	Warmup     time.Duration // load sent but not measured before Duration starts
-	Objects    int           // distinct object names, picked uniformly
+	// WorkerStorage is the storage of the Counter that worker_increment
+	// and rpc_increment call: WorkerStorageSQLite (default, as the seed)
+	// or WorkerStorageKV.
+	WorkerStorage string
+	Clients       int // closed-loop clients, each with one request in flight
+	Duration      time.Duration
+	Warmup        time.Duration // load sent but not measured before Duration starts
+	Objects       int           // distinct object names, picked uniformly
 	// Prefix starts every object name: objects are Prefix0 … PrefixN-1
 	// (default DefaultPrefix). A run against a cluster holding other data
 	// names its own, so that Remove finds exactly what it wrote.
@@ -91,6 +95,12 @@ func (o *Options) validate() error {
 	if o.Mix[OpWorkerIncrement] > 0 && (len(o.WorkerURLs) == 0 || o.Target == TargetEtcd) && o.Target != TargetApp {
 		errs = append(errs, errors.New("worker_increment needs dobj's Worker listeners (WorkerURLs)"))
 	}
+	if o.Mix[OpRPCIncrement] > 0 && o.Target != TargetDobj && o.Target != "" {
+		errs = append(errs, errors.New("rpc_increment is an op of dobj only"))
+	}
+	if o.WorkerStorage != "" && o.WorkerStorage != WorkerStorageSQLite && o.WorkerStorage != WorkerStorageKV {
+		errs = append(errs, fmt.Errorf("worker storage %q: want %s or %s", o.WorkerStorage, WorkerStorageSQLite, WorkerStorageKV))
+	}
 	if o.Target == TargetRqlite && o.Mix.total() != o.Mix[OpSQLIncrement] {
 		errs = append(errs, errors.New("target rqlite: sql_increment is its one op"))
 	}
@@ -107,7 +117,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := o.validate(); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	tgt, err := newTarget(o.Target, o.Objects, o.Prefix)
+	tgt, err := newTarget(o)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
@@ -117,30 +127,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	hc := newHTTPClient(o.Clients, o.Timeout, o.Token, o.TLS)
 	defer hc.close()
-	if o.Mix[OpClassIncrement] > 0 {
-		if o.Target == TargetEtcd {
-			return nil, errors.New("bench: class_increment is an op of dobj only")
-		}
-		if err := deployBenchClass(ctx, hc, urls[0]); err != nil {
-			return nil, err
-		}
-	}
-	if o.Mix[OpWorkerIncrement] > 0 && o.Target != TargetApp {
-		if err := deployBenchWorker(ctx, client.New(urls[0], client.WithToken(o.Token), client.WithTLSConfig(o.TLS))); err != nil {
-			return nil, err
-		}
-	}
-	if o.Target == TargetRqlite {
-		if err := setupRqlite(ctx, hc, urls[0], o.Objects); err != nil {
-			return nil, err
-		}
-	} else if o.Mix[OpSQLIncrement] > 0 || o.Mix[OpSQLFill] > 0 {
-		if o.Target == TargetEtcd {
-			return nil, errors.New("bench: sql_increment and sql_fill are ops of dobj (and sql_increment of rqlite) only")
-		}
-		if err := deployBenchSQL(ctx, client.New(urls[0], client.WithToken(o.Token), client.WithTLSConfig(o.TLS))); err != nil {
-			return nil, err
-		}
+	if err := setup(ctx, o, hc, urls[0]); err != nil {
+		return nil, err
 	}
 	l := &load{o: o, tgt: tgt, hc: hc, urls: urls}
 	for i := range l.recs {
@@ -148,6 +136,35 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	elapsed := l.run(ctx, time.Now())
 	return l.result(elapsed), nil
+}
+
+// setup deploys, through base, what the mix's ops call (the bench
+// class, the Worker project, the SQL project) or makes rqlite's table.
+func setup(ctx context.Context, o Options, hc *httpClient, base string) error {
+	c := client.New(base, client.WithToken(o.Token), client.WithTLSConfig(o.TLS))
+	if o.Mix[OpClassIncrement] > 0 {
+		if o.Target == TargetEtcd {
+			return errors.New("bench: class_increment is an op of dobj only")
+		}
+		if err := deployBenchClass(ctx, hc, base); err != nil {
+			return err
+		}
+	}
+	if o.Mix[OpWorkerIncrement] > 0 && o.Target != TargetApp || o.Mix[OpRPCIncrement] > 0 {
+		if err := deployBenchWorker(ctx, c, o.WorkerStorage); err != nil {
+			return err
+		}
+	}
+	if o.Target == TargetRqlite {
+		return setupRqlite(ctx, hc, base, o.Objects)
+	}
+	if o.Mix[OpSQLIncrement] > 0 || o.Mix[OpSQLFill] > 0 {
+		if o.Target == TargetEtcd {
+			return errors.New("bench: sql_increment and sql_fill are ops of dobj (and sql_increment of rqlite) only")
+		}
+		return deployBenchSQL(ctx, c)
+	}
+	return nil
 }
 
 // load is one run's clients and what they measure.

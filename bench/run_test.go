@@ -351,6 +351,10 @@ func TestRunRejectsBadOptions(t *testing.T) {
 		"no objects": func(o *Options) { o.Objects = 0 },
 		"empty mix":  func(o *Options) { o.Mix = Mix{} },
 		"target":     func(o *Options) { o.Target = "redis" },
+		"rpc on etcd": func(o *Options) {
+			o.Target, o.Mix = TargetEtcd, Mix{OpRPCIncrement: 1}
+		},
+		"worker storage": func(o *Options) { o.WorkerStorage = "durable" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			o := good

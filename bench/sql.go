@@ -23,5 +23,5 @@ var benchSQLApp embed.FS
 
 // deployBenchSQL deploys sqlapp through c.
 func deployBenchSQL(ctx context.Context, c *client.Client) error {
-	return deployBenchProject(ctx, c, benchSQLApp, "sqlapp", "sql-increment")
+	return deployBenchProject(ctx, c, benchSQLApp, "sqlapp", "sql-increment", nil)
 }

@@ -39,20 +39,22 @@ type target interface {
 // DefaultPrefix starts object names when Options.Prefix is empty.
 const DefaultPrefix = "bench-"
 
-// newTarget makes the target called name over objects prefix0 …
-// prefix(objects-1); prefix is not empty (Options.setDefaults).
-func newTarget(name string, objects int, prefix string) (target, error) {
-	switch name {
+// newTarget makes o.Target's target over objects o.Prefix0 …
+// o.Prefix(o.Objects-1); o.Prefix is not empty (Options.setDefaults).
+func newTarget(o Options) (target, error) {
+	switch o.Target {
 	case TargetDobj, "":
-		return newDobjTarget(objects, prefix), nil
+		t := newDobjTarget(o.Objects, o.Prefix)
+		t.rpcPath = benchRPCPath(o.WorkerStorage)
+		return t, nil
 	case TargetEtcd:
-		return newEtcdTarget(objects, prefix), nil
+		return newEtcdTarget(o.Objects, o.Prefix), nil
 	case TargetRqlite:
 		return rqliteTarget{}, nil
 	case TargetApp:
-		return newAppTarget(objects, prefix), nil
+		return newAppTarget(o.Objects, o.Prefix), nil
 	}
-	return nil, fmt.Errorf("unknown target %q (want %s, %s, %s or %s)", name, TargetDobj, TargetEtcd, TargetRqlite, TargetApp)
+	return nil, fmt.Errorf("unknown target %q (want %s, %s, %s or %s)", o.Target, TargetDobj, TargetEtcd, TargetRqlite, TargetApp)
 }
 
 // StatusError is a non-2xx answer.
@@ -143,7 +145,8 @@ func (h *httpClient) close() { h.c.CloseIdleConnections() }
 // dobjTarget speaks dobj's HTTP API (the README's counters, storage and
 // transactions).
 type dobjTarget struct {
-	paths []string // "/<escaped object name>"
+	paths   []string // "/<escaped object name>"
+	rpcPath string   // where rpc_increment calls the Counters (benchRPCPath)
 }
 
 // txnBody is a compare-then-ops transaction on a counter: increment it
@@ -151,6 +154,16 @@ type dobjTarget struct {
 const txnBody = `{"compare":[{"key":"value","op":"exists"}],` +
 	`"success":[{"op":"increment","key":"value","by":1},{"op":"get","key":"value"}],` +
 	`"failure":[{"op":"put","key":"value","value":1}]}`
+
+// rpcIncrementArgs are rpc_increment's arguments: increment(1), as the
+// Worker calls it. Its call asks for ?consistency=stale: the node then
+// finds the script's class in its own copy of the registry, as a
+// Worker's stub does, instead of first asking the leader for a read
+// index, which on a follower waits for the leader's next AppendEntries
+// to learn that the last write committed (Raft's CommitTimeout, 50 ms
+// and more while writes are few). The increment itself runs on the
+// leader either way.
+var rpcIncrementArgs = []byte("[1]")
 
 func newDobjTarget(objects int, prefix string) *dobjTarget {
 	t := &dobjTarget{paths: make([]string, objects)}
@@ -182,6 +195,8 @@ func (t *dobjTarget) send(hc *httpClient, base string, op Op, object int, seq ui
 		return hc.do(http.MethodPost, base+"/do/"+benchClassName+t.paths[object]+"/increment", nil)
 	case OpWorkerIncrement:
 		return hc.do(http.MethodPost, base+t.paths[object]+"/increment", nil)
+	case OpRPCIncrement:
+		return hc.do(http.MethodPost, base+t.rpcPath+t.paths[object]+"/rpc/increment?consistency=stale", rpcIncrementArgs)
 	case OpSQLIncrement:
 		return hc.do(http.MethodPost, base+benchSQLPath+t.paths[object]+"/increment", nil)
 	case OpSQLFill:

@@ -16,9 +16,10 @@
 #                    Worker calling the object on the leader, replicated
 #   dobj class       dobj bench --op class-increment: the same increment
 #                    as a direct class call through the API
-# Every row is a fresh server: workerd with empty storage, primed with
-# one unmeasured run over its counters (creating a counter's database
-# costs workerd a file); dobj a new local cluster for each run. With
+# Every row is a fresh server, primed with one unmeasured run over its
+# counters: workerd with empty storage (creating a counter's database
+# costs workerd a file), and a three-node dobj (an SQLite-backed
+# counter's first call creates its database on every node). With
 # --rounds N the table has each row's median and the rounds' values.
 #
 # It installs, with npm, workerd, esbuild and the example's own
@@ -149,14 +150,31 @@ measure_workerd() {
 	stop_members
 }
 
-# measure_dobj OP ROUND: a local three-node cluster for each run.
+# measure_dobj OP ROUND: a fresh three-node cluster, its counters made
+# by one unmeasured run (as workerd's: creating an SQLite-backed
+# Counter's database costs each node about 10 ms), then 64 clients and 1.
 measure_dobj() {
-	local op=$1 round=$2 a=(--op "$1-increment" --base-port "$base_port")
+	local op=$1 round=$2 prime=20s
+	[ "$op" = class ] && prime=5s
 	log "dobj $op-increment (round $round of $rounds)"
 	sync
+	start_dobj
+	local a=(--urls "$dobj_urls" --op "$op-increment" --prefix bench- --keep)
+	[ "$op" = worker ] && a+=(--worker-urls "$(worker_urls)")
+	"$dobj" bench "${a[@]}" -c 64 --objects 1000 --duration "$prime" --warmup 0s --quiet >/dev/null
 	bench "dobj-$op-c64-r$round" "${a[@]}" -c 64
 	bench "dobj-$op-c1-r$round" "${a[@]}" -c 1
+	stop_members
+	rm -rf "$tmp/dobj-data"
 }
+
+# worker_urls: the cluster's Worker listeners.
+worker_urls() {
+	local i out=""
+	for i in 1 2 3; do out+="${out:+,}http://127.0.0.1:$((dobj_worker_port + i - 1))"; done
+	echo "$out"
+}
+dobj_worker_port=$((base_port + 707))
 
 rows=()
 for m in "${modes[@]}"; do rows+=("workerd-$m"); done

@@ -30,23 +30,13 @@ func TestRunWorkerIncrement(t *testing.T) {
 			http.Error(w, "not a Worker route", http.StatusNotFound)
 			return
 		}
-		_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		d, err := readDeploy(r)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		mr := multipart.NewReader(r.Body, params["boundary"])
-		var parts []string
-		for {
-			p, err := mr.NextPart()
-			if err != nil {
-				break
-			}
-			b, _ := io.ReadAll(p)
-			parts = append(parts, p.FormName()+"="+string(b))
-		}
 		mu.Lock()
-		deployed = append(deployed, strings.Join(parts, "\n"))
+		deployed = append(deployed, d)
 		mu.Unlock()
 		w.Write([]byte(`{"name":"dobj-bench-counter","version":1}`))
 	}))
@@ -155,5 +145,106 @@ func TestMainAppTarget(t *testing.T) {
 		if err := Main(context.Background(), args, io.Discard, io.Discard); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// readDeploy reads a script upload's multipart parts as "name=content"
+// lines.
+func readDeploy(r *http.Request) (string, error) {
+	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return "", err
+	}
+	mr := multipart.NewReader(r.Body, params["boundary"])
+	var parts []string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return strings.Join(parts, "\n"), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		b, err := io.ReadAll(p)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, p.FormName()+"="+string(b))
+	}
+}
+
+// TestRunRPCIncrement: rpc_increment deploys the Worker ops' project
+// (the same Counter worker_increment reaches) and calls its increment(1)
+// through the operator route (the class found in the node's own copy of
+// the registry, as a Worker finds it), spread over the nodes' API, never
+// a Worker listener; WorkerStorageKV deploys it as its own script with the
+// Counter under new_classes, for both Worker ops.
+func TestRunRPCIncrement(t *testing.T) {
+	for _, tc := range []struct {
+		storage, script, want, not string
+		mix                        Mix
+	}{
+		{"", "dobj-bench-counter", `"new_sqlite_classes":["Counter"]`, `"new_classes":["Counter"]`, Mix{OpRPCIncrement: 1}},
+		{WorkerStorageKV, "dobj-bench-counter-kv", `"new_classes":["Counter"]`, `"new_sqlite_classes":["Counter"]`, Mix{OpRPCIncrement: 1, OpWorkerIncrement: 1}},
+	} {
+		t.Run(tc.script, func(t *testing.T) {
+			var deploys, other atomic.Int64
+			var deployed atomic.Value
+			var calls [2]atomic.Int64
+			var urls []string
+			for i := range calls {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					prefix := "/_scripts/" + tc.script + "/objects/Counter/p"
+					switch {
+					case r.Method == http.MethodPut && r.URL.Path == "/_scripts/"+tc.script:
+						d, err := readDeploy(r)
+						if err != nil {
+							http.Error(w, err.Error(), http.StatusBadRequest)
+							return
+						}
+						deploys.Add(1)
+						deployed.Store(d)
+						w.Write([]byte(`{"version":1}`))
+					case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, prefix) && strings.HasSuffix(r.URL.Path, "/rpc/increment") &&
+						strings.Count(r.URL.Path, "/") == 7 && r.URL.RawQuery == "consistency=stale":
+						if b, _ := io.ReadAll(r.Body); string(b) != "[1]" {
+							http.Error(w, "arguments "+string(b), http.StatusBadRequest)
+							return
+						}
+						calls[i].Add(1)
+						w.Write([]byte("1"))
+					default:
+						other.Add(1)
+						http.Error(w, "unexpected", http.StatusNotFound)
+					}
+				}))
+				t.Cleanup(srv.Close)
+				urls = append(urls, srv.URL)
+			}
+			var workerCalls atomic.Int64
+			worker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				workerCalls.Add(1)
+				w.Write([]byte(`{"value":1}`))
+			}))
+			t.Cleanup(worker.Close)
+			res, err := Run(context.Background(), Options{URLs: urls, WorkerURLs: []string{worker.URL}, WorkerStorage: tc.storage,
+				Clients: 4, Duration: 200 * time.Millisecond, Objects: 5, Prefix: "p", Mix: tc.mix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkConsistent(t, res)
+			rpc := res.ByOp["rpc_increment"]
+			if res.Overall.Errors != 0 || rpc.Successes == 0 || rpc.Ops != calls[0].Load()+calls[1].Load() || other.Load() != 0 {
+				t.Fatalf("rpc_increment %+v; the nodes saw %d and %d calls, %d other requests", rpc, calls[0].Load(), calls[1].Load(), other.Load())
+			}
+			if calls[0].Load() == 0 || calls[1].Load() == 0 || workerCalls.Load() != res.ByOp["worker_increment"].Ops {
+				t.Fatalf("nodes saw %d and %d calls, the Worker listener %d (worker_increment %+v)", calls[0].Load(), calls[1].Load(),
+					workerCalls.Load(), res.ByOp["worker_increment"])
+			}
+			d, _ := deployed.Load().(string)
+			if deploys.Load() != 1 || !strings.Contains(d, tc.want) || strings.Contains(d, tc.not) || !strings.Contains(d, "async increment(by = 1)") {
+				t.Fatalf("%d deploys, the last:\n%.800s", deploys.Load(), d)
+			}
+		})
 	}
 }

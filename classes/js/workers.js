@@ -127,15 +127,22 @@
   }
   function waitUntil(p) { native.waitUntil(Promise.resolve(p)); }
   function passThroughOnException() {}
+  // request.cf, as workerd has it: a getter of Request.prototype. The
+  // Worker's incoming request holds the JSON as request[CF], parsed when
+  // first read (few Workers read it), so that a request makes no getter;
+  // a Request made in JavaScript has none.
+  const CF = Symbol("cf");
+  Object.defineProperty(Request.prototype, "cf", {
+    get() {
+      const v = this[CF];
+      return typeof v === "string" ? (this[CF] = JSON.parse(v)) : v;
+    },
+    configurable: true,
+  });
   // run calls the default export's fetch: an object with fetch (a hono
   // app is one), or a class (WorkerEntrypoint) built with (ctx, env).
   function run(handler, request, env, cf) {
-    // request.cf is parsed when first read: few Workers read it.
-    let parsed;
-    Object.defineProperty(request, "cf", {
-      get() { return parsed === undefined ? (parsed = JSON.parse(cf)) : parsed; },
-      enumerable: true,
-    });
+    request[CF] = cf;
     const ctx = { waitUntil, passThroughOnException, props: {} };
     if (typeof handler === "function") {
       const entry = new handler(ctx, env);
