@@ -22,14 +22,24 @@ die() {
 	exit 1
 }
 
+# running_child PID: whether PID is a background job of this shell still
+# running. bash reaps a child as soon as it exits, after which its number
+# may be another process's, so `kill -0` proves nothing: a script signals
+# a number only while this says it is still its own.
+running_child() {
+	jobs -pr | grep -qx "$1"
+}
+
 # stop_members: stops the processes started last (pids) and waits for
 # them, stop_grace seconds (10 unless the script sets it) before a KILL.
 stop_members() {
 	local pid deadline=$((SECONDS + stop_grace))
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 	for pid in "${pids[@]}"; do
-		while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null || true
+		if running_child "$pid"; then kill -TERM "$pid" 2>/dev/null || true; fi
+	done
+	for pid in "${pids[@]}"; do
+		while running_child "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+		if running_child "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
 		wait "$pid" 2>/dev/null || true
 	done
 	pids=()

@@ -139,3 +139,65 @@ wait_for http://127.0.0.1:1/ $! "node n1" "$tmp/node.log" 1 0.05`)
 		t.Fatalf("process %d still running after the script exited", pid)
 	}
 }
+
+// stop_members signals only the script's own running children: a number
+// in pids that is not one (a child bash already reaped, whose number may
+// since be another process's) is left alone.
+func TestLibStopMembersSignalsOnlyItsOwnChildren(t *testing.T) {
+	// A stopped stranger keeps any signal sent to it pending, where
+	// /proc shows it, or dies of a KILL: either way it is seen.
+	other := exec.Command("sleep", "60")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Process.Kill(); other.Wait() })
+	if err := other.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := lib(t, fmt.Sprintf(`bench_init t.sh
+sleep 60 &
+own=$!
+pids=(%d "$own")
+stop_grace=1
+stop_members
+echo "$own"`, other.Process.Pid))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	own, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("stdout %q", out)
+	}
+	if running(own) {
+		syscall.Kill(own, syscall.SIGKILL)
+		t.Errorf("the script's own child %d still runs after stop_members", own)
+	}
+	if state, pending := procSignals(t, other.Process.Pid); state != "T" || pending != 0 {
+		t.Errorf("stop_members signalled %d, which was not its child (state %s, pending signals %#x)", other.Process.Pid, state, pending)
+	}
+}
+
+// procSignals reads a process's state letter and its pending signals
+// (shared and its own) from /proc.
+func procSignals(t *testing.T, pid int) (state string, pending uint64) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		v = strings.TrimSpace(v)
+		switch k {
+		case "State":
+			state, _, _ = strings.Cut(v, " ")
+		case "SigPnd", "ShdPnd":
+			n, err := strconv.ParseUint(v, 16, 64)
+			if err != nil {
+				t.Fatalf("%s: %q", k, v)
+			}
+			pending |= n
+		}
+	}
+	return state, pending
+}
