@@ -102,9 +102,9 @@ start() {
 # stop_node I GRACE: stops node nI, and kills it GRACE seconds later.
 stop_node() {
 	local deadline=$((SECONDS + $2))
-	kill -TERM "${pid[$1]}"
-	while kill -0 "${pid[$1]}" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
-	kill -KILL "${pid[$1]}" 2>/dev/null || true
+	if running_child "${pid[$1]}"; then kill -TERM "${pid[$1]}"; fi
+	while running_child "${pid[$1]}" && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+	if running_child "${pid[$1]}"; then kill -KILL "${pid[$1]}" 2>/dev/null || true; fi
 	wait "${pid[$1]}" 2>/dev/null || true
 }
 
@@ -242,7 +242,7 @@ du_n4=$(du -sh "$tmp/n4/sql" "$tmp/n4/snapshots" 2>/dev/null | awk '{printf "%s 
 log "removing n4"
 curl -fsS -X DELETE "http://127.0.0.1:$((base_port + lead))/_cluster/members/n4" >/dev/null
 stop_node 4 20
-for s in "${samplers[@]}"; do kill "$s" 2>/dev/null || true; done
+for s in "${samplers[@]}"; do if running_child "$s"; then kill "$s" 2>/dev/null || true; fi; done
 
 echo
 echo "dobj SQL scale run: $objects objects, $gb GB, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
