@@ -254,6 +254,11 @@ func (n *Node) expectExit() (*exec.Cmd, chan struct{}, error) {
 func (n *Node) Signal(sig syscall.Signal) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	return n.signalLocked(sig)
+}
+
+// signalLocked is Signal with n.mu held.
+func (n *Node) signalLocked(sig syscall.Signal) error {
 	if n.cmd == nil || isClosed(n.exited) {
 		return fmt.Errorf("%s is not running", n.ID)
 	}
@@ -270,11 +275,8 @@ func (n *Node) Resume() error { return n.signalPause(syscall.SIGCONT, false) }
 func (n *Node) signalPause(sig syscall.Signal, paused bool) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.cmd == nil || isClosed(n.exited) {
-		return fmt.Errorf("%s is not running", n.ID)
-	}
-	if err := n.cmd.Process.Signal(sig); err != nil {
-		return fmt.Errorf("%v %s (pid %d): %w", sig, n.ID, n.cmd.Process.Pid, err)
+	if err := n.signalLocked(sig); err != nil {
+		return err
 	}
 	n.paused = paused
 	return nil
