@@ -50,6 +50,7 @@ var errorStatus = []struct {
 	{fsm.ErrIdempotencyMismatch, http.StatusUnprocessableEntity, "this Idempotency-Key was used for a different request; nothing was applied"},
 	{fsm.ErrIdempotencyFull, http.StatusServiceUnavailable, "the idempotency table is full; retry later; not applied"},
 	{cluster.ErrNotLeader, http.StatusServiceUnavailable, "no leader is known; not applied"},
+	{fsm.ErrDigestBusy, http.StatusServiceUnavailable, "writes kept changing the SQL databases while they were hashed; retry once they pause"},
 	{cluster.ErrBadMember, http.StatusBadRequest, "a member needs an id and a raft address"},
 	// Unknown before not applied: an error that may still commit is
 	// never reported as failed, whatever else it wraps.

@@ -51,6 +51,8 @@ type fakeNode struct {
 	lag uint64
 	// slowDigest is how long Digest works (hashing gigabytes, at scale).
 	slowDigest time.Duration
+	// digestErr is what Digest fails with, if set.
+	digestErr error
 
 	members map[string]bool // Remove refuses other ids; Join adds
 	writes  []writeCall
@@ -145,12 +147,15 @@ func (f *fakeNode) Remove(ctx context.Context, id string) error {
 	return nil
 }
 
-func (f *fakeNode) Digest() apitypes.Digest {
+func (f *fakeNode) Digest() (apitypes.Digest, error) {
 	f.mu.Lock()
-	slow := f.slowDigest
+	slow, err := f.slowDigest, f.digestErr
 	f.mu.Unlock()
 	time.Sleep(slow)
-	return apitypes.Digest{Digest: "ab12", AppliedIndex: 7, Keys: 2}
+	if err != nil {
+		return apitypes.Digest{}, err
+	}
+	return apitypes.Digest{Digest: "ab12", AppliedIndex: 7, Keys: 2}, nil
 }
 
 func (f *fakeNode) SetBlocked(ids []string) error {

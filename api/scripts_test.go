@@ -228,12 +228,12 @@ export default { fetch() { return new Response("svc"); } };
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before, _, _ := node.m.Digest()
+			before, _, _, _ := node.m.Digest()
 			r := upload(t, ts.URL, tt.script, tt.meta, tt.code)
 			if r.status != tt.status || !strings.Contains(problemDetail(t, r), tt.detail) {
 				t.Fatalf("answer %d %s, want %d naming %q", r.status, r.body, tt.status, tt.detail)
 			}
-			if after, _, _ := node.m.Digest(); after != before {
+			if after, _, _, _ := node.m.Digest(); after != before {
 				t.Fatal("a refused upload changed the state")
 			}
 		})

@@ -39,7 +39,7 @@ type Node interface {
 	Ready() bool
 	Join(ctx context.Context, id, raftAddr, httpAddr string) error
 	Remove(ctx context.Context, id string) error
-	Digest() apitypes.Digest
+	Digest() (apitypes.Digest, error)
 	SetBlocked(ids []string) error
 	Backup(ctx context.Context) (*fsm.Capture, error)
 	scriptNode

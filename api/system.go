@@ -42,9 +42,15 @@ func (s *Server) status(c echo.Context) error {
 // digest serves GET /_cluster/digest: this node's state fingerprint.
 // It hashes every SQLite-backed object's database, minutes with
 // gigabytes of them, so it may outlast the server's write timeout.
+// Writes that kept changing the databases meanwhile make it a 503: the
+// checker asks again.
 func (s *Server) digest(c echo.Context) error {
 	s.liftWriteDeadline(c, "digest")
-	return writeJSON(c, 200, s.node.Digest())
+	d, err := s.node.Digest()
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, 200, d)
 }
 
 // liftWriteDeadline lets the answer to c take as long as it takes.

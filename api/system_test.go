@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/dobj/dobj/apitypes"
 	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/fsm"
 )
 
 func TestSystemRoutes(t *testing.T) {
@@ -97,6 +99,18 @@ func TestCloseIsIdempotent(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDigestBusy: a digest whose databases kept moving past its index is
+// a 503 with Retry-After, not a digest, so a checker asks again.
+func TestDigestBusy(t *testing.T) {
+	node := newFakeNode()
+	node.digestErr = fmt.Errorf("wrapped: %w", fsm.ErrDigestBusy)
+	ts := serve(t, Config{NodeID: "n1"}, node)
+	r := call(t, ts.URL, http.MethodGet, "/_cluster/digest", "")
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || !strings.Contains(r.body, "retry once they pause") {
+		t.Fatalf("answer = %+v, want 503 with Retry-After", r)
 	}
 }
 

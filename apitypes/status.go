@@ -38,7 +38,8 @@ type Member struct {
 
 // Digest fingerprints a node's state machine, as GET /_cluster/digest shows
 // it: nodes that applied the same log have the same digest at the same
-// applied index.
+// applied index. A node whose SQL databases kept changing while it
+// hashed them answers 503 (retry) instead.
 type Digest struct {
 	Digest       string `json:"digest"` // hex sha256 over every object's entries
 	AppliedIndex uint64 `json:"applied_index"`

@@ -89,7 +89,7 @@ func TestNodesAdvertiseOtherThanBound(t *testing.T) {
 	if _, _, err := leader.Write(context.Background(), "card", increment(1), ""); err != nil {
 		t.Fatal(err)
 	}
-	c.eventually(10*time.Second, "n2 to replicate", func() bool { return n2.Digest().Digest == leader.Digest().Digest })
+	c.eventually(10*time.Second, "n2 to replicate", func() bool { return digestOf(n2).Digest == digestOf(leader).Digest })
 }
 
 // TestOpenRefusesUnspecifiedRaftAddr: without AdvertiseRaft, a node told

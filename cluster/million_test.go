@@ -72,7 +72,7 @@ func BenchmarkMillionObjects(b *testing.B) {
 			b.Fatal(err)
 		}
 		snapshot := time.Since(start)
-		want := n.Digest()
+		want := digestOf(n)
 		n.Close()
 
 		start = time.Now()
@@ -82,7 +82,7 @@ func BenchmarkMillionObjects(b *testing.B) {
 		}
 		waitReady(b, n)
 		restart := time.Since(start)
-		if got := n.Digest(); got.Digest != want.Digest || got.Keys != count {
+		if got := digestOf(n); got.Digest != want.Digest || got.Keys != count {
 			b.Fatalf("after restart %+v, want %+v", got, want)
 		}
 		n.Close()

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dobj/dobj/apitypes"
 	"github.com/dobj/dobj/objects"
 )
 
@@ -167,6 +168,16 @@ func readCounter(t *testing.T, n *Node, object string) int64 {
 	return v
 }
 
+// digestOf is n's digest; one n cannot give (fsm.ErrDigestBusy) is a
+// string no other node's digest equals.
+func digestOf(n *Node) apitypes.Digest {
+	d, err := n.Digest()
+	if err != nil {
+		return apitypes.Digest{Digest: fmt.Sprintf("%p: %v", n, err)}
+	}
+	return d
+}
+
 func TestClusterKeepsAcknowledgedWritesAcrossLeaderChange(t *testing.T) {
 	c := newTestCluster(t)
 	leader := c.waitLeader(nil)
@@ -229,7 +240,7 @@ func TestClusterKeepsAcknowledgedWritesAcrossLeaderChange(t *testing.T) {
 	}
 	acked["card-0"]++
 	c.eventually(10*time.Second, "restarted node to catch up", func() bool {
-		return back.Digest().Digest == next.Digest().Digest
+		return digestOf(back).Digest == digestOf(next).Digest
 	})
 	var v int64
 	back.Read(context.Background(), false, func(s *objects.Store) { v, _ = s.Counter("card-0", "value") })
@@ -284,7 +295,7 @@ func TestIsolatedLeaderNeitherAcknowledgesNorServesReads(t *testing.T) {
 		c.nodes[id].SetBlocked(nil)
 	}
 	c.eventually(10*time.Second, "old leader to converge", func() bool {
-		return !leader.IsLeader() && leader.Digest().Digest == next.Digest().Digest
+		return !leader.IsLeader() && digestOf(leader).Digest == digestOf(next).Digest
 	})
 	got := readCounter(t, next, "o")
 	if got != 11 && got != 12 {
@@ -345,7 +356,7 @@ func testRestartFromSnapshotAndLogTail(t *testing.T, store string) {
 			t.Fatal(err)
 		}
 	}
-	before := n.Digest()
+	before := digestOf(n)
 	n.Close()
 
 	cfg.LogStore = "" // the data directory says which
@@ -359,8 +370,8 @@ func testRestartFromSnapshotAndLogTail(t *testing.T, store string) {
 	}
 	c.nodes["solo"] = n2
 	c.waitLeader(nil)
-	c.eventually(5*time.Second, "replay to reach the old index", func() bool { return n2.Digest().AppliedIndex >= before.AppliedIndex })
-	after := n2.Digest()
+	c.eventually(5*time.Second, "replay to reach the old index", func() bool { return digestOf(n2).AppliedIndex >= before.AppliedIndex })
+	after := digestOf(n2)
 	if after.Digest != before.Digest || after.Keys != before.Keys {
 		t.Fatalf("state after restart %+v, want %+v", after, before)
 	}
@@ -448,7 +459,7 @@ func TestMembershipThroughAFollower(t *testing.T) {
 	if _, _, err := leader.Write(ctx, "o", increment(1), ""); err != nil {
 		t.Fatal(err)
 	}
-	c.eventually(10*time.Second, "n4 to replicate", func() bool { return n4.Digest().Digest == leader.Digest().Digest })
+	c.eventually(10*time.Second, "n4 to replicate", func() bool { return digestOf(n4).Digest == digestOf(leader).Digest })
 	if got := leader.Status().Members; len(got) != 4 {
 		t.Fatalf("members after the join: %+v", got)
 	}

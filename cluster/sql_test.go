@@ -108,7 +108,7 @@ func TestSQLStoreUnderDataDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	proposeSQL(t, n, object, "INSERT INTO t VALUES (2)")
-	before := n.Digest()
+	before := digestOf(n)
 	info, err := os.Stat(st.Path(object))
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func TestSQLStoreUnderDataDir(t *testing.T) {
 		t.Fatalf("the restart replaced the database file (%v)", err)
 	}
 	c.eventually(5*time.Second, "the log replayed", func() bool { return n2.FSM().LastApplied() >= before.AppliedIndex })
-	if d := n2.Digest(); d.Digest != before.Digest {
+	if d := digestOf(n2); d.Digest != before.Digest {
 		t.Fatalf("digest after restart %+v, before %+v", d, before)
 	}
 }
@@ -190,7 +190,7 @@ func TestSQLDatabasesReachNewAndRestartedMembers(t *testing.T) {
 		t.Helper()
 		leader := c.waitLeader(nil)
 		c.eventually(10*time.Second, "the member caught up", func() bool { return n.FSM().LastApplied() >= leader.FSM().LastApplied() })
-		if d, want := n.Digest(), leader.Digest(); d.Digest != want.Digest {
+		if d, want := digestOf(n), digestOf(leader); d.Digest != want.Digest {
 			t.Fatalf("digest %+v, the leader's %+v", d, want)
 		}
 		for _, o := range objects {

@@ -32,8 +32,13 @@ func (n *Node) Status() apitypes.Status {
 }
 
 // Digest fingerprints this node's state machine: nodes that applied the
-// same log have the same digest at the same applied index.
-func (n *Node) Digest() apitypes.Digest {
-	d, applied, keys := n.fsm.Digest()
-	return apitypes.Digest{Digest: d, AppliedIndex: applied, Keys: keys}
+// same log have the same digest at the same applied index. Commands
+// that keep changing the SQL databases while they are hashed make it
+// fsm.ErrDigestBusy.
+func (n *Node) Digest() (apitypes.Digest, error) {
+	d, applied, keys, err := n.fsm.Digest()
+	if err != nil {
+		return apitypes.Digest{}, err
+	}
+	return apitypes.Digest{Digest: d, AppliedIndex: applied, Keys: keys}, nil
 }

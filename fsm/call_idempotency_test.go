@@ -191,7 +191,7 @@ func TestCallEntriesRoundTripSnapshots(t *testing.T) {
 	f.applyRaw(keyedCall(t, obj, "k", first, bytes.Repeat([]byte("y"), 4096)))
 	f.applyAsV2(keyedCall(t, obj, "old", nil, bytes.Repeat([]byte("z"), 4096)))
 	data := snapshotBytes(t, m)
-	want, _, _ := m.Digest()
+	want, _, _, _ := m.Digest()
 
 	r := New(Options{})
 	if err := r.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
@@ -200,7 +200,7 @@ func TestCallEntriesRoundTripSnapshots(t *testing.T) {
 	if r.idem.bytes != m.idem.bytes {
 		t.Fatalf("restored table costs %d bytes, the original %d", r.idem.bytes, m.idem.bytes)
 	}
-	if got, _, _ := r.Digest(); got != want {
+	if got, _, _, _ := r.Digest(); got != want {
 		t.Fatalf("digest after restore = %s, want %s", got, want)
 	}
 	if !bytes.Equal(snapshotBytes(t, r), data) {

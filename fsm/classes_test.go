@@ -154,13 +154,13 @@ func TestAlarmRetriesAreState(t *testing.T) {
 		return due[0].Retries
 	}
 	f.applyRaw(classCmd(t, KindCall, obj, &Call{Alarm: &AlarmChange{At: 50}}))
-	before, _, _ := m.Digest()
+	before, _, _, _ := m.Digest()
 	f.applyRaw(classCmd(t, KindCall, obj, &Call{Threw: 50}))
 	f.applyRaw(classCmd(t, KindCall, obj, &Call{Threw: 50}))
 	if got := retries(); got != 2 {
 		t.Fatalf("retries after two failures = %d", got)
 	}
-	if after, _, _ := m.Digest(); after == before {
+	if after, _, _, _ := m.Digest(); after == before {
 		t.Fatal("the digest does not cover retries")
 	}
 	f.applyRaw(classCmd(t, KindCall, obj, &Call{Threw: 49})) // a failure of another alarm time
@@ -187,14 +187,14 @@ func TestClassStateSnapshotRoundTrip(t *testing.T) {
 	f.applyRaw(call)
 	f.applyRaw(classCmd(t, KindCall, ClassObject("Limiter", "l1"), &Call{Alarm: &AlarmChange{At: 99}}))
 	f.applyRaw(classCmd(t, KindCall, ClassObject("Limiter", "l1"), &Call{Threw: 99}))
-	want, _, _ := m.Digest()
+	want, _, _, _ := m.Digest()
 	data := snapshotBytes(t, m)
 
 	r := New(Options{})
 	if err := r.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
 		t.Fatal(err)
 	}
-	if got, _, _ := r.Digest(); got != want {
+	if got, _, _, _ := r.Digest(); got != want {
 		t.Fatalf("digest after restore = %s, want %s", got, want)
 	}
 	if c, ok := r.Class("Limiter"); !ok || c.Lang != "ts" || c.Version != 2 {
@@ -214,7 +214,7 @@ func TestClassStateSnapshotRoundTrip(t *testing.T) {
 	}
 	// The digest covers class state: dropping an alarm changes it.
 	f.applyRaw(classCmd(t, KindCall, ClassObject("Limiter", "l1"), &Call{Alarm: &AlarmChange{Delete: true}}))
-	if got, _, _ := m.Digest(); got == want {
+	if got, _, _, _ := m.Digest(); got == want {
 		t.Fatal("digest did not change with the alarms")
 	}
 }

@@ -141,13 +141,13 @@ func TestConcurrentSnapshotsAndDigests(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			if i%2 == 0 {
-				digests[i], _, _ = m.Digest()
+				digests[i], _, _, _ = m.Digest()
 				return
 			}
 			if _, err := m.Snapshot(); err != nil {
 				t.Error(err)
 			}
-			digests[i], _, _ = m.Digest()
+			digests[i], _, _, _ = m.Digest()
 		}()
 	}
 	wg.Wait()

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -74,6 +75,15 @@ type Machine struct {
 	// obs collects the changes of the batch being applied, for
 	// Options.Observer; only the goroutine that applies touches it.
 	obs observed
+	// index is the index of the last entry the state holds, guarded by
+	// mu, for Digest (applied is set only after mu is released).
+	index uint64
+	// restores is odd while a Restore runs, and grows by two with each,
+	// for Digest: a restore may put back databases older than the state.
+	restores atomic.Uint64
+	// digestHook, if set (by tests), runs after each database Digest
+	// hashes.
+	digestHook func(object string)
 
 	// waitMu guards advanced, which is closed and replaced each time the
 	// applied index moves.
@@ -118,6 +128,7 @@ func (m *Machine) ApplyBatch(logs []*raft.Log) []interface{} {
 		}
 		out[i] = m.applyCommand(l)
 	}
+	m.index = logs[len(logs)-1].Index
 	m.mu.Unlock()
 	m.notify()
 	m.setApplied(logs[len(logs)-1].Index)
@@ -246,23 +257,64 @@ func (m *Machine) Members() map[string]string {
 // of keys stored.
 //
 // SQLite-backed objects' databases are hashed with the rest (their
-// logical state, sqlstore's Digest), while Apply waits: a digest is for
-// checks (dobj check, convergence tests), and a node with many large
-// databases stalls its writes for as long as it takes. A database that
-// cannot be read makes the digest say so rather than match another's.
-func (m *Machine) Digest() (digest string, applied uint64, keys int) {
+// logical state, sqlstore's Digest), without keeping commands from being
+// applied meanwhile: a node with many large databases takes minutes. A
+// database that cannot be read makes the digest say so rather than match
+// another's. A database that a command after the digest's index reached
+// before it was hashed makes the try fail; a few tries that all fail
+// (writes never pause) are ErrDigestBusy: a digest is for checks (dobj
+// check, convergence tests), which compare nodes once writes are done.
+func (m *Machine) Digest() (digest string, applied uint64, keys int, err error) {
+	for range digestTries {
+		if digest, applied, keys, ok := m.digestOnce(); ok {
+			return digest, applied, keys, nil
+		}
+	}
+	return "", 0, 0, ErrDigestBusy
+}
+
+// ErrDigestBusy is Digest's failure when commands kept reaching the
+// databases it hashed: there is no digest of one index to give; retry.
+var ErrDigestBusy = errors.New("fsm: commands kept changing the SQL databases while they were hashed; no digest of one index; retry")
+
+// digestTries is how many times Digest tries before ErrDigestBusy.
+const digestTries = 3
+
+// digestOnce is one try of Digest: the state in memory and the list of
+// databases are taken under mu, at index N, and the databases hashed
+// after it is released. Each database only moves forward along the log
+// and held every command up to N before mu was released, so one whose
+// position (read with its hash) is within entry N or before holds its
+// state at N; a later one, or a restore meanwhile (which replaces
+// databases, perhaps by older ones, before it takes mu), fails the try
+// (ok is false).
+func (m *Machine) digestOnce() (digest string, applied uint64, keys int, ok bool) {
 	h := sha256.New()
-	m.mu.Lock() // snapshot clones the B-trees, which writes to them
-	s := m.snapshot()
-	m.writeSQLDigest(h)
-	m.mu.Unlock()
+	s, index, restores := m.digestStart()
+	if restores%2 == 1 || !m.writeSQLDigest(h, s.sqlObjects, index) {
+		return "", 0, 0, false
+	}
+	if m.restores.Load() != restores {
+		return "", 0, 0, false // a restore ran meanwhile
+	}
 	d := s.store.Digest()
 	h.Write(d[:])
 	s.writeMeta(h)
 	s.writeClasses(h)
 	s.writeScripts(h)
-	return hex.EncodeToString(h.Sum(nil)), s.applied, s.store.Len()
+	return hex.EncodeToString(h.Sum(nil)), index, s.store.Len(), true
 }
+
+// digestStart is the part of a Digest try that holds mu: a copy of the
+// state, its index and the count of restores then.
+func (m *Machine) digestStart() (s *snapshot, index, restores uint64) {
+	m.mu.Lock() // snapshot clones the B-trees, which writes to them
+	defer m.mu.Unlock()
+	return m.snapshot(), m.index, m.restores.Load()
+}
+
+// restoring marks the start and the end of a Restore (restores).
+func (m *Machine) restoring() { m.restores.Add(1) }
 
 // writeMeta hashes the members and idempotency table in sorted order.
 func (s *snapshot) writeMeta(w io.Writer) {

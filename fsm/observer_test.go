@@ -103,8 +103,8 @@ func TestObserverDoesNotChangeApply(t *testing.T) {
 			t.Fatalf("command %d: response %+v with an observer, %+v without", i, b, a)
 		}
 	}
-	d1, _, _ := plain.m.Digest()
-	d2, _, _ := om.Digest()
+	d1, _, _, _ := plain.m.Digest()
+	d2, _, _, _ := om.Digest()
 	if d1 != d2 {
 		t.Fatal("state differs with an observer")
 	}

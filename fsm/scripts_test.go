@@ -109,12 +109,12 @@ func TestScriptRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before, _, _ := m.Digest()
+			before, _, _, _ := m.Digest()
 			r := f.script(KindScriptPut, tt.put)
 			if !errors.Is(r.Err, objects.ErrInvalid) || !strings.Contains(r.Err.Error(), tt.want) {
 				t.Fatalf("err = %v, want ErrInvalid saying %q", r.Err, tt.want)
 			}
-			if after, _, _ := m.Digest(); after != before {
+			if after, _, _, _ := m.Digest(); after != before {
 				t.Fatal("a refused deploy changed the state")
 			}
 		})
@@ -174,8 +174,8 @@ func TestScriptSnapshotRoundTrip(t *testing.T) {
 	if err := r.Restore(nopCloser{bytes.NewReader(b)}); err != nil {
 		t.Fatal(err)
 	}
-	d1, a1, _ := m.Digest()
-	d2, a2, _ := r.Digest()
+	d1, a1, _, _ := m.Digest()
+	d2, a2, _, _ := r.Digest()
 	if d1 != d2 || a1 != a2 {
 		t.Fatalf("digest %s@%d after restore, want %s@%d", d2, a2, d1, a1)
 	}

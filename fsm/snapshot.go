@@ -179,6 +179,8 @@ func (s *snapshot) Release() {}
 // Restore replaces the whole state with the snapshot in r.
 func (m *Machine) Restore(r io.ReadCloser) error {
 	defer r.Close()
+	m.restoring() // it may replace databases before it takes mu
+	defer m.restoring()
 	s, err := readSnapshot(r, m.installSQL)
 	if err != nil {
 		return err
@@ -190,6 +192,7 @@ func (m *Machine) Restore(r io.ReadCloser) error {
 	m.mu.Lock()
 	m.store, m.idem, m.members, m.cls, m.scr = s.store, s.idem, members, s.cls, s.scr
 	m.sqlObjects = s.sqlObjects
+	m.index = s.applied
 	m.mu.Unlock()
 	if m.opts.Observer != nil {
 		m.opts.Observer.Restored(s.applied)

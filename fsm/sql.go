@@ -193,22 +193,30 @@ func (m *Machine) SQLObjects() []string {
 	return out
 }
 
-// writeSQLDigest hashes every database's name and logical state, in
-// name order; mu is held. Nothing is written when there is none, so the
+// writeSQLDigest hashes the databases of the objects names lists (name and logical
+// state), in order, without mu: Digest took the list at index, and
+// writeSQLDigest reports false if a database had moved past that entry
+// when it was hashed. Nothing is written when there is none, so the
 // digests of states without SQL objects are those earlier builds gave.
-func (m *Machine) writeSQLDigest(w io.Writer) {
-	m.sqlObjects.Ascend(func(object string) bool {
+func (m *Machine) writeSQLDigest(w io.Writer, names *btree.BTreeG[string], index uint64) bool {
+	ok := true
+	names.Ascend(func(object string) bool {
 		var n [8]byte
 		binary.BigEndian.PutUint64(n[:], uint64(len(object)))
 		w.Write(n[:])
 		io.WriteString(w, object)
-		d, err := m.opts.SQL.DigestCommitted(object)
+		d, pos, err := m.opts.SQL.DigestCommitted(object)
+		if m.digestHook != nil {
+			m.digestHook(object)
+		}
 		if err != nil {
 			io.WriteString(w, "unreadable: "+err.Error())
 			m.opts.Logger.Error("digest of an SQL object", "object", object, "err", err)
 			return true
 		}
+		ok = pos>>sqlSeqBits <= index // within entry index or before
 		w.Write(d[:])
-		return true
+		return ok
 	})
+	return ok
 }

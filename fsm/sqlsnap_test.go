@@ -66,8 +66,8 @@ func restore(t *testing.T, m *Machine, snap []byte) {
 // rows.
 func sameState(t *testing.T, a, b *Machine) {
 	t.Helper()
-	da, ia, _ := a.Digest()
-	db, ib, _ := b.Digest()
+	da, ia, _, _ := a.Digest()
+	db, ib, _, _ := b.Digest()
 	if da != db || ia != ib {
 		t.Fatalf("digests %s at %d and %s at %d differ", da, ia, db, ib)
 	}

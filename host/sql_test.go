@@ -137,13 +137,16 @@ func TestSQLClassReplicates(t *testing.T) {
 	if len(want) != 3 || want[0][3] == nil || want[0][2] == want[1][2] {
 		t.Fatalf("leader's rows %v: want 3, with random values and times", want)
 	}
-	digest := leader.Digest().Digest
+	digest, err := leader.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, n := range c.nodes {
 		if got := query(t, n, object, "SELECT * FROM t ORDER BY id"); !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s holds %v, the leader %v", n.id, got, want)
 		}
-		if d := n.Digest().Digest; d != digest {
-			t.Fatalf("%s's digest differs from the leader's", n.id)
+		if d, err := n.Digest(); err != nil || d.Digest != digest.Digest {
+			t.Fatalf("%s's digest differs from the leader's (%v)", n.id, err)
 		}
 	}
 	if v, err := rpcTest(t, leader, "app", "c1", "kv", "[]"); err != nil || v != `{"a":1}` {

@@ -20,30 +20,47 @@ import (
 // applied: waiting for a session there could wait for a call that itself
 // waits for the FSM. It never creates a database: an object without one
 // is ErrNoDatabase.
-func (s *Store) DigestCommitted(object string) ([32]byte, error) {
-	var sum [32]byte
+//
+// It also returns the position the database holds (what Apply stored
+// with the last command it applied, 0 if none), read with the hash and
+// from the same state: nothing commits to the database between them (the
+// handle is locked, or the files are a copy). The FSM hashes databases
+// without keeping commands from being applied, and compares the
+// positions with the index it took the rest of its state at.
+func (s *Store) DigestCommitted(object string) (sum [32]byte, pos uint64, err error) {
 	if !s.Has(object) {
-		return sum, fmt.Errorf("sqlstore: digest of %s: %w", object, ErrNoDatabase)
+		return sum, 0, fmt.Errorf("sqlstore: digest of %s: %w", object, ErrNoDatabase)
 	}
 	for {
 		h, err := s.pin(object)
 		if err != nil {
-			return sum, err
+			return sum, 0, err
 		}
 		if !h.mu.TryLock() {
 			// In use: by a session, most likely, which commits nothing.
-			sum, err = s.digestFiles(h)
+			sum, pos, err = s.digestFiles(h)
 			s.unpin(h)
-			return sum, err
+			return sum, pos, err
 		}
 		if h.conn == nil { // replaced meanwhile: pin the new one
 			s.release(h)
 			continue
 		}
-		sum, err = h.digest() // no session holds it: all is committed
+		sum, pos, err = h.digestAt() // no session holds it: all is committed
 		s.release(h)
-		return sum, err
+		return sum, pos, err
 	}
+}
+
+// digestAt is digest and the position the database holds, on a locked
+// handle, so that nothing commits between the two.
+func (h *handle) digestAt() ([32]byte, uint64, error) {
+	pos, err := h.applied()
+	if err != nil {
+		return [32]byte{}, 0, fmt.Errorf("sqlstore: read the position of %s: %w", h.name, err)
+	}
+	sum, err := h.digest()
+	return sum, pos, err
 }
 
 // digestFiles is DigestCommitted of h's database while another user
@@ -55,11 +72,10 @@ func (s *Store) DigestCommitted(object string) ([32]byte, error) {
 // the log is in the file, a new log over the old one, whose header it
 // writes first — then the file alone is the committed state, and the
 // copied log is left out (the header is read again after the copy).
-func (s *Store) digestFiles(h *handle) ([32]byte, error) {
-	var sum [32]byte
+func (s *Store) digestFiles(h *handle) (sum [32]byte, pos uint64, err error) {
 	dir, err := os.MkdirTemp(s.cfg.Dir, "digest-*")
 	if err != nil {
-		return sum, fmt.Errorf("sqlstore: digest of %s: %w", h.name, err)
+		return sum, 0, fmt.Errorf("sqlstore: digest of %s: %w", h.name, err)
 	}
 	defer os.RemoveAll(dir)
 	name := filepath.Join(dir, "copy.db")
@@ -67,18 +83,18 @@ func (s *Store) digestFiles(h *handle) ([32]byte, error) {
 	err = copyCommitted(h.path, name)
 	h.files.RUnlock()
 	if err != nil {
-		return sum, fmt.Errorf("sqlstore: digest of %s: %w", h.name, err)
+		return sum, 0, fmt.Errorf("sqlstore: digest of %s: %w", h.name, err)
 	}
 	c, err := sqlite3.OpenFlags(name, sqlite3.OPEN_READWRITE)
 	if err != nil {
-		return sum, fmt.Errorf("sqlstore: digest of %s: %w", h.name, err)
+		return sum, 0, fmt.Errorf("sqlstore: digest of %s: %w", h.name, err)
 	}
 	cp := &handle{name: h.name, path: name, conn: c, cache: map[string]*sqlite3.Stmt{}}
 	defer cp.close()
 	if err := c.Exec("PRAGMA locking_mode=EXCLUSIVE"); err != nil { // no -shm file
-		return sum, fmt.Errorf("sqlstore: digest of %s: %w", h.name, err)
+		return sum, 0, fmt.Errorf("sqlstore: digest of %s: %w", h.name, err)
 	}
-	return cp.digest()
+	return cp.digestAt()
 }
 
 // walHeaderBytes is the size of a write-ahead log's header.

@@ -24,11 +24,12 @@ func TestStoreIDIsTheDirectorys(t *testing.T) {
 
 // TestDigestCommittedBesideASession: the committed state's digest is
 // read while a session holds the object (without waiting for it), and
-// leaves its uncommitted writes out.
+// leaves its uncommitted writes out; the position returned with it is
+// the one of the state hashed, read from the copy as from the handle.
 func TestDigestCommittedBesideASession(t *testing.T) {
 	s := open(t, Config{})
 	env := Env{Now: time.Unix(1_700_000_000, 0)}
-	if err := s.Apply("o", 1, env, []Statement{{Op: OpSQL, SQL: "CREATE TABLE t (v)"}}); err != nil {
+	if err := s.Apply("o", 5, env, []Statement{{Op: OpSQL, SQL: "CREATE TABLE t (v)"}}); err != nil {
 		t.Fatal(err)
 	}
 	want := digest(t, s, "o")
@@ -36,13 +37,19 @@ func TestDigestCommittedBesideASession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sess.Rollback()
 	if _, err := sess.Exec("INSERT INTO t VALUES (1)"); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.DigestCommitted("o")
-	if err != nil || got != want {
-		t.Fatalf("digest beside the session: %x, %v; want the committed %x", got, err, want)
+	got, pos, err := s.DigestCommitted("o")
+	if err != nil || got != want || pos != 5 {
+		t.Fatalf("digest beside the session: %x at %d, %v; want the committed %x at 5", got, pos, err, want)
+	}
+	sess.Rollback()
+	if err := s.Apply("o", 9, env, []Statement{{Op: OpSQL, SQL: "INSERT INTO t VALUES (2)"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, pos, err := s.DigestCommitted("o"); err != nil || got != digest(t, s, "o") || got == want || pos != 9 {
+		t.Fatalf("digest of the handle: %x at %d, %v; want the new state at 9", got, pos, err)
 	}
 	if !s.Has("o") || s.Has("never") {
 		t.Fatal("Has does not tell which objects have a file")

@@ -37,8 +37,8 @@ func TestHandleLocksItsDatabase(t *testing.T) {
 		t.Fatalf("Durable: %d, %v", applied, err)
 	}
 	want := digest(t, s, "o")
-	if got, err := s.DigestCommitted("o"); err != nil || got != want {
-		t.Fatalf("DigestCommitted %x, %v; want %x", got, err, want)
+	if got, pos, err := s.DigestCommitted("o"); err != nil || got != want || pos != 1 {
+		t.Fatalf("DigestCommitted %x at %d, %v; want %x at 1", got, pos, err, want)
 	}
 	f, err := s.Freeze("o")
 	if err != nil {
@@ -156,8 +156,8 @@ func TestDigestCommittedBesideASessionThatSpills(t *testing.T) {
 			if restarted != checkpointed || len(walDuring) <= len(walBefore) && !restarted {
 				t.Fatalf("the log went from %d to %d bytes, restarted %v: not what the test means to show", len(walBefore), len(walDuring), restarted)
 			}
-			if got, err := s.DigestCommitted("o"); err != nil || got != want {
-				t.Fatalf("digest beside the session: %x, %v; want the committed %x", got, err, want)
+			if got, pos, err := s.DigestCommitted("o"); err != nil || got != want || pos != 1 {
+				t.Fatalf("digest beside the session: %x at %d, %v; want the committed %x at 1", got, pos, err, want)
 			}
 		})
 	}
