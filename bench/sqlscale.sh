@@ -21,7 +21,8 @@
 #    RSS and the leader's snapshot-send-* temporary files. Then checks
 #    that the four nodes' digests (GET /_cluster/digest, what dobj check
 #    compares; SQL state included) agree, and removes n4. A digest reads
-#    every database while the node's writes wait, minutes for gigabytes:
+#    every database (the node's writes go on meanwhile; one that met
+#    later writes is a 503, tried again), minutes for gigabytes:
 #    every node is started with --http-write-timeout 1h so that its
 #    answer is not cut off (the default, 30s, would).
 #    For n4 to be sent a snapshot rather than replay the log, the log

@@ -15,11 +15,9 @@ import (
 
 // DigestCommitted is Digest of object's committed state, without waiting
 // for a session that holds the object's handle (a leader's call in
-// progress, whose writes are not committed and so not part of it). The
-// FSM computes its digest this way while it keeps commands from being
-// applied: waiting for a session there could wait for a call that itself
-// waits for the FSM. It never creates a database: an object without one
-// is ErrNoDatabase.
+// progress, whose writes are not committed and so not part of it), which
+// could last as long as the call does. It never creates a database: an
+// object without one is ErrNoDatabase.
 //
 // It also returns the position the database holds (what Apply stored
 // with the last command it applied, 0 if none), read with the hash and
