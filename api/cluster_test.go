@@ -7,11 +7,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/dobj/dobj/api"
+	"github.com/dobj/dobj/apitypes"
 	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/host"
 )
@@ -98,6 +101,53 @@ func call(t *testing.T, method, url string, body []byte, header map[string]strin
 	return resp.StatusCode, b
 }
 
+// joinStack adds n to the cluster through via's join route, as an operator
+// would: a join answered 504 (outcome unknown) or not answered at all may
+// still be applied, so it is not a failure. The helper then polls via's
+// view of the members until n is there with its addresses, and repeats
+// the join (same id and addresses: a no-op for a member) if it is not
+// there yet. A 4xx is a real refusal and fails the test.
+func joinStack(t *testing.T, via, n *stackNode) {
+	t.Helper()
+	httpAddr := strings.TrimPrefix(n.url, "http://")
+	body, _ := json.Marshal(map[string]string{"id": n.id, "raft_addr": n.node.RaftAddr(), "http_addr": httpAddr})
+	deadline := time.Now().Add(30 * time.Second)
+	for attempt := 1; ; attempt++ {
+		code, b := call(t, http.MethodPost, via.url+"/_cluster/join", body, nil)
+		if code == 200 {
+			return
+		}
+		if code/100 == 4 || time.Now().After(deadline) {
+			t.Fatalf("join %s, attempt %d: %d %s", n.id, attempt, code, b)
+		}
+		t.Logf("join %s, attempt %d: %d %s; polling the members", n.id, attempt, code, b)
+		poll := time.Now().Add(5 * time.Second)
+		for time.Now().Before(poll) {
+			if hasMember(t, via, n.id, n.node.RaftAddr(), httpAddr) {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// hasMember reports whether via's GET /_cluster/status lists member id
+// at raftAddr with httpAddr.
+func hasMember(t *testing.T, via *stackNode, id, raftAddr, httpAddr string) bool {
+	t.Helper()
+	code, b := call(t, http.MethodGet, via.url+"/_cluster/status", nil, nil)
+	var st apitypes.Status
+	if code != 200 || json.Unmarshal(b, &st) != nil {
+		return false
+	}
+	for _, m := range st.Members {
+		if m.ID == id && m.RaftAddr == raftAddr && m.HTTPAddr == httpAddr {
+			return true
+		}
+	}
+	return false
+}
+
 func counterOf(t *testing.T, b []byte) int64 {
 	t.Helper()
 	var v struct{ Value int64 }
@@ -118,12 +168,8 @@ func TestThreeNodesThroughAnyNode(t *testing.T) {
 	nodes["n1"] = startStackNode(t, "n1", []cluster.Peer{{ID: "n1", RaftAddr: "127.0.0.1:0"}})
 	eventually(t, 10*time.Second, "n1 ready", func() bool { return nodes["n1"].node.Ready() })
 	for _, id := range []string{"n2", "n3"} {
-		n := startStackNode(t, id, nil)
-		nodes[id] = n
-		body, _ := json.Marshal(map[string]string{"id": id, "raft_addr": n.node.RaftAddr(), "http_addr": n.url[len("http://"):]})
-		if code, b := call(t, http.MethodPost, nodes["n1"].url+"/_cluster/join", body, nil); code != 200 {
-			t.Fatalf("join %s: %d %s", id, code, b)
-		}
+		nodes[id] = startStackNode(t, id, nil)
+		joinStack(t, nodes["n1"], nodes[id])
 	}
 	for id, n := range nodes {
 		eventually(t, 10*time.Second, id+" ready", n.node.Ready)
@@ -220,5 +266,30 @@ func TestThreeNodesThroughAnyNode(t *testing.T) {
 		if code != 200 || counterOf(t, b) != 5 {
 			t.Fatalf("card-2 via %s after retries: %d %s, want 5", id, code, b)
 		}
+	}
+}
+
+// TestRepeatedJoinIsANoOp: joining a member again with the same id and
+// addresses, through the leader or a follower, answers 200 and leaves the
+// membership as it was, so a join whose outcome was unknown (504) can
+// safely be sent again; joinStack and dobj serve's join loop rely on it.
+func TestRepeatedJoinIsANoOp(t *testing.T) {
+	n1 := startStackNode(t, "n1", []cluster.Peer{{ID: "n1", RaftAddr: "127.0.0.1:0"}})
+	eventually(t, 10*time.Second, "n1 ready", n1.node.Ready)
+	n2 := startStackNode(t, "n2", nil)
+	joinStack(t, n1, n2)
+	eventually(t, 10*time.Second, "n2 ready", n2.node.Ready)
+	before := n1.node.Status().Members
+	body, _ := json.Marshal(map[string]string{"id": "n2", "raft_addr": n2.node.RaftAddr(), "http_addr": strings.TrimPrefix(n2.url, "http://")})
+	for _, via := range []*stackNode{n1, n2, n1} {
+		if code, b := call(t, http.MethodPost, via.url+"/_cluster/join", body, nil); code != 200 {
+			t.Fatalf("join n2 again through %s: %d %s; want 200", via.id, code, b)
+		}
+		if got := n1.node.Status().Members; !reflect.DeepEqual(got, before) {
+			t.Fatalf("members after joining n2 again through %s: %+v; want %+v", via.id, got, before)
+		}
+	}
+	if len(before) != 2 || before[1].ID != "n2" || before[1].Suffrage != "voter" {
+		t.Fatalf("members: %+v; want n1 and n2, voters", before)
 	}
 }

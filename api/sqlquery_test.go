@@ -177,10 +177,7 @@ func TestSQLQueryThroughAFollower(t *testing.T) {
 	n1 := startStackNode(t, "n1", []cluster.Peer{{ID: "n1", RaftAddr: "127.0.0.1:0"}})
 	eventually(t, 10*time.Second, "n1 ready", n1.node.Ready)
 	n2 := startStackNode(t, "n2", nil)
-	body, _ := json.Marshal(map[string]string{"id": "n2", "raft_addr": n2.node.RaftAddr(), "http_addr": strings.TrimPrefix(n2.url, "http://")})
-	if code, b := call(t, http.MethodPost, n1.url+"/_cluster/join", body, nil); code != 200 {
-		t.Fatalf("join n2: %d %s", code, b)
-	}
+	joinStack(t, n1, n2)
 	eventually(t, 10*time.Second, "n2 ready", n2.node.Ready)
 	_, err := n1.node.DeployScript(context.Background(), &fsm.ScriptPut{Name: "app", MainModule: "index.js",
 		Modules:        []fsm.Module{{Name: "index.js", Type: "esm", Content: []byte(sqlApp)}},
