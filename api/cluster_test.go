@@ -7,11 +7,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/dobj/dobj/api"
+	"github.com/dobj/dobj/apitypes"
 	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/host"
 )
@@ -98,6 +102,69 @@ func call(t *testing.T, method, url string, body []byte, header map[string]strin
 	return resp.StatusCode, b
 }
 
+// joinStack adds n to the cluster through via's join route, as an operator
+// would: a join answered 504 (outcome unknown) or not answered at all may
+// still be applied, so it is not a failure. The helper then polls via's
+// view of the members until n is there with its addresses, and repeats
+// the join (same id and addresses: a no-op for a member) if it is not
+// there yet. A 4xx is a real refusal and fails the test.
+func joinStack(t *testing.T, via, n *stackNode) {
+	t.Helper()
+	httpAddr := strings.TrimPrefix(n.url, "http://")
+	body, _ := json.Marshal(map[string]string{"id": n.id, "raft_addr": n.node.RaftAddr(), "http_addr": httpAddr})
+	deadline := time.Now().Add(30 * time.Second)
+	for attempt := 1; ; attempt++ {
+		code, b := call(t, http.MethodPost, via.url+"/_cluster/join", body, nil)
+		if code == 200 {
+			return
+		}
+		if code/100 == 4 || time.Now().After(deadline) {
+			t.Fatalf("join %s, attempt %d: %d %s", n.id, attempt, code, b)
+		}
+		t.Logf("join %s, attempt %d: %d %s; polling the members", n.id, attempt, code, b)
+		poll := time.Now().Add(5 * time.Second)
+		for time.Now().Before(poll) {
+			if hasMember(t, via, n.id, n.node.RaftAddr(), httpAddr) {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// hasMember reports whether via's GET /_cluster/status lists member id
+// at raftAddr with httpAddr.
+func hasMember(t *testing.T, via *stackNode, id, raftAddr, httpAddr string) bool {
+	t.Helper()
+	code, b := call(t, http.MethodGet, via.url+"/_cluster/status", nil, nil)
+	var st apitypes.Status
+	if code != 200 || json.Unmarshal(b, &st) != nil {
+		return false
+	}
+	for _, m := range st.Members {
+		if m.ID == id && m.RaftAddr == raftAddr && m.HTTPAddr == httpAddr {
+			return true
+		}
+	}
+	return false
+}
+
+// callSafely sends a request whose repeat is harmless (a read, or a write
+// with an Idempotency-Key), again while the answer is a 503 (not
+// applied), a 504 (outcome unknown: the repeat finds out) or none, as a
+// leader election under load causes; it returns the first other answer.
+func callSafely(t *testing.T, method, url string, body []byte, header map[string]string) (int, []byte) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, b := call(t, method, url, body, header)
+		if (code != 0 && code != 503 && code != 504) || time.Now().After(deadline) {
+			return code, b
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func counterOf(t *testing.T, b []byte) int64 {
 	t.Helper()
 	var v struct{ Value int64 }
@@ -118,12 +185,8 @@ func TestThreeNodesThroughAnyNode(t *testing.T) {
 	nodes["n1"] = startStackNode(t, "n1", []cluster.Peer{{ID: "n1", RaftAddr: "127.0.0.1:0"}})
 	eventually(t, 10*time.Second, "n1 ready", func() bool { return nodes["n1"].node.Ready() })
 	for _, id := range []string{"n2", "n3"} {
-		n := startStackNode(t, id, nil)
-		nodes[id] = n
-		body, _ := json.Marshal(map[string]string{"id": id, "raft_addr": n.node.RaftAddr(), "http_addr": n.url[len("http://"):]})
-		if code, b := call(t, http.MethodPost, nodes["n1"].url+"/_cluster/join", body, nil); code != 200 {
-			t.Fatalf("join %s: %d %s", id, code, b)
-		}
+		nodes[id] = startStackNode(t, id, nil)
+		joinStack(t, nodes["n1"], nodes[id])
 	}
 	for id, n := range nodes {
 		eventually(t, 10*time.Second, id+" ready", n.node.Ready)
@@ -162,17 +225,18 @@ func TestThreeNodesThroughAnyNode(t *testing.T) {
 	// index).
 	for i := 1; i <= 30; i++ {
 		w, r := nodes[ids[i%3]], nodes[ids[(i+1)%3]]
-		if code, b := call(t, http.MethodPost, w.url+"/ryw/increment", nil, nil); code != 200 || counterOf(t, b) != int64(i) {
+		key := map[string]string{"Idempotency-Key": "ryw-" + strconv.Itoa(i)}
+		if code, b := callSafely(t, http.MethodPost, w.url+"/ryw/increment", nil, key); code != 200 || counterOf(t, b) != int64(i) {
 			t.Fatalf("increment %d via %s: %d %s", i, w.id, code, b)
 		}
-		if code, b := call(t, http.MethodGet, r.url+"/ryw", nil, nil); code != 200 || counterOf(t, b) != int64(i) {
+		if code, b := callSafely(t, http.MethodGet, r.url+"/ryw", nil, nil); code != 200 || counterOf(t, b) != int64(i) {
 			t.Fatalf("read after increment %d via %s: %d %s", i, r.id, code, b)
 		}
 	}
 
 	// A keyed increment, then the leader leaves.
 	idem := map[string]string{"Idempotency-Key": "retry-1"}
-	code, first := call(t, http.MethodPost, nodes["n2"].url+"/card-2/increment?by=5", nil, idem)
+	code, first := callSafely(t, http.MethodPost, nodes["n2"].url+"/card-2/increment?by=5", nil, idem)
 	if code != 200 || counterOf(t, first) != 5 {
 		t.Fatalf("first keyed increment: %d %s", code, first)
 	}
@@ -210,15 +274,40 @@ func TestThreeNodesThroughAnyNode(t *testing.T) {
 
 	// The retry goes to each remaining node: same answer, applied once.
 	for id, n := range nodes {
-		code, again := call(t, http.MethodPost, n.url+"/card-2/increment?by=5", nil, idem)
+		code, again := callSafely(t, http.MethodPost, n.url+"/card-2/increment?by=5", nil, idem)
 		if code != 200 || !bytes.Equal(again, first) {
 			t.Fatalf("retry via %s: %d %s, want %s", id, code, again, first)
 		}
 	}
 	for id, n := range nodes {
-		code, b := call(t, http.MethodGet, n.url+"/card-2", nil, nil)
+		code, b := callSafely(t, http.MethodGet, n.url+"/card-2", nil, nil)
 		if code != 200 || counterOf(t, b) != 5 {
 			t.Fatalf("card-2 via %s after retries: %d %s, want 5", id, code, b)
 		}
+	}
+}
+
+// TestRepeatedJoinIsANoOp: joining a member again with the same id and
+// addresses, through the leader or a follower, answers 200 and leaves the
+// membership as it was, so a join whose outcome was unknown (504) can
+// safely be sent again; joinStack and dobj serve's join loop rely on it.
+func TestRepeatedJoinIsANoOp(t *testing.T) {
+	n1 := startStackNode(t, "n1", []cluster.Peer{{ID: "n1", RaftAddr: "127.0.0.1:0"}})
+	eventually(t, 10*time.Second, "n1 ready", n1.node.Ready)
+	n2 := startStackNode(t, "n2", nil)
+	joinStack(t, n1, n2)
+	eventually(t, 10*time.Second, "n2 ready", n2.node.Ready)
+	before := n1.node.Status().Members
+	body, _ := json.Marshal(map[string]string{"id": "n2", "raft_addr": n2.node.RaftAddr(), "http_addr": strings.TrimPrefix(n2.url, "http://")})
+	for _, via := range []*stackNode{n1, n2, n1} {
+		if code, b := call(t, http.MethodPost, via.url+"/_cluster/join", body, nil); code != 200 {
+			t.Fatalf("join n2 again through %s: %d %s; want 200", via.id, code, b)
+		}
+		if got := n1.node.Status().Members; !reflect.DeepEqual(got, before) {
+			t.Fatalf("members after joining n2 again through %s: %+v; want %+v", via.id, got, before)
+		}
+	}
+	if len(before) != 2 || before[1].ID != "n2" || before[1].Suffrage != "voter" {
+		t.Fatalf("members: %+v; want n1 and n2, voters", before)
 	}
 }

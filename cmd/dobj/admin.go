@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dobj/dobj/client"
 	"github.com/dobj/dobj/cluster"
 	"github.com/dobj/dobj/pki"
 )
@@ -25,9 +26,11 @@ func members(ctx context.Context, e env, args []string) error {
 	return printJSON(e.stdout, ms)
 }
 
-// joinVerb adds a voter: dobj join ID RAFT_ADDR [HTTP_ADDR].
+// joinVerb adds a voter: dobj join ID RAFT_ADDR [HTTP_ADDR]. A member
+// that joins again with the same id and addresses is left as it is, so
+// the same join is its own safe retry: it takes no --idempotency-key.
 func joinVerb(ctx context.Context, e env, args []string) error {
-	pos, c, cf, err := clientVerb(e, "join", args, 2, 3, false, true, nil)
+	pos, c, cf, err := clientVerb(e, "join", args, 2, 3, false, false, nil)
 	if err != nil {
 		return helpOK(err)
 	}
@@ -36,6 +39,9 @@ func joinVerb(ctx context.Context, e env, args []string) error {
 		httpAddr = pos[2]
 	}
 	if err := c.Join(ctx, pos[0], pos[1], httpAddr); err != nil {
+		if client.Unknown(err) {
+			return fmt.Errorf("%w (the join may or may not have been applied: `dobj members` shows whether %s is a member; the same join again is safe, as a member that joins again with the same id and addresses is left as it is)", problem(cf, err), pos[0])
+		}
 		return problem(cf, err)
 	}
 	return printJSON(e.stdout, map[string]bool{"ok": true})

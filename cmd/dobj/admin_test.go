@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// TestJoinOutcomeUnknown: a join answered 504 is reported as maybe
+// applied, with what the person can do about it (look at the members,
+// or send the same join again, which is safe), not with advice about an
+// --idempotency-key that join does not take; a 4xx is reported as the
+// refusal it is.
+func TestJoinOutcomeUnknown(t *testing.T) {
+	var status atomic.Int32
+	status.Store(http.StatusGatewayTimeout)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/_cluster/join" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/problem+json")
+		if status.Load() == http.StatusBadRequest {
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"type":"bad-request","title":"Bad Request","status":400,"detail":"a member needs an id and a raft address"}`)
+			return
+		}
+		w.WriteHeader(http.StatusGatewayTimeout)
+		io.WriteString(w, `{"type":"outcome-unknown","title":"Gateway Timeout","status":504,"detail":"the command may or may not have been applied"}`)
+	}))
+	defer ts.Close()
+	env := getenvOf(map[string]string{"DOBJ_URL": ts.URL})
+	join := []string{"join", "n4", "127.0.0.1:9084", "127.0.0.1:8084"}
+	err := run(context.Background(), join, env, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "504") || !strings.Contains(err.Error(), "the join may or may not have been applied") ||
+		!strings.Contains(err.Error(), "dobj members") || !strings.Contains(err.Error(), "the same join again is safe") ||
+		strings.Contains(err.Error(), "idempotency-key") {
+		t.Fatalf("join answered 504: %v; want the outcome unknown, how to find it out, and no --idempotency-key", err)
+	}
+	if err := run(context.Background(), append(join, "--idempotency-key", "k"), env, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "idempotency-key") {
+		t.Fatalf("join --idempotency-key: %v; want the flag refused, as join ignores it", err)
+	}
+	status.Store(http.StatusBadRequest)
+	err = run(context.Background(), join, env, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "400") || strings.Contains(err.Error(), "may or may not") {
+		t.Fatalf("join answered 400: %v; want a plain refusal", err)
+	}
+}
