@@ -98,12 +98,19 @@ func (h *Host) onLeader(parent context.Context, class, name string, o runOpts, f
 	r := &run{h: h, ctx: ctx, ref: ref, object: object, state: h.newState(ctx, class, object, term),
 		term: term, idemKey: o.idemKey, fired: o.fired}
 	err = fn(r)
+	notApplied := false
 	if s, ok := r.state.(*sqlState); ok {
+		// Code that throws because its session ended with this node's
+		// leadership, having committed nothing, was not applied: the
+		// client may send it again, whatever the script made of it.
+		notApplied = err != nil && r.applied == nil && s.lostLeadership()
 		s.end(nil) // what was not committed is dropped
 	}
 	switch {
 	case r.commitErr != nil:
 		return r, r.commitErr
+	case notApplied:
+		return r, fmt.Errorf("%w (the code threw: %v)", errSessionEnded, err)
 	case err != nil:
 		return r, h.callFailed(ctx, err)
 	}

@@ -123,6 +123,15 @@ type sqlState struct {
 	mu    sync.Mutex
 	sess  *sqlstore.Session
 	ended error // why the state hands out no more sessions
+	lost  bool  // a session ended, or could not begin, as leadership was lost
+}
+
+// lostLeadership reports whether the run's SQL met the end of this
+// node's leadership: a session ended under it or could not begin.
+func (s *sqlState) lostLeadership() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lost
 }
 
 var _ classes.SQLState = (*sqlState)(nil)
@@ -170,6 +179,7 @@ func (s *sqlState) begin() error {
 	// check is seen here, one lost after it ends the session (endAll).
 	if !s.h.node.IsLeader() || s.h.node.Term() != s.term {
 		_ = s.rollbackLocked()
+		s.lost = true
 		return errSessionEnded
 	}
 	return nil
@@ -230,6 +240,9 @@ func (s *sqlState) end(why error) {
 		if why == nil {
 			s.ended = errSessionEnded
 		}
+	}
+	if why != nil && s.sess != nil {
+		s.lost = true
 	}
 	_ = s.rollbackLocked()
 }

@@ -50,6 +50,13 @@ export class Counter extends DurableObject {
     this.sql.exec("INSERT INTO t (v) VALUES (?)", other);
     return this.total();
   }
+  // untilEnded writes, reads until its session ends under it (the node
+  // lost leadership), then writes again without catching what that throws.
+  untilEnded() {
+    this.sql.exec("INSERT INTO t (v) VALUES (1)");
+    for (;;) { try { this.sql.exec("SELECT 1"); } catch (e) { break; } }
+    this.sql.exec("INSERT INTO t (v) VALUES (1)");
+  }
   async kv() {
     await this.ctx.storage.put("k", { a: 1 });
     return await this.ctx.storage.get("k");
@@ -353,5 +360,46 @@ func TestSQLSessionWaitsForAnUnknownCommit(t *testing.T) {
 	defer d.mu.Unlock()
 	if want := []fsm.Kind{fsm.KindCall, fsm.KindNoop, fsm.KindCall}; !reflect.DeepEqual(d.kinds, want) {
 		t.Fatalf("proposed %v, want %v: the unknown call, a no-op, the next call", d.kinds, want)
+	}
+}
+
+// TestSQLCallThrowingAtLeadershipLossIsNotApplied: code whose session
+// ends under it with the leader's term, and which throws for that,
+// committed nothing: the call is not applied (a 503 the client may
+// resend), not the script's failure (a 500).
+func TestSQLCallThrowingAtLeadershipLossIsNotApplied(t *testing.T) {
+	c := newSteadyCluster(t)
+	leader := c.waitLeader(nil)
+	deploySQLScript(t, c, leader, "app", scriptSQL)
+	if _, err := rpcTest(t, leader, "app", "c1", "increment", "[1]"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := rpcTest(t, leader, "app", "c1", "untilEnded", "[]")
+		done <- err
+	}()
+	c.eventually(10*time.Second, "the call's session open", func() bool {
+		leader.host.sql.mu.Lock()
+		defer leader.host.sql.mu.Unlock()
+		return len(leader.host.sql.open) > 0
+	})
+	if err := leader.TransferLeadership(); err != nil {
+		t.Fatal(err)
+	}
+	err := <-done
+	var ce *CallError
+	if !errors.Is(err, cluster.ErrNotApplied) || errors.As(err, &ce) {
+		t.Fatalf("the call = %v, want not applied", err)
+	}
+	next := c.waitLeader(map[string]bool{leader.id: true})
+	if _, err := rpcTest(t, next, "app", "c1", "increment", "[1]"); err != nil {
+		t.Fatal(err)
+	}
+	c.caughtUp(next)
+	for _, n := range c.nodes {
+		if got := query(t, n, sqlObject("c1"), "SELECT sum(v) FROM t"); got[0][0] != int64(2) {
+			t.Fatalf("%s: sum %v, want 2 (nothing of the ended call)", n.id, got[0][0])
+		}
 	}
 }
