@@ -143,17 +143,22 @@ func readHeader(name string, buf []byte) error {
 
 // copyFile copies the file at src to a new file dst.
 func copyFile(src, dst string) error {
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	return errors.Join(copyFileTo(out, src), out.Close())
+}
+
+// copyFileTo copies the file at src into out.
+func copyFileTo(out io.Writer, src string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
 	_, err = io.Copy(out, in)
-	return errors.Join(err, out.Close())
+	return err
 }
 
 // Limits are the limits the store enforces (Config.Limits, with the

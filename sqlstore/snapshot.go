@@ -147,12 +147,7 @@ func (s *Store) Freeze(object string) (*Frozen, error) {
 		return nil, fmt.Errorf("sqlstore: freeze %s: %w", object, err)
 	}
 	f := &Frozen{name: tmp.Name(), applied: applied}
-	src, err := os.Open(h.path)
-	if err == nil {
-		_, err = io.Copy(tmp, src)
-		err = errors.Join(err, src.Close())
-	}
-	if err = errors.Join(err, tmp.Close()); err != nil {
+	if err = errors.Join(copyFileTo(tmp, h.path), tmp.Close()); err != nil {
 		_ = os.Remove(f.name)
 		return nil, fmt.Errorf("sqlstore: freeze %s: %w", object, err)
 	}
