@@ -127,7 +127,8 @@ dobj_addrs() {
 # to pids, and waits for each node's /_ready as wait_for does with
 # TIMEOUT and POLL. It refuses ports in use (port_free). With
 # dobj_worker_port set, node i also serves Workers on
-# dobj_worker_port+i-1; with dobj_serve set, that binary runs the nodes.
+# dobj_worker_port+i-1; with dobj_serve set, that binary runs the nodes;
+# dobj_serve_args (an array) are more flags for every node's serve.
 start_dobj() {
 	local i timeout=${1:-30} poll=${2:-0.1} members=() workers=()
 	dobj_addrs
@@ -143,7 +144,7 @@ start_dobj() {
 		[ -z "${dobj_worker_port:-}" ] || workers=(--worker-addr "127.0.0.1:$((dobj_worker_port + i - 1))")
 		"${dobj_serve:-$dobj}" serve --id "n$i" --data-dir "$tmp/dobj-data/n$i" \
 			--http-addr "127.0.0.1:$((base_port + i))" --raft-addr "127.0.0.1:$((base_port + 1000 + i))" \
-			--peers "$dobj_peers" "${workers[@]}" >"$tmp/n$i.log" 2>&1 &
+			--peers "$dobj_peers" "${workers[@]}" "${dobj_serve_args[@]}" >"$tmp/n$i.log" 2>&1 &
 		pids+=($!)
 		members+=("$!:$i")
 	done

@@ -85,6 +85,21 @@ echo "$tmp"
 	}
 }
 
+// TestLibStartDobjPassesServeArgs: dobj_serve_args reach every node's
+// serve (the fake's --fail makes each exit at once, which start_dobj
+// reports).
+func TestLibStartDobjPassesServeArgs(t *testing.T) {
+	_, errOut, code := lib(t, fmt.Sprintf(`bench_init t.sh
+base_port=%d
+dobj_binary
+dobj_serve_args=(--fail)
+start_dobj 10 0.05
+`, freeBasePort(t)), "BENCH_FAKE_SERVE=1", "DOBJ="+os.Args[0])
+	if code == 0 || !strings.Contains(errOut, "bad setting") {
+		t.Fatalf("exit %d, stderr %q: want start_dobj to fail with the nodes' own error", code, errOut)
+	}
+}
+
 func TestLibPortFreeSaysWhichPortAndHow(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

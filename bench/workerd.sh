@@ -5,7 +5,7 @@
 # a local three-node dobj, with the same load generator and client
 # counts, and prints ops/s at 64 clients and p50 at 1 client for each.
 #
-#   bash bench/workerd.sh [--duration 8s] [--warmup 2s] [--rounds 1] [--storage disk|memory|both] [--keep]
+#   bash bench/workerd.sh [--duration 8s] [--warmup 2s] [--rounds 1] [--storage disk|memory|both] [--serve-args ARGS] [--keep]
 #
 # Rows (1000 counters, POST /<name>/increment, `dobj bench`):
 #   workerd disk     one workerd process, the Durable Objects' SQLite
@@ -39,12 +39,14 @@ warmup=${WARMUP:-2s}
 rounds=1
 storage=both
 keep=""
+dobj_serve_args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--duration) duration=$2; shift 2 ;;
 	--warmup) warmup=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
 	--storage) storage=$2; shift 2 ;;
+	--serve-args) read -r -a dobj_serve_args <<<"$2"; shift 2 ;;
 	--keep) keep=1; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "workerd.sh: unknown argument $1" >&2; exit 2 ;;
