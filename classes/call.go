@@ -38,6 +38,10 @@ type call struct {
 	// stand for, so a ScriptError can carry the sentinel.
 	thrown map[*goja.Object]error
 
+	// deleteAllAlarm: deleteAll() deletes the alarm too
+	// (ClassRef.DeleteAllDeletesAlarm).
+	deleteAllAlarm bool
+
 	ws *socketCall // WebSocket sends held by the output gate (websocket.go)
 	io ioQueue     // I/O in flight (asyncio.go)
 	// reentry, when set, lets the call lend its object's gate (reentry.go).

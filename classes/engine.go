@@ -87,7 +87,17 @@ type ClassRef struct {
 	// derives the id; "" when the id came without one. The object's
 	// ctx.id.name answers it from then on.
 	IDName string
+	// DeleteAllDeletesAlarm: storage.deleteAll() deletes the alarm too,
+	// as Cloudflare's does for a compatibility date from
+	// DeleteAllDeletesAlarmFrom on.
+	DeleteAllDeletesAlarm bool
 }
+
+// DeleteAllDeletesAlarmFrom is the first compatibility date whose
+// deleteAll() deletes the object's alarm with its data (Cloudflare's
+// change of 24 February 2026, for key-value and SQLite-backed objects
+// alike); before it the alarm stays.
+const DeleteAllDeletesAlarmFrom = "2026-02-24"
 
 // DefaultCPULimit bounds the JavaScript time of one call unless
 // Config.CPULimit says otherwise; serve's --class-cpu-limit defaults to it.
@@ -346,6 +356,7 @@ func (e *Engine) run(ctx context.Context, ref ClassRef, object string, state Sta
 
 	c = newCall(ctx, state, &e.cfg)
 	c.object = object
+	c.deleteAllAlarm = ref.DeleteAllDeletesAlarm
 	c.ws = e.newSocketCall(slotKey{class: ref.Name, object: object})
 	if ref.Reentrant {
 		c.reentry = &reentry{slots: &e.slots, s: &s, key: slotKey{class: ref.Name, object: object}}

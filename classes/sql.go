@@ -284,15 +284,19 @@ func (vm *vm) kvList(c *call, opts objects.ListOptions) []objects.Entry {
 }
 
 // kvDeleteAll deletes everything the object stores: on a SQLite-backed
-// object its tables too, as Cloudflare's deleteAll() does.
+// object its tables too, as Cloudflare's deleteAll() does, and, from
+// the compatibility date that says so, its alarm.
 func (vm *vm) kvDeleteAll(c *call) {
 	if s := c.sql(); s != nil {
 		if _, err := s.DeleteAll(); err != nil {
 			vm.sqlThrow(err)
 		}
-		return
+	} else {
+		c.ov.deleteAll()
 	}
-	c.ov.deleteAll()
+	if c.deleteAllAlarm {
+		c.ov.alarm = &AlarmChange{Delete: true}
+	}
 }
 
 // requireSQL throws unless the call's object is SQLite-backed: the

@@ -160,3 +160,28 @@ func TestStorageErrorsCarrySentinels(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteAllDeletesTheAlarmFromItsDate: deleteAll() deletes the alarm
+// too when the class's compatibility date says so (ClassRef), on a
+// key-value object; before that date the alarm stays.
+func TestDeleteAllDeletesTheAlarmFromItsDate(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	p := mustCompile(t, "T", bodyModule(`
+    if (new URL(request.url).pathname === "/set") { await storage.put("k", 1); await storage.setAlarm(1700000000000); return "set"; }
+    await storage.deleteAll();
+    return [await storage.getAlarm(), await storage.get("k")];`))
+	for _, c := range []struct {
+		deletes bool
+		want    string
+	}{{false, `[1700000000000,undefined]`}, {true, `[null,undefined]`}} {
+		st := newFakeState("o")
+		ref := ClassRef{Name: "T", Version: 1, Program: p, DeleteAllDeletesAlarm: c.deletes}
+		mustDo(t, e, ref, "o", st, "POST", "/set", "")
+		if got := mustDo(t, e, ref, "o", st, "POST", "/", ""); got != c.want {
+			t.Errorf("deletes the alarm %v: %s, want %s", c.deletes, got, c.want)
+		}
+		if _, has := st.Alarm(); has == c.deletes {
+			t.Errorf("deletes the alarm %v: the committed alarm is set %v", c.deletes, has)
+		}
+	}
+}

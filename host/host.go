@@ -274,7 +274,8 @@ func (h *Host) ref(name string, term uint64) (classes.ClassRef, error) {
 	if had {
 		h.engine.Forget(name)
 	}
-	ref := classes.ClassRef{Name: name, Version: src.version, Program: prog.WithEnv(env), Reentrant: src.reentrant}
+	ref := classes.ClassRef{Name: name, Version: src.version, Program: prog.WithEnv(env), Reentrant: src.reentrant,
+		DeleteAllDeletesAlarm: src.from != nil && src.from.CompatibilityDate >= classes.DeleteAllDeletesAlarmFrom}
 	h.programs[name] = program{ref: ref, from: src.from}
 	return ref, nil
 }

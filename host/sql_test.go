@@ -403,3 +403,42 @@ func TestSQLCallThrowingAtLeadershipLossIsNotApplied(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteAllDeletesTheAlarmByCompatibilityDate: a script whose
+// compatibility date is 2026-02-24 or later deletes its objects' alarms
+// with deleteAll(), as Cloudflare's does; an older one keeps them.
+func TestDeleteAllDeletesTheAlarmByCompatibilityDate(t *testing.T) {
+	const source = `
+import { DurableObject } from "cloudflare:workers";
+export class Counter extends DurableObject {
+  async arm() { await this.ctx.storage.setAlarm(4102444800000); }
+  async wipe() { await this.ctx.storage.deleteAll(); return await this.ctx.storage.getAlarm(); }
+  async alarm() {}
+}
+export default {};
+`
+	c := newSteadyCluster(t)
+	leader := c.waitLeader(nil)
+	for script, date := range map[string]string{"old": "2026-02-23", "new": "2026-02-24"} {
+		put := &fsm.ScriptPut{Name: script, MainModule: "index.js", CompatibilityDate: date,
+			Modules:        []fsm.Module{{Name: "index.js", Type: "esm", Content: []byte(source)}},
+			DurableObjects: []fsm.DOBinding{{Name: "COUNTER", Class: "Counter"}},
+			Migrations:     []fsm.Migration{{Tag: "v1", NewSQLiteClasses: []string{"Counter"}}}}
+		var err error
+		c.eventually(10*time.Second, "a deploy", func() bool {
+			_, err = leader.DeployScript(context.Background(), put)
+			return !errors.Is(err, cluster.ErrNotApplied) && !errors.Is(err, cluster.ErrNotLeader)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for script, want := range map[string]string{"old": "4102444800000", "new": "null"} {
+		if _, err := rpcTest(t, leader, script, "c1", "arm", "[]"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := rpcTest(t, leader, script, "c1", "wipe", "[]"); err != nil || got != want {
+			t.Errorf("%s: the alarm after deleteAll() = %s, %v; want %s", script, got, err, want)
+		}
+	}
+}
