@@ -28,6 +28,11 @@ import (
 // class key (it holds a ':'), so nothing runs there. A leader that speaks
 // only stream /1 has no scripts: RPC is not forwarded to it by POST.
 //
+// An RPC with an Idempotency-Key carries it in IdemKey, as a fetch
+// does; a leader built before keyed RPCs reads the field and ignores it
+// (the call runs unkeyed), so during a rolling upgrade a keyed RPC is
+// only as safe as the leader's build.
+//
 // The answer is a forwardedCallResult as for a fetch: a result is Status
 // 200 and its JSON as Body, undefined is 204; an exception thrown is
 // callFailed with Msg the message and a header rpcErrorName holding the
