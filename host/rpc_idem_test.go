@@ -66,6 +66,10 @@ func TestScriptClassRPCIdempotencyKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	next := c.waitLeader(map[string]bool{leader.id: true})
+	c.eventually(5*time.Second, "the old leader to know the new one", func() bool {
+		id, _ := leader.LeaderPeer()
+		return id == next.id
+	})
 	for _, n := range []*testNode{next, leader} {
 		if got, err := rpcKeyTest(t, n, "app", "card-1", "increment", "[2]", "k"); err != nil || got != "2" {
 			t.Fatalf("increment(2) with key k via %s after a leader change = %q, %v; want 2", n.id, got, err)
