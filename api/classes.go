@@ -48,9 +48,10 @@ type Host interface {
 	// (id.ID), a script's by its id, with the name it was made from.
 	CallStub(ctx context.Context, class string, id classes.StubID, req *classes.Request, idemKey string) (*host.CallResult, error)
 	ServeWebSocket(w http.ResponseWriter, r *http.Request, class string, id classes.StubID, req *classes.Request) (*host.CallResult, error)
-	// ResolveScriptClass and RPC: a script's objects (scriptobjects.go).
+	// ResolveScriptClass and RPC: a script's objects (scriptobjects.go);
+	// an RPC with idemKey is a keyed call as CallStub's.
 	ResolveScriptClass(script, class string) (key string, ns objects.Namespace, err error)
-	RPC(ctx context.Context, class string, id classes.StubID, method string, args []byte) (*classes.RPCResult, error)
+	RPC(ctx context.Context, class string, id classes.StubID, method string, args []byte, idemKey string) (*classes.RPCResult, error)
 	// QuerySQL and SQLObjects: operators' reads of SQLite-backed
 	// objects (sqlquery.go).
 	QuerySQL(class, id string, q host.SQLQuery) (*host.SQLAnswer, error)

@@ -18,7 +18,12 @@ import (
 //	POST /_scripts/<script>/objects/<Class>/<name>/rpc/<method>
 //	     body: a JSON array of the arguments (none: empty body or []);
 //	     200 with the result as JSON, 204 when it is undefined; a throw
-//	     is 500 problem+json whose detail is "<Name>: <message>"
+//	     is 500 problem+json whose detail is "<Name>: <message>". An
+//	     Idempotency-Key makes it a keyed call as a fetch's: a retry
+//	     with the key gets the first result, nothing applied again; the
+//	     key used for another request (object, method, arguments, or a
+//	     fetch) is a 422. Such a call is one command: it does not lend
+//	     the object's gate while it awaits (README, "what is atomic").
 //	POST /_scripts/<script>/objects/<Class>/<name>/sql
 //	     a read-only SQL query of an SQLite-backed object (sqlquery.go)
 //	ANY  /_scripts/<script>/objects/<Class>/<name>/<path…>
@@ -92,6 +97,10 @@ func (s *Server) scriptRPC(c echo.Context) error {
 	if err := classes.CheckClassName(method); err != nil {
 		return badRequest("method must be a JavaScript identifier")
 	}
+	idem, err := s.idempotencyKey(c)
+	if err != nil {
+		return err
+	}
 	body, err := s.readBody(c)
 	if err != nil {
 		return err
@@ -104,7 +113,7 @@ func (s *Server) scriptRPC(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), s.cfg.CallTimeout)
 	defer cancel()
-	res, err := s.classes.RPC(ctx, key, id, method, body)
+	res, err := s.classes.RPC(ctx, key, id, method, body, idem)
 	if err != nil {
 		var ce *host.CallError
 		switch {

@@ -14,7 +14,7 @@ func (f *fakeNode) ResolveScriptClass(script, class string) (string, objects.Nam
 	return "", objects.Namespace{}, host.ErrClassNotFound
 }
 
-func (f *fakeNode) RPC(context.Context, string, classes.StubID, string, []byte) (*classes.RPCResult, error) {
+func (f *fakeNode) RPC(context.Context, string, classes.StubID, string, []byte, string) (*classes.RPCResult, error) {
 	return nil, host.ErrClassNotFound
 }
 

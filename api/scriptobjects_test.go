@@ -89,3 +89,56 @@ func TestScriptObjectRoutes(t *testing.T) {
 		t.Errorf("an unknown script answered %d, want 404", code)
 	}
 }
+
+// TestScriptObjectRPCIdempotencyKey: the RPC route takes an
+// Idempotency-Key as the fetch routes do: a retry answers the first
+// result and applies nothing again; the key reused for another RPC or
+// for a fetch of the object is a 422; one over the key limit a 400; a
+// call that throws keeps nothing under its key.
+func TestScriptObjectRPCIdempotencyKey(t *testing.T) {
+	n := startStackNode(t, "n1", []cluster.Peer{{ID: "n1", RaftAddr: "127.0.0.1:0"}})
+	eventually(t, 10*time.Second, "n1 ready", n.node.Ready)
+	_, err := n.node.DeployScript(context.Background(), &fsm.ScriptPut{Name: "app", MainModule: "index.js",
+		Modules:        []fsm.Module{{Name: "index.js", Type: "esm", Content: []byte(opCounter)}},
+		DurableObjects: []fsm.DOBinding{{Name: "COUNTER", Class: "Counter"}},
+		Migrations:     []fsm.Migration{{Tag: "v1", NewClasses: []string{"Counter"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := n.url + "/_scripts/app/objects/Counter/card-1"
+	key := map[string]string{"Idempotency-Key": "k"}
+	for i := 0; i < 2; i++ {
+		if code, body := call(t, http.MethodPost, base+"/rpc/increment", []byte("[5]"), key); code != 200 || string(body) != "5" {
+			t.Fatalf("keyed increment(5) #%d = %d %s; want 200 5", i+1, code, body)
+		}
+	}
+	for _, tt := range []struct {
+		method, path, body string
+		header             map[string]string
+		code               int
+		detail             string
+	}{
+		{http.MethodPost, "/rpc/increment", "[6]", key, 422, "different request"},
+		{http.MethodPost, "/rpc/whoami", "[5]", key, 422, "different request"},
+		{http.MethodPost, "/rpc/increment", "[5]", map[string]string{"Idempotency-Key": strings.Repeat("k", 2049)}, 400, "Idempotency-Key"},
+		{http.MethodPost, "/rpc/fail", "[]", map[string]string{"Idempotency-Key": "t"}, 500, "RangeError: no way"},
+		{http.MethodPost, "/rpc/fail", "[]", map[string]string{"Idempotency-Key": "t"}, 500, "RangeError: no way"},
+		{http.MethodPost, "/increment", "[5]", key, 422, "different request"},
+	} {
+		code, body := call(t, tt.method, base+tt.path, []byte(tt.body), tt.header)
+		var p struct{ Detail string }
+		json.Unmarshal(body, &p)
+		if code != tt.code || !strings.Contains(p.Detail, tt.detail) {
+			t.Errorf("%s %s = %d %s; want %d %q", tt.method, tt.path, code, body, tt.code, tt.detail)
+		}
+	}
+	if code, body := call(t, http.MethodPost, base+"/rpc/increment", []byte("[1]"), map[string]string{"Idempotency-Key": "t"}); code != 200 || string(body) != "6" {
+		t.Fatalf("increment(1) under the key of a throw = %d %s; want 200 6 (one increment of 5 before it)", code, body)
+	}
+	if code, body := call(t, http.MethodPost, base+"/rpc/reset", nil, map[string]string{"Idempotency-Key": "r"}); code != 204 || len(body) != 0 {
+		t.Fatalf("keyed reset = %d %s; want 204", code, body)
+	}
+	if code, body := call(t, http.MethodPost, base+"/rpc/reset", []byte("[]"), map[string]string{"Idempotency-Key": "r"}); code != 204 || len(body) != 0 {
+		t.Fatalf("keyed reset again = %d %s; want the first answer, 204", code, body)
+	}
+}

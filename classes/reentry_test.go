@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -97,6 +98,12 @@ export class Obj extends DurableObject {
     const ns = this.env.NS;
     const id = how === "name" ? ns.idFromName(name) : ns.idFromString(ns.idFromName(name).toString());
     return await ns.get(id).whoami();
+  }
+  async writeAround(other) {
+    await this.ctx.storage.put("before", 1);
+    await this.env.NS.getByName(other).hello();
+    await this.ctx.storage.put("after", 2);
+    return "done";
   }
   async fetchOut(url) {
     await this.ctx.storage.put("before", 1);
@@ -305,5 +312,42 @@ func TestCallOutAfterAFailedCommit(t *testing.T) {
 	}
 	if n := calls.Load(); n != 0 {
 		t.Fatalf("%d calls left after the failed commit", n)
+	}
+}
+
+// RPCOnce commits once, with its result, where RPC commits the writes
+// before an await of another object on their own.
+func TestRPCOnceCommitsOnceWithItsResult(t *testing.T) {
+	_, out, ns := newReentrantEngine(t)
+	a := ns.IDFromName("a").String()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	type commit struct {
+		ops    int
+		result string
+	}
+	var commits []commit
+	record := func(eff Effects, res *RPCResult) error {
+		c := commit{ops: len(eff.Ops), result: "none"}
+		if res != nil {
+			c.result = string(res.Value)
+		}
+		commits = append(commits, c)
+		return out.state(a).apply(eff)
+	}
+	res, err := out.e.RPCOnce(ctx, out.ref, a, "writeAround", []byte(`["b"]`), out.state(a), record)
+	if err != nil || string(res.Value) != `"done"` {
+		t.Fatalf("RPCOnce writeAround = %+v, %v", res, err)
+	}
+	if want := []commit{{2, `"done"`}}; !reflect.DeepEqual(commits, want) {
+		t.Fatalf("RPCOnce's commits %+v; want %+v", commits, want)
+	}
+	commits = nil
+	if _, err := out.e.RPC(ctx, out.ref, a, "writeAround", []byte(`["b"]`), out.state(a),
+		func(eff Effects) error { return record(eff, nil) }); err != nil {
+		t.Fatal(err)
+	}
+	if want := []commit{{1, "none"}, {1, "none"}}; !reflect.DeepEqual(commits, want) {
+		t.Fatalf("RPC's commits %+v; want %+v", commits, want)
 	}
 }

@@ -42,19 +42,34 @@ type RPCResult struct {
 // TypeError naming it; a throw is a *ScriptError with the exception's
 // name and message.
 func (e *Engine) RPC(ctx context.Context, ref ClassRef, object, method string, args []byte, state State, commit func(Effects) error) (*RPCResult, error) {
+	return e.rpc(ctx, ref, object, method, args, state, true, func(eff Effects, _ *RPCResult) error { return commit(eff) })
+}
+
+// RPCOnce runs method(args…) as RPC does, but as one commit, as Call
+// runs fetch: it never lends the object's gate (reentry.go), so all its
+// writes go to commit once, with the result, which the caller can keep
+// with them (an Idempotency-Key's answer). A call that comes back to
+// the object while this one awaits waits for it.
+func (e *Engine) RPCOnce(ctx context.Context, ref ClassRef, object, method string, args []byte, state State, commit func(Effects, *RPCResult) error) (*RPCResult, error) {
+	return e.rpc(ctx, ref, object, method, args, state, false, commit)
+}
+
+// rpc is RPC and RPCOnce: lend says whether the call may lend its gate.
+func (e *Engine) rpc(ctx context.Context, ref ClassRef, object, method string, args []byte, state State, lend bool, commit func(Effects, *RPCResult) error) (*RPCResult, error) {
 	var out *RPCResult
 	err := e.run(ctx, ref, object, state, func(in *instance) error {
-		if r := in.call.reentry; r != nil {
-			r.commit = commit
+		if r := in.call.reentry; r != nil && lend {
+			r.commit = func(eff Effects) error { return commit(eff, nil) }
 		}
 		v, err := in.rpc(method, args)
 		if err != nil {
 			return err
 		}
-		if err := in.outside(func() error { return commit(in.call.ov.effects()) }); err != nil {
+		res := &RPCResult{Value: v}
+		if err := in.outside(func() error { return commit(in.call.ov.effects(), res) }); err != nil {
 			return err
 		}
-		out = &RPCResult{Value: v}
+		out = res
 		return nil
 	})
 	if err != nil {

@@ -13,6 +13,13 @@ import (
 // undefined. A method that threw is an *Error (500) whose Detail is
 // "<Name>: <message>".
 func (c *Client) RPC(ctx context.Context, script, class, name, method string, args ...json.RawMessage) (json.RawMessage, error) {
+	return c.RPCKeyed(ctx, "", script, class, name, method, args...)
+}
+
+// RPCKeyed is RPC with an Idempotency-Key (none: ""): a call answered
+// 504 (Error.Unknown) can be sent again with the same key, which
+// answers the first result and applies nothing again.
+func (c *Client) RPCKeyed(ctx context.Context, idemKey, script, class, name, method string, args ...json.RawMessage) (json.RawMessage, error) {
 	if args == nil {
 		args = []json.RawMessage{}
 	}
@@ -23,6 +30,9 @@ func (c *Client) RPC(ctx context.Context, script, class, name, method string, ar
 	p := "/_scripts/" + url.PathEscape(script) + "/objects/" + url.PathEscape(class) + "/" + url.PathEscape(name) +
 		"/rpc/" + url.PathEscape(method)
 	h := http.Header{"Content-Type": {"application/json"}}
+	if idemKey != "" {
+		h.Set("Idempotency-Key", idemKey)
+	}
 	resp, err := c.raw(ctx, http.MethodPost, p, body, h)
 	if err != nil {
 		return nil, err

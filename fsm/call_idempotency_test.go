@@ -180,6 +180,30 @@ func TestCallRequestHash(t *testing.T) {
 	}
 }
 
+// TestRPCRequestHash: an RPC's request is its object, method and
+// arguments, and never hashes as a fetch of the same object does.
+func TestRPCRequestHash(t *testing.T) {
+	base := RPCRequestHash("_do/C/o", "increment", []byte("[2]"))
+	if h := RPCRequestHash("_do/C/o", "increment", []byte("[2]")); !bytes.Equal(h, base) {
+		t.Fatal("the same RPC hashes differently")
+	}
+	if a, b := RPCRequestHash("_do/C/o", "get", nil), RPCRequestHash("_do/C/o", "get", []byte("[]")); !bytes.Equal(a, b) {
+		t.Fatal("no arguments and [] hash differently")
+	}
+	for name, h := range map[string][]byte{
+		"object":    RPCRequestHash("_do/C/p", "increment", []byte("[2]")),
+		"method":    RPCRequestHash("_do/C/o", "decrement", []byte("[2]")),
+		"arguments": RPCRequestHash("_do/C/o", "increment", []byte("[3]")),
+		"split":     RPCRequestHash("_do/C/o", "incremen", []byte("t[2]")),
+		"fetch":     CallRequestHash("_do/C/o", "increment", "", []byte("[2]")),
+		"fetch rpc": CallRequestHash("_do/C/o", "POST", "http://n1/rpc/increment", []byte("[2]")),
+	} {
+		if bytes.Equal(h, base) {
+			t.Errorf("another %s hashes the same", name)
+		}
+	}
+}
+
 // TestCallEntriesRoundTripSnapshots: a version 3 call's entry keeps its
 // request and its cost through a snapshot: the restored table refuses
 // another request with the key, and is as full as the original.

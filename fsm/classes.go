@@ -198,9 +198,31 @@ func CallRequestHash(object, method, rawURL string, body []byte) []byte {
 	if u, err := url.Parse(rawURL); err == nil {
 		path, query = u.EscapedPath(), u.RawQuery
 	}
+	return hashParts([]byte(object), []byte(method), []byte(path), []byte(query), body)
+}
+
+// rpcTag begins an RPC's request hash: no object's name (a fetch's
+// first part) is "\x00rpc", so an RPC never hashes as a fetch does.
+const rpcTag = "\x00rpc"
+
+// RPCRequestHash fingerprints an RPC of object for its Idempotency-Key,
+// as CallRequestHash does a fetch: the method's name and the JSON array
+// of its arguments (none, empty, is "[]"), after a tag that sets it
+// apart from every fetch's hash. The call's Request holds it; Apply
+// compares it as bytes, whichever of the two it is.
+func RPCRequestHash(object, method string, args []byte) []byte {
+	if len(args) == 0 {
+		args = []byte("[]")
+	}
+	return hashParts([]byte(rpcTag), []byte(object), []byte(method), args)
+}
+
+// hashParts is the first 16 bytes of the sha256 of parts, each
+// length-prefixed.
+func hashParts(parts ...[]byte) []byte {
 	h := sha256.New()
 	var n [8]byte
-	for _, part := range [][]byte{[]byte(object), []byte(method), []byte(path), []byte(query), body} {
+	for _, part := range parts {
 		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
 		h.Write(n[:])
 		h.Write(part)

@@ -34,8 +34,8 @@ type run struct {
 	// refused in any other.
 	term    uint64
 	idemKey string
-	// request is the keyed call's request (fsm.CallRequestHash), kept
-	// with its key.
+	// request is the keyed call's request (fsm.CallRequestHash, or
+	// fsm.RPCRequestHash for an RPC), kept with its key.
 	request []byte
 	fired   int64 // the alarm time an alarm handler runs for; 0 otherwise
 

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
+	"time"
 
 	"github.com/dobj/dobj/classes"
 	"github.com/dobj/dobj/cluster"
+	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
 	"github.com/hashicorp/raft"
 	"github.com/vmihailenco/msgpack/v5"
@@ -24,6 +27,11 @@ import (
 // A leader built before RPC reads the first seven fields and refuses the
 // class key (it holds a ':'), so nothing runs there. A leader that speaks
 // only stream /1 has no scripts: RPC is not forwarded to it by POST.
+//
+// An RPC with an Idempotency-Key carries it in IdemKey, as a fetch
+// does; a leader built before keyed RPCs reads the field and ignores it
+// (the call runs unkeyed), so during a rolling upgrade a keyed RPC is
+// only as safe as the leader's build.
 //
 // The answer is a forwardedCallResult as for a fetch: a result is Status
 // 200 and its JSON as Body, undefined is 204; an exception thrown is
@@ -111,19 +119,23 @@ const rpcErrorName = "Rpc-Error-Name"
 // RPC runs method(args…) of object id of class (a class key:
 // ScriptClass, or a /_classes class) on the leader and returns its
 // result once the call's writes are applied; args is a JSON array of
-// structured-clone values (classes.RPC). A follower forwards it. Errors
-// are Call's; a *CallError wraps the *classes.ScriptError of a throw
-// (its Name and Message) when the code threw.
-func (h *Host) RPC(ctx context.Context, class string, id classes.StubID, method string, args []byte) (*classes.RPCResult, error) {
+// structured-clone values (classes.RPC). A follower forwards it. With
+// idemKey set it is a keyed call as Call's: one command, not reentrant
+// (classes.Engine.RPCOnce), that keeps its result (200 with the JSON,
+// 204 for undefined) as the key's answer, which a retry with the key
+// gets back without running; the key is tied to fsm.RPCRequestHash.
+// Errors are Call's; a *CallError wraps the *classes.ScriptError of a
+// throw (its Name and Message) when the code threw.
+func (h *Host) RPC(ctx context.Context, class string, id classes.StubID, method string, args []byte, idemKey string) (*classes.RPCResult, error) {
 	if h.node.IsLeader() {
-		return h.rpc(ctx, class, id, method, args)
+		return h.rpc(ctx, class, id, method, args, idemKey)
 	}
 	leaderID, addr := h.node.LeaderPeer()
 	if addr == "" {
 		return nil, cluster.ErrNotLeader
 	}
 	res, err := h.forwardNamed(ctx, leaderID, addr, &namedCall{Class: class, Name: id.ID, Method: method, Body: args,
-		RPC: true, IDName: id.Name})
+		IdemKey: idemKey, RPC: true, IDName: id.Name})
 	if errors.Is(err, cluster.ErrStreamV1) {
 		return nil, fmt.Errorf("%w: the leader's build has no RPC", cluster.ErrNotApplied)
 	}
@@ -157,8 +169,11 @@ func (h *Host) forwardNamed(ctx context.Context, leaderID string, addr raft.Serv
 	}
 }
 
-// rpc runs an RPC on the leader.
-func (h *Host) rpc(ctx context.Context, class string, id classes.StubID, method string, args []byte) (*classes.RPCResult, error) {
+// rpc runs an RPC on the leader; a keyed one is rpcKeyed.
+func (h *Host) rpc(ctx context.Context, class string, id classes.StubID, method string, args []byte, idemKey string) (*classes.RPCResult, error) {
+	if idemKey != "" {
+		return h.rpcKeyed(ctx, class, id, method, args, idemKey)
+	}
 	var out *classes.RPCResult
 	_, err := h.onLeader(ctx, class, id.ID, runOpts{idName: id.Name}, func(r *run) error {
 		var err error
@@ -171,6 +186,55 @@ func (h *Host) rpc(ctx context.Context, class string, id classes.StubID, method 
 	return out, nil
 }
 
+// rpcKeyed runs an RPC with an Idempotency-Key on the leader as call
+// runs a keyed fetch: refused before it runs when Apply would refuse
+// it, the first answer to a retry, else one commit with its result.
+func (h *Host) rpcKeyed(ctx context.Context, class string, id classes.StubID, method string, args []byte, idemKey string) (*classes.RPCResult, error) {
+	var out, replay *classes.RPCResult
+	r, err := h.onLeader(ctx, class, id.ID, runOpts{idemKey: idemKey, idName: id.Name}, func(r *run) error {
+		r.request = fsm.RPCRequestHash(r.object, method, args)
+		first, err := h.node.FSM().CheckCall(r.object, idemKey, r.request, time.Now().UnixNano())
+		if err != nil {
+			return err
+		}
+		if first != nil {
+			replay = rpcResultOf(first.Response)
+			return nil
+		}
+		out, err = h.engine.RPCOnce(r.ctx, r.ref, id.ID, method, args, r.state,
+			func(eff classes.Effects, res *classes.RPCResult) error { return r.commit(eff, rpcResponse(res)) })
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case replay != nil:
+		return replay, nil
+	case r.applied.Replayed:
+		// A retry with the same key ran concurrently and committed
+		// first: its result is the answer, this run's writes dropped.
+		return rpcResultOf(r.applied.Response), nil
+	}
+	return out, nil
+}
+
+// rpcResponse is an RPC's result as a keyed call keeps it: 200 with the
+// result's JSON, 204 when it was undefined.
+func rpcResponse(res *classes.RPCResult) *classes.Response {
+	if res.Value == nil {
+		return &classes.Response{Status: http.StatusNoContent}
+	}
+	return &classes.Response{Status: http.StatusOK, Body: res.Value}
+}
+
+// rpcResultOf is the RPC result a keyed call kept (rpcResponse).
+func rpcResultOf(r *fsm.CallResponse) *classes.RPCResult {
+	if r == nil || r.Status == http.StatusNoContent {
+		return &classes.RPCResult{}
+	}
+	return &classes.RPCResult{Value: r.Body}
+}
+
 // runForwardedRPC runs an RPC a follower sent, on the leader.
 func (h *Host) runForwardedRPC(ctx context.Context, fr *namedCall) forwardedCallResult {
 	if !h.node.IsLeader() {
@@ -179,7 +243,7 @@ func (h *Host) runForwardedRPC(ctx context.Context, fr *namedCall) forwardedCall
 	if err := h.checkNames(fr.Class, fr.Name); err != nil {
 		return callResultOf(nil, err)
 	}
-	res, err := h.rpc(context.WithoutCancel(ctx), fr.Class, classes.StubID{ID: fr.Name, Name: fr.IDName}, fr.Method, fr.Body)
+	res, err := h.rpc(context.WithoutCancel(ctx), fr.Class, classes.StubID{ID: fr.Name, Name: fr.IDName}, fr.Method, fr.Body, fr.IdemKey)
 	var ce *CallError
 	var se *classes.ScriptError
 	switch {

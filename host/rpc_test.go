@@ -29,6 +29,7 @@ export class Counter extends DurableObject {
     return v;
   }
   whoami() { return [this.ctx.id.toString(), this.env.LABEL]; }
+  async nothing() { await this.ctx.storage.delete("none"); }
   async fail() { await this.ctx.storage.put("value", -1); throw new RangeError("no way"); }
   // relay calls another object through env, as a Worker would.
   async relay(name) {
@@ -84,13 +85,19 @@ func (c *testCluster) followerHolding(leader *testNode, script string, v uint64)
 // operator's route does.
 func rpcTest(t *testing.T, n *testNode, script, name, method, args string) (string, error) {
 	t.Helper()
+	return rpcKeyTest(t, n, script, name, method, args, "")
+}
+
+// rpcKeyTest is rpcTest with an Idempotency-Key (none: "").
+func rpcKeyTest(t *testing.T, n *testNode, script, name, method, args, idemKey string) (string, error) {
+	t.Helper()
 	key, ns, err := n.host.ResolveScriptClass(script, "Counter")
 	if err != nil {
 		return "", err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res, err := n.host.RPC(ctx, key, classes.StubID{ID: ns.IDFromName(name).String(), Name: name}, method, []byte(args))
+	res, err := n.host.RPC(ctx, key, classes.StubID{ID: ns.IDFromName(name).String(), Name: name}, method, []byte(args), idemKey)
 	if err != nil {
 		return "", err
 	}
@@ -250,7 +257,7 @@ export default {};
 		}
 		forged := classes.StubID{ID: ns.IDFromName("card-4").String(), Name: "card-1"}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := n.host.RPC(ctx, key, forged, "myName", nil)
+		_, err := n.host.RPC(ctx, key, forged, "myName", nil, "")
 		if !errors.Is(err, objects.ErrInvalid) {
 			t.Fatalf("a forged name via %s: %v; want ErrInvalid", n.id, err)
 		}
@@ -336,7 +343,7 @@ func TestNamedCallToAnOlderLeader(t *testing.T) {
 	h := New(f, testHostConfig())
 	t.Cleanup(func() { h.Close() })
 	id := classes.StubID{ID: objects.NewNamespace("app", "Counter").IDFromName("card-1").String(), Name: "card-1"}
-	if _, err := h.RPC(context.Background(), "app:Counter", id, "increment", []byte("[]")); err != nil {
+	if _, err := h.RPC(context.Background(), "app:Counter", id, "increment", []byte("[]"), ""); err != nil {
 		t.Fatalf("RPC: %v", err)
 	}
 	if _, err := h.CallStub(context.Background(), "app:Counter", id, &classes.Request{Method: "GET", URL: "http://do/", Header: http.Header{}}, ""); err != nil {

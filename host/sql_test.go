@@ -341,7 +341,7 @@ func TestSQLSessionWaitsForAnUnknownCommit(t *testing.T) {
 	}
 	call := func() error {
 		id := classes.StubID{ID: objects.NewNamespace("app", "Counter").IDFromName("c1").String(), Name: "c1"}
-		_, err := h.RPC(context.Background(), ScriptClass("app", "Counter"), id, "increment", []byte("[1]"))
+		_, err := h.RPC(context.Background(), ScriptClass("app", "Counter"), id, "increment", []byte("[1]"), "")
 		return err
 	}
 	if err := call(); err != nil { // no doubt: call, nothing before it

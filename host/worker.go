@@ -188,7 +188,7 @@ func (o *outbound) RPC(ctx context.Context, b int, id classes.StubID, method str
 	}
 	var res *classes.RPCResult
 	err = retryNotApplied(ctx, func() (err error) {
-		res, err = o.h.RPC(ctx, key, id, method, args)
+		res, err = o.h.RPC(ctx, key, id, method, args, "")
 		return err
 	})
 	if err != nil {

@@ -43,7 +43,7 @@ func BenchmarkScriptIncrement(b *testing.B) {
 	key, ns, _ := leader.host.ResolveScriptClass("app", "Counter")
 	b.Run("rpc", func(b *testing.B) {
 		run(b, func(ctx context.Context, name string) error {
-			_, err := leader.host.RPC(ctx, key, classes.StubID{ID: ns.IDFromName(name).String()}, "increment", []byte("[]"))
+			_, err := leader.host.RPC(ctx, key, classes.StubID{ID: ns.IDFromName(name).String()}, "increment", []byte("[]"), "")
 			return err
 		})
 	})
@@ -90,7 +90,7 @@ export default {};
 				name := fmt.Sprintf("c%d", clients.Add(1)%64) // the same 64 objects each round
 				id := classes.StubID{ID: ns.IDFromName(name).String(), Name: name}
 				for pb.Next() {
-					if _, err := leader.host.RPC(context.Background(), key, id, "increment", []byte("[]")); err != nil {
+					if _, err := leader.host.RPC(context.Background(), key, id, "increment", []byte("[]"), ""); err != nil {
 						b.Error(err)
 						return
 					}

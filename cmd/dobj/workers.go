@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dobj/dobj/api"
+	"github.com/dobj/dobj/client"
 	"github.com/dobj/dobj/launch"
 )
 
@@ -80,8 +82,9 @@ func workerURLs(c *launch.Cluster) []string {
 	return urls
 }
 
-// rpcVerb: dobj rpc SCRIPT CLASS NAME METHOD [JSON-ARG…]. It prints the
-// result's JSON, nothing for undefined; a throw is an error naming it.
+// rpcVerb: dobj rpc SCRIPT CLASS NAME METHOD [JSON-ARG…]
+// [--idempotency-key K]. It prints the result's JSON, nothing for
+// undefined; a throw is an error naming it.
 func rpcVerb(ctx context.Context, e env, args []string) error {
 	pos, c, cf, err := clientVerb(e, "rpc", args, 4, 1<<10, false, true, nil)
 	if err != nil {
@@ -94,12 +97,31 @@ func rpcVerb(ctx context.Context, e env, args []string) error {
 		}
 		jargs = append(jargs, json.RawMessage(a))
 	}
-	res, err := c.RPC(ctx, pos[0], pos[1], pos[2], pos[3], jargs...)
+	res, err := c.RPCKeyed(ctx, cf.idemKey, pos[0], pos[1], pos[2], pos[3], jargs...)
 	if err != nil {
-		return problem(cf, err)
+		return rpcProblem(cf, err)
 	}
 	if res != nil {
 		fmt.Fprintln(e.stdout, string(res))
 	}
 	return nil
+}
+
+// rpcProblem is problem for dobj rpc: a 504 says that the call's
+// outcome is unknown and what sending it again does.
+func rpcProblem(cf *clientFlags, err error) error {
+	var ce *client.Error
+	if !errors.As(err, &ce) || !ce.Unknown() {
+		return problem(cf, err)
+	}
+	msg := fmt.Sprintf("%d %s", ce.Status, ce.Title)
+	if ce.Detail != "" {
+		msg += ": " + ce.Detail
+	}
+	if cf.idemKey != "" {
+		return fmt.Errorf("%s (the outcome of the call is unknown: it may or may not have been applied; "+
+			"sending it again with the same --idempotency-key %q is safe: it answers the first result and applies nothing again)", msg, cf.idemKey)
+	}
+	return fmt.Errorf("%s (the outcome of the call is unknown: it may or may not have been applied; "+
+		"it had no --idempotency-key, so sending it again may apply it twice; next time send one, and then resending with the same key is safe)", msg)
 }
