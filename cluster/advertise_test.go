@@ -71,9 +71,7 @@ func TestNodesAdvertiseOtherThanBound(t *testing.T) {
 	n1 := c.open(cfg)
 	leader := c.waitLeader(nil)
 	n2 := c.open(advertising("n2"))
-	if err := leader.Join(context.Background(), "n2", n2.RaftAddr(), ""); err != nil {
-		t.Fatalf("join n2: %v", err)
-	}
+	c.join(nil, "n2", "")
 
 	for _, n := range []*Node{n1, n2} {
 		_, boundPort, _ := net.SplitHostPort(n.deps.Peers.(*tcpNet).ln.Addr().String())
