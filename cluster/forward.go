@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -60,12 +61,19 @@ func (f *forwarder) join(ctx context.Context, leader raft.ServerAddress, req joi
 	return res.err()
 }
 
-// remove asks the leader to remove a member; like a join, asking again is
-// safe.
+// remove asks the leader to remove a member. Asking again is safe, but
+// unlike a join's, a repeat does not answer as the first one would have:
+// after a remove that was applied it is ErrUnknownMember. So a remove
+// the leader may have received is ErrOutcomeUnknown when its answer is
+// lost, never ErrNotApplied, which would make that ErrUnknownMember read
+// as "there never was such a member".
 func (f *forwarder) remove(ctx context.Context, leader raft.ServerAddress, id string) error {
 	res, err := f.client.call(ctx, leader, pathRemove, &removeRequest{ID: id})
-	if err != nil {
+	switch {
+	case errors.Is(err, errUnsent):
 		return fmt.Errorf("%w: remove via the leader: %w", ErrNotApplied, err)
+	case err != nil:
+		return fmt.Errorf("%w: remove via the leader: %w", ErrOutcomeUnknown, err)
 	}
 	return res.err()
 }

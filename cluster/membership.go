@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -57,7 +58,10 @@ func (n *Node) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
 
 // Remove takes a member out of the cluster. On a follower it asks the
 // leader on the peer service; ErrNotLeader when no leader is known,
-// ErrUnknownMember for an id that is not a member.
+// ErrUnknownMember for an id that is not a member. The same remove again
+// is safe: it finishes one that failed part-way (out of the
+// configuration, its HTTP address still published), and is
+// ErrUnknownMember, changing nothing, after one that was applied.
 func (n *Node) Remove(ctx context.Context, id string) error {
 	if n.raft.State() != raft.Leader {
 		_, addr := n.LeaderPeer()
@@ -67,6 +71,13 @@ func (n *Node) Remove(ctx context.Context, id string) error {
 		return n.fwd.remove(ctx, addr, id)
 	}
 	if err := n.checkMember(id); err != nil {
+		if errors.Is(err, ErrUnknownMember) && n.fsm.Members()[id] != "" {
+			// A remove whose RemoveServer took effect and whose
+			// answer, or the proposal forgetting the address, was
+			// lost: forget the address now.
+			_, _, err := n.propose(ctx, &fsm.Command{Kind: fsm.KindRemoveMember, Member: fsm.Member{ID: id}})
+			return err
+		}
 		return err
 	}
 	if id == n.cfg.ID {

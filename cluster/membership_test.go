@@ -3,7 +3,13 @@ package cluster
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+
+	"github.com/hashicorp/raft"
 )
 
 // TestRemoveUnknownMemberChangesNothing: Raft's RemoveServer would commit
@@ -38,5 +44,59 @@ func TestRemoveUnknownMemberChangesNothing(t *testing.T) {
 	}
 	if err := leader.checkMember(other); !errors.Is(err, ErrUnknownMember) {
 		t.Fatalf("%s still a member after Remove: %v", other, err)
+	}
+}
+
+// TestRemoveAgainFinishesAPartialRemove: a remove that took the member
+// out of the configuration but left its HTTP address published (its
+// answer, or the proposal forgetting the address, was lost) is finished
+// by the same remove sent again; a remove after that changes nothing and
+// says there is no such member.
+func TestRemoveAgainFinishesAPartialRemove(t *testing.T) {
+	c := newTestCluster(t)
+	c.waitLeader(nil)
+	c.deps["n4"] = c.net.Deps()
+	c.start(testConfig("n4", ""), c.deps["n4"])
+	c.join(nil, "n4", "127.0.0.1:8084")
+	leader := c.waitLeader(map[string]bool{"n4": true})
+	// Remove's first step alone.
+	if err := leader.raft.RemoveServer("n4", 0, 0).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.checkMember("n4"); !errors.Is(err, ErrUnknownMember) || leader.fsm.Members()["n4"] != "127.0.0.1:8084" {
+		t.Fatalf("after RemoveServer: member check %v, HTTP address %q; want a partial remove", err, leader.fsm.Members()["n4"])
+	}
+	if err := leader.Remove(context.Background(), "n4"); err != nil {
+		t.Fatalf("the same remove again: %v, want it finished", err)
+	}
+	if addr, ok := leader.fsm.Members()["n4"]; ok {
+		t.Fatalf("n4's HTTP address %q still published after the remove", addr)
+	}
+	if err := leader.Remove(context.Background(), "n4"); !errors.Is(err, ErrUnknownMember) {
+		t.Fatalf("a remove after the member is gone: %v, want ErrUnknownMember", err)
+	}
+}
+
+// TestForwardedRemoveLostAnswer: a remove a follower sent the leader
+// whose answer is lost may have been applied, so it is outcome unknown
+// (a repeat would then say there is no such member); one that never
+// left the follower is not applied.
+func TestForwardedRemoveLostAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close() // the leader went down before it answered
+		}
+	}))
+	defer srv.Close()
+	f := &forwarder{client: &peerClient{hc: &http.Client{}}}
+	ctx := context.Background()
+	err := f.remove(ctx, raft.ServerAddress(strings.TrimPrefix(srv.URL, "http://")), "n4")
+	if !errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, ErrNotApplied) {
+		t.Fatalf("remove whose answer was lost: %v, want ErrOutcomeUnknown", err)
+	}
+	if err := f.remove(ctx, closedAddr(t), "n4"); !errors.Is(err, ErrNotApplied) || errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("remove to a leader that cannot be dialled: %v, want ErrNotApplied", err)
 	}
 }

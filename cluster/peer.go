@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync/atomic"
 	"time"
 
@@ -159,8 +160,12 @@ func newPeerClient(pn PeerNet, idle int) *peerClient {
 	}}}
 }
 
+// errUnsent wraps the error of a peer call whose request no attempt
+// wrote: the peer cannot have acted on it.
+var errUnsent = errors.New("request not sent")
+
 // call posts body to path at addr and decodes the result. An error that
-// happens before the request could have been sent is ErrNotApplied; once
+// happens before the request could have been sent wraps errUnsent; once
 // it may have been, the caller decides (a read or a join is safe to call
 // not applied; see forwarder).
 func (pc *peerClient) call(ctx context.Context, addr raft.ServerAddress, path string, body any) (forwardedResult, error) {
@@ -178,6 +183,8 @@ func (pc *peerClient) post(ctx context.Context, addr raft.ServerAddress, path st
 	if err != nil {
 		return err
 	}
+	var wrote atomic.Bool // by any attempt: the transport may retry
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+string(addr)+path, bytes.NewReader(b))
 	if err != nil {
 		return err
@@ -185,6 +192,9 @@ func (pc *peerClient) post(ctx context.Context, addr raft.ServerAddress, path st
 	req.Header.Set("Content-Type", "application/msgpack")
 	resp, err := pc.hc.Do(req)
 	if err != nil {
+		if !wrote.Load() {
+			return fmt.Errorf("%w: %w", errUnsent, err)
+		}
 		return err
 	}
 	defer resp.Body.Close()

@@ -85,9 +85,7 @@ func TestPeerMutualTLS(t *testing.T) {
 	leader := c.waitLeader(nil)
 	n2 := c.open(secure("n2", ca))
 	ctx := context.Background()
-	if err := leader.Join(ctx, "n2", n2.RaftAddr(), ""); err != nil {
-		t.Fatalf("join n2: %v", err)
-	}
+	c.join(nil, "n2", "")
 	c.eventually(10*time.Second, "n2 to know the leader", func() bool { _, a := n2.LeaderPeer(); return a != "" })
 	// A write that was not applied (a leader election under load) is
 	// safe to send again.

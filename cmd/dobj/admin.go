@@ -47,13 +47,19 @@ func joinVerb(ctx context.Context, e env, args []string) error {
 	return printJSON(e.stdout, map[string]bool{"ok": true})
 }
 
-// remove takes a member out: dobj remove ID.
+// remove takes a member out: dobj remove ID. The same remove again
+// finishes one that was applied in part and changes nothing after one
+// that was applied in full (a 404: no such member), so it is its own safe
+// retry: it takes no --idempotency-key.
 func remove(ctx context.Context, e env, args []string) error {
-	pos, c, cf, err := clientVerb(e, "remove", args, 1, 1, false, true, nil)
+	pos, c, cf, err := clientVerb(e, "remove", args, 1, 1, false, false, nil)
 	if err != nil {
 		return helpOK(err)
 	}
 	if err := c.Remove(ctx, pos[0]); err != nil {
+		if client.Unknown(err) {
+			return fmt.Errorf("%w (the remove may or may not have been applied: `dobj members` shows whether %s is still a member; the same remove again is safe: it finishes a remove applied in part, and answers 404 if %s is already gone)", problem(cf, err), pos[0], pos[0])
+		}
 		return problem(cf, err)
 	}
 	return printJSON(e.stdout, map[string]bool{"ok": true})

@@ -50,3 +50,44 @@ func TestJoinOutcomeUnknown(t *testing.T) {
 		t.Fatalf("join answered 400: %v; want a plain refusal", err)
 	}
 }
+
+// TestRemoveOutcomeUnknown: a remove answered 504 is reported as maybe
+// applied, with what the person can do about it (look at the members,
+// or send the same remove again, which is safe and answers 404 if the
+// first one was applied), not with advice about an --idempotency-key
+// that remove does not send; a 404 is reported as the refusal it is.
+func TestRemoveOutcomeUnknown(t *testing.T) {
+	var status atomic.Int32
+	status.Store(http.StatusGatewayTimeout)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodDelete || r.URL.Path != "/_cluster/members/n4" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/problem+json")
+		if status.Load() == http.StatusNotFound {
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"type":"not-found","title":"Not Found","status":404,"detail":"no member \"n4\" in the cluster; nothing was changed"}`)
+			return
+		}
+		w.WriteHeader(http.StatusGatewayTimeout)
+		io.WriteString(w, `{"type":"outcome-unknown","title":"Gateway Timeout","status":504,"detail":"the command may or may not have been applied"}`)
+	}))
+	defer ts.Close()
+	env := getenvOf(map[string]string{"DOBJ_URL": ts.URL})
+	remove := []string{"remove", "n4"}
+	err := run(context.Background(), remove, env, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "504") || !strings.Contains(err.Error(), "the remove may or may not have been applied") ||
+		!strings.Contains(err.Error(), "dobj members") || !strings.Contains(err.Error(), "the same remove again is safe") ||
+		!strings.Contains(err.Error(), "404 if n4 is already gone") || strings.Contains(err.Error(), "idempotency-key") {
+		t.Fatalf("remove answered 504: %v; want the outcome unknown, how to find it out, and no --idempotency-key", err)
+	}
+	if err := run(context.Background(), append(remove, "--idempotency-key", "k"), env, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "idempotency-key") {
+		t.Fatalf("remove --idempotency-key: %v; want the flag refused, as remove does not send it", err)
+	}
+	status.Store(http.StatusNotFound)
+	err = run(context.Background(), remove, env, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "404") || strings.Contains(err.Error(), "may or may not") {
+		t.Fatalf("remove answered 404: %v; want a plain refusal", err)
+	}
+}

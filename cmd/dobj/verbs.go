@@ -125,7 +125,7 @@ func problem(cf *clientFlags, err error) error {
 		if ce.Unknown() && cf.write {
 			// Only a verb that takes --idempotency-key can follow
 			// this advice; the others say what a retry does
-			// themselves (joinVerb).
+			// themselves (joinVerb, remove).
 			msg += " (the write may or may not have been applied; retry with the same --idempotency-key to find out safely)"
 		}
 		return errors.New(msg)
