@@ -126,6 +126,15 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	return n, nil
 }
 
+// commitTimeout is how long an idle leader waits before it sends its
+// followers an append that tells them the commit index (Raft's 50 ms by
+// default; heartbeats do not carry it). A follower's linearizable read
+// waits until its state machine has applied the index the leader gave
+// it, so a read through a follower right after a write through it waited
+// for that append: 50-100 ms with Raft's default. bench/README.md has
+// the figures that chose this.
+const commitTimeout = 5 * time.Millisecond
+
 // raftConfig is Raft's configuration for this node.
 func (n *Node) raftConfig() *raft.Config {
 	cfg := n.cfg
@@ -137,6 +146,7 @@ func (n *Node) raftConfig() *raft.Config {
 	rc.TrailingLogs = cfg.TrailingLogs
 	rc.BatchApplyCh = true
 	rc.MaxAppendEntries = 256
+	rc.CommitTimeout = commitTimeout
 	if cfg.HeartbeatTimeout > 0 {
 		rc.HeartbeatTimeout = cfg.HeartbeatTimeout
 		rc.LeaderLeaseTimeout = cfg.HeartbeatTimeout / 2
