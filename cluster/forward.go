@@ -50,13 +50,16 @@ func (f *forwarder) write(ctx context.Context, leaderID string, leader raft.Serv
 	return r.Result.result(), r.Index, r.err()
 }
 
-// join asks the leader to add a member. A join that fails on the way may
-// have been applied; it is safe to ask again, so the caller is told it
-// was not.
+// join asks the leader to add a member. A join the leader may have
+// received is ErrOutcomeUnknown when its answer is lost: it may still be
+// applied, and asking again is safe (a member's join is a no-op).
 func (f *forwarder) join(ctx context.Context, leader raft.ServerAddress, req joinRequest) error {
 	res, err := f.client.call(ctx, leader, pathJoin, &req)
-	if err != nil {
+	switch {
+	case errors.Is(err, errUnsent):
 		return fmt.Errorf("%w: join via the leader: %w", ErrNotApplied, err)
+	case err != nil:
+		return fmt.Errorf("%w: join via the leader: %w", ErrOutcomeUnknown, err)
 	}
 	return res.err()
 }

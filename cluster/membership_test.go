@@ -77,11 +77,11 @@ func TestRemoveAgainFinishesAPartialRemove(t *testing.T) {
 	}
 }
 
-// TestForwardedRemoveLostAnswer: a remove a follower sent the leader
-// whose answer is lost may have been applied, so it is outcome unknown
-// (a repeat would then say there is no such member); one that never
-// left the follower is not applied.
-func TestForwardedRemoveLostAnswer(t *testing.T) {
+// TestForwardedMembershipLostAnswer: a remove or a join a follower sent
+// the leader whose answer is lost may have been applied, so it is
+// outcome unknown (a repeated remove would then say there is no such
+// member); one that never left the follower is not applied.
+func TestForwardedMembershipLostAnswer(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		conn, _, err := http.NewResponseController(w).Hijack()
@@ -98,5 +98,14 @@ func TestForwardedRemoveLostAnswer(t *testing.T) {
 	}
 	if err := f.remove(ctx, closedAddr(t), "n4"); !errors.Is(err, ErrNotApplied) || errors.Is(err, ErrOutcomeUnknown) {
 		t.Fatalf("remove to a leader that cannot be dialled: %v, want ErrNotApplied", err)
+	}
+	// A join likewise: it may commit though its answer was lost.
+	join := joinRequest{ID: "n4", RaftAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2"}
+	err = f.join(ctx, raft.ServerAddress(strings.TrimPrefix(srv.URL, "http://")), join)
+	if !errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, ErrNotApplied) {
+		t.Fatalf("join whose answer was lost: %v, want ErrOutcomeUnknown", err)
+	}
+	if err := f.join(ctx, closedAddr(t), join); !errors.Is(err, ErrNotApplied) || errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("join to a leader that cannot be dialled: %v, want ErrNotApplied", err)
 	}
 }
