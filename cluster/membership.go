@@ -53,6 +53,23 @@ func (n *Node) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
 	if httpAddr != "" && n.fsm.Members()[id] != httpAddr {
 		return n.publishHTTPAddr(ctx, id, httpAddr)
 	}
+	if member {
+		// Already in the latest configuration, which may not be
+		// committed yet (an earlier join still in flight): answer once
+		// an entry after it is, so a retried join is not told it
+		// joined by a configuration a new leader may drop.
+		return n.committedAfter(ctx)
+	}
+	return nil
+}
+
+// committedAfter returns once an entry proposed now is applied, and so
+// everything before it in the log, configurations included, committed.
+// A failure is outcome unknown for what came before it.
+func (n *Node) committedAfter(ctx context.Context) error {
+	if _, _, err := n.propose(ctx, &fsm.Command{Kind: fsm.KindNoop}); err != nil {
+		return fmt.Errorf("%w: the membership may not be committed yet: %w", ErrOutcomeUnknown, err)
+	}
 	return nil
 }
 

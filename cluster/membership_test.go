@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -107,5 +108,32 @@ func TestForwardedMembershipLostAnswer(t *testing.T) {
 	}
 	if err := f.join(ctx, closedAddr(t), join); !errors.Is(err, ErrNotApplied) || errors.Is(err, ErrOutcomeUnknown) {
 		t.Fatalf("join to a leader that cannot be dialled: %v, want ErrNotApplied", err)
+	}
+}
+
+// TestRepeatedJoinWaitsForACommittedConfiguration: a join of a member
+// already in the leader's latest configuration answers only once an
+// entry after that configuration commits: a leader that cannot commit
+// one (its followers are gone) never says the member joined — the
+// outcome is unknown, or, once it has stepped down, it is not leader.
+func TestRepeatedJoinWaitsForACommittedConfiguration(t *testing.T) {
+	c := newTestCluster(t)
+	leader := c.waitLeader(nil)
+	var member *Node
+	for id, n := range c.nodes {
+		if n == leader {
+			continue
+		}
+		member = n
+		if err := n.Close(); err != nil {
+			t.Fatal(err)
+		}
+		delete(c.nodes, id)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := leader.Join(ctx, member.cfg.ID, member.RaftAddr(), "")
+	if err == nil || !errors.Is(err, ErrOutcomeUnknown) && !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("repeated join on a leader that cannot commit: %v; want outcome unknown", err)
 	}
 }
