@@ -157,9 +157,9 @@ func (r *classReply) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return nil
 }
 
-// forwardClass sends req to the leader. As for a join, a request that
-// fails on the way is reported not applied: deploying or deleting a class
-// again is safe.
+// forwardClass sends req to the leader. A request that got no answer is
+// outcome unknown unless it was never sent (sentError); deploying or
+// deleting a class again is safe.
 func (n *Node) forwardClass(ctx context.Context, req classRequest) (classReply, error) {
 	_, leader := n.LeaderPeer()
 	if leader == "" {
@@ -167,7 +167,7 @@ func (n *Node) forwardClass(ctx context.Context, req classRequest) (classReply, 
 	}
 	var res classReply
 	if err := n.fwd.client.post(ctx, leader, pathClass, &req, &res); err != nil {
-		return classReply{}, fmt.Errorf("%w: class via the leader: %w", ErrNotApplied, err)
+		return classReply{}, sentError("class", err)
 	}
 	return res, res.err()
 }

@@ -55,13 +55,22 @@ func (f *forwarder) write(ctx context.Context, leaderID string, leader raft.Serv
 // applied, and asking again is safe (a member's join is a no-op).
 func (f *forwarder) join(ctx context.Context, leader raft.ServerAddress, req joinRequest) error {
 	res, err := f.client.call(ctx, leader, pathJoin, &req)
-	switch {
-	case errors.Is(err, errUnsent):
-		return fmt.Errorf("%w: join via the leader: %w", ErrNotApplied, err)
-	case err != nil:
-		return fmt.Errorf("%w: join via the leader: %w", ErrOutcomeUnknown, err)
+	if err != nil {
+		return sentError("join", err)
 	}
 	return res.err()
+}
+
+// sentError is the error of a command sent to the leader on the peer
+// service that got no answer: not applied when no attempt wrote the
+// request, else outcome unknown — the leader may have applied it, so
+// the client must not be told it failed (a resend of these commands is
+// safe, and says so).
+func sentError(what string, err error) error {
+	if errors.Is(err, errUnsent) {
+		return fmt.Errorf("%w: %s via the leader: %w", ErrNotApplied, what, err)
+	}
+	return fmt.Errorf("%w: %s via the leader: %w", ErrOutcomeUnknown, what, err)
 }
 
 // remove asks the leader to remove a member. Asking again is safe, but
@@ -72,11 +81,8 @@ func (f *forwarder) join(ctx context.Context, leader raft.ServerAddress, req joi
 // as "there never was such a member".
 func (f *forwarder) remove(ctx context.Context, leader raft.ServerAddress, id string) error {
 	res, err := f.client.call(ctx, leader, pathRemove, &removeRequest{ID: id})
-	switch {
-	case errors.Is(err, errUnsent):
-		return fmt.Errorf("%w: remove via the leader: %w", ErrNotApplied, err)
-	case err != nil:
-		return fmt.Errorf("%w: remove via the leader: %w", ErrOutcomeUnknown, err)
+	if err != nil {
+		return sentError("remove", err)
 	}
 	return res.err()
 }

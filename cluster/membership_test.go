@@ -81,9 +81,9 @@ func TestRemoveAgainFinishesAPartialRemove(t *testing.T) {
 	}
 }
 
-// TestForwardedMembershipLostAnswer: a remove or a join a follower sent
-// the leader whose answer is lost may have been applied, so it is
-// outcome unknown (a repeated remove would then say there is no such
+// TestForwardedMembershipLostAnswer: a remove, a join or a script
+// command a follower sent the leader whose answer is lost may have been
+// applied, so it is outcome unknown (a repeated remove would then say there is no such
 // member); one that never left the follower is not applied.
 func TestForwardedMembershipLostAnswer(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -111,6 +111,13 @@ func TestForwardedMembershipLostAnswer(t *testing.T) {
 	}
 	if err := f.join(ctx, closedAddr(t), join); !errors.Is(err, ErrNotApplied) || errors.Is(err, ErrOutcomeUnknown) {
 		t.Fatalf("join to a leader that cannot be dialled: %v, want ErrNotApplied", err)
+	}
+	// Script and class commands go the same way (scriptCommand,
+	// forwardClass).
+	var r scriptReply
+	err = sentError("script", f.client.post(ctx, raft.ServerAddress(strings.TrimPrefix(srv.URL, "http://")), pathScript, &scriptRequest{}, &r))
+	if !errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, ErrNotApplied) {
+		t.Fatalf("script command whose answer was lost: %v, want ErrOutcomeUnknown", err)
 	}
 }
 

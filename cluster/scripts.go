@@ -109,9 +109,8 @@ func (n *Node) scriptCommand(ctx context.Context, kind fsm.Kind, body any) (scri
 	}
 	var r scriptReply
 	if err := n.fwd.client.post(ctx, leader, pathScript, &scriptRequest{Kind: kind, Body: b}, &r); err != nil {
-		// As for a class deploy: a request that fails on the way is
-		// reported not applied, and sending it again is safe.
-		return scriptReply{}, fmt.Errorf("%w: script via the leader: %w", ErrNotApplied, err)
+		// Sending it again is safe: the same deploy, delete or secret.
+		return scriptReply{}, sentError("script", err)
 	}
 	return r, r.err()
 }
