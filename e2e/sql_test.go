@@ -76,6 +76,11 @@ func TestSQLThroughAWorker(t *testing.T) {
 		if err != nil || len(dbs) != 1 {
 			t.Fatalf("%s keeps databases %v (%v), want the object's one", nd.id, dbs, err)
 		}
+		// Its metrics count the database open and the one open so far.
+		m := c.scrape(nd)
+		if open, opens := metricValue(m, "dobj_sql_databases_open"), metricValue(m, "dobj_sql_database_opens_total"); open != 1 || opens != 1 {
+			t.Errorf("%s: dobj_sql_databases_open %v, dobj_sql_database_opens_total %v; want 1 and 1", nd.id, open, opens)
+		}
 	}
 }
 

@@ -119,6 +119,15 @@ func (s *Set) GaugeFunc(name, help string, fn func() float64) {
 	s.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help}, fn))
 }
 
+// CounterFunc registers a counter read from fn at each scrape (totals
+// another package keeps: databases opened).
+func (s *Set) CounterFunc(name, help string, fn func() float64) {
+	if s == nil {
+		return
+	}
+	s.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, fn))
+}
+
 // Request records one answered HTTP request; watch streams record no
 // duration.
 func (s *Set) Request(route, method string, code int, took time.Duration, stream bool) {

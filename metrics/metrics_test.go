@@ -28,6 +28,7 @@ func TestSetRecordsWhatItIsTold(t *testing.T) {
 	s := New()
 	open := 3.0
 	s.GaugeFunc("watches_open", "open watches", func() float64 { return open })
+	s.CounterFunc("sql_database_opens_total", "opens", func() float64 { return 7 })
 	s.Request("/:name", "GET", 200, time.Millisecond, false)
 	s.Request("/:name", "GET", 200, time.Millisecond, false)
 	s.Request("/:name/watch", "GET", 200, time.Minute, true)
@@ -82,6 +83,7 @@ func TestSetRecordsWhatItIsTold(t *testing.T) {
 		{"dobj_fsm_snapshots_total", map[string]string{"result": "error"}, 0},
 		{"dobj_websockets_open", nil, 1},
 		{"dobj_watches_open", nil, 3},
+		{"dobj_sql_database_opens_total", nil, 7},
 	}
 	for _, tt := range tests {
 		if got := counter(tt.name, tt.labels); got != tt.want {

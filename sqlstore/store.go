@@ -168,6 +168,15 @@ func (s *Store) Path(object string) string {
 	return filepath.Join(s.cfg.Dir, hex.EncodeToString(sum[:])+".db")
 }
 
+// Opened is how many times the store has opened a database, over its
+// life: with the pool full, each call of an object whose handle was
+// closed adds one (--sql-open-databases).
+func (s *Store) Opened() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opened
+}
+
 // OpenHandles is how many database handles are open now.
 func (s *Store) OpenHandles() int {
 	s.mu.Lock()

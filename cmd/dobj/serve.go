@@ -392,5 +392,11 @@ func newHost(cfg config.Config, node *cluster.Node, log *slog.Logger, met *metri
 	})
 	met.GaugeFunc("class_instances", "Object class instances live on this node.", func() float64 { return float64(h.Stats().Instances) })
 	met.GaugeFunc("class_runtimes", "JavaScript runtimes the live class instances share.", func() float64 { return float64(h.Stats().Runtimes) })
+	if st := node.FSM().SQL(); st != nil {
+		met.GaugeFunc("sql_databases_open", "SQLite-backed objects' databases open on this node (at most --sql-open-databases while idle).",
+			func() float64 { return float64(st.OpenHandles()) })
+		met.CounterFunc("sql_database_opens_total", "Databases this node opened; a steady climb means calls reopen closed ones: raise --sql-open-databases.",
+			func() float64 { return float64(st.Opened()) })
+	}
 	return h
 }
