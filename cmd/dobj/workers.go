@@ -107,21 +107,20 @@ func rpcVerb(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// rpcProblem is problem for dobj rpc: a 504 says that the call's
-// outcome is unknown and what sending it again does.
+// rpcProblem is problem for dobj rpc: a 504 says, as joinVerb's does,
+// that the call's outcome is unknown and what sending it again does,
+// which depends on whether it had an --idempotency-key.
 func rpcProblem(cf *clientFlags, err error) error {
 	var ce *client.Error
 	if !errors.As(err, &ce) || !ce.Unknown() {
 		return problem(cf, err)
 	}
-	msg := fmt.Sprintf("%d %s", ce.Status, ce.Title)
-	if ce.Detail != "" {
-		msg += ": " + ce.Detail
-	}
+	plain := *cf
+	plain.write = false // the advice below replaces problem's
 	if cf.idemKey != "" {
-		return fmt.Errorf("%s (the outcome of the call is unknown: it may or may not have been applied; "+
-			"sending it again with the same --idempotency-key %q is safe: it answers the first result and applies nothing again)", msg, cf.idemKey)
+		return fmt.Errorf("%w (the outcome of the call is unknown: it may or may not have been applied; "+
+			"sending it again with the same --idempotency-key %q is safe: it answers the first result and applies nothing again)", problem(&plain, err), cf.idemKey)
 	}
-	return fmt.Errorf("%s (the outcome of the call is unknown: it may or may not have been applied; "+
-		"it had no --idempotency-key, so sending it again may apply it twice; next time send one, and then resending with the same key is safe)", msg)
+	return fmt.Errorf("%w (the outcome of the call is unknown: it may or may not have been applied; "+
+		"it had no --idempotency-key, so sending it again may apply it twice; next time send one, and then resending with the same key is safe)", problem(&plain, err))
 }
