@@ -124,10 +124,7 @@ func (h *Host) call(ctx context.Context, class string, id classes.StubID, req *c
 	name := id.ID
 	r, err := h.onLeader(ctx, class, name, runOpts{idemKey: idemKey, idName: id.Name}, func(r *run) error {
 		if idemKey != "" {
-			// Refused before it runs, as Apply would refuse it: a key
-			// tied to another request, or a full table.
-			r.request = fsm.CallRequestHash(r.object, req.Method, req.URL, req.Body)
-			first, err := h.node.FSM().CheckCall(r.object, idemKey, r.request, time.Now().UnixNano())
+			first, err := r.checkKey(fsm.CallRequestHash(r.object, req.Method, req.URL, req.Body))
 			if err != nil {
 				return err
 			}
@@ -151,6 +148,15 @@ func (h *Host) call(ctx context.Context, class string, id classes.StubID, req *c
 		resp = callResponse(r.applied.Response)
 	}
 	return &CallResult{Response: resp, Index: r.applied.Index, Replayed: r.applied.Replayed}, nil
+}
+
+// checkKey ties a keyed run to request, its call's fingerprint
+// (fsm.CallRequestHash or fsm.RPCRequestHash), and returns the first
+// answer kept for its key, if any. A call is refused before it runs, as
+// Apply would refuse it: a key tied to another request, or a full table.
+func (r *run) checkKey(request []byte) (*fsm.CallResult, error) {
+	r.request = request
+	return r.h.node.FSM().CheckCall(r.object, r.idemKey, request, time.Now().UnixNano())
 }
 
 // commit makes a run's effects durable: one command with the ops, the

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/dobj/dobj/classes"
 	"github.com/dobj/dobj/cluster"
@@ -192,8 +191,7 @@ func (h *Host) rpc(ctx context.Context, class string, id classes.StubID, method 
 func (h *Host) rpcKeyed(ctx context.Context, class string, id classes.StubID, method string, args []byte, idemKey string) (*classes.RPCResult, error) {
 	var out, replay *classes.RPCResult
 	r, err := h.onLeader(ctx, class, id.ID, runOpts{idemKey: idemKey, idName: id.Name}, func(r *run) error {
-		r.request = fsm.RPCRequestHash(r.object, method, args)
-		first, err := h.node.FSM().CheckCall(r.object, idemKey, r.request, time.Now().UnixNano())
+		first, err := r.checkKey(fsm.RPCRequestHash(r.object, method, args))
 		if err != nil {
 			return err
 		}
