@@ -10,6 +10,29 @@ import (
 	"testing"
 )
 
+// problemServer answers method path with a 504 outcome-unknown problem
+// or, while status holds another code, with refusal (problem+json) at
+// that code; anything else is a 404. It closes when the test ends.
+func problemServer(t *testing.T, method, path string, status *atomic.Int32, refusal string) string {
+	t.Helper()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != method || r.URL.Path != path {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/problem+json")
+		if code := int(status.Load()); code != http.StatusGatewayTimeout {
+			w.WriteHeader(code)
+			io.WriteString(w, refusal)
+			return
+		}
+		w.WriteHeader(http.StatusGatewayTimeout)
+		io.WriteString(w, `{"type":"outcome-unknown","title":"Gateway Timeout","status":504,"detail":"the command may or may not have been applied"}`)
+	}))
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
 // TestJoinOutcomeUnknown: a join answered 504 is reported as maybe
 // applied, with what the person can do about it (look at the members,
 // or send the same join again, which is safe), not with advice about an
@@ -18,22 +41,9 @@ import (
 func TestJoinOutcomeUnknown(t *testing.T) {
 	var status atomic.Int32
 	status.Store(http.StatusGatewayTimeout)
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/_cluster/join" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/problem+json")
-		if status.Load() == http.StatusBadRequest {
-			w.WriteHeader(http.StatusBadRequest)
-			io.WriteString(w, `{"type":"bad-request","title":"Bad Request","status":400,"detail":"a member needs an id and a raft address"}`)
-			return
-		}
-		w.WriteHeader(http.StatusGatewayTimeout)
-		io.WriteString(w, `{"type":"outcome-unknown","title":"Gateway Timeout","status":504,"detail":"the command may or may not have been applied"}`)
-	}))
-	defer ts.Close()
-	env := getenvOf(map[string]string{"DOBJ_URL": ts.URL})
+	url := problemServer(t, http.MethodPost, "/_cluster/join", &status,
+		`{"type":"bad-request","title":"Bad Request","status":400,"detail":"a member needs an id and a raft address"}`)
+	env := getenvOf(map[string]string{"DOBJ_URL": url})
 	join := []string{"join", "n4", "127.0.0.1:9084", "127.0.0.1:8084"}
 	err := run(context.Background(), join, env, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "504") || !strings.Contains(err.Error(), "the join may or may not have been applied") ||
@@ -59,22 +69,9 @@ func TestJoinOutcomeUnknown(t *testing.T) {
 func TestRemoveOutcomeUnknown(t *testing.T) {
 	var status atomic.Int32
 	status.Store(http.StatusGatewayTimeout)
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodDelete || r.URL.Path != "/_cluster/members/n4" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/problem+json")
-		if status.Load() == http.StatusNotFound {
-			w.WriteHeader(http.StatusNotFound)
-			io.WriteString(w, `{"type":"not-found","title":"Not Found","status":404,"detail":"no member \"n4\" in the cluster; nothing was changed"}`)
-			return
-		}
-		w.WriteHeader(http.StatusGatewayTimeout)
-		io.WriteString(w, `{"type":"outcome-unknown","title":"Gateway Timeout","status":504,"detail":"the command may or may not have been applied"}`)
-	}))
-	defer ts.Close()
-	env := getenvOf(map[string]string{"DOBJ_URL": ts.URL})
+	url := problemServer(t, http.MethodDelete, "/_cluster/members/n4", &status,
+		`{"type":"not-found","title":"Not Found","status":404,"detail":"no member \"n4\" in the cluster; nothing was changed"}`)
+	env := getenvOf(map[string]string{"DOBJ_URL": url})
 	remove := []string{"remove", "n4"}
 	err := run(context.Background(), remove, env, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "504") || !strings.Contains(err.Error(), "the remove may or may not have been applied") ||
