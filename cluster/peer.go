@@ -166,8 +166,8 @@ var errUnsent = errors.New("request not sent")
 
 // call posts body to path at addr and decodes the result. An error that
 // happens before the request could have been sent wraps errUnsent; once
-// it may have been, the caller decides (a read or a join is safe to call
-// not applied; see forwarder).
+// it may have been, the caller decides (a read index is safe to call not
+// applied; a command is outcome unknown: sentError).
 func (pc *peerClient) call(ctx context.Context, addr raft.ServerAddress, path string, body any) (forwardedResult, error) {
 	var res forwardedResult
 	if err := pc.post(ctx, addr, path, body, &res); err != nil {
