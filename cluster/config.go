@@ -58,9 +58,10 @@ type Config struct {
 	// SQLMaxResultBytes bounds one statement's result (0: sqlstore's
 	// default, 64 MiB).
 	SQLMaxResultBytes int64
-	// SQLOpenDatabases bounds the databases kept open (0: sqlstore's
-	// default).
+	// SQLOpenDatabases and SQLOpenBytes bound the databases kept open,
+	// in number and in memory (0: sqlstore's defaults).
 	SQLOpenDatabases int
+	SQLOpenBytes     int64
 
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration

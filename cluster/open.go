@@ -105,7 +105,7 @@ func openStores(cfg Config) (Deps, error) {
 		return Deps{}, err
 	}
 	sqlDir := filepath.Join(cfg.DataDir, "sql")
-	sql, err := sqlstore.Open(sqlstore.Config{Dir: sqlDir, MaxOpen: cfg.SQLOpenDatabases,
+	sql, err := sqlstore.Open(sqlstore.Config{Dir: sqlDir, MaxOpen: cfg.SQLOpenDatabases, MaxOpenBytes: cfg.SQLOpenBytes,
 		Limits: sqlstore.Limits{DatabaseBytes: cfg.SQLMaxDatabaseBytes, ResultBytes: cfg.SQLMaxResultBytes}})
 	if err != nil {
 		store.close()

@@ -74,11 +74,13 @@ type Config struct {
 	// key-value list) of a SQLite-backed object may hold in the node's
 	// memory: past it the statement fails with an error naming the limit.
 	SQLMaxResultBytes int64
-	// SQLOpenDatabases bounds the SQLite-backed objects' databases a node
-	// keeps open; a call of an object whose database was closed opens it
-	// again, which costs far more than the call's statements. Each open
-	// one holds up to about 0.45 MB.
+	// SQLOpenDatabases and SQLOpenBytes bound the SQLite-backed objects'
+	// databases a node keeps open, in number and in memory; a call of an
+	// object whose database was closed opens it again, which costs far
+	// more than the call's statements. Each open one holds 0.5 MB of
+	// memory, more once large rows have passed through it.
 	SQLOpenDatabases int
+	SQLOpenBytes     int64
 
 	SnapshotThreshold uint64        // log entries between snapshots
 	TrailingLogs      uint64        // log entries kept after a snapshot
@@ -194,7 +196,8 @@ func Default() Config {
 		WALSegmentBytes:     64 << 20,
 		SQLMaxDatabaseBytes: 10 << 30,
 		SQLMaxResultBytes:   64 << 20,
-		SQLOpenDatabases:    512,
+		SQLOpenDatabases:    4096,
+		SQLOpenBytes:        640 << 20,
 		SnapshotThreshold:   8192,
 		TrailingLogs:        10240,
 		SnapshotInterval:    30 * time.Second,

@@ -60,7 +60,7 @@ func TestLoad(t *testing.T) {
 				}
 				if c.SnapshotThreshold != 8192 || c.TrailingLogs != 10240 || c.ApplyTimeout != 5*time.Second ||
 					c.IdempotencyWindow != 10*time.Minute || c.MaxBodyBytes != 1<<20 || c.MaxNameBytes != 256 ||
-					c.MaxKeyBytes != 2048 || c.MaxValueBytes != 128<<10 || c.MaxListLimit != 1000 || c.SQLMaxDatabaseBytes != 10<<30 || c.SQLMaxResultBytes != 64<<20 || c.SQLOpenDatabases != 512 {
+					c.MaxKeyBytes != 2048 || c.MaxValueBytes != 128<<10 || c.MaxListLimit != 1000 || c.SQLMaxDatabaseBytes != 10<<30 || c.SQLMaxResultBytes != 64<<20 || c.SQLOpenDatabases != 4096 || c.SQLOpenBytes != 640<<20 {
 					t.Errorf("defaults differ from the contract: %+v", c)
 				}
 			},
@@ -70,7 +70,7 @@ func TestLoad(t *testing.T) {
 			args: func(dir string) []string {
 				return append(base(dir), "--peers", "n1=node1.example:9081,n2="+other,
 					"--advertise-http", "node1.example:8081", "--http-hosts", "a.example, b.example", "--advertise-raft", "node1.example:9081",
-					"--log-store", "bolt", "--wal-segment-bytes", "1048576", "--sql-max-database-bytes", "1048576", "--sql-max-result-bytes", "2097152", "--sql-open-databases", "5", "--snapshot-threshold", "16", "--trailing-logs", "8",
+					"--log-store", "bolt", "--wal-segment-bytes", "1048576", "--sql-max-database-bytes", "1048576", "--sql-max-result-bytes", "2097152", "--sql-open-databases", "5", "--sql-open-bytes", "8388608", "--snapshot-threshold", "16", "--trailing-logs", "8",
 					"--snapshot-interval", "2s", "--apply-timeout", "3s", "--idempotency-window", "1m",
 					"--max-body-bytes", "4096", "--max-name-bytes", "10", "--max-key-bytes", "20", "--max-value-bytes", "30",
 					"--max-list-limit", "5", "--watch-history", "50", "--watch-history-bytes", "4096", "--watch-buffer", "8", "--max-watches", "9", "--max-streams-per-token", "4", "--class-cpu-limit", "2s", "--class-max-instances", "64", "--class-runtimes", "3", "--outbound-allow", "api.example.com, *.example.org,127.0.0.1:*", "--memory-limit", "1073741824", "--log-level", "debug", "--log-format", "text", "--test-faults",
@@ -85,7 +85,7 @@ func TestLoad(t *testing.T) {
 				want := Config{ID: "n1", DataDir: dir, HTTPAddr: httpAddr, RaftAddr: raftAddr,
 					AdvertiseHTTP: "node1.example:8081", HTTPHosts: "a.example, b.example", AdvertiseRaft: "node1.example:9081",
 					Peers:    []Peer{{"n1", "node1.example:9081"}, {"n2", other}},
-					LogStore: "bolt", WALSegmentBytes: 1 << 20, SQLMaxDatabaseBytes: 1 << 20, SQLMaxResultBytes: 2 << 20, SQLOpenDatabases: 5, SnapshotThreshold: 16, TrailingLogs: 8, SnapshotInterval: 2 * time.Second, ApplyTimeout: 3 * time.Second,
+					LogStore: "bolt", WALSegmentBytes: 1 << 20, SQLMaxDatabaseBytes: 1 << 20, SQLMaxResultBytes: 2 << 20, SQLOpenDatabases: 5, SQLOpenBytes: 8 << 20, SnapshotThreshold: 16, TrailingLogs: 8, SnapshotInterval: 2 * time.Second, ApplyTimeout: 3 * time.Second,
 					IdempotencyWindow: time.Minute, MaxBodyBytes: 4096, MaxNameBytes: 10, MaxKeyBytes: 20, MaxValueBytes: 30,
 					MaxListLimit: 5, WatchHistory: 50, WatchHistoryBytes: 4096, WatchBuffer: 8, MaxWatches: 9, MaxStreamsPerToken: 4, ClassCPULimit: 2 * time.Second, ClassMaxInstances: 64, ClassRuntimes: 3, OutboundAllow: []string{"api.example.com", "*.example.org", "127.0.0.1:*"}, MemoryLimit: 1 << 30, LogLevel: "debug", LogFormat: "text", TestFaults: true,
 					UnsafeBugs: []string{"stale-reads", "no-idempotency"}, UnsafeAllowBugs: true,
@@ -170,6 +170,7 @@ func TestLoad(t *testing.T) {
 		{name: "negative memory limit", args: func(dir string) []string { return append(base(dir), "--memory-limit", "-1") }, wantErr: "--memory-limit: must not be negative"},
 		{name: "bad duration", args: func(dir string) []string { return append(base(dir), "--apply-timeout", "soon") }, wantErr: "-apply-timeout"},
 		{name: "no open SQL databases", args: func(dir string) []string { return append(base(dir), "--sql-open-databases", "0") }, wantErr: "--sql-open-databases: must be positive"},
+		{name: "tiny SQL pool", args: func(dir string) []string { return append(base(dir), "--sql-open-bytes", "4096") }, wantErr: "--sql-open-bytes: 4096: want at least 1 MiB"},
 		{name: "tiny SQL databases", args: func(dir string) []string { return append(base(dir), "--sql-max-database-bytes", "4096") }, wantErr: "--sql-max-database-bytes: 4096: want at least 64 KiB"},
 		{name: "tiny SQL results", args: func(dir string) []string { return append(base(dir), "--sql-max-result-bytes", "4096") }, wantErr: "--sql-max-result-bytes: 4096: want at least 64 KiB"},
 		{name: "tiny wal segments", args: func(dir string) []string { return append(base(dir), "--wal-segment-bytes", "4096") }, wantErr: "--wal-segment-bytes: 4096: want 64 KiB to 1 GiB"},

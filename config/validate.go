@@ -132,6 +132,9 @@ func (c Config) checkLimits(p *problems) {
 	if c.SQLOpenDatabases < 1 {
 		p.bad("sql-open-databases", "must be positive")
 	}
+	if c.SQLOpenBytes < 1<<20 {
+		p.bad("sql-open-bytes", "%d: want at least 1 MiB", c.SQLOpenBytes)
+	}
 	for _, d := range []struct {
 		name string
 		ok   bool

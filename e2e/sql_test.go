@@ -81,6 +81,10 @@ func TestSQLThroughAWorker(t *testing.T) {
 		if open, opens := metricValue(m, "dobj_sql_databases_open"), metricValue(m, "dobj_sql_database_opens_total"); open != 1 || opens != 1 {
 			t.Errorf("%s: dobj_sql_databases_open %v, dobj_sql_database_opens_total %v; want 1 and 1", nd.id, open, opens)
 		}
+		// and its memory: one WebAssembly SQLite, some hundreds of KiB.
+		if b := metricValue(m, "dobj_sql_databases_open_bytes"); b < 64<<10 || b > 64<<20 {
+			t.Errorf("%s: dobj_sql_databases_open_bytes %v for one small database", nd.id, b)
+		}
 	}
 }
 

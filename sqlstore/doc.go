@@ -29,8 +29,10 @@
 // # Files and handles
 //
 // An object's database is Dir/<sha256 of its name>.db (store.go). Open
-// handles are pooled, least recently used first out, MaxOpen at most
-// while they are idle, so a node with 10,000 objects keeps a few open. The
+// handles are pooled, least recently used first out, while they are idle
+// at most MaxOpen of them and MaxOpenBytes of their WebAssembly memory,
+// which grows with the largest rows a database has held (memory.go), so
+// a node with 10,000 objects keeps some hundreds open. The
 // journal is WAL: commits append to the log instead of rewriting pages
 // twice. A handle is the only connection to its database and locks it
 // while open (locking_mode=EXCLUSIVE): the log's index lives in its

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -17,6 +18,12 @@ type handle struct {
 	path string
 	elem *list.Element // guarded by Store.mu
 	refs int           // guarded by Store.mu: users that pinned it
+	// counted is the memory the Store's total holds for this handle
+	// (guarded by Store.mu); mem is its size as last measured, by a
+	// user before giving the handle back (Store.release).
+	counted int64
+	mem     atomic.Int64
+	probe   *memoryProbe
 
 	mu   sync.Mutex
 	conn *sqlite3.Conn // nil once closed
@@ -148,14 +155,28 @@ func (h *handle) setup(s *Store) error {
 	if err := h.registerFunctions(s.dates, l); err != nil {
 		return err
 	}
+	probe, err := newMemoryProbe(c)
+	if err != nil {
+		return err
+	}
+	h.probe = probe
+	h.measure()
 	return c.SetAuthorizer(h.authorize)
 }
 
 // cacheKiB is the page cache of each open database, in KiB, against
 // SQLite's default of 2 MB: 2 MB databases read whole took 3.7 MB a
 // handle with the default, 0.45 MB with this. What else a handle holds
-// is its WebAssembly memory (DefaultMaxOpen).
+// is its WebAssembly memory (memory.go).
 const cacheKiB = 128
+
+// measure records the connection's memory size for the pool; the
+// caller holds h.
+func (h *handle) measure() {
+	if h.conn != nil {
+		h.mem.Store(h.probe.bytes())
+	}
+}
 
 // close finalizes the cached statements and closes the connection.
 func (h *handle) close() error {
@@ -168,6 +189,7 @@ func (h *handle) close() error {
 	h.cache = nil
 	err := h.conn.Close()
 	h.conn = nil
+	h.probe = nil
 	return err
 }
 

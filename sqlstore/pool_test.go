@@ -163,3 +163,65 @@ func TestHandleCacheBounded(t *testing.T) {
 		t.Fatalf("MaxOpen defaults to %d, want %d", s.cfg.MaxOpen, DefaultMaxOpen)
 	}
 }
+
+// TestPoolBoundsMemory: the pool bounds its handles' WebAssembly memory
+// (MaxOpenBytes), and a database that has held a large row counts for
+// what its memory grew to, so fewer others stay open beside it.
+func TestPoolBoundsMemory(t *testing.T) {
+	small := []Statement{{Op: OpPut, Args: []any{"k", []byte("v")}}}
+	one := open(t, Config{})
+	if err := one.Apply("o", 1, Env{}, small); err != nil {
+		t.Fatal(err)
+	}
+	fresh := one.OpenBytes()
+	if fresh < 64<<10 {
+		t.Fatalf("one open database counts %d bytes: the memory probe does not read a WebAssembly memory", fresh)
+	}
+	bound := 16 * fresh
+	s := open(t, Config{MaxOpen: 1000, MaxOpenBytes: bound})
+	for i := range 40 {
+		if err := s.Apply(fmt.Sprintf("obj-%d", i), 1, Env{}, small); err != nil {
+			t.Fatal(err)
+		}
+		if b := s.OpenBytes(); b > bound {
+			t.Fatalf("after %d objects the open databases count %d bytes, over the bound of %d", i+1, b, bound)
+		}
+	}
+	if n := s.OpenHandles(); n < 12 || n > 16 {
+		t.Fatalf("%d small databases open within a bound of 16 fresh ones", n)
+	}
+
+	big := []Statement{{Op: OpPut, Args: []any{"k", make([]byte, 1<<20)}}}
+	if err := s.Apply("big", 1, Env{}, big); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := s.BeginRead("big", Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := sess.Get("k"); err != nil || len(v) != 1<<20 {
+		t.Fatalf("reading the large value: %d bytes, %v", len(v), err)
+	}
+	if err := sess.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	h, open := s.handles["big"]
+	grown := int64(0)
+	if open {
+		grown = h.counted
+	}
+	s.mu.Unlock()
+	if !open {
+		t.Fatal("the database used last was closed")
+	}
+	if grown < 4*fresh {
+		t.Fatalf("a database that held a 1 MiB row counts %d bytes, a fresh one %d", grown, fresh)
+	}
+	if b := s.OpenBytes(); b > bound {
+		t.Fatalf("the open databases count %d bytes, over the bound of %d", b, bound)
+	}
+	if n := s.OpenHandles(); n > 16-int(grown/fresh)+1 {
+		t.Fatalf("%d databases open beside one that counts as %d fresh ones, within a bound of 16", n, grown/fresh)
+	}
+}

@@ -16,10 +16,12 @@ type Config struct {
 	// Dir holds one database file per object (the node's data directory
 	// later). It is created if missing.
 	Dir string
-	// MaxOpen bounds the database handles kept open at once; the least
-	// recently used idle handle is closed past it. Zero means
-	// DefaultMaxOpen.
-	MaxOpen int
+	// MaxOpen bounds the database handles kept open at once, and
+	// MaxOpenBytes their memory (memory.go): the least recently used
+	// idle handle is closed past either. Zero means DefaultMaxOpen and
+	// DefaultMaxOpenBytes.
+	MaxOpen      int
+	MaxOpenBytes int64
 	// Limits are Cloudflare's per-statement and per-database limits.
 	// Zero fields take DefaultLimits' values.
 	Limits Limits
@@ -79,18 +81,18 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// DefaultMaxOpen is MaxOpen's default: a node with that many objects in
-// use opens none per call (an open costs as much as dozens of applies).
-// Each open database is its own WebAssembly SQLite, whose memory is
-// mapped outside the Go heap (a heap profile does not show it) and never
-// shrinks: 0.39 MB of RSS freshly opened, 0.95 MB once a row of 256 KiB
-// has gone through it, 1.2 MB after a few; 1,024 open after such rows
-// held 1,162 MB (measured with 64 to 1,024 handles, 7 December 2026),
-// the leader's whole peak in the scale run. The page cache (cacheKiB)
-// is the smaller part. So the default is 512, about 0.6 GB at most,
-// which keeps a node under issue 22's 1 GB with 10,000 objects in use;
-// an operator with more memory and more objects busy at once raises it.
-const DefaultMaxOpen = 512
+// DefaultMaxOpenBytes is MaxOpenBytes' default: 1,280 databases
+// freshly opened (0.5 MB each), 365 that have held rows of 256 KiB. It
+// keeps a node under issue 22's 1 GB with 10,000 objects in use, with
+// what the rest of the node holds; within it, a node with as many
+// objects in use as fit opens none per call (an open costs as much as
+// dozens of applies). An operator with more memory raises it.
+const DefaultMaxOpenBytes = 640 << 20
+
+// DefaultMaxOpen is MaxOpen's default, a bound on the files held open
+// (two a database: the database and its log), well above what
+// DefaultMaxOpenBytes lets open.
+const DefaultMaxOpen = 4096
 
 // ErrClosed is returned by every method of a closed Store.
 var ErrClosed = errors.New("sqlstore: store closed")
@@ -106,6 +108,7 @@ type Store struct {
 	mu      sync.Mutex
 	handles map[string]*handle
 	lru     list.List // of *handle, most recently used first
+	bytes   int64     // the open handles' memory, as counted (handle.counted)
 	opened  int       // handles opened over the store's life
 	closed  bool
 	// expect: positions databases must hold when next opened (Expect).
@@ -119,6 +122,9 @@ func Open(cfg Config) (*Store, error) {
 	}
 	if cfg.MaxOpen <= 0 {
 		cfg.MaxOpen = DefaultMaxOpen
+	}
+	if cfg.MaxOpenBytes <= 0 {
+		cfg.MaxOpenBytes = DefaultMaxOpenBytes
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
@@ -150,6 +156,7 @@ func (s *Store) Close() error {
 	}
 	s.handles = nil
 	s.lru.Init()
+	s.bytes = 0
 	s.mu.Unlock()
 	var errs []error
 	for _, h := range hs {
@@ -182,6 +189,14 @@ func (s *Store) OpenHandles() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.handles)
+}
+
+// OpenBytes is the open handles' memory as the pool counts it: each
+// one's WebAssembly memory when its last user gave it back.
+func (s *Store) OpenBytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes
 }
 
 // acquire returns object's handle, opened if need be, locked for the
@@ -225,6 +240,8 @@ func (s *Store) pin(object string) (*handle, error) {
 		s.opened++
 		s.handles[object] = h
 		h.elem = s.lru.PushFront(h)
+		h.counted = h.mem.Load()
+		s.bytes += h.counted
 	} else {
 		s.lru.MoveToFront(h.elem)
 	}
@@ -234,37 +251,56 @@ func (s *Store) pin(object string) (*handle, error) {
 	return h, nil
 }
 
-// release unlocks h and lets the pool close it if it is over its bound.
+// release measures h's memory (the caller used it, and may have grown
+// it), unlocks it and lets the pool close it if it is over its bounds.
 func (s *Store) release(h *handle) {
+	h.measure()
 	h.mu.Unlock()
 	s.unpin(h)
 }
 
 // unpin counts the caller out of h's users (pin's undo), and lets the
-// pool close it if it is over its bound.
+// pool close it if it is over its bounds.
 func (s *Store) unpin(h *handle) {
 	s.mu.Lock()
 	h.refs--
 	if !s.closed {
+		if s.handles[h.name] == h { // not closed and replaced meanwhile
+			m := h.mem.Load()
+			s.bytes += m - h.counted
+			h.counted = m
+		}
 		s.evictLocked()
 	}
 	s.mu.Unlock()
 }
 
 // evictLocked closes least recently used idle handles until the pool is
-// within its bound. Handles in use are skipped: the bound is exceeded only
-// while more than MaxOpen objects are in use at once.
+// within its bounds. Handles in use are skipped: the bounds are exceeded
+// only while the objects in use at once take more.
 func (s *Store) evictLocked() {
-	for e := s.lru.Back(); e != nil && len(s.handles) > s.cfg.MaxOpen; {
+	for e := s.lru.Back(); e != nil && s.overLocked(); {
 		h := e.Value.(*handle)
 		prev := e.Prev()
 		if h.refs == 0 {
-			s.lru.Remove(e)
-			delete(s.handles, h.name)
+			s.forgetLocked(h)
 			_ = h.close() // an idle handle has no transaction to lose
 		}
 		e = prev
 	}
+}
+
+// overLocked reports whether the open handles are over either bound.
+func (s *Store) overLocked() bool {
+	return len(s.handles) > s.cfg.MaxOpen || s.bytes > s.cfg.MaxOpenBytes
+}
+
+// forgetLocked takes h out of the pool and its memory out of the total.
+func (s *Store) forgetLocked(h *handle) {
+	s.lru.Remove(h.elem)
+	delete(s.handles, h.name)
+	s.bytes -= h.counted
+	h.counted = 0
 }
 
 // replace puts the database file at name in object's place. The store
@@ -278,8 +314,7 @@ func (s *Store) replace(object, name string) error {
 		return ErrClosed
 	}
 	if h, ok := s.handles[object]; ok {
-		s.lru.Remove(h.elem)
-		delete(s.handles, object)
+		s.forgetLocked(h)
 		h.mu.Lock() // its user unlocks it before taking s.mu in release
 		err := h.close()
 		h.mu.Unlock()

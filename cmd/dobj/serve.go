@@ -194,6 +194,7 @@ func (p *process) clusterConfig(limits objects.Limits, met *metrics.Set) cluster
 		SQLMaxDatabaseBytes: cfg.SQLMaxDatabaseBytes,
 		SQLMaxResultBytes:   cfg.SQLMaxResultBytes,
 		SQLOpenDatabases:    cfg.SQLOpenDatabases,
+		SQLOpenBytes:        cfg.SQLOpenBytes,
 		SnapshotThreshold:   cfg.SnapshotThreshold,
 		TrailingLogs:        cfg.TrailingLogs,
 		SnapshotInterval:    cfg.SnapshotInterval,
@@ -395,7 +396,9 @@ func newHost(cfg config.Config, node *cluster.Node, log *slog.Logger, met *metri
 	if st := node.FSM().SQL(); st != nil {
 		met.GaugeFunc("sql_databases_open", "SQLite-backed objects' databases open on this node (at most --sql-open-databases while idle).",
 			func() float64 { return float64(st.OpenHandles()) })
-		met.CounterFunc("sql_database_opens_total", "Databases this node opened; a steady climb means calls reopen closed ones: raise --sql-open-databases.",
+		met.GaugeFunc("sql_databases_open_bytes", "Memory of the SQLite-backed objects' open databases on this node (at most --sql-open-bytes while idle).",
+			func() float64 { return float64(st.OpenBytes()) })
+		met.CounterFunc("sql_database_opens_total", "Databases this node opened; a steady climb means calls reopen closed ones: raise --sql-open-bytes.",
 			func() float64 { return float64(st.Opened()) })
 	}
 	return h
