@@ -87,7 +87,7 @@ func (s *Store) digestFiles(h *handle) (sum [32]byte, pos uint64, err error) {
 	if err != nil {
 		return sum, 0, fmt.Errorf("sqlstore: digest of %s: %w", h.name, err)
 	}
-	cp := &handle{name: h.name, path: name, conn: c, cache: map[string]*sqlite3.Stmt{}}
+	cp := &handle{name: h.name, path: name, conn: c, cache: map[stmtKey]*sqlite3.Stmt{}}
 	defer cp.close()
 	if err := c.Exec("PRAGMA locking_mode=EXCLUSIVE"); err != nil { // no -shm file
 		return sum, 0, fmt.Errorf("sqlstore: digest of %s: %w", h.name, err)

@@ -46,7 +46,7 @@ type handle struct {
 	// pageBytes is the database's page size.
 	pageBytes int64
 	// cache holds prepared statements, user and internal, by SQL text.
-	cache map[string]*sqlite3.Stmt
+	cache map[stmtKey]*sqlite3.Stmt
 	// maxPages is max_page_count as last set, 0 if not known: set
 	// again only when it is to change (setMaxPages).
 	maxPages int64
@@ -96,7 +96,7 @@ func (h *handle) setStatement(env Env, stream uint64) {
 // openHandle opens object's database and sets it up: WAL journal, limits,
 // the deterministic functions, the authorizer, the store's own tables.
 func openHandle(s *Store, object string) (*handle, error) {
-	h := &handle{name: object, path: s.Path(object), cache: map[string]*sqlite3.Stmt{}}
+	h := &handle{name: object, path: s.Path(object), cache: map[stmtKey]*sqlite3.Stmt{}}
 	c, err := sqlite3.OpenFlags(h.path, sqlite3.OPEN_READWRITE|sqlite3.OPEN_CREATE)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", h.path, err)
@@ -193,15 +193,18 @@ func (h *handle) close() error {
 	return err
 }
 
+// stmtKey is a cached statement's text and whether the store prepared
+// it: a user's statement never shares a cache entry with the store's
+// own, which the authorizer did not check.
+type stmtKey struct {
+	sql      string
+	internal bool
+}
+
 // prepare returns a prepared statement for the first statement of sql and
 // the text after it; single statements are cached by their text.
 func (h *handle) prepare(sql string) (*sqlite3.Stmt, string, bool, error) {
-	key := sql
-	if h.internal {
-		// A user's statement never shares a cache entry with the
-		// store's own, which the authorizer did not check.
-		key = "\x00" + sql
-	}
+	key := stmtKey{sql, h.internal}
 	if st, ok := h.cache[key]; ok {
 		return st, "", true, nil
 	}

@@ -168,3 +168,28 @@ func TestDeleteAllWipesTheDatabase(t *testing.T) {
 		t.Fatal("AUTOINCREMENT counters survived deleteAll")
 	}
 }
+
+// TestStoreStatementsNotSharedWithUsers: the store's own statements skip
+// the authorizer, so a user's statement of the same text must not reuse
+// one the store prepared: it is refused as if the store had run none.
+func TestStoreStatementsNotSharedWithUsers(t *testing.T) {
+	s := open(t, Config{})
+	sess, err := s.Begin("o", Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sess.Rollback() }()
+	if err := sess.Put("k", []byte("secret")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sess.Get("k"); err != nil { // the store prepares its SELECT
+		t.Fatal(err)
+	}
+	res, err := sess.Exec("SELECT value FROM _cf_KV WHERE key = ?", "k")
+	if err == nil {
+		t.Fatalf("a user's statement read the key-value table: %v", res.Rows)
+	}
+	if !strings.Contains(err.Error(), "_cf_") {
+		t.Fatalf("refused with %v, want the reason (tables named _cf_*)", err)
+	}
+}
