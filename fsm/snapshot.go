@@ -65,6 +65,9 @@ type snapshot struct {
 	sqlStore   *sqlstore.Store
 	sqlObjects *btree.BTreeG[string]
 	sqlMu      *sync.Mutex
+	// sqlFrom is, in a snapshot read back, the identity of the store
+	// that streamed its databases.
+	sqlFrom string
 }
 
 var _ raft.FSMSnapshot = (*snapshot)(nil)
@@ -181,10 +184,15 @@ func (m *Machine) Restore(r io.ReadCloser) error {
 	defer r.Close()
 	m.restoring() // it may replace databases before it takes mu
 	defer m.restoring()
-	s, err := readSnapshot(r, m.installSQL)
+	installed, skipped := m.SQLRestoreStats()
+	var mark restoreMark
+	s, err := readSnapshot(r, func(src sqlSource, rec *sqlObjectRecord, db io.Reader) error {
+		return m.installSQL(&mark, src, rec, db)
+	})
 	if err != nil {
 		return err
 	}
+	m.markRestored(s, installed, skipped)
 	members := make(map[string]string, len(s.members))
 	for _, mb := range s.members {
 		members[mb.ID] = mb.HTTPAddr
@@ -243,10 +251,12 @@ func readSnapshot(r io.Reader, sql sqlReader) (*snapshot, error) {
 	if err := s.scr.read(dec, h.Scripts); err != nil {
 		return nil, err
 	}
-	names, err := readSQL(dec, h.SQL, h.SQLStore, h.V == snapshotRefVersion, sql)
+	src := sqlSource{store: h.SQLStore, applied: h.Applied}
+	names, err := readSQL(dec, h.SQL, src, h.V == snapshotRefVersion, sql)
 	if err != nil {
 		return nil, err
 	}
+	s.sqlFrom = h.SQLStore
 	for _, o := range names {
 		s.sqlObjects.ReplaceOrInsert(o)
 	}

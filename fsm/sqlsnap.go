@@ -35,7 +35,12 @@ import (
 // the writes the stream holds beyond the snapshot's index apply once.
 //
 // Restore installs an inline database only if the node's own is behind
-// the one streamed.
+// the one streamed. A node keeps the snapshot it was sent as its latest
+// until it takes one of its own; if that restore installed every
+// database (a new member), the store marks it (MarkRestored), and a
+// restart that restores it again takes the files as they are, each
+// position checked at its next open, rather than opening them all to
+// compare.
 //
 // In the stream, an inline database is a sqlObjectRecord followed by its
 // file as msgpack bin chunks of at most maxSQLChunk bytes, ended by an
@@ -166,15 +171,21 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// sqlReader is what reading a snapshot does with each database: install
-// it, check it, or read past it. from is the identity of the store it was
-// streamed from; db is nil for a by-reference record.
-type sqlReader func(from string, rec *sqlObjectRecord, db io.Reader) error
+// sqlSource is where a snapshot's databases come from: the identity of
+// the store that streamed them, and the snapshot's applied index.
+type sqlSource struct {
+	store   string
+	applied uint64
+}
 
-// readSQL reads n databases streamed from store from, giving each to use,
-// and returns their objects' names. refs says whether the stream's
-// version allows by-reference records.
-func readSQL(dec *msgpack.Decoder, n int, from string, refs bool, use sqlReader) ([]string, error) {
+// sqlReader is what reading a snapshot does with each database: install
+// it, check it, or read past it; db is nil for a by-reference record.
+type sqlReader func(src sqlSource, rec *sqlObjectRecord, db io.Reader) error
+
+// readSQL reads n databases streamed from src, giving each to use, and
+// returns their objects' names. refs says whether the stream's version
+// allows by-reference records.
+func readSQL(dec *msgpack.Decoder, n int, src sqlSource, refs bool, use sqlReader) ([]string, error) {
 	names := make([]string, 0, n)
 	for i := 0; i < n; i++ {
 		var rec sqlObjectRecord
@@ -185,14 +196,14 @@ func readSQL(dec *msgpack.Decoder, n int, from string, refs bool, use sqlReader)
 			if !refs {
 				return nil, fmt.Errorf("read database of %s: a reference in a snapshot of a version without them", rec.Object)
 			}
-			if err := use(from, &rec, nil); err != nil {
+			if err := use(src, &rec, nil); err != nil {
 				return nil, fmt.Errorf("read database of %s: %w", rec.Object, err)
 			}
 			names = append(names, rec.Object)
 			continue
 		}
 		cr := &chunkReader{dec: dec}
-		if err := use(from, &rec, cr); err != nil {
+		if err := use(src, &rec, cr); err != nil {
 			return nil, fmt.Errorf("read database of %s: %w", rec.Object, err)
 		}
 		if _, err := io.Copy(io.Discard, cr); err != nil { // what use left
@@ -204,7 +215,7 @@ func readSQL(dec *msgpack.Decoder, n int, from string, refs bool, use sqlReader)
 }
 
 // skipSQL reads past a database.
-func skipSQL(_ string, _ *sqlObjectRecord, db io.Reader) error {
+func skipSQL(_ sqlSource, _ *sqlObjectRecord, db io.Reader) error {
 	if db == nil {
 		return nil
 	}
@@ -214,8 +225,10 @@ func skipSQL(_ string, _ *sqlObjectRecord, db io.Reader) error {
 
 // installSQL is Restore's sqlReader: it installs a database unless the
 // node's own already holds its applied position or a later one. A
-// database by reference (a restart) goes to checkSQLRef.
-func (m *Machine) installSQL(from string, rec *sqlObjectRecord, db io.Reader) error {
+// database by reference (a restart) goes to checkSQLRef; so, in effect,
+// does one of a snapshot whose every database this store installed
+// (sqlstore's MarkRestored: a restart before the node's own snapshot).
+func (m *Machine) installSQL(mark *restoreMark, src sqlSource, rec *sqlObjectRecord, db io.Reader) error {
 	st := m.opts.SQL
 	if st == nil {
 		return errors.New("the snapshot holds SQLite-backed objects, but this node has no SQL store")
@@ -223,9 +236,16 @@ func (m *Machine) installSQL(from string, rec *sqlObjectRecord, db io.Reader) er
 	m.sqlMu.Lock() // no Persist streams it meanwhile
 	defer m.sqlMu.Unlock()
 	if db == nil {
-		return m.checkSQLRef(from, rec)
+		return m.checkSQLRef(src.store, rec)
 	}
-	if from != "" && from == st.ID() && st.Has(rec.Object) {
+	if src.store != "" && src.store == st.ID() && st.Has(rec.Object) {
+		m.sqlSkipped.Add(1)
+		return nil
+	}
+	if src.store != "" && mark.restored(st, src) && st.Has(rec.Object) {
+		if err := st.Expect(rec.Object, rec.Applied); err != nil {
+			return err
+		}
 		m.sqlSkipped.Add(1)
 		return nil
 	}
@@ -244,6 +264,38 @@ func (m *Machine) installSQL(from string, rec *sqlObjectRecord, db io.Reader) er
 	}
 	m.sqlInstalled.Add(1)
 	return st.Install(rec.Object, db)
+}
+
+// restoreMark is whether st installed every database of the snapshot a
+// restore reads (sqlstore's MarkRestored), read once a restore.
+type restoreMark struct {
+	known, was bool
+}
+
+func (r *restoreMark) restored(st *sqlstore.Store, src sqlSource) bool {
+	if !r.known {
+		r.known, r.was = true, st.Restored(src.store, src.applied)
+	}
+	return r.was
+}
+
+// markRestored records, after a restore of a snapshot streamed from
+// another store, that it installed every database of it, so that a
+// restart restoring the same snapshot need not open them to compare
+// (installSQL). installed and skipped are SQLRestoreStats before it. A
+// failure to record costs that restart time only, so it is logged.
+func (m *Machine) markRestored(s *snapshot, installed, skipped uint64) {
+	st := m.opts.SQL
+	if st == nil || s.sqlFrom == "" || s.sqlFrom == st.ID() {
+		return
+	}
+	in, sk := m.SQLRestoreStats()
+	if sk != skipped || in == installed {
+		return
+	}
+	if err := st.MarkRestored(s.sqlFrom, s.applied); err != nil {
+		m.opts.Logger.Warn("could not record the restored snapshot; a restart before the next snapshot compares every database with it", "err", err)
+	}
 }
 
 // SQLRestoreStats are how many databases snapshots restored into this

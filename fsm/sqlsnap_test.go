@@ -383,3 +383,68 @@ func TestSQLStreamReplacesADatabaseBehind(t *testing.T) {
 		t.Fatalf("after the leader's snapshot: rows %v, want %v", got, want)
 	}
 }
+
+// TestSQLRestartFromReceivedSnapshot: a node that installed every
+// database of a snapshot another node sent restores that same snapshot
+// at a restart without opening its databases to compare them (each is
+// checked at its next open instead, as with the node's own snapshots),
+// and ends in the state the whole log gives. A node that kept some of its
+// own databases instead is not marked, and compares them all again.
+func TestSQLRestartFromReceivedSnapshot(t *testing.T) {
+	sender := openSQL(t)
+	fx := newSQLFixture(t, sender)
+	applied := fx.m.LastApplied()
+	shipped := shippedBytes(t, fx.m, snapshotBytes(t, fx.m))
+	a := ClassObject("app:Counter", "a")
+	fx.apply(t, sqlCall(t, a, 9, "INSERT INTO t (r) VALUES (42)"))
+
+	dir := t.TempDir()
+	st, err := sqlstore.Open(sqlstore.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := New(Options{SQL: st})
+	restore(t, joined, shipped)
+	if in, sk := joined.SQLRestoreStats(); in != 2 || sk != 0 {
+		t.Fatalf("the new node installed %d, kept %d databases; want 2 and 0", in, sk)
+	}
+	if !st.Restored(sender.ID(), applied) {
+		t.Fatal("a snapshot whose every database was installed is not marked")
+	}
+	fx.replay(joined, int(joined.LastApplied())+1)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The restart: Raft restores the snapshot it kept, then the log.
+	st2, err := sqlstore.Open(sqlstore.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st2.Close() })
+	restarted := New(Options{SQL: st2})
+	restore(t, restarted, shipped)
+	if n := st2.Opened(); n != 0 {
+		t.Fatalf("the restart opened %d databases to compare them with the snapshot", n)
+	}
+	if in, sk := restarted.SQLRestoreStats(); in != 0 || sk != 2 {
+		t.Fatalf("the restart installed %d, kept %d databases; want 0 and 2", in, sk)
+	}
+	fx.replay(restarted, int(restarted.LastApplied())+1)
+	ref := New(Options{SQL: openSQL(t)})
+	fx.replay(ref, 1)
+	sameState(t, ref, restarted)
+
+	// A node whose databases were as new as the stream kept them: not
+	// marked, since the snapshot did not make them durable.
+	own := openSQL(t)
+	kept := New(Options{SQL: own})
+	fx.replay(kept, 1)
+	restore(t, kept, shipped)
+	if in, sk := kept.SQLRestoreStats(); in != 0 || sk != 2 {
+		t.Fatalf("installed %d, kept %d databases; want 0 and 2", in, sk)
+	}
+	if own.Restored(sender.ID(), applied) {
+		t.Fatal("a snapshot whose databases were kept, not installed, is marked")
+	}
+}
