@@ -14,7 +14,14 @@ import (
 // test ends.
 func openSQL(t testing.TB) *sqlstore.Store {
 	t.Helper()
-	s, err := sqlstore.Open(sqlstore.Config{Dir: t.TempDir()})
+	return openSQLAt(t, t.TempDir())
+}
+
+// openSQLAt opens a store over dir, closed when the test ends (a node
+// restarted on its data opens the same dir again).
+func openSQLAt(t testing.TB, dir string) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.Open(sqlstore.Config{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,10 +148,7 @@ func TestSQLSnapshotStreamsLaterState(t *testing.T) {
 // installed.
 func TestSQLRestoreSkipsWhatIsOnDisk(t *testing.T) {
 	dir := t.TempDir()
-	st, err := sqlstore.Open(sqlstore.Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openSQLAt(t, dir)
 	fx := newSQLFixture(t, st)
 	snap := snapshotBytes(t, fx.m)
 	shipped := shippedBytes(t, fx.m, snap)
@@ -167,11 +164,7 @@ func TestSQLRestoreSkipsWhatIsOnDisk(t *testing.T) {
 
 	// The restart: the same directory, an empty machine, the snapshot,
 	// then the log after it.
-	st2, err := sqlstore.Open(sqlstore.Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st2.Close() })
+	st2 := openSQLAt(t, dir)
 	b := New(Options{SQL: st2})
 	restore(t, b, snap)
 	if in, sk := b.SQLRestoreStats(); in != 0 || sk != 2 {
@@ -269,11 +262,7 @@ func TestSQLSnapshotByReference(t *testing.T) {
 // first use (behindStops).
 func TestSQLRefRestoreFails(t *testing.T) {
 	dir := t.TempDir()
-	st, err := sqlstore.Open(sqlstore.Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := openSQLAt(t, dir)
 	fx := newSQLFixture(t, st)
 	a, b := ClassObject("app:Counter", "a"), ClassObject("app:Counter", "b")
 	older := frozenBytes(t, st, a)
@@ -303,11 +292,7 @@ func TestSQLRefRestoreFails(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st2, err := sqlstore.Open(sqlstore.Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st2.Close() })
+	st2 := openSQLAt(t, dir)
 	if err := st2.Install(a, bytes.NewReader(current)); err != nil { // a is fine again
 		t.Fatal(err)
 	}
@@ -399,10 +384,7 @@ func TestSQLRestartFromReceivedSnapshot(t *testing.T) {
 	fx.apply(t, sqlCall(t, a, 9, "INSERT INTO t (r) VALUES (42)"))
 
 	dir := t.TempDir()
-	st, err := sqlstore.Open(sqlstore.Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openSQLAt(t, dir)
 	joined := New(Options{SQL: st})
 	restore(t, joined, shipped)
 	if in, sk := joined.SQLRestoreStats(); in != 2 || sk != 0 {
@@ -417,11 +399,7 @@ func TestSQLRestartFromReceivedSnapshot(t *testing.T) {
 	}
 
 	// The restart: Raft restores the snapshot it kept, then the log.
-	st2, err := sqlstore.Open(sqlstore.Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st2.Close() })
+	st2 := openSQLAt(t, dir)
 	restarted := New(Options{SQL: st2})
 	restore(t, restarted, shipped)
 	if n := st2.Opened(); n != 0 {
