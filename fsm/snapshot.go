@@ -210,12 +210,25 @@ func (m *Machine) Restore(r io.ReadCloser) error {
 	return nil
 }
 
+// decodeWhole reads the next value of dec whole, then decodes it into v.
+// msgpack v5.4.1 sizes a slice by the length its header declares before
+// it reads one element (WellFormed), so a snapshot or backup whose few
+// bytes declare a billion members would take the process's memory; read
+// whole first, every declared element is backed by the bytes holding it.
+func decodeWhole(dec *msgpack.Decoder, v any) error {
+	raw, err := dec.DecodeRaw()
+	if err != nil {
+		return err
+	}
+	return msgpack.Unmarshal(raw, v)
+}
+
 // readSnapshot reads a snapshot stream; each database in it goes to sql,
 // which installs it or reads past it.
 func readSnapshot(r io.Reader, sql sqlReader) (*snapshot, error) {
 	dec := msgpack.NewDecoder(bufio.NewReaderSize(r, 1<<16))
 	var h snapshotHeader
-	if err := dec.Decode(&h); err != nil {
+	if err := decodeWhole(dec, &h); err != nil {
 		return nil, fmt.Errorf("read snapshot header: %w", err)
 	}
 	if h.V != snapshotVersion && h.V != snapshotRefVersion {
@@ -225,7 +238,7 @@ func readSnapshot(r io.Reader, sql sqlReader) (*snapshot, error) {
 		sqlObjects: newSQLObjects()}
 	for i := 0; i < h.Idem; i++ {
 		var e idemEntry
-		if err := dec.Decode(&e); err != nil {
+		if err := decodeWhole(dec, &e); err != nil {
 			return nil, fmt.Errorf("read idempotency entry %d: %w", i, err)
 		}
 		s.idem.put(&e)

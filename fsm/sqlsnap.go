@@ -189,7 +189,7 @@ func readSQL(dec *msgpack.Decoder, n int, src sqlSource, refs bool, use sqlReade
 	names := make([]string, 0, n)
 	for i := 0; i < n; i++ {
 		var rec sqlObjectRecord
-		if err := dec.Decode(&rec); err != nil {
+		if err := decodeWhole(dec, &rec); err != nil {
 			return nil, fmt.Errorf("read database %d: %w", i, err)
 		}
 		if rec.Ref {
@@ -332,7 +332,7 @@ func (m *Machine) checkSQLRef(from string, rec *sqlObjectRecord) error {
 // so that it must go through Expand before it leaves the node.
 func SnapshotByReference(r io.Reader) (bool, error) {
 	var h snapshotHeader
-	if err := msgpack.NewDecoder(r).Decode(&h); err != nil {
+	if err := decodeWhole(msgpack.NewDecoder(r), &h); err != nil {
 		return false, fmt.Errorf("read snapshot header: %w", err)
 	}
 	return h.V == snapshotRefVersion, nil
