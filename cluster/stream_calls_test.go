@@ -229,3 +229,27 @@ func TestStreamCallBounds(t *testing.T) {
 		t.Fatal("a call ran")
 	}
 }
+
+// TestReadResultRefusesDeclaredLengths: an answer frame whose header
+// declares 2.4 billion results, with no bytes behind them, fails the read
+// instead of sizing a slice by the declaration (which took the process's
+// memory before the frame was read whole first).
+func TestReadResultRefusesDeclaredLengths(t *testing.T) {
+	frame := []byte{0x82, 0xa2, 'i', 'd', 0x01, 0xa1, 'r', 0x81, 0xa1, 'r', 0x81,
+		0xa7, 'r', 'e', 's', 'u', 'l', 't', 's', 0xdd, 0x92, 0xcb, 0x96, 0x9c}
+	for _, proto := range []string{streamProto, streamProtoV2} {
+		s := &stream{proto: proto}
+		if _, err := s.readResult(msgpack.NewDecoder(bytes.NewReader(frame))); err == nil {
+			t.Fatalf("%s: a truncated frame declaring 2.4 billion results was read", proto)
+		}
+	}
+	// A whole frame still reads.
+	var buf bytes.Buffer
+	if err := msgpack.NewEncoder(&buf).Encode(streamResultV2{ID: 7, R: &forwardedResult{Index: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&stream{proto: streamProtoV2}).readResult(msgpack.NewDecoder(&buf))
+	if err != nil || res.ID != 7 || res.R == nil || res.R.Index != 3 {
+		t.Fatalf("a whole frame read as %+v, %v", res, err)
+	}
+}

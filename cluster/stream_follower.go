@@ -427,15 +427,21 @@ func (s *stream) receive(br *bufio.Reader) {
 }
 
 // readResult decodes the next answer in the frames of the stream's
-// version.
+// version. It reads the frame whole first, as the leader reads requests
+// (readStreamRequest): msgpack sizes a slice by the length a frame
+// declares before reading an element (fsm.WellFormed).
 func (s *stream) readResult(dec *msgpack.Decoder) (streamResultV2, error) {
+	raw, err := dec.DecodeRaw()
+	if err != nil {
+		return streamResultV2{}, err
+	}
 	if s.proto == streamProto {
 		var res streamResult
-		err := dec.Decode(&res)
+		err := msgpack.Unmarshal(raw, &res)
 		return streamResultV2{ID: res.ID, R: &res.R}, err
 	}
 	var res streamResultV2
-	err := dec.Decode(&res)
+	err = msgpack.Unmarshal(raw, &res)
 	return res, err
 }
 
