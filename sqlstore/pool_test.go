@@ -225,3 +225,32 @@ func TestPoolBoundsMemory(t *testing.T) {
 		t.Fatalf("%d databases open beside one that counts as %d fresh ones, within a bound of 16", n, grown/fresh)
 	}
 }
+
+// TestPoolClosesAHandleOverTheWholeBound: a database whose memory alone
+// is over MaxOpenBytes is closed as soon as it is given back, and its
+// data is there when it is opened again.
+func TestPoolClosesAHandleOverTheWholeBound(t *testing.T) {
+	s := open(t, Config{MaxOpenBytes: 1 << 20})
+	big := make([]byte, 1<<20)
+	big[0], big[len(big)-1] = 1, 2
+	if err := s.Apply("big", 1, Env{}, []Statement{{Op: OpPut, Args: []any{"k", big}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, b := s.OpenHandles(), s.OpenBytes(); n != 0 || b != 0 {
+		t.Fatalf("%d databases (%d bytes) open after one over the whole bound was given back", n, b)
+	}
+	sess, err := s.BeginRead("big", Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok, err := sess.Get("k")
+	if rerr := sess.Rollback(); err == nil {
+		err = rerr
+	}
+	if err != nil || !ok || len(v) != len(big) || v[0] != 1 || v[len(v)-1] != 2 {
+		t.Fatalf("after reopening: %d bytes, found %v, %v", len(v), ok, err)
+	}
+	if s.Opened() != 2 {
+		t.Fatalf("%d opens, want 2: the database was not closed between its uses", s.Opened())
+	}
+}
