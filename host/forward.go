@@ -278,8 +278,17 @@ func (h *Host) post(ctx context.Context, leader raft.ServerAddress, fc forwarded
 		}
 		return nil, failed(fmt.Errorf("leader answered %d", resp.StatusCode))
 	}
+	// Read whole, then decode: msgpack sizes a slice by the length an
+	// answer declares before reading an element (fsm.WellFormed).
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxForwardedCallBytes))
+	if err == nil {
+		err = fsm.WellFormed(b)
+	}
 	var r forwardedCallResult
-	if err := msgpack.NewDecoder(io.LimitReader(resp.Body, maxForwardedCallBytes)).Decode(&r); err != nil {
+	if err == nil {
+		err = msgpack.Unmarshal(b, &r)
+	}
+	if err != nil {
 		return nil, failed(err)
 	}
 	return r.outcome()
