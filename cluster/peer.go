@@ -205,6 +205,11 @@ func (pc *peerClient) post(ctx context.Context, addr raft.ServerAddress, path st
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("peer answered %s: %s", resp.Status, bytes.TrimSpace(rb))
 	}
+	// An answer cut off at the limit, or one declaring more than it
+	// holds, must not size a slice by the declaration (fsm.WellFormed).
+	if err := fsm.WellFormed(rb); err != nil {
+		return fmt.Errorf("peer answer: %w", err)
+	}
 	if err := msgpack.Unmarshal(rb, answer); err != nil {
 		return fmt.Errorf("peer answer: %w", err)
 	}

@@ -7,6 +7,9 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -251,5 +254,21 @@ func TestReadResultRefusesDeclaredLengths(t *testing.T) {
 	res, err := (&stream{proto: streamProtoV2}).readResult(msgpack.NewDecoder(&buf))
 	if err != nil || res.ID != 7 || res.R == nil || res.R.Index != 3 {
 		t.Fatalf("a whole frame read as %+v, %v", res, err)
+	}
+}
+
+// TestPeerAnswerRefusesDeclaredLengths: a peer's answer to a one-shot
+// call (join, remove, read index) declaring 2.4 billion results, with no
+// bytes behind them, is an error, not a slice sized by the declaration.
+func TestPeerAnswerRefusesDeclaredLengths(t *testing.T) {
+	answer := []byte{0x81, 0xa1, 'r', 0x81, 0xa7, 'r', 'e', 's', 'u', 'l', 't', 's', 0xdd, 0x92, 0xcb, 0x96, 0x9c}
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write(answer)
+	}))
+	defer peer.Close()
+	pc := &peerClient{hc: peer.Client()}
+	addr := raft.ServerAddress(strings.TrimPrefix(peer.URL, "http://"))
+	if _, err := pc.call(context.Background(), addr, pathReadIndex, struct{}{}); err == nil {
+		t.Fatal("a truncated answer declaring 2.4 billion results was decoded")
 	}
 }
