@@ -66,9 +66,15 @@ func TestPoolKeepsHandlesInUse(t *testing.T) {
 }
 
 // TestConcurrentObjects: calls on many objects from many goroutines,
-// through a small pool, each object counting its own increments.
+// through a small pool (bounded by count, or by memory), each object
+// counting its own increments.
 func TestConcurrentObjects(t *testing.T) {
-	s := open(t, Config{MaxOpen: 3})
+	t.Run("count", func(t *testing.T) { concurrentObjects(t, Config{MaxOpen: 3}) })
+	t.Run("memory", func(t *testing.T) { concurrentObjects(t, Config{MaxOpenBytes: 3 << 19}) })
+}
+
+func concurrentObjects(t *testing.T, cfg Config) {
+	s := open(t, cfg)
 	const objects, workers, incs = 8, 8, 20
 	for i := range objects {
 		if err := s.Apply(fmt.Sprintf("o%d", i), 0, Env{}, []Statement{{Op: OpSQL, SQL: "CREATE TABLE c (v INTEGER)"}, {Op: OpSQL, SQL: "INSERT INTO c VALUES (0)"}}); err != nil {
@@ -112,6 +118,12 @@ func TestConcurrentObjects(t *testing.T) {
 	}
 	if total != workers*incs {
 		t.Fatalf("counted %d increments, want %d", total, workers*incs)
+	}
+	if cfg.MaxOpenBytes > 0 && s.OpenBytes() > cfg.MaxOpenBytes {
+		t.Fatalf("idle, the open databases count %d bytes, over the bound of %d", s.OpenBytes(), cfg.MaxOpenBytes)
+	}
+	if s.opened <= objects {
+		t.Fatalf("%d opens for %d objects through a small pool: it did not evict", s.opened, objects)
 	}
 }
 
