@@ -119,9 +119,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.watchLeadership(bg)
 	go n.publishSelf(bg)
+	go n.replaceSentSnapshots(bg)
 	n.countLeaderChanges(bg)
 	return n, nil
 }

@@ -156,6 +156,7 @@ func TestSQLDatabasesReachNewAndRestartedMembers(t *testing.T) {
 		cfg.LogStore = LogStoreBolt // which frees entries one by one, not a segment at a time
 		// Elections only when a node stops, even on a busy machine.
 		cfg.HeartbeatTimeout, cfg.ElectionTimeout = time.Second, time.Second
+		cfg.SnapshotInterval = 50 * time.Millisecond // replaceSentSnapshots' tick
 		cfgs[id] = cfg
 	}
 	t.Cleanup(c.closeAll) // before the directories go (cleanups run last first)
@@ -198,6 +199,13 @@ func TestSQLDatabasesReachNewAndRestartedMembers(t *testing.T) {
 	if in, _ := n4.FSM().SQLRestoreStats(); in != uint64(len(objects)) {
 		t.Fatalf("the new member installed %d databases, want %d", in, len(objects))
 	}
+	// Once it has applied past it, n4 replaces the snapshot it was sent
+	// (the databases inline) with its own, which refer to them.
+	c.proposeSQL(objects[1], "INSERT INTO t VALUES (4)")
+	c.eventually(10*time.Second, "the new member replaced the snapshot it was sent", func() bool {
+		_, inline := n4.inlineSnapshot()
+		return !inline
+	})
 
 	// n2 snapshots, stops, misses writes, and comes back.
 	n2 := c.nodes["n2"]

@@ -331,11 +331,25 @@ func (m *Machine) checkSQLRef(from string, rec *sqlObjectRecord) error {
 // whether its databases may be held by reference (a node's own snapshot),
 // so that it must go through Expand before it leaves the node.
 func SnapshotByReference(r io.Reader) (bool, error) {
+	h, err := readHeader(r)
+	return err == nil && h.V == snapshotRefVersion, err
+}
+
+// SnapshotDatabasesInline reads the header of a snapshot stream and
+// reports whether it holds databases inline: one a leader sent, or a
+// backup restored, rather than the node's own.
+func SnapshotDatabasesInline(r io.Reader) (bool, error) {
+	h, err := readHeader(r)
+	return err == nil && h.V != snapshotRefVersion && h.SQL > 0, err
+}
+
+// readHeader reads the header a snapshot stream starts with.
+func readHeader(r io.Reader) (snapshotHeader, error) {
 	var h snapshotHeader
 	if err := decodeWhole(msgpack.NewDecoder(r), &h); err != nil {
-		return false, fmt.Errorf("read snapshot header: %w", err)
+		return h, fmt.Errorf("read snapshot header: %w", err)
 	}
-	return h.V == snapshotRefVersion, nil
+	return h, nil
 }
 
 // Expand copies the snapshot r to w with every database inline, streamed
