@@ -73,7 +73,7 @@ func BenchmarkCreateDatabase(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	if n := s.OpenHandles(); n != min(b.N, DefaultMaxOpen) {
-		b.Fatalf("%d handles open after %d new objects", n, b.N)
+	if n, bytes := s.OpenHandles(), s.OpenBytes(); n > min(b.N, DefaultMaxOpen) || bytes > DefaultMaxOpenBytes {
+		b.Fatalf("%d handles (%d bytes) open after %d new objects, over the pool's bounds", n, bytes, b.N)
 	}
 }
