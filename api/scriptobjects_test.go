@@ -32,9 +32,10 @@ export class Counter extends DurableObject {
 export default { fetch() { return new Response("worker"); } };
 `
 
-// TestScriptObjectRoutes reaches a script's object without a Worker: RPC
-// with JSON arguments and fetch, by the object's name.
-func TestScriptObjectRoutes(t *testing.T) {
+// counterAppNode starts a one-node stack with script "app" deployed
+// (opCounter's Counter class) and returns the node's URL.
+func counterAppNode(t *testing.T) string {
+	t.Helper()
 	n := startStackNode(t, "n1", []cluster.Peer{{ID: "n1", RaftAddr: "127.0.0.1:0"}})
 	eventually(t, 10*time.Second, "n1 ready", n.node.Ready)
 	_, err := n.node.DeployScript(context.Background(), &fsm.ScriptPut{Name: "app", MainModule: "index.js",
@@ -44,7 +45,14 @@ func TestScriptObjectRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := n.url + "/_scripts/app/objects/Counter/card-1"
+	return n.url
+}
+
+// TestScriptObjectRoutes reaches a script's object without a Worker: RPC
+// with JSON arguments and fetch, by the object's name.
+func TestScriptObjectRoutes(t *testing.T) {
+	url := counterAppNode(t)
+	base := url + "/_scripts/app/objects/Counter/card-1"
 	for i, want := range []string{"5", "6"} {
 		args := []string{"[5]", ""}[i]
 		code, body := call(t, http.MethodPost, base+"/rpc/increment", []byte(args), nil)
@@ -60,7 +68,7 @@ func TestScriptObjectRoutes(t *testing.T) {
 	if code, body := call(t, http.MethodPost, base+"/rpc/whoami", nil, nil); code != 200 || string(body) != `"card-1"` {
 		t.Fatalf("rpc whoami = %d %s; want 200 \"card-1\"", code, body)
 	}
-	if code, body := call(t, http.MethodGet, n.url+"/_scripts/app/objects/Counter/card-5/id-name", nil, nil); code != 200 || string(body) != "card-5" {
+	if code, body := call(t, http.MethodGet, url+"/_scripts/app/objects/Counter/card-5/id-name", nil, nil); code != 200 || string(body) != "card-5" {
 		t.Fatalf("fetch of ctx.id.name = %d %s; want 200 card-5", code, body)
 	}
 	if code, body := call(t, http.MethodPost, base+"/rpc/reset", []byte("[]"), nil); code != 204 || len(body) != 0 {
@@ -82,10 +90,10 @@ func TestScriptObjectRoutes(t *testing.T) {
 			t.Errorf("%s = %d %s; want %d %q", tt.path, code, body, tt.code, tt.detail)
 		}
 	}
-	if code, _ := call(t, http.MethodPost, n.url+"/_scripts/app/objects/Nope/x/rpc/increment", nil, nil); code != 404 {
+	if code, _ := call(t, http.MethodPost, url+"/_scripts/app/objects/Nope/x/rpc/increment", nil, nil); code != 404 {
 		t.Errorf("an unknown class answered %d, want 404", code)
 	}
-	if code, _ := call(t, http.MethodPost, n.url+"/_scripts/none/objects/Counter/x/rpc/increment", nil, nil); code != 404 {
+	if code, _ := call(t, http.MethodPost, url+"/_scripts/none/objects/Counter/x/rpc/increment", nil, nil); code != 404 {
 		t.Errorf("an unknown script answered %d, want 404", code)
 	}
 }
@@ -96,16 +104,8 @@ func TestScriptObjectRoutes(t *testing.T) {
 // for a fetch of the object is a 422; one over the key limit a 400; a
 // call that throws keeps nothing under its key.
 func TestScriptObjectRPCIdempotencyKey(t *testing.T) {
-	n := startStackNode(t, "n1", []cluster.Peer{{ID: "n1", RaftAddr: "127.0.0.1:0"}})
-	eventually(t, 10*time.Second, "n1 ready", n.node.Ready)
-	_, err := n.node.DeployScript(context.Background(), &fsm.ScriptPut{Name: "app", MainModule: "index.js",
-		Modules:        []fsm.Module{{Name: "index.js", Type: "esm", Content: []byte(opCounter)}},
-		DurableObjects: []fsm.DOBinding{{Name: "COUNTER", Class: "Counter"}},
-		Migrations:     []fsm.Migration{{Tag: "v1", NewClasses: []string{"Counter"}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := n.url + "/_scripts/app/objects/Counter/card-1"
+	url := counterAppNode(t)
+	base := url + "/_scripts/app/objects/Counter/card-1"
 	key := map[string]string{"Idempotency-Key": "k"}
 	for i := 0; i < 2; i++ {
 		if code, body := call(t, http.MethodPost, base+"/rpc/increment", []byte("[5]"), key); code != 200 || string(body) != "5" {
