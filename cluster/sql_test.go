@@ -200,10 +200,14 @@ func TestSQLDatabasesReachNewAndRestartedMembers(t *testing.T) {
 		t.Fatalf("the new member installed %d databases, want %d", in, len(objects))
 	}
 	// Once it has applied past it, n4 replaces the snapshot it was sent
-	// (the databases inline) with its own, which refer to them.
-	c.proposeSQL(objects[1], "INSERT INTO t VALUES (4)")
-	c.eventually(10*time.Second, "the new member replaced the snapshot it was sent", func() bool {
-		_, inline := n4.inlineSnapshot()
+	// (the databases inline) with its own, which refer to them; the
+	// store keeps two, so the sent one goes at n4's second snapshot.
+	// Each needs a write after the latest to apply past.
+	c.eventually(20*time.Second, "the new member replaced the snapshot it was sent", func() bool {
+		latest, inline := n4.inlineSnapshot()
+		if inline && n4.FSM().LastApplied() <= latest {
+			c.proposeSQL(objects[1], "INSERT INTO t VALUES (4)")
+		}
 		return !inline
 	})
 
