@@ -19,8 +19,9 @@ import (
 // reaches its database through SQL(), which begins a sqlstore session the
 // first time a stretch of the call needs one — once the object's earlier
 // commands are applied — with a seed and a time of the leader's. The
-// session runs the statements at once, inside a transaction, so the call
-// sees its own writes; the run's commit takes the session's log into the
+// session runs the statements at once, inside a transaction (begun only
+// once the call does more than get and put key-value pairs: sqlstore's
+// lazy.go), so the call sees its own writes; the run's commit takes the session's log into the
 // call's command (fsm.Call.SQL), rolls the session back and proposes:
 // every replica, this one included, then applies the log with
 // sqlstore.Store.Apply. A call that throws commits nothing: its session

@@ -51,6 +51,7 @@ func (s *Store) Apply(object string, index uint64, env Env, log []Statement) err
 		}
 	}
 	if err != nil {
+		h.sizeHint = 0 // what the failure left is not known
 		if errors.Is(err, ErrDiverged) && index > 0 {
 			if rerr := h.recordDiverged(index); rerr != nil {
 				return fmt.Errorf("sqlstore: record the divergence of command %d: %w", index, rerr)
@@ -67,7 +68,7 @@ func (h *handle) applyOnce(index uint64, env Env, log []Statement) error {
 	if err := h.internalExec("BEGIN IMMEDIATE"); err != nil {
 		return err
 	}
-	err := h.applyLog(index, env, log)
+	ran, err := h.applyLog(index, env, log)
 	if err == nil {
 		err = h.internalExec("COMMIT")
 	}
@@ -77,36 +78,40 @@ func (h *handle) applyOnce(index uint64, env Env, log []Statement) error {
 		}
 		return err
 	}
+	if ran {
+		h.appliedKV(log)
+	}
 	if h.appliedKnown && index > h.appliedIdx { // not skipped: stored
 		h.appliedIdx = index
 	}
 	return nil
 }
 
-// applyLog runs log inside the open transaction.
-func (h *handle) applyLog(index uint64, env Env, log []Statement) error {
+// applyLog runs log inside the open transaction; ran is false if it
+// skipped it, as applied before.
+func (h *handle) applyLog(index uint64, env Env, log []Statement) (ran bool, err error) {
 	if index > 0 {
 		applied, err := h.applied()
 		if err != nil {
-			return err
+			return false, err
 		}
 		if index <= applied {
-			return h.divergedAt(index)
+			return false, h.divergedAt(index)
 		}
 	}
 	for i, st := range log {
 		h.setStatement(env, writeStream(i))
 		if err := h.replay(st); err != nil {
 			if fault(err) {
-				return fmt.Errorf("sqlstore: statement %d (%.80q): %w", i, st.SQL, err)
+				return true, fmt.Errorf("sqlstore: statement %d (%.80q): %w", i, st.SQL, err)
 			}
-			return fmt.Errorf("%w: statement %d (%.80q): %w", ErrDiverged, i, st.SQL, err)
+			return true, fmt.Errorf("%w: statement %d (%.80q): %w", ErrDiverged, i, st.SQL, err)
 		}
 	}
 	if index > 0 {
-		return h.internalExec("INSERT OR REPLACE INTO _cf_META (key, value) VALUES ('applied', ?)", int64(index))
+		return true, h.internalExec("INSERT OR REPLACE INTO _cf_META (key, value) VALUES ('applied', ?)", int64(index))
 	}
-	return nil
+	return true, nil
 }
 
 // replay runs one logged statement.

@@ -94,6 +94,11 @@
 // A session holds its object's handle until Rollback: the host must begin
 // one only when the commands it proposed for the object earlier have been
 // applied, and must not keep one open across a wait for its own commit.
+// It opens its transaction only when something needs SQLite (lazy.go): a
+// call that only gets and puts key-value pairs, such as the seed's
+// counter, reads from a small cache of committed pairs that Apply keeps
+// current, keeps its writes in the log, and never begins one on the
+// leader; the log, and so what every replica applies, is the same.
 //
 // # Cloudflare's restrictions
 //

@@ -54,6 +54,10 @@ type handle struct {
 	// and kept up to date by Apply: no other connection writes it.
 	appliedIdx   uint64
 	appliedKnown bool
+	// kv caches a few committed key-value pairs; sizeHint is more than
+	// the database's size in bytes, 0 if not known (lazy.go).
+	kv       map[string]cachedKV
+	sizeHint int64
 }
 
 // setMaxPages sets max_page_count to n unless it is so already. SQLite

@@ -34,6 +34,9 @@ func (sess *Session) Get(key string) ([]byte, bool, error) {
 	if sess.ended != nil {
 		return nil, false, sess.ended
 	}
+	if !sess.begun {
+		return sess.lazyGet(key)
+	}
 	var v []byte
 	n, err := sess.h.internalQuery("SELECT value FROM _cf_KV WHERE key = ?", func(st *sqlite3.Stmt) error {
 		v = st.ColumnBlob(0, []byte{})
@@ -44,7 +47,7 @@ func (sess *Session) Get(key string) ([]byte, bool, error) {
 
 // Put sets key to value.
 func (sess *Session) Put(key string, value []byte) error {
-	return sess.kvWrite(Statement{Op: OpPut, Args: []any{key, nonNil(value)}})
+	return sess.kvWrite(Statement{Op: OpPut, Args: []any{key, nonNil(value)}}, len(key)+len(value))
 }
 
 // Delete removes key, reporting whether it was set.
@@ -53,7 +56,7 @@ func (sess *Session) Delete(key string) (bool, error) {
 	if err != nil || !had {
 		return false, err
 	}
-	return true, sess.kvWrite(Statement{Op: OpDelete, Args: []any{key}})
+	return true, sess.kvWrite(Statement{Op: OpDelete, Args: []any{key}}, len(key))
 }
 
 // DeleteAll deletes everything the object stores, as deleteAll() does on
@@ -62,6 +65,9 @@ func (sess *Session) Delete(key string) (bool, error) {
 func (sess *Session) DeleteAll() (int64, error) {
 	if sess.ended != nil {
 		return 0, sess.ended
+	}
+	if err := sess.ensure(); err != nil {
+		return 0, err
 	}
 	var n int64
 	_, err := sess.h.internalQuery("SELECT count(*) FROM _cf_KV", func(st *sqlite3.Stmt) error {
@@ -74,16 +80,25 @@ func (sess *Session) DeleteAll() (int64, error) {
 	if sess.readOnly {
 		return 0, errReadOnly()
 	}
-	return n, sess.kvWrite(Statement{Op: OpDeleteAll})
+	return n, sess.kvWrite(Statement{Op: OpDeleteAll}, 0)
 }
 
-// kvWrite runs a key-value write now and logs it.
-func (sess *Session) kvWrite(st Statement) error {
+// kvWrite runs a key-value write taking bytes now, or defers it until
+// the session's transaction begins (lazy.go), and logs it.
+func (sess *Session) kvWrite(st Statement, bytes int) error {
 	if sess.ended != nil {
 		return sess.ended
 	}
 	if sess.readOnly {
 		return errReadOnly()
+	}
+	if !sess.begun {
+		if sess.deferWrite(st, bytes) {
+			return nil
+		}
+		if err := sess.ensure(); err != nil {
+			return err
+		}
 	}
 	err := sess.guarded(func() error {
 		if err := sess.h.replayKV(st); err != nil {
@@ -131,6 +146,9 @@ func (h *handle) replayKV(st Statement) error {
 func (sess *Session) List(opts ListOptions) ([]Entry, error) {
 	if sess.ended != nil {
 		return nil, sess.ended
+	}
+	if err := sess.ensure(); err != nil {
+		return nil, err
 	}
 	q, args := listQuery(opts)
 	var out []Entry

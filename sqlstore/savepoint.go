@@ -32,6 +32,9 @@ func (sess *Session) Savepoint() (int, error) {
 	if sess.ended != nil {
 		return 0, sess.ended
 	}
+	if err := sess.ensure(); err != nil {
+		return 0, err
+	}
 	sp := len(sess.saves) + 1
 	st := Statement{Op: OpSavepoint, Args: []any{int64(sp)}}
 	if err := sess.h.replaySavepoint(st); err != nil {

@@ -71,24 +71,21 @@ type Session struct {
 	// log was when it opened (savepoint.go).
 	saves []int
 	ended error
+	// begun: the transaction is open in SQLite. Until then the
+	// session's key-value writes are pending, with room the bytes they
+	// may still grow the database by (0: not yet known) (lazy.go).
+	begun   bool
+	pending map[string]pendingKV
+	room    int64
 }
 
-// Begin starts a session on object with the values the call fixes.
+// Begin starts a session on object with the values the call fixes. Its
+// transaction begins with the first thing that needs it (lazy.go).
 func (s *Store) Begin(object string, env Env) (*Session, error) {
 	h, err := s.acquire(object)
 	if err != nil {
 		return nil, err
 	}
-	pages := s.cfg.Limits.DatabaseBytes / h.pageBytes
-	if err := h.setMaxPages(max(pages, 1)); err != nil {
-		s.release(h)
-		return nil, err
-	}
-	if err := h.internalExec("BEGIN IMMEDIATE"); err != nil {
-		s.release(h)
-		return nil, err
-	}
-	h.sizeLimit = s.cfg.Limits.DatabaseBytes
 	return &Session{st: s, h: h, env: env}, nil
 }
 
@@ -104,7 +101,7 @@ func (s *Store) BeginRead(object string, env Env) (*Session, error) {
 		s.release(h)
 		return nil, err
 	}
-	return &Session{st: s, h: h, env: env, readOnly: true}, nil
+	return &Session{st: s, h: h, env: env, readOnly: true, begun: true}, nil
 }
 
 // errReadOnly is what a read-only session says of a write.
@@ -118,6 +115,9 @@ func errReadOnly() error {
 func (sess *Session) Exec(query string, args ...any) (*Result, error) {
 	if sess.ended != nil {
 		return nil, sess.ended
+	}
+	if err := sess.ensure(); err != nil {
+		return nil, err
 	}
 	if n := sess.st.cfg.Limits.StatementBytes; len(query) > n {
 		return nil, &Error{Code: sqlite3.TOOBIG, kind: ErrLimit,
@@ -299,7 +299,7 @@ func (sess *Session) restart() error {
 	if err := h.internalExec("BEGIN IMMEDIATE"); err != nil {
 		return err
 	}
-	if err := h.applyLog(0, sess.env, sess.log); err != nil {
+	if _, err := h.applyLog(0, sess.env, sess.log); err != nil {
 		if !h.conn.GetAutocommit() {
 			_ = h.internalExec("ROLLBACK")
 		}
@@ -394,6 +394,9 @@ func (sess *Session) Rollback() error {
 func (sess *Session) DatabaseSize() (int64, error) {
 	if sess.ended != nil {
 		return 0, sess.ended
+	}
+	if err := sess.ensure(); err != nil {
+		return 0, err
 	}
 	return sess.h.size()
 }
