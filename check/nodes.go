@@ -135,16 +135,20 @@ func (n *node) exited() error {
 // timeout; it returns the last digests seen (node id -> digest).
 func waitConverged(ctx context.Context, nodes []*node, timeout time.Duration) (map[string]client.Digest, error) {
 	var digests map[string]client.Digest
+	var last []string // what each node answered last, for the error
 	if poll(ctx, timeout, func(ctx context.Context) bool {
 		digests = map[string]client.Digest{}
+		last = last[:0]
 		same := true
 		var first string
 		for i, n := range nodes {
 			d, err := n.admin.Digest(ctx)
 			if err != nil {
 				same = false
+				last = append(last, fmt.Sprintf("%s: %v", n.id, err))
 				continue
 			}
+			last = append(last, fmt.Sprintf("%s: %.12s at index %d, %d keys", n.id, d.Digest, d.AppliedIndex, d.Keys))
 			digests[n.id] = d
 			if i == 0 {
 				first = d.Digest
@@ -156,7 +160,7 @@ func waitConverged(ctx context.Context, nodes []*node, timeout time.Duration) (m
 	}) {
 		return digests, nil
 	}
-	return digests, fmt.Errorf("state digests still differ after %v", timeout)
+	return digests, fmt.Errorf("state digests still differ after %v (%s)", timeout, strings.Join(last, "; "))
 }
 
 // poll calls try at once and then every pollPeriod until it returns true
