@@ -24,7 +24,7 @@ import (
 // WorkloadWorker runs the register and counter workloads through a
 // deployed Workers project (issue 20): every operation is a request to a
 // node's Worker listener, whose Worker calls the CheckKV class over RPC
-// (workerapp/). The history checks that a Worker's RPCs are
+// (workerapp/), SQLite-backed, its pairs in the object's database. The history checks that a Worker's RPCs are
 // linearizable, answer only once committed, and that an increment
 // retried with the same Idempotency-Key counts once: no Idempotency-Key
 // crosses a Worker into an RPC, so the Worker passes the header to the
