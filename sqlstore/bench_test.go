@@ -40,13 +40,7 @@ func BenchmarkCounterIncrement(b *testing.B) {
 				if _, err := sess.Exec("UPDATE c SET v = v + 1 WHERE id = ? RETURNING v", 1); err != nil {
 					b.Fatal(err)
 				}
-				log := sess.Log()
-				if err := sess.Rollback(); err != nil {
-					b.Fatal(err)
-				}
-				if err := s.Apply(obj, uint64(i+2), env, log); err != nil {
-					b.Fatal(err)
-				}
+				commit(b, s, sess, obj, uint64(i+2), env)
 			}
 			b.StopTimer()
 			var total int64
@@ -90,13 +84,7 @@ func BenchmarkKVIncrement(b *testing.B) {
 				if err := sess.Put("value", strconv.AppendInt(nil, n+1, 10)); err != nil {
 					b.Fatal(err)
 				}
-				log := sess.Log()
-				if err := sess.Rollback(); err != nil {
-					b.Fatal(err)
-				}
-				if err := s.Apply(obj, uint64(i+2), env, log); err != nil {
-					b.Fatal(err)
-				}
+				commit(b, s, sess, obj, uint64(i+2), env)
 			}
 			b.StopTimer()
 			var total int64

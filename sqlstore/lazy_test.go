@@ -33,13 +33,7 @@ func TestKeyValueCallBeginsNoTransaction(t *testing.T) {
 	if sess.begun || !sess.h.conn.GetAutocommit() {
 		t.Fatal("a get-and-put call began a transaction")
 	}
-	log := sess.Log()
-	if err := sess.Rollback(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Apply("o", 2, Env{}, log); err != nil {
-		t.Fatal(err)
-	}
+	commit(t, s, sess, "o", 2, Env{})
 
 	sess, err = s.Begin("o", Env{})
 	if err != nil {
@@ -222,13 +216,7 @@ func TestKeyValueSizeLimit(t *testing.T) {
 		if err := sess.Put(fmt.Sprintf("k%04d", i), value); err != nil {
 			return err
 		}
-		log := sess.Log()
-		if err := sess.Rollback(); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Apply("o", uint64(i+1), Env{}, log); err != nil {
-			t.Fatalf("apply of put %d: %v", i, err)
-		}
+		commit(t, s, sess, "o", uint64(i+1), Env{})
 		return nil
 	}
 	var full error

@@ -54,6 +54,19 @@ func lead(t testing.TB, s *Store, object string, env Env, c call) ([]Statement, 
 	return sess.Log(), seen
 }
 
+// commit ends sess as the leader does when its call returns: its log is
+// taken, it is rolled back, and the log is applied at index.
+func commit(t testing.TB, s *Store, sess *Session, object string, index uint64, env Env) {
+	t.Helper()
+	log := sess.Log()
+	if err := sess.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(object, index, env, log); err != nil {
+		t.Fatalf("apply of %d: %v", index, err)
+	}
+}
+
 func digest(t testing.TB, s *Store, object string) [32]byte {
 	t.Helper()
 	d, err := s.Digest(object)
