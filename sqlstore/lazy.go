@@ -41,8 +41,8 @@ type cachedKV struct {
 	ok    bool
 }
 
-// cacheKV records key's committed value, if small enough and there is
-// room (a full cache starts over).
+// cacheKV records key's committed value, if small enough (a full cache
+// starts over).
 func (h *handle) cacheKV(key string, value []byte, ok bool) {
 	if len(value) > kvCacheValueBytes || len(key) > kvCacheValueBytes {
 		delete(h.kv, key)
@@ -120,8 +120,9 @@ func (sess *Session) deferWrite(st Statement, bytes int) bool {
 		return false
 	}
 	need := growthBound(bytes, sess.h.pageBytes)
-	if sess.room == 0 {
+	if !sess.roomKnown {
 		sess.room = lim.DatabaseBytes - sess.h.sizeBound(lim.DatabaseBytes, need)
+		sess.roomKnown = true
 	}
 	if need > sess.room {
 		return false
@@ -145,9 +146,9 @@ func (sess *Session) deferWrite(st Statement, bytes int) bool {
 const rowOverhead = 64
 
 // growthBound is more than a key-value write of bytes can grow a
-// database by, in bytes: its overflow pages, and a page for each page
-// split on its way up a b-tree far deeper than one of the largest
-// database SQLite allows.
+// database by, in bytes: twice its overflow pages, and a page for each of
+// 48 levels of page splits, more levels than a b-tree of the largest
+// database SQLite allows has.
 func growthBound(bytes int, pageBytes int64) int64 {
 	return 2*int64(bytes) + 48*pageBytes
 }

@@ -239,3 +239,32 @@ func TestKeyValueSizeLimit(t *testing.T) {
 		t.Fatalf("%d pairs stored (%v), want the %d puts that fitted", len(got), err, n-1)
 	}
 }
+
+// TestKeyValueSizeLimitInOneCall: one call putting value after value
+// into an empty database is refused at the put that does not fit, though
+// the first ones were deferred, and what it put before fits once applied.
+func TestKeyValueSizeLimitInOneCall(t *testing.T) {
+	const limit = 1 << 20
+	s := open(t, Config{Limits: Limits{DatabaseBytes: limit}})
+	sess, err := s.Begin("o", Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Rollback()
+	value := bytes.Repeat([]byte{'v'}, 200_000)
+	var full error
+	n := 0
+	for ; n < 100 && full == nil; n++ {
+		full = sess.Put(fmt.Sprintf("k%02d", n), value)
+		if n == 0 && sess.begun {
+			t.Fatal("the first put, far from the limit, began the transaction")
+		}
+	}
+	if !errors.Is(full, ErrLimit) || n < 3 {
+		t.Fatalf("want a size-limit error after a few puts, got %v after %d", full, n)
+	}
+	commit(t, s, sess, "o", 1, Env{})
+	if size, err := s.DatabaseSize("o"); err != nil || size > limit {
+		t.Fatalf("database is %d bytes (%v), over the %d limit", size, err, limit)
+	}
+}

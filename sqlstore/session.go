@@ -73,10 +73,11 @@ type Session struct {
 	ended error
 	// begun: the transaction is open in SQLite. Until then the
 	// session's key-value writes are pending, with room the bytes they
-	// may still grow the database by (0: not yet known) (lazy.go).
-	begun   bool
-	pending map[string]pendingKV
-	room    int64
+	// may still grow the database by, once known (lazy.go).
+	begun     bool
+	pending   map[string]pendingKV
+	room      int64
+	roomKnown bool
 }
 
 // Begin starts a session on object with the values the call fixes. Its
