@@ -26,13 +26,14 @@ import (
 // after its commit, for the keys it holds; a database's cache goes with
 // its handle (closed, replaced). Only the store's key-value writes change
 // _cf_KV (the authorizer keeps user SQL, triggers included, out of it),
-// so Apply sees every change. It is bounded (kvCacheKeys of at most
-// kvCacheValueBytes each): a few KiB a handle beside the half megabyte of
-// its SQLite, so the pool's memory bound does not count it.
+// so Apply sees every change. It is bounded (kvCacheKeys keys and values
+// of at most kvCacheValueBytes each): at most 8 KiB a handle beside at
+// least half a megabyte of its SQLite, so the pool's memory bound does
+// not count it.
 
 const (
 	kvCacheKeys       = 16
-	kvCacheValueBytes = 1024
+	kvCacheValueBytes = 256
 )
 
 // cachedKV is a key's committed value, or its absence (!ok).
