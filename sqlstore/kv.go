@@ -37,8 +37,14 @@ func (sess *Session) Get(key string) ([]byte, bool, error) {
 	if !sess.begun {
 		return sess.lazyGet(key)
 	}
+	return sess.h.readKV(key)
+}
+
+// readKV reads key's value from the table, as the open transaction sees
+// it if there is one.
+func (h *handle) readKV(key string) ([]byte, bool, error) {
 	var v []byte
-	n, err := sess.h.internalQuery("SELECT value FROM _cf_KV WHERE key = ?", func(st *sqlite3.Stmt) error {
+	n, err := h.internalQuery("SELECT value FROM _cf_KV WHERE key = ?", func(st *sqlite3.Stmt) error {
 		v = st.ColumnBlob(0, []byte{})
 		return nil
 	}, key)

@@ -87,16 +87,12 @@ func (h *handle) committedKV(key string) ([]byte, bool, error) {
 	if c, ok := h.kv[key]; ok {
 		return slices.Clone(c.value), c.ok, nil
 	}
-	var v []byte
-	n, err := h.internalQuery("SELECT value FROM _cf_KV WHERE key = ?", func(st *sqlite3.Stmt) error {
-		v = st.ColumnBlob(0, []byte{})
-		return nil
-	}, key)
+	v, ok, err := h.readKV(key)
 	if err != nil {
 		return nil, false, err
 	}
-	h.cacheKV(key, v, n > 0)
-	return v, n > 0, nil
+	h.cacheKV(key, v, ok)
+	return v, ok, nil
 }
 
 // pendingKV is a key-value write not yet run in SQLite: the value put,
