@@ -183,21 +183,7 @@ func storeID(dir string) (string, error) {
 		return "", fmt.Errorf("sqlstore: %w", err)
 	}
 	id := hex.EncodeToString(raw[:])
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o644); err != nil {
-		return "", fmt.Errorf("sqlstore: %w", err)
-	}
-	f, err := os.Open(tmp)
-	if err == nil {
-		err = errors.Join(f.Sync(), f.Close())
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
+	if err := writeDurably(dir, path, []byte(id+"\n")); err != nil {
 		return "", fmt.Errorf("sqlstore: write %s: %w", path, err)
 	}
 	return id, nil

@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,21 +33,7 @@ func (s *Store) MarkRestored(from string, applied uint64) error {
 		return fmt.Errorf("sqlstore: mark restored: bad store identity %q", from)
 	}
 	path := filepath.Join(s.cfg.Dir, restoredFile)
-	tmp := path + ".tmp"
-	err := os.WriteFile(tmp, []byte(from+" "+strconv.FormatUint(applied, 10)+"\n"), 0o644)
-	if err == nil {
-		var f *os.File
-		if f, err = os.Open(tmp); err == nil {
-			err = errors.Join(f.Sync(), f.Close())
-		}
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(s.cfg.Dir)
-	}
-	if err != nil {
+	if err := writeDurably(s.cfg.Dir, path, []byte(from+" "+strconv.FormatUint(applied, 10)+"\n")); err != nil {
 		return fmt.Errorf("sqlstore: mark restored: %w", err)
 	}
 	return nil

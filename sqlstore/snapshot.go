@@ -265,6 +265,27 @@ func checkDatabase(name string) error {
 	return nil
 }
 
+// writeDurably writes data to the file at path, which is in dir, whole
+// or not at all: through a synced temporary file renamed over it, the
+// rename synced.
+func writeDurably(dir, path string, data []byte) error {
+	tmp := path + ".tmp"
+	err := os.WriteFile(tmp, data, 0o644)
+	if err == nil {
+		var f *os.File
+		if f, err = os.Open(tmp); err == nil {
+			err = errors.Join(f.Sync(), f.Close())
+		}
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	return err
+}
+
 // syncDir makes a rename in dir durable.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
