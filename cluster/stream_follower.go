@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dobj/dobj/fsm"
 	"github.com/dobj/dobj/objects"
 	"github.com/hashicorp/raft"
 	"github.com/vmihailenco/msgpack/v5"
@@ -427,21 +428,16 @@ func (s *stream) receive(br *bufio.Reader) {
 }
 
 // readResult decodes the next answer in the frames of the stream's
-// version. It reads the frame whole first, as the leader reads requests
-// (readStreamRequest): msgpack sizes a slice by the length a frame
-// declares before reading an element (fsm.WellFormed).
+// version, reading each frame whole first (fsm.DecodeWhole), as the
+// leader reads requests (readStreamRequest).
 func (s *stream) readResult(dec *msgpack.Decoder) (streamResultV2, error) {
-	raw, err := dec.DecodeRaw()
-	if err != nil {
-		return streamResultV2{}, err
-	}
 	if s.proto == streamProto {
 		var res streamResult
-		err := msgpack.Unmarshal(raw, &res)
+		err := fsm.DecodeWhole(dec, &res)
 		return streamResultV2{ID: res.ID, R: &res.R}, err
 	}
 	var res streamResultV2
-	err = msgpack.Unmarshal(raw, &res)
+	err := fsm.DecodeWhole(dec, &res)
 	return res, err
 }
 

@@ -549,14 +549,14 @@ func (cs *classState) read(dec *msgpack.Decoder, classes, alarms int) error {
 	var r classRecords
 	for i := 0; i < classes; i++ {
 		var c Class
-		if err := decodeWhole(dec, &c); err != nil {
+		if err := DecodeWhole(dec, &c); err != nil {
 			return fmt.Errorf("read class %d: %w", i, err)
 		}
 		r.classes = append(r.classes, &c)
 	}
 	for i := 0; i < alarms; i++ {
 		var a Alarm
-		if err := decodeWhole(dec, &a); err != nil {
+		if err := DecodeWhole(dec, &a); err != nil {
 			return fmt.Errorf("read alarm %d: %w", i, err)
 		}
 		r.alarms = append(r.alarms, a)

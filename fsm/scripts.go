@@ -468,7 +468,7 @@ func (ss *scriptState) write(enc *msgpack.Encoder) error {
 func (ss *scriptState) read(dec *msgpack.Decoder, n int) error {
 	for i := 0; i < n; i++ {
 		var s Script
-		if err := decodeWhole(dec, &s); err != nil {
+		if err := DecodeWhole(dec, &s); err != nil {
 			return fmt.Errorf("read script %d: %w", i, err)
 		}
 		ss.scripts.ReplaceOrInsert(&s)

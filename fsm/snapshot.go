@@ -210,12 +210,13 @@ func (m *Machine) Restore(r io.ReadCloser) error {
 	return nil
 }
 
-// decodeWhole reads the next value of dec whole, then decodes it into v.
+// DecodeWhole reads the next value of dec whole, then decodes it into v.
 // msgpack v5.4.1 sizes a slice by the length its header declares before
-// it reads one element (WellFormed), so a snapshot or backup whose few
-// bytes declare a billion members would take the process's memory; read
-// whole first, every declared element is backed by the bytes holding it.
-func decodeWhole(dec *msgpack.Decoder, v any) error {
+// it reads one element (WellFormed), so a snapshot, backup or stream
+// frame whose few bytes declare a billion members would take the
+// process's memory; read whole first, every declared element is backed
+// by the bytes holding it.
+func DecodeWhole(dec *msgpack.Decoder, v any) error {
 	raw, err := dec.DecodeRaw()
 	if err != nil {
 		return err
@@ -228,7 +229,7 @@ func decodeWhole(dec *msgpack.Decoder, v any) error {
 func readSnapshot(r io.Reader, sql sqlReader) (*snapshot, error) {
 	dec := msgpack.NewDecoder(bufio.NewReaderSize(r, 1<<16))
 	var h snapshotHeader
-	if err := decodeWhole(dec, &h); err != nil {
+	if err := DecodeWhole(dec, &h); err != nil {
 		return nil, fmt.Errorf("read snapshot header: %w", err)
 	}
 	if h.V != snapshotVersion && h.V != snapshotRefVersion {
@@ -238,7 +239,7 @@ func readSnapshot(r io.Reader, sql sqlReader) (*snapshot, error) {
 		sqlObjects: newSQLObjects()}
 	for i := 0; i < h.Idem; i++ {
 		var e idemEntry
-		if err := decodeWhole(dec, &e); err != nil {
+		if err := DecodeWhole(dec, &e); err != nil {
 			return nil, fmt.Errorf("read idempotency entry %d: %w", i, err)
 		}
 		s.idem.put(&e)

@@ -189,7 +189,7 @@ func readSQL(dec *msgpack.Decoder, n int, src sqlSource, refs bool, use sqlReade
 	names := make([]string, 0, n)
 	for i := 0; i < n; i++ {
 		var rec sqlObjectRecord
-		if err := decodeWhole(dec, &rec); err != nil {
+		if err := DecodeWhole(dec, &rec); err != nil {
 			return nil, fmt.Errorf("read database %d: %w", i, err)
 		}
 		if rec.Ref {
@@ -346,7 +346,7 @@ func SnapshotDatabasesInline(r io.Reader) (bool, error) {
 // readHeader reads the header a snapshot stream starts with.
 func readHeader(r io.Reader) (snapshotHeader, error) {
 	var h snapshotHeader
-	if err := decodeWhole(msgpack.NewDecoder(r), &h); err != nil {
+	if err := DecodeWhole(msgpack.NewDecoder(r), &h); err != nil {
 		return h, fmt.Errorf("read snapshot header: %w", err)
 	}
 	return h, nil
