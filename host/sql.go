@@ -21,11 +21,11 @@ import (
 // commands are applied — with a seed and a time of the leader's. The
 // session runs the statements at once, inside a transaction (begun only
 // once the call does more than get and put key-value pairs: sqlstore's
-// lazy.go), so the call sees its own writes; the run's commit takes the session's log into the
-// call's command (fsm.Call.SQL), rolls the session back and proposes:
-// every replica, this one included, then applies the log with
-// sqlstore.Store.Apply. A call that throws commits nothing: its session
-// is rolled back when the run ends. A later stretch of the same call (a
+// lazy.go), so the call sees its own writes; the run's commit takes the
+// session's log into the call's command (fsm.Call.SQL), rolls the
+// session back and proposes: every replica, this one included, then
+// applies the log with sqlstore.Store.Apply. A call that throws commits
+// nothing: its session is rolled back when the run ends. A later stretch of the same call (a
 // reentrant call after it lent its gate) gets a new session.
 //
 // A session holds its object's database handle, which the FSM needs to
